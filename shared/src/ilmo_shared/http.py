@@ -1,0 +1,94 @@
+"""HTTP plumbing every service shares: health, metrics, correlation ids, problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ilmo_shared.logging import correlation_scope
+
+CORRELATION_HEADER = "X-Correlation-ID"
+PROBLEM_JSON = "application/problem+json"
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
+    """``/health/live`` (the process answers) and ``/health/ready`` (its dependencies answer)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready() -> JSONResponse:
+        results = {name: await check() for name, check in checks.items()}
+        healthy = all(results.values())
+        return JSONResponse(
+            {
+                "status": "ok" if healthy else "unavailable",
+                "checks": {name: "ok" if ok else "failing" for name, ok in results.items()},
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class CorrelationIdMiddleware:
+    """Binds the request's correlation id (or a new one) for logs and the events it causes.
+
+    A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, so
+    the request is not copied through an extra task and stream.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(CORRELATION_HEADER)
+        if incoming is not None and not (0 < len(incoming) <= 100 and incoming.isprintable()):
+            incoming = None
+        with correlation_scope(incoming) as correlation_id:
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation_id
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
+
+
+def problem(
+    status: int,
+    title: str,
+    *,
+    type_: str = "about:blank",
+    detail: str | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body: dict[str, object] = {"type": type_, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_common(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
+    """Add health, metrics and correlation ids to a service's FastAPI app."""
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(health_router(checks))

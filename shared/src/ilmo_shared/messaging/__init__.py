@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing: topology, the confirmed publisher and typed subscriptions."""

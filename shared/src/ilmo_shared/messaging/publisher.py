@@ -1,0 +1,54 @@
+"""Publishing events: persistent, confirmed by the broker, with the envelope set."""
+
+from __future__ import annotations
+
+import aiormq
+from faststream.rabbit import RabbitBroker
+from prometheus_client import Counter
+
+from ilmo_shared.contracts.envelope import CONTENT_TYPE, Envelope
+from ilmo_shared.messaging.topology import EVENTS_EXCHANGE
+
+EVENTS_PUBLISHED = Counter(
+    "ilmo_events_published_total", "Events confirmed by the broker.", ["type"]
+)
+
+
+class PublishNotConfirmedError(RuntimeError):
+    """The broker did not confirm a message; it must be published again."""
+
+
+class EventPublisher:
+    """Publishes events on ``ilmo.events`` with the event type as routing key.
+
+    Every message is persistent and awaited until the broker confirms it
+    (FastStream's default channel has publisher confirms on); a nack or a
+    timeout raises, so the caller (the outbox relay) keeps the event and
+    retries. FastStream publishes non-persistent messages unless told, hence
+    the explicit ``persist=True``.
+    """
+
+    def __init__(self, broker: RabbitBroker, *, confirm_timeout: float = 10.0) -> None:
+        self._broker = broker
+        self._confirm_timeout = confirm_timeout
+
+    async def publish(self, envelope: Envelope, body: bytes) -> None:
+        """Publish one event and return only once the broker has confirmed it."""
+        confirmation = await self._broker.publish(
+            body,
+            exchange=EVENTS_EXCHANGE,
+            routing_key=envelope.type,
+            # An event nobody has bound a queue for yet is not an error.
+            mandatory=False,
+            persist=True,
+            timeout=self._confirm_timeout,
+            headers=envelope.to_headers(),
+            content_type=CONTENT_TYPE,
+            message_id=envelope.id,
+            message_type=envelope.type,
+            timestamp=envelope.time,
+            correlation_id=envelope.correlationid,
+        )
+        if not isinstance(confirmation, aiormq.spec.Basic.Ack):
+            raise PublishNotConfirmedError(f"broker did not confirm event {envelope.id}")
+        EVENTS_PUBLISHED.labels(envelope.type).inc()

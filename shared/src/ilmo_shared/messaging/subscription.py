@@ -1,0 +1,193 @@
+"""Typed subscriptions: one durable queue per ``<service>.<purpose>``, handlers per event type.
+
+A subscription owns one quorum queue bound to ``ilmo.events`` with the
+routing key of every event type it handles, so events about one thing that
+must be handled in order (a registration accepted, then cancelled) share a
+queue. Acknowledgement is explicit, never a library default:
+
+- handled → ack;
+- not understood (no envelope, unknown type, body not matching its schema)
+  → republished to the dead-letter exchange with the reason in a header, then
+  acked: retrying cannot fix it, and it must not block the queue;
+- the handler raised → nack with requeue; the queue's delivery limit bounds
+  the retries and dead-letters the message once it is exceeded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from ilmo_shared.contracts.envelope import Envelope, EnvelopeError
+from ilmo_shared.contracts.events import IntegrationEvent
+from ilmo_shared.logging import correlation_scope
+from ilmo_shared.messaging.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    dead_letter_queue,
+    queue_name,
+    work_queue,
+)
+
+EventT = TypeVar("EventT", bound=IntegrationEvent)
+Handler = Callable[[EventT, Envelope], Awaitable[None]]
+
+REASON_HEADER = "x-ilmo-dead-letter-reason"
+ORIGINAL_ROUTING_KEY_HEADER = "x-ilmo-original-routing-key"
+
+EVENTS_CONSUMED = Counter(
+    "ilmo_events_consumed_total",
+    "Events taken from a queue, by outcome (handled, dead_lettered, failed).",
+    ["queue", "type", "outcome"],
+)
+HANDLING_SECONDS = Histogram(
+    "ilmo_event_handling_seconds", "Time spent handling one event.", ["queue", "type"]
+)
+
+log = structlog.get_logger(__name__)
+
+
+class UnprocessableMessageError(Exception):
+    """A message that no retry can make sense of; it goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class _Route(Generic[EventT]):
+    event_class: type[EventT]
+    handler: Handler[EventT]
+
+
+class Subscription:
+    """Handlers for the events one service consumes from one queue."""
+
+    def __init__(self, service: str, purpose: str, *, single_active_consumer: bool = False) -> None:
+        self.service = service
+        self.queue_name = queue_name(service, purpose)
+        self._single_active_consumer = single_active_consumer
+        self._routes: dict[str, _Route[Any]] = {}
+
+    def on(self, event_class: type[EventT], handler: Handler[EventT]) -> Subscription:
+        """Handle ``event_class`` with ``handler(event, envelope)``."""
+        self._routes[event_class.event_type] = _Route(event_class, handler)
+        return self
+
+    @property
+    def routing_keys(self) -> list[str]:
+        return sorted(self._routes)
+
+    def attach(self, broker: RabbitBroker, *, prefetch: int) -> None:
+        """Register the consumer on the broker (before the broker starts)."""
+        if not self._routes:
+            raise ValueError(f"subscription {self.queue_name} handles no event type")
+        queue = work_queue(
+            self.queue_name,
+            routing_key=self.routing_keys[0],
+            single_active_consumer=self._single_active_consumer,
+        )
+
+        async def consume(message: RabbitMessage) -> None:
+            await self._consume(broker, message)
+
+        consume.__name__ = f"consume_{self.queue_name.replace('.', '_').replace('-', '_')}"
+        broker.subscriber(
+            queue,
+            EVENTS_EXCHANGE,
+            ack_policy=AckPolicy.MANUAL,
+            channel=Channel(prefetch_count=prefetch),
+            title=self.queue_name,
+        )(consume)
+
+    async def declare(self, broker: RabbitBroker) -> None:
+        """Declare the queue, its bindings and the service's dead-letter queue.
+
+        Called after connecting and before consuming or publishing, so that a
+        message published before any consumer runs is already routed to a
+        durable queue and is not lost.
+        """
+        exchange = await broker.declare_exchange(EVENTS_EXCHANGE)
+        queue = await broker.declare_queue(
+            work_queue(
+                self.queue_name,
+                routing_key=self.routing_keys[0],
+                single_active_consumer=self._single_active_consumer,
+            )
+        )
+        for routing_key in self.routing_keys:
+            await queue.bind(exchange, routing_key)
+        dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
+        dlq = dead_letter_queue(self.service)
+        await (await broker.declare_queue(dlq)).bind(dead_letters, dlq.routing_key)
+
+    async def _consume(self, broker: RabbitBroker, message: RabbitMessage) -> None:
+        event_type = str(message.raw_message.routing_key or "")
+        started = time.perf_counter()
+        try:
+            envelope, event, route = self._parse(message)
+        except UnprocessableMessageError as problem:
+            await self._dead_letter(broker, message, str(problem))
+            EVENTS_CONSUMED.labels(self.queue_name, event_type, "dead_lettered").inc()
+            return
+        with correlation_scope(envelope.correlationid):
+            try:
+                await route.handler(event, envelope)
+            except Exception:
+                log.exception("event_handling_failed", event_id=envelope.id, type=envelope.type)
+                EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "failed").inc()
+                await message.nack()
+                return
+        await message.ack()
+        EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "handled").inc()
+        HANDLING_SECONDS.labels(self.queue_name, envelope.type).observe(
+            time.perf_counter() - started
+        )
+
+    def _parse(self, message: RabbitMessage) -> tuple[Envelope, IntegrationEvent, _Route[Any]]:
+        try:
+            envelope = Envelope.from_headers(message.headers)
+        except EnvelopeError as error:
+            raise UnprocessableMessageError(str(error)) from error
+        route = self._routes.get(envelope.type)
+        if route is None:
+            raise UnprocessableMessageError(f"no handler for event type {envelope.type!r}")
+        expected_schema = route.event_class.dataschema()
+        if envelope.dataschema not in (None, expected_schema):
+            raise UnprocessableMessageError(
+                f"unsupported schema {envelope.dataschema!r}, expected {expected_schema!r}"
+            )
+        try:
+            event = route.event_class.model_validate_json(message.body)
+        except ValidationError as error:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in error.errors())
+            raise UnprocessableMessageError(
+                f"body does not match {envelope.type}: {fields}"
+            ) from error
+        return envelope, event, route
+
+    async def _dead_letter(self, broker: RabbitBroker, message: RabbitMessage, reason: str) -> None:
+        """Park an unprocessable message with its reason, then take it off the queue."""
+        raw = message.raw_message
+        headers = dict(raw.headers or {})
+        headers[REASON_HEADER] = reason
+        headers[ORIGINAL_ROUTING_KEY_HEADER] = str(raw.routing_key or "")
+        log.warning("event_dead_lettered", queue=self.queue_name, reason=reason)
+        await broker.publish(
+            raw.body,
+            exchange=DEAD_LETTER_EXCHANGE,
+            routing_key=self.queue_name,
+            persist=True,
+            mandatory=False,
+            headers=headers,
+            content_type=raw.content_type,
+            message_id=raw.message_id,
+            message_type=raw.type,
+            correlation_id=raw.correlation_id,
+        )
+        await message.ack()

@@ -1,0 +1,66 @@
+"""Exchanges and queues, declared explicitly rather than left to library defaults.
+
+Every work queue is a durable quorum queue with a delivery limit and an
+at-least-once dead-letter policy, so a message that keeps failing ends up in
+its service's dead-letter queue for an operator instead of looping forever or
+being dropped. Queue arguments cannot change once a queue exists, so they are
+all defined here, in one place.
+"""
+
+from __future__ import annotations
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
+
+EVENTS_EXCHANGE = RabbitExchange("ilmo.events", type=ExchangeType.TOPIC, durable=True)
+DEAD_LETTER_EXCHANGE = RabbitExchange("ilmo.dead-letter", type=ExchangeType.TOPIC, durable=True)
+
+# A consumer crash requeues its whole unacknowledged batch and counts one
+# failed delivery against each message; with prefetch in the tens, a limit
+# this high keeps crashes alone from dead-lettering a good message while still
+# bounding a poison message.
+DELIVERY_LIMIT = 20
+
+
+def queue_name(service: str, purpose: str) -> str:
+    """Queue names say who listens and why: ``<service>.<purpose>``."""
+    return f"{service}.{purpose}"
+
+
+def work_queue(
+    name: str, *, routing_key: str = "", single_active_consumer: bool = False
+) -> RabbitQueue:
+    """A durable quorum queue that dead-letters to ``ilmo.dead-letter`` under its own name.
+
+    ``single_active_consumer`` serializes handling across replicas: one
+    consumer receives while the others stand by, which is how decisions that
+    must not race (seats of one event) are kept in order.
+    """
+    arguments: QuorumQueueArgs = {
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": name,
+        # At-least-once dead-lettering needs reject-publish overflow; without
+        # it RabbitMQ may drop a message on its way to the dead-letter queue.
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    if single_active_consumer:
+        arguments["x-single-active-consumer"] = True
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments=arguments,
+        routing_key=routing_key,
+    )
+
+
+def dead_letter_queue(service: str) -> RabbitQueue:
+    """The per-service queue where operators find messages that could not be handled."""
+    return RabbitQueue(
+        f"{service}.dead-letter",
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=f"{service}.#",
+    )

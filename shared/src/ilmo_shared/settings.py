@@ -1,0 +1,54 @@
+"""Settings from ``ILMO_*`` environment variables, validated once at start.
+
+A service that starts with a wrong setting would fail later, in the middle of
+someone's registration; instead ``load_settings`` stops it at once with one
+line per offending variable, naming it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn, TypeVar
+
+from pydantic import AnyUrl, Field, UrlConstraints, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ILMO_"
+
+AmqpUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["amqp", "amqps"])]
+Port = Annotated[int, Field(ge=1, le=65535)]
+MongoUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
+
+
+class ServiceSettings(BaseSettings):
+    """What every Ilmo service needs: broker, database, HTTP port, logging."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    amqp_url: AmqpUrl = Field(default=AmqpUrl("amqp://guest:guest@127.0.0.1:5672/"))
+    mongodb_url: MongoUrl = Field(default=MongoUrl("mongodb://127.0.0.1:27017/"))
+    # Each service owns its database; subclasses set their own default name.
+    mongodb_database: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8080
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    prefetch: int = Field(default=32, ge=1, le=10_000)
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(cls: type[SettingsT], program: str) -> SettingsT:
+    """Read and validate settings, or exit with one clear line per bad variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        _exit_with(program, error)
+
+
+def _exit_with(program: str, error: ValidationError) -> NoReturn:
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        print(f"{program}: invalid setting {variable}: {problem['msg']}", file=sys.stderr)
+    raise SystemExit(2)
