@@ -1,0 +1,33 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ilmo_shared.storage import Document, connect
+from tests.support.infrastructure import (
+    IsolatedInfrastructure,
+    create_isolated_infrastructure,
+    remove_test_vhost,
+)
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[IsolatedInfrastructure]:
+    """This session's own vhost on the real RabbitMQ and database names on the real server."""
+    created = create_isolated_infrastructure()
+    yield created
+    remove_test_vhost(created)
+
+
+@pytest.fixture(scope="session")
+async def mongo(infrastructure: IsolatedInfrastructure) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client = connect(infrastructure.mongodb_url)
+    yield client
+    for name in await client.list_database_names():
+        if name.startswith(f"test_{infrastructure.run_id}_"):
+            await client.drop_database(name)
+    await client.close()

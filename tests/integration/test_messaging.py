@@ -1,0 +1,206 @@
+"""Publisher and subscription helpers against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+from faststream.rabbit import RabbitBroker
+
+from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_shared.logging import correlation_scope, current_correlation_id
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.subscription import (
+    ORIGINAL_ROUTING_KEY_HEADER,
+    REASON_HEADER,
+    Subscription,
+)
+from ilmo_shared.messaging.topology import DELIVERY_LIMIT
+from ilmo_shared.outbox import outbox_entry
+from tests.support.amqp import amqp_connection, drain, event_tap
+from tests.support.infrastructure import IsolatedInfrastructure
+
+
+def accepted(**changes: object) -> RegistrationAccepted:
+    values: dict[str, object] = {
+        "registration_id": uuid.uuid4(),
+        "event_id": "seminar-2026",
+        "attendance": Attendance.REMOTE,
+        "language": Language.SV,
+        "first_name": "Åsa",
+        "last_name": "Öhman",
+        "email": "asa.ohman@example.fi",
+        "registered_at": datetime.now(UTC),
+    }
+    values.update(changes)
+    return RegistrationAccepted.model_validate(values)
+
+
+def envelope_for(event: RegistrationAccepted) -> Envelope:
+    entry = outbox_entry(event, source="ilmo/test")
+    return Envelope.model_validate(entry["envelope"])
+
+
+@pytest.fixture
+async def broker(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RabbitBroker]:
+    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+    yield broker
+    await broker.stop()
+
+
+def unique_service() -> str:
+    return f"svc{uuid.uuid4().hex[:6]}"
+
+
+async def test_published_events_carry_the_envelope_and_are_persistent(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    event = accepted()
+    await broker.connect()
+    async with event_tap(infrastructure.amqp_url, "registration.*") as tap:
+        with correlation_scope("corr-123"):
+            envelope = envelope_for(event)
+        await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+        [seen] = await tap.wait_for(1)
+    assert seen.routing_key == "registration.accepted"
+    assert seen.delivery_mode == 2  # persistent
+    assert seen.message_id == envelope.id
+    assert seen.content_type == "application/json"
+    assert seen.correlation_id == "corr-123"
+    for attribute in ("id", "source", "type", "specversion", "time", "subject", "datacontenttype"):
+        assert f"cloudEvents:{attribute}" in seen.headers, attribute
+    assert seen.headers["cloudEvents:subject"] == str(event.registration_id)
+    assert seen.headers["cloudEvents:correlationid"] == "corr-123"
+    assert RegistrationAccepted.model_validate_json(seen.body) == event
+
+
+async def test_an_event_published_before_any_consumer_runs_is_not_lost(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    service = unique_service()
+    received: list[tuple[RegistrationAccepted, Envelope, str | None]] = []
+    done = asyncio.Event()
+
+    async def handle(event: RegistrationAccepted, envelope: Envelope) -> None:
+        received.append((event, envelope, current_correlation_id()))
+        done.set()
+
+    subscription = Subscription(service, "registrations").on(RegistrationAccepted, handle)
+    await broker.connect()
+    await subscription.declare(broker)  # durable queue exists, nobody consumes yet
+
+    event = accepted()
+    with correlation_scope("before-consumer"):
+        envelope = envelope_for(event)
+    await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+    await broker.stop()
+
+    consumer = RabbitBroker(infrastructure.amqp_url, logger=None)
+    subscription.attach(consumer, prefetch=10)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=20)
+    finally:
+        await consumer.stop()
+    [(got, got_envelope, correlation)] = received
+    assert got == event
+    assert got_envelope.id == envelope.id
+    assert correlation == "before-consumer"
+
+
+async def test_queues_are_durable_quorum_queues_with_a_delivery_limit_and_dead_lettering(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    service = unique_service()
+
+    async def ignore(_event: RegistrationAccepted, _envelope: Envelope) -> None:
+        return None
+
+    await broker.connect()
+    await Subscription(service, "registrations").on(RegistrationAccepted, ignore).declare(broker)
+    with infrastructure.management() as api:
+        vhost = infrastructure.vhost
+        queue = api.get(f"/api/queues/{vhost}/{service}.registrations").json()
+        bindings = api.get(f"/api/queues/{vhost}/{service}.registrations/bindings").json()
+        dead_letters = api.get(f"/api/queues/{vhost}/{service}.dead-letter").json()
+    assert queue["durable"] is True
+    assert queue["arguments"]["x-queue-type"] == "quorum"
+    assert queue["arguments"]["x-delivery-limit"] == DELIVERY_LIMIT
+    assert queue["arguments"]["x-dead-letter-exchange"] == "ilmo.dead-letter"
+    assert queue["arguments"]["x-dead-letter-strategy"] == "at-least-once"
+    assert {(b["source"], b["routing_key"]) for b in bindings if b["source"]} == {
+        ("ilmo.events", "registration.accepted")
+    }
+    assert dead_letters["arguments"]["x-queue-type"] == "quorum"
+
+
+async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_block_the_queue(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    service = unique_service()
+    handled: list[RegistrationAccepted] = []
+    done = asyncio.Event()
+
+    async def handle(event: RegistrationAccepted, _envelope: Envelope) -> None:
+        handled.append(event)
+        done.set()
+
+    subscription = Subscription(service, "registrations").on(RegistrationAccepted, handle)
+    subscription.attach(broker, prefetch=10)
+    await broker.start()
+    await subscription.declare(broker)
+
+    good = accepted()
+    async with amqp_connection(infrastructure.amqp_url) as connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange("ilmo.events")
+        valid_headers = envelope_for(good).to_headers()
+        for headers, body in [
+            ({}, b"{}"),  # no envelope at all
+            (valid_headers, b"not json"),
+            (valid_headers, b'{"registration_id": "not-a-uuid"}'),
+        ]:
+            await exchange.publish(
+                aio_pika.Message(body, headers=headers), routing_key="registration.accepted"
+            )
+        await EventPublisher(broker).publish(envelope_for(good), good.model_dump_json().encode())
+
+    await asyncio.wait_for(done.wait(), timeout=20)
+    assert handled == [good]
+    parked = await drain(infrastructure.amqp_url, f"{service}.dead-letter", expect=3)
+    reasons = [message.headers[REASON_HEADER] for message in parked]
+    assert "no headers" in reasons[0]
+    assert "body does not match registration.accepted" in reasons[1]
+    assert "registration_id" in reasons[2]
+    assert all(
+        m.headers[ORIGINAL_ROUTING_KEY_HEADER] == "registration.accepted" for m in parked
+    )
+
+
+async def test_a_handler_that_keeps_failing_is_retried_a_bounded_number_of_times_then_dead_lettered(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    service = unique_service()
+    attempts = 0
+
+    async def always_fail(_event: RegistrationAccepted, _envelope: Envelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("storage is on fire")
+
+    subscription = Subscription(service, "registrations").on(RegistrationAccepted, always_fail)
+    subscription.attach(broker, prefetch=1)
+    await broker.start()
+    await subscription.declare(broker)
+    poison = accepted()
+    await EventPublisher(broker).publish(envelope_for(poison), poison.model_dump_json().encode())
+
+    [parked] = await drain(infrastructure.amqp_url, f"{service}.dead-letter", expect=1, timeout=60)
+    assert RegistrationAccepted.model_validate_json(parked.body) == poison
+    [death] = parked.headers["x-death"]
+    assert death["reason"] == "delivery_limit"
+    assert attempts == DELIVERY_LIMIT + 1

@@ -1,0 +1,1 @@
+"""Test support: real infrastructure handles and service processes, shared by the test layers."""

@@ -1,0 +1,117 @@
+"""An outside observer on the broker: what an integrating system would see.
+
+Tests use plain aio-pika here rather than the project's own subscriber, so the
+assertions do not rest on the code under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+
+
+@dataclass(frozen=True)
+class ObservedMessage:
+    """One message as it came off the wire."""
+
+    routing_key: str
+    headers: dict[str, Any]
+    body: bytes
+    delivery_mode: int | None
+    message_id: str | None
+    content_type: str | None
+    correlation_id: str | None
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.body)
+
+    @classmethod
+    def of(cls, message: AbstractIncomingMessage) -> ObservedMessage:
+        return cls(
+            routing_key=str(message.routing_key or ""),
+            headers=dict(message.headers or {}),
+            body=message.body,
+            delivery_mode=int(message.delivery_mode) if message.delivery_mode else None,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            correlation_id=message.correlation_id,
+        )
+
+
+class EventTap:
+    """A private queue bound to ``ilmo.events`` that records everything published."""
+
+    def __init__(self, queue: AbstractQueue) -> None:
+        self._queue = queue
+        self.messages: list[ObservedMessage] = []
+
+    async def wait_for(
+        self, count: int, *, routing_key: str | None = None, timeout: float = 20.0
+    ) -> list[ObservedMessage]:
+        """Collect messages until ``count`` match (or fail after ``timeout`` seconds)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            matching = [
+                m for m in self.messages if routing_key is None or m.routing_key == routing_key
+            ]
+            if len(matching) >= count:
+                return matching
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"saw {len(matching)} of {count} {routing_key or 'messages'} in {timeout}s"
+                )
+            message = await self._queue.get(no_ack=True, fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+            else:
+                self.messages.append(ObservedMessage.of(message))
+
+
+@asynccontextmanager
+async def amqp_connection(url: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def event_tap(url: str, binding: str = "#") -> AsyncIterator[EventTap]:
+    """Bind a temporary queue to ``ilmo.events`` (declaring the exchange as the services do)."""
+    async with amqp_connection(url) as connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            "ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(f"test.tap.{uuid.uuid4().hex[:8]}", exclusive=True)
+        await queue.bind(exchange, binding)
+        yield EventTap(queue)
+
+
+async def drain(url: str, queue_name: str, *, expect: int, timeout: float = 20.0) -> list[ObservedMessage]:
+    """Take ``expect`` messages off an existing queue (e.g. a dead-letter queue)."""
+    async with amqp_connection(url) as connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name, ensure=True)
+        taken: list[ObservedMessage] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(taken) < expect:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{queue_name}: got {len(taken)} of {expect} messages")
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            await message.ack()
+            taken.append(ObservedMessage.of(message))
+        return taken
