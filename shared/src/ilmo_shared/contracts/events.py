@@ -78,8 +78,171 @@ class RegistrationAccepted(IntegrationEvent):
         return str(self.registration_id)
 
 
+class LocalizedText(BaseModel):
+    """Text in the languages an event is presented in; Finnish is always there."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    fi: str
+    sv: str | None = None
+    en: str | None = None
+
+    def in_language(self, language: Language) -> str:
+        """The text in ``language``, falling back to Finnish where it is missing."""
+        return getattr(self, language.value) or self.fi
+
+
+class Venue(BaseModel):
+    """Where the in-person audience goes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    address: str
+    arrival_instructions: LocalizedText | None = None
+
+
+class Speaker(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    title: str | None = None
+    organisation: str | None = None
+
+
+class AgendaItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    starts_at: datetime
+    ends_at: datetime
+    title: LocalizedText
+    speakers: tuple[Speaker, ...] = ()
+
+
+class EventDetails(IntegrationEvent):
+    """The whole published state of an event in the catalogue (event-carried state).
+
+    Subscribers keep what they need from it (capacity the seat count, streaming
+    the stream URL and times, notification the texts, venue and agenda) and
+    never call the registration service back.
+    """
+
+    event_id: str = Field(min_length=1, max_length=100)
+    revision: int = Field(ge=1, description="Grows by one with every change of the event.")
+    title: LocalizedText
+    description: LocalizedText | None = None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    venue: Venue
+    in_person_capacity: int = Field(ge=0)
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    stream_url: str
+    agenda: tuple[AgendaItem, ...] = ()
+    target_groups: tuple[str, ...] = ()
+    published: bool
+
+    def subject(self) -> str:
+        return self.event_id
+
+
+class EventPublished(EventDetails):
+    """An event was created in the catalogue."""
+
+    event_type: ClassVar[str] = "event.published"
+
+
+class EventUpdated(EventDetails):
+    """An event in the catalogue was changed; carries its whole new state."""
+
+    event_type: ClassVar[str] = "event.updated"
+
+
+class RegistrationCancelled(IntegrationEvent):
+    """A registrant cancelled; their seat, waiting-list place and stream link go."""
+
+    event_type: ClassVar[str] = "registration.cancelled"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    attendance: Attendance
+    cancelled_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class SeatReserved(IntegrationEvent):
+    """A seat at the venue is held for the registrant.
+
+    ``promoted`` is true when the seat came from the waiting list after
+    someone else cancelled or the capacity grew.
+    """
+
+    event_type: ClassVar[str] = "seat.reserved"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    promoted: bool = False
+    reserved_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class SeatWaitlisted(IntegrationEvent):
+    """The venue is full; the registrant is on the waiting list at ``position`` (1 = next)."""
+
+    event_type: ClassVar[str] = "seat.waitlisted"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    position: int = Field(ge=1)
+    waitlisted_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class SeatReleased(IntegrationEvent):
+    """A held seat was given back (the registrant cancelled); it goes to the waiting list."""
+
+    event_type: ClassVar[str] = "seat.released"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    released_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class WaitlistLeft(IntegrationEvent):
+    """A waitlisted registrant cancelled and left the waiting list."""
+
+    event_type: ClassVar[str] = "waitlist.left"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    left_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
-    cls.event_type: cls for cls in (RegistrationAccepted,)
+    cls.event_type: cls
+    for cls in (
+        EventPublished,
+        EventUpdated,
+        RegistrationAccepted,
+        RegistrationCancelled,
+        SeatReserved,
+        SeatWaitlisted,
+        SeatReleased,
+        WaitlistLeft,
+    )
 }
 
 

@@ -1,0 +1,78 @@
+"""All four services run as processes and talk only through the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from ilmo_shared.storage import Document
+from tests.support.amqp import event_tap
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.processes import running_services
+
+CONSUMER_COLLECTIONS = {
+    "capacity": "seat_requests",
+    "notification": "contacts",
+    "streaming": "viewers",
+}
+
+
+async def test_a_registration_reaches_every_consumer_through_the_broker(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with running_services(infrastructure) as services:
+        async with event_tap(infrastructure.amqp_url) as tap:
+            async with httpx.AsyncClient(base_url=services["registration"].url) as client:
+                response = await client.post(
+                    "/api/v1/events/ministry-seminar/registrations",
+                    json={
+                        "first_name": "Åsa",
+                        "last_name": "Öhman",
+                        "email": "asa.ohman@example.fi",
+                        "attendance": "remote",
+                        "language": "sv",
+                    },
+                    headers={"X-Correlation-ID": "e2e-skeleton"},
+                )
+            assert response.status_code == 202, response.text
+            registration_id = response.json()["id"]
+            assert response.headers["X-Correlation-ID"] == "e2e-skeleton"
+
+            [published] = await tap.wait_for(1, routing_key="registration.accepted")
+            for name, collection in CONSUMER_COLLECTIONS.items():
+                database = mongo[infrastructure.database_name(name)]
+                record = await _eventually(database[collection], registration_id)
+                assert record["event_id"] == "ministry-seminar", name
+
+        assert published.message_id == published.headers["cloudEvents:id"]
+        assert published.headers["cloudEvents:type"] == "registration.accepted"
+        assert published.headers["cloudEvents:source"] == "ilmo/registration"
+        assert published.headers["cloudEvents:specversion"] == "1.0"
+        assert published.headers["cloudEvents:subject"] == registration_id
+        assert published.headers["cloudEvents:datacontenttype"] == "application/json"
+        assert "cloudEvents:time" in published.headers
+        assert published.headers["cloudEvents:correlationid"] == "e2e-skeleton"
+        assert published.delivery_mode == 2
+        assert published.data["registration_id"] == registration_id
+
+        for service in services.values():
+            # uvicorn re-raises SIGTERM once shutdown completed, as process managers expect.
+            assert service.stop() in (0, -signal.SIGTERM), service.log()
+            assert '"service_stopped"' in service.log(), f"{service.name} did not stop cleanly"
+            assert "asa.ohman@example.fi" not in service.log(), f"{service.name} logged an email"
+
+
+async def _eventually(collection: object, document_id: str, timeout: float = 20.0) -> Document:
+    from pymongo.asynchronous.collection import AsyncCollection
+
+    assert isinstance(collection, AsyncCollection)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = await collection.find_one({"_id": document_id})
+        if found is not None:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{collection.full_name} never recorded {document_id}")

@@ -1,0 +1,111 @@
+"""The outbox relay against the real MongoDB-protocol server and the real broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+
+from ilmo_shared.contracts import Attendance, Language, RegistrationAccepted
+from ilmo_shared.logging import correlation_scope
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry
+from ilmo_shared.storage import Document
+from tests.support.amqp import event_tap
+from tests.support.infrastructure import IsolatedInfrastructure
+
+
+def accepted() -> RegistrationAccepted:
+    return RegistrationAccepted(
+        registration_id=uuid.uuid4(),
+        event_id="seminar-2026",
+        attendance=Attendance.IN_PERSON,
+        language=Language.FI,
+        first_name="Matti",
+        last_name="Meikäläinen",
+        email="matti@example.fi",
+        registered_at=datetime.now(UTC),
+    )
+
+
+@pytest.fixture
+async def collection(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> AsyncCollection[Document]:
+    return mongo[infrastructure.database_name("outbox")][f"things_{uuid.uuid4().hex[:6]}"]
+
+
+@pytest.fixture
+async def broker(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RabbitBroker]:
+    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+    await broker.connect()
+    yield broker
+    await broker.stop()
+
+
+async def test_relay_publishes_stored_events_once_confirmed_and_empties_the_outbox(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    events = [accepted() for _ in range(3)]
+    with correlation_scope("corr-outbox"):
+        entries = [outbox_entry(event, source="ilmo/test") for event in events]
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: entries[:2]})
+    await collection.insert_one({"_id": "b", OUTBOX_FIELD: entries[2:]})
+    await collection.insert_one({"_id": "c", OUTBOX_FIELD: []})
+
+    relay = OutboxRelay(EventPublisher(broker), [collection])
+    async with event_tap(infrastructure.amqp_url) as tap:
+        assert await relay.publish_pending() == 3
+        seen = await tap.wait_for(3)
+    assert sorted(m.message_id or "" for m in seen) == sorted(e["envelope"]["id"] for e in entries)
+    assert {m.correlation_id for m in seen} == {"corr-outbox"}
+    assert await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0
+    assert await relay.publish_pending() == 0
+
+
+async def test_entries_added_during_a_pass_wait_for_the_next_one(
+    collection: AsyncCollection[Document], broker: RabbitBroker
+) -> None:
+    first, late = outbox_entry(accepted(), source="t"), outbox_entry(accepted(), source="t")
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [first]})
+
+    class AppendingPublisher(EventPublisher):
+        """Appends a new entry to the document while the relay is publishing."""
+
+        async def publish(self, envelope: object, body: bytes) -> None:  # type: ignore[override]
+            await collection.update_one({"_id": "a"}, {"$push": {OUTBOX_FIELD: late}})
+
+    relay = OutboxRelay(AppendingPublisher(broker), [collection])
+    assert await relay.publish_pending() == 1
+    document = await collection.find_one({"_id": "a"})
+    assert document is not None
+    assert [e["envelope"]["id"] for e in document[OUTBOX_FIELD]] == [late["envelope"]["id"]]
+
+
+async def test_republishing_after_a_crash_reuses_the_same_event_id(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    entry = outbox_entry(accepted(), source="ilmo/test")
+    publisher = EventPublisher(broker)
+
+    class CrashAfterPublish(EventPublisher):
+        async def publish(self, envelope: object, body: bytes) -> None:  # type: ignore[override]
+            await publisher.publish(envelope, body)  # type: ignore[arg-type]
+            raise ConnectionError("process died before removing the entry")
+
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [entry]})
+    async with event_tap(infrastructure.amqp_url) as tap:
+        with pytest.raises(ConnectionError):
+            await OutboxRelay(CrashAfterPublish(broker), [collection]).publish_pending()
+        assert await OutboxRelay(publisher, [collection]).publish_pending() == 1
+        seen = await tap.wait_for(2)
+    assert {m.message_id for m in seen} == {entry["envelope"]["id"]}

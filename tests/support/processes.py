@@ -1,0 +1,117 @@
+"""The four services as real processes, started from their console commands.
+
+End-to-end tests drive these only from outside (HTTP, AMQP, SMTP), exactly as
+a client would; each process gets the session's own vhost and databases and a
+free port, and its output goes to a log file that is printed when a test fails
+to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infrastructure import IsolatedInfrastructure
+
+SERVICES = ("registration", "capacity", "notification", "streaming")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """One running service."""
+
+    name: str
+    port: int
+    environment: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = Path(sys.executable).parent / f"ilmo-{self.name}"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(command)], env=self.environment, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait: the graceful path a process manager takes."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+@contextmanager
+def running_services(
+    infrastructure: IsolatedInfrastructure,
+    names: tuple[str, ...] = SERVICES,
+    extra_environment: Mapping[str, str] | None = None,
+) -> Iterator[dict[str, ServiceProcess]]:
+    """Start ``names`` as processes, wait until each is ready, stop them all afterwards."""
+    log_dir = Path(tempfile.mkdtemp(prefix="ilmo-e2e-"))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
+    base.update(
+        {
+            "ILMO_AMQP_URL": infrastructure.amqp_url,
+            "ILMO_MONGODB_URL": infrastructure.mongodb_url,
+            "ILMO_LOG_LEVEL": "INFO",
+        }
+    )
+    base.update(extra_environment or {})
+    services: dict[str, ServiceProcess] = {}
+    try:
+        for name in names:
+            environment = dict(base)
+            environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
+            port = free_port()
+            environment["ILMO_HTTP_PORT"] = str(port)
+            services[name] = ServiceProcess(name, port, environment, log_dir / f"{name}.log")
+            services[name].start()
+        for service in services.values():
+            service.wait_ready()
+        yield services
+    finally:
+        for service in services.values():
+            service.stop()

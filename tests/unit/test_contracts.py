@@ -1,0 +1,35 @@
+"""The checked-in JSON Schemas and AsyncAPI document match the event classes."""
+
+from __future__ import annotations
+
+import json
+
+from ilmo_shared.contracts import EVENT_TYPES
+from ilmo_shared.contracts.publication import asyncapi_document, rendered_files
+
+
+def test_published_contract_files_are_up_to_date() -> None:
+    stale = [
+        str(path)
+        for path, content in rendered_files().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != content
+    ]
+    assert stale == [], "run `uv run ilmo-contracts` and commit the result"
+
+
+def test_every_event_type_is_a_past_tense_routing_key_with_a_channel() -> None:
+    channels = {c["address"] for c in asyncapi_document()["channels"].values()}
+    assert channels == set(EVENT_TYPES)
+    for event_type in EVENT_TYPES:
+        aggregate, _, verb = event_type.partition(".")
+        assert aggregate and verb, event_type
+        assert verb.split(".")[-1].endswith(("ed", "left")), event_type
+
+
+def test_each_schema_names_its_version_and_requires_the_ids() -> None:
+    for path, content in rendered_files().items():
+        if path.name == "asyncapi.json":
+            continue
+        schema = json.loads(content)
+        assert schema["$id"].endswith(f":v{path.name.rsplit('.v', 1)[1].split('.')[0]}")
+        assert "event_id" in schema["required"], path.name
