@@ -24,7 +24,9 @@ def infrastructure() -> Iterator[IsolatedInfrastructure]:
 
 
 @pytest.fixture(scope="session")
-async def mongo(infrastructure: IsolatedInfrastructure) -> AsyncIterator[AsyncMongoClient[Document]]:
+async def mongo(
+    infrastructure: IsolatedInfrastructure,
+) -> AsyncIterator[AsyncMongoClient[Document]]:
     client = connect(infrastructure.mongodb_url)
     yield client
     for name in await client.list_database_names():

@@ -7,6 +7,7 @@ import signal
 
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
@@ -65,10 +66,9 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
             assert "asa.ohman@example.fi" not in service.log(), f"{service.name} logged an email"
 
 
-async def _eventually(collection: object, document_id: str, timeout: float = 20.0) -> Document:
-    from pymongo.asynchronous.collection import AsyncCollection
-
-    assert isinstance(collection, AsyncCollection)
+async def _eventually(
+    collection: AsyncCollection[Document], document_id: str, timeout: float = 20.0
+) -> Document:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         found = await collection.find_one({"_id": document_id})

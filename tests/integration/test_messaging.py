@@ -176,9 +176,7 @@ async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_bl
     assert "no headers" in reasons[0]
     assert "body does not match registration.accepted" in reasons[1]
     assert "registration_id" in reasons[2]
-    assert all(
-        m.headers[ORIGINAL_ROUTING_KEY_HEADER] == "registration.accepted" for m in parked
-    )
+    assert all(m.headers[ORIGINAL_ROUTING_KEY_HEADER] == "registration.accepted" for m in parked)
 
 
 async def test_a_handler_that_keeps_failing_is_retried_a_bounded_number_of_times_then_dead_lettered(

@@ -11,7 +11,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_shared.contracts import Attendance, Language, RegistrationAccepted
+from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry
@@ -79,7 +79,7 @@ async def test_entries_added_during_a_pass_wait_for_the_next_one(
     class AppendingPublisher(EventPublisher):
         """Appends a new entry to the document while the relay is publishing."""
 
-        async def publish(self, envelope: object, body: bytes) -> None:  # type: ignore[override]
+        async def publish(self, envelope: Envelope, body: bytes) -> None:
             await collection.update_one({"_id": "a"}, {"$push": {OUTBOX_FIELD: late}})
 
     relay = OutboxRelay(AppendingPublisher(broker), [collection])
@@ -98,8 +98,8 @@ async def test_republishing_after_a_crash_reuses_the_same_event_id(
     publisher = EventPublisher(broker)
 
     class CrashAfterPublish(EventPublisher):
-        async def publish(self, envelope: object, body: bytes) -> None:  # type: ignore[override]
-            await publisher.publish(envelope, body)  # type: ignore[arg-type]
+        async def publish(self, envelope: Envelope, body: bytes) -> None:
+            await publisher.publish(envelope, body)
             raise ConnectionError("process died before removing the entry")
 
     await collection.insert_one({"_id": "a", OUTBOX_FIELD: [entry]})

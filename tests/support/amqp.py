@@ -98,7 +98,9 @@ async def event_tap(url: str, binding: str = "#") -> AsyncIterator[EventTap]:
         yield EventTap(queue)
 
 
-async def drain(url: str, queue_name: str, *, expect: int, timeout: float = 20.0) -> list[ObservedMessage]:
+async def drain(
+    url: str, queue_name: str, *, expect: int, timeout: float = 20.0
+) -> list[ObservedMessage]:
     """Take ``expect`` messages off an existing queue (e.g. a dead-letter queue)."""
     async with amqp_connection(url) as connection:
         channel = await connection.channel()

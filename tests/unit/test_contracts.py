@@ -22,7 +22,8 @@ def test_every_event_type_is_a_past_tense_routing_key_with_a_channel() -> None:
     assert channels == set(EVENT_TYPES)
     for event_type in EVENT_TYPES:
         aggregate, _, verb = event_type.partition(".")
-        assert aggregate and verb, event_type
+        assert aggregate, event_type
+        assert verb, event_type
         assert verb.split(".")[-1].endswith(("ed", "left")), event_type
 
 

@@ -25,7 +25,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_each_service_has_its_own_port_and_database() -> None:
-    settings = [RegistrationSettings(), CapacitySettings(), NotificationSettings(), StreamingSettings()]
+    settings = [
+        RegistrationSettings(),
+        CapacitySettings(),
+        NotificationSettings(),
+        StreamingSettings(),
+    ]
     assert [s.http_port for s in settings] == [8081, 8082, 8083, 8084]
     assert len({s.mongodb_database for s in settings}) == 4
 
