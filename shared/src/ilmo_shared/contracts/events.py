@@ -231,6 +231,78 @@ class WaitlistLeft(IntegrationEvent):
         return str(self.registration_id)
 
 
+class StreamLinkProvisioned(IntegrationEvent):
+    """A personal stream link was issued to a registrant who will (or may) watch remotely.
+
+    ``url`` is the registrant's own link; it carries an unguessable token and
+    no personal data. It opens at ``valid_from`` and closes at ``valid_until``.
+    """
+
+    event_type: ClassVar[str] = "stream.link.provisioned"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    url: str
+    valid_from: datetime
+    valid_until: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class StreamLinkRevoked(IntegrationEvent):
+    """A personal stream link stopped working (the registrant cancelled)."""
+
+    event_type: ClassVar[str] = "stream.link.revoked"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    revoked_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class NotificationKind(StrEnum):
+    """The messages a registrant can receive."""
+
+    REGISTRATION_RECEIVED = "registration_received"
+    SEAT_CONFIRMED = "seat_confirmed"
+    WAITLISTED = "waitlisted"
+    STREAM_LINK = "stream_link"
+    CANCELLATION_CONFIRMED = "cancellation_confirmed"
+
+
+class NotificationSent(IntegrationEvent):
+    """An email of ``kind`` was accepted by the mail server. Carries no address."""
+
+    event_type: ClassVar[str] = "notification.sent"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    kind: NotificationKind
+    message_id: str
+    sent_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class NotificationFailed(IntegrationEvent):
+    """An email of ``kind`` could not be sent within the retry budget; parked for an operator."""
+
+    event_type: ClassVar[str] = "notification.failed"
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    kind: NotificationKind
+    reason: str = Field(max_length=500)
+    failed_at: datetime
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     cls.event_type: cls
     for cls in (
@@ -242,6 +314,10 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         SeatWaitlisted,
         SeatReleased,
         WaitlistLeft,
+        StreamLinkProvisioned,
+        StreamLinkRevoked,
+        NotificationSent,
+        NotificationFailed,
     )
 }
 
