@@ -24,7 +24,7 @@ def test_every_event_type_is_a_past_tense_routing_key_with_a_channel() -> None:
         aggregate, _, verb = event_type.partition(".")
         assert aggregate, event_type
         assert verb, event_type
-        assert verb.split(".")[-1].endswith(("ed", "left")), event_type
+        assert verb.split(".")[-1].endswith(("ed", "left", "sent")), event_type
 
 
 def test_each_schema_names_its_version_and_requires_the_ids() -> None:
