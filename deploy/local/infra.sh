@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# Local development infrastructure for Ilmo: RabbitMQ, a MongoDB-protocol
+# server (FerretDB with SQLite) and an SMTP sink.
+#
+#   deploy/local/infra.sh up       start what does not answer yet, reuse the rest
+#   deploy/local/infra.sh down     stop what this script started (pid files only)
+#   deploy/local/infra.sh status   show each component; exit 1 if one is not up
+#
+# Addresses come from the same variables the services read:
+#   ILMO_AMQP_URL     default amqp://guest:guest@127.0.0.1:5672/
+#   ILMO_MONGODB_URL  default mongodb://127.0.0.1:27017/
+#   ILMO_SMTP_HOST    default 127.0.0.1
+#   ILMO_SMTP_PORT    default 1025
+# and, for the local tools only:
+#   ILMO_MAIL_SINK_DIR            where the SMTP sink stores .eml files (default .local/mail)
+#   ILMO_RABBITMQ_MANAGEMENT_PORT management API port of a started broker (default 15672)
+#   ILMO_FERRETDB_DEBUG_ADDR      FerretDB's metrics/debug HTTP address (default 127.0.0.1:8089)
+#   ILMO_FERRETDB_GOTOOLCHAIN     GOTOOLCHAIN value for building FerretDB (default: the local go)
+#
+# A component whose address already answers is reused as it is, whoever runs
+# it. Something is started only on a loopback address. State lives in the
+# repository's git-ignored .local/ (pid files in .local/run, logs in
+# .local/log); the FerretDB binary is built once into .tools/bin.
+# `down` stops only processes recorded in .local/run/*.pid, after checking that
+# the recorded pid still belongs to the expected program.
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
+LOCAL_DIR=$REPO_ROOT/.local
+RUN_DIR=$LOCAL_DIR/run
+LOG_DIR=$LOCAL_DIR/log
+TOOLS_BIN=$REPO_ROOT/.tools/bin
+
+AMQP_URL=${ILMO_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+MONGODB_URL=${ILMO_MONGODB_URL:-mongodb://127.0.0.1:27017/}
+SMTP_HOST=${ILMO_SMTP_HOST:-127.0.0.1}
+SMTP_PORT=${ILMO_SMTP_PORT:-1025}
+MAIL_DIR=${ILMO_MAIL_SINK_DIR:-$LOCAL_DIR/mail}
+
+RABBITMQ_PIDFILE=$RUN_DIR/rabbitmq.pid
+RABBITMQ_MGMT_PORT=${ILMO_RABBITMQ_MANAGEMENT_PORT:-15672}
+RABBITMQ_PROMETHEUS_PORT=15692
+RABBITMQ_START_TIMEOUT=120
+
+FERRETDB_VERSION=v1.24.2
+FERRETDB_MODULE=github.com/FerretDB/FerretDB
+FERRETDB_BIN=$TOOLS_BIN/ferretdb
+FERRETDB_PIDFILE=$RUN_DIR/ferretdb.pid
+FERRETDB_STATE_DIR=$LOCAL_DIR/ferretdb
+FERRETDB_DEBUG_ADDR=${ILMO_FERRETDB_DEBUG_ADDR:-127.0.0.1:8089}
+
+MAIL_SINK_SCRIPT=$SCRIPT_DIR/mail_sink.py
+MAIL_SINK_PIDFILE=$RUN_DIR/mail-sink.pid
+
+# ---------------------------------------------------------------- helpers
+
+die() {
+	printf 'infra.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# Progress note for slow steps (install, build); stdout keeps one line per component.
+note() {
+	printf 'infra.sh: %s\n' "$*" >&2
+}
+
+# report COMPONENT STATE DETAILS...
+report() {
+	local component=$1 state=$2
+	shift 2
+	printf '%-10s %-8s %s\n' "$component" "$state" "$*"
+}
+
+# Path relative to the repository root, for messages.
+rel() {
+	case $1 in
+	"$REPO_ROOT"/*) printf '%s' "${1#"$REPO_ROOT"/}" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# parse_url URL DEFAULT_PORT: sets URL_HOST and URL_PORT from the first host of
+# scheme://[user[:password]@]host[:port][,host2...][/path][?query].
+parse_url() {
+	local url=$1 default_port=$2 authority
+	authority=${url#*://}
+	authority=${authority%%[/?#]*}
+	authority=${authority##*@}
+	authority=${authority%%,*}
+	if [[ $authority =~ ^\[([0-9A-Fa-f:.]+)\](:([0-9]+))?$ ]]; then
+		URL_HOST=${BASH_REMATCH[1]}
+		URL_PORT=${BASH_REMATCH[3]:-$default_port}
+	elif [[ $authority =~ ^([^:]+)(:([0-9]+))?$ ]]; then
+		URL_HOST=${BASH_REMATCH[1]}
+		URL_PORT=${BASH_REMATCH[3]:-$default_port}
+	else
+		die "cannot read host and port from URL ${url%%://*}://…${authority}"
+	fi
+}
+
+# host:port, with brackets around IPv6 addresses.
+host_port() {
+	case $1 in
+	*:*) printf '[%s]:%s' "$1" "$2" ;;
+	*) printf '%s:%s' "$1" "$2" ;;
+	esac
+}
+
+is_loopback() {
+	case $1 in
+	localhost | 127.* | ::1) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Address to bind a server to, for a loopback host name.
+bind_address() {
+	case $1 in
+	localhost) printf '127.0.0.1' ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+port_open() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# wait_port HOST PORT SECONDS [PID]: wait until the port answers; give up
+# early if PID (the process that should open it) exits.
+wait_port() {
+	local host=$1 port=$2 seconds=$3 pid=${4:-} i
+	for ((i = 0; i < seconds * 4; i++)); do
+		port_open "$host" "$port" && return 0
+		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.25
+	done
+	return 1
+}
+
+# Pid recorded in a pid file, or nothing.
+read_pid() {
+	local pid=
+	if [[ -f $1 ]]; then
+		read -r pid <"$1" 2>/dev/null || true
+	fi
+	[[ $pid =~ ^[0-9]+$ ]] && printf '%s' "$pid"
+	return 0
+}
+
+# pid_is PID NEEDLE: the process is alive and its command line contains NEEDLE
+# (guards against a recycled pid before signalling it).
+pid_is() {
+	local pid=$1 needle=$2 args
+	kill -0 "$pid" 2>/dev/null || return 1
+	if [[ -r /proc/$pid/cmdline ]]; then
+		args=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	else
+		args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+	fi
+	[[ $args == *"$needle"* ]]
+}
+
+# Pid from PIDFILE if that process is alive and matches NEEDLE, else nothing.
+our_pid() {
+	local pid
+	pid=$(read_pid "$1")
+	if [[ -n $pid ]] && pid_is "$pid" "$2"; then
+		printf '%s' "$pid"
+	fi
+	return 0
+}
+
+wait_pid_gone() {
+	local pid=$1 seconds=$2 i
+	for ((i = 0; i < seconds * 4; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.25
+	done
+	return 1
+}
+
+# start_background NAME PIDFILE LOGFILE COMMAND...: run COMMAND in its own
+# session, detached from the terminal, and record its pid. The pid is written
+# by the process itself just before it execs COMMAND, so it is the server's
+# pid even if setsid had to fork.
+start_background() {
+	local name=$1 pidfile=$2 log=$3 i pid
+	shift 3
+	rm -f "$pidfile"
+	printf '\n==== %s: starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" >>"$log"
+	# shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
+	setsid nohup sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
+		"$pidfile" "$@" >>"$log" 2>&1 </dev/null 9>&- &
+	for ((i = 0; i < 40; i++)); do
+		pid=$(read_pid "$pidfile")
+		[[ -n $pid ]] && return 0
+		sleep 0.25
+	done
+	die "$name: could not start (no pid file written); see $(rel "$log")"
+}
+
+# stop_pid NAME PIDFILE NEEDLE: SIGTERM the recorded process, SIGKILL after 20 s.
+stop_pid() {
+	local name=$1 pidfile=$2 needle=$3 pid
+	pid=$(read_pid "$pidfile")
+	if [[ ! -e $pidfile ]]; then
+		report "$name" skipped "not started by infra.sh (no $(rel "$pidfile"))"
+		return 0
+	fi
+	if [[ -z $pid ]] || ! pid_is "$pid" "$needle"; then
+		rm -f "$pidfile"
+		report "$name" gone "was not running; removed stale $(rel "$pidfile")"
+		return 0
+	fi
+	kill -TERM "$pid"
+	if ! wait_pid_gone "$pid" 20; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_gone "$pid" 5 || die "$name: pid $pid does not exit even after SIGKILL"
+		rm -f "$pidfile"
+		report "$name" killed "pid $pid did not exit within 20 s of SIGTERM"
+		return 0
+	fi
+	rm -f "$pidfile"
+	report "$name" stopped "pid $pid"
+}
+
+ensure_dirs() {
+	mkdir -p "$RUN_DIR" "$LOG_DIR"
+}
+
+# Serialize concurrent runs (e.g. parallel make targets). Servers are started
+# with fd 9 closed, or they would hold the lock for as long as they run.
+take_lock() {
+	exec 9>"$RUN_DIR/infra.lock"
+	flock -w 300 9 || die "another infra.sh is still running (lock $(rel "$RUN_DIR/infra.lock"))"
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+
+rabbitmq_sbin() {
+	local server
+	server=$(command -v rabbitmq-server 2>/dev/null || true)
+	[[ -z $server && -x /usr/sbin/rabbitmq-server ]] && server=/usr/sbin/rabbitmq-server
+	[[ -n $server ]] && dirname "$server"
+	return 0
+}
+
+rabbitmq_install() {
+	local log=$LOG_DIR/rabbitmq-install.log
+	[[ $(id -u) -eq 0 ]] ||
+		die "rabbitmq: nothing answers at $(host_port "$RMQ_HOST" "$RMQ_PORT") and rabbitmq-server is not installed; install it as root (apt-get install rabbitmq-server) or set ILMO_AMQP_URL to a running broker"
+	command -v apt-get >/dev/null ||
+		die "rabbitmq: rabbitmq-server is not installed and there is no apt-get; install RabbitMQ or set ILMO_AMQP_URL to a running broker"
+	note "installing Debian package rabbitmq-server (log: $(rel "$log")) ..."
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server; } >>"$log" 2>&1 ||
+		die "rabbitmq: apt-get install rabbitmq-server failed; see $(rel "$log")"
+}
+
+# The Debian wrapper scripts run the broker and its CLI tools as the rabbitmq
+# user (through su when called by root), so that user must be able to write
+# the pid file and read it back.
+rabbitmq_user_can() {
+	local test_op=$1 file=$2
+	if [[ $(id -un) == rabbitmq ]]; then
+		test "$test_op" "$file"
+	else
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		su rabbitmq -s /bin/sh -c 'test "$0" "$1"' "$test_op" "$file" 2>/dev/null
+	fi
+}
+
+rabbitmq_mgmt_ok() {
+	local url
+	url="http://$(host_port "$1" "$RABBITMQ_MGMT_PORT")/api/overview"
+	if command -v curl >/dev/null; then
+		curl -fsS -o /dev/null --max-time 5 -u guest:guest "$url" 2>/dev/null
+	else
+		port_open "$1" "$RABBITMQ_MGMT_PORT"
+	fi
+}
+
+rabbitmq_describe() {
+	local host=$1 port=$2 mgmt
+	if rabbitmq_mgmt_ok "$host"; then
+		mgmt="management http://$(host_port "$host" "$RABBITMQ_MGMT_PORT") ok"
+	else
+		mgmt="management http://$(host_port "$host" "$RABBITMQ_MGMT_PORT") NOT answering (guest:guest)"
+	fi
+	printf 'amqp://%s, %s' "$(host_port "$host" "$port")" "$mgmt"
+}
+
+rabbitmq_owner() {
+	local pid
+	pid=$(our_pid "$RABBITMQ_PIDFILE" rabbit)
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+rabbitmq_up() {
+	local sbin bind log server_pidfile pid erl_args
+	parse_url "$AMQP_URL" 5672
+	RMQ_HOST=$URL_HOST RMQ_PORT=$URL_PORT
+	if port_open "$RMQ_HOST" "$RMQ_PORT"; then
+		report rabbitmq reused "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") ($(rabbitmq_owner))"
+		return 0
+	fi
+	is_loopback "$RMQ_HOST" ||
+		die "rabbitmq: nothing answers at $(host_port "$RMQ_HOST" "$RMQ_PORT") (ILMO_AMQP_URL), which is not a loopback address, so it is not started here"
+
+	sbin=$(rabbitmq_sbin)
+	if [[ -z $sbin ]]; then
+		rabbitmq_install
+		sbin=$(rabbitmq_sbin)
+		[[ -n $sbin ]] || die "rabbitmq: rabbitmq-server still missing after apt-get install"
+	fi
+	[[ $(id -u) -eq 0 || $(id -un) == rabbitmq ]] ||
+		die "rabbitmq: nothing answers at $(host_port "$RMQ_HOST" "$RMQ_PORT"); the Debian broker can only be started by root or rabbitmq (try: sudo $0 up), or set ILMO_AMQP_URL to a running broker"
+
+	log=$LOG_DIR/rabbitmq.log
+	printf '\n==== %s: looking for a running node (an error here means none)\n' \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	# The package's postinst normally starts the broker (unless policy-rc.d
+	# forbids it), and a broker may still be booting: reuse a running node.
+	if "$sbin/rabbitmq-diagnostics" -q ping >>"$log" 2>&1; then
+		"$sbin/rabbitmqctl" -q await_startup --timeout "$RABBITMQ_START_TIMEOUT" >>"$log" 2>&1 || true
+		if port_open "$RMQ_HOST" "$RMQ_PORT"; then
+			report rabbitmq reused "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") ($(rabbitmq_owner))"
+			return 0
+		fi
+		die "rabbitmq: a RabbitMQ node is running but does not answer on $(host_port "$RMQ_HOST" "$RMQ_PORT"); stop it or set ILMO_AMQP_URL to its address"
+	fi
+
+	# Writes /etc/rabbitmq/enabled_plugins; idempotent, and works without a node.
+	if ! grep -qs rabbitmq_management /etc/rabbitmq/enabled_plugins ||
+		! grep -qs rabbitmq_prometheus /etc/rabbitmq/enabled_plugins; then
+		"$sbin/rabbitmq-plugins" enable --offline rabbitmq_management rabbitmq_prometheus >>"$log" 2>&1 ||
+			die "rabbitmq: could not enable plugins rabbitmq_management and rabbitmq_prometheus; see $(rel "$log")"
+	fi
+
+	# RabbitMQ writes its pid file itself, as the rabbitmq user, which cannot
+	# create files in a root-owned .local/run: give it a file it owns. If it
+	# cannot reach the repository at all (e.g. a clone under /root), it writes
+	# into its home and the pid is copied to .local/run afterwards.
+	rm -f "$RABBITMQ_PIDFILE"
+	: >"$RABBITMQ_PIDFILE"
+	if [[ $(id -u) -eq 0 ]]; then
+		chown rabbitmq: "$RABBITMQ_PIDFILE"
+	fi
+	server_pidfile=$RABBITMQ_PIDFILE
+	if ! rabbitmq_user_can -w "$RABBITMQ_PIDFILE"; then
+		server_pidfile=/var/lib/rabbitmq/ilmo-infra-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1).pid
+		rm -f "$server_pidfile"
+	fi
+
+	bind=$(bind_address "$RMQ_HOST")
+	erl_args="-rabbitmq_management tcp_config [{ip,\"$bind\"},{port,$RABBITMQ_MGMT_PORT}]"
+	erl_args+=" -rabbitmq_prometheus tcp_config [{ip,\"$bind\"},{port,$RABBITMQ_PROMETHEUS_PORT}]"
+	printf '\n==== %s: starting rabbitmq\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	RABBITMQ_PID_FILE=$server_pidfile \
+		RABBITMQ_NODE_IP_ADDRESS=$bind \
+		RABBITMQ_NODE_PORT=$RMQ_PORT \
+		RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-} $erl_args" \
+		"$sbin/rabbitmq-server" -detached >>"$log" 2>&1 9>&- ||
+		die "rabbitmq: rabbitmq-server -detached failed; see $(rel "$log")"
+
+	if ! "$sbin/rabbitmqctl" -q wait --timeout "$RABBITMQ_START_TIMEOUT" "$server_pidfile" >>"$log" 2>&1; then
+		die "rabbitmq: did not start within ${RABBITMQ_START_TIMEOUT} s; see $(rel "$log") and /var/log/rabbitmq/"
+	fi
+	pid=$(read_pid "$server_pidfile")
+	[[ -n $pid ]] || die "rabbitmq: started but wrote no pid to $server_pidfile"
+	if [[ $server_pidfile != "$RABBITMQ_PIDFILE" ]]; then
+		printf '%s\n' "$pid" >"$RABBITMQ_PIDFILE"
+	fi
+	wait_port "$RMQ_HOST" "$RMQ_PORT" 30 "$pid" ||
+		die "rabbitmq: node is up but AMQP does not answer on $(host_port "$RMQ_HOST" "$RMQ_PORT"); see /var/log/rabbitmq/"
+	local i
+	for ((i = 0; i < 60; i++)); do
+		rabbitmq_mgmt_ok "$RMQ_HOST" && break
+		sleep 0.5
+	done
+	rabbitmq_mgmt_ok "$RMQ_HOST" ||
+		die "rabbitmq: management API does not answer at http://$(host_port "$RMQ_HOST" "$RABBITMQ_MGMT_PORT")/api/overview with guest:guest"
+	report rabbitmq started "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") (pid $pid)"
+}
+
+rabbitmq_down() {
+	local sbin pid log=$LOG_DIR/rabbitmq.log
+	if [[ ! -e $RABBITMQ_PIDFILE ]]; then
+		report rabbitmq skipped "not started by infra.sh (no $(rel "$RABBITMQ_PIDFILE"))"
+		return 0
+	fi
+	pid=$(our_pid "$RABBITMQ_PIDFILE" rabbit)
+	if [[ -z $pid ]]; then
+		rm -f "$RABBITMQ_PIDFILE"
+		report rabbitmq gone "was not running; removed stale $(rel "$RABBITMQ_PIDFILE")"
+		return 0
+	fi
+	sbin=$(rabbitmq_sbin)
+	[[ -n $sbin ]] || die "rabbitmq: pid $pid is running but rabbitmqctl is missing"
+	printf '\n==== %s: stopping rabbitmq\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	# With a pid file, `rabbitmqctl stop` also waits for the process to exit.
+	if rabbitmq_user_can -r "$RABBITMQ_PIDFILE"; then
+		"$sbin/rabbitmqctl" -q stop "$RABBITMQ_PIDFILE" >>"$log" 2>&1 ||
+			die "rabbitmq: rabbitmqctl stop failed; see $(rel "$log")"
+	else
+		"$sbin/rabbitmqctl" -q stop >>"$log" 2>&1 ||
+			die "rabbitmq: rabbitmqctl stop failed; see $(rel "$log")"
+	fi
+	wait_pid_gone "$pid" 60 || die "rabbitmq: pid $pid still running 60 s after rabbitmqctl stop"
+	rm -f "$RABBITMQ_PIDFILE"
+	report rabbitmq stopped "pid $pid"
+}
+
+rabbitmq_status() {
+	parse_url "$AMQP_URL" 5672
+	if port_open "$URL_HOST" "$URL_PORT"; then
+		report rabbitmq up "$(rabbitmq_describe "$URL_HOST" "$URL_PORT") ($(rabbitmq_owner))"
+	else
+		report rabbitmq down "amqp://$(host_port "$URL_HOST" "$URL_PORT") does not answer"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- FerretDB
+
+# Builds FerretDB into .tools/bin/ferretdb.
+#
+# Why not `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2`: it
+# builds, but the binary panics at start with "Invalid build/version/version.txt
+# file content". FerretDB embeds build/version/*.txt, and version.txt is
+# generated by its release tooling, so it is not in the module zip that the Go
+# module proxy serves. We therefore take that same module from the proxy (go
+# mod download), copy it to a writable temporary directory, write version.txt
+# with the version we fetched, and build ./cmd/ferretdb there. The source is
+# otherwise unchanged.
+ferretdb_build() {
+	local log=$LOG_DIR/ferretdb-build.log tmp moddir
+	if ! command -v go >/dev/null; then
+		die "ferretdb: $(rel "$FERRETDB_BIN") is missing and Go is not installed to build it; install Go (https://go.dev/dl/) or set ILMO_MONGODB_URL to a running MongoDB/FerretDB"
+	fi
+	note "building FerretDB $FERRETDB_VERSION into $(rel "$FERRETDB_BIN") (log: $(rel "$log")); the first build can take a few minutes ..."
+	mkdir -p "$TOOLS_BIN"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ilmo-ferretdb-build.XXXXXX")
+	if ! (
+		set -euo pipefail
+		if [[ -n ${ILMO_FERRETDB_GOTOOLCHAIN:-} ]]; then
+			export GOTOOLCHAIN=$ILMO_FERRETDB_GOTOOLCHAIN
+		fi
+		printf '\n==== %s: building %s@%s with %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+			"$FERRETDB_MODULE" "$FERRETDB_VERSION" "$(go version)"
+		cd "$tmp"
+		moddir=$(go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+		[[ -n $moddir && -d $moddir ]] || {
+			echo "go mod download did not report a module directory"
+			exit 1
+		}
+		cp -R "$moddir" "$tmp/src"
+		chmod -R u+w "$tmp/src"
+		printf '%s\n' "$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
+		cd "$tmp/src"
+		go build -trimpath -o "$FERRETDB_BIN.new" ./cmd/ferretdb
+		"$FERRETDB_BIN.new" --version
+	) >>"$log" 2>&1; then
+		chmod -R u+w "$tmp" 2>/dev/null || true
+		rm -rf "$tmp" "$FERRETDB_BIN.new"
+		die "ferretdb: building $FERRETDB_MODULE@$FERRETDB_VERSION failed; see $(rel "$log") (ILMO_FERRETDB_GOTOOLCHAIN selects another Go toolchain)"
+	fi
+	chmod -R u+w "$tmp" 2>/dev/null || true
+	rm -rf "$tmp"
+	mv -f "$FERRETDB_BIN.new" "$FERRETDB_BIN"
+}
+
+ferretdb_check_binary() {
+	local out
+	out=$("$FERRETDB_BIN" --version 2>&1) || return 1
+	[[ $out == *"version: $FERRETDB_VERSION"* ]]
+}
+
+ferretdb_owner() {
+	local pid
+	pid=$(our_pid "$FERRETDB_PIDFILE" "$FERRETDB_BIN")
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+ferretdb_up() {
+	local host port listen debug_addr pid log=$LOG_DIR/ferretdb.log
+	if [[ $MONGODB_URL == mongodb+srv://* ]]; then
+		report mongodb external "SRV URL in ILMO_MONGODB_URL; not checked, not started"
+		return 0
+	fi
+	parse_url "$MONGODB_URL" 27017
+	host=$URL_HOST port=$URL_PORT
+	if port_open "$host" "$port"; then
+		report mongodb reused "mongodb://$(host_port "$host" "$port") ($(ferretdb_owner))"
+		return 0
+	fi
+	is_loopback "$host" ||
+		die "mongodb: nothing answers at $(host_port "$host" "$port") (ILMO_MONGODB_URL), which is not a loopback address, so it is not started here"
+
+	if [[ ! -x $FERRETDB_BIN ]] || ! ferretdb_check_binary; then
+		ferretdb_build
+		ferretdb_check_binary ||
+			die "ferretdb: $(rel "$FERRETDB_BIN") does not report version $FERRETDB_VERSION; delete it to rebuild"
+	fi
+
+	parse_url "http://$FERRETDB_DEBUG_ADDR" 8089
+	if port_open "$URL_HOST" "$URL_PORT"; then
+		die "ferretdb: debug address $FERRETDB_DEBUG_ADDR is taken; set ILMO_FERRETDB_DEBUG_ADDR to a free loopback address"
+	fi
+	debug_addr=$FERRETDB_DEBUG_ADDR
+
+	mkdir -p "$FERRETDB_STATE_DIR/data"
+	listen=$(host_port "$(bind_address "$host")" "$port")
+	start_background ferretdb "$FERRETDB_PIDFILE" "$log" \
+		"$FERRETDB_BIN" \
+		--handler=sqlite \
+		--sqlite-url="file:$FERRETDB_STATE_DIR/data/" \
+		--state-dir="$FERRETDB_STATE_DIR" \
+		--listen-addr="$listen" \
+		--debug-addr="$debug_addr" \
+		--telemetry=disable
+	pid=$(read_pid "$FERRETDB_PIDFILE")
+	if ! wait_port "$host" "$port" 30 "$pid"; then
+		die "ferretdb: did not answer on $listen within 30 s; see $(rel "$log")"
+	fi
+	report mongodb started "mongodb://$listen (FerretDB $FERRETDB_VERSION, SQLite in $(rel "$FERRETDB_STATE_DIR/data"), pid $pid)"
+}
+
+ferretdb_down() {
+	stop_pid mongodb "$FERRETDB_PIDFILE" "$FERRETDB_BIN"
+}
+
+ferretdb_status() {
+	if [[ $MONGODB_URL == mongodb+srv://* ]]; then
+		report mongodb external "SRV URL in ILMO_MONGODB_URL; not checked"
+		return 0
+	fi
+	parse_url "$MONGODB_URL" 27017
+	if port_open "$URL_HOST" "$URL_PORT"; then
+		report mongodb up "mongodb://$(host_port "$URL_HOST" "$URL_PORT") ($(ferretdb_owner))"
+	else
+		report mongodb down "mongodb://$(host_port "$URL_HOST" "$URL_PORT") does not answer"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- SMTP sink
+
+# Interpreter of the project's environment, which has aiosmtpd (dev group).
+mail_sink_python() {
+	local venv_python=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}/bin/python
+	if [[ -x $venv_python ]] && "$venv_python" -c 'import aiosmtpd' 2>/dev/null; then
+		printf '%s' "$venv_python"
+		return 0
+	fi
+	command -v uv >/dev/null ||
+		die "mail-sink: no Python environment with aiosmtpd in $(rel "${venv_python%/bin/python}") and uv is not installed; run uv sync"
+	# Creates or completes the environment from uv.lock, then names its interpreter.
+	(cd "$REPO_ROOT" && uv run --frozen --quiet python -c 'import sys, aiosmtpd; print(sys.executable)') ||
+		die "mail-sink: uv run --frozen could not provide a Python with aiosmtpd"
+}
+
+mail_sink_owner() {
+	local pid
+	pid=$(our_pid "$MAIL_SINK_PIDFILE" "$MAIL_SINK_SCRIPT")
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+mail_sink_up() {
+	local python pid log=$LOG_DIR/mail-sink.log
+	if port_open "$SMTP_HOST" "$SMTP_PORT"; then
+		report mail-sink reused "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") ($(mail_sink_owner))"
+		return 0
+	fi
+	is_loopback "$SMTP_HOST" ||
+		die "mail-sink: nothing answers at $(host_port "$SMTP_HOST" "$SMTP_PORT") (ILMO_SMTP_HOST/ILMO_SMTP_PORT), which is not a loopback address, so it is not started here"
+	python=$(mail_sink_python)
+	mkdir -p "$MAIL_DIR"
+	start_background mail-sink "$MAIL_SINK_PIDFILE" "$log" \
+		"$python" "$MAIL_SINK_SCRIPT" --host "$(bind_address "$SMTP_HOST")" --port "$SMTP_PORT" --dir "$MAIL_DIR"
+	pid=$(read_pid "$MAIL_SINK_PIDFILE")
+	if ! wait_port "$SMTP_HOST" "$SMTP_PORT" 20 "$pid"; then
+		die "mail-sink: did not answer on $(host_port "$SMTP_HOST" "$SMTP_PORT") within 20 s; see $(rel "$log")"
+	fi
+	report mail-sink started "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") -> $(rel "$MAIL_DIR") (pid $pid)"
+}
+
+mail_sink_down() {
+	stop_pid mail-sink "$MAIL_SINK_PIDFILE" "$MAIL_SINK_SCRIPT"
+}
+
+mail_sink_status() {
+	if port_open "$SMTP_HOST" "$SMTP_PORT"; then
+		report mail-sink up "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") -> $(rel "$MAIL_DIR") ($(mail_sink_owner))"
+	else
+		report mail-sink down "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") does not answer"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- main
+
+usage() {
+	printf 'usage: %s up|down|status\n' "$0" >&2
+	exit 2
+}
+
+main() {
+	[[ $# -eq 1 ]] || usage
+	case $1 in
+	up)
+		ensure_dirs
+		take_lock
+		rabbitmq_up
+		ferretdb_up
+		mail_sink_up
+		;;
+	down)
+		ensure_dirs
+		take_lock
+		mail_sink_down
+		ferretdb_down
+		rabbitmq_down
+		;;
+	status)
+		local rc=0
+		rabbitmq_status || rc=1
+		ferretdb_status || rc=1
+		mail_sink_status || rc=1
+		return "$rc"
+		;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
