@@ -1,36 +1,260 @@
-"""Seat requests in the capacity service's own database."""
+"""Seat inventories in the capacity service's own database, written as versioned snapshots.
+
+Every decision about an event's seats is stored as ONE new document: the
+event's whole seat state after the decision, its ``version`` (one more than
+the state it was decided from) and, in the same document, the outbox entries
+announcing the decision. The document's ``_id`` is made of the event id and
+the version, and ``(event_id, version)`` has a unique index, so writing
+version ``v + 1`` is an atomic compare-and-set: of two writers that decided
+from version ``v`` only one can insert it; the other gets a duplicate-key
+error, reads the new state and decides again. The domain is idempotent on the
+registration id, so deciding again never takes a second seat.
+
+Why insert a new document per version rather than update one document per
+event in place with ``update_one({"_id": id, "version": v}, ...)``: on
+FerretDB v1 an update is a read followed by a whole-document write matched by
+``_id`` only, so that conditional update is not atomic (measured here: ten
+concurrent updates conditioned on the same version all reported a match in 49
+of 50 trials), and the outbox relay's ``$pullAll`` on the same document can
+overwrite a decision written between its read and its write (a decision and
+its events lost in 65 of 200 trials). An insert against a unique index is
+atomic on FerretDB and MongoDB alike, and a snapshot is never written again
+except by the relay removing its published outbox entries, so nothing the
+relay does can undo a decision.
+
+Decisions are also serialized inside one process (a lock per event), since
+the subscriber handles several messages at once; the single active consumer
+serializes them across replicas, and the unique version is the last line of
+defence. Older snapshots whose outbox has been published are pruned.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import structlog
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from ilmo_shared.contracts import RegistrationAccepted
+from ilmo_capacity.domain import Decision, SeatInventory
+from ilmo_capacity.metrics import WRITE_CONFLICTS
+from ilmo_capacity.publication import seat_events
+from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
 from ilmo_shared.storage import Document
 
+COLLECTION = "seat_inventories"
 
-class SeatRequestStore:
-    """Registrations the capacity service has heard of, one document per registration."""
+Operation = Callable[[SeatInventory], Sequence[Decision]]
+Clock = Callable[[], datetime]
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.requests: AsyncCollection[Document] = database["seat_requests"]
+log = structlog.get_logger(__name__)
+
+
+class TooManyConflictsError(RuntimeError):
+    """Other writers kept winning; the message is retried later through the queue."""
+
+
+@dataclass(frozen=True)
+class StoredInventory:
+    """An inventory as last stored, with the version it was stored at (0: never stored)."""
+
+    inventory: SeatInventory
+    version: int
+    applied: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``decide`` did: the decisions it stored (none if nothing changed) and the result."""
+
+    decisions: tuple[Decision, ...]
+    stored: StoredInventory
+    written: bool
+    duplicate: bool = False
+    conflicts: int = 0
+
+
+def snapshot_id(event_id: str, version: int) -> str:
+    """One id per (event, version); the fixed-width version keeps it unambiguous."""
+    return f"{event_id}@{version:012d}"
+
+
+def to_document(inventory: SeatInventory) -> dict[str, Any]:
+    """The domain state as stored fields (the cancelled set sorted, for stable documents)."""
+    return {
+        "event_id": inventory.event_id,
+        "capacity": inventory.capacity,
+        "revision": inventory.revision,
+        "holders": list(inventory.holders),
+        "waiting": list(inventory.waiting),
+        "pending": list(inventory.pending),
+        "cancelled": sorted(inventory.cancelled),
+    }
+
+
+def from_document(document: Mapping[str, Any]) -> SeatInventory:
+    capacity = document.get("capacity")
+    return SeatInventory(
+        event_id=str(document["event_id"]),
+        capacity=None if capacity is None else int(capacity),
+        revision=int(document.get("revision", 0)),
+        holders=[str(r) for r in document.get("holders", [])],
+        waiting=[str(r) for r in document.get("waiting", [])],
+        pending=[str(r) for r in document.get("pending", [])],
+        cancelled={str(r) for r in document.get("cancelled", [])},
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _EventLocks:
+    """One asyncio lock per event id, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, event_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(event_id, (asyncio.Lock(), 0))
+        self._locks[event_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[event_id]
+            if users <= 1:
+                del self._locks[event_id]
+            else:
+                self._locks[event_id] = (lock, users - 1)
+
+
+class SeatInventoryStore:
+    """Seat inventories, one snapshot document per (event, version), outbox inside."""
+
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        source: str,
+        clock: Clock = _utc_now,
+        max_attempts: int = 100,
+        remembered_messages: int = 500,
+        prune_every: int = 8,
+    ) -> None:
+        self.inventories: AsyncCollection[Document] = database[COLLECTION]
+        self._source = source
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._remembered_messages = remembered_messages
+        self._prune_every = prune_every
+        self._locks = _EventLocks()
 
     async def create_indexes(self) -> None:
-        await self.requests.create_index("event_id")
-
-    async def record(self, accepted: RegistrationAccepted, event_id: str) -> None:
-        """Record a registration once; a redelivery finds it already there and changes nothing."""
-        await self.requests.update_one(
-            {"_id": str(accepted.registration_id)},
-            {
-                "$setOnInsert": {
-                    "event_id": accepted.event_id,
-                    "attendance": accepted.attendance.value,
-                    "accepted_event_id": event_id,
-                    "received_at": datetime.now(UTC),
-                }
-            },
-            upsert=True,
+        await self.inventories.create_index(
+            [("event_id", ASCENDING), ("version", ASCENDING)],
+            unique=True,
+            name="event_version",
         )
+
+    async def load(self, event_id: str) -> StoredInventory | None:
+        """The latest stored state of ``event_id``, or None if nothing was stored for it."""
+        document = await self.inventories.find_one(
+            {"event_id": event_id},
+            sort=[("version", DESCENDING)],
+            projection={OUTBOX_FIELD: 0},
+        )
+        if document is None:
+            return None
+        return StoredInventory(
+            inventory=from_document(document),
+            version=int(document["version"]),
+            applied=tuple(str(i) for i in document.get("applied", [])),
+        )
+
+    async def decide(
+        self, event_id: str, operation: Operation, *, message_id: str | None = None
+    ) -> Outcome:
+        """Apply ``operation`` to the latest state and store the result with its events.
+
+        Nothing is written when the operation changes nothing (a repeat), or
+        when ``message_id`` (the incoming envelope id) was already applied.
+        On a write conflict the state is read again and the operation applied
+        again, up to ``max_attempts`` times.
+        """
+        async with self._locks.hold(event_id):
+            for attempt in range(self._max_attempts):
+                outcome = await self._attempt(event_id, operation, message_id, attempt)
+                if outcome is not None:
+                    return outcome
+                WRITE_CONFLICTS.inc()
+                log.debug("seat_inventory_write_conflict", event_id=event_id, attempt=attempt)
+                # Let the winner's followers through before reading again.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+        raise TooManyConflictsError(
+            f"{self._max_attempts} conflicting writes in a row for event {event_id}"
+        )
+
+    async def _attempt(
+        self, event_id: str, operation: Operation, message_id: str | None, attempt: int
+    ) -> Outcome | None:
+        stored = await self.load(event_id) or StoredInventory(SeatInventory(event_id), 0)
+        if message_id is not None and message_id in stored.applied:
+            return Outcome((), stored, written=False, duplicate=True, conflicts=attempt)
+        inventory = stored.inventory
+        before = to_document(inventory)
+        decisions = tuple(operation(inventory))
+        state = to_document(inventory)
+        if not decisions and state == before:
+            return Outcome((), stored, written=False, conflicts=attempt)
+        version = stored.version + 1
+        applied = list(stored.applied)
+        if message_id is not None:
+            applied = [*applied, message_id][-self._remembered_messages :]
+        now = self._clock()
+        document = {
+            "_id": snapshot_id(event_id, version),
+            **state,
+            "version": version,
+            "applied": applied,
+            "decided_at": now,
+            OUTBOX_FIELD: [
+                outbox_entry(event, source=self._source)
+                for event in seat_events(event_id, decisions, now)
+            ],
+        }
+        try:
+            await self.inventories.insert_one(document)
+        except DuplicateKeyError:
+            return None
+        result = StoredInventory(inventory, version, tuple(applied))
+        if version % self._prune_every == 0:
+            await self._prune(event_id, version)
+        return Outcome(decisions, result, written=True, conflicts=attempt)
+
+    async def _prune(self, event_id: str, version: int) -> None:
+        """Remove snapshots older than ``version`` whose events have all been published.
+
+        A snapshot is never written again once a newer one exists (only the
+        relay removes published entries from it), so removing a published one
+        loses nothing. A failure here is harmless: the next prune retries.
+        """
+        try:
+            await self.inventories.delete_many(
+                {
+                    "event_id": event_id,
+                    "version": {"$lt": version},
+                    f"{OUTBOX_FIELD}.0": {"$exists": False},
+                }
+            )
+        except Exception:
+            log.warning("seat_inventory_prune_failed", event_id=event_id, exc_info=True)

@@ -1,0 +1,69 @@
+"""The capacity service's HTTP API: the seat counts of an event."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ilmo_capacity.storage import SeatInventoryStore
+from ilmo_shared.http import PROBLEM_JSON, problem
+
+
+class SeatCounts(BaseModel):
+    """How many seats an event has, how many are held and how many people wait."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    capacity: int = Field(ge=0, description="In-person seats at the venue.")
+    reserved: int = Field(
+        ge=0,
+        description="Seats held. Exceeds capacity only if the capacity was lowered "
+        "below the seats already held; nobody loses a seat.",
+    )
+    waitlisted: int = Field(ge=0, description="People on the waiting list.")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def seats_router(store: SeatInventoryStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["seats"])
+
+    @router.get(
+        "/events/{event_id}/seats",
+        response_model=SeatCounts,
+        responses={
+            404: {
+                "model": ProblemDetails,
+                "content": {PROBLEM_JSON: {}},
+                "description": "Capacity has not heard of this event.",
+            }
+        },
+        summary="Seats of an event",
+    )
+    async def seats(event_id: str) -> SeatCounts | JSONResponse:
+        stored = await store.load(event_id) if 0 < len(event_id) <= 100 else None
+        if stored is None or stored.inventory.capacity is None:
+            return problem(
+                404,
+                "Event not found",
+                type_="urn:ilmo:problem:event-not-found",
+                detail="No published event with this id is known to the capacity service.",
+            )
+        inventory = stored.inventory
+        return SeatCounts(
+            event_id=event_id,
+            capacity=inventory.capacity,
+            reserved=inventory.reserved,
+            waitlisted=inventory.waitlisted,
+        )
+
+    return router

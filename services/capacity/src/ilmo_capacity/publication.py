@@ -1,0 +1,61 @@
+"""Seat decisions as the events other services and integrators read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from ilmo_capacity.domain import Decision, LeftWaitingList, SeatGivenBack, SeatGranted, Waitlisted
+from ilmo_shared.contracts import (
+    IntegrationEvent,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    WaitlistLeft,
+)
+
+
+def seat_event(event_id: str, decision: Decision, at: datetime) -> IntegrationEvent:
+    """The event announcing ``decision`` about a seat of ``event_id``, made at ``at``."""
+    registration_id = UUID(decision.registration_id)
+    match decision:
+        case SeatGranted(promoted=promoted):
+            return SeatReserved(
+                registration_id=registration_id,
+                event_id=event_id,
+                promoted=promoted,
+                reserved_at=at,
+            )
+        case Waitlisted(position=position):
+            return SeatWaitlisted(
+                registration_id=registration_id,
+                event_id=event_id,
+                position=position,
+                waitlisted_at=at,
+            )
+        case SeatGivenBack():
+            return SeatReleased(registration_id=registration_id, event_id=event_id, released_at=at)
+        case LeftWaitingList():
+            return WaitlistLeft(registration_id=registration_id, event_id=event_id, left_at=at)
+
+
+def seat_events(
+    event_id: str, decisions: Sequence[Decision], at: datetime
+) -> list[IntegrationEvent]:
+    return [seat_event(event_id, decision, at) for decision in decisions]
+
+
+def decision_kind(decision: Decision) -> str:
+    """A short label for metrics: the routing key of the event the decision becomes."""
+    match decision:
+        case SeatGranted(promoted=True):
+            return "seat.reserved.promoted"
+        case SeatGranted():
+            return "seat.reserved"
+        case Waitlisted():
+            return "seat.waitlisted"
+        case SeatGivenBack():
+            return "seat.released"
+        case LeftWaitingList():
+            return "waitlist.left"

@@ -1,0 +1,300 @@
+"""The seat inventory store against the real MongoDB-protocol server (FerretDB locally)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ilmo_capacity.domain import SeatGranted, Waitlisted
+from ilmo_capacity.storage import (
+    Operation,
+    SeatInventoryStore,
+    StoredInventory,
+    TooManyConflictsError,
+)
+from ilmo_shared.contracts import Envelope
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
+from ilmo_shared.storage import Document
+from tests.support.infrastructure import IsolatedInfrastructure
+
+SOURCE = "ilmo/capacity"
+
+
+@pytest.fixture
+async def database(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> AsyncDatabase[Document]:
+    return mongo[infrastructure.database_name(f"capacity_store_{uuid.uuid4().hex[:6]}")]
+
+
+@pytest.fixture
+async def store(database: AsyncDatabase[Document]) -> SeatInventoryStore:
+    store = SeatInventoryStore(database, source=SOURCE)
+    await store.create_indexes()
+    return store
+
+
+@pytest.fixture
+async def idle_broker(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RabbitBroker]:
+    """A broker object for publishers that record instead of sending."""
+    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+    yield broker
+    await broker.stop()
+
+
+class RecordingPublisher(EventPublisher):
+    """Stands in for the broker: keeps what the relay would have published."""
+
+    def __init__(self, broker: RabbitBroker) -> None:
+        super().__init__(broker)
+        self.published: list[tuple[Envelope, dict[str, Any]]] = []
+
+    async def publish(self, envelope: Envelope, body: bytes) -> None:
+        await asyncio.sleep(0)  # let other writers interleave, as real I/O would
+        self.published.append((envelope, json.loads(body)))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def request(registration_id: str) -> Operation:
+    return lambda seats: seats.request_seat(registration_id)
+
+
+def cancel(registration_id: str) -> Operation:
+    return lambda seats: seats.cancel(registration_id)
+
+
+async def outbox_events(store: SeatInventoryStore, event_id: str) -> list[tuple[str, Any]]:
+    """Every event waiting in the outboxes of ``event_id``, snapshot by snapshot, in order."""
+    found: list[tuple[str, Any]] = []
+    async for document in store.inventories.find({"event_id": event_id}, sort=[("version", 1)]):
+        for entry in document[OUTBOX_FIELD]:
+            found.append((entry["envelope"]["type"], json.loads(entry["data"])))
+    return found
+
+
+async def test_a_decision_is_stored_with_its_events_in_one_versioned_snapshot(
+    store: SeatInventoryStore,
+) -> None:
+    first, second = new_id(), new_id()
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))
+    outcome = await store.decide("seminar", lambda seats: seats.request_seat(first))
+    assert outcome.written
+    assert outcome.decisions == (SeatGranted(first),)
+    await store.decide("seminar", lambda seats: seats.request_seat(second))
+
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert stored.version == 3
+    assert (stored.inventory.capacity, stored.inventory.holders) == (1, [first])
+    assert stored.inventory.waiting == [second]
+    latest = await store.inventories.find_one({"_id": "seminar@000000000003"})
+    assert latest is not None
+    [entry] = latest[OUTBOX_FIELD]
+    envelope = Envelope.model_validate(entry["envelope"])
+    assert (envelope.type, envelope.source, envelope.subject) == ("seat.waitlisted", SOURCE, second)
+    assert envelope.dataschema == "urn:ilmo:schema:seat.waitlisted:v1"
+    data = json.loads(entry["data"])
+    assert (data["registration_id"], data["event_id"], data["position"]) == (second, "seminar", 1)
+    announced = await outbox_events(store, "seminar")
+    assert [(kind, data["registration_id"]) for kind, data in announced] == [
+        ("seat.reserved", first),
+        ("seat.waitlisted", second),
+    ]
+
+
+async def test_nothing_is_written_when_nothing_changes_or_the_message_was_applied(
+    store: SeatInventoryStore,
+) -> None:
+    someone = new_id()
+    await store.decide("seminar", lambda seats: seats.set_capacity(5), message_id="m-1")
+    await store.decide("seminar", lambda seats: seats.request_seat(someone), message_id="m-2")
+
+    repeat = await store.decide("seminar", lambda seats: seats.request_seat(someone))
+    assert (repeat.written, repeat.decisions, repeat.stored.version) == (False, (), 2)
+
+    # The same message again, even with an operation that would change something.
+    redelivered = await store.decide(
+        "seminar", lambda seats: seats.request_seat(new_id()), message_id="m-2"
+    )
+    assert redelivered.duplicate
+    assert not redelivered.written
+    assert await store.inventories.count_documents({"event_id": "seminar"}) == 2
+
+
+async def test_an_unknown_event_has_no_inventory_until_something_happens_to_it(
+    store: SeatInventoryStore,
+) -> None:
+    assert await store.load("nobody-knows") is None
+    early = new_id()
+    await store.decide("early", lambda seats: seats.request_seat(early))
+    stored = await store.load("early")
+    assert stored is not None
+    assert (stored.inventory.capacity, stored.inventory.pending) == (None, [early])
+    # A request pending for the capacity announces nothing yet.
+    assert await outbox_events(store, "early") == []
+
+
+async def test_a_writer_that_decided_from_a_stale_state_loses_and_decides_again(
+    store: SeatInventoryStore, database: AsyncDatabase[Document]
+) -> None:
+    first, second = new_id(), new_id()
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))
+
+    class StaleOnce(SeatInventoryStore):
+        """Reads the state as it was before ``first`` took the seat, once."""
+
+        stale: StoredInventory | None = None
+
+        async def load(self, event_id: str) -> StoredInventory | None:
+            if self.stale is not None:
+                stale, self.stale = self.stale, None
+                return stale
+            return await super().load(event_id)
+
+    other_replica = StaleOnce(database, source=SOURCE)
+    other_replica.stale = await store.load("seminar")
+    await store.decide("seminar", lambda seats: seats.request_seat(first))
+
+    outcome = await other_replica.decide("seminar", lambda seats: seats.request_seat(second))
+    assert outcome.conflicts == 1
+    # Decided again from the state with ``first`` seated: no second seat is given.
+    assert outcome.decisions == (Waitlisted(second, 1),)
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert (stored.inventory.holders, stored.inventory.waiting) == ([first], [second])
+
+
+async def test_a_writer_gives_up_after_too_many_conflicts(
+    store: SeatInventoryStore, database: AsyncDatabase[Document]
+) -> None:
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))
+    stale = await store.load("seminar")
+    await store.decide("seminar", lambda seats: seats.request_seat(new_id()))
+
+    class AlwaysStale(SeatInventoryStore):
+        async def load(self, event_id: str) -> StoredInventory | None:
+            return stale
+
+    hopeless = AlwaysStale(database, source=SOURCE, max_attempts=3)
+    with pytest.raises(TooManyConflictsError):
+        await hopeless.decide("seminar", lambda seats: seats.request_seat(new_id()))
+
+
+@pytest.mark.parametrize("replicas", [1, 30], ids=["one-process", "thirty-processes"])
+async def test_concurrent_requests_never_oversell(
+    database: AsyncDatabase[Document], replicas: int
+) -> None:
+    """30 requests at once for 5 seats: exactly 5 seats, 25 distinct places in line.
+
+    With one store the per-event lock serializes them; with one store per
+    request (as if from 30 processes, with no shared lock) only the unique
+    version stands between them and overselling.
+    """
+    stores = [SeatInventoryStore(database, source=SOURCE) for _ in range(replicas)]
+    await stores[0].create_indexes()
+    await stores[0].decide("seminar", lambda seats: seats.set_capacity(5))
+    people = [new_id() for _ in range(30)]
+
+    outcomes = await asyncio.gather(
+        *(
+            stores[n % replicas].decide("seminar", request(person))
+            for n, person in enumerate(people)
+        )
+    )
+
+    decisions = [d for outcome in outcomes for d in outcome.decisions]
+    granted = [d for d in decisions if isinstance(d, SeatGranted)]
+    waitlisted = [d for d in decisions if isinstance(d, Waitlisted)]
+    assert len(granted) == 5
+    assert sorted(d.position for d in waitlisted) == list(range(1, 26))
+    stored = await stores[0].load("seminar")
+    assert stored is not None
+    assert stored.version == 31
+    assert len(stored.inventory.holders) == 5
+    assert len(stored.inventory.waiting) == 25
+    assert sorted(stored.inventory.holders + stored.inventory.waiting) == sorted(people)
+    # What was announced agrees with what was stored.
+    announced = await outbox_events(stores[0], "seminar")
+    assert sorted(
+        data["registration_id"] for kind, data in announced if kind == "seat.reserved"
+    ) == (sorted(stored.inventory.holders))
+    positions = {
+        data["registration_id"]: data["position"]
+        for kind, data in announced
+        if kind == "seat.waitlisted"
+    }
+    assert positions == {r: n for n, r in enumerate(stored.inventory.waiting, start=1)}
+    if replicas > 1:
+        assert sum(outcome.conflicts for outcome in outcomes) > 0, "no race was exercised"
+
+
+async def test_the_relay_never_undoes_a_decision_and_published_snapshots_are_pruned(
+    store: SeatInventoryStore, idle_broker: RabbitBroker
+) -> None:
+    """Relay passes running between decisions (the race that in-place updates lose on FerretDB)."""
+    publisher = RecordingPublisher(idle_broker)
+    relay = OutboxRelay(publisher, [store.inventories])
+    await store.decide("seminar", lambda seats: seats.set_capacity(10))
+    people = [new_id() for _ in range(40)]
+    deciding = True
+
+    async def relay_continuously() -> None:
+        while deciding:
+            await relay.publish_pending()
+            await asyncio.sleep(0)
+
+    relaying = asyncio.create_task(relay_continuously())
+    for person in people:
+        await store.decide("seminar", request(person))
+        await asyncio.sleep(0)
+    for person in people[:15] + people[35:]:
+        await store.decide("seminar", cancel(person))
+    deciding = False
+    await relaying
+    await relay.publish_pending()
+
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert stored.inventory.holders == people[15:25]
+    assert stored.inventory.waiting == people[25:35]
+    assert stored.version == 1 + 40 + 20
+    published_ids = [envelope.id for envelope, _ in publisher.published]
+    kinds: dict[str, int] = {}
+    for envelope, _ in {e.id: (e, d) for e, d in publisher.published}.values():
+        kinds[envelope.type] = kinds.get(envelope.type, 0) + 1
+    # 10 seats then 30 in line; 15 released, each promoting one; 5 left the line.
+    assert kinds == {
+        "seat.reserved": 25,
+        "seat.waitlisted": 30,
+        "seat.released": 15,
+        "waitlist.left": 5,
+    }
+    assert len(set(published_ids)) == 75
+    assert await store.inventories.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0
+    # Published snapshots older than the last prune are gone; the latest stays.
+    remaining = await store.inventories.count_documents({"event_id": "seminar"})
+    assert remaining < 16
+    assert await store.inventories.find_one({"_id": f"seminar@{stored.version:012d}"}) is not None
+
+
+async def test_unpublished_snapshots_are_never_pruned(store: SeatInventoryStore) -> None:
+    await store.decide("seminar", lambda seats: seats.set_capacity(100))
+    for _ in range(20):
+        await store.decide("seminar", lambda seats: seats.request_seat(new_id()))
+    # No relay ran: every seat's event is still waiting, so each of those snapshots stays
+    # (only the first, which announced nothing, could be pruned).
+    waiting = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+    assert await store.inventories.count_documents({"event_id": "seminar", **waiting}) == 20
+    assert len(await outbox_events(store, "seminar")) == 20
