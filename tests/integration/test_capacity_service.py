@@ -1,0 +1,247 @@
+"""The capacity service in-process, driven through the real broker, read through its HTTP API.
+
+Events go in as the registration service would publish them (persistent,
+confirmed, CloudEvents envelope) and what comes out is read by an outside tap
+on ``ilmo.events``, as an integrating system would see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+
+from ilmo_capacity.app import build_app
+from ilmo_capacity.settings import CapacitySettings
+from ilmo_shared.contracts import Attendance
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD
+from ilmo_shared.storage import Document
+from tests.support.amqp import EventTap, ObservedMessage, event_tap
+from tests.support.capacity import (
+    accepted,
+    cancelled,
+    envelope_for,
+    event_details,
+    new_event_id,
+    publish,
+)
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.processes import free_port
+
+SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
+
+
+@dataclass
+class RunningCapacity:
+    app: FastAPI
+    http: httpx.AsyncClient
+    publisher: EventPublisher
+    tap: EventTap
+    database_name: str
+
+    def seen(self, event_id: str) -> list[ObservedMessage]:
+        return [
+            m
+            for m in self.tap.messages
+            if m.routing_key in SEAT_EVENTS and m.data.get("event_id") == event_id
+        ]
+
+    async def seat_events(self, event_id: str, count: int) -> list[ObservedMessage]:
+        """Wait until ``count`` seat events about ``event_id`` were published; return them all."""
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(self.seen(event_id)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"saw {len(self.seen(event_id))} of {count} seat events")
+            with contextlib.suppress(AssertionError):
+                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+        return self.seen(event_id)
+
+    async def settled(self, event_id: str, count: int) -> list[ObservedMessage]:
+        """Exactly ``count`` seat events about ``event_id``: they arrived and nothing follows."""
+        await self.seat_events(event_id, count)
+        await asyncio.sleep(1.5)  # longer than a relay poll: a stray event would show by now
+        with contextlib.suppress(AssertionError):
+            await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+        found = self.seen(event_id)
+        assert len(found) == count, [(m.routing_key, m.data) for m in found]
+        return found
+
+
+@pytest.fixture
+async def capacity(
+    infrastructure: IsolatedInfrastructure,
+) -> AsyncIterator[RunningCapacity]:
+    database_name = infrastructure.database_name("capacity_service")
+    settings = CapacitySettings(
+        amqp_url=infrastructure.amqp_url,
+        mongodb_url=infrastructure.mongodb_url,
+        mongodb_database=database_name,
+        http_port=free_port(),
+    )
+    app = build_app(settings)
+    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
+    await producer.connect()
+    try:
+        async with (
+            event_tap(infrastructure.amqp_url) as tap,
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://capacity"
+            ) as http,
+        ):
+            yield RunningCapacity(app, http, EventPublisher(producer), tap, database_name)
+    finally:
+        await producer.stop()
+
+
+async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_broker(
+    capacity: RunningCapacity, mongo: AsyncMongoClient[Document]
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 2))
+    people = [accepted(event_id) for _ in range(4)]
+    remote = accepted(event_id, attendance=Attendance.REMOTE)
+    for registration in [people[0], remote, *people[1:]]:
+        # One at a time, so that arrival order is known.
+        await publish(capacity.publisher, registration)
+        await asyncio.sleep(0.05)
+
+    first = await capacity.seat_events(event_id, 4)
+    by_person = {m.data["registration_id"]: m for m in first}
+    assert str(remote.registration_id) not in by_person
+    for seated in people[:2]:
+        message = by_person[str(seated.registration_id)]
+        assert (message.routing_key, message.data["promoted"]) == ("seat.reserved", False)
+    assert [by_person[str(p.registration_id)].data.get("position") for p in people[2:]] == [1, 2]
+    assert {by_person[str(p.registration_id)].routing_key for p in people[2:]} == {
+        "seat.waitlisted"
+    }
+
+    # The first seat holder cancels: their seat goes to the first in line.
+    with_correlation = envelope_for(cancelled(people[0]), correlation_id="cancel-123")
+    await publish(capacity.publisher, cancelled(people[0]), envelope=with_correlation)
+    later = (await capacity.seat_events(event_id, 6))[4:]
+    assert sorted((m.routing_key, m.data["registration_id"]) for m in later) == sorted(
+        [
+            ("seat.released", str(people[0].registration_id)),
+            ("seat.reserved", str(people[2].registration_id)),
+        ]
+    )
+    promoted = next(m for m in later if m.routing_key == "seat.reserved")
+    assert promoted.data["promoted"] is True
+    # The correlation id of the cancellation is carried into what it caused.
+    assert {m.correlation_id for m in later} == {"cancel-123"}
+    assert {m.headers["cloudEvents:source"] for m in later} == {"ilmo/capacity"}
+    assert all(m.delivery_mode == 2 for m in later)
+
+    # More seats: the last one in line is promoted; a cancellation of a remote one is ignored.
+    await publish(capacity.publisher, event_details(event_id, 5, revision=2))
+    await publish(capacity.publisher, cancelled(remote))
+    [*_, last] = await capacity.settled(event_id, 7)
+    assert (last.routing_key, last.data["registration_id"]) == (
+        "seat.reserved",
+        str(people[3].registration_id),
+    )
+    assert last.data["promoted"] is True
+
+    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    assert response.status_code == 200
+    assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 3, "waitlisted": 0}
+
+    database = mongo[capacity.database_name]
+    pending = {"event_id": event_id, f"{OUTBOX_FIELD}.0": {"$exists": True}}
+    assert await database["seat_inventories"].count_documents(pending) == 0
+
+
+async def test_a_redelivered_request_takes_one_seat_only(capacity: RunningCapacity) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 3))
+    registration = accepted(event_id)
+    await publish(capacity.publisher, registration, times=3)  # same envelope id and body
+    await publish(capacity.publisher, registration)  # same body, a new envelope (republished)
+    await publish(capacity.publisher, event_details(event_id, 3), times=2)  # old revision again
+    sentinel = accepted(event_id)
+    await publish(capacity.publisher, sentinel)
+
+    seen = await capacity.settled(event_id, 2)
+    assert sorted((m.routing_key, m.data["registration_id"]) for m in seen) == sorted(
+        [
+            ("seat.reserved", str(registration.registration_id)),
+            ("seat.reserved", str(sentinel.registration_id)),
+        ]
+    )
+    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    assert response.json()["reserved"] == 2
+
+
+async def test_requests_that_arrive_before_the_event_are_decided_when_it_arrives(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    early = [accepted(event_id) for _ in range(3)]
+    for registration in early:
+        await publish(capacity.publisher, registration)
+        await asyncio.sleep(0.05)
+    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    assert response.status_code == 404  # capacity has not heard of the event yet
+
+    await asyncio.sleep(0.5)
+    await publish(capacity.publisher, event_details(event_id, 1))
+    seen = await capacity.settled(event_id, 3)
+    assert [(m.routing_key, m.data["registration_id"]) for m in seen] == [
+        ("seat.reserved", str(early[0].registration_id)),
+        ("seat.waitlisted", str(early[1].registration_id)),
+        ("seat.waitlisted", str(early[2].registration_id)),
+    ]
+    assert [m.data.get("position") for m in seen] == [None, 1, 2]
+
+
+async def test_many_concurrent_registrations_never_oversell(capacity: RunningCapacity) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 5))
+    people = [accepted(event_id) for _ in range(40)]
+    await asyncio.gather(*(publish(capacity.publisher, person) for person in people))
+
+    seen = await capacity.settled(event_id, 40)
+    reserved = [m for m in seen if m.routing_key == "seat.reserved"]
+    waitlisted = [m for m in seen if m.routing_key == "seat.waitlisted"]
+    assert len(reserved) == 5
+    assert sorted(m.data["position"] for m in waitlisted) == list(range(1, 36))
+    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 5, "waitlisted": 35}
+
+
+async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer(
+    capacity: RunningCapacity,
+) -> None:
+    response = await capacity.http.get(f"/api/v1/events/{uuid.uuid4().hex}/seats")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 404
+    assert problem["type"] == "urn:ilmo:problem:event-not-found"
+    assert "title" in problem
+
+    too_long = await capacity.http.get(f"/api/v1/events/{'x' * 300}/seats")
+    assert too_long.status_code == 404
+
+    ready = await capacity.http.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 1))
+    await publish(capacity.publisher, accepted(event_id))
+    await capacity.seat_events(event_id, 1)
+    metrics = (await capacity.http.get("/metrics")).text
+    assert 'ilmo_capacity_seat_decisions_total{kind="seat.reserved"}' in metrics
+
+    openapi = (await capacity.http.get("/openapi.json")).json()
+    assert "/api/v1/events/{event_id}/seats" in openapi["paths"]
