@@ -13,12 +13,13 @@
 #   ILMO_SMTP_PORT    default 1025
 # and, for the local tools only:
 #   ILMO_MAIL_SINK_DIR            where the SMTP sink stores .eml files (default .local/mail)
-#   ILMO_RABBITMQ_MANAGEMENT_PORT management API port of a started broker (default 15672)
+#   ILMO_RABBITMQ_MANAGEMENT_PORT RabbitMQ management API port (default 15672)
 #   ILMO_FERRETDB_DEBUG_ADDR      FerretDB's metrics/debug HTTP address (default 127.0.0.1:8089)
 #   ILMO_FERRETDB_GOTOOLCHAIN     GOTOOLCHAIN value for building FerretDB (default: the local go)
 #
-# A component whose address already answers is reused as it is, whoever runs
-# it. Something is started only on a loopback address. State lives in the
+# A component whose address already answers in the expected protocol is
+# reused as it is, whoever runs it (if something else answers there, that is
+# an error). Something is started only on a loopback address. State lives in the
 # repository's git-ignored .local/ (pid files in .local/run, logs in
 # .local/log); the FerretDB binary is built once into .tools/bin.
 # `down` stops only processes recorded in .local/run/*.pid, after checking that
@@ -128,12 +129,51 @@ port_open() {
 	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
-# wait_port HOST PORT SECONDS [PID]: wait until the port answers; give up
-# early if PID (the process that should open it) exits.
-wait_port() {
-	local host=$1 port=$2 seconds=$3 pid=${4:-} i
+# probe HOST PORT REQUEST NBYTES: send REQUEST (a printf format) and print
+# the first NBYTES of the reply in hex.
+probe() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && head -c "$4" <&3' \
+		_ "$@" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'
+}
+
+# OP_QUERY {isMaster: 1} on admin.$cmd: the legacy handshake, which MongoDB
+# (7.0 included) and FerretDB answer with OP_REPLY.
+MONGODB_ISMASTER='\x3a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xd4\x07\x00\x00'
+# shellcheck disable=SC2016 # a literal $ in the collection name admin.$cmd
+MONGODB_ISMASTER+='\x00\x00\x00\x00admin.$cmd\x00\x00\x00\x00\x00\xff\xff\xff\xff'
+MONGODB_ISMASTER+='\x13\x00\x00\x00\x10isMaster\x00\x01\x00\x00\x00\x00'
+
+# answers KIND HOST PORT: 0 if a server speaking KIND (amqp, mongodb, smtp)
+# answers there, 1 if nothing accepts connections, 2 if something else does.
+# A bare TCP connect is not enough: a port can be taken by another program,
+# and some sandboxes accept connections to any outside address.
+answers() {
+	local kind=$1 host=$2 port=$3 reply
+	port_open "$host" "$port" || return 1
+	case $kind in
+	amqp)
+		# An AMQP 0-9-1 broker answers the protocol header with a method frame.
+		reply=$(probe "$host" "$port" 'AMQP\x00\x00\x09\x01' 1)
+		[[ $reply == 01 ]] || return 2
+		;;
+	mongodb)
+		reply=$(probe "$host" "$port" "$MONGODB_ISMASTER" 16)
+		[[ ${reply:24:8} == 01000000 ]] || return 2 # opCode 1, OP_REPLY
+		;;
+	smtp)
+		reply=$(probe "$host" "$port" '' 3)
+		[[ $reply == 323230 ]] || return 2 # greeting "220"
+		;;
+	esac
+}
+
+# wait_answer KIND HOST PORT SECONDS [PID]: wait until a KIND server answers;
+# give up early if PID (the process that should answer) exits.
+wait_answer() {
+	local kind=$1 host=$2 port=$3 seconds=$4 pid=${5:-} i
 	for ((i = 0; i < seconds * 4; i++)); do
-		port_open "$host" "$port" && return 0
+		answers "$kind" "$host" "$port" && return 0
 		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
 			return 1
 		fi
@@ -214,7 +254,7 @@ stop_pid() {
 	fi
 	if [[ -z $pid ]] || ! pid_is "$pid" "$needle"; then
 		rm -f "$pidfile"
-		report "$name" gone "was not running; removed stale $(rel "$pidfile")"
+		report "$name" gone "pid ${pid:-?} is not running (or is another program); removed stale $(rel "$pidfile")"
 		return 0
 	fi
 	kill -TERM "$pid"
@@ -274,6 +314,12 @@ rabbitmq_user_can() {
 	fi
 }
 
+# Pid file in the rabbitmq user's home, one per checkout, for when that user
+# cannot reach .local/run.
+rabbitmq_fallback_pidfile() {
+	printf '/var/lib/rabbitmq/ilmo-infra-%s.pid' "$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)"
+}
+
 rabbitmq_mgmt_ok() {
 	local url
 	url="http://$(host_port "$1" "$RABBITMQ_MGMT_PORT")/api/overview"
@@ -305,12 +351,16 @@ rabbitmq_owner() {
 }
 
 rabbitmq_up() {
-	local sbin bind log server_pidfile pid erl_args
+	local sbin bind log server_pidfile pid erl_args rc
 	parse_url "$AMQP_URL" 5672
 	RMQ_HOST=$URL_HOST RMQ_PORT=$URL_PORT
-	if port_open "$RMQ_HOST" "$RMQ_PORT"; then
+	rc=0
+	answers amqp "$RMQ_HOST" "$RMQ_PORT" || rc=$?
+	if [[ $rc -eq 0 ]]; then
 		report rabbitmq reused "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") ($(rabbitmq_owner))"
 		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "rabbitmq: something answers at $(host_port "$RMQ_HOST" "$RMQ_PORT") (ILMO_AMQP_URL) but it is not an AMQP 0-9-1 broker"
 	fi
 	is_loopback "$RMQ_HOST" ||
 		die "rabbitmq: nothing answers at $(host_port "$RMQ_HOST" "$RMQ_PORT") (ILMO_AMQP_URL), which is not a loopback address, so it is not started here"
@@ -331,7 +381,7 @@ rabbitmq_up() {
 	# forbids it), and a broker may still be booting: reuse a running node.
 	if "$sbin/rabbitmq-diagnostics" -q ping >>"$log" 2>&1; then
 		"$sbin/rabbitmqctl" -q await_startup --timeout "$RABBITMQ_START_TIMEOUT" >>"$log" 2>&1 || true
-		if port_open "$RMQ_HOST" "$RMQ_PORT"; then
+		if answers amqp "$RMQ_HOST" "$RMQ_PORT"; then
 			report rabbitmq reused "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") ($(rabbitmq_owner))"
 			return 0
 		fi
@@ -356,7 +406,7 @@ rabbitmq_up() {
 	fi
 	server_pidfile=$RABBITMQ_PIDFILE
 	if ! rabbitmq_user_can -w "$RABBITMQ_PIDFILE"; then
-		server_pidfile=/var/lib/rabbitmq/ilmo-infra-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1).pid
+		server_pidfile=$(rabbitmq_fallback_pidfile)
 		rm -f "$server_pidfile"
 	fi
 
@@ -379,7 +429,7 @@ rabbitmq_up() {
 	if [[ $server_pidfile != "$RABBITMQ_PIDFILE" ]]; then
 		printf '%s\n' "$pid" >"$RABBITMQ_PIDFILE"
 	fi
-	wait_port "$RMQ_HOST" "$RMQ_PORT" 30 "$pid" ||
+	wait_answer amqp "$RMQ_HOST" "$RMQ_PORT" 30 "$pid" ||
 		die "rabbitmq: node is up but AMQP does not answer on $(host_port "$RMQ_HOST" "$RMQ_PORT"); see /var/log/rabbitmq/"
 	local i
 	for ((i = 0; i < 60; i++)); do
@@ -399,8 +449,9 @@ rabbitmq_down() {
 	fi
 	pid=$(our_pid "$RABBITMQ_PIDFILE" rabbit)
 	if [[ -z $pid ]]; then
+		pid=$(read_pid "$RABBITMQ_PIDFILE")
 		rm -f "$RABBITMQ_PIDFILE"
-		report rabbitmq gone "was not running; removed stale $(rel "$RABBITMQ_PIDFILE")"
+		report rabbitmq gone "pid ${pid:-?} is not running (or is not RabbitMQ); removed stale $(rel "$RABBITMQ_PIDFILE")"
 		return 0
 	fi
 	sbin=$(rabbitmq_sbin)
@@ -415,18 +466,20 @@ rabbitmq_down() {
 			die "rabbitmq: rabbitmqctl stop failed; see $(rel "$log")"
 	fi
 	wait_pid_gone "$pid" 60 || die "rabbitmq: pid $pid still running 60 s after rabbitmqctl stop"
-	rm -f "$RABBITMQ_PIDFILE"
+	rm -f "$RABBITMQ_PIDFILE" "$(rabbitmq_fallback_pidfile)"
 	report rabbitmq stopped "pid $pid"
 }
 
 rabbitmq_status() {
+	local rc=0
 	parse_url "$AMQP_URL" 5672
-	if port_open "$URL_HOST" "$URL_PORT"; then
-		report rabbitmq up "$(rabbitmq_describe "$URL_HOST" "$URL_PORT") ($(rabbitmq_owner))"
-	else
-		report rabbitmq down "amqp://$(host_port "$URL_HOST" "$URL_PORT") does not answer"
-		return 1
-	fi
+	answers amqp "$URL_HOST" "$URL_PORT" || rc=$?
+	case $rc in
+	0) report rabbitmq up "$(rabbitmq_describe "$URL_HOST" "$URL_PORT") ($(rabbitmq_owner))" ;;
+	1) report rabbitmq down "amqp://$(host_port "$URL_HOST" "$URL_PORT") does not answer" ;;
+	*) report rabbitmq wrong "amqp://$(host_port "$URL_HOST" "$URL_PORT") answers, but not as an AMQP broker" ;;
+	esac
+	[[ $rc -eq 0 ]]
 }
 
 # ---------------------------------------------------------------- FerretDB
@@ -496,16 +549,20 @@ ferretdb_owner() {
 }
 
 ferretdb_up() {
-	local host port listen debug_addr pid log=$LOG_DIR/ferretdb.log
+	local host port listen debug_addr pid rc log=$LOG_DIR/ferretdb.log
 	if [[ $MONGODB_URL == mongodb+srv://* ]]; then
 		report mongodb external "SRV URL in ILMO_MONGODB_URL; not checked, not started"
 		return 0
 	fi
 	parse_url "$MONGODB_URL" 27017
 	host=$URL_HOST port=$URL_PORT
-	if port_open "$host" "$port"; then
+	rc=0
+	answers mongodb "$host" "$port" || rc=$?
+	if [[ $rc -eq 0 ]]; then
 		report mongodb reused "mongodb://$(host_port "$host" "$port") ($(ferretdb_owner))"
 		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "mongodb: something answers at $(host_port "$host" "$port") (ILMO_MONGODB_URL) but it does not speak the MongoDB protocol"
 	fi
 	is_loopback "$host" ||
 		die "mongodb: nothing answers at $(host_port "$host" "$port") (ILMO_MONGODB_URL), which is not a loopback address, so it is not started here"
@@ -533,7 +590,7 @@ ferretdb_up() {
 		--debug-addr="$debug_addr" \
 		--telemetry=disable
 	pid=$(read_pid "$FERRETDB_PIDFILE")
-	if ! wait_port "$host" "$port" 30 "$pid"; then
+	if ! wait_answer mongodb "$host" "$port" 30 "$pid"; then
 		die "ferretdb: did not answer on $listen within 30 s; see $(rel "$log")"
 	fi
 	report mongodb started "mongodb://$listen (FerretDB $FERRETDB_VERSION, SQLite in $(rel "$FERRETDB_STATE_DIR/data"), pid $pid)"
@@ -548,13 +605,15 @@ ferretdb_status() {
 		report mongodb external "SRV URL in ILMO_MONGODB_URL; not checked"
 		return 0
 	fi
+	local rc=0
 	parse_url "$MONGODB_URL" 27017
-	if port_open "$URL_HOST" "$URL_PORT"; then
-		report mongodb up "mongodb://$(host_port "$URL_HOST" "$URL_PORT") ($(ferretdb_owner))"
-	else
-		report mongodb down "mongodb://$(host_port "$URL_HOST" "$URL_PORT") does not answer"
-		return 1
-	fi
+	answers mongodb "$URL_HOST" "$URL_PORT" || rc=$?
+	case $rc in
+	0) report mongodb up "mongodb://$(host_port "$URL_HOST" "$URL_PORT") ($(ferretdb_owner))" ;;
+	1) report mongodb down "mongodb://$(host_port "$URL_HOST" "$URL_PORT") does not answer" ;;
+	*) report mongodb wrong "mongodb://$(host_port "$URL_HOST" "$URL_PORT") answers, but not as MongoDB" ;;
+	esac
+	[[ $rc -eq 0 ]]
 }
 
 # ---------------------------------------------------------------- SMTP sink
@@ -584,10 +643,13 @@ mail_sink_owner() {
 }
 
 mail_sink_up() {
-	local python pid log=$LOG_DIR/mail-sink.log
-	if port_open "$SMTP_HOST" "$SMTP_PORT"; then
+	local python pid rc=0 log=$LOG_DIR/mail-sink.log
+	answers smtp "$SMTP_HOST" "$SMTP_PORT" || rc=$?
+	if [[ $rc -eq 0 ]]; then
 		report mail-sink reused "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") ($(mail_sink_owner))"
 		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "mail-sink: something answers at $(host_port "$SMTP_HOST" "$SMTP_PORT") (ILMO_SMTP_HOST/ILMO_SMTP_PORT) but it is not an SMTP server"
 	fi
 	is_loopback "$SMTP_HOST" ||
 		die "mail-sink: nothing answers at $(host_port "$SMTP_HOST" "$SMTP_PORT") (ILMO_SMTP_HOST/ILMO_SMTP_PORT), which is not a loopback address, so it is not started here"
@@ -596,7 +658,7 @@ mail_sink_up() {
 	start_background mail-sink "$MAIL_SINK_PIDFILE" "$log" \
 		"$python" "$MAIL_SINK_SCRIPT" --host "$(bind_address "$SMTP_HOST")" --port "$SMTP_PORT" --dir "$MAIL_DIR"
 	pid=$(read_pid "$MAIL_SINK_PIDFILE")
-	if ! wait_port "$SMTP_HOST" "$SMTP_PORT" 20 "$pid"; then
+	if ! wait_answer smtp "$SMTP_HOST" "$SMTP_PORT" 20 "$pid"; then
 		die "mail-sink: did not answer on $(host_port "$SMTP_HOST" "$SMTP_PORT") within 20 s; see $(rel "$log")"
 	fi
 	report mail-sink started "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") -> $(rel "$MAIL_DIR") (pid $pid)"
@@ -607,12 +669,14 @@ mail_sink_down() {
 }
 
 mail_sink_status() {
-	if port_open "$SMTP_HOST" "$SMTP_PORT"; then
-		report mail-sink up "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") -> $(rel "$MAIL_DIR") ($(mail_sink_owner))"
-	else
-		report mail-sink down "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") does not answer"
-		return 1
-	fi
+	local rc=0
+	answers smtp "$SMTP_HOST" "$SMTP_PORT" || rc=$?
+	case $rc in
+	0) report mail-sink up "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") -> $(rel "$MAIL_DIR") ($(mail_sink_owner))" ;;
+	1) report mail-sink down "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") does not answer" ;;
+	*) report mail-sink wrong "smtp://$(host_port "$SMTP_HOST" "$SMTP_PORT") answers, but not as SMTP" ;;
+	esac
+	[[ $rc -eq 0 ]]
 }
 
 # ---------------------------------------------------------------- main
