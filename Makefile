@@ -1,0 +1,56 @@
+# Ilmo — the two commands a newcomer needs are `make run` and `make test`.
+# Everything else here is a smaller step of those two.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: help run stop test setup infra infra-down lint typecheck pytest \
+        test-unit test-integration test-e2e contracts
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+run: setup infra ## Start RabbitMQ, FerretDB, the mail sink and the four services; Ctrl-C stops all
+	deploy/local/run.sh start
+
+stop: ## Stop the services and whatever infrastructure `make run` started
+	deploy/local/run.sh stop
+	deploy/local/infra.sh down
+
+test: setup infra lint typecheck pytest ## The whole suite: ruff, mypy, pytest (unit, integration, e2e)
+
+setup: ## Install uv if missing and the locked Python dependencies
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
+	$(UV) sync --frozen --all-packages
+
+infra: ## Start (or reuse) RabbitMQ, FerretDB and the SMTP sink
+	deploy/local/infra.sh up
+
+infra-down: ## Stop what `make infra` started
+	deploy/local/infra.sh down
+
+lint: ## ruff: lint and formatting
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: ## mypy --strict over services, shared and tests
+	$(UV) run --frozen mypy .
+
+pytest: ## pytest over every layer (needs `make infra`)
+	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
+
+test-unit: setup ## Fast unit tests, no infrastructure
+	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup infra ## Integration tests against real RabbitMQ and FerretDB
+	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: setup infra ## End-to-end tests: the services as processes
+	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
+
+contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in shared/contracts
+	$(UV) run --frozen ilmo-contracts
