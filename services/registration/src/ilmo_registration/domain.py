@@ -1,18 +1,77 @@
-"""Registration rules, free of I/O.
+"""Registration rules, free of I/O; the current time is always passed in.
 
-Walking skeleton: a registration is a person's request to attend an event on
-site or remotely; accepting it yields the ``registration.accepted`` fact the
-other services act on. Deadlines, duplicates and the event catalogue's rules
-come with the registration issue.
+- A registration is taken only while the event's registration window is open.
+- One registration per email address and event: addresses are compared
+  trimmed and case-insensitively (``normalise_email``).
+- Cancelling is possible until the event starts, also after registration
+  has closed; cancelling twice changes nothing.
+- What a registrant sees (``RegistrationState.status``) is derived from what
+  the other services reported: capacity (``seat.*``, ``waitlist.left``) and
+  streaming (``stream.link.*``). Reports may arrive repeatedly and out of
+  order; ``apply_report`` moves each part of the state only forwards, and a
+  cancelled registration never changes again.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
-from ilmo_shared.contracts import Attendance, Language, RegistrationAccepted
+from ilmo_shared.contracts import (
+    Attendance,
+    Language,
+    RegistrationAccepted,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    StreamLinkProvisioned,
+    StreamLinkRevoked,
+    WaitlistLeft,
+)
+
+StatusReport = (
+    SeatReserved
+    | SeatWaitlisted
+    | SeatReleased
+    | WaitlistLeft
+    | StreamLinkProvisioned
+    | StreamLinkRevoked
+)
+STATUS_REPORTS: tuple[type[StatusReport], ...] = (
+    SeatReserved,
+    SeatWaitlisted,
+    SeatReleased,
+    WaitlistLeft,
+    StreamLinkProvisioned,
+    StreamLinkRevoked,
+)
+
+
+# ----------------------------------------------------------------- registering
+
+
+class RegistrationWindow(StrEnum):
+    NOT_YET_OPEN = "not_yet_open"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def registration_window(
+    opens_at: datetime, closes_at: datetime, now: datetime
+) -> RegistrationWindow:
+    """Where ``now`` falls: open from ``opens_at`` until just before ``closes_at``."""
+    if now < opens_at:
+        return RegistrationWindow.NOT_YET_OPEN
+    if now >= closes_at:
+        return RegistrationWindow.CLOSED
+    return RegistrationWindow.OPEN
+
+
+def normalise_email(email: str) -> str:
+    """The form in which two addresses are the same registrant: trimmed, case-insensitive."""
+    return email.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -25,12 +84,22 @@ class Registrant:
     organisation: str | None
     attendance: Attendance
     language: Language
+    needs: str | None = None
 
 
-def accept(event_id: str, registrant: Registrant, now: datetime) -> RegistrationAccepted:
-    """Accept a registration: a new id and the event that records the fact."""
+def accept(
+    event_id: str,
+    registrant: Registrant,
+    now: datetime,
+    registration_id: uuid.UUID | None = None,
+) -> RegistrationAccepted:
+    """Accept a registration: its id and the event that records the fact.
+
+    ``needs`` (accessibility and the like) stays with the registration service:
+    it is not part of the ``registration.accepted`` contract.
+    """
     return RegistrationAccepted(
-        registration_id=uuid.uuid4(),
+        registration_id=registration_id or uuid.uuid4(),
         event_id=event_id,
         attendance=registrant.attendance,
         language=registrant.language,
@@ -40,3 +109,169 @@ def accept(event_id: str, registrant: Registrant, now: datetime) -> Registration
         organisation=registrant.organisation,
         registered_at=now,
     )
+
+
+# ------------------------------------------------------------------ cancelling
+
+
+class Cancellation(StrEnum):
+    CANCEL = "cancel"
+    ALREADY_CANCELLED = "already_cancelled"
+    EVENT_STARTED = "event_started"
+
+
+def decide_cancellation(cancelled: bool, event_starts_at: datetime, now: datetime) -> Cancellation:
+    """Whether a cancellation request cancels; a repeat is harmless even once the event runs."""
+    if cancelled:
+        return Cancellation.ALREADY_CANCELLED
+    if now >= event_starts_at:
+        return Cancellation.EVENT_STARTED
+    return Cancellation.CANCEL
+
+
+# ---------------------------------------------------------------------- status
+
+
+class Status(StrEnum):
+    """What a registrant is told about their registration."""
+
+    ACCEPTED = "accepted"
+    SEAT_RESERVED = "seat_reserved"
+    WAITLISTED = "waitlisted"
+    REMOTE = "remote"
+    CANCELLED = "cancelled"
+
+
+class SeatState(StrEnum):
+    """The seat as the capacity service reported it. RELEASED and LEFT are final."""
+
+    NONE = "none"
+    WAITLISTED = "waitlisted"
+    RESERVED = "reserved"
+    RELEASED = "released"
+    LEFT = "left"
+
+
+class LinkState(StrEnum):
+    """The personal stream link as the streaming service reported it. REVOKED is final."""
+
+    NONE = "none"
+    PROVISIONED = "provisioned"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Seat:
+    state: SeatState = SeatState.NONE
+    position: int | None = None
+    changed_at: datetime | None = None
+    promoted: bool = False
+
+
+@dataclass(frozen=True)
+class StreamLink:
+    state: LinkState = LinkState.NONE
+    url: str | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RegistrationState:
+    """A registration's life as far as the registrant can see it."""
+
+    event_id: str
+    attendance: Attendance
+    cancelled: bool = False
+    seat: Seat = Seat()
+    link: StreamLink = StreamLink()
+
+    @property
+    def status(self) -> Status:
+        """``accepted`` until the responsible service reported; ``cancelled`` overrides all.
+
+        In-person registrants follow their seat (capacity), remote ones their
+        stream link (streaming). An in-person registrant may get a stream link
+        too; it shows as ``stream_link_provisioned``, not in the status.
+        """
+        if self.cancelled:
+            return Status.CANCELLED
+        if self.attendance is Attendance.IN_PERSON:
+            if self.seat.state is SeatState.RESERVED:
+                return Status.SEAT_RESERVED
+            if self.seat.state is SeatState.WAITLISTED:
+                return Status.WAITLISTED
+            return Status.ACCEPTED
+        if self.link.state is LinkState.PROVISIONED:
+            return Status.REMOTE
+        return Status.ACCEPTED
+
+    @property
+    def waitlist_position(self) -> int | None:
+        return self.seat.position if self.status is Status.WAITLISTED else None
+
+    @property
+    def stream_link_provisioned(self) -> bool:
+        return self.link.state is LinkState.PROVISIONED
+
+
+# From which seat states each report may move the seat. A seat only moves
+# forwards (none → waitlisted → reserved → released; waitlisted → left), so a
+# late or repeated report that would move it backwards is ignored.
+_SEAT_MOVES: dict[SeatState, frozenset[SeatState]] = {
+    SeatState.WAITLISTED: frozenset({SeatState.NONE, SeatState.WAITLISTED}),
+    SeatState.RESERVED: frozenset({SeatState.NONE, SeatState.WAITLISTED}),
+    SeatState.RELEASED: frozenset({SeatState.NONE, SeatState.WAITLISTED, SeatState.RESERVED}),
+    SeatState.LEFT: frozenset({SeatState.NONE, SeatState.WAITLISTED}),
+}
+
+
+def apply_report(state: RegistrationState, report: StatusReport) -> RegistrationState | None:
+    """The state after ``report``, or None when the report changes nothing.
+
+    None for: a cancelled registration, a report about another event, a
+    repeat, a report older than what is already known (``seat.waitlisted``
+    after ``seat.reserved``, an older waiting-list position), and seat reports
+    about a remote registrant (capacity has no seat for them).
+    """
+    if state.cancelled or report.event_id != state.event_id:
+        return None
+    match report:
+        case StreamLinkProvisioned():
+            return _provision(state, report)
+        case StreamLinkRevoked():
+            if state.link.state is LinkState.REVOKED:
+                return None
+            return replace(state, link=StreamLink(LinkState.REVOKED, None, report.revoked_at))
+    if state.attendance is not Attendance.IN_PERSON:
+        return None
+    seat = _next_seat(report)
+    if state.seat.state not in _SEAT_MOVES[seat.state]:
+        return None
+    if state.seat.state is SeatState.WAITLISTED and seat.state is SeatState.WAITLISTED:
+        # A new position is news only if it was decided later than the known one.
+        known = state.seat.changed_at
+        if seat.position == state.seat.position or (
+            known is not None and seat.changed_at is not None and seat.changed_at <= known
+        ):
+            return None
+    return replace(state, seat=seat)
+
+
+def _next_seat(report: SeatReserved | SeatWaitlisted | SeatReleased | WaitlistLeft) -> Seat:
+    match report:
+        case SeatReserved():
+            return Seat(SeatState.RESERVED, None, report.reserved_at, report.promoted)
+        case SeatWaitlisted():
+            return Seat(SeatState.WAITLISTED, report.position, report.waitlisted_at)
+        case SeatReleased():
+            return Seat(SeatState.RELEASED, None, report.released_at)
+        case WaitlistLeft():
+            return Seat(SeatState.LEFT, None, report.left_at)
+
+
+def _provision(state: RegistrationState, report: StreamLinkProvisioned) -> RegistrationState | None:
+    if state.link.state is LinkState.REVOKED:
+        return None
+    if state.link.state is LinkState.PROVISIONED and state.link.url == report.url:
+        return None
+    return replace(state, link=StreamLink(LinkState.PROVISIONED, report.url))

@@ -1,0 +1,216 @@
+"""Event catalogue rules, free of I/O: when an event's description is coherent.
+
+An event in the catalogue is an ``EventSpec``. ``violations`` lists every rule
+it breaks, each naming the field at fault with the same dotted path a client
+used in its JSON (``agenda.2.ends_at``), so the HTTP layer can report them all
+at once. Times are compared as instants; each must carry a UTC offset.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from typing import TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ilmo_shared.contracts import AgendaItem, EventDetails, LocalizedText, Venue
+
+EventT = TypeVar("EventT", bound=EventDetails)
+
+DEFAULT_TIMEZONE = "Europe/Helsinki"
+EVENT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,63}$"
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+# IANA names are letters, digits and a few marks in /-separated parts
+# ("Europe/Helsinki", "America/Port-au-Prince", "Etc/GMT+2"); anything else
+# (paths, dots) never reaches the time zone database.
+_TIMEZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A rule an input breaks: the JSON path of the field at fault and why."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """Everything the catalogue says about one event."""
+
+    title: LocalizedText
+    description: LocalizedText | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    venue: Venue
+    in_person_capacity: int
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    stream_url: str
+    agenda: tuple[AgendaItem, ...] = ()
+    target_groups: tuple[str, ...] = ()
+    published: bool = False
+
+
+def is_event_id(value: str) -> bool:
+    """True for a usable event id: a lower-case slug of 3 to 64 characters."""
+    return _EVENT_ID.fullmatch(value) is not None
+
+
+def zone(name: str) -> tzinfo | None:
+    """The IANA time zone called ``name``, or None if there is none."""
+    if not _TIMEZONE_NAME.fullmatch(name) or len(name) > 64:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def violations(spec: EventSpec) -> list[Violation]:
+    """Every catalogue rule ``spec`` breaks; empty when the event is coherent."""
+    found: list[Violation] = []
+    found += _text_rules(spec)
+    found += _time_rules(spec)
+    if spec.in_person_capacity < 0:
+        found.append(Violation("in_person_capacity", "must be zero or more"))
+    if zone(spec.timezone) is None:
+        found.append(Violation("timezone", "must be an IANA time zone name, e.g. Europe/Helsinki"))
+    url = urlsplit(spec.stream_url)
+    if url.scheme != "https" or not url.hostname:
+        found.append(Violation("stream_url", "must be an https URL"))
+    return found
+
+
+def _text_rules(spec: EventSpec) -> list[Violation]:
+    found = []
+    if not spec.title.fi.strip():
+        found.append(Violation("title.fi", "a Finnish title is required"))
+    if spec.description is not None and not spec.description.fi.strip():
+        found.append(Violation("description.fi", "a description needs a Finnish text"))
+    for index, item in enumerate(spec.agenda):
+        if not item.title.fi.strip():
+            found.append(Violation(f"agenda.{index}.title.fi", "a Finnish title is required"))
+    return found
+
+
+def _time_rules(spec: EventSpec) -> list[Violation]:
+    times = {
+        "starts_at": spec.starts_at,
+        "ends_at": spec.ends_at,
+        "registration_opens_at": spec.registration_opens_at,
+        "registration_closes_at": spec.registration_closes_at,
+    }
+    for index, item in enumerate(spec.agenda):
+        times[f"agenda.{index}.starts_at"] = item.starts_at
+        times[f"agenda.{index}.ends_at"] = item.ends_at
+    naive = [Violation(name, "must include a UTC offset") for name, t in times.items() if _naive(t)]
+    if naive:
+        return naive  # naive and aware times cannot be compared
+    found = []
+    if spec.ends_at <= spec.starts_at:
+        found.append(Violation("ends_at", "must be after starts_at"))
+    if spec.registration_closes_at >= spec.ends_at:
+        found.append(Violation("registration_closes_at", "must be before the event ends"))
+    if spec.registration_opens_at >= spec.registration_closes_at:
+        found.append(Violation("registration_opens_at", "must be before registration_closes_at"))
+    for index, item in enumerate(spec.agenda):
+        if item.starts_at < spec.starts_at or item.starts_at >= spec.ends_at:
+            found.append(Violation(f"agenda.{index}.starts_at", "must be within the event"))
+        if item.ends_at <= item.starts_at:
+            found.append(Violation(f"agenda.{index}.ends_at", "must be after the item starts"))
+        elif item.ends_at > spec.ends_at:
+            found.append(Violation(f"agenda.{index}.ends_at", "must be within the event"))
+    return found
+
+
+def _naive(moment: datetime) -> bool:
+    return moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None
+
+
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` cut to whole milliseconds, the precision MongoDB keeps."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def normalised(spec: EventSpec) -> EventSpec:
+    """``spec`` as it is stored: times cut to milliseconds, so what is read back is equal."""
+    return replace(
+        spec,
+        starts_at=to_millisecond(spec.starts_at),
+        ends_at=to_millisecond(spec.ends_at),
+        registration_opens_at=to_millisecond(spec.registration_opens_at),
+        registration_closes_at=to_millisecond(spec.registration_closes_at),
+        agenda=tuple(
+            item.model_copy(
+                update={
+                    "starts_at": to_millisecond(item.starts_at),
+                    "ends_at": to_millisecond(item.ends_at),
+                }
+            )
+            for item in spec.agenda
+        ),
+    )
+
+
+def shown_in_zone(spec: EventSpec) -> EventSpec:
+    """``spec`` with every time expressed in the event's own time zone (same instants)."""
+    where = zone(spec.timezone)
+    if where is None:
+        return spec
+    return replace(
+        spec,
+        starts_at=spec.starts_at.astimezone(where),
+        ends_at=spec.ends_at.astimezone(where),
+        registration_opens_at=spec.registration_opens_at.astimezone(where),
+        registration_closes_at=spec.registration_closes_at.astimezone(where),
+        agenda=tuple(
+            item.model_copy(
+                update={
+                    "starts_at": item.starts_at.astimezone(where),
+                    "ends_at": item.ends_at.astimezone(where),
+                }
+            )
+            for item in spec.agenda
+        ),
+    )
+
+
+def generated_event_id(title: str, suffix: str) -> str:
+    """An id for an event whose creator chose none: a slug of its title and ``suffix``.
+
+    ``suffix`` is random (chosen by the caller), so two events with the same
+    title get different ids: "Tekoäly hallinnossa" → ``tekoaly-hallinnossa-3f9a2c1d``.
+    """
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].strip("-")
+    candidate = f"{slug or 'event'}-{suffix}"
+    if not is_event_id(candidate):
+        raise ValueError(f"suffix {suffix!r} does not make a valid event id")
+    return candidate
+
+
+def details(event_class: type[EventT], event_id: str, revision: int, spec: EventSpec) -> EventT:
+    """The ``event.published`` / ``event.updated`` fact carrying the whole event."""
+    shown = shown_in_zone(spec)
+    return event_class(
+        event_id=event_id,
+        revision=revision,
+        title=shown.title,
+        description=shown.description,
+        starts_at=shown.starts_at,
+        ends_at=shown.ends_at,
+        timezone=shown.timezone,
+        venue=shown.venue,
+        in_person_capacity=shown.in_person_capacity,
+        registration_opens_at=shown.registration_opens_at,
+        registration_closes_at=shown.registration_closes_at,
+        stream_url=shown.stream_url,
+        agenda=shown.agenda,
+        target_groups=shown.target_groups,
+        published=shown.published,
+    )
