@@ -13,6 +13,7 @@ from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import running_services
+from tests.support.registration import ADMIN_TOKEN, event_payload
 
 CONSUMER_COLLECTIONS = {
     "capacity": "seat_requests",
@@ -24,9 +25,16 @@ CONSUMER_COLLECTIONS = {
 async def test_a_registration_reaches_every_consumer_through_the_broker(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
-    with running_services(infrastructure) as services:
+    admin = {"ILMO_ADMIN_TOKEN": ADMIN_TOKEN}
+    with running_services(infrastructure, extra_environment=admin) as services:
         async with event_tap(infrastructure.amqp_url) as tap:
             async with httpx.AsyncClient(base_url=services["registration"].url) as client:
+                created = await client.post(
+                    "/api/v1/events",
+                    json=event_payload(id="ministry-seminar"),
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                )
+                assert created.status_code == 201, created.text
                 response = await client.post(
                     "/api/v1/events/ministry-seminar/registrations",
                     json={
@@ -35,6 +43,7 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                         "email": "asa.ohman@example.fi",
                         "attendance": "remote",
                         "language": "sv",
+                        "consent": True,
                     },
                     headers={"X-Correlation-ID": "e2e-skeleton"},
                 )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from ilmo_registration.app import SERVICE, build_app
-from ilmo_registration.settings import RegistrationSettings
+from ilmo_registration.settings import RegistrationSettings, require_admin_token
 from ilmo_shared.runtime import run_service
 
 
+def _build(settings: RegistrationSettings) -> FastAPI:
+    require_admin_token(settings, f"ilmo-{SERVICE}")
+    return build_app(settings)
+
+
 def main() -> None:
-    run_service(SERVICE, RegistrationSettings, build_app)
+    run_service(SERVICE, RegistrationSettings, _build)

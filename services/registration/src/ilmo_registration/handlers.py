@@ -1,0 +1,54 @@
+"""Message handlers: what capacity and streaming report about a registration."""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import Counter
+
+from ilmo_registration.domain import STATUS_REPORTS, StatusReport
+from ilmo_registration.storage import RegistrationStore, ReportOutcome
+from ilmo_shared.contracts import Envelope
+from ilmo_shared.messaging.subscription import Subscription
+
+STATUS_REPORTS_TAKEN = Counter(
+    "ilmo_registration_status_reports_total",
+    "Status reports from other services, by type and outcome.",
+    ["type", "outcome"],
+)
+
+log = structlog.get_logger(__name__)
+
+
+async def status_reported(
+    store: RegistrationStore, report: StatusReport, envelope: Envelope
+) -> None:
+    """Record the report on the registration; repeats and stale reports change nothing.
+
+    A report about a registration this service does not have cannot become
+    right by retrying, so it is noted and dropped rather than retried.
+    """
+    outcome = await store.apply_report(str(report.registration_id), report)
+    STATUS_REPORTS_TAKEN.labels(envelope.type, outcome.value).inc()
+    if outcome is ReportOutcome.UNKNOWN_REGISTRATION:
+        log.warning(
+            "status_report_for_unknown_registration",
+            registration_id=str(report.registration_id),
+            event_id=envelope.id,
+            type=envelope.type,
+        )
+
+
+def status_subscription(service: str, store: RegistrationStore) -> Subscription:
+    """``<service>.status-updates``: seat and stream-link reports, in one queue.
+
+    One active consumer at a time (the others stand by), so reports about one
+    registration are not applied by two processes at once.
+    """
+
+    async def handle(report: StatusReport, envelope: Envelope) -> None:
+        await status_reported(store, report, envelope)
+
+    subscription = Subscription(service, "status-updates", single_active_consumer=True)
+    for report_class in STATUS_REPORTS:
+        subscription.on(report_class, handle)
+    return subscription

@@ -1,0 +1,230 @@
+"""Every error as RFC 9457 problem details, naming the fields at fault.
+
+Routes raise ``Problem``; FastAPI's own validation errors and HTTP exceptions
+(unknown path, wrong method) are turned into the same shape here, and an
+unexpected exception becomes a bare 500 problem: never a stack trace. The
+``type`` of each problem is a relative URI under ``/problems/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ilmo_registration.catalogue import Violation
+from ilmo_shared.http import PROBLEM_JSON, problem
+
+log = structlog.get_logger(__name__)
+
+PROBLEMS = "/problems/"
+
+
+class FieldError(BaseModel):
+    field: str = Field(
+        examples=["email"], description="JSON path of the field, e.g. agenda.0.ends_at"
+    )
+    message: str = Field(examples=["value is not a valid email address"])
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error response of this service is shaped."""
+
+    type: str = Field(examples=["/problems/validation"])
+    title: str = Field(examples=["Invalid request"])
+    status: int = Field(examples=[422])
+    detail: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="For 422: each field at fault and why."
+    )
+
+
+class Problem(Exception):  # noqa: N818 (named after RFC 9457)
+    """An error answered as problem details with ``type`` ``/problems/<slug>``."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    def response(self) -> JSONResponse:
+        extra: dict[str, object] = {}
+        if self.errors:
+            extra["errors"] = [error.model_dump() for error in self.errors]
+        response = problem(
+            self.status, self.title, type_=PROBLEMS + self.slug, detail=self.detail, **extra
+        )
+        response.headers.update(self.headers)
+        return response
+
+
+def not_found() -> Problem:
+    return Problem(404, "not-found", "Not found")
+
+
+def unauthorized() -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        "A valid bearer token is required.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def invalid(violations: Iterable[Violation]) -> Problem:
+    return Problem(
+        422,
+        "validation",
+        "Invalid request",
+        "One or more fields are invalid.",
+        errors=[FieldError(field=v.field, message=v.message) for v in violations],
+    )
+
+
+def field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    """Pydantic's errors as ``{field, message}``, without echoing the input back."""
+    found: list[FieldError] = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        if location and location[0] == "body":
+            location = location[1:]
+        field = ".".join(location) or "body"
+        kind = error.get("type", "")
+        if kind == "extra_forbidden":
+            message = "unknown field"
+        elif kind == "missing":
+            message = "field required"
+        elif kind == "json_invalid":
+            field, message = "body", "body is not valid JSON"
+        else:
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        found.append(FieldError(field=field, message=message))
+    return found
+
+
+async def _validation_failed(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return Problem(
+        422,
+        "validation",
+        "Invalid request",
+        "One or more fields are invalid.",
+        errors=field_errors(error.errors()),
+    ).response()
+
+
+_HTTP_SLUGS = {
+    401: "unauthorized",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "content-too-large",
+    415: "unsupported-media-type",
+}
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    status = error.status_code
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
+    return Problem(
+        status, _HTTP_SLUGS.get(status, "http-error"), title, detail, headers=error.headers
+    ).response()
+
+
+async def _problem(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Problem)
+    return error.response()
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.error("request_failed", method=request.method, route=_route(request), exc_info=error)
+    return Problem(500, "internal-error", "Internal server error").response()
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "?"))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem-details response, and document the shape."""
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    _document_problem_schema(app)
+
+
+_DESCRIPTIONS = {
+    401: "Missing or wrong bearer token (`/problems/unauthorized`).",
+    404: "Not found (`/problems/not-found`).",
+    422: "Invalid input; `errors` names each field at fault (`/problems/validation`).",
+}
+
+
+def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for problem-details answers.
+
+    ``described`` gives a description for a status written as ``_409="…"``.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    texts = {int(key.removeprefix("_")): text for key, text in described.items()}
+    for status in sorted({*statuses, *texts}):
+        responses[status] = {
+            "description": texts.get(status)
+            or _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        }
+    return responses
+
+
+def _document_problem_schema(app: FastAPI) -> None:
+    """Add ``ProblemDetails`` to the OpenAPI components that ``problem_responses`` refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = ProblemDetails.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(problem_schema.pop("$defs", {}))
+        components["ProblemDetails"] = problem_schema
+        # FastAPI documents its own 422 shape wherever a route takes input;
+        # the handler above answers with problem details instead.
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = problem_responses(422)[422]
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,364 @@
+"""The JSON the HTTP API takes and gives.
+
+Input models reject unknown fields, trim strings and limit their length;
+single-line texts may not contain control characters. What the catalogue
+rules say about a whole event (times in order, agenda inside the event…) is
+checked by ``catalogue.violations`` on the validated input.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from ilmo_registration.catalogue import DEFAULT_TIMEZONE, EVENT_ID_PATTERN, EventSpec
+from ilmo_registration.domain import Status
+from ilmo_shared.contracts import AgendaItem, Attendance, Language, LocalizedText, Speaker, Venue
+
+# ------------------------------------------------------------------ text types
+
+
+def _single_line(value: str) -> str:
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def _paragraphs(value: str) -> str:
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+Line100 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_single_line),
+]
+Line200 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_single_line),
+]
+Line300 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_single_line),
+]
+Text500 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_paragraphs),
+]
+Text2000 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_paragraphs),
+]
+Text5000 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
+    AfterValidator(_paragraphs),
+]
+OptionalLine200 = Annotated[Line200 | None, BeforeValidator(_blank_is_none)]
+OptionalText500 = Annotated[Text500 | None, BeforeValidator(_blank_is_none)]
+OptionalText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_is_none)]
+OptionalText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_is_none)]
+Email = Annotated[EmailStr, BeforeValidator(_strip)]
+Capacity = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+Timezone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+StreamUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_single_line),
+]
+EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
+
+_INPUT = ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------- event input
+
+
+class TitleIn(BaseModel):
+    """A short text per language; Finnish is required."""
+
+    model_config = _INPUT
+    fi: Line200
+    sv: OptionalLine200 = None
+    en: OptionalLine200 = None
+
+    def to_text(self) -> LocalizedText:
+        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
+
+
+class DescriptionIn(BaseModel):
+    model_config = _INPUT
+    fi: Text5000
+    sv: OptionalText5000 = None
+    en: OptionalText5000 = None
+
+    def to_text(self) -> LocalizedText:
+        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
+
+
+class InstructionsIn(BaseModel):
+    model_config = _INPUT
+    fi: Text2000
+    sv: OptionalText2000 = None
+    en: OptionalText2000 = None
+
+    def to_text(self) -> LocalizedText:
+        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
+
+
+class VenueIn(BaseModel):
+    model_config = _INPUT
+    name: Line200
+    address: Line300
+    arrival_instructions: InstructionsIn | None = None
+
+
+class SpeakerIn(BaseModel):
+    model_config = _INPUT
+    name: Line100
+    title: OptionalLine200 = None
+    organisation: OptionalLine200 = None
+
+
+class AgendaItemIn(BaseModel):
+    model_config = _INPUT
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    title: TitleIn
+    speakers: list[SpeakerIn] = Field(default_factory=list, max_length=20)
+
+
+class EventFields(BaseModel):
+    """An event's fields as a client writes them (the whole event, validated field by field)."""
+
+    model_config = _INPUT
+
+    title: TitleIn
+    description: DescriptionIn | None = None
+    starts_at: AwareDatetime = Field(examples=["2026-09-11T09:00:00+03:00"])
+    ends_at: AwareDatetime = Field(examples=["2026-09-11T12:00:00+03:00"])
+    timezone: Timezone = Field(default=DEFAULT_TIMEZONE, description="IANA time zone name.")
+    venue: VenueIn
+    in_person_capacity: Capacity
+    registration_opens_at: AwareDatetime
+    registration_closes_at: AwareDatetime
+    stream_url: StreamUrl = Field(description="https URL of the stream.")
+    agenda: list[AgendaItemIn] = Field(default_factory=list, max_length=100)
+    target_groups: list[Line100] = Field(default_factory=list, max_length=30)
+    published: bool = Field(default=False, strict=True)
+
+    def to_spec(self) -> EventSpec:
+        venue = self.venue
+        return EventSpec(
+            title=self.title.to_text(),
+            description=self.description.to_text() if self.description else None,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            timezone=self.timezone,
+            venue=Venue(
+                name=venue.name,
+                address=venue.address,
+                arrival_instructions=(
+                    venue.arrival_instructions.to_text() if venue.arrival_instructions else None
+                ),
+            ),
+            in_person_capacity=self.in_person_capacity,
+            registration_opens_at=self.registration_opens_at,
+            registration_closes_at=self.registration_closes_at,
+            stream_url=self.stream_url,
+            agenda=tuple(
+                AgendaItem(
+                    starts_at=item.starts_at,
+                    ends_at=item.ends_at,
+                    title=item.title.to_text(),
+                    speakers=tuple(
+                        Speaker(name=s.name, title=s.title, organisation=s.organisation)
+                        for s in item.speakers
+                    ),
+                )
+                for item in self.agenda
+            ),
+            target_groups=tuple(self.target_groups),
+            published=self.published,
+        )
+
+    @classmethod
+    def of(cls, spec: EventSpec) -> EventFields:
+        """The fields of a stored event, to be changed by a PATCH and validated again."""
+        return cls.model_validate(
+            {
+                "title": spec.title.model_dump(exclude_none=True),
+                "description": (
+                    spec.description.model_dump(exclude_none=True) if spec.description else None
+                ),
+                "starts_at": spec.starts_at,
+                "ends_at": spec.ends_at,
+                "timezone": spec.timezone,
+                "venue": spec.venue.model_dump(exclude_none=True),
+                "in_person_capacity": spec.in_person_capacity,
+                "registration_opens_at": spec.registration_opens_at,
+                "registration_closes_at": spec.registration_closes_at,
+                "stream_url": spec.stream_url,
+                "agenda": [item.model_dump(exclude_none=True) for item in spec.agenda],
+                "target_groups": list(spec.target_groups),
+                "published": spec.published,
+            }
+        )
+
+
+class EventCreate(EventFields):
+    """A new event; ``id`` is chosen by the client or generated from the title."""
+
+    id: EventId | None = Field(
+        default=None,
+        description="Optional slug, ^[a-z0-9][a-z0-9-]{2,63}$; generated when absent.",
+        examples=["ministry-seminar-2026"],
+    )
+
+
+class EventPatch(BaseModel):
+    """A partial update: each field given replaces the stored one (``null`` clears an
+    optional field); the result is validated again as a whole event."""
+
+    model_config = _INPUT
+
+    title: TitleIn | None = None
+    description: DescriptionIn | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    timezone: Timezone | None = None
+    venue: VenueIn | None = None
+    in_person_capacity: Capacity | None = None
+    registration_opens_at: AwareDatetime | None = None
+    registration_closes_at: AwareDatetime | None = None
+    stream_url: StreamUrl | None = None
+    agenda: list[AgendaItemIn] | None = Field(default=None, max_length=100)
+    target_groups: list[Line100] | None = Field(default=None, max_length=30)
+    published: bool | None = Field(default=None, strict=True)
+
+    def applied_to(self, current: EventFields) -> dict[str, Any]:
+        """The stored fields with this patch's fields put in, ready to validate again."""
+        merged = {name: getattr(current, name) for name in EventFields.model_fields}
+        merged.update({name: getattr(self, name) for name in self.model_fields_set})
+        return merged
+
+
+# ---------------------------------------------------------------- event output
+
+
+class EventView(BaseModel):
+    """An event in the catalogue. Times are shown in the event's own ``timezone``."""
+
+    id: str = Field(examples=["ministry-seminar-2026"])
+    revision: int = Field(description="Grows by one with every change.")
+    published: bool
+    title: LocalizedText
+    description: LocalizedText | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    venue: Venue
+    in_person_capacity: int
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    registration_open: bool = Field(description="Whether registration is open right now.")
+    stream_url: str | None = Field(
+        description="Shown to administrators only (null in public answers): registrants get "
+        "personal stream links."
+    )
+    agenda: list[AgendaItem]
+    target_groups: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+# --------------------------------------------------------------- registrations
+
+
+class RegistrationRequest(BaseModel):
+    """What a client posts to register someone."""
+
+    model_config = _INPUT
+
+    first_name: Line100
+    last_name: Line100
+    email: Email
+    organisation: OptionalLine200 = None
+    attendance: Attendance
+    language: Language
+    consent: bool = Field(
+        strict=True, description="Consent to the processing of the data given; must be true."
+    )
+    needs: OptionalText500 = Field(
+        default=None, description="Accessibility or other needs, at most 500 characters."
+    )
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("consent is required to register")
+        return value
+
+
+class RegistrationReceipt(BaseModel):
+    """The answer to an accepted registration. Keep ``manage_token``: it is shown only once."""
+
+    id: UUID
+    status: Status = Field(examples=["accepted"])
+    manage_token: str = Field(
+        description="Bearer token for GET/DELETE /api/v1/registrations/{id}; stored only hashed."
+    )
+
+
+class RegistrationSummary(BaseModel):
+    """A registration and its current state, as administrators list it."""
+
+    id: UUID
+    event_id: str
+    status: Status
+    waitlist_position: int | None = Field(description="1 = next in line; only when waitlisted.")
+    stream_link_provisioned: bool
+    attendance: Attendance
+    language: Language
+    first_name: str
+    last_name: str
+    email: str
+    organisation: str | None
+    needs: str | None
+    registered_at: datetime
+    cancelled_at: datetime | None
+
+
+class RegistrationView(RegistrationSummary):
+    """A registration as its registrant sees it, with their personal stream link once issued."""
+
+    stream_link_url: str | None

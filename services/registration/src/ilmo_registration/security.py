@@ -1,0 +1,87 @@
+"""Bearer tokens: the administrators' shared token and each registrant's manage token.
+
+Tokens are compared in constant time (``hmac.compare_digest``). A manage
+token is random (256 bits), handed out once in the 202 answer, and stored
+only as its SHA-256 digest, so a copy of the database cannot be used to
+change anybody's registration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+
+from ilmo_registration.problems import unauthorized
+
+admin_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="adminToken",
+    description="The administrators' token (ILMO_ADMIN_TOKEN).",
+)
+manage_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="manageToken",
+    description="The manage_token returned when the registration was accepted.",
+)
+
+AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+ManageCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(manage_bearer)]
+
+
+class AdminGuard:
+    """Checks the administrators' bearer token."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token.get_secret_value().encode()
+
+    def matches(self, credentials: HTTPAuthorizationCredentials | None) -> bool:
+        if credentials is None:
+            return False
+        return hmac.compare_digest(credentials.credentials.encode(), self._token)
+
+    async def require(self, credentials: AdminCredentials) -> None:
+        """Dependency of admin routes: 401 unless the right token is presented."""
+        if not self.matches(credentials):
+            raise unauthorized()
+
+    async def optional(self, credentials: AdminCredentials) -> bool:
+        """Dependency of public routes that show more to admins.
+
+        No token: the public view (False). The right token: True. A wrong
+        token is a mistake worth telling: 401.
+        """
+        if credentials is None:
+            return False
+        if not self.matches(credentials):
+            raise unauthorized()
+        return True
+
+
+def new_manage_token() -> tuple[str, str]:
+    """A fresh manage token and the digest that is stored instead of it."""
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Compared against when there is nothing to compare with, so an unknown id
+# costs the same as a wrong token.
+_NOTHING = token_digest(secrets.token_urlsafe(32))
+
+
+def manage_token_matches(
+    credentials: HTTPAuthorizationCredentials | None, digest: str | None
+) -> bool:
+    """True when the presented token is the one whose digest is stored."""
+    presented = token_digest(credentials.credentials) if credentials is not None else ""
+    expected = digest if digest is not None else _NOTHING
+    return hmac.compare_digest(presented.encode(), expected.encode()) and digest is not None

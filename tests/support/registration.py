@@ -1,0 +1,181 @@
+"""The registration service in-process, and inputs it accepts, for its tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from faststream.rabbit import RabbitBroker
+
+from ilmo_registration.app import build_app
+from ilmo_registration.settings import RegistrationSettings
+from ilmo_shared.contracts import Envelope, IntegrationEvent
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import outbox_entry
+from tests.support.amqp import EventTap
+from tests.support.infrastructure import IsolatedInfrastructure
+
+ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+PROBLEM_JSON = "application/problem+json"
+
+
+class MovableClock:
+    """A clock a test sets; starts at the real time."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def settings_for(infrastructure: IsolatedInfrastructure) -> RegistrationSettings:
+    return RegistrationSettings(
+        amqp_url=infrastructure.amqp_url,
+        mongodb_url=infrastructure.mongodb_url,
+        mongodb_database=infrastructure.database_name("registration"),
+        admin_token=ADMIN_TOKEN,
+        public_base_url="https://ilmo.example.fi",
+    )
+
+
+@asynccontextmanager
+async def running_registration(
+    infrastructure: IsolatedInfrastructure, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service with its whole lifespan (storage, broker, relay), and a client for it."""
+    settings = settings_for(infrastructure)
+    app = build_app(settings) if clock is None else build_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://registration.test"
+        ) as client:
+            yield client
+
+
+def unique_id(prefix: str = "event") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def event_payload(now: datetime | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid event: registration open now, the event in two weeks, 9.00-12.00 local-ish."""
+    now = now or datetime.now(UTC)
+    starts = (now + timedelta(days=14)).replace(microsecond=0)
+    ends = starts + timedelta(hours=3)
+    payload: dict[str, Any] = {
+        "title": {
+            "fi": "Tekoäly hallinnossa",
+            "sv": "AI i förvaltningen",
+            "en": "AI in government",
+        },
+        "description": {"fi": "Seminaari julkishallinnolle."},
+        "starts_at": starts.isoformat(),
+        "ends_at": ends.isoformat(),
+        "venue": {
+            "name": "Ministeriön juhlasali",
+            "address": "Snellmaninkatu 1, Helsinki",
+            "arrival_instructions": {"fi": "Sisäänkäynti pääovesta.", "en": "Main entrance."},
+        },
+        "in_person_capacity": 40,
+        "registration_opens_at": (now - timedelta(days=1)).isoformat(),
+        "registration_closes_at": (starts - timedelta(days=7)).isoformat(),
+        "stream_url": "https://stream.example.fi/seminar",
+        "agenda": [
+            {
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "title": {"fi": "Avaus"},
+                "speakers": [{"name": "Maija Virtanen", "title": "Kansliapäällikkö"}],
+            },
+            {
+                "starts_at": (starts + timedelta(hours=1)).isoformat(),
+                "ends_at": ends.isoformat(),
+                "title": {"fi": "Paneeli", "en": "Panel"},
+            },
+        ],
+        "target_groups": ["valtionhallinto", "kunnat", "hyvinvointialueet", "järjestöt"],
+        "published": True,
+    }
+    payload.update(changes)
+    return payload
+
+
+def registration_payload(**changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "first_name": "Matti",
+        "last_name": "Meikäläinen",
+        "email": f"matti.{uuid.uuid4().hex[:8]}@example.fi",
+        "organisation": "Esimerkkikunta",
+        "attendance": "in_person",
+        "language": "fi",
+        "consent": True,
+    }
+    payload.update(changes)
+    return payload
+
+
+async def create_event(
+    client: httpx.AsyncClient, event_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
+    body = event_payload(**changes)
+    body["id"] = event_id or unique_id()
+    response = await client.post("/api/v1/events", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def register(client: httpx.AsyncClient, event_id: str, **changes: Any) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/events/{event_id}/registrations", json=registration_payload(**changes)
+    )
+    assert response.status_code == 202, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def publish(infrastructure: IsolatedInfrastructure, *events: IntegrationEvent) -> None:
+    """Publish events as another service would (envelope from an outbox entry, confirmed)."""
+    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+    await broker.connect()
+    try:
+        publisher = EventPublisher(broker)
+        for event in events:
+            entry = outbox_entry(event, source="ilmo/test")
+            await publisher.publish(
+                Envelope.model_validate(entry["envelope"]), entry["data"].encode()
+            )
+    finally:
+        await broker.stop()
+
+
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1
+) -> Any:
+    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last result {result!r}")
+        await asyncio.sleep(interval)
+
+
+async def collect_for(tap: EventTap, *, seconds: float) -> None:
+    """Let ``tap`` record whatever arrives within ``seconds``."""
+    with contextlib.suppress(AssertionError):
+        await tap.wait_for(len(tap.messages) + 1_000_000, timeout=seconds)

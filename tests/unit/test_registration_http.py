@@ -1,0 +1,155 @@
+"""The HTTP layer's pure parts: input models, error shapes, tokens, the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
+
+from ilmo_registration.domain import Status
+from ilmo_registration.export import neutralise, registrations_csv
+from ilmo_registration.problems import field_errors
+from ilmo_registration.schemas import (
+    EventFields,
+    EventPatch,
+    RegistrationRequest,
+    RegistrationSummary,
+)
+from ilmo_registration.security import manage_token_matches, new_manage_token, token_digest
+from ilmo_shared.contracts import Attendance, Language
+from tests.support.registration import event_payload, registration_payload
+
+
+def errors_of(model: type[Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as raised:
+        model.model_validate(data)
+    return [(e.field, e.message) for e in field_errors(raised.value.errors())]
+
+
+def test_registration_input_is_trimmed_and_blank_optionals_are_absent() -> None:
+    request = RegistrationRequest.model_validate(
+        registration_payload(
+            first_name="  Aino ",
+            email="  Aino.Aalto@Example.FI ",
+            organisation="   ",
+            needs=" \n ",
+        )
+    )
+    assert request.first_name == "Aino"
+    assert str(request.email) == "Aino.Aalto@example.fi"
+    assert request.organisation is None
+    assert request.needs is None
+
+
+def test_registration_input_errors_name_the_fields() -> None:
+    errors = dict(
+        errors_of(
+            RegistrationRequest,
+            registration_payload(consent=False, needs="x" * 501, extra="field", language="de"),
+        )
+    )
+    assert errors["consent"] == "consent is required to register"
+    assert "500" in errors["needs"]
+    assert errors["extra"] == "unknown field"
+    assert "language" in errors
+    assert "ada@example.fi" not in str(errors)
+
+
+def test_needs_may_span_lines_but_names_may_not() -> None:
+    assert RegistrationRequest.model_validate(registration_payload(needs="a\nb")).needs == "a\nb"
+    assert [
+        f for f, _ in errors_of(RegistrationRequest, registration_payload(last_name="a\rb"))
+    ] == ["last_name"]
+
+
+def test_errors_are_located_by_json_path_without_the_body_prefix() -> None:
+    raw = [
+        {"type": "missing", "loc": ("body", "venue", "address"), "msg": "Field required"},
+        {"type": "value_error", "loc": ("body", "agenda", 0, "ends_at"), "msg": "Value error, bad"},
+        {"type": "json_invalid", "loc": ("body", 17), "msg": "JSON decode error"},
+        {"type": "missing", "loc": ("body",), "msg": "Field required"},
+    ]
+    assert [(e.field, e.message) for e in field_errors(raw)] == [
+        ("venue.address", "field required"),
+        ("agenda.0.ends_at", "bad"),
+        ("body", "body is not valid JSON"),
+        ("body", "field required"),
+    ]
+
+
+def test_a_patch_replaces_the_given_fields_and_keeps_the_rest() -> None:
+    current = EventFields.model_validate({k: v for k, v in event_payload().items() if k != "id"})
+    patch = EventPatch.model_validate({"in_person_capacity": 5, "description": None})
+    merged = EventFields.model_validate(patch.applied_to(current))
+    assert merged.in_person_capacity == 5
+    assert merged.description is None
+    assert merged.title == current.title
+    assert merged.agenda == current.agenda
+    again = EventFields.of(merged.to_spec())
+    assert again.to_spec() == merged.to_spec()
+
+
+def test_manage_tokens_are_random_and_only_their_digest_is_kept() -> None:
+    token, digest = new_manage_token()
+    assert len(token) >= 43
+    assert token != new_manage_token()[0]
+    assert digest == hashlib.sha256(token.encode()).hexdigest() == token_digest(token)
+    right = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+    wrong = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token + "x")
+    assert manage_token_matches(right, digest)
+    assert not manage_token_matches(wrong, digest)
+    assert not manage_token_matches(right, None)
+    assert not manage_token_matches(None, digest)
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+358401234567", "'+358401234567"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        (" =1", "' =1"),
+        ("Matti", "Matti"),
+        ("Anna-Liisa", "Anna-Liisa"),
+        ("", ""),
+    ],
+)
+def test_spreadsheet_formulas_are_neutralised(cell: str, shown: str) -> None:
+    assert neutralise(cell) == shown
+
+
+def test_the_csv_has_a_header_and_one_row_per_registration() -> None:
+    row = RegistrationSummary(
+        id=uuid.uuid4(),
+        event_id="ministry-seminar",
+        status=Status.WAITLISTED,
+        waitlist_position=2,
+        stream_link_provisioned=False,
+        attendance=Attendance.IN_PERSON,
+        language=Language.SV,
+        first_name="Åsa",
+        last_name="=Öhman",
+        email="asa@example.fi",
+        organisation=None,
+        needs=None,
+        registered_at=datetime(2026, 9, 1, tzinfo=UTC),
+        cancelled_at=None,
+    )
+    text = registrations_csv([row])
+    assert text.startswith("\ufeff")
+    [parsed] = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert parsed["first_name"] == "Åsa"
+    assert parsed["last_name"] == "'=Öhman"
+    assert parsed["waitlist_position"] == "2"
+    assert parsed["stream_link_provisioned"] == "false"
+    assert parsed["organisation"] == ""
+    assert parsed["status"] == "waitlisted"
