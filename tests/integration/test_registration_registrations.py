@@ -14,7 +14,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from structlog.testing import capture_logs
 
+from ilmo_registration.storage import RegistrationStore
 from ilmo_shared.contracts import RegistrationAccepted, RegistrationCancelled
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
@@ -370,3 +372,21 @@ async def test_administrators_list_registrations_as_json_or_csv_safe_for_spreads
         404,
         "/problems/not-found",
     )
+
+
+async def test_an_unexpected_failure_is_a_bare_500_problem_logged_without_personal_data(
+    client: httpx.AsyncClient, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(_store: object, _event_id: str) -> list[object]:
+        raise RuntimeError("could not read maija.virtanen@example.fi")
+
+    monkeypatch.setattr(RegistrationStore, "for_event", broken)
+    with capture_logs() as logs:
+        response = await client.get(f"/api/v1/events/{event['id']}/registrations", headers=ADMIN)
+    problem = assert_problem(response, 500, "/problems/internal-error")
+    assert "maija" not in response.text
+    assert set(problem) == {"type", "title", "status"}
+    [failure] = [entry for entry in logs if entry["event"] == "request_failed"]
+    assert failure["error_type"] == "RuntimeError"
+    assert failure["route"] == "/api/v1/events/{event_id}/registrations"
+    assert "maija" not in repr(logs)

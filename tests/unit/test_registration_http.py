@@ -75,12 +75,14 @@ def test_errors_are_located_by_json_path_without_the_body_prefix() -> None:
         {"type": "value_error", "loc": ("body", "agenda", 0, "ends_at"), "msg": "Value error, bad"},
         {"type": "json_invalid", "loc": ("body", 17), "msg": "JSON decode error"},
         {"type": "missing", "loc": ("body",), "msg": "Field required"},
+        {"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be …"},
     ]
     assert [(e.field, e.message) for e in field_errors(raw)] == [
         ("venue.address", "field required"),
         ("agenda.0.ends_at", "bad"),
         ("body", "body is not valid JSON"),
         ("body", "field required"),
+        ("body", "body must be a JSON object (Content-Type: application/json)"),
     ]
 
 

@@ -39,6 +39,7 @@ from ilmo_registration.domain import (
 from ilmo_registration.export import registrations_csv
 from ilmo_registration.problems import (
     Problem,
+    ProblemRoute,
     field_errors,
     invalid,
     not_found,
@@ -112,7 +113,7 @@ class Dependencies:
 
 
 def catalogue_router(deps: Dependencies) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["events"])
+    router = APIRouter(prefix="/api/v1", tags=["events"], route_class=ProblemRoute)
     admin_only = [Depends(deps.admin.require)]
 
     @router.post(
@@ -291,7 +292,7 @@ def event_view(stored: StoredEvent, now: datetime, *, admin: bool) -> EventView:
 
 
 def registration_router(deps: Dependencies) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["registrations"])
+    router = APIRouter(prefix="/api/v1", tags=["registrations"], route_class=ProblemRoute)
 
     @router.post(
         "/events/{event_id}/registrations",

@@ -33,7 +33,7 @@ async def status_reported(
         log.warning(
             "status_report_for_unknown_registration",
             registration_id=str(report.registration_id),
-            event_id=envelope.id,
+            envelope_id=envelope.id,
             type=envelope.type,
         )
 

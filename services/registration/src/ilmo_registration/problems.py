@@ -8,14 +8,16 @@ unexpected exception becomes a bare 500 problem: never a stack trace. The
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -117,6 +119,8 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
             message = "field required"
         elif kind == "json_invalid":
             field, message = "body", "body is not valid JSON"
+        elif field == "body" and kind in ("model_attributes_type", "dict_type"):
+            message = "body must be a JSON object (Content-Type: application/json)"
         else:
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         found.append(FieldError(field=field, message=message))
@@ -160,8 +164,48 @@ async def _problem(_request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.error("request_failed", method=request.method, route=_route(request), exc_info=error)
+    _log_failure(request, error)
     return Problem(500, "internal-error", "Internal server error").response()
+
+
+def _log_failure(request: Request, error: BaseException) -> None:
+    """Log where a request failed, without the exception's message.
+
+    Messages can carry input (a pydantic error quotes the value it refused,
+    a database error the key it found twice), and input here is personal
+    data; the type and the frames say where to look.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    log.error(
+        "request_failed",
+        method=request.method,
+        route=_route(request),
+        error_type=type(error).__qualname__,
+        frames=[f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-8:]],
+    )
+
+
+class ProblemRoute(APIRoute):
+    """A route whose unexpected failures become a 500 problem right there.
+
+    Handled inside the route (and so inside the correlation id's scope), an
+    unexpected exception is logged once, without its message, and never
+    reaches the server, which would log it again with its message.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (Problem, StarletteHTTPException, RequestValidationError):
+                raise
+            except Exception as error:
+                _log_failure(request, error)
+                return Problem(500, "internal-error", "Internal server error").response()
+
+        return guarded
 
 
 def _route(request: Request) -> str:
