@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,6 @@ from ilmo_capacity.domain import SeatGranted, Waitlisted
 from ilmo_capacity.storage import (
     Operation,
     SeatInventoryStore,
-    StoredInventory,
     TooManyConflictsError,
 )
 from ilmo_shared.contracts import Envelope
@@ -151,45 +151,44 @@ async def test_a_writer_that_decided_from_a_stale_state_loses_and_decides_again(
 ) -> None:
     first, second = new_id(), new_id()
     await store.decide("seminar", lambda seats: seats.set_capacity(1))
+    other_replica = SeatInventoryStore(database, source=SOURCE)
+    assert await other_replica.load("seminar") is not None  # it now knows version 1
+    await store.decide("seminar", request(first))  # version 2, unknown to the other one
 
-    class StaleOnce(SeatInventoryStore):
-        """Reads the state as it was before ``first`` took the seat, once."""
-
-        stale: StoredInventory | None = None
-
-        async def load(self, event_id: str) -> StoredInventory | None:
-            if self.stale is not None:
-                stale, self.stale = self.stale, None
-                return stale
-            return await super().load(event_id)
-
-    other_replica = StaleOnce(database, source=SOURCE)
-    other_replica.stale = await store.load("seminar")
-    await store.decide("seminar", lambda seats: seats.request_seat(first))
-
-    outcome = await other_replica.decide("seminar", lambda seats: seats.request_seat(second))
+    outcome = await other_replica.decide("seminar", request(second))
     assert outcome.conflicts == 1
     # Decided again from the state with ``first`` seated: no second seat is given.
     assert outcome.decisions == (Waitlisted(second, 1),)
     stored = await store.load("seminar")
     assert stored is not None
+    assert stored.version == 3
     assert (stored.inventory.holders, stored.inventory.waiting) == ([first], [second])
 
 
-async def test_a_writer_gives_up_after_too_many_conflicts(
-    store: SeatInventoryStore, database: AsyncDatabase[Document]
+class Ticking:
+    """A monotonic clock that jumps ``step`` seconds on every reading."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+async def test_a_writer_never_inserts_from_a_state_older_than_its_freshness(
+    database: AsyncDatabase[Document],
 ) -> None:
-    await store.decide("seminar", lambda seats: seats.set_capacity(1))
-    stale = await store.load("seminar")
-    await store.decide("seminar", lambda seats: seats.request_seat(new_id()))
-
-    class AlwaysStale(SeatInventoryStore):
-        async def load(self, event_id: str) -> StoredInventory | None:
-            return stale
-
-    hopeless = AlwaysStale(database, source=SOURCE, max_attempts=3)
+    """Every state this writer reads is already too old when it wants to write it."""
+    slow = SeatInventoryStore(database, source=SOURCE, monotonic=Ticking(10.0), max_attempts=3)
     with pytest.raises(TooManyConflictsError):
-        await hopeless.decide("seminar", lambda seats: seats.request_seat(new_id()))
+        await slow.decide("seminar", lambda seats: seats.set_capacity(1))
+    assert await slow.inventories.count_documents({}) == 0
+
+
+def test_retention_must_be_well_above_freshness(database: AsyncDatabase[Document]) -> None:
+    with pytest.raises(ValueError, match="retention"):
+        SeatInventoryStore(database, source=SOURCE, freshness=30, retention=timedelta(minutes=1))
 
 
 @pytest.mark.parametrize("replicas", [1, 30], ids=["one-process", "thirty-processes"])
@@ -240,7 +239,7 @@ async def test_concurrent_requests_never_oversell(
         assert sum(outcome.conflicts for outcome in outcomes) > 0, "no race was exercised"
 
 
-async def test_the_relay_never_undoes_a_decision_and_published_snapshots_are_pruned(
+async def test_the_relay_never_undoes_a_decision(
     store: SeatInventoryStore, idle_broker: RabbitBroker
 ) -> None:
     """Relay passes running between decisions (the race that in-place updates lose on FerretDB)."""
@@ -283,10 +282,56 @@ async def test_the_relay_never_undoes_a_decision_and_published_snapshots_are_pru
     }
     assert len(set(published_ids)) == 75
     assert await store.inventories.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0
-    # Published snapshots older than the last prune are gone; the latest stays.
-    remaining = await store.inventories.count_documents({"event_id": "seminar"})
-    assert remaining < 16
-    assert await store.inventories.find_one({"_id": f"seminar@{stored.version:012d}"}) is not None
+    # Superseded snapshots keep only their id, version and (empty) outbox.
+    superseded = await store.inventories.find_one({"_id": "seminar@000000000010"})
+    assert superseded is not None
+    assert superseded["superseded"] is True
+    assert "holders" not in superseded
+
+
+class Wall:
+    """A wall clock the test moves forward."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_old(
+    database: AsyncDatabase[Document], idle_broker: RabbitBroker
+) -> None:
+    wall = Wall()
+    store = SeatInventoryStore(database, source=SOURCE, clock=wall, prune_every=8)
+    await store.create_indexes()
+    relay = OutboxRelay(RecordingPublisher(idle_broker), [store.inventories])
+    await store.decide("seminar", lambda seats: seats.set_capacity(100))
+    for _ in range(6):
+        await store.decide("seminar", request(new_id()))  # versions 2..7
+    await relay.publish_pending()
+    young = new_id()
+    await store.decide("seminar", request(young))  # version 8: prunes, but nothing is old yet
+    assert await store.inventories.count_documents({"event_id": "seminar"}) == 8
+    latest = await store.inventories.find_one({"_id": "seminar@000000000008"})
+    assert latest is not None
+    assert "superseded" not in latest
+    assert young in latest["holders"]
+    shrunk = await store.inventories.find_one({"_id": "seminar@000000000007"})
+    assert shrunk is not None
+    assert set(shrunk) == {"_id", "event_id", "version", "decided_at", "superseded", OUTBOX_FIELD}
+
+    for _ in range(7):
+        await store.decide("seminar", request(new_id()))  # versions 9..15, not published
+    wall.now += timedelta(minutes=2)
+    await store.decide("seminar", request(new_id()))  # version 16 prunes what is old and published
+    versions = sorted([d["version"] async for d in store.inventories.find({"event_id": "seminar"})])
+    # 1..7 were published and are old: deleted. 8..15 still wait for the relay: kept.
+    assert versions == list(range(8, 17))
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert stored.version == 16
+    assert len(stored.inventory.holders) == 15
 
 
 async def test_unpublished_snapshots_are_never_pruned(store: SeatInventoryStore) -> None:

@@ -10,32 +10,46 @@ from version ``v`` only one can insert it; the other gets a duplicate-key
 error, reads the new state and decides again. The domain is idempotent on the
 registration id, so deciding again never takes a second seat.
 
-Why insert a new document per version rather than update one document per
-event in place with ``update_one({"_id": id, "version": v}, ...)``: on
-FerretDB v1 an update is a read followed by a whole-document write matched by
-``_id`` only, so that conditional update is not atomic (measured here: ten
-concurrent updates conditioned on the same version all reported a match in 49
-of 50 trials), and the outbox relay's ``$pullAll`` on the same document can
-overwrite a decision written between its read and its write (a decision and
-its events lost in 65 of 200 trials). An insert against a unique index is
-atomic on FerretDB and MongoDB alike, and a snapshot is never written again
-except by the relay removing its published outbox entries, so nothing the
-relay does can undo a decision.
+Why a new document per version rather than ``update_one({"_id": id,
+"version": v}, ...)`` on one document per event: on FerretDB v1 an update is
+a read followed by a whole-document write matched by ``_id`` only, so that
+conditional update is not atomic (measured here: ten concurrent updates
+conditioned on the same version all matched in 49 of 50 trials), and the
+outbox relay's ``$pullAll`` on the same document can overwrite a decision
+written between its read and its write (a decision and its events lost in 65
+of 200 trials). An insert against a unique index is atomic on FerretDB and
+MongoDB alike, and nothing but the relay and the shrinking below ever writes
+to a snapshot after it is inserted; neither can undo a decision.
 
-Decisions are also serialized inside one process (a lock per event), since
-the subscriber handles several messages at once; the single active consumer
-serializes them across replicas, and the unique version is the last line of
-defence. Older snapshots whose outbox has been published are pruned.
+Keeping the collection small (the relay scans it on every pass, and FerretDB
+v1 filters anything but ``_id`` by reading every document):
+
+- once version ``v + 1`` is stored, snapshot ``v`` is superseded and shrunk
+  to its id, version, time and outbox (the state fields are removed);
+- superseded snapshots with nothing left to publish are deleted once older
+  than ``retention``. Until then their ids keep the compare-and-set sound: a
+  writer only inserts from a state it confirmed current less than
+  ``freshness`` ago (much shorter than ``retention``), so the version it
+  writes cannot have been taken and already deleted meanwhile.
+
+Reads: the writer keeps the state it last wrote or read in memory and, while
+that is fresh, inserts from it directly (a stale one loses the insert and
+reads again); otherwise it reads the latest snapshot. Decisions are
+serialized inside one process by a lock per event (the subscriber handles
+several messages at once); the single active consumer serializes them across
+replicas, and the unique version is the last line of defence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -51,15 +65,21 @@ from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
 from ilmo_shared.storage import Document
 
 COLLECTION = "seat_inventories"
+STATE_FIELDS = ("capacity", "revision", "holders", "waiting", "pending", "cancelled", "applied")
 
 Operation = Callable[[SeatInventory], Sequence[Decision]]
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
 
 log = structlog.get_logger(__name__)
 
 
 class TooManyConflictsError(RuntimeError):
     """Other writers kept winning; the message is retried later through the queue."""
+
+
+class CorruptInventoryError(RuntimeError):
+    """The latest snapshot of an event has no state; deciding from it could oversell."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,14 @@ class Outcome:
     written: bool
     duplicate: bool = False
     conflicts: int = 0
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A stored state and the (monotonic) time it was last known to be the latest."""
+
+    stored: StoredInventory
+    confirmed_at: float
 
 
 def snapshot_id(event_id: str, version: int) -> str:
@@ -147,16 +175,27 @@ class SeatInventoryStore:
         *,
         source: str,
         clock: Clock = _utc_now,
+        monotonic: Monotonic = time.monotonic,
         max_attempts: int = 100,
-        remembered_messages: int = 500,
-        prune_every: int = 8,
+        remembered_messages: int = 64,
+        freshness: float = 5.0,
+        retention: timedelta = timedelta(seconds=60),
+        prune_every: int = 64,
+        cached_events: int = 1000,
     ) -> None:
+        if retention.total_seconds() < 4 * freshness:
+            raise ValueError("retention must be well above freshness, or versions could fork")
         self.inventories: AsyncCollection[Document] = database[COLLECTION]
         self._source = source
         self._clock = clock
+        self._monotonic = monotonic
         self._max_attempts = max_attempts
         self._remembered_messages = remembered_messages
+        self._freshness = freshness
+        self._retention = retention
         self._prune_every = prune_every
+        self._cached_events = cached_events
+        self._known: OrderedDict[str, _Known] = OrderedDict()
         self._locks = _EventLocks()
 
     async def create_indexes(self) -> None:
@@ -166,8 +205,28 @@ class SeatInventoryStore:
             name="event_version",
         )
 
+    # ------------------------------------------------------------ reading
+
     async def load(self, event_id: str) -> StoredInventory | None:
-        """The latest stored state of ``event_id``, or None if nothing was stored for it."""
+        """The latest stored state of ``event_id``, read from the database; None if unknown."""
+        known = await self._read_latest(event_id)
+        return None if known is None else known.stored
+
+    def _fresh(self, event_id: str) -> _Known | None:
+        known = self._known.get(event_id)
+        if known is None or self._monotonic() - known.confirmed_at >= self._freshness:
+            return None
+        self._known.move_to_end(event_id)
+        return known
+
+    def _remember(self, event_id: str, known: _Known) -> None:
+        self._known[event_id] = known
+        self._known.move_to_end(event_id)
+        while len(self._known) > self._cached_events:
+            self._known.popitem(last=False)
+
+    async def _read_latest(self, event_id: str) -> _Known | None:
+        asked_at = self._monotonic()
         document = await self.inventories.find_one(
             {"event_id": event_id},
             sort=[("version", DESCENDING)],
@@ -175,11 +234,18 @@ class SeatInventoryStore:
         )
         if document is None:
             return None
-        return StoredInventory(
+        if document.get("superseded") or "holders" not in document:
+            raise CorruptInventoryError(f"latest snapshot {document['_id']} has no seat state")
+        stored = StoredInventory(
             inventory=from_document(document),
             version=int(document["version"]),
             applied=tuple(str(i) for i in document.get("applied", [])),
         )
+        known = _Known(stored, asked_at)
+        self._remember(event_id, known)
+        return known
+
+    # ------------------------------------------------------------ deciding
 
     async def decide(
         self, event_id: str, operation: Operation, *, message_id: str | None = None
@@ -192,14 +258,23 @@ class SeatInventoryStore:
         again, up to ``max_attempts`` times.
         """
         async with self._locks.hold(event_id):
-            for attempt in range(self._max_attempts):
-                outcome = await self._attempt(event_id, operation, message_id, attempt)
-                if outcome is not None:
-                    return outcome
-                WRITE_CONFLICTS.inc()
-                log.debug("seat_inventory_write_conflict", event_id=event_id, attempt=attempt)
-                # Let the winner's followers through before reading again.
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+            outcome = await self._decide_serialized(event_id, operation, message_id)
+        if outcome.written:
+            await self._tidy(event_id, outcome.stored.version)
+        return outcome
+
+    async def _decide_serialized(
+        self, event_id: str, operation: Operation, message_id: str | None
+    ) -> Outcome:
+        for attempt in range(self._max_attempts):
+            outcome = await self._attempt(event_id, operation, message_id, attempt)
+            if outcome is not None:
+                return outcome
+            self._known.pop(event_id, None)
+            WRITE_CONFLICTS.inc()
+            log.debug("seat_inventory_write_conflict", event_id=event_id, attempt=attempt)
+            # Let the winner's followers through before reading again.
+            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
         raise TooManyConflictsError(
             f"{self._max_attempts} conflicting writes in a row for event {event_id}"
         )
@@ -207,15 +282,24 @@ class SeatInventoryStore:
     async def _attempt(
         self, event_id: str, operation: Operation, message_id: str | None, attempt: int
     ) -> Outcome | None:
-        stored = await self.load(event_id) or StoredInventory(SeatInventory(event_id), 0)
+        """One read-decide-insert; None when another writer got there first."""
+        started = self._monotonic()
+        known = self._fresh(event_id) or await self._read_latest(event_id)
+        if known is None:
+            known = _Known(StoredInventory(SeatInventory(event_id), 0), started)
+        stored = known.stored
         if message_id is not None and message_id in stored.applied:
             return Outcome((), stored, written=False, duplicate=True, conflicts=attempt)
-        inventory = stored.inventory
+
+        inventory = from_document(to_document(stored.inventory))  # never mutate what is cached
         before = to_document(inventory)
         decisions = tuple(operation(inventory))
         state = to_document(inventory)
         if not decisions and state == before:
             return Outcome((), stored, written=False, conflicts=attempt)
+
+        if self._monotonic() - known.confirmed_at >= self._freshness:
+            return None  # decided from a state too old to insert from safely; read again
         version = stored.version + 1
         applied = list(stored.applied)
         if message_id is not None:
@@ -232,29 +316,45 @@ class SeatInventoryStore:
                 for event in seat_events(event_id, decisions, now)
             ],
         }
+        sent_at = self._monotonic()
         try:
             await self.inventories.insert_one(document)
         except DuplicateKeyError:
             return None
+        except Exception:
+            # The write may or may not have happened: know nothing, read next time.
+            self._known.pop(event_id, None)
+            raise
         result = StoredInventory(inventory, version, tuple(applied))
-        if version % self._prune_every == 0:
-            await self._prune(event_id, version)
+        self._remember(event_id, _Known(result, sent_at))
         return Outcome(decisions, result, written=True, conflicts=attempt)
 
-    async def _prune(self, event_id: str, version: int) -> None:
-        """Remove snapshots older than ``version`` whose events have all been published.
+    # ------------------------------------------------------------ tidying
 
-        A snapshot is never written again once a newer one exists (only the
-        relay removes published entries from it), so removing a published one
-        loses nothing. A failure here is harmless: the next prune retries.
+    async def _tidy(self, event_id: str, version: int) -> None:
+        """Shrink the snapshot ``version`` superseded; now and then delete old published ones.
+
+        Both are housekeeping: a failure is logged and left for the next time.
+        Shrinking races harmlessly with the relay (at worst an already
+        published entry is published again, with the same envelope id).
         """
         try:
-            await self.inventories.delete_many(
-                {
-                    "event_id": event_id,
-                    "version": {"$lt": version},
-                    f"{OUTBOX_FIELD}.0": {"$exists": False},
-                }
-            )
+            if version > 1:
+                await self.inventories.update_one(
+                    {"_id": snapshot_id(event_id, version - 1)},
+                    {
+                        "$set": {"superseded": True},
+                        "$unset": dict.fromkeys(STATE_FIELDS, ""),
+                    },
+                )
+            if version % self._prune_every == 0:
+                await self.inventories.delete_many(
+                    {
+                        "event_id": event_id,
+                        "version": {"$lt": version},
+                        "decided_at": {"$lt": self._clock() - self._retention},
+                        f"{OUTBOX_FIELD}.0": {"$exists": False},
+                    }
+                )
         except Exception:
-            log.warning("seat_inventory_prune_failed", event_id=event_id, exc_info=True)
+            log.warning("seat_inventory_tidying_failed", event_id=event_id, exc_info=True)
