@@ -1,0 +1,120 @@
+"""The registration stores against the real MongoDB-protocol server: writes that race.
+
+FerretDB v1 applies an update as a read of the whole document and a write
+of it, so two updates of one document at the same moment can lose one. The
+relay removing published entries and a service writing the same document
+are such a pair; these tests make them meet on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ilmo_registration.domain import Registrant, accept
+from ilmo_registration.storage import (
+    AlreadyRegisteredError,
+    KeyedLocks,
+    RegistrationStore,
+    ReportOutcome,
+)
+from ilmo_shared.contracts import Attendance, Language, SeatReserved
+from ilmo_shared.storage import Document
+from tests.support.infrastructure import IsolatedInfrastructure
+
+TRIALS = 30
+
+
+@pytest.fixture
+def store(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> RegistrationStore:
+    database = mongo[infrastructure.database_name("registration")]
+    return RegistrationStore(database, source="ilmo/test", locks=KeyedLocks())
+
+
+def registrant(email: str, attendance: Attendance = Attendance.IN_PERSON) -> Registrant:
+    return Registrant("Aino", "Aalto", email, None, attendance, Language.FI)
+
+
+async def stored_with_pending_event(store: RegistrationStore, event_id: str) -> str:
+    accepted = accept(event_id, registrant(f"{uuid.uuid4().hex}@example.fi"), datetime.now(UTC))
+    await store.add(accepted, needs=None, token_digest="digest")
+    return str(accepted.registration_id)
+
+
+async def relay_removes_pending(store: RegistrationStore, registration_id: str) -> None:
+    """What the relay does once the broker confirmed the document's entries."""
+    document = await store.registrations.find_one({"_id": registration_id})
+    assert document is not None
+    await store.for_relay.update_one(
+        {"_id": registration_id}, {"$pullAll": {"outbox": document["outbox"]}}
+    )
+
+
+async def test_a_cancellation_meeting_the_relay_is_never_lost(store: RegistrationStore) -> None:
+    await store.create_indexes()
+    event_id = f"race-{uuid.uuid4().hex[:8]}"
+    lost = 0
+    for _ in range(TRIALS):
+        registration_id = await stored_with_pending_event(store, event_id)
+        registration = await store.get(registration_id)
+        assert registration is not None
+        await asyncio.gather(
+            relay_removes_pending(store, registration_id),
+            store.cancel(registration, datetime.now(UTC)),
+        )
+        after = await store.registrations.find_one({"_id": registration_id})
+        assert after is not None
+        entries = [entry["envelope"]["type"] for entry in after["outbox"]]
+        if after["status"] != "cancelled" or entries != ["registration.cancelled"]:
+            lost += 1
+    assert lost == 0, f"{lost} of {TRIALS} cancellations lost"
+
+
+async def test_a_status_report_meeting_the_relay_is_never_lost(store: RegistrationStore) -> None:
+    event_id = f"race-{uuid.uuid4().hex[:8]}"
+    lost = 0
+    for _ in range(TRIALS):
+        registration_id = await stored_with_pending_event(store, event_id)
+        report = SeatReserved(
+            registration_id=uuid.UUID(registration_id),
+            event_id=event_id,
+            reserved_at=datetime.now(UTC),
+        )
+        _, outcome = await asyncio.gather(
+            relay_removes_pending(store, registration_id),
+            store.apply_report(registration_id, report),
+        )
+        assert outcome is ReportOutcome.APPLIED
+        registration = await store.get(registration_id)
+        assert registration is not None
+        if registration.state.status.value != "seat_reserved":
+            lost += 1
+    assert lost == 0, f"{lost} of {TRIALS} status reports lost"
+
+
+async def test_concurrent_duplicates_store_one_registration(store: RegistrationStore) -> None:
+    await store.create_indexes()
+    event_id = f"dup-{uuid.uuid4().hex[:8]}"
+    spellings = ["kai@example.fi", "KAI@example.fi", " Kai@Example.fi "] * 4
+    outcomes = await asyncio.gather(
+        *(
+            store.add(
+                accept(event_id, registrant(email), datetime.now(UTC)),
+                needs=None,
+                token_digest="d",
+            )
+            for email in spellings
+        ),
+        return_exceptions=True,
+    )
+    assert sum(outcome is None for outcome in outcomes) == 1
+    assert all(
+        isinstance(outcome, AlreadyRegisteredError) for outcome in outcomes if outcome is not None
+    )
+    assert await store.registrations.count_documents({"event_id": event_id}) == 1
