@@ -25,6 +25,7 @@ from ilmo_shared.contracts.envelope import Envelope
 from ilmo_shared.contracts.events import IntegrationEvent
 from ilmo_shared.logging import current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.storage import DocumentLocks
 
 OUTBOX_FIELD = "outbox"
 
@@ -72,6 +73,7 @@ class OutboxRelay:
         publisher: EventPublisher,
         collections: Sequence[AsyncCollection[Mapping[str, Any]]],
         *,
+        locks: DocumentLocks | None = None,
         poll_interval: float = 1.0,
         batch_size: int = 200,
     ) -> None:
@@ -79,6 +81,9 @@ class OutboxRelay:
         self._collections = list(collections)
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        # The service's own writers share these locks, so removing published
+        # entries never races a write of the same document in this process.
+        self._locks = locks if locks is not None else DocumentLocks()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -139,8 +144,9 @@ class OutboxRelay:
             # meanwhile stay for the next pass. (FerretDB v1 does not apply
             # $pull with a query condition; exact-document removal works on
             # both FerretDB and MongoDB.)
-            await collection.update_one(
-                {"_id": document["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
-            )
+            async with self._locks.hold(collection.name, document["_id"]):
+                await collection.update_one(
+                    {"_id": document["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
+                )
             published += len(entries)
         return published

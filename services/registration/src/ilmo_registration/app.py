@@ -15,9 +15,10 @@ from ilmo_registration.handlers import status_subscription
 from ilmo_registration.problems import install_problem_handlers
 from ilmo_registration.security import AdminGuard
 from ilmo_registration.settings import RegistrationSettings
-from ilmo_registration.storage import EventStore, KeyedLocks, RegistrationStore
+from ilmo_registration.storage import EventStore, RegistrationStore
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
+from ilmo_shared.storage import DocumentLocks
 
 SERVICE = "registration"
 
@@ -26,12 +27,14 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     if settings.admin_token is None:
         raise ValueError("the registration service needs ILMO_ADMIN_TOKEN")
     infrastructure = Infrastructure.create(SERVICE, settings)
-    locks = KeyedLocks()
+    locks = DocumentLocks()
     events = EventStore(infrastructure.database, source=infrastructure.source, locks=locks)
     registrations = RegistrationStore(
         infrastructure.database, source=infrastructure.source, locks=locks
     )
-    relay = OutboxRelay(infrastructure.publisher, [events.for_relay, registrations.for_relay])
+    relay = OutboxRelay(
+        infrastructure.publisher, [events.events, registrations.registrations], locks=locks
+    )
     deps = Dependencies(
         events=events,
         registrations=registrations,

@@ -16,18 +16,16 @@ FerretDB v1, the local and test server, applies an update by reading the
 whole document and writing it back, so two concurrent updates of one
 document can lose one of them (verified: of ten concurrent conditional
 ``$push`` updates, several report a modification and one survives). Writes to
-one document are therefore serialized within the process (``KeyedLocks``,
-also around the relay's removal of published entries), and conditional
+one document are therefore serialized within the process (``DocumentLocks``,
+shared with the relay's removal of published entries), and conditional
 updates on ``revision`` guard against other processes on MongoDB, where
 single-document updates are atomic.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -37,7 +35,6 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-from pymongo.results import UpdateResult
 
 from ilmo_registration.catalogue import EventSpec, details, normalised
 from ilmo_registration.domain import (
@@ -63,7 +60,7 @@ from ilmo_shared.contracts import (
     Venue,
 )
 from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
-from ilmo_shared.storage import Document
+from ilmo_shared.storage import Document, DocumentLocks
 
 CANCELLED = "cancelled"
 ACTIVE = "accepted"
@@ -86,55 +83,6 @@ class ConcurrentChangeError(Exception):
     """The document kept changing under a conditional update; try again later."""
 
 
-class KeyedLocks:
-    """One asyncio lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
-class SerializedCollection(AsyncCollection[Document]):
-    """The same collection for the outbox relay: its updates by ``_id`` take the document's lock."""
-
-    def __init__(self, collection: AsyncCollection[Document], locks: KeyedLocks) -> None:
-        super().__init__(
-            collection.database,
-            collection.name,
-            codec_options=collection.codec_options,
-            read_preference=collection.read_preference,
-            write_concern=collection.write_concern,
-            read_concern=collection.read_concern,
-        )
-        self._ilmo_locks = locks
-
-    async def update_one(
-        self, filter: Mapping[str, Any], *args: Any, **kwargs: Any
-    ) -> UpdateResult:
-        async with self._ilmo_locks.hold(_lock_key(self.name, filter.get("_id"))):
-            return await super().update_one(filter, *args, **kwargs)
-
-
-def _lock_key(collection: str, document_id: object) -> str:
-    return f"{collection}/{document_id}"
-
-
 # ------------------------------------------------------------------- catalogue
 
 
@@ -151,10 +99,9 @@ class EventStore:
     """The event catalogue, each event with its pending ``event.*`` facts."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, source: str, locks: KeyedLocks
+        self, database: AsyncDatabase[Document], *, source: str, locks: DocumentLocks
     ) -> None:
         self.events: AsyncCollection[Document] = database["events"]
-        self.for_relay = SerializedCollection(self.events, locks)
         self._source = source
         self._locks = locks
 
@@ -200,7 +147,7 @@ class EventStore:
         the new state, the next revision and its ``event.updated`` fact are
         one conditional write on the revision that was read.
         """
-        async with self._locks.hold(_lock_key(self.events.name, event_id)):
+        async with self._locks.hold(self.events.name, event_id):
             for _ in range(ATTEMPTS):
                 current = await self.get(event_id)
                 if current is None:
@@ -296,10 +243,9 @@ class RegistrationStore:
     """Registrations, each stored with its pending events in one document, in one write."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, source: str, locks: KeyedLocks
+        self, database: AsyncDatabase[Document], *, source: str, locks: DocumentLocks
     ) -> None:
         self.registrations: AsyncCollection[Document] = database["registrations"]
-        self.for_relay = SerializedCollection(self.registrations, locks)
         self._source = source
         self._locks = locks
 
@@ -374,7 +320,7 @@ class RegistrationStore:
         )
         entry = outbox_entry(cancelled, source=self._source)
         entry["envelope"]["id"] = str(uuid.uuid5(_CANCELLATION_IDS, registration.id))
-        async with self._locks.hold(_lock_key(self.registrations.name, registration.id)):
+        async with self._locks.hold(self.registrations.name, registration.id):
             result = await self.registrations.update_one(
                 {"_id": registration.id, "status": {"$ne": CANCELLED}},
                 {
@@ -391,7 +337,7 @@ class RegistrationStore:
 
     async def apply_report(self, registration_id: str, report: StatusReport) -> ReportOutcome:
         """Take in what capacity or streaming reported, once, and never backwards."""
-        async with self._locks.hold(_lock_key(self.registrations.name, registration_id)):
+        async with self._locks.hold(self.registrations.name, registration_id):
             for _ in range(ATTEMPTS):
                 document = await self.registrations.find_one(
                     {"_id": registration_id}, projection={OUTBOX_FIELD: 0}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from ilmo_registration.storage import KeyedLocks
+from ilmo_shared.storage import DocumentLocks
 
 
 async def test_holders_of_one_key_take_turns_and_other_keys_do_not_wait() -> None:
-    locks = KeyedLocks()
+    locks = DocumentLocks()
     trace: list[str] = []
     release = asyncio.Event()
 
     async def hold(key: str, name: str, wait: bool) -> None:
-        async with locks.hold(key):
+        async with locks.hold("things", key):
             trace.append(f"{name} in")
             if wait:
                 await release.wait()
