@@ -49,11 +49,12 @@ class RunningCapacity:
     database_name: str
 
     def seen(self, event_id: str) -> list[ObservedMessage]:
-        return [
-            m
-            for m in self.tap.messages
-            if m.routing_key in SEAT_EVENTS and m.data.get("event_id") == event_id
-        ]
+        """Seat events about ``event_id`` as a consumer takes them: each envelope id once."""
+        first: dict[str | None, ObservedMessage] = {}
+        for m in self.tap.messages:
+            if m.routing_key in SEAT_EVENTS and m.data.get("event_id") == event_id:
+                first.setdefault(m.message_id, m)
+        return list(first.values())
 
     async def seat_events(self, event_id: str, count: int) -> list[ObservedMessage]:
         """Wait until ``count`` seat events about ``event_id`` were published; return them all."""

@@ -240,9 +240,14 @@ async def test_concurrent_requests_never_oversell(
 
 
 async def test_the_relay_never_undoes_a_decision(
-    store: SeatInventoryStore, idle_broker: RabbitBroker
+    database: AsyncDatabase[Document], idle_broker: RabbitBroker
 ) -> None:
-    """Relay passes running between decisions (the race that in-place updates lose on FerretDB)."""
+    """Relay passes running between decisions (the race that in-place updates lose on FerretDB).
+
+    Shrinking at once here, so that it meets the relay as often as it can.
+    """
+    store = SeatInventoryStore(database, source=SOURCE, shrink_after=0.0)
+    await store.create_indexes()
     publisher = RecordingPublisher(idle_broker)
     relay = OutboxRelay(publisher, [store.inventories])
     await store.decide("seminar", lambda seats: seats.set_capacity(10))
@@ -303,7 +308,7 @@ async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_ol
     database: AsyncDatabase[Document], idle_broker: RabbitBroker
 ) -> None:
     wall = Wall()
-    store = SeatInventoryStore(database, source=SOURCE, clock=wall, prune_every=8)
+    store = SeatInventoryStore(database, source=SOURCE, clock=wall, prune_every=8, shrink_after=0.0)
     await store.create_indexes()
     relay = OutboxRelay(RecordingPublisher(idle_broker), [store.inventories])
     await store.decide("seminar", lambda seats: seats.set_capacity(100))

@@ -24,8 +24,9 @@ to a snapshot after it is inserted; neither can undo a decision.
 Keeping the collection small (the relay scans it on every pass, and FerretDB
 v1 filters anything but ``_id`` by reading every document):
 
-- once version ``v + 1`` is stored, snapshot ``v`` is superseded and shrunk
-  to its id, version, time and outbox (the state fields are removed);
+- once version ``v + 1`` is stored, snapshot ``v`` is superseded; a moment
+  later (``shrink_after``, when the relay has normally published it) it is
+  shrunk to its id, version, time and outbox (the state fields are removed);
 - superseded snapshots with nothing left to publish are deleted once older
   than ``retention``. Until then their ids keep the compare-and-set sound: a
   writer only inserts from a state it confirmed current less than
@@ -45,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -181,6 +182,7 @@ class SeatInventoryStore:
         freshness: float = 5.0,
         retention: timedelta = timedelta(seconds=60),
         prune_every: int = 64,
+        shrink_after: float = 1.0,
         cached_events: int = 1000,
     ) -> None:
         if retention.total_seconds() < 4 * freshness:
@@ -194,7 +196,10 @@ class SeatInventoryStore:
         self._freshness = freshness
         self._retention = retention
         self._prune_every = prune_every
+        self._shrink_after = shrink_after
         self._cached_events = cached_events
+        # Superseded snapshots waiting to be shrunk: (event id, version, superseded at).
+        self._superseded: deque[tuple[str, int, float]] = deque(maxlen=100_000)
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._locks = _EventLocks()
 
@@ -332,16 +337,22 @@ class SeatInventoryStore:
     # ------------------------------------------------------------ tidying
 
     async def _tidy(self, event_id: str, version: int) -> None:
-        """Shrink the snapshot ``version`` superseded; now and then delete old published ones.
+        """Shrink snapshots superseded a while ago; now and then delete old published ones.
 
-        Both are housekeeping: a failure is logged and left for the next time.
-        Shrinking races harmlessly with the relay (at worst an already
-        published entry is published again, with the same envelope id).
+        Both are housekeeping: a failure is logged and left for a later time.
+        Shrinking waits ``shrink_after`` so that it rarely meets the relay on
+        the same snapshot: on FerretDB v1 both rewrite the whole document, and
+        if they overlap, entries the relay just published come back and are
+        published again, with the same envelope ids (harmless, but wasted).
         """
+        now = self._monotonic()
+        if version > 1:
+            self._superseded.append((event_id, version - 1, now))
         try:
-            if version > 1:
+            while self._superseded and now - self._superseded[0][2] >= self._shrink_after:
+                old_event_id, old_version, _ = self._superseded.popleft()
                 await self.inventories.update_one(
-                    {"_id": snapshot_id(event_id, version - 1)},
+                    {"_id": snapshot_id(old_event_id, old_version)},
                     {
                         "$set": {"superseded": True},
                         "$unset": dict.fromkeys(STATE_FIELDS, ""),
