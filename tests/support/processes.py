@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.registration import ADMIN_TOKEN
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
 
@@ -97,6 +98,7 @@ def running_services(
             "ILMO_AMQP_URL": infrastructure.amqp_url,
             "ILMO_MONGODB_URL": infrastructure.mongodb_url,
             "ILMO_LOG_LEVEL": "INFO",
+            "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
         }
     )
     base.update(extra_environment or {})
