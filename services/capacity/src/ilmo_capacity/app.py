@@ -43,7 +43,7 @@ def seat_subscription(store: SeatInventoryStore, relay: OutboxRelay) -> Subscrip
 def build_app(settings: CapacitySettings) -> FastAPI:
     infrastructure = Infrastructure.create(SERVICE, settings)
     store = SeatInventoryStore(infrastructure.database, source=infrastructure.source)
-    relay = OutboxRelay(infrastructure.publisher, [store.inventories])
+    relay = OutboxRelay(infrastructure.publisher, [store.inventories], locks=store.locks)
     return create_app(
         infrastructure,
         ServiceParts(

@@ -47,8 +47,7 @@ import asyncio
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,9 +62,10 @@ from ilmo_capacity.domain import Decision, SeatInventory
 from ilmo_capacity.metrics import WRITE_CONFLICTS
 from ilmo_capacity.publication import seat_events
 from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
-from ilmo_shared.storage import Document
+from ilmo_shared.storage import Document, DocumentLocks
 
 COLLECTION = "seat_inventories"
+DECISIONS = "seat_decisions"  # the lock namespace of decisions, one lock per event
 STATE_FIELDS = ("capacity", "revision", "holders", "waiting", "pending", "cancelled", "applied")
 
 Operation = Callable[[SeatInventory], Sequence[Decision]]
@@ -146,27 +146,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _EventLocks:
-    """One asyncio lock per event id, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, event_id: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(event_id, (asyncio.Lock(), 0))
-        self._locks[event_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[event_id]
-            if users <= 1:
-                del self._locks[event_id]
-            else:
-                self._locks[event_id] = (lock, users - 1)
-
-
 class SeatInventoryStore:
     """Seat inventories, one snapshot document per (event, version), outbox inside."""
 
@@ -175,6 +154,7 @@ class SeatInventoryStore:
         database: AsyncDatabase[Document],
         *,
         source: str,
+        locks: DocumentLocks | None = None,
         clock: Clock = _utc_now,
         monotonic: Monotonic = time.monotonic,
         max_attempts: int = 100,
@@ -201,7 +181,9 @@ class SeatInventoryStore:
         # Superseded snapshots waiting to be shrunk: (event id, version, superseded at).
         self._superseded: deque[tuple[str, int, float]] = deque(maxlen=100_000)
         self._known: OrderedDict[str, _Known] = OrderedDict()
-        self._locks = _EventLocks()
+        # Shared with the outbox relay of this process (``OutboxRelay(locks=...)``):
+        # decisions hold one lock per event, shrinking one per snapshot document.
+        self.locks = locks if locks is not None else DocumentLocks()
 
     async def create_indexes(self) -> None:
         await self.inventories.create_index(
@@ -262,7 +244,7 @@ class SeatInventoryStore:
         On a write conflict the state is read again and the operation applied
         again, up to ``max_attempts`` times.
         """
-        async with self._locks.hold(event_id):
+        async with self.locks.hold(DECISIONS, event_id):
             outcome = await self._decide_serialized(event_id, operation, message_id)
         if outcome.written:
             await self._tidy(event_id, outcome.stored.version)
@@ -340,10 +322,12 @@ class SeatInventoryStore:
         """Shrink snapshots superseded a while ago; now and then delete old published ones.
 
         Both are housekeeping: a failure is logged and left for a later time.
-        Shrinking waits ``shrink_after`` so that it rarely meets the relay on
-        the same snapshot: on FerretDB v1 both rewrite the whole document, and
-        if they overlap, entries the relay just published come back and are
-        published again, with the same envelope ids (harmless, but wasted).
+        On FerretDB v1 shrinking and the relay's removal of published entries
+        both rewrite the whole document; if they overlapped, entries just
+        published would come back and go out again (same envelope ids:
+        harmless, but wasted). In this process the shared document lock keeps
+        them apart; waiting ``shrink_after`` makes it rare with the relays of
+        other replicas too.
         """
         now = self._monotonic()
         if version > 1:
@@ -351,13 +335,15 @@ class SeatInventoryStore:
         try:
             while self._superseded and now - self._superseded[0][2] >= self._shrink_after:
                 old_event_id, old_version, _ = self._superseded.popleft()
-                await self.inventories.update_one(
-                    {"_id": snapshot_id(old_event_id, old_version)},
-                    {
-                        "$set": {"superseded": True},
-                        "$unset": dict.fromkeys(STATE_FIELDS, ""),
-                    },
-                )
+                superseded_id = snapshot_id(old_event_id, old_version)
+                async with self.locks.hold(self.inventories.name, superseded_id):
+                    await self.inventories.update_one(
+                        {"_id": superseded_id},
+                        {
+                            "$set": {"superseded": True},
+                            "$unset": dict.fromkeys(STATE_FIELDS, ""),
+                        },
+                    )
             if version % self._prune_every == 0:
                 await self.inventories.delete_many(
                     {
