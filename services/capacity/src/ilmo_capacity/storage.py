@@ -207,6 +207,9 @@ class SeatInventoryStore:
         return known
 
     def _remember(self, event_id: str, known: _Known) -> None:
+        current = self._known.get(event_id)
+        if current is not None and current.stored.version > known.stored.version:
+            return  # a read that started before this process wrote a newer version
         self._known[event_id] = known
         self._known.move_to_end(event_id)
         while len(self._known) > self._cached_events:
