@@ -73,6 +73,14 @@ stop_services() {
 	done
 }
 
+any_service_running() {
+	local name
+	for name in "${SERVICES[@]}"; do
+		[[ -n $(our_pid "$RUN_DIR/$name.pid" "ilmo-$name") ]] && return 0
+	done
+	return 1
+}
+
 create_sample_event() {
 	local base status
 	base=http://127.0.0.1:$(port_of registration)
@@ -131,11 +139,13 @@ main() {
 		done
 		create_sample_event
 		print_urls
-		# Stay in the foreground until interrupted; the services run in their own sessions.
-		while true; do
-			sleep 3600 &
+		# Stay in the foreground until interrupted, or until `make stop` elsewhere
+		# has stopped the services (they run in their own sessions).
+		while any_service_running; do
+			sleep 2 &
 			wait $! || true
 		done
+		printf 'the services were stopped elsewhere; done.\n'
 		;;
 	stop)
 		ensure_dirs
