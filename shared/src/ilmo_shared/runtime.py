@@ -11,6 +11,7 @@ events are flushed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,17 @@ class ServiceParts:
     relay: OutboxRelay | None = field(default=None)
 
 
+SHUTDOWN_STEP_SECONDS = 20.0
+
+
+async def _bounded(step: str, work: Awaitable[None], seconds: float) -> None:
+    """Await one shutdown step, giving up (with a warning) after ``seconds``."""
+    try:
+        await asyncio.wait_for(work, timeout=seconds)
+    except TimeoutError:
+        log.warning("shutdown_step_timed_out", step=step, seconds=seconds)
+
+
 def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     """The service's ASGI app, with everything it owns started in its lifespan."""
     broker = infrastructure.broker
@@ -102,13 +114,15 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
             yield
         finally:
             # Stop taking new messages and let in-flight handlers finish,
-            # then publish what they stored, then close connections.
+            # then publish what they stored, then close connections. Each
+            # step is bounded: a shutdown that hangs is worse than one that
+            # leaves a message to be redelivered.
             for subscriber in broker.subscribers:
-                await subscriber.stop()
+                await _bounded("stop_consuming", subscriber.stop(), SHUTDOWN_STEP_SECONDS)
             if parts.relay is not None:
-                await parts.relay.stop()
-            await broker.stop()
-            await infrastructure.mongo.close()
+                await _bounded("flush_outbox", parts.relay.stop(), SHUTDOWN_STEP_SECONDS)
+            await _bounded("close_broker", broker.stop(), SHUTDOWN_STEP_SECONDS)
+            await _bounded("close_database", infrastructure.mongo.close(), SHUTDOWN_STEP_SECONDS)
             log.info("service_stopped")
 
     app = FastAPI(title=parts.title, lifespan=lifespan)
