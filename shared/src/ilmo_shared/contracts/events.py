@@ -139,6 +139,12 @@ class EventDetails(IntegrationEvent):
     registration_opens_at: datetime
     registration_closes_at: datetime
     stream_url: str
+    stream_opens_minutes_before: int = Field(
+        default=30, ge=0, le=24 * 60, description="Personal stream links open this long before."
+    )
+    stream_closes_minutes_after: int = Field(
+        default=120, ge=0, le=24 * 60, description="Personal stream links close this long after."
+    )
     agenda: tuple[AgendaItem, ...] = ()
     target_groups: tuple[str, ...] = ()
     published: bool

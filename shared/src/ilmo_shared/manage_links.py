@@ -1,0 +1,35 @@
+"""Manage links in emails: a token that lets the registrant view or cancel from a link.
+
+The ``manage_token`` given in the 202 answer is random and stored only as a
+hash, so it cannot be put in an email written later by another service, and
+it must never travel on the event bus (every subscriber would be able to
+cancel anyone). Instead the registration and notification services share a
+secret (``ILMO_MANAGE_LINK_SECRET``) and both derive the same link token from
+the registration id with HMAC-SHA256: unguessable without the secret, nothing
+to store, and nothing sensitive on the bus.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+_CONTEXT = b"ilmo/manage-link/v1:"
+
+
+def manage_link_token(secret: str, registration_id: str) -> str:
+    """The link token for one registration (256 bits, URL-safe, no padding)."""
+    digest = hmac.new(secret.encode(), _CONTEXT + registration_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def is_manage_link_token(secret: str, registration_id: str, token: str) -> bool:
+    """Constant-time check of a link token."""
+    return hmac.compare_digest(manage_link_token(secret, registration_id), token)
+
+
+def manage_link(base_url: str, secret: str, registration_id: str) -> str:
+    """The manage page address written into emails."""
+    token = manage_link_token(secret, registration_id)
+    return f"{base_url.rstrip('/')}/manage/{registration_id}?token={token}"
