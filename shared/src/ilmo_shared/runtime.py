@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_shared.http import install_common
@@ -70,16 +70,28 @@ class Infrastructure:
         return f"ilmo/{self.service}"
 
 
+class Worker(Protocol):
+    """A background task a service runs beside its consumers (e.g. a mail dispatcher)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceParts:
-    """What a service brings to the common shape."""
+    """What a service brings to the common shape.
+
+    ``workers`` start after the consumers and stop before the outbox relay's
+    last flush, so events they store on the way out are still published.
+    """
 
     title: str
     subscriptions: Sequence[Subscription] = ()
     routers: Sequence[APIRouter] = ()
-    outbox_collections: Sequence[AsyncCollection[Document]] = ()
     prepare_storage: Callable[[], Awaitable[None]] | None = None
-    relay: OutboxRelay | None = field(default=None)
+    relay: OutboxRelay | None = None
+    workers: Sequence[Worker] = ()
 
 
 SHUTDOWN_STEP_SECONDS = 20.0
@@ -109,6 +121,8 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
         await broker.start()
         if parts.relay is not None:
             parts.relay.start()
+        for worker in parts.workers:
+            worker.start()
         log.info("service_started", port=infrastructure.settings.http_port)
         try:
             yield
@@ -119,6 +133,8 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
             # leaves a message to be redelivered.
             for subscriber in broker.subscribers:
                 await _bounded("stop_consuming", subscriber.stop(), SHUTDOWN_STEP_SECONDS)
+            for worker in parts.workers:
+                await _bounded("stop_worker", worker.stop(), SHUTDOWN_STEP_SECONDS)
             if parts.relay is not None:
                 await _bounded("flush_outbox", parts.relay.stop(), SHUTDOWN_STEP_SECONDS)
             await _bounded("close_broker", broker.stop(), SHUTDOWN_STEP_SECONDS)

@@ -50,7 +50,6 @@ def build_app(settings: CapacitySettings) -> FastAPI:
             title="Ilmo capacity",
             subscriptions=[seat_subscription(store, relay)],
             routers=[seats_router(store)],
-            outbox_collections=[store.inventories],
             prepare_storage=store.create_indexes,
             relay=relay,
         ),
