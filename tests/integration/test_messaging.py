@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from ilmo_shared.messaging.subscription import (
     REASON_HEADER,
     Subscription,
 )
-from ilmo_shared.messaging.topology import DELIVERY_LIMIT
+from ilmo_shared.messaging.topology import DELIVERY_LIMIT, RetryPolicy
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection, drain, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -179,26 +180,71 @@ async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_bl
     assert all(m.headers[ORIGINAL_ROUTING_KEY_HEADER] == "registration.accepted" for m in parked)
 
 
-async def test_a_handler_that_keeps_failing_is_retried_a_bounded_number_of_times_then_dead_lettered(
+async def test_a_failing_handler_is_retried_with_growing_delays_then_dead_lettered_with_a_reason(
     infrastructure: IsolatedInfrastructure, broker: RabbitBroker
 ) -> None:
     service = unique_service()
-    attempts = 0
+    attempts: list[float] = []
+    handled_behind: list[RegistrationAccepted] = []
+    poison, behind = accepted(), accepted()
 
-    async def always_fail(_event: RegistrationAccepted, _envelope: Envelope) -> None:
-        nonlocal attempts
-        attempts += 1
-        raise RuntimeError("storage is on fire")
+    async def handle(event: RegistrationAccepted, _envelope: Envelope) -> None:
+        if event != poison:
+            handled_behind.append(event)
+            return
+        attempts.append(asyncio.get_running_loop().time())
+        raise RuntimeError("storage is on fire for asa.ohman@example.fi")
 
-    subscription = Subscription(service, "registrations").on(RegistrationAccepted, always_fail)
+    policy = RetryPolicy(delays=(0.3, 0.8), max_attempts=4)
+    subscription = Subscription(service, "registrations", retry=policy).on(
+        RegistrationAccepted, handle
+    )
     subscription.attach(broker, prefetch=1)
     await broker.start()
     await subscription.declare(broker)
-    poison = accepted()
-    await EventPublisher(broker).publish(envelope_for(poison), poison.model_dump_json().encode())
+    publisher = EventPublisher(broker)
+    await publisher.publish(envelope_for(poison), poison.model_dump_json().encode())
+    await publisher.publish(envelope_for(behind), behind.model_dump_json().encode())
 
     [parked] = await drain(infrastructure.amqp_url, f"{service}.dead-letter", expect=1, timeout=60)
     assert RegistrationAccepted.model_validate_json(parked.body) == poison
-    [death] = parked.headers["x-death"]
-    assert death["reason"] == "delivery_limit"
-    assert attempts == DELIVERY_LIMIT + 1
+    assert parked.headers[REASON_HEADER] == "handler failed 4 times, last with RuntimeError"
+    assert "example.fi" not in parked.headers[REASON_HEADER]
+    assert len(attempts) == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps[0] >= 0.3
+    assert gaps[1] >= 0.8
+    assert gaps[2] >= 0.8
+    # The poison message never held up the one behind it.
+    assert handled_behind == [behind]
+
+
+async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+) -> None:
+    service = unique_service()
+    calls = 0
+    done = asyncio.Event()
+
+    async def flaky(_event: RegistrationAccepted, _envelope: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionError("database restarting")
+        done.set()
+
+    subscription = Subscription(
+        service, "registrations", retry=RetryPolicy(delays=(0.2,), max_attempts=5)
+    ).on(RegistrationAccepted, flaky)
+    subscription.attach(broker, prefetch=1)
+    await broker.start()
+    await subscription.declare(broker)
+    event = accepted()
+    await EventPublisher(broker).publish(envelope_for(event), event.model_dump_json().encode())
+    await asyncio.wait_for(done.wait(), timeout=20)
+    await asyncio.sleep(0.5)
+    assert calls == 3
+    async with amqp_connection(infrastructure.amqp_url) as connection:
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(f"{service}.dead-letter", passive=True)
+        assert dlq.declaration_result.message_count == 0

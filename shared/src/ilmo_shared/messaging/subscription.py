@@ -9,8 +9,11 @@ queue. Acknowledgement is explicit, never a library default:
 - not understood (no envelope, unknown type, body not matching its schema)
   → republished to the dead-letter exchange with the reason in a header, then
   acked: retrying cannot fix it, and it must not block the queue;
-- the handler raised → nack with requeue; the queue's delivery limit bounds
-  the retries and dead-letters the message once it is exceeded.
+- the handler raised → the message goes to a delay queue and comes back
+  after a growing wait (``RetryPolicy``), then acked; after the last attempt
+  it is dead-lettered with the failure reason. Only if that republishing
+  itself fails is the message nacked for an immediate redelivery, which the
+  queue's delivery limit bounds.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    RetryPolicy,
     dead_letter_queue,
     queue_name,
+    retry_queue,
+    retry_queue_name,
     work_queue,
 )
 
@@ -41,6 +47,7 @@ EventT = TypeVar("EventT", bound=IntegrationEvent)
 Handler = Callable[[EventT, Envelope], Awaitable[None]]
 
 REASON_HEADER = "x-ilmo-dead-letter-reason"
+ATTEMPT_HEADER = "x-ilmo-attempt"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ilmo-original-routing-key"
 
 EVENTS_CONSUMED = Counter(
@@ -68,8 +75,16 @@ class _Route(Generic[EventT]):
 class Subscription:
     """Handlers for the events one service consumes from one queue."""
 
-    def __init__(self, service: str, purpose: str, *, single_active_consumer: bool = False) -> None:
+    def __init__(
+        self,
+        service: str,
+        purpose: str,
+        *,
+        single_active_consumer: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.service = service
+        self.retry = retry if retry is not None else RetryPolicy()
         self.queue_name = queue_name(service, purpose)
         self._single_active_consumer = single_active_consumer
         self._routes: dict[str, _Route[Any]] = {}
@@ -122,6 +137,8 @@ class Subscription:
         )
         for routing_key in self.routing_keys:
             await queue.bind(exchange, routing_key)
+        for delay in sorted(set(self.retry.delays)):
+            await broker.declare_queue(retry_queue(self.queue_name, delay))
         dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
         dlq = dead_letter_queue(self.service)
         await (await broker.declare_queue(dlq)).bind(dead_letters, dlq.routing_key)
@@ -138,10 +155,16 @@ class Subscription:
         with correlation_scope(envelope.correlationid):
             try:
                 await route.handler(event, envelope)
-            except Exception:
-                log.exception("event_handling_failed", event_id=envelope.id, type=envelope.type)
+            except Exception as error:
+                # The exception's type and stack only: its message may quote personal data.
+                log.warning(
+                    "event_handling_failed",
+                    event_id=envelope.id,
+                    type=envelope.type,
+                    error=type(error).__name__,
+                )
                 EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "failed").inc()
-                await message.nack()
+                await self._retry_later(broker, message, error)
                 return
         await message.ack()
         EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "handled").inc()
@@ -171,6 +194,36 @@ class Subscription:
             ) from error
         return envelope, event, route
 
+    async def _retry_later(
+        self, broker: RabbitBroker, message: RabbitMessage, error: Exception
+    ) -> None:
+        """Send a failed message round a delay queue, or park it once the attempts are spent."""
+        raw = message.raw_message
+        attempt = _as_int((raw.headers or {}).get(ATTEMPT_HEADER)) + 1
+        try:
+            if attempt >= self.retry.max_attempts:
+                reason = f"handler failed {attempt} times, last with {type(error).__name__}"
+                await self._dead_letter(broker, message, reason)
+                return
+            headers = dict(raw.headers or {})
+            headers[ATTEMPT_HEADER] = attempt
+            await broker.publish(
+                raw.body,
+                routing_key=retry_queue_name(self.queue_name, self.retry.delay_for(attempt)),
+                persist=True,
+                mandatory=False,
+                headers=headers,
+                content_type=raw.content_type,
+                message_id=raw.message_id,
+                message_type=raw.type,
+                correlation_id=raw.correlation_id,
+            )
+        except Exception:
+            log.warning("retry_scheduling_failed", queue=self.queue_name, exc_info=True)
+            await message.nack()
+            return
+        await message.ack()
+
     async def _dead_letter(self, broker: RabbitBroker, message: RabbitMessage, reason: str) -> None:
         """Park an unprocessable message with its reason, then take it off the queue."""
         raw = message.raw_message
@@ -191,3 +244,13 @@ class Subscription:
             correlation_id=raw.correlation_id,
         )
         await message.ack()
+
+
+def _as_int(value: object) -> int:
+    """A header value as a count; anything unreadable counts as zero."""
+    if isinstance(value, (int, str, bytes)):
+        try:
+            return int(value)
+        except ValueError:
+            return 0
+    return 0

@@ -9,6 +9,8 @@ all defined here, in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
@@ -63,4 +65,42 @@ def dead_letter_queue(service: str) -> RabbitQueue:
         queue_type=QueueType.QUORUM,
         durable=True,
         routing_key=f"{service}.#",
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how late a failed message is tried again before it is dead-lettered.
+
+    RabbitMQ 3.10 requeues a nacked message at once, so backoff has its own
+    mechanism: one delay queue per step, whose message TTL dead-letters the
+    message back into the work queue through the default exchange. Attempt
+    ``n`` waits ``delays[n-1]`` seconds (the last delay repeats).
+    """
+
+    delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 300.0)
+    max_attempts: int = 6
+
+    def delay_for(self, attempt: int) -> float:
+        return self.delays[min(attempt, len(self.delays)) - 1]
+
+
+def retry_queue_name(work_queue_name: str, delay: float) -> str:
+    return f"{work_queue_name}.retry-{delay:g}s"
+
+
+def retry_queue(work_queue_name: str, delay: float) -> RabbitQueue:
+    """A delay step: messages wait ``delay`` seconds, then return to the work queue."""
+    arguments: QuorumQueueArgs = {
+        "x-message-ttl": int(delay * 1000),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": work_queue_name,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    return RabbitQueue(
+        retry_queue_name(work_queue_name, delay),
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments=arguments,
     )
