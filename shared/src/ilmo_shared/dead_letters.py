@@ -1,0 +1,185 @@
+"""``ilmo-dlq``: list, inspect and replay the messages a service could not handle.
+
+Every service parks what it cannot handle in its ``<service>.dead-letter``
+queue, with the reason in a header (``x-ilmo-dead-letter-reason``) or, when
+RabbitMQ's delivery limit was hit, in ``x-death``. Operators look at them
+here and, once the cause is fixed, replay them into the queue they came from
+(only that queue: the other subscribers of the event already handled it).
+Replay keeps the CloudEvents id, so replaying twice is harmless: consumers
+deduplicate on it.
+
+Messages are read with get-and-requeue, which keeps them in the queue; only
+``replay`` removes a message, after its copy was confirmed by the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from ilmo_shared.messaging.subscription import (
+    ATTEMPT_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    REASON_HEADER,
+)
+
+SERVICES = ("registration", "capacity", "notification", "streaming")
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+_DROPPED_ON_REPLAY = (
+    REASON_HEADER,
+    ATTEMPT_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    "x-death",
+    "x-delivery-count",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """What an operator needs to know about one dead-lettered message."""
+
+    message_id: str
+    event_type: str
+    source_queue: str
+    reason: str
+    headers: dict[str, Any]
+    body: bytes
+
+    @classmethod
+    def of(cls, message: AbstractIncomingMessage) -> ParkedMessage:
+        headers: dict[str, Any] = dict(message.headers or {})
+        deaths = headers.get("x-death")
+        first_death: dict[str, Any] = {}
+        if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+            first_death = deaths[0]
+        reason = headers.get(REASON_HEADER) or first_death.get("reason") or "unknown"
+        source = str(message.routing_key or first_death.get("queue") or "")
+        return cls(
+            message_id=str(message.message_id or headers.get("cloudEvents:id") or "?"),
+            event_type=str(message.type or headers.get("cloudEvents:type") or "?"),
+            source_queue=source,
+            reason=_text(reason),
+            headers=headers,
+            body=message.body,
+        )
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+async def browse(channel: AbstractChannel, queue_name: str) -> list[ParkedMessage]:
+    """Every message in a dead-letter queue, left in place."""
+    queue = await channel.declare_queue(queue_name, passive=True)
+    taken: list[AbstractIncomingMessage] = []
+    try:
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            taken.append(message)
+        return [ParkedMessage.of(message) for message in taken]
+    finally:
+        for message in taken:
+            await message.nack(requeue=True)
+
+
+async def replay(channel: AbstractChannel, queue_name: str, message_ids: set[str] | None) -> int:
+    """Send parked messages back to their source queue; ``None`` means all of them."""
+    queue = await channel.declare_queue(queue_name, passive=True)
+    replayed = 0
+    kept: list[AbstractIncomingMessage] = []
+    try:
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            parked = ParkedMessage.of(message)
+            if message_ids is not None and parked.message_id not in message_ids:
+                kept.append(message)
+                continue
+            headers = {k: v for k, v in parked.headers.items() if k not in _DROPPED_ON_REPLAY}
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    parked.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    message_id=message.message_id,
+                    type=message.type,
+                    correlation_id=message.correlation_id,
+                    timestamp=message.timestamp,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=parked.source_queue,
+            )
+            await message.ack()
+            replayed += 1
+    finally:
+        for message in kept:
+            await message.nack(requeue=True)
+    return replayed
+
+
+def _queue_for(service: str) -> str:
+    if service not in SERVICES:
+        raise SystemExit(f"ilmo-dlq: unknown service {service!r}; one of {', '.join(SERVICES)}")
+    return f"{service}.dead-letter"
+
+
+async def _run(arguments: argparse.Namespace) -> int:
+    connection = await aio_pika.connect(arguments.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        if arguments.command == "list":
+            for service in [arguments.service] if arguments.service else SERVICES:
+                parked = await browse(channel, _queue_for(service))
+                print(f"{service}.dead-letter: {len(parked)} message(s)")
+                for message in parked:
+                    print(
+                        f"  {message.message_id}  {message.event_type}  "
+                        f"from {message.source_queue}  reason: {message.reason}"
+                    )
+        elif arguments.command == "show":
+            for message in await browse(channel, _queue_for(arguments.service)):
+                if message.message_id == arguments.message_id:
+                    headers = {k: _text(v) for k, v in message.headers.items()}
+                    print(json.dumps({"headers": headers}, indent=2, ensure_ascii=False))
+                    print(message.body.decode(errors="replace"))
+                    return 0
+            print(f"ilmo-dlq: no message {arguments.message_id}", file=sys.stderr)
+            return 1
+        else:
+            wanted = None if arguments.all else set(arguments.message_ids)
+            count = await replay(channel, _queue_for(arguments.service), wanted)
+            print(f"replayed {count} message(s) from {arguments.service}.dead-letter")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``ilmo-dlq list|show|replay``: the operator's view of dead-lettered messages."""
+    parser = argparse.ArgumentParser(prog="ilmo-dlq", description=__doc__.splitlines()[0])
+    parser.add_argument("--amqp-url", default=os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL))
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="count and summarise parked messages")
+    listing.add_argument("service", nargs="?", choices=SERVICES)
+    show = commands.add_parser("show", help="headers and body of one message")
+    show.add_argument("service", choices=SERVICES)
+    show.add_argument("message_id")
+    again = commands.add_parser("replay", help="send messages back to the queue they failed in")
+    again.add_argument("service", choices=SERVICES)
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("message_ids", nargs="*", default=[])
+    which.add_argument("--all", action="store_true")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "replay" and not arguments.all and not arguments.message_ids:
+        parser.error("replay needs message ids or --all")
+    raise SystemExit(asyncio.run(_run(arguments)))

@@ -1,0 +1,122 @@
+"""The operator's dead-letter tool against the real broker: list, show, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream.rabbit import RabbitBroker
+
+from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_shared.dead_letters import browse, replay
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.subscription import Subscription
+from ilmo_shared.messaging.topology import RetryPolicy
+from ilmo_shared.outbox import outbox_entry
+from tests.support.amqp import amqp_connection
+from tests.support.infrastructure import IsolatedInfrastructure
+
+
+def accepted() -> RegistrationAccepted:
+    return RegistrationAccepted(
+        registration_id=uuid.uuid4(),
+        event_id="seminar",
+        attendance=Attendance.REMOTE,
+        language=Language.EN,
+        first_name="Ann",
+        last_name="Other",
+        email="ann@example.org",
+        registered_at=datetime.now(UTC),
+    )
+
+
+async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_queue(
+    infrastructure: IsolatedInfrastructure,
+) -> None:
+    service = f"svc{uuid.uuid4().hex[:6]}"
+    broken = True
+    handled: list[str] = []
+    replayed_event = asyncio.Event()
+
+    async def handle(_event: RegistrationAccepted, envelope: Envelope) -> None:
+        if broken:
+            raise LookupError("dependency missing")
+        handled.append(envelope.id)
+        replayed_event.set()
+
+    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+    subscription = Subscription(
+        service, "registrations", retry=RetryPolicy(delays=(0.1,), max_attempts=1)
+    ).on(RegistrationAccepted, handle)
+    subscription.attach(broker, prefetch=4)
+    await broker.start()
+    await subscription.declare(broker)
+    try:
+        event = accepted()
+        envelope = Envelope.model_validate(outbox_entry(event, source="ilmo/test")["envelope"])
+        await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+
+        async with amqp_connection(infrastructure.amqp_url) as connection:
+            channel = await connection.channel(publisher_confirms=True)
+            dlq = f"{service}.dead-letter"
+            for _ in range(100):
+                parked = await browse(channel, dlq)
+                if parked:
+                    break
+                await asyncio.sleep(0.1)
+            [message] = parked
+            assert message.message_id == envelope.id
+            assert message.event_type == "registration.accepted"
+            assert message.source_queue == f"{service}.registrations"
+            assert message.reason == "handler failed 1 times, last with LookupError"
+            assert len(await browse(channel, dlq)) == 1  # browsing leaves it there
+
+            broken = False
+            assert await replay(channel, dlq, {"not-this-one"}) == 0
+            assert await replay(channel, dlq, None) == 1
+            await asyncio.wait_for(replayed_event.wait(), timeout=20)
+            assert await browse(channel, dlq) == []
+            assert await replay(channel, dlq, None) == 0
+        assert handled == [envelope.id]
+    finally:
+        await broker.stop()
+
+
+def test_the_console_command_lists_every_service_queue(
+    infrastructure: IsolatedInfrastructure,
+) -> None:
+    # The services' queues exist once a service declared them; declare them as they would.
+    async def declare() -> None:
+        broker = RabbitBroker(infrastructure.amqp_url, logger=None)
+        await broker.connect()
+        for service in ("registration", "capacity", "notification", "streaming"):
+            await (
+                Subscription(service, "dlq-probe").on(RegistrationAccepted, _ignore).declare(broker)
+            )
+        await broker.stop()
+
+    asyncio.run(declare())
+    command = Path(sys.executable).parent / "ilmo-dlq"
+    finished = subprocess.run(
+        [str(command), "--amqp-url", infrastructure.amqp_url, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = [line for line in finished.stdout.splitlines() if line.endswith("message(s)")]
+    assert [line.split(".")[0] for line in lines] == [
+        "registration",
+        "capacity",
+        "notification",
+        "streaming",
+    ]
+
+
+async def _ignore(_event: RegistrationAccepted, _envelope: Envelope) -> None:
+    return None
