@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ilmo_registration.catalogue import Violation
@@ -164,7 +165,27 @@ async def _problem(_request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    return _failure(request, error)
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def _failure(request: Request, error: Exception) -> JSONResponse:
+    """A 503 with ``Retry-After`` while storage is unreachable; any other surprise is a 500.
+
+    Nothing is accepted that could not be stored: the write failed, so the
+    client is told to come back rather than that something broke for good.
+    """
     _log_failure(request, error)
+    if isinstance(error, ConnectionFailure):
+        return Problem(
+            503,
+            "unavailable",
+            "Service temporarily unavailable",
+            "Registrations cannot be stored right now; nothing was saved. Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ).response()
     return Problem(500, "internal-error", "Internal server error").response()
 
 
@@ -202,8 +223,7 @@ class ProblemRoute(APIRoute):
             except (Problem, StarletteHTTPException, RequestValidationError):
                 raise
             except Exception as error:
-                _log_failure(request, error)
-                return Problem(500, "internal-error", "Internal server error").response()
+                return _failure(request, error)
 
         return guarded
 
