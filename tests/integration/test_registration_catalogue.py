@@ -148,6 +148,10 @@ async def test_an_event_id_is_generated_when_none_is_given_and_a_taken_id_is_ref
         ({"id": "Not A Slug"}, "id"),
         ({"surprise": True}, "surprise"),
         ({"venue": {"name": "Sali"}}, "venue.address"),
+        ({"stream_opens_minutes_before": -1}, "stream_opens_minutes_before"),
+        ({"stream_opens_minutes_before": 1441}, "stream_opens_minutes_before"),
+        ({"stream_closes_minutes_after": "120"}, "stream_closes_minutes_after"),
+        ({"stream_closes_minutes_after": 2.5}, "stream_closes_minutes_after"),
     ],
 )
 async def test_an_invalid_event_is_refused_naming_the_field_and_nothing_is_stored(
@@ -222,6 +226,9 @@ async def test_a_patch_is_validated_as_a_whole_event_and_a_bad_one_changes_nothi
         ({"title": {"en": "English only"}}, "title.fi"),
         ({"id": "another-id"}, "id"),
         ({"stream_url": "ftp://stream.example.fi"}, "stream_url"),
+        ({"stream_opens_minutes_before": 1441}, "stream_opens_minutes_before"),
+        ({"stream_closes_minutes_after": -5}, "stream_closes_minutes_after"),
+        ({"stream_closes_minutes_after": None}, "stream_closes_minutes_after"),
     ]
     for patch, field in cases:
         response = await client.patch(f"/api/v1/events/{event_id}", json=patch, headers=ADMIN)
@@ -231,6 +238,92 @@ async def test_a_patch_is_validated_as_a_whole_event_and_a_bad_one_changes_nothi
 
     response = await client.patch("/api/v1/events/no-such-event", json={}, headers=ADMIN)
     assert_problem(response, 404, "/problems/not-found")
+
+
+async def test_the_stream_window_is_stored_shown_to_admins_and_announced(
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    events: AsyncCollection[Document],
+) -> None:
+    event_id = unique_id()
+    body = event_payload(
+        id=event_id, stream_opens_minutes_before=0, stream_closes_minutes_after=1440
+    )
+    async with event_tap(infrastructure.amqp_url, "event.*") as tap:
+        response = await client.post("/api/v1/events", json=body, headers=ADMIN)
+        assert response.status_code == 201, response.text
+        [seen] = [
+            m
+            for m in await tap.wait_for(1, routing_key="event.published")
+            if m.data["event_id"] == event_id
+        ]
+        created = response.json()
+        assert (created["stream_opens_minutes_before"], created["stream_closes_minutes_after"]) == (
+            0,
+            1440,
+        )
+        published = EventPublished.model_validate_json(seen.body)
+        assert (published.stream_opens_minutes_before, published.stream_closes_minutes_after) == (
+            0,
+            1440,
+        )
+        shown = (await client.get(f"/api/v1/events/{event_id}", headers=ADMIN)).json()
+        assert (shown["stream_opens_minutes_before"], shown["stream_closes_minutes_after"]) == (
+            0,
+            1440,
+        )
+
+        response = await client.patch(
+            f"/api/v1/events/{event_id}", json={"stream_opens_minutes_before": 60}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["revision"] == 2
+        assert response.json()["stream_opens_minutes_before"] == 60
+        [updated_message] = [
+            m
+            for m in await tap.wait_for(1, routing_key="event.updated")
+            if m.data["event_id"] == event_id
+        ]
+    updated = EventUpdated.model_validate_json(updated_message.body)
+    assert (updated.stream_opens_minutes_before, updated.stream_closes_minutes_after) == (60, 1440)
+    stored = await events.find_one({"_id": event_id})
+    assert stored is not None
+    assert (stored["stream_opens_minutes_before"], stored["stream_closes_minutes_after"]) == (
+        60,
+        1440,
+    )
+
+
+async def test_an_event_created_without_a_stream_window_has_the_defaults(
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    events: AsyncCollection[Document],
+) -> None:
+    created = await create_event(client)
+    assert (created["stream_opens_minutes_before"], created["stream_closes_minutes_after"]) == (
+        30,
+        120,
+    )
+    # An event stored before the window was configurable has no such fields.
+    await events.update_one(
+        {"_id": created["id"]},
+        {"$unset": {"stream_opens_minutes_before": "", "stream_closes_minutes_after": ""}},
+    )
+    shown = (await client.get(f"/api/v1/events/{created['id']}", headers=ADMIN)).json()
+    assert (shown["stream_opens_minutes_before"], shown["stream_closes_minutes_after"]) == (
+        30,
+        120,
+    )
+    async with event_tap(infrastructure.amqp_url, "event.updated") as tap:
+        response = await client.patch(
+            f"/api/v1/events/{created['id']}", json={"in_person_capacity": 41}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        [seen] = [m for m in await tap.wait_for(1) if m.data["event_id"] == created["id"]]
+    assert (seen.data["stream_opens_minutes_before"], seen.data["stream_closes_minutes_after"]) == (
+        30,
+        120,
+    )
 
 
 async def test_only_published_events_are_public(client: httpx.AsyncClient) -> None:

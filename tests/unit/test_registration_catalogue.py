@@ -97,6 +97,21 @@ def test_capacity_stream_url_and_timezone() -> None:
     assert fields(seminar(timezone="America/Port-au-Prince")) == []
 
 
+def test_the_stream_window_is_from_zero_to_a_day_either_side() -> None:
+    spec = seminar()
+    assert (spec.stream_opens_minutes_before, spec.stream_closes_minutes_after) == (30, 120)
+    for minutes in (0, 1440):
+        assert fields(seminar(stream_opens_minutes_before=minutes)) == []
+        assert fields(seminar(stream_closes_minutes_after=minutes)) == []
+    for minutes in (-1, 1441):
+        assert fields(seminar(stream_opens_minutes_before=minutes)) == [
+            "stream_opens_minutes_before"
+        ]
+        assert fields(seminar(stream_closes_minutes_after=minutes)) == [
+            "stream_closes_minutes_after"
+        ]
+
+
 def test_every_time_must_carry_an_offset() -> None:
     naive = datetime(2026, 9, 11, 9, 0)
     assert fields(seminar(starts_at=naive)) == ["starts_at"]
@@ -129,6 +144,16 @@ def test_the_published_fact_carries_the_whole_event_in_its_zone() -> None:
     assert published.in_person_capacity == 40
     assert published.stream_url == spec.stream_url
     assert len(published.agenda) == 2
+    assert (published.stream_opens_minutes_before, published.stream_closes_minutes_after) == (
+        30,
+        120,
+    )
+    windowed = seminar(stream_opens_minutes_before=0, stream_closes_minutes_after=1440)
+    published = details(EventPublished, "ministry-seminar", 2, windowed)
+    assert (published.stream_opens_minutes_before, published.stream_closes_minutes_after) == (
+        0,
+        1440,
+    )
 
 
 def test_event_ids() -> None:

@@ -98,6 +98,35 @@ def test_a_patch_replaces_the_given_fields_and_keeps_the_rest() -> None:
     assert again.to_spec() == merged.to_spec()
 
 
+def test_the_stream_window_is_optional_and_bounded() -> None:
+    base = {k: v for k, v in event_payload().items() if k != "id"}
+    spec = EventFields.model_validate(base).to_spec()
+    assert (spec.stream_opens_minutes_before, spec.stream_closes_minutes_after) == (30, 120)
+    given = EventFields.model_validate(
+        {**base, "stream_opens_minutes_before": 0, "stream_closes_minutes_after": 1440}
+    ).to_spec()
+    assert (given.stream_opens_minutes_before, given.stream_closes_minutes_after) == (0, 1440)
+    assert EventFields.of(given).to_spec() == given
+
+    for value in (-1, 1441, "30", 30.5, True, None):
+        for name in ("stream_opens_minutes_before", "stream_closes_minutes_after"):
+            assert [f for f, _ in errors_of(EventFields, {**base, name: value})] == [name], value
+    errors = dict(errors_of(EventPatch, {"stream_closes_minutes_after": 1441}))
+    assert "1440" in errors["stream_closes_minutes_after"]
+
+
+def test_a_patch_may_change_the_stream_window_alone() -> None:
+    current = EventFields.model_validate({k: v for k, v in event_payload().items() if k != "id"})
+    patch = EventPatch.model_validate({"stream_opens_minutes_before": 45})
+    merged = EventFields.model_validate(patch.applied_to(current))
+    assert (merged.stream_opens_minutes_before, merged.stream_closes_minutes_after) == (45, 120)
+    # null is not "back to the default": the field must be a number of minutes.
+    cleared = EventPatch.model_validate({"stream_closes_minutes_after": None})
+    assert [f for f, _ in errors_of(EventFields, cleared.applied_to(current))] == [
+        "stream_closes_minutes_after"
+    ]
+
+
 def test_manage_tokens_are_random_and_only_their_digest_is_kept() -> None:
     token, digest = new_manage_token()
     assert len(token) >= 43

@@ -281,6 +281,8 @@ def event_view(stored: StoredEvent, now: datetime, *, admin: bool) -> EventView:
         registration_closes_at=spec.registration_closes_at,
         registration_open=window is RegistrationWindow.OPEN,
         stream_url=spec.stream_url if admin else None,
+        stream_opens_minutes_before=spec.stream_opens_minutes_before,
+        stream_closes_minutes_after=spec.stream_closes_minutes_after,
         agenda=list(spec.agenda),
         target_groups=list(spec.target_groups),
         created_at=stored.created_at,

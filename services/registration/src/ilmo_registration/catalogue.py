@@ -21,6 +21,11 @@ from ilmo_shared.contracts import AgendaItem, EventDetails, LocalizedText, Venue
 EventT = TypeVar("EventT", bound=EventDetails)
 
 DEFAULT_TIMEZONE = "Europe/Helsinki"
+# Personal stream links open this many minutes before the event starts and
+# close this many after it ends, unless the event says otherwise; at most a day.
+DEFAULT_STREAM_OPENS_MINUTES_BEFORE = 30
+DEFAULT_STREAM_CLOSES_MINUTES_AFTER = 120
+MAX_STREAM_WINDOW_MINUTES = 24 * 60
 EVENT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,63}$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 # IANA names are letters, digits and a few marks in /-separated parts
@@ -54,6 +59,8 @@ class EventSpec:
     agenda: tuple[AgendaItem, ...] = ()
     target_groups: tuple[str, ...] = ()
     published: bool = False
+    stream_opens_minutes_before: int = DEFAULT_STREAM_OPENS_MINUTES_BEFORE
+    stream_closes_minutes_after: int = DEFAULT_STREAM_CLOSES_MINUTES_AFTER
 
 
 def is_event_id(value: str) -> bool:
@@ -83,6 +90,9 @@ def violations(spec: EventSpec) -> list[Violation]:
     url = urlsplit(spec.stream_url)
     if url.scheme != "https" or not url.hostname:
         found.append(Violation("stream_url", "must be an https URL"))
+    for name in ("stream_opens_minutes_before", "stream_closes_minutes_after"):
+        if not 0 <= getattr(spec, name) <= MAX_STREAM_WINDOW_MINUTES:
+            found.append(Violation(name, f"must be from 0 to {MAX_STREAM_WINDOW_MINUTES} minutes"))
     return found
 
 
@@ -210,6 +220,8 @@ def details(event_class: type[EventT], event_id: str, revision: int, spec: Event
         registration_opens_at=shown.registration_opens_at,
         registration_closes_at=shown.registration_closes_at,
         stream_url=shown.stream_url,
+        stream_opens_minutes_before=shown.stream_opens_minutes_before,
+        stream_closes_minutes_after=shown.stream_closes_minutes_after,
         agenda=shown.agenda,
         target_groups=shown.target_groups,
         published=shown.published,

@@ -25,7 +25,14 @@ from pydantic import (
     field_validator,
 )
 
-from ilmo_registration.catalogue import DEFAULT_TIMEZONE, EVENT_ID_PATTERN, EventSpec
+from ilmo_registration.catalogue import (
+    DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
+    DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
+    DEFAULT_TIMEZONE,
+    EVENT_ID_PATTERN,
+    MAX_STREAM_WINDOW_MINUTES,
+    EventSpec,
+)
 from ilmo_registration.domain import Status
 from ilmo_shared.contracts import AgendaItem, Attendance, Language, LocalizedText, Speaker, Venue
 
@@ -88,6 +95,7 @@ OptionalText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_is_none)]
 OptionalText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_is_none)]
 Email = Annotated[EmailStr, BeforeValidator(_strip)]
 Capacity = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+StreamMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_STREAM_WINDOW_MINUTES)]
 Timezone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 StreamUrl = Annotated[
     str,
@@ -171,6 +179,16 @@ class EventFields(BaseModel):
     registration_opens_at: AwareDatetime
     registration_closes_at: AwareDatetime
     stream_url: StreamUrl = Field(description="https URL of the stream.")
+    stream_opens_minutes_before: StreamMinutes = Field(
+        default=DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
+        description="Personal stream links open this many minutes before the event starts "
+        f"(0 to {MAX_STREAM_WINDOW_MINUTES}).",
+    )
+    stream_closes_minutes_after: StreamMinutes = Field(
+        default=DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
+        description="Personal stream links close this many minutes after the event ends "
+        f"(0 to {MAX_STREAM_WINDOW_MINUTES}).",
+    )
     agenda: list[AgendaItemIn] = Field(default_factory=list, max_length=100)
     target_groups: list[Line100] = Field(default_factory=list, max_length=30)
     published: bool = Field(default=False, strict=True)
@@ -194,6 +212,8 @@ class EventFields(BaseModel):
             registration_opens_at=self.registration_opens_at,
             registration_closes_at=self.registration_closes_at,
             stream_url=self.stream_url,
+            stream_opens_minutes_before=self.stream_opens_minutes_before,
+            stream_closes_minutes_after=self.stream_closes_minutes_after,
             agenda=tuple(
                 AgendaItem(
                     starts_at=item.starts_at,
@@ -227,6 +247,8 @@ class EventFields(BaseModel):
                 "registration_opens_at": spec.registration_opens_at,
                 "registration_closes_at": spec.registration_closes_at,
                 "stream_url": spec.stream_url,
+                "stream_opens_minutes_before": spec.stream_opens_minutes_before,
+                "stream_closes_minutes_after": spec.stream_closes_minutes_after,
                 "agenda": [item.model_dump(exclude_none=True) for item in spec.agenda],
                 "target_groups": list(spec.target_groups),
                 "published": spec.published,
@@ -260,6 +282,8 @@ class EventPatch(BaseModel):
     registration_opens_at: AwareDatetime | None = None
     registration_closes_at: AwareDatetime | None = None
     stream_url: StreamUrl | None = None
+    stream_opens_minutes_before: StreamMinutes | None = None
+    stream_closes_minutes_after: StreamMinutes | None = None
     agenda: list[AgendaItemIn] | None = Field(default=None, max_length=100)
     target_groups: list[Line100] | None = Field(default=None, max_length=30)
     published: bool | None = Field(default=None, strict=True)
@@ -293,6 +317,12 @@ class EventView(BaseModel):
     stream_url: str | None = Field(
         description="Shown to administrators only (null in public answers): registrants get "
         "personal stream links."
+    )
+    stream_opens_minutes_before: int = Field(
+        description="Personal stream links open this many minutes before the event starts."
+    )
+    stream_closes_minutes_after: int = Field(
+        description="Personal stream links close this many minutes after the event ends."
     )
     agenda: list[AgendaItem]
     target_groups: list[str]

@@ -36,7 +36,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilmo_registration.catalogue import EventSpec, details, normalised
+from ilmo_registration.catalogue import (
+    DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
+    DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
+    EventSpec,
+    details,
+    normalised,
+)
 from ilmo_registration.domain import (
     LinkState,
     Registrant,
@@ -181,6 +187,8 @@ def _spec_document(spec: EventSpec) -> dict[str, Any]:
         "registration_opens_at": spec.registration_opens_at,
         "registration_closes_at": spec.registration_closes_at,
         "stream_url": spec.stream_url,
+        "stream_opens_minutes_before": spec.stream_opens_minutes_before,
+        "stream_closes_minutes_after": spec.stream_closes_minutes_after,
         "agenda": [
             {**item.model_dump(), "speakers": [s.model_dump() for s in item.speakers]}
             for item in spec.agenda
@@ -203,6 +211,13 @@ def _stored_event(document: Document) -> StoredEvent:
         registration_opens_at=document["registration_opens_at"],
         registration_closes_at=document["registration_closes_at"],
         stream_url=document["stream_url"],
+        # Events stored before the stream window was configurable have the defaults.
+        stream_opens_minutes_before=document.get(
+            "stream_opens_minutes_before", DEFAULT_STREAM_OPENS_MINUTES_BEFORE
+        ),
+        stream_closes_minutes_after=document.get(
+            "stream_closes_minutes_after", DEFAULT_STREAM_CLOSES_MINUTES_AFTER
+        ),
         agenda=tuple(AgendaItem.model_validate(item) for item in document.get("agenda", [])),
         target_groups=tuple(document.get("target_groups", [])),
         published=bool(document["published"]),
