@@ -11,7 +11,10 @@
 # default ports (registration 8081, capacity 8082, notification 8083,
 # streaming 8084); the other ILMO_* variables are passed on as they are. The admin token of the
 # registration API is ILMO_ADMIN_TOKEN, or a random one generated once into
-# .local/admin-token (git-ignored: no secret lives in the repository).
+# .local/admin-token; the key of the manage links in emails, shared by the
+# registration and notification services, is ILMO_MANAGE_LINK_SECRET, or one
+# generated once into .local/manage-link-secret (both git-ignored: no secret
+# lives in the repository).
 
 set -euo pipefail
 
@@ -22,18 +25,22 @@ SERVICES=(registration capacity notification streaming)
 declare -A PORTS=([registration]=8081 [capacity]=8082 [notification]=8083 [streaming]=8084)
 VENV=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}
 ADMIN_TOKEN_FILE=$LOCAL_DIR/admin-token
+MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
 SAMPLE_EVENT=$SCRIPT_DIR/sample-event.json
 SAMPLE_EVENT_ID=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$SAMPLE_EVENT")
 
-admin_token() {
-	if [[ -n ${ILMO_ADMIN_TOKEN:-} ]]; then
-		printf '%s' "$ILMO_ADMIN_TOKEN"
+# The value of the environment variable named $1 if set, else a random secret
+# (43 characters) generated once into the file $2.
+local_secret() {
+	local variable=$1 file=$2
+	if [[ -n ${!variable:-} ]]; then
+		printf '%s' "${!variable}"
 		return 0
 	fi
-	if [[ ! -s $ADMIN_TOKEN_FILE ]]; then
-		(umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$ADMIN_TOKEN_FILE")
+	if [[ ! -s $file ]]; then
+		(umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file")
 	fi
-	cat "$ADMIN_TOKEN_FILE"
+	cat "$file"
 }
 
 port_of() {
@@ -59,7 +66,7 @@ start_service() {
 		return 0
 	fi
 	[[ -x $VENV/bin/ilmo-$name ]] || die "$name: $VENV/bin/ilmo-$name is missing; run make setup"
-	ILMO_HTTP_PORT=$port ILMO_ADMIN_TOKEN=$ADMIN_TOKEN \
+	ILMO_HTTP_PORT=$port ILMO_ADMIN_TOKEN=$ADMIN_TOKEN ILMO_MANAGE_LINK_SECRET=$MANAGE_LINK_SECRET \
 		start_background "$name" "$pidfile" "$LOG_DIR/$name.log" "$VENV/bin/ilmo-$name"
 	pid=$(read_pid "$pidfile")
 	wait_ready "$name" "http://127.0.0.1:$port" "$pid"
@@ -132,7 +139,8 @@ main() {
 	case ${1:-} in
 	start)
 		ensure_dirs
-		ADMIN_TOKEN=$(admin_token)
+		ADMIN_TOKEN=$(local_secret ILMO_ADMIN_TOKEN "$ADMIN_TOKEN_FILE")
+		MANAGE_LINK_SECRET=$(local_secret ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET_FILE")
 		trap shutdown INT TERM
 		for name in "${SERVICES[@]}"; do
 			start_service "$name"

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.registration import ADMIN_TOKEN
+from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
 
@@ -99,6 +99,7 @@ def running_services(
             "ILMO_MONGODB_URL": infrastructure.mongodb_url,
             "ILMO_LOG_LEVEL": "INFO",
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
+            "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
         }
     )
     base.update(extra_environment or {})

@@ -22,6 +22,7 @@ from tests.support.amqp import EventTap
 from tests.support.infrastructure import IsolatedInfrastructure
 
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
+MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PROBLEM_JSON = "application/problem+json"
 
@@ -42,6 +43,7 @@ def settings_for(infrastructure: IsolatedInfrastructure) -> RegistrationSettings
         mongodb_url=infrastructure.mongodb_url,
         mongodb_database=infrastructure.database_name("registration"),
         admin_token=ADMIN_TOKEN,
+        manage_link_secret=MANAGE_LINK_SECRET,
         public_base_url="https://ilmo.example.fi",
     )
 

@@ -59,6 +59,7 @@ from ilmo_registration.schemas import (
 from ilmo_registration.security import (
     AdminGuard,
     ManageCredentials,
+    ManageLinks,
     manage_token_matches,
     new_manage_token,
 )
@@ -102,6 +103,7 @@ class Dependencies:
     registrations: RegistrationStore
     relay: OutboxRelay
     admin: AdminGuard
+    manage_links: ManageLinks
     settings: RegistrationSettings
     clock: Clock = utc_now
 
@@ -353,8 +355,8 @@ def registration_router(deps: Dependencies) -> APIRouter:
         "/registrations/{registration_id}",
         response_model=RegistrationView,
         summary="Show one's own registration and its state",
-        description="With `Authorization: Bearer <manage_token>`. A wrong token and an unknown "
-        "id get the same 404.",
+        description="With `Authorization: Bearer <manage_token>`, or the token of the manage "
+        "link in the registrant's emails. A wrong token and an unknown id get the same 404.",
         responses=problem_responses(401, 404),
     )
     async def show_registration(
@@ -368,9 +370,9 @@ def registration_router(deps: Dependencies) -> APIRouter:
         "/registrations/{registration_id}",
         response_model=RegistrationView,
         summary="Cancel one's own registration",
-        description="Possible until the event starts, also after registration has closed. "
-        "Publishes `registration.cancelled` once; repeating the request is harmless and "
-        "answers the same.",
+        description="With the manage_token or the manage link's token, as for GET. Possible "
+        "until the event starts, also after registration has closed. Publishes "
+        "`registration.cancelled` once; repeating the request is harmless and answers the same.",
         responses=problem_responses(
             401, 404, _409="The event has started (`/problems/event-started`)."
         ),
@@ -379,11 +381,9 @@ def registration_router(deps: Dependencies) -> APIRouter:
         registration_id: str, credentials: ManageCredentials, response: Response
     ) -> RegistrationView:
         registration = await _own(deps, registration_id, credentials)
-        event = await deps.events.get(registration.event_id)
-        if event is None:
+        decision = await cancel(deps, registration)
+        if decision is None:
             raise not_found()
-        now = deps.now()
-        decision = decide_cancellation(registration.state.cancelled, event.spec.starts_at, now)
         if decision is Cancellation.EVENT_STARTED:
             raise Problem(
                 409,
@@ -391,9 +391,6 @@ def registration_router(deps: Dependencies) -> APIRouter:
                 "The event has started",
                 "A registration can be cancelled only until the event starts.",
             )
-        if decision is Cancellation.CANCEL and await deps.registrations.cancel(registration, now):
-            deps.relay.notify()
-            CANCELLATIONS.inc()
         current = await deps.registrations.get(registration.id)
         response.headers.update(NO_STORE)
         return view(current or registration)
@@ -429,15 +426,38 @@ async def _own(
     if credentials is None:
         raise unauthorized()
     registration = (
-        await deps.registrations.get(registration_id) if _is_uuid(registration_id) else None
+        await deps.registrations.get(registration_id) if is_uuid(registration_id) else None
     )
     digest = registration.token_digest if registration is not None else None
-    if registration is None or not manage_token_matches(credentials, digest):
+    # Both checks always run, each in constant time: which token was presented,
+    # and whether the id exists, take the same time to find out.
+    random_token = manage_token_matches(credentials, digest)
+    link_token = deps.manage_links.matches(registration_id, credentials.credentials)
+    if registration is None or not (random_token or link_token):
         raise not_found()
     return registration
 
 
-def _is_uuid(value: str) -> bool:
+async def cancel(deps: Dependencies, registration: StoredRegistration) -> Cancellation | None:
+    """Cancel as the registrant asked: what was decided, or None if the event is gone.
+
+    The one path for ``DELETE /api/v1/registrations/{id}`` and the manage
+    page's form: a registration not yet cancelled is cancelled with one
+    conditional write that records ``registration.cancelled``; a repeat
+    changes nothing; after the event started nothing changes either.
+    """
+    event = await deps.events.get(registration.event_id)
+    if event is None:
+        return None
+    now = deps.now()
+    decision = decide_cancellation(registration.state.cancelled, event.spec.starts_at, now)
+    if decision is Cancellation.CANCEL and await deps.registrations.cancel(registration, now):
+        deps.relay.notify()
+        CANCELLATIONS.inc()
+    return decision
+
+
+def is_uuid(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value
     except ValueError:

@@ -13,7 +13,7 @@ from ilmo_registration.api import (
 )
 from ilmo_registration.handlers import status_subscription
 from ilmo_registration.problems import install_problem_handlers
-from ilmo_registration.security import AdminGuard
+from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import EventStore, RegistrationStore
 from ilmo_shared.outbox import OutboxRelay
@@ -26,6 +26,8 @@ SERVICE = "registration"
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
     if settings.admin_token is None:
         raise ValueError("the registration service needs ILMO_ADMIN_TOKEN")
+    if settings.manage_link_secret is None:
+        raise ValueError("the registration service needs ILMO_MANAGE_LINK_SECRET")
     infrastructure = Infrastructure.create(SERVICE, settings)
     locks = DocumentLocks()
     events = EventStore(infrastructure.database, source=infrastructure.source, locks=locks)
@@ -40,6 +42,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         registrations=registrations,
         relay=relay,
         admin=AdminGuard(settings.admin_token),
+        manage_links=ManageLinks(settings.manage_link_secret),
         settings=settings,
         clock=clock,
     )

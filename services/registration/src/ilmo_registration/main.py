@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilmo_registration.app import SERVICE, build_app
-from ilmo_registration.settings import RegistrationSettings, require_admin_token
+from ilmo_registration.settings import RegistrationSettings, require_secrets
 from ilmo_shared.runtime import run_service
 
 
 def _build(settings: RegistrationSettings) -> FastAPI:
-    require_admin_token(settings, f"ilmo-{SERVICE}")
+    require_secrets(settings, f"ilmo-{SERVICE}")
     return build_app(settings)
 
 

@@ -1,9 +1,12 @@
-"""Bearer tokens: the administrators' shared token and each registrant's manage token.
+"""Bearer tokens: the administrators' shared token and each registrant's manage tokens.
 
 Tokens are compared in constant time (``hmac.compare_digest``). A manage
 token is random (256 bits), handed out once in the 202 answer, and stored
 only as its SHA-256 digest, so a copy of the database cannot be used to
-change anybody's registration.
+change anybody's registration. A registration can also be managed with its
+link token, the one in the manage link of its emails: an HMAC of the
+registration id under ``ILMO_MANAGE_LINK_SECRET`` (``ilmo_shared.manage_links``),
+which nothing stores.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from ilmo_registration.problems import unauthorized
+from ilmo_shared.manage_links import is_manage_link_token
 
 admin_bearer = HTTPBearer(
     auto_error=False,
@@ -27,7 +31,8 @@ admin_bearer = HTTPBearer(
 manage_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="manageToken",
-    description="The manage_token returned when the registration was accepted.",
+    description="The manage_token returned when the registration was accepted, or the "
+    "token of the manage link in the registrant's emails.",
 )
 
 AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
@@ -85,3 +90,25 @@ def manage_token_matches(
     presented = token_digest(credentials.credentials) if credentials is not None else ""
     expected = digest if digest is not None else _NOTHING
     return hmac.compare_digest(presented.encode(), expected.encode()) and digest is not None
+
+
+# A link token is 43 characters; anything much longer is not one.
+_MAX_LINK_TOKEN = 128
+
+
+class ManageLinks:
+    """Checks link tokens: those in the manage links the notification service emails."""
+
+    def __init__(self, secret: SecretStr) -> None:
+        self._secret = secret.get_secret_value()
+
+    def matches(self, registration_id: str, token: str | None) -> bool:
+        """True when ``token`` is the link token of ``registration_id`` (constant time).
+
+        ``hmac.compare_digest`` refuses strings with non-ASCII characters
+        (TypeError); such a token, like a missing one, is compared as an
+        empty string, which never matches, so every refusal costs the same.
+        """
+        usable = token is not None and token.isascii() and len(token) <= _MAX_LINK_TOKEN
+        presented = token if usable and token is not None else ""
+        return is_manage_link_token(self._secret, registration_id, presented)
