@@ -12,6 +12,7 @@ from ilmo_registration.api import (
     utc_now,
 )
 from ilmo_registration.handlers import status_subscription
+from ilmo_registration.manage import manage_router
 from ilmo_registration.problems import install_problem_handlers
 from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
@@ -56,7 +57,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         ServiceParts(
             title="Ilmo registration",
             subscriptions=[status_subscription(SERVICE, registrations)],
-            routers=[catalogue_router(deps), registration_router(deps)],
+            routers=[catalogue_router(deps), registration_router(deps), manage_router(deps)],
             prepare_storage=prepare_storage,
             relay=relay,
         ),

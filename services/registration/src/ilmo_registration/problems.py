@@ -4,6 +4,10 @@ Routes raise ``Problem``; FastAPI's own validation errors and HTTP exceptions
 (unknown path, wrong method) are turned into the same shape here, and an
 unexpected exception becomes a bare 500 problem: never a stack trace. The
 ``type`` of each problem is a relative URI under ``/problems/``.
+
+The manage pages under ``/manage/`` are HTML for people, outside the JSON
+API's contract: their errors are short HTML pages (``pages.error_page``),
+never problem details, and never a stack trace either.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ilmo_registration.catalogue import Violation
+from ilmo_registration.pages import PAGE_HEADERS, error_page
 from ilmo_shared.http import PROBLEM_JSON, problem
 
 log = structlog.get_logger(__name__)
@@ -128,8 +133,28 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return found
 
 
-async def _validation_failed(_request: Request, error: Exception) -> JSONResponse:
+MANAGE_PAGES = "/manage/"
+
+
+def is_page(request: Request) -> bool:
+    """Whether ``request`` is for a manage page (HTML) rather than the JSON API."""
+    return request.url.path.startswith(MANAGE_PAGES)
+
+
+def page_response(status: int, html: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """An HTML page with the headers every manage page has (no-store, no-referrer, noindex)."""
+    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+
+
+def error_page_response(status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """The trilingual error page; for 404 the same bytes whatever was not found."""
+    return page_response(status, error_page(status), headers)
+
+
+async def _validation_failed(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
+    if is_page(request):
+        return error_page_response(404)
     return Problem(
         422,
         "validation",
@@ -149,9 +174,11 @@ _HTTP_SLUGS = {
 }
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
+    if is_page(request):
+        return error_page_response(status, error.headers)
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
     return Problem(
@@ -164,21 +191,27 @@ async def _problem(_request: Request, error: Exception) -> JSONResponse:
     return error.response()
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
     return _failure(request, error)
 
 
 RETRY_AFTER_SECONDS = 5
 
 
-def _failure(request: Request, error: Exception) -> JSONResponse:
+def _failure(request: Request, error: Exception) -> Response:
     """A 503 with ``Retry-After`` while storage is unreachable; any other surprise is a 500.
 
     Nothing is accepted that could not be stored: the write failed, so the
     client is told to come back rather than that something broke for good.
+    A manage page gets the same statuses as an HTML page.
     """
     _log_failure(request, error)
-    if isinstance(error, ConnectionFailure):
+    unavailable = isinstance(error, ConnectionFailure)
+    if is_page(request):
+        if unavailable:
+            return error_page_response(503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return error_page_response(500)
+    if unavailable:
         return Problem(
             503,
             "unavailable",
@@ -211,7 +244,8 @@ class ProblemRoute(APIRoute):
 
     Handled inside the route (and so inside the correlation id's scope), an
     unexpected exception is logged once, without its message, and never
-    reaches the server, which would log it again with its message.
+    reaches the server, which would log it again with its message. Manage
+    pages use the same route class and get HTML error pages instead.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -280,11 +314,14 @@ def _document_problem_schema(app: FastAPI) -> None:
         components.update(problem_schema.pop("$defs", {}))
         components["ProblemDetails"] = problem_schema
         # FastAPI documents its own 422 shape wherever a route takes input;
-        # the handler above answers with problem details instead.
-        for operations in schema.get("paths", {}).values():
+        # the handler above answers with problem details instead. Manage pages
+        # never answer 422 (their input is a token, right or wrong).
+        for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 responses = operation.get("responses", {})
-                if "422" in responses:
+                if "422" in responses and path.startswith(MANAGE_PAGES):
+                    del responses["422"]
+                elif "422" in responses:
                     responses["422"] = problem_responses(422)[422]
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)

@@ -1,0 +1,168 @@
+"""The manage page: where the link in a registrant's email leads.
+
+``GET /manage/{id}?token=…`` shows the registration and its state in the
+registrant's language, with a cancel form while cancelling is possible;
+``POST /manage/{id}/cancel`` (form field ``token``) cancels exactly as
+``DELETE /api/v1/registrations/{id}`` does and redirects (303) back to the
+page. The token is the link token (``ilmo_shared.manage_links``): it is
+checked before anything is read, so a wrong token and an unknown id get the
+same 404 page in the same time. These are HTML pages for people, not part
+of the JSON API's problem-details contract.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the route signatures.
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from ilmo_registration.api import Dependencies, cancel, is_uuid
+from ilmo_registration.catalogue import shown_in_zone
+from ilmo_registration.domain import Cancellation, decide_cancellation
+from ilmo_registration.pages import (
+    PAGE_HEADERS,
+    ManagePage,
+    back_to_page,
+    event_started_page,
+    manage_page,
+)
+from ilmo_registration.problems import ProblemRoute, error_page_response, page_response
+from ilmo_registration.storage import StoredEvent, StoredRegistration
+from ilmo_shared.contracts import Attendance
+
+FORM = "application/x-www-form-urlencoded"
+# The form has one field of 43 characters; anything bigger is not this form.
+MAX_FORM_BYTES = 4096
+
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_TOKEN_PARAMETER = {
+    "name": "token",
+    "in": "query",
+    "required": True,
+    "description": "The link token from the email (ilmo_shared.manage_links).",
+    "schema": {"type": "string"},
+}
+
+
+def manage_router(deps: Dependencies) -> APIRouter:
+    router = APIRouter(prefix="/manage", tags=["manage pages"], route_class=ProblemRoute)
+
+    @router.get(
+        "/{registration_id}",
+        response_class=HTMLResponse,
+        summary="The manage page behind the link in the registrant's emails (HTML)",
+        description="The registration, its state and, until the event starts, a form that "
+        "cancels it. A wrong token and an unknown id get the same 404 page.",
+        responses={200: _HTML, 404: {"description": "Wrong link.", **_HTML}},
+        openapi_extra={"parameters": [_TOKEN_PARAMETER]},
+    )
+    async def show_page(registration_id: str, request: Request) -> Response:
+        token = request.query_params.get("token")
+        registration = await _linked(deps, registration_id, token)
+        event = await deps.events.get(registration.event_id) if registration else None
+        if registration is None or event is None or token is None:
+            return error_page_response(404)
+        return page_response(200, manage_page(_page(registration, event, token, deps)))
+
+    @router.post(
+        "/{registration_id}/cancel",
+        response_class=HTMLResponse,
+        status_code=303,
+        summary="Cancel from the manage page (HTML form)",
+        description="Cancels as `DELETE /api/v1/registrations/{id}` does, then redirects to the "
+        "manage page. Repeating it is harmless.",
+        responses={
+            303: {"description": "Cancelled (or already cancelled); back to the manage page."},
+            404: {"description": "Wrong link.", **_HTML},
+            409: {"description": "The event has started.", **_HTML},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    FORM: {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"token": {"type": "string"}},
+                            "required": ["token"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def cancel_from_page(registration_id: str, request: Request) -> Response:
+        token = await _form_token(request)
+        registration = await _linked(deps, registration_id, token)
+        if registration is None or token is None:
+            return error_page_response(404)
+        decision = await cancel(deps, registration)
+        if decision is None:
+            return error_page_response(404)
+        if decision is Cancellation.EVENT_STARTED:
+            language = registration.registrant.language
+            return page_response(409, event_started_page(language, registration.id, token))
+        return Response(
+            status_code=303,
+            headers={"Location": back_to_page(registration.id, token), **PAGE_HEADERS},
+        )
+
+    return router
+
+
+async def _linked(
+    deps: Dependencies, registration_id: str, token: str | None
+) -> StoredRegistration | None:
+    """The registration ``token`` is the link token of; None for anything else.
+
+    The token is checked first, from the id alone: a wrong one never reaches
+    the database, so nothing tells whether the id exists.
+    """
+    if not is_uuid(registration_id) or not deps.manage_links.matches(registration_id, token):
+        return None
+    return await deps.registrations.get(registration_id)
+
+
+async def _form_token(request: Request) -> str | None:
+    """The ``token`` field of a small URL-encoded form, or None."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != FORM:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+    except ValueError:
+        return None
+    values = fields.get("token")
+    return values[0] if values else None
+
+
+def _page(
+    registration: StoredRegistration, event: StoredEvent, token: str, deps: Dependencies
+) -> ManagePage:
+    spec = shown_in_zone(event.spec)
+    state = registration.state
+    registrant = registration.registrant
+    in_person = registrant.attendance is Attendance.IN_PERSON
+    return ManagePage(
+        registration_id=registration.id,
+        token=token,
+        language=registrant.language,
+        first_name=registrant.first_name,
+        last_name=registrant.last_name,
+        event_title=spec.title.in_language(registrant.language),
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        timezone=spec.timezone,
+        attendance=registrant.attendance,
+        venue_name=spec.venue.name if in_person else None,
+        venue_address=spec.venue.address if in_person else None,
+        status=state.status,
+        waitlist_position=state.waitlist_position,
+        stream_link_url=state.link.url if state.stream_link_provisioned else None,
+        cancellation=decide_cancellation(state.cancelled, spec.starts_at, deps.now()),
+    )

@@ -1,0 +1,258 @@
+"""The manage page and its error pages, rendered without I/O; link tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+import pytest
+from pydantic import SecretStr
+
+from ilmo_registration.domain import Cancellation, Status
+from ilmo_registration.pages import (
+    PAGE_HEADERS,
+    TEXTS,
+    ManagePage,
+    back_to_page,
+    error_page,
+    event_started_page,
+    manage_page,
+    when,
+)
+from ilmo_registration.security import ManageLinks
+from ilmo_shared.contracts import Attendance, Language
+from ilmo_shared.manage_links import manage_link_token
+
+SECRET = "unit-test-manage-link-secret-7d3f91c2ab"
+REGISTRATION_ID = "5f0c7a3e-9a43-4f7e-8a8e-2b1f3c4d5e6f"
+HELSINKI_SUMMER = timezone(timedelta(hours=3))
+START = datetime(2026, 9, 11, 6, 0, tzinfo=UTC)  # 9.00 in Helsinki
+HOSTILE = '<script>alert("x")</script>"><img src=x onerror=alert(1)>&amp;'
+
+
+def page(**changes: object) -> ManagePage:
+    base = ManagePage(
+        registration_id=REGISTRATION_ID,
+        token=manage_link_token(SECRET, REGISTRATION_ID),
+        language=Language.FI,
+        first_name="Åsa",
+        last_name="Öhman",
+        event_title="Tekoäly hallinnossa",
+        starts_at=START,
+        ends_at=START + timedelta(hours=3),
+        timezone="Europe/Helsinki",
+        attendance=Attendance.IN_PERSON,
+        venue_name="Ministeriön juhlasali",
+        venue_address="Snellmaninkatu 1, Helsinki",
+        status=Status.SEAT_RESERVED,
+        waitlist_position=None,
+        stream_link_url=None,
+        cancellation=Cancellation.CANCEL,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+class Elements(HTMLParser):
+    """The start tags of a page, with their attributes, as a browser would parse them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def named(self, tag: str) -> list[dict[str, str | None]]:
+        return [attributes for name, attributes in self.tags if name == tag]
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_hostile_titles_names_and_places_are_shown_as_text() -> None:
+    html = manage_page(
+        page(
+            event_title=HOSTILE,
+            first_name=HOSTILE,
+            last_name="</dd><form action=https://evil.example>",
+            venue_name=HOSTILE,
+            venue_address="'; --",
+            stream_link_url='https://stream.example.fi/watch/a"onmouseover="alert(1)',
+        )
+    )
+    elements = Elements(html)
+    assert elements.named("script") == []
+    assert elements.named("img") == []
+    assert [f["action"] for f in elements.named("form")] == [f"{REGISTRATION_ID}/cancel"]
+    assert all("onmouseover" not in attributes for _, attributes in elements.tags)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&amp;amp;" in html  # an entity in the input is shown, not decoded
+    assert "&lt;/dd&gt;&lt;form action=https://evil.example&gt;" in html
+    assert "&#x27;; --" in html
+    [anchor] = elements.named("a")
+    assert anchor["href"] == 'https://stream.example.fi/watch/a"onmouseover="alert(1)'
+
+
+def test_only_web_addresses_become_links() -> None:
+    for url in ("javascript:alert(1)", "data:text/html,hi", "//evil.example/x", "stream"):
+        html = manage_page(page(stream_link_url=url, attendance=Attendance.REMOTE))
+        assert Elements(html).named("a") == [], url
+        assert url not in html
+    html = manage_page(page(stream_link_url="https://stream.example.fi/watch/abc"))
+    assert [a["href"] for a in Elements(html).named("a")] == ["https://stream.example.fi/watch/abc"]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (Language.FI, "perjantai 11.9.2026 klo 9.00\u201312.00 (Europe/Helsinki)"),
+        (Language.SV, "fredag 11.9.2026 kl. 9.00\u201312.00 (Europe/Helsinki)"),
+        (Language.EN, "Friday 11 September 2026, 9:00\u201312:00 (Europe/Helsinki)"),
+    ],
+)
+def test_date_and_time_are_in_the_events_zone_and_the_registrants_language(
+    language: Language, expected: str
+) -> None:
+    assert when(START, START + timedelta(hours=3), "Europe/Helsinki", language) == expected
+    # The same instants given with another offset read the same.
+    shifted = START.astimezone(timezone(timedelta(hours=-5)))
+    assert when(shifted, shifted + timedelta(hours=3), "Europe/Helsinki", language) == expected
+    assert expected in manage_page(page(language=language))
+
+
+def test_an_event_over_several_days_shows_both_dates() -> None:
+    text = when(START, START + timedelta(days=1), "Europe/Helsinki", Language.FI)
+    assert (
+        text == "perjantai 11.9.2026 klo 9.00 \u2013 lauantai 12.9.2026 klo 9.00 (Europe/Helsinki)"
+    )
+    winter = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
+    assert when(winter, winter + timedelta(hours=1), "Europe/Helsinki", Language.EN) == (
+        "Friday 4 December 2026, 9:00\u201310:00 (Europe/Helsinki)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.FI, ("Ilmoittautumisesi", "Paikan päällä", "Peru ilmoittautuminen")),
+        (Language.SV, ("Din anmälan", "På plats", "Annullera anmälan")),
+        (Language.EN, ("Your registration", "In person", "Cancel my registration")),
+    ],
+)
+def test_the_page_speaks_the_registrants_language(
+    language: Language, words: tuple[str, ...]
+) -> None:
+    html = manage_page(page(language=language))
+    assert f'<html lang="{language.value}">' in html
+    text = visible_text(html)
+    for word in words:
+        assert word in text
+    others = [texts for other, texts in TEXTS.items() if other is not language]
+    for texts in others:
+        assert texts.cancel_button not in text
+
+
+def test_every_language_has_every_text() -> None:
+    for texts in TEXTS.values():
+        for field in fields(texts):
+            if field.name != "months":  # only English writes the month's name
+                assert getattr(texts, field.name), field.name
+        assert len(texts.weekdays) == 7
+        assert "{position}" in texts.waitlisted
+    assert len(TEXTS[Language.EN].months) == 12
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_each_status_is_shown_as_the_api_reports_it(language: Language) -> None:
+    texts = TEXTS[language]
+    shown = {
+        Status.ACCEPTED: texts.accepted,
+        Status.SEAT_RESERVED: texts.seat_reserved,
+        Status.REMOTE: texts.remote_status,
+        Status.CANCELLED: texts.cancelled,
+    }
+    for status, words in shown.items():
+        assert words in manage_page(page(language=language, status=status)), status
+    waitlisted = manage_page(page(language=language, status=Status.WAITLISTED, waitlist_position=3))
+    assert texts.waitlisted.format(position=3) in waitlisted
+    assert " 3" in texts.waitlisted.format(position=3)
+    remote = manage_page(
+        page(
+            language=language,
+            status=Status.REMOTE,
+            attendance=Attendance.REMOTE,
+            venue_name=None,
+            venue_address=None,
+            stream_link_url="https://stream.example.fi/watch/abc",
+        )
+    )
+    assert texts.stream_link in remote
+    assert texts.remote in visible_text(remote)
+    assert texts.where not in visible_text(remote)
+
+
+def test_the_cancel_form_is_there_only_while_cancelling_is_possible() -> None:
+    token = manage_link_token(SECRET, REGISTRATION_ID)
+    open_form = Elements(manage_page(page()))
+    [form] = open_form.named("form")
+    assert form == {"method": "post", "action": f"{REGISTRATION_ID}/cancel"}
+    assert {"type": "hidden", "name": "token", "value": token} in open_form.named("input")
+    assert [b.get("type") for b in open_form.named("button")] == ["submit"]
+
+    cancelled = manage_page(
+        page(status=Status.CANCELLED, cancellation=Cancellation.ALREADY_CANCELLED)
+    )
+    assert "<form" not in cancelled
+    started = manage_page(page(cancellation=Cancellation.EVENT_STARTED))
+    assert "<form" not in started
+    assert TEXTS[Language.FI].event_started in started
+
+
+def test_the_event_started_page_leads_back_to_the_manage_page() -> None:
+    html = event_started_page(Language.SV, REGISTRATION_ID, "tok-en_1")
+    assert TEXTS[Language.SV].event_started in html
+    [anchor] = Elements(html).named("a")
+    assert anchor["href"] == f"../{REGISTRATION_ID}?token=tok-en_1"
+    assert back_to_page(REGISTRATION_ID, "a&b") == f"../{REGISTRATION_ID}?token=a%26b"
+
+
+def test_the_not_found_page_is_one_page_in_three_languages() -> None:
+    html = error_page(404)
+    assert html == error_page(404)
+    assert REGISTRATION_ID not in html
+    for words in ("Sivua ei löytynyt", "Sidan hittades inte", "Page not found"):
+        assert words in html
+    assert {attributes["lang"] for attributes in Elements(html).named("section")} == {
+        "fi",
+        "sv",
+        "en",
+    }
+    assert "Traceback" not in error_page(500)
+    assert "Page not found" not in error_page(500)
+
+
+def test_pages_are_not_cached_indexed_or_leaked_and_run_no_script() -> None:
+    assert PAGE_HEADERS["Cache-Control"] == "no-store"
+    assert PAGE_HEADERS["Referrer-Policy"] == "no-referrer"
+    assert PAGE_HEADERS["X-Robots-Tag"].startswith("noindex")
+    policy = PAGE_HEADERS["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
+    assert "form-action 'self'" in policy
+
+
+def test_link_tokens_are_checked_for_their_registration_only() -> None:
+    links = ManageLinks(SecretStr(SECRET))
+    token = manage_link_token(SECRET, REGISTRATION_ID)
+    assert links.matches(REGISTRATION_ID, token)
+    other_id = "00000000-0000-4000-8000-000000000000"
+    assert not links.matches(other_id, token)
+    assert not links.matches(
+        REGISTRATION_ID, manage_link_token("another-secret" * 3, REGISTRATION_ID)
+    )
+    for wrong in (None, "", token[:-1], token + "A", "é" * 43, "x" * 10_000, token.upper()):
+        assert not links.matches(REGISTRATION_ID, wrong), wrong
