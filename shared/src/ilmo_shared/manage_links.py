@@ -25,8 +25,9 @@ def manage_link_token(secret: str, registration_id: str) -> str:
 
 
 def is_manage_link_token(secret: str, registration_id: str, token: str) -> bool:
-    """Constant-time check of a link token."""
-    return hmac.compare_digest(manage_link_token(secret, registration_id), token)
+    """Constant-time check of a link token; any text is safe to pass (bytes are compared)."""
+    expected = manage_link_token(secret, registration_id).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", errors="replace"))
 
 
 def manage_link(base_url: str, secret: str, registration_id: str) -> str:
