@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from ilmo_shared.runtime import run_service
 from ilmo_streaming.app import SERVICE, build_app
-from ilmo_streaming.settings import StreamingSettings
+from ilmo_streaming.settings import StreamingSettings, require_stream_link_secret
+
+
+def _build(settings: StreamingSettings) -> FastAPI:
+    require_stream_link_secret(settings, f"ilmo-{SERVICE}")
+    return build_app(settings)
 
 
 def main() -> None:
-    run_service(SERVICE, StreamingSettings, build_app)
+    run_service(SERVICE, StreamingSettings, _build)

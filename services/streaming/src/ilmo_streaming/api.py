@@ -1,0 +1,203 @@
+"""The streaming service's HTTP side: personal links, and link counts for operators.
+
+``GET /watch/{token}`` answers a viewer's browser:
+
+- 302 to the event's stream while the link's window is open;
+- 403 with a short page saying when it opens (and ``Retry-After``), or that
+  it has ended;
+- 410 for a revoked link, 404 for anything else (unknown, tampered, never
+  provisioned);
+- 503 with ``Retry-After`` while the database does not answer.
+
+Every answer is ``Cache-Control: no-store`` (a cached redirect would outlive
+a revocation) and ``Referrer-Policy: no-referrer``, and every attempt is
+counted by outcome and event. Nothing from the request, the token least of
+all, is logged, counted or echoed back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import PyMongoError
+
+from ilmo_shared.http import PROBLEM_JSON, problem
+from ilmo_streaming import pages
+from ilmo_streaming.domain import (
+    Ended,
+    Gone,
+    JoinDecision,
+    NotOpenYet,
+    Redirect,
+    Unknown,
+    decide_join,
+)
+from ilmo_streaming.metrics import JOINS
+from ilmo_streaming.storage import StreamEventStore, StreamLinkStore
+from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
+
+Clock = Callable[[], datetime]
+
+UNAVAILABLE_RETRY_SECONDS = 5
+# For the metric's event label when the link tells no event.
+NO_EVENT = "unknown"
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the routes work with; built once in ``app.build_app``."""
+
+    tokens: LinkTokens
+    links: StreamLinkStore
+    streams: StreamEventStore
+    clock: Clock
+
+
+def _page(page: pages.Page, status: int, **headers: str) -> HTMLResponse:
+    return HTMLResponse(
+        pages.render(page), status_code=status, headers={**SECURITY_HEADERS, **headers}
+    )
+
+
+def join_response(decision: JoinDecision) -> Response:
+    """The HTTP answer to a join decision."""
+    match decision:
+        case Redirect():
+            return RedirectResponse(decision.url, status_code=302, headers=SECURITY_HEADERS)
+        case NotOpenYet():
+            return _page(
+                pages.not_open_yet(decision.stream),
+                403,
+                **{"Retry-After": str(decision.retry_after_seconds)},
+            )
+        case Ended():
+            return _page(pages.ended(decision.stream), 403)
+        case Gone():
+            return _page(pages.revoked(), 410)
+        case Unknown():
+            return _page(pages.not_found(), 404)
+
+
+def _event_label(decision: JoinDecision) -> str:
+    match decision:
+        case Redirect() | NotOpenYet() | Ended():
+            return decision.stream.event_id
+        case Gone():
+            return decision.event_id
+        case Unknown():
+            return decision.event_id or NO_EVENT
+
+
+def watch_router(deps: Dependencies) -> APIRouter:
+    router = APIRouter(tags=["viewers"])
+
+    @router.get(
+        "/watch/{token}",
+        response_class=HTMLResponse,
+        status_code=302,
+        summary="Open a personal stream link",
+        responses={
+            302: {"description": "The link is valid and open: to the event's stream."},
+            403: {"description": "Not open yet (with Retry-After) or already ended."},
+            404: {"description": "No such link."},
+            410: {"description": "The link was revoked."},
+            503: {"description": "Temporarily unavailable; try again after Retry-After."},
+        },
+    )
+    async def watch(token: str) -> Response:
+        registration_id = deps.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
+        try:
+            link = await deps.links.get(registration_id) if registration_id else None
+            stream = await deps.streams.get(link.event_id) if link and link.issued else None
+        except PyMongoError as error:
+            log.warning("stream_link_lookup_failed", error=type(error).__name__)
+            JOINS.labels("unavailable", NO_EVENT).inc()
+            return _page(
+                pages.unavailable(), 503, **{"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
+            )
+        decision = decide_join(link, stream, deps.clock())
+        JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
+        return join_response(decision)
+
+    return router
+
+
+class LinkCounts(BaseModel):
+    """How many personal links an event has, by state. No one's identity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    provisioned: int = Field(ge=0, description="Links issued and working (in their window).")
+    revoked: int = Field(ge=0, description="Links issued, then revoked by a cancellation.")
+    pending: int = Field(ge=0, description="Entitled registrants waiting for the event's details.")
+    opens_at: datetime | None = Field(description="When links open; null if the event is unknown.")
+    closes_at: datetime | None = Field(description="When links close; null if unknown.")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def operator_router(deps: Dependencies) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+    @router.get(
+        "/events/{event_id}/stream-links",
+        response_model=LinkCounts,
+        responses={
+            404: {
+                "model": ProblemDetails,
+                "content": {PROBLEM_JSON: {}},
+                "description": "Streaming knows neither the event nor any link for it.",
+            }
+        },
+        summary="Personal stream links of an event, counted by state",
+    )
+    async def stream_links(event_id: str) -> LinkCounts | JSONResponse:
+        if not 0 < len(event_id) <= 100:
+            return _event_not_found()
+        stream = await deps.streams.get(event_id)
+        counts = await deps.links.counts(event_id)
+        if stream is None and counts.pending + counts.provisioned + counts.revoked == 0:
+            return _event_not_found()
+        return LinkCounts(
+            event_id=event_id,
+            provisioned=counts.provisioned,
+            revoked=counts.revoked,
+            pending=counts.pending,
+            opens_at=stream.opens_at if stream else None,
+            closes_at=stream.closes_at if stream else None,
+        )
+
+    return router
+
+
+def _event_not_found() -> JSONResponse:
+    return problem(
+        404,
+        "Event not found",
+        type_="urn:ilmo:problem:event-not-found",
+        detail="The streaming service knows no event with this id.",
+    )

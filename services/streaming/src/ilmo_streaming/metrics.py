@@ -1,0 +1,25 @@
+"""Prometheus metrics of the streaming service (served at ``/metrics``).
+
+Labels carry outcomes and event ids (which are public), never a registration
+id or a token.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+JOINS = Counter(
+    "ilmo_streaming_joins_total",
+    "Attempts to open a personal stream link, by outcome (redirected, revoked, unknown, "
+    "not_open_yet, ended, unavailable) and event ('unknown' when the link tells no event).",
+    ["outcome", "event_id"],
+)
+LINK_CHANGES = Counter(
+    "ilmo_streaming_link_changes_total",
+    "Stored link transitions, by the state reached (pending, provisioned, revoked).",
+    ["state"],
+)
+WRITE_CONFLICTS = Counter(
+    "ilmo_streaming_write_conflicts_total",
+    "Link writes that lost a conditional update to another writer and were decided again.",
+)

@@ -1,0 +1,157 @@
+"""The short pages a viewer sees when their link does not lead to the stream (yet).
+
+Each page says the same thing in Finnish, Swedish and English (the service
+does not know the viewer's language: it stores nothing personal), with times
+in the event's own time zone. Everything inserted is HTML-escaped, and no
+page repeats the link's token or anything else from the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from html import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ilmo_shared.contracts import Language
+from ilmo_streaming.domain import EventStream
+
+_WEEKDAYS = {
+    Language.FI: (
+        "maanantaina",
+        "tiistaina",
+        "keskiviikkona",
+        "torstaina",
+        "perjantaina",
+        "lauantaina",
+        "sunnuntaina",
+    ),
+    Language.SV: ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
+    Language.EN: ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_LANGUAGES = (Language.FI, Language.SV, Language.EN)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page: its title and one paragraph per language."""
+
+    title: str
+    paragraphs: dict[Language, str]
+    heading: str | None = None
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def local_time(moment: datetime, timezone: str, language: Language) -> str:
+    """``moment`` in ``timezone`` as people write it in ``language``, with the zone named."""
+    local = moment.astimezone(_zone(timezone))
+    weekday = _WEEKDAYS[language][local.weekday()]
+    zone = timezone if isinstance(_zone(timezone), ZoneInfo) else "UTC"
+    match language:
+        case Language.FI:
+            text = f"{weekday} {local.day}.{local.month}.{local.year} klo {local:%H.%M}"
+        case Language.SV:
+            text = f"{weekday} {local.day}.{local.month}.{local.year} kl. {local:%H.%M}"
+        case Language.EN:
+            month = _MONTHS_EN[local.month - 1]
+            text = f"on {weekday} {local.day} {month} {local.year} at {local:%H:%M}"
+    return f"{text} ({zone})"
+
+
+def not_open_yet(stream: EventStream) -> Page:
+    def when(language: Language) -> str:
+        return local_time(stream.opens_at, stream.timezone, language)
+
+    return Page(
+        title="Lähetys ei ole vielä alkanut · Sändningen har inte börjat · Not open yet",
+        heading=stream.title.fi,
+        paragraphs={
+            Language.FI: f"Lähetys avautuu {when(Language.FI)}. Avaa linkki silloin uudelleen.",
+            Language.SV: f"Sändningen öppnas {when(Language.SV)}. Öppna länken igen då.",
+            Language.EN: f"The stream opens {when(Language.EN)}. Open this link again then.",
+        },
+    )
+
+
+def ended(stream: EventStream) -> Page:
+    return Page(
+        title="Lähetys on päättynyt · Sändningen har avslutats · The stream has ended",
+        heading=stream.title.fi,
+        paragraphs={
+            Language.FI: "Lähetys on päättynyt, eikä linkki enää toimi.",
+            Language.SV: "Sändningen har avslutats och länken fungerar inte längre.",
+            Language.EN: "The stream has ended and this link no longer works.",
+        },
+    )
+
+
+def revoked() -> Page:
+    return Page(
+        title="Linkki on peruttu · Länken har återkallats · Link revoked",
+        paragraphs={
+            Language.FI: "Tämä katselulinkki on peruttu, koska ilmoittautuminen peruttiin.",
+            Language.SV: "Den här tittarlänken har återkallats eftersom anmälan avbokades.",
+            Language.EN: "This viewing link was revoked because the registration was cancelled.",
+        },
+    )
+
+
+def not_found() -> Page:
+    return Page(
+        title="Linkkiä ei löydy · Länken hittades inte · Link not found",
+        paragraphs={
+            Language.FI: "Katselulinkkiä ei löydy. Tarkista, että linkki on kopioitu kokonaan.",
+            Language.SV: "Tittarlänken hittades inte. Kontrollera att hela länken kopierades.",
+            Language.EN: "This viewing link was not found. Check that the whole link was copied.",
+        },
+    )
+
+
+def unavailable() -> Page:
+    return Page(
+        title="Palvelu ei ole käytettävissä · Tjänsten är inte tillgänglig · Unavailable",
+        paragraphs={
+            Language.FI: "Palvelu ei juuri nyt vastaa. Yritä hetken kuluttua uudelleen.",
+            Language.SV: "Tjänsten svarar inte just nu. Försök igen om en stund.",
+            Language.EN: "The service is not answering right now. Please try again shortly.",
+        },
+    )
+
+
+def render(page: Page) -> str:
+    """The page as a small, self-contained HTML document."""
+    heading = f"<h1>{escape(page.heading)}</h1>\n" if page.heading else ""
+    paragraphs = "\n".join(
+        f'<p lang="{language.value}">{escape(page.paragraphs[language])}</p>'
+        for language in _LANGUAGES
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="fi">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="robots" content="noindex">\n'
+        f"<title>{escape(page.title)}</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;"
+        "padding:0 1em;line-height:1.5}</style>\n"
+        f"</head>\n<body>\n{heading}{paragraphs}\n</body>\n</html>\n"
+    )

@@ -1,0 +1,53 @@
+"""Link facts as the events other services and integrators read, ready for the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ilmo_shared.contracts import IntegrationEvent, StreamLinkProvisioned, StreamLinkRevoked
+from ilmo_shared.outbox import outbox_entry
+from ilmo_streaming.domain import Fact, Provisioned, Revoked
+
+# Envelope ids are derived from the registration id and the fact: should a
+# fact ever be recorded twice (two processes racing on a database without
+# atomic conditional updates), consumers see one event twice and deduplicate.
+_ENVELOPE_IDS = uuid.UUID("6c0b9e51-3f0e-4c55-9d7e-2a8f1b4e7d93")
+
+LinkUrl = Callable[[uuid.UUID], str]
+
+
+def link_event(fact: Fact, link_url: LinkUrl) -> IntegrationEvent:
+    match fact:
+        case Provisioned():
+            return StreamLinkProvisioned(
+                registration_id=fact.registration_id,
+                event_id=fact.event_id,
+                url=link_url(fact.registration_id),
+                valid_from=fact.valid_from,
+                valid_until=fact.valid_until,
+            )
+        case Revoked():
+            return StreamLinkRevoked(
+                registration_id=fact.registration_id,
+                event_id=fact.event_id,
+                revoked_at=fact.revoked_at,
+            )
+
+
+def envelope_id(fact: Fact) -> str:
+    kind = "provisioned" if isinstance(fact, Provisioned) else "revoked"
+    return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/{kind}"))
+
+
+def outbox_entries(
+    facts: tuple[Fact, ...], *, source: str, link_url: LinkUrl
+) -> list[dict[str, Any]]:
+    """Outbox entries for ``facts``, each with its deterministic envelope id."""
+    entries = []
+    for fact in facts:
+        entry = outbox_entry(link_event(fact, link_url), source=source)
+        entry["envelope"]["id"] = envelope_id(fact)
+        entries.append(entry)
+    return entries

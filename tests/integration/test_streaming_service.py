@@ -1,0 +1,348 @@
+"""The streaming service in-process, driven through the real broker, read through its links.
+
+Events go in as their producers would publish them (persistent, confirmed,
+CloudEvents envelope); what comes out is read by an outside tap on
+``ilmo.events``, and the links are opened through the service's HTTP app with
+a clock the test sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ilmo_shared.contracts import Attendance
+from ilmo_shared.outbox import OUTBOX_FIELD
+from ilmo_shared.storage import Document
+from tests.support.capacity import (
+    STARTS_AT,
+    accepted,
+    cancelled,
+    envelope_for,
+    event_details,
+    new_event_id,
+    publish,
+)
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.registration import MovableClock
+from tests.support.streaming import (
+    LINK_SECRET,
+    PUBLIC_BASE_URL,
+    RunningStreaming,
+    reserved,
+    running_streaming,
+    waitlisted,
+    watch_path,
+)
+
+STREAM_URL = "https://stream.example.fi/seminar"  # what tests.support.capacity's events carry
+OPENS = STARTS_AT - timedelta(minutes=30)
+CLOSES = STARTS_AT + timedelta(hours=3) + timedelta(minutes=120)
+INSIDE = STARTS_AT + timedelta(minutes=5)
+
+
+@pytest.fixture
+async def streaming(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RunningStreaming]:
+    async with running_streaming(infrastructure, MovableClock(STARTS_AT - timedelta(days=7))) as s:
+        yield s
+
+
+async def provisioned_url(streaming: RunningStreaming, registration_id: uuid.UUID) -> str:
+    [message] = await streaming.link_events(registration_id, 1)
+    assert message.routing_key == "stream.link.provisioned"
+    url: str = message.data["url"]
+    return url
+
+
+async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_cancelled(
+    streaming: RunningStreaming, mongo: AsyncMongoClient[Document]
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    registration = accepted(event_id, attendance=Attendance.REMOTE)
+    envelope = envelope_for(registration, correlation_id="register-42")
+    await publish(streaming.publisher, registration, envelope=envelope)
+
+    [provisioned] = await streaming.link_events(registration.registration_id, 1)
+    assert provisioned.routing_key == "stream.link.provisioned"
+    data = provisioned.data
+    assert data["registration_id"] == str(registration.registration_id)
+    assert data["event_id"] == event_id
+    assert data["url"].startswith(f"{PUBLIC_BASE_URL}/watch/")
+    assert str(registration.registration_id) not in data["url"]
+    assert LINK_SECRET not in data["url"]
+    assert data["valid_from"].startswith(OPENS.isoformat().replace("+00:00", ""))
+    assert data["valid_until"].startswith(CLOSES.isoformat().replace("+00:00", ""))
+    assert provisioned.headers["cloudEvents:source"] == "ilmo/streaming"
+    assert provisioned.headers["cloudEvents:subject"] == str(registration.registration_id)
+    assert provisioned.correlation_id == "register-42"
+    assert provisioned.delivery_mode == 2
+    path = watch_path(data["url"])
+    token = path.rsplit("/", 1)[1]
+
+    # A week before: a page saying when it opens, in the event's time zone.
+    early = await streaming.http.get(path)
+    assert early.status_code == 403
+    assert early.headers["cache-control"] == "no-store"
+    assert int(early.headers["retry-after"]) == int((OPENS - streaming.clock.now).total_seconds())
+    assert "klo 11.30 (Europe/Helsinki)" in early.text  # 8.30 UTC is 11.30 in Helsinki
+    assert token not in early.text
+
+    # At opening and inside the window: to the stream.
+    for moment in (OPENS, INSIDE, CLOSES - timedelta(seconds=1)):
+        streaming.clock.now = moment
+        joined = await streaming.http.get(path)
+        assert joined.status_code == 302, (moment, joined.text)
+        assert joined.headers["location"] == STREAM_URL
+        assert joined.headers["cache-control"] == "no-store"
+
+    # A tampered token, or a made-up one, is not found.
+    tampered = path[:-1] + ("A" if path[-1] != "A" else "B")
+    assert (await streaming.http.get(tampered)).status_code == 404
+    assert (await streaming.http.get(f"/watch/{uuid.uuid4()}")).status_code == 404
+    assert (await streaming.http.get("/watch/" + "x" * 500)).status_code == 404
+
+    # After the window: it has ended.
+    streaming.clock.now = CLOSES
+    ended = await streaming.http.get(path)
+    assert ended.status_code == 403
+    assert "The stream has ended" in ended.text
+    assert "retry-after" not in ended.headers
+
+    # Cancelled: one revocation, and the link is gone.
+    streaming.clock.now = INSIDE
+    await publish(streaming.publisher, cancelled(registration))
+    both = await streaming.link_events(registration.registration_id, 2)
+    revoked = both[1]
+    assert revoked.routing_key == "stream.link.revoked"
+    assert revoked.data["event_id"] == event_id
+    gone = await streaming.http.get(path)
+    assert gone.status_code == 410
+    assert token not in gone.text
+
+    # A redelivered cancellation changes nothing.
+    await publish(streaming.publisher, cancelled(registration))
+    await streaming.quiet()
+    assert len(streaming.seen(registration.registration_id)) == 2
+
+    counts = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+    assert counts.status_code == 200
+    assert counts.json() == {
+        "event_id": event_id,
+        "provisioned": 0,
+        "revoked": 1,
+        "pending": 0,
+        "opens_at": OPENS.isoformat().replace("+00:00", "Z"),
+        "closes_at": CLOSES.isoformat().replace("+00:00", "Z"),
+    }
+
+    # Stored: state and times, no token, no outbox left behind.
+    stored = await mongo[streaming.database_name]["stream_links"].find_one(
+        {"_id": str(registration.registration_id)}
+    )
+    assert stored is not None
+    assert stored["state"] == "revoked"
+    assert stored["event_id"] == event_id
+    assert stored[OUTBOX_FIELD] == []
+    assert token not in str(stored)
+
+    metrics = (await streaming.http.get("/metrics")).text
+    for outcome in ("redirected", "not_open_yet", "ended", "revoked"):
+        assert f'ilmo_streaming_joins_total{{event_id="{event_id}",outcome="{outcome}"}}' in metrics
+    assert 'ilmo_streaming_joins_total{event_id="unknown",outcome="unknown"}' in metrics
+    assert token not in metrics
+    assert str(registration.registration_id) not in metrics
+
+
+async def test_event_updates_move_the_window_and_the_stream_older_revisions_do_not(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    registration = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, registration)
+    path = watch_path(await provisioned_url(streaming, registration.registration_id))
+
+    moved = event_details(event_id, 10, revision=2).model_copy(
+        update={
+            "starts_at": STARTS_AT + timedelta(days=1),
+            "ends_at": STARTS_AT + timedelta(days=1, hours=3),
+            "stream_url": "https://stream.example.fi/moved",
+            "stream_opens_minutes_before": 60,
+        }
+    )
+    await publish(streaming.publisher, moved)
+    await asyncio.sleep(0.5)
+    await publish(streaming.publisher, event_details(event_id, 10, revision=1))  # stale
+    await streaming.quiet(1.0)
+
+    streaming.clock.now = INSIDE  # inside the old window, before the new one
+    early = await streaming.http.get(path)
+    assert early.status_code == 403
+    assert int(early.headers["retry-after"]) == int(
+        (STARTS_AT + timedelta(days=1, hours=-1) - INSIDE).total_seconds()
+    )
+    streaming.clock.now = STARTS_AT + timedelta(days=1, minutes=-45)
+    joined = await streaming.http.get(path)
+    assert joined.status_code == 302
+    assert joined.headers["location"] == "https://stream.example.fi/moved"
+    # The link was announced once; the move is the event's own news.
+    assert len(streaming.seen(registration.registration_id)) == 1
+
+
+async def test_an_in_person_registrant_gets_a_link_when_waitlisted_and_keeps_it_with_a_seat(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 1))
+    seated = accepted(event_id, attendance=Attendance.IN_PERSON)
+    waiting = accepted(event_id, attendance=Attendance.IN_PERSON)
+    for registration in (seated, waiting):
+        await publish(streaming.publisher, registration)
+    await publish(streaming.publisher, reserved(seated))
+    await publish(streaming.publisher, waitlisted(waiting))
+
+    path = watch_path(await provisioned_url(streaming, waiting.registration_id))
+    streaming.clock.now = INSIDE
+    assert (await streaming.http.get(path)).status_code == 302
+
+    # Promoted to a seat (also redelivered): the link is kept, nothing is announced.
+    await publish(streaming.publisher, reserved(waiting, promoted=True), times=2)
+    await publish(streaming.publisher, waitlisted(waiting, position=1))  # republished, new id
+    await streaming.quiet()
+    assert [m.routing_key for m in streaming.seen(waiting.registration_id)] == [
+        "stream.link.provisioned"
+    ]
+    assert (await streaming.http.get(path)).status_code == 302
+
+    # The one with a seat from the start never got a link.
+    assert streaming.seen(seated.registration_id) == []
+    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["revoked"], counts["pending"]) == (1, 0, 0)
+
+    # Unless they cancel.
+    await publish(streaming.publisher, cancelled(waiting))
+    [_, revoked] = await streaming.link_events(waiting.registration_id, 2)
+    assert revoked.routing_key == "stream.link.revoked"
+    assert (await streaming.http.get(path)).status_code == 410
+
+
+async def test_the_same_acceptance_delivered_three_times_gives_one_link(
+    streaming: RunningStreaming, mongo: AsyncMongoClient[Document]
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    registration = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, registration, times=3)  # same envelope id and body
+    await publish(streaming.publisher, registration)  # same body, republished with a new id
+    sentinel = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, sentinel)
+
+    await streaming.link_events(sentinel.registration_id, 1)
+    await streaming.quiet()
+    [provisioned] = streaming.seen(registration.registration_id)
+    assert provisioned.routing_key == "stream.link.provisioned"
+    assert streaming.deliveries(registration.registration_id, "stream.link.provisioned") == 1
+    links = mongo[streaming.database_name]["stream_links"]
+    assert await links.count_documents({"_id": str(registration.registration_id)}) == 1
+    assert await links.count_documents({"event_id": event_id}) == 2
+
+
+async def test_many_registrations_at_once_each_get_exactly_one_link(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    people = [accepted(event_id, attendance=Attendance.REMOTE) for _ in range(30)]
+    # Registrations race the event's details and their own redeliveries.
+    await asyncio.gather(
+        *(publish(streaming.publisher, person, times=2) for person in people[:15]),
+        publish(streaming.publisher, event_details(event_id, 10)),
+        *(publish(streaming.publisher, person, times=2) for person in people[15:]),
+    )
+    for person in people:
+        await streaming.link_events(person.registration_id, 1)
+    await streaming.quiet()
+    urls = set()
+    for person in people:
+        [message] = streaming.seen(person.registration_id)
+        assert streaming.deliveries(person.registration_id, "stream.link.provisioned") == 1
+        urls.add(message.data["url"])
+    assert len(urls) == 30
+    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["pending"]) == (30, 0)
+
+
+async def test_a_registration_before_the_events_details_is_provisioned_when_they_arrive(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    registration = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, registration)
+
+    async def pending() -> int:
+        response = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+        return int(response.json()["pending"]) if response.status_code == 200 else 0
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while await pending() != 1:
+        assert asyncio.get_running_loop().time() < deadline, "never recorded as pending"
+        await asyncio.sleep(0.1)
+    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["opens_at"], counts["closes_at"]) == (None, None)
+    assert streaming.seen(registration.registration_id) == []
+
+    await publish(streaming.publisher, event_details(event_id, 10))
+    path = watch_path(await provisioned_url(streaming, registration.registration_id))
+    streaming.clock.now = INSIDE
+    assert (await streaming.http.get(path)).status_code == 302
+
+
+async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
+    streaming: RunningStreaming, mongo: AsyncMongoClient[Document]
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 1))
+    remote = accepted(event_id, attendance=Attendance.REMOTE)
+    in_person = accepted(event_id, attendance=Attendance.IN_PERSON)
+    await publish(streaming.publisher, cancelled(remote))
+    await publish(streaming.publisher, cancelled(in_person))
+    links = mongo[streaming.database_name]["stream_links"]
+    deadline = asyncio.get_running_loop().time() + 20
+    while await links.count_documents({"event_id": event_id, "state": "revoked"}) < 2:
+        assert asyncio.get_running_loop().time() < deadline, "tombstones never stored"
+        await asyncio.sleep(0.1)
+
+    # The messages crossed: acceptance and waitlisting arrive late (and repeatedly).
+    await publish(streaming.publisher, remote, times=2)
+    await publish(streaming.publisher, in_person)
+    await publish(streaming.publisher, waitlisted(in_person), times=2)
+    sentinel = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, sentinel)
+    await streaming.link_events(sentinel.registration_id, 1)
+    await streaming.quiet()
+
+    assert streaming.seen(remote.registration_id) == []
+    assert streaming.seen(in_person.registration_id) == []
+    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["revoked"], counts["pending"]) == (1, 0, 0)
+
+
+async def test_unknown_events_are_a_404_problem_and_operations_endpoints_answer(
+    streaming: RunningStreaming,
+) -> None:
+    response = await streaming.http.get(f"/api/v1/events/{new_event_id()}/stream-links")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:ilmo:problem:event-not-found"
+    assert (await streaming.http.get(f"/api/v1/events/{'x' * 300}/stream-links")).status_code == 404
+
+    ready = await streaming.http.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    openapi = (await streaming.http.get("/openapi.json")).json()
+    assert "/watch/{token}" in openapi["paths"]
+    assert "/api/v1/events/{event_id}/stream-links" in openapi["paths"]

@@ -1,0 +1,133 @@
+"""The streaming service in-process, the events that drive it, and a view of what it publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+from faststream.rabbit import RabbitBroker
+
+from ilmo_shared.contracts import RegistrationAccepted, SeatReserved, SeatWaitlisted
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_streaming.app import build_app
+from ilmo_streaming.settings import StreamingSettings
+from tests.support.amqp import EventTap, ObservedMessage, event_tap
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.registration import MovableClock
+
+LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
+PUBLIC_BASE_URL = "https://watch.ilmo.example.fi/live"
+LINK_EVENTS = ("stream.link.provisioned", "stream.link.revoked")
+
+
+def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSettings:
+    return StreamingSettings(
+        amqp_url=infrastructure.amqp_url,
+        mongodb_url=infrastructure.mongodb_url,
+        mongodb_database=infrastructure.database_name("streaming_service"),
+        stream_link_secret=LINK_SECRET,
+        public_base_url=PUBLIC_BASE_URL,
+    )
+
+
+def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
+    return SeatWaitlisted(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        position=position,
+        waitlisted_at=datetime.now(UTC),
+    )
+
+
+def reserved(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
+    return SeatReserved(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        promoted=promoted,
+        reserved_at=datetime.now(UTC),
+    )
+
+
+def watch_path(url: str) -> str:
+    """The path of a personal link, to open it through the in-process client."""
+    assert url.startswith(f"{PUBLIC_BASE_URL}/watch/"), url
+    return "/watch/" + urlsplit(url).path.rsplit("/", 1)[1]
+
+
+@dataclass
+class RunningStreaming:
+    http: httpx.AsyncClient
+    publisher: EventPublisher
+    tap: EventTap
+    clock: MovableClock
+    database_name: str
+
+    def seen(self, registration_id: uuid.UUID | str) -> list[ObservedMessage]:
+        """Link events about one registration as a consumer takes them: each envelope id once."""
+        first: dict[str | None, ObservedMessage] = {}
+        for m in self.tap.messages:
+            if m.routing_key in LINK_EVENTS and m.data.get("registration_id") == str(
+                registration_id
+            ):
+                first.setdefault(m.message_id, m)
+        return list(first.values())
+
+    def deliveries(self, registration_id: uuid.UUID | str, routing_key: str) -> int:
+        """How many times a link event about the registration was put on the wire."""
+        return sum(
+            1
+            for m in self.tap.messages
+            if m.routing_key == routing_key
+            and m.data.get("registration_id") == str(registration_id)
+        )
+
+    async def link_events(
+        self, registration_id: uuid.UUID | str, count: int, timeout: float = 20.0
+    ) -> list[ObservedMessage]:
+        """Wait until ``count`` link events about the registration were published."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.seen(registration_id)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"saw {len(self.seen(registration_id))} of {count}")
+            with contextlib.suppress(AssertionError):
+                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+        return self.seen(registration_id)
+
+    async def quiet(self, seconds: float = 1.5) -> None:
+        """Let more than a relay poll pass, collecting whatever is published meanwhile."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(AssertionError):
+                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.3)
+
+
+@asynccontextmanager
+async def running_streaming(
+    infrastructure: IsolatedInfrastructure, clock: MovableClock | None = None
+) -> AsyncIterator[RunningStreaming]:
+    """The service with its whole lifespan, a producer, a tap on ``ilmo.events`` and a client."""
+    settings = streaming_settings(infrastructure)
+    clock = clock or MovableClock()
+    app = build_app(settings, clock=clock)
+    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
+    await producer.connect()
+    try:
+        async with (
+            event_tap(infrastructure.amqp_url, "stream.#") as tap,
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://streaming"
+            ) as http,
+        ):
+            yield RunningStreaming(
+                http, EventPublisher(producer), tap, clock, settings.mongodb_database
+            )
+    finally:
+        await producer.stop()
