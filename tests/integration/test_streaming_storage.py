@@ -1,0 +1,173 @@
+"""The streaming stores against the real MongoDB-protocol server: writes that race.
+
+FerretDB v1 applies an update as a read of the whole document and a write of
+it, so two updates of one document at the same moment can lose one. The relay
+removing published entries, and handlers working on one registration or one
+event at once (the subscriber runs several), are such meetings; these tests
+make them happen on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ilmo_shared.contracts import Envelope
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
+from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_streaming import domain
+from ilmo_streaming.handlers import LinkKeeper, event_details_changed
+from ilmo_streaming.storage import StreamEventStore, StreamLinkStore
+from tests.support.capacity import envelope_for, event_details, new_event_id
+from tests.support.infrastructure import IsolatedInfrastructure
+
+TRIALS = 20
+
+
+class ConfirmingPublisher(EventPublisher):
+    """Stands in for the broker: every event is confirmed at once, and remembered."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    async def publish(self, envelope: Envelope, body: bytes) -> None:
+        self.published.append(envelope)
+
+    def kinds(self, registration_id: uuid.UUID) -> Counter[str]:
+        return Counter(e.type for e in self.published if e.subject == str(registration_id))
+
+
+class Stores:
+    def __init__(self, mongo: AsyncMongoClient[Document], database_name: str) -> None:
+        self.locks = DocumentLocks()
+        database = mongo[database_name]
+        self.streams = StreamEventStore(database, locks=self.locks)
+        self.links = StreamLinkStore(
+            database,
+            source="ilmo/test",
+            link_url=lambda registration_id: f"https://watch.example.fi/watch/{registration_id}",
+            locks=self.locks,
+        )
+        self.publisher = ConfirmingPublisher()
+        self.relay = OutboxRelay(self.publisher, [self.links.links], locks=self.locks)
+        self.keeper = LinkKeeper(
+            links=self.links, streams=self.streams, notify=lambda: None, clock=_now
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+async def stores(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> Stores:
+    stores = Stores(mongo, infrastructure.database_name("streaming_storage"))
+    await stores.links.create_indexes()
+    return stores
+
+
+async def _cancel(keeper: LinkKeeper, registration_id: uuid.UUID, event_id: str) -> None:
+    await keeper.change(
+        registration_id, lambda current: domain.revoke(current, registration_id, event_id, _now())
+    )
+
+
+async def _relay_passes(relay: OutboxRelay, passes: int = 3) -> None:
+    for _ in range(passes):
+        await relay.publish_pending()
+        await asyncio.sleep(0)
+
+
+async def test_a_revocation_meeting_the_relay_is_never_lost(stores: Stores) -> None:
+    event_id = new_event_id()
+    stream, _ = await stores.streams.apply(event_details(event_id, 1), _now())
+    for _ in range(TRIALS):
+        registration_id = uuid.uuid4()
+        await stores.keeper.grant(registration_id, event_id)  # provisioned, entry pending
+        await asyncio.gather(
+            _cancel(stores.keeper, registration_id, event_id), _relay_passes(stores.relay)
+        )
+        await stores.relay.publish_pending()
+
+        stored = await stores.links.get(registration_id)
+        assert stored is not None
+        assert stored.state is domain.LinkState.REVOKED
+        assert stores.publisher.kinds(registration_id) == {
+            "stream.link.provisioned": 1,
+            "stream.link.revoked": 1,
+        }
+    assert stream.revision == 1
+
+
+async def test_grants_and_cancellations_of_one_registration_at_once(stores: Stores) -> None:
+    event_id = new_event_id()
+    await stores.streams.apply(event_details(event_id, 1), _now())
+    for _ in range(TRIALS):
+        registration_id = uuid.uuid4()
+        work = [stores.keeper.grant(registration_id, event_id) for _ in range(4)]
+        work += [_cancel(stores.keeper, registration_id, event_id) for _ in range(3)]
+        work.append(_relay_passes(stores.relay))
+        random.shuffle(work)
+        await asyncio.gather(*work)
+        await stores.relay.publish_pending()
+
+        stored = await stores.links.get(registration_id)
+        assert stored is not None
+        assert stored.state is domain.LinkState.REVOKED
+        kinds = stores.publisher.kinds(registration_id)
+        # Either the cancellation came first (a tombstone, nothing announced)
+        # or the link was provisioned and then revoked: each announced once.
+        assert kinds in (
+            Counter(),
+            Counter({"stream.link.provisioned": 1, "stream.link.revoked": 1}),
+        ), kinds
+        assert (stored.provisioned_at is not None) == bool(kinds)
+
+
+async def test_a_link_granted_while_the_events_details_arrive_is_never_left_pending(
+    stores: Stores, mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> None:
+    for _ in range(TRIALS):
+        event_id = new_event_id()
+        details = event_details(event_id, 1)
+        people = [uuid.uuid4() for _ in range(3)]
+        work = [stores.keeper.grant(person, event_id) for person in people]
+        work.append(event_details_changed(stores.keeper, details, envelope_for(details)))
+        random.shuffle(work)
+        await asyncio.gather(*work)
+        await stores.relay.publish_pending()
+
+        counts = await stores.links.counts(event_id)
+        assert (counts.provisioned, counts.pending) == (3, 0)
+        for person in people:
+            assert stores.publisher.kinds(person) == {"stream.link.provisioned": 1}
+    links = mongo[infrastructure.database_name("streaming_storage")]["stream_links"]
+    assert await links.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0
+
+
+async def test_the_newest_revision_of_an_event_wins_whatever_the_order(stores: Stores) -> None:
+    event_id = new_event_id()
+    revisions = list(range(1, 11))
+    random.shuffle(revisions)
+    results = await asyncio.gather(
+        *(
+            stores.streams.apply(event_details(event_id, 1, revision=revision), _now())
+            for revision in revisions
+        )
+    )
+    stored = await stores.streams.get(event_id)
+    assert stored is not None
+    assert stored.revision == 10
+    assert sum(1 for _, changed in results if changed) >= 1
+    current, changed = await stores.streams.apply(event_details(event_id, 1, revision=3), _now())
+    assert (current.revision, changed) == (10, False)
+    assert current == stored
