@@ -1,0 +1,162 @@
+"""The life of one email, as rules with no I/O.
+
+Exactly one email per (registration, kind): the mail's id *is* that pair
+(``mail_id``), recorded once with an insert against the unique ``_id``, so a
+redelivered or duplicated event finds it already there. A mail then goes
+
+    pending ──▶ sending ──▶ sent
+       ▲           │
+       └── retry ◀─┤ (a failed attempt, within the budget)
+                   └──▶ failed (budget spent or refused for good; parked for an operator)
+
+and a pending mail that became pointless before it went out (a seat
+confirmation for a registration already cancelled) is ``skipped``.
+
+SMTP has no exactly-once: a process can die after the server took a mail and
+before ``sent`` was recorded. Such a mail is found in ``sending`` once its
+lease ran out and is sent again with the same deterministic Message-ID
+(``message_id``), so the second copy is recognisable as a resend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ilmo_shared.contracts import NotificationKind
+
+
+class MailState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+OPEN_STATES = (MailState.PENDING, MailState.SENDING)
+CLOSED_STATES = (MailState.SENT, MailState.FAILED, MailState.SKIPPED)
+
+# The order a registrant should read their mails in, when several are due at once.
+KIND_ORDER: tuple[NotificationKind, ...] = (
+    NotificationKind.REGISTRATION_RECEIVED,
+    NotificationKind.WAITLISTED,
+    NotificationKind.SEAT_CONFIRMED,
+    NotificationKind.STREAM_LINK,
+    NotificationKind.CANCELLATION_CONFIRMED,
+)
+
+# A mail not yet sent is dropped when one of these was recorded for the same
+# registration: a waiting-list place after the seat came, or a seat or a
+# stream link after the registrant cancelled.
+SUPERSEDED_BY: dict[NotificationKind, tuple[NotificationKind, ...]] = {
+    NotificationKind.WAITLISTED: (
+        NotificationKind.SEAT_CONFIRMED,
+        NotificationKind.CANCELLATION_CONFIRMED,
+    ),
+    NotificationKind.SEAT_CONFIRMED: (NotificationKind.CANCELLATION_CONFIRMED,),
+    NotificationKind.STREAM_LINK: (NotificationKind.CANCELLATION_CONFIRMED,),
+}
+
+
+def mail_id(registration_id: str, kind: NotificationKind) -> str:
+    """The one id a (registration, kind) pair's email can have."""
+    return f"{registration_id}:{kind.value}"
+
+
+def message_id(registration_id: str, kind: NotificationKind, domain: str) -> str:
+    """The RFC 5322 Message-ID of that email: the same on every attempt."""
+    return f"<{registration_id}.{kind.value}@{domain}>"
+
+
+def superseded_by(
+    kind: NotificationKind, recorded: Collection[NotificationKind]
+) -> NotificationKind | None:
+    """The later kind recorded for the same registration that makes ``kind`` pointless."""
+    for later in SUPERSEDED_BY.get(kind, ()):
+        if later in recorded:
+            return later
+    return None
+
+
+def waits_for_receipt(kind: NotificationKind, receipt: MailState | None) -> bool:
+    """Whether a mail must wait for the registration's receipt to be done with.
+
+    The confirmation of receipt is the first mail a registrant reads; every
+    other mail waits until it was sent (or given up on). A receipt not yet
+    recorded is one whose ``registration.accepted`` has not arrived yet.
+    """
+    if kind is NotificationKind.REGISTRATION_RECEIVED:
+        return False
+    return receipt not in CLOSED_STATES
+
+
+def kind_rank(kind: NotificationKind) -> int:
+    return KIND_ORDER.index(kind)
+
+
+class FailureKind(StrEnum):
+    """Why an attempt failed, which decides what happens next."""
+
+    # The server could not be reached or dropped us: nothing about this mail.
+    CONNECTION = "connection"
+    # The server answered 4xx (or a 5xx that is not about the recipient).
+    TRANSIENT = "transient"
+    # The recipient was refused for good (5xx to RCPT): retrying cannot help.
+    PERMANENT = "permanent"
+    # The mail could not be rendered: a bug or bad data, retrying cannot help.
+    RENDER = "render"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The retry budget: ``max_attempts`` attempts, exponential waits between them."""
+
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+    def delay(self, attempt: int, jitter: float = 1.0) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        ``jitter`` (e.g. uniform in [0.8, 1]) spreads mails that failed
+        together so they do not all come back at once.
+        """
+        exponent = min(max(attempt - 1, 0), 30)
+        return float(min(self.base_seconds * 2.0**exponent, self.max_seconds) * jitter)
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Try again after ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Park:
+    """Give up: the mail is ``failed`` and waits for an operator."""
+
+    reason: str
+
+
+def after_failure(
+    attempts: int, failure: FailureKind, detail: str, policy: RetryPolicy, jitter: float = 1.0
+) -> RetryAt | Park:
+    """What follows a failed attempt, ``attempts`` attempts having been made."""
+    reason = f"{failure.value}: {detail}"[:500]
+    if failure in (FailureKind.PERMANENT, FailureKind.RENDER):
+        return Park(reason)
+    if attempts >= policy.max_attempts:
+        return Park(f"{attempts} attempts, last {reason}"[:500])
+    return RetryAt(policy.delay(attempts, jitter))
+
+
+def waiting_delay(checks: int, *, first: float = 2.0, longest: float = 300.0) -> float:
+    """How long a mail waiting for its contact or event details waits before another look.
+
+    Arrivals wake waiting mails at once; this only bounds how long one that
+    was missed (a race with the arrival) can wait.
+    """
+    return float(min(first * 2.0 ** min(checks, 30), longest))

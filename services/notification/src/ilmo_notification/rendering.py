@@ -1,0 +1,330 @@
+"""Emails as a registrant receives them: Jinja2 templates, MIME, iCalendar.
+
+Every kind has a plain-text and an HTML template in Finnish, Swedish and
+English (``templates/<language>/<kind>.txt|.html``); the text template also
+holds the subject (its ``subject`` block). HTML is autoescaped, so a name or a
+title is never markup. The message is an ``EmailMessage`` under
+``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
+multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
+(RFC 5545) is attached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+
+from ilmo_notification import formatting
+from ilmo_notification.domain import message_id
+from ilmo_shared.contracts import (
+    Attendance,
+    EventDetails,
+    Language,
+    NotificationKind,
+)
+from ilmo_shared.manage_links import manage_link
+
+KIND_HEADER = "X-Ilmo-Kind"
+LANGUAGE_HEADER = "X-Ilmo-Language"
+REGISTRATION_HEADER = "X-Ilmo-Registration"
+EVENT_HEADER = "X-Ilmo-Event"
+PRODUCT_ID = "-//Ilmo//Ilmo notification//EN"
+# CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
+# base64), so that no server's lack of 8BITMIME can mangle a message.
+WIRE = SMTP.clone(cte_type="7bit")
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach one registrant (this service's own copy, from ``registration.accepted``)."""
+
+    registration_id: str
+    event_id: str
+    email: str
+    first_name: str
+    last_name: str
+    language: Language
+    attendance: Attendance
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """What to write: the kind and what the event that asked for it said."""
+
+    registration_id: str
+    event_id: str
+    kind: NotificationKind
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: str
+    maintype: str = "text"
+    subtype: str = "calendar"
+    params: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class RenderError(Exception):
+    """A mail that cannot be written (bad data or a template fault); retrying will not help."""
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("ilmo_notification", "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render_block(template: Template, block: str, context: Mapping[str, Any]) -> str:
+    return "".join(template.blocks[block](template.new_context(dict(context))))
+
+
+def _one_line(text: str) -> str:
+    """Header-safe: no line breaks, no runs of spaces."""
+    return " ".join(text.split())
+
+
+class MailRenderer:
+    """Turns a mail request, a contact and the event's details into an email."""
+
+    def __init__(
+        self,
+        *,
+        mail_from: str,
+        registration_public_url: str,
+        manage_link_secret: str,
+    ) -> None:
+        name, address = parseaddr(mail_from)
+        self._from = Address(display_name=name, addr_spec=address)
+        self._domain = address.rsplit("@", 1)[1]
+        self._manage_base = registration_public_url
+        self._manage_secret = manage_link_secret
+        self._templates = _environment()
+
+    @property
+    def sender(self) -> str:
+        return self._from.addr_spec
+
+    def message_id(self, request: MailRequest) -> str:
+        return message_id(request.registration_id, request.kind, self._domain)
+
+    # ------------------------------------------------------------ content
+
+    def context(
+        self, request: MailRequest, contact: Contact, event: EventDetails
+    ) -> dict[str, Any]:
+        """Everything the templates may show, already formatted for the reader's language."""
+        language = contact.language
+        tz = event.timezone
+        details = request.details
+        context: dict[str, Any] = {
+            "lang": language.value,
+            "sender_name": self._from.display_name or "Ilmo",
+            "first_name": contact.first_name,
+            "full_name": contact.display_name,
+            "title": event.title.in_language(language),
+            "description": event.description.in_language(language) if event.description else "",
+            "when": formatting.format_span(event.starts_at, event.ends_at, tz, language),
+            "zone": formatting.zone_name(tz, language),
+            "in_person": contact.attendance is Attendance.IN_PERSON,
+            "manage_url": manage_link(
+                self._manage_base, self._manage_secret, request.registration_id
+            ),
+            "venue_name": event.venue.name,
+            "venue_address": event.venue.address,
+            "arrival": (
+                event.venue.arrival_instructions.in_language(language)
+                if event.venue.arrival_instructions
+                else ""
+            ),
+            "agenda": [
+                {
+                    "time": formatting.format_time_span(item.starts_at, item.ends_at, tz, language),
+                    "title": item.title.in_language(language),
+                    "speakers": ", ".join(
+                        speaker.name
+                        + (f" ({speaker.title})" if speaker.title else "")
+                        + (f", {speaker.organisation}" if speaker.organisation else "")
+                        for speaker in item.speakers
+                    ),
+                }
+                for item in sorted(event.agenda, key=lambda item: item.starts_at)
+            ],
+            "promoted": bool(details.get("promoted", False)),
+            "position": details.get("position"),
+            "stream_url": details.get("url", ""),
+            "stream_opens": "",
+            "stream_closes": "",
+        }
+        if request.kind is NotificationKind.STREAM_LINK:
+            context["stream_opens"] = formatting.format_datetime(
+                _moment(details["valid_from"]), tz, language
+            )
+            context["stream_closes"] = formatting.format_datetime(
+                _moment(details["valid_until"]), tz, language
+            )
+        return context
+
+    def render(
+        self, request: MailRequest, contact: Contact, event: EventDetails, *, now: datetime
+    ) -> RenderedMail:
+        """Subject, text and HTML in the contact's language, and the attachments of the kind."""
+        try:
+            context = self.context(request, contact, event)
+            language = contact.language.value
+            kind = request.kind.value
+            text_template = self._templates.get_template(f"{language}/{kind}.txt")
+            html_template = self._templates.get_template(f"{language}/{kind}.html")
+            subject = _one_line(_render_block(text_template, "subject", context))
+            text = _BLANK_LINES.sub("\n\n", _render_block(text_template, "body", context))
+            text = text.strip() + "\n"
+            html = html_template.render(context)
+            attachments = self._attachments(request, contact, event, now)
+        except Exception as error:  # KeyError, ValueError, a template fault, a bad zone name
+            raise RenderError(f"{request.kind.value}: {type(error).__name__}") from error
+        return RenderedMail(subject=subject, text=text, html=html, attachments=attachments)
+
+    # ------------------------------------------------------------ MIME
+
+    def compose(
+        self, request: MailRequest, contact: Contact, event: EventDetails, *, now: datetime
+    ) -> EmailMessage:
+        """The complete message; the same request always gets the same Message-ID."""
+        rendered = self.render(request, contact, event, now=now)
+        message = EmailMessage(policy=WIRE)
+        message["From"] = self._from
+        message["To"] = Address(display_name=contact.display_name, addr_spec=contact.email)
+        message["Subject"] = rendered.subject
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = self.message_id(request)
+        # RFC 3834: no vacation auto-replies to a machine.
+        message["Auto-Submitted"] = "auto-generated"
+        message[KIND_HEADER] = request.kind.value
+        message[LANGUAGE_HEADER] = contact.language.value
+        message[REGISTRATION_HEADER] = request.registration_id
+        message[EVENT_HEADER] = request.event_id
+        message.set_content(rendered.text, subtype="plain", charset="utf-8")
+        message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+        for attachment in rendered.attachments:
+            message.add_attachment(
+                attachment.content,
+                subtype=attachment.subtype,
+                filename=attachment.filename,
+                params=dict(attachment.params or {}),
+            )
+        # Last: set_content and the multipart conversions move Content-* headers.
+        message["Content-Language"] = contact.language.value
+        return message
+
+    # ------------------------------------------------------------ iCalendar
+
+    def _attachments(
+        self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
+    ) -> tuple[Attachment, ...]:
+        if request.kind is NotificationKind.SEAT_CONFIRMED:
+            return (self._seat_calendar(request, contact, event, now),)
+        if request.kind is NotificationKind.STREAM_LINK:
+            return (self._stream_calendar(request, contact, event, now),)
+        return ()
+
+    def _calendar(self, entry: CalendarEvent) -> str:
+        calendar = Calendar()
+        calendar.add("prodid", PRODUCT_ID)
+        calendar.add("version", "2.0")
+        calendar.add("method", "PUBLISH")
+        calendar.add("calscale", "GREGORIAN")
+        calendar.add_component(entry)
+        ical: bytes = calendar.to_ical()
+        return ical.decode("utf-8")
+
+    def _entry(
+        self, uid: str, event: EventDetails, language: Language, now: datetime
+    ) -> CalendarEvent:
+        entry = CalendarEvent()
+        entry.add("uid", uid)
+        entry.add("dtstamp", now.astimezone(UTC).replace(microsecond=0))
+        entry.add("dtstart", event.starts_at.astimezone(UTC))
+        entry.add("dtend", event.ends_at.astimezone(UTC))
+        entry.add("summary", event.title.in_language(language))
+        entry.add("sequence", 0)
+        return entry
+
+    def _seat_calendar(
+        self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
+    ) -> Attachment:
+        language = contact.language
+        entry = self._entry(
+            f"{event.event_id}.{request.registration_id}@{self._domain}", event, language, now
+        )
+        entry.add("location", f"{event.venue.name}, {event.venue.address}")
+        lines = [event.description.in_language(language)] if event.description else []
+        if event.venue.arrival_instructions:
+            lines.append(event.venue.arrival_instructions.in_language(language))
+        if lines:
+            entry.add("description", "\n\n".join(lines))
+        return Attachment(
+            filename=f"{_file_name(event.event_id)}.ics",
+            content=self._calendar(entry),
+            params={"method": "PUBLISH"},
+        )
+
+    def _stream_calendar(
+        self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
+    ) -> Attachment:
+        language = contact.language
+        url = str(request.details["url"])
+        entry = self._entry(
+            f"{event.event_id}.{request.registration_id}.stream@{self._domain}",
+            event,
+            language,
+            now,
+        )
+        entry.add("location", url)
+        entry.add("url", url)
+        entry.add("description", url)
+        return Attachment(
+            filename=f"{_file_name(event.event_id)}-stream.ics",
+            content=self._calendar(entry),
+            params={"method": "PUBLISH"},
+        )
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _file_name(text: str) -> str:
+    """A safe attachment file name made from an event id."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "event"

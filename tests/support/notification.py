@@ -1,0 +1,107 @@
+"""Inputs for the notification service's tests: an event, a registrant, the mails' settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from ilmo_notification.rendering import Contact, MailRenderer
+from ilmo_shared.contracts import (
+    AgendaItem,
+    Attendance,
+    EventPublished,
+    Language,
+    LocalizedText,
+    RegistrationAccepted,
+    Speaker,
+    Venue,
+)
+
+MANAGE_LINK_SECRET = "test-manage-link-secret-0123456789abcdef"
+REGISTRATION_URL = "https://ilmo.example.fi"
+MAIL_FROM = "Ilmo \u2013 Valtioneuvosto <ilmo@ilmo.example.fi>"
+# Friday 29 January 2027, 9.00-12.00 in Helsinki (UTC+2 in winter).
+STARTS_AT = datetime(2027, 1, 29, 7, 0, tzinfo=UTC)
+
+
+def seminar(event_id: str | None = None, *, starts_at: datetime = STARTS_AT) -> EventPublished:
+    return EventPublished(
+        event_id=event_id or f"seminar-{uuid.uuid4().hex[:10]}",
+        revision=1,
+        title=LocalizedText(
+            fi="Tekoäly hallinnossa", sv="AI i förvaltningen", en="AI in government"
+        ),
+        description=LocalizedText(fi="Seminaari julkishallinnolle.", en="A seminar."),
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=3),
+        timezone="Europe/Helsinki",
+        venue=Venue(
+            name="Ministeriön juhlasali",
+            address="Snellmaninkatu 1, Helsinki",
+            arrival_instructions=LocalizedText(
+                fi="Sisäänkäynti pääovesta.",
+                sv="Ingång via huvudentrén.",
+                en="Enter by the main door.",
+            ),
+        ),
+        in_person_capacity=1,
+        registration_opens_at=starts_at - timedelta(days=30),
+        registration_closes_at=starts_at - timedelta(days=7),
+        stream_url="https://stream.example.fi/seminar",
+        agenda=(
+            AgendaItem(
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=90),
+                title=LocalizedText(fi="Avaus", sv="Öppning", en="Opening"),
+                speakers=(Speaker(name="Maija Virtanen", title="Kansliapäällikkö"),),
+            ),
+            AgendaItem(
+                starts_at=starts_at + timedelta(minutes=90),
+                ends_at=starts_at + timedelta(hours=3),
+                title=LocalizedText(fi="Paneeli", sv="Panel", en="Panel"),
+            ),
+        ),
+        published=True,
+    )
+
+
+def accepted(
+    event_id: str,
+    *,
+    language: Language = Language.SV,
+    attendance: Attendance = Attendance.IN_PERSON,
+    first_name: str = "Åsa",
+    last_name: str = "Öhman",
+    email: str | None = None,
+    registration_id: uuid.UUID | None = None,
+) -> RegistrationAccepted:
+    return RegistrationAccepted(
+        registration_id=registration_id or uuid.uuid4(),
+        event_id=event_id,
+        attendance=attendance,
+        language=language,
+        first_name=first_name,
+        last_name=last_name,
+        email=email or f"asa.{uuid.uuid4().hex[:8]}@example.fi",
+        registered_at=datetime.now(UTC),
+    )
+
+
+def contact_of(registration: RegistrationAccepted) -> Contact:
+    return Contact(
+        registration_id=str(registration.registration_id),
+        event_id=registration.event_id,
+        email=str(registration.email),
+        first_name=registration.first_name,
+        last_name=registration.last_name,
+        language=registration.language,
+        attendance=registration.attendance,
+    )
+
+
+def renderer() -> MailRenderer:
+    return MailRenderer(
+        mail_from=MAIL_FROM,
+        registration_public_url=REGISTRATION_URL,
+        manage_link_secret=MANAGE_LINK_SECRET,
+    )

@@ -1,0 +1,357 @@
+"""The emails as a registrant's mail client sees them: every kind, in every language."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from icalendar import Calendar
+
+import ilmo_notification
+from ilmo_notification.rendering import MailRequest
+from ilmo_shared.contracts import Attendance, Language, NotificationKind
+from ilmo_shared.manage_links import is_manage_link_token, manage_link
+from tests.support.notification import (
+    MANAGE_LINK_SECRET,
+    REGISTRATION_URL,
+    STARTS_AT,
+    accepted,
+    contact_of,
+    renderer,
+    seminar,
+)
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+KINDS = list(NotificationKind)
+LANGUAGES = list(Language)
+
+# Words that only the right language's mail of each kind has.
+SUBJECTS = {
+    NotificationKind.REGISTRATION_RECEIVED: {
+        Language.FI: "Ilmoittautumisesi on vastaanotettu",
+        Language.SV: "Din anmälan har tagits emot",
+        Language.EN: "Your registration has been received",
+    },
+    NotificationKind.SEAT_CONFIRMED: {
+        Language.FI: "Paikkasi on vahvistettu",
+        Language.SV: "Din plats är bekräftad",
+        Language.EN: "Your seat is confirmed",
+    },
+    NotificationKind.WAITLISTED: {
+        Language.FI: "Olet varasijalla",
+        Language.SV: "Du står på väntelistan",
+        Language.EN: "You are on the waiting list",
+    },
+    NotificationKind.STREAM_LINK: {
+        Language.FI: "Henkilökohtainen katselulinkkisi",
+        Language.SV: "Din personliga länk till sändningen",
+        Language.EN: "Your personal stream link",
+    },
+    NotificationKind.CANCELLATION_CONFIRMED: {
+        Language.FI: "Ilmoittautumisesi on peruttu",
+        Language.SV: "Din anmälan har avbokats",
+        Language.EN: "Your registration has been cancelled",
+    },
+}
+TITLES = {
+    Language.FI: "Tekoäly hallinnossa",
+    Language.SV: "AI i förvaltningen",
+    Language.EN: "AI in government",
+}
+# Fri 29 January 2027, 9.00-12.00 in Helsinki (07:00Z-10:00Z).
+WHEN = {
+    Language.FI: "pe 29.1.2027 klo 9.00\u201312.00",
+    Language.SV: "fre 29.1.2027 kl. 9.00\u201312.00",
+    Language.EN: "Fri 29 January 2027, 9:00\u201312:00",
+}
+GREETING = {Language.FI: "Hei Åsa", Language.SV: "Hej Åsa", Language.EN: "Hello Åsa"}
+
+STREAM_URL = "https://watch.example.fi/w/Zm9vYmFy?x=1&y=2"
+
+
+def details_for(kind: NotificationKind, **changes: Any) -> dict[str, Any]:
+    templates: dict[NotificationKind, dict[str, Any]] = {
+        NotificationKind.REGISTRATION_RECEIVED: {"attendance": "in_person"},
+        NotificationKind.SEAT_CONFIRMED: {"promoted": False},
+        NotificationKind.WAITLISTED: {"position": 3},
+        NotificationKind.STREAM_LINK: {
+            "url": STREAM_URL,
+            "valid_from": STARTS_AT - timedelta(minutes=30),
+            "valid_until": STARTS_AT + timedelta(hours=5),
+        },
+        NotificationKind.CANCELLATION_CONFIRMED: {},
+    }
+    details = {**templates[kind], **changes}
+    return details
+
+
+def compose(
+    kind: NotificationKind,
+    language: Language,
+    *,
+    attendance: Attendance = Attendance.IN_PERSON,
+    first_name: str = "Åsa",
+    **details: Any,
+) -> tuple[EmailMessage, str]:
+    event = seminar("ministry-seminar")
+    registration = accepted(
+        event.event_id,
+        language=language,
+        attendance=attendance,
+        first_name=first_name,
+        email="asa.ohman@example.fi",
+        registration_id=uuid.UUID("5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60"),
+    )
+    request = MailRequest(
+        str(registration.registration_id), event.event_id, kind, details_for(kind, **details)
+    )
+    message = renderer().compose(request, contact_of(registration), event, now=NOW)
+    return message, str(registration.registration_id)
+
+
+def parsed(message: EmailMessage) -> EmailMessage:
+    """The message as a receiving client parses it from the wire."""
+    return message_from_bytes(message.as_bytes(), policy=default)
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(cast(EmailMessage, part).get_content())
+
+
+def calendar_of(message: EmailMessage) -> Calendar:
+    [attachment] = [part for part in message.iter_attachments()]
+    assert attachment.get_content_type() == "text/calendar"
+    assert str(attachment.get_filename()).endswith(".ics")
+    payload = attachment.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return Calendar.from_ical(payload)
+
+
+def test_every_kind_has_a_text_and_an_html_template_in_every_language() -> None:
+    templates = Path(ilmo_notification.__file__).parent / "templates"
+    for language in LANGUAGES:
+        for kind in KINDS:
+            for suffix in ("txt", "html"):
+                assert (templates / language.value / f"{kind.value}.{suffix}").is_file(), (
+                    language,
+                    kind,
+                    suffix,
+                )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_mail_is_in_the_registrants_language_with_times_in_the_events_zone(
+    kind: NotificationKind, language: Language
+) -> None:
+    message, registration_id = compose(kind, language)
+    received = parsed(message)
+    text, html = body(received, "plain"), body(received, "html")
+
+    assert received["Subject"] == f"{SUBJECTS[kind][language]}: {TITLES[language]}"
+    for other in LANGUAGES:
+        if other is not language:
+            assert SUBJECTS[kind][other] not in text + html
+    assert received["X-Ilmo-Kind"] == kind.value
+    assert received["X-Ilmo-Language"] == language.value
+    assert received["Content-Language"] == language.value
+    assert received["X-Ilmo-Registration"] == registration_id
+    assert f'<html lang="{language.value}">' in html
+    for part in (text, html):
+        assert GREETING[language] in part
+        assert TITLES[language] in part
+        assert WHEN[language] in part
+    if kind is not NotificationKind.CANCELLATION_CONFIRMED:
+        link = manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
+        assert link in text
+        assert link.replace("&", "&amp;") in html or link in html
+        token = link.split("token=")[1]
+        assert is_manage_link_token(MANAGE_LINK_SECRET, registration_id, token)
+
+
+@pytest.mark.parametrize(
+    ("language", "winter", "summer"),
+    [
+        (Language.FI, "klo 9.00", "klo 9.00"),
+        (Language.SV, "kl. 9.00", "kl. 9.00"),
+        (Language.EN, "9:00", "9:00"),
+    ],
+)
+def test_times_follow_daylight_saving_in_the_events_zone(
+    language: Language, winter: str, summer: str
+) -> None:
+    # 07:00Z in January and 06:00Z in June are both 9.00 in Helsinki.
+    event = seminar("summer", starts_at=datetime(2027, 6, 11, 6, 0, tzinfo=UTC))
+    registration = accepted(event.event_id, language=language)
+    request = MailRequest(
+        str(registration.registration_id),
+        event.event_id,
+        NotificationKind.REGISTRATION_RECEIVED,
+        {},
+    )
+    rendered = renderer().render(request, contact_of(registration), event, now=NOW)
+    assert summer in rendered.text
+    assert {Language.FI: "pe 11.6.2027", Language.SV: "fre 11.6.2027"}.get(
+        language, "Fri 11 June 2027"
+    ) in rendered.text
+    message, _ = compose(NotificationKind.REGISTRATION_RECEIVED, language)
+    assert winter in body(parsed(message), "plain")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_seat_confirmation_has_the_venue_arrival_agenda_and_a_calendar_entry(
+    language: Language,
+) -> None:
+    message, registration_id = compose(NotificationKind.SEAT_CONFIRMED, language)
+    received = parsed(message)
+    assert received.get_content_type() == "multipart/mixed"
+    text, html = body(received, "plain"), body(received, "html")
+    arrival = {
+        Language.FI: "Sisäänkäynti pääovesta.",
+        Language.SV: "Ingång via huvudentrén.",
+        Language.EN: "Enter by the main door.",
+    }[language]
+    opening = {Language.FI: "Avaus", Language.SV: "Öppning", Language.EN: "Opening"}[language]
+    agenda_time = {Language.EN: "9:00\u201310:30"}.get(language, "9.00\u201310.30")
+    for part in (text, html):
+        assert "Ministeriön juhlasali" in part
+        assert "Snellmaninkatu 1, Helsinki" in part
+        assert arrival in part
+        assert opening in part
+        assert agenda_time in part
+        assert "Maija Virtanen" in part
+    promoted_words = {
+        Language.FI: "varasijalta",
+        Language.SV: "väntelistan",
+        Language.EN: "waiting list",
+    }[language]
+    assert promoted_words not in text
+
+    [entry] = calendar_of(received).events
+    assert entry.start == STARTS_AT
+    assert entry.end == STARTS_AT + timedelta(hours=3)
+    assert str(entry["SUMMARY"]) == TITLES[language]
+    assert str(entry["LOCATION"]) == "Ministeriön juhlasali, Snellmaninkatu 1, Helsinki"
+    assert str(entry["UID"]) == f"ministry-seminar.{registration_id}@ilmo.example.fi"
+    # The same registration always gets the same UID (a resend updates, not duplicates).
+    again, _ = compose(NotificationKind.SEAT_CONFIRMED, language)
+    [entry_again] = calendar_of(parsed(again)).events
+    assert entry_again["UID"] == entry["UID"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.FI, "siirretty varasijalta"),
+        (Language.SV, "flyttats från väntelistan"),
+        (Language.EN, "moved up from the waiting list"),
+    ],
+)
+def test_a_seat_from_the_waiting_list_says_so(language: Language, words: str) -> None:
+    message, _ = compose(NotificationKind.SEAT_CONFIRMED, language, promoted=True)
+    received = parsed(message)
+    assert words in body(received, "plain")
+    assert words in body(received, "html")
+
+
+@pytest.mark.parametrize(
+    ("language", "position", "next_in_line", "stream"),
+    [
+        (Language.FI, "Sijasi jonossa: 3", "jonossa seuraavalle", "verkkolähetyksenä"),
+        (Language.SV, "Din plats i kön: 3", "nästa person på väntelistan", "webbsändningen"),
+        (Language.EN, "Your position: 3", "next person on the waiting list", "web stream"),
+    ],
+)
+def test_the_waiting_list_mail_gives_the_position_what_happens_next_and_the_stream(
+    language: Language, position: str, next_in_line: str, stream: str
+) -> None:
+    message, _ = compose(NotificationKind.WAITLISTED, language)
+    received = parsed(message)
+    for part in (body(received, "plain"), body(received, "html")):
+        assert position in part.replace("<strong>", "").replace("</strong>", "")
+        assert next_in_line in part
+        assert stream in part
+
+
+@pytest.mark.parametrize(
+    ("language", "opens"),
+    [
+        (Language.FI, "pe 29.1.2027 klo 8.30"),
+        (Language.SV, "fre 29.1.2027 kl. 8.30"),
+        (Language.EN, "Fri 29 January 2027, 8:30"),
+    ],
+)
+def test_the_stream_link_mail_has_the_personal_link_when_it_opens_and_a_calendar_entry(
+    language: Language, opens: str
+) -> None:
+    message, registration_id = compose(NotificationKind.STREAM_LINK, language)
+    received = parsed(message)
+    text, html = body(received, "plain"), body(received, "html")
+    assert STREAM_URL in text
+    assert f'href="{STREAM_URL.replace("&", "&amp;")}"' in html
+    assert opens in text
+    assert opens in html
+    [entry] = calendar_of(received).events
+    assert str(entry["URL"]) == STREAM_URL
+    assert STREAM_URL in str(entry["DESCRIPTION"])
+    assert entry.start == STARTS_AT
+    assert str(entry["UID"]) == f"ministry-seminar.{registration_id}.stream@ilmo.example.fi"
+
+
+def test_a_hostile_name_is_text_in_html_not_markup() -> None:
+    hostile = '<script>alert("x")</script>&'
+    message, _ = compose(NotificationKind.REGISTRATION_RECEIVED, Language.EN, first_name=hostile)
+    received = parsed(message)
+    html = body(received, "html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;" in html
+    # Plain text is not HTML: the name stays as written.
+    assert f"Hello {hostile}," in body(received, "plain")
+
+
+def test_headers_are_valid_mime_with_utf8_names_and_a_deterministic_message_id() -> None:
+    message, registration_id = compose(NotificationKind.SEAT_CONFIRMED, Language.SV)
+    wire = message.as_bytes()
+    assert wire.isascii(), "headers and bodies are encoded for any SMTP server"
+    assert b"\r\n" in wire
+    received = parsed(message)
+    assert received.defects == []
+    to = received["To"]
+    assert to.addresses[0].display_name == "Åsa Öhman"
+    assert to.addresses[0].addr_spec == "asa.ohman@example.fi"
+    assert received["From"].addresses[0].display_name == "Ilmo \u2013 Valtioneuvosto"
+    assert received["From"].addresses[0].addr_spec == "ilmo@ilmo.example.fi"
+    # A long Message-ID is folded onto its own line; Python's parser keeps that space.
+    assert received["Message-ID"].strip() == f"<{registration_id}.seat_confirmed@ilmo.example.fi>"
+    assert received["Date"].datetime == NOW
+    assert received["Auto-Submitted"] == "auto-generated"
+    [alternative, _attachment] = received.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    again, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.SV)
+    assert again["Message-ID"] == message["Message-ID"]
+
+
+def test_mails_without_attachments_are_multipart_alternative() -> None:
+    message, _ = compose(NotificationKind.REGISTRATION_RECEIVED, Language.FI)
+    assert parsed(message).get_content_type() == "multipart/alternative"
+
+
+@pytest.mark.parametrize(
+    ("attendance", "words"),
+    [(Attendance.IN_PERSON, "Attendance: in person"), (Attendance.REMOTE, "Attendance: remotely")],
+)
+def test_the_receipt_says_how_the_registrant_takes_part(attendance: Attendance, words: str) -> None:
+    message, _ = compose(NotificationKind.REGISTRATION_RECEIVED, Language.EN, attendance=attendance)
+    assert words in body(parsed(message), "plain")
