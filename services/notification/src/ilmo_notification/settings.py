@@ -2,11 +2,87 @@
 
 from __future__ import annotations
 
-from ilmo_shared.settings import Port, ServiceSettings
+import sys
+from email.utils import parseaddr
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+
+from ilmo_shared.settings import ENV_PREFIX, Port, ServiceSettings
+
+Seconds = Annotated[float, Field(gt=0, le=24 * 3600)]
 
 
 class NotificationSettings(ServiceSettings):
-    """Defaults for the notification service; every value can be overridden from the environment."""
+    """Defaults for the notification service; every value can be overridden from the environment.
+
+    ``manage_link_secret`` (``ILMO_MANAGE_LINK_SECRET``, at least 32
+    characters, the same value the registration service has) derives the
+    manage links written into emails. The service does not start without it
+    (see ``require_manage_link_secret``); it is optional here only so that the
+    settings object can be built without it, e.g. by tools that read the port.
+    """
 
     http_port: Port = 8083
     mongodb_database: str = "ilmo_notification"
+
+    smtp_host: str = Field(default="127.0.0.1", min_length=1)
+    smtp_port: Port = 1025
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: Seconds = 30.0
+    mail_from: str = "Ilmo <ilmo@localhost>"
+
+    # The registration service as registrants reach it: the base of manage links.
+    registration_public_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
+    manage_link_secret: SecretStr | None = Field(default=None, min_length=32)
+
+    # Retry budget: attempt n waits min(base * 2**(n-1), max) before attempt n+1.
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_base_seconds: Seconds = 2.0
+    mail_retry_max_seconds: Seconds = 300.0
+    # SMTP connections (and so mails in flight) at once.
+    mail_concurrency: int = Field(default=4, ge=1, le=64)
+    # How often due mails are looked for when nothing wakes the dispatcher.
+    mail_poll_seconds: Seconds = 5.0
+    # A mail found in ``sending`` this long after its attempt started is taken
+    # for abandoned (its process died) and sent again with the same Message-ID.
+    mail_sending_lease_seconds: Seconds = 300.0
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_has_an_address(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError("must be an address such as 'Ilmo <ilmo@example.fi>'")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_come_in_pairs(self) -> NotificationSettings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("ILMO_SMTP_USERNAME and ILMO_SMTP_PASSWORD go together")
+        if self.mail_sending_lease_seconds <= self.smtp_timeout_seconds:
+            raise ValueError("ILMO_MAIL_SENDING_LEASE_SECONDS must exceed the SMTP timeout")
+        return self
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of ``mail_from`` (the SMTP envelope sender)."""
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def message_id_domain(self) -> str:
+        """The right-hand side of our Message-IDs: the domain of ``mail_from``."""
+        return self.sender_address.rsplit("@", 1)[1]
+
+
+def require_manage_link_secret(settings: NotificationSettings, program: str) -> SecretStr:
+    """The manage-link secret, or exit in the same one-line form as any other bad setting."""
+    if settings.manage_link_secret is None:
+        print(
+            f"{program}: invalid setting {ENV_PREFIX}MANAGE_LINK_SECRET: Field required",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return settings.manage_link_secret

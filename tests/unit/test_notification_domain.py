@@ -1,0 +1,164 @@
+"""The rules of a mail's life, date formats and the service's settings, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiosmtplib import (
+    SMTPConnectError,
+    SMTPDataError,
+    SMTPRecipientRefused,
+    SMTPRecipientsRefused,
+    SMTPServerDisconnected,
+)
+from pydantic import ValidationError
+
+from ilmo_notification import formatting
+from ilmo_notification.domain import (
+    FailureKind,
+    Park,
+    RetryAt,
+    RetryPolicy,
+    after_failure,
+    mail_id,
+    message_id,
+    superseded_by,
+    waiting_delay,
+)
+from ilmo_notification.mailer import classify
+from ilmo_notification.settings import NotificationSettings, require_manage_link_secret
+from ilmo_shared.contracts import Language, NotificationKind
+
+POLICY = RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)
+
+
+def test_one_id_and_one_message_id_per_registration_and_kind() -> None:
+    assert mail_id("r1", NotificationKind.SEAT_CONFIRMED) == "r1:seat_confirmed"
+    assert message_id("r1", NotificationKind.STREAM_LINK, "ilmo.example.fi") == (
+        "<r1.stream_link@ilmo.example.fi>"
+    )
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    assert [POLICY.delay(n) for n in range(1, 6)] == [2, 4, 8, 10, 10]
+    assert POLICY.delay(3, jitter=0.5) == 4
+
+
+def test_failures_retry_within_the_budget_then_park() -> None:
+    assert after_failure(1, FailureKind.TRANSIENT, "smtp 451", POLICY) == RetryAt(2)
+    assert after_failure(3, FailureKind.CONNECTION, "refused", POLICY) == RetryAt(8)
+    parked = after_failure(4, FailureKind.TRANSIENT, "smtp 451", POLICY)
+    assert isinstance(parked, Park)
+    assert parked.reason == "4 attempts, last transient: smtp 451"
+
+
+def test_a_recipient_refused_for_good_or_an_unrenderable_mail_is_parked_at_once() -> None:
+    assert isinstance(after_failure(1, FailureKind.PERMANENT, "smtp 550", POLICY), Park)
+    assert isinstance(after_failure(1, FailureKind.RENDER, "KeyError", POLICY), Park)
+
+
+def test_later_mails_make_earlier_unsent_ones_pointless() -> None:
+    kinds = NotificationKind
+    assert superseded_by(kinds.WAITLISTED, {kinds.SEAT_CONFIRMED}) is kinds.SEAT_CONFIRMED
+    assert superseded_by(kinds.SEAT_CONFIRMED, {kinds.CANCELLATION_CONFIRMED}) is (
+        kinds.CANCELLATION_CONFIRMED
+    )
+    assert superseded_by(kinds.STREAM_LINK, {kinds.SEAT_CONFIRMED}) is None
+    assert superseded_by(kinds.REGISTRATION_RECEIVED, set(kinds)) is None
+    assert superseded_by(kinds.CANCELLATION_CONFIRMED, set(kinds)) is None
+
+
+def test_waiting_mails_look_again_sooner_first_then_less_often() -> None:
+    assert [waiting_delay(n) for n in range(4)] == [2, 4, 8, 16]
+    assert waiting_delay(50) == 300
+
+
+def test_smtp_errors_are_classified_without_the_servers_text() -> None:
+    refused = SMTPRecipientsRefused(
+        [SMTPRecipientRefused(550, "5.1.1 <asa@example.fi> unknown", "asa@example.fi")]
+    )
+    failure = classify(refused)
+    assert failure.kind is FailureKind.PERMANENT
+    assert "asa@example.fi" not in failure.detail
+    assert failure.detail == "recipient refused, smtp 550"
+    busy = classify(SMTPRecipientsRefused([SMTPRecipientRefused(450, "busy", "asa@example.fi")]))
+    assert busy.kind is FailureKind.TRANSIENT
+    data = classify(SMTPDataError(451, "4.3.0 <asa@example.fi> try later"))
+    assert (data.kind, data.detail) == (FailureKind.TRANSIENT, "SMTPDataError, smtp 451")
+    assert classify(SMTPConnectError("refused")).kind is FailureKind.CONNECTION
+    assert classify(SMTPServerDisconnected("gone")).kind is FailureKind.CONNECTION
+    assert classify(ConnectionRefusedError()).kind is FailureKind.CONNECTION
+    assert classify(SMTPDataError(421, "closing")).kind is FailureKind.CONNECTION
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (Language.FI, "pe 29.1.2027 klo 9.00"),
+        (Language.SV, "fre 29.1.2027 kl. 9.00"),
+        (Language.EN, "Fri 29 January 2027, 9:00"),
+    ],
+)
+def test_dates_are_written_as_each_language_writes_them(language: Language, expected: str) -> None:
+    moment = datetime(2027, 1, 29, 7, 0, tzinfo=UTC)
+    assert formatting.format_datetime(moment, "Europe/Helsinki", language) == expected
+
+
+def test_a_span_over_midnight_names_both_days() -> None:
+    starts = datetime(2027, 1, 29, 20, 0, tzinfo=UTC)  # 22.00 in Helsinki
+    ends = datetime(2027, 1, 29, 23, 30, tzinfo=UTC)  # 1.30 the next day
+    assert formatting.format_span(starts, ends, "Europe/Helsinki", Language.FI) == (
+        "pe 29.1.2027 klo 22.00 \u2013 la 30.1.2027 klo 1.30"
+    )
+    assert formatting.format_span(starts, ends, "UTC", Language.EN) == (
+        "Fri 29 January 2027, 20:00\u201323:30"
+    )
+    assert formatting.zone_name("UTC", Language.EN) == "UTC"
+    assert formatting.zone_name("Europe/Helsinki", Language.SV) == "finsk tid"
+
+
+def test_settings_defaults_and_the_required_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("ILMO_MANAGE_LINK_SECRET", "ILMO_SMTP_USERNAME", "ILMO_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    settings = NotificationSettings()
+    assert (settings.http_port, settings.smtp_host, settings.smtp_port) == (8083, "127.0.0.1", 1025)
+    assert settings.smtp_starttls is False
+    assert (settings.mail_max_attempts, settings.mail_retry_base_seconds) == (8, 2.0)
+    assert settings.sender_address == "ilmo@localhost"
+    assert settings.message_id_domain == "localhost"
+    assert str(settings.registration_public_url) == "http://127.0.0.1:8081/"
+    with pytest.raises(SystemExit) as stopped:
+        require_manage_link_secret(settings, "ilmo-notification")
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "ilmo-notification: invalid setting ILMO_MANAGE_LINK_SECRET: Field required\n"
+    )
+    monkeypatch.setenv("ILMO_MANAGE_LINK_SECRET", "x" * 32)
+    monkeypatch.setenv("ILMO_SMTP_STARTTLS", "true")
+    monkeypatch.setenv("ILMO_MAIL_FROM", "Ilmo \u2013 VN <ilmo@vn.example.fi>")
+    settings = NotificationSettings()
+    assert require_manage_link_secret(settings, "x").get_secret_value() == "x" * 32
+    assert settings.smtp_starttls is True
+    assert settings.message_id_domain == "vn.example.fi"
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"ILMO_MANAGE_LINK_SECRET": "too-short"},
+        {"ILMO_MAIL_FROM": "not an address"},
+        {"ILMO_SMTP_USERNAME": "ilmo"},
+        {"ILMO_MAIL_MAX_ATTEMPTS": "0"},
+        {"ILMO_SMTP_TIMEOUT_SECONDS": "60", "ILMO_MAIL_SENDING_LEASE_SECONDS": "30"},
+    ],
+)
+def test_bad_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        NotificationSettings()
