@@ -2,31 +2,76 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import FastAPI
 
-from ilmo_notification import handlers
+from ilmo_notification.api import mails_router
+from ilmo_notification.dispatcher import MailDispatcher
+from ilmo_notification.domain import RetryPolicy
+from ilmo_notification.handlers import email_subscription
+from ilmo_notification.mailer import SmtpMailer, SmtpSettings
+from ilmo_notification.rendering import MailRenderer
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import ContactStore
-from ilmo_shared.contracts import RegistrationAccepted
-from ilmo_shared.messaging.subscription import Subscription
+from ilmo_notification.storage import Clock, NotificationStore, utc_now
+from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
+from ilmo_shared.storage import DocumentLocks
 
 SERVICE = "notification"
 
 
-def build_app(settings: NotificationSettings) -> FastAPI:
+def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> FastAPI:
+    if settings.manage_link_secret is None:
+        raise ValueError("the notification service needs ILMO_MANAGE_LINK_SECRET")
     infrastructure = Infrastructure.create(SERVICE, settings)
-    contacts = ContactStore(infrastructure.database)
-    registrations = Subscription(SERVICE, "registrations").on(
-        RegistrationAccepted, partial(handlers.registration_accepted, contacts)
+    locks = DocumentLocks()
+    store = NotificationStore(
+        infrastructure.database, source=infrastructure.source, locks=locks, clock=clock
     )
-    return create_app(
+    relay = OutboxRelay(infrastructure.publisher, [store.mails], locks=locks)
+    renderer = MailRenderer(
+        mail_from=settings.mail_from,
+        registration_public_url=str(settings.registration_public_url),
+        manage_link_secret=settings.manage_link_secret.get_secret_value(),
+    )
+    mailer = SmtpMailer(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=(
+                settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            ),
+            timeout=settings.smtp_timeout_seconds,
+        )
+    )
+    dispatcher = MailDispatcher(
+        store,
+        renderer,
+        mailer,
+        policy=RetryPolicy(
+            max_attempts=settings.mail_max_attempts,
+            base_seconds=settings.mail_retry_base_seconds,
+            max_seconds=settings.mail_retry_max_seconds,
+        ),
+        concurrency=settings.mail_concurrency,
+        poll_seconds=settings.mail_poll_seconds,
+        lease_seconds=settings.mail_sending_lease_seconds,
+        on_recorded=relay.notify,
+        clock=clock,
+    )
+    app = create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo notification",
-            subscriptions=[registrations],
-            prepare_storage=contacts.create_indexes,
+            subscriptions=[email_subscription(SERVICE, store, dispatcher.notify)],
+            routers=[mails_router(store)],
+            prepare_storage=store.create_indexes,
+            relay=relay,
+            workers=[dispatcher],
         ),
     )
+    # For tests and tools that drive the service in-process.
+    app.state.store = store
+    app.state.dispatcher = dispatcher
+    return app

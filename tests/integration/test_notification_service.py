@@ -1,0 +1,587 @@
+"""The notification service in-process, against the real broker, database and an SMTP server.
+
+Events go in as their producers publish them (persistent, confirmed, with a
+CloudEvents envelope); what comes out is read where a registrant and an
+integrator would read it: the mails at a real SMTP server (aiosmtpd) and the
+``notification.*`` events on ``ilmo.events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import httpx
+from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
+from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ilmo_notification.app import build_app
+from ilmo_notification.settings import NotificationSettings
+from ilmo_notification.storage import NotificationStore
+from ilmo_shared.contracts import (
+    Attendance,
+    IntegrationEvent,
+    Language,
+    NotificationKind,
+    RegistrationAccepted,
+    RegistrationCancelled,
+    SeatReserved,
+    SeatWaitlisted,
+    StreamLinkProvisioned,
+)
+from ilmo_shared.manage_links import manage_link
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.storage import Document
+from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap
+from tests.support.capacity import envelope_for, publish
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.notification import (
+    MAIL_FROM,
+    MANAGE_LINK_SECRET,
+    REGISTRATION_URL,
+    STARTS_AT,
+    accepted,
+    seminar,
+)
+from tests.support.processes import free_port
+from tests.support.smtp import SmtpTestServer, smtp_server
+
+SETTLE_SECONDS = 1.5
+
+
+@dataclass
+class RunningNotification:
+    app: FastAPI
+    http: httpx.AsyncClient
+    publisher: EventPublisher
+    tap: EventTap
+    database: AsyncDatabase[Document]
+    smtp: SmtpTestServer
+
+    async def send(self, *events: IntegrationEvent) -> None:
+        for event in events:
+            await publish(self.publisher, event)
+
+    def announced(self, registration_id: str, routing_key: str) -> list[ObservedMessage]:
+        """``notification.*`` events about a registration, each envelope id once."""
+        first: dict[str | None, ObservedMessage] = {}
+        for message in self.tap.messages:
+            if (
+                message.routing_key == routing_key
+                and message.data.get("registration_id") == registration_id
+            ):
+                first.setdefault(message.message_id, message)
+        return list(first.values())
+
+    async def wait_announced(
+        self, registration_id: str, routing_key: str, count: int, timeout: float = 20.0
+    ) -> list[ObservedMessage]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.announced(registration_id, routing_key)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"saw {len(self.announced(registration_id, routing_key))} of {count} "
+                    f"{routing_key} for {registration_id}"
+                )
+            with contextlib.suppress(AssertionError):
+                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.3)
+        return self.announced(registration_id, routing_key)
+
+    async def settle(self) -> None:
+        """Long enough for a stray extra mail or event to show up."""
+        with contextlib.suppress(AssertionError):
+            await self.tap.wait_for(len(self.tap.messages) + 1_000_000, timeout=SETTLE_SECONDS)
+
+    async def mail_document(self, registration_id: str, kind: NotificationKind) -> Document:
+        document = await self.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
+        assert document is not None, f"no {kind} mail recorded for {registration_id}"
+        return document
+
+
+def settings_for(
+    infrastructure: IsolatedInfrastructure, smtp: SmtpTestServer, database: str, **changes: Any
+) -> NotificationSettings:
+    values: dict[str, Any] = {
+        "amqp_url": infrastructure.amqp_url,
+        "mongodb_url": infrastructure.mongodb_url,
+        "mongodb_database": database,
+        "http_port": free_port(),
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "smtp_timeout_seconds": 5,
+        "mail_from": MAIL_FROM,
+        "registration_public_url": REGISTRATION_URL,
+        "manage_link_secret": MANAGE_LINK_SECRET,
+        "mail_retry_base_seconds": 0.1,
+        "mail_retry_max_seconds": 0.4,
+        "mail_poll_seconds": 0.2,
+        "mail_sending_lease_seconds": 30,
+    }
+    values.update(changes)
+    return NotificationSettings(**values)
+
+
+def new_database(infrastructure: IsolatedInfrastructure) -> str:
+    return infrastructure.database_name(f"notification_{uuid.uuid4().hex[:8]}")
+
+
+@asynccontextmanager
+async def running_notification(
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    smtp: SmtpTestServer,
+    *,
+    database: str | None = None,
+    **changes: Any,
+) -> AsyncIterator[RunningNotification]:
+    database = database or new_database(infrastructure)
+    await purge_queue(infrastructure, "notification.emails")
+    app = build_app(settings_for(infrastructure, smtp, database, **changes))
+    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
+    await producer.connect()
+    try:
+        async with (
+            event_tap(infrastructure.amqp_url, "notification.*") as tap,
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://notification"
+            ) as http,
+        ):
+            yield RunningNotification(
+                app, http, EventPublisher(producer), tap, mongo[database], smtp
+            )
+    finally:
+        await producer.stop()
+
+
+async def purge_queue(infrastructure: IsolatedInfrastructure, name: str) -> None:
+    """Drop what earlier tests (or e2e processes) of this session left in the service's queue."""
+    async with amqp_connection(infrastructure.amqp_url) as connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.get_queue(name, ensure=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return  # not declared yet
+        await queue.purge()
+
+
+def seat(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
+    return SeatReserved(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        promoted=promoted,
+        reserved_at=datetime.now(UTC),
+    )
+
+
+def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
+    return SeatWaitlisted(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        position=position,
+        waitlisted_at=datetime.now(UTC),
+    )
+
+
+def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:
+    return StreamLinkProvisioned(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        url=f"https://watch.example.fi/w/{uuid.uuid4().hex}",
+        valid_from=STARTS_AT - timedelta(minutes=30),
+        valid_until=STARTS_AT + timedelta(hours=5),
+    )
+
+
+def cancelled(registration: RegistrationAccepted) -> RegistrationCancelled:
+    return RegistrationCancelled(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        attendance=registration.attendance,
+        cancelled_at=datetime.now(UTC),
+    )
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+# ---------------------------------------------------------------- the mails people get
+
+
+async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is_announced(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            in_person = accepted(event.event_id, language=Language.SV)
+            remote = accepted(
+                event.event_id,
+                language=Language.EN,
+                attendance=Attendance.REMOTE,
+                first_name="John",
+                last_name="O'Brien",
+            )
+            remote_link = stream_link(remote)
+            await service.send(event, in_person, seat(in_person), remote, remote_link)
+
+            seat_mails = await smtp.wait_for(2, registration_id=str(in_person.registration_id))
+            remote_mails = await smtp.wait_for(2, registration_id=str(remote.registration_id))
+            # The remote registrant cancels once the link is out.
+            await service.send(cancelled(remote))
+            remote_mails = await smtp.wait_for(3, registration_id=str(remote.registration_id))
+            await service.wait_announced(str(remote.registration_id), "notification.sent", 3)
+            await service.wait_announced(str(in_person.registration_id), "notification.sent", 2)
+            await service.settle()
+
+            summary = await service.http.get("/api/v1/mails/summary")
+            contact = await service.database["contacts"].find_one(
+                {"_id": str(in_person.registration_id)}
+            )
+
+    seat_mails = smtp.matching(registration_id=str(in_person.registration_id))
+    remote_mails = smtp.matching(registration_id=str(remote.registration_id))
+    # Receipt first, then the rest, each kind once.
+    assert [m.kind for m in seat_mails] == ["registration_received", "seat_confirmed"]
+    assert [m.kind for m in remote_mails] == [
+        "registration_received",
+        "stream_link",
+        "cancellation_confirmed",
+    ]
+    assert {m.language for m in seat_mails} == {"sv"}
+    assert {m.language for m in remote_mails} == {"en"}
+    for mail, registration in [(m, in_person) for m in seat_mails] + [
+        (m, remote) for m in remote_mails
+    ]:
+        assert mail.recipients == (str(registration.email),)
+        assert mail.mail_from == "ilmo@ilmo.example.fi"
+        assert mail.message["To"].addresses[0].addr_spec == str(registration.email)
+        assert mail.message_id is not None
+        assert mail.message_id.strip() == (
+            f"<{registration.registration_id}.{mail.kind}@ilmo.example.fi>"
+        )
+    receipt = seat_mails[0]
+    assert receipt.message["To"].addresses[0].display_name == "Åsa Öhman"
+    assert receipt.message["Subject"].startswith("Din anmälan har tagits emot")
+    assert manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, str(in_person.registration_id)) in (
+        receipt.text()
+    )
+    assert "kl. 9.00" in receipt.text()
+    [link_mail] = [m for m in remote_mails if m.kind == "stream_link"]
+    assert remote_link.url in link_mail.text()
+    assert [p.get_content_type() for p in link_mail.message.iter_attachments()] == ["text/calendar"]
+
+    sent = service.announced(str(in_person.registration_id), "notification.sent")
+    sent += service.announced(str(remote.registration_id), "notification.sent")
+    assert len(sent) == 5
+    assert not service.announced(str(in_person.registration_id), "notification.failed")
+    for message in sent:
+        assert str(in_person.email) not in message.body.decode()
+        assert str(remote.email) not in message.body.decode()
+        assert "Öhman" not in message.body.decode()
+        assert message.headers["cloudEvents:source"] == "ilmo/notification"
+        assert message.delivery_mode == 2
+    kinds_announced = {
+        (m.data["registration_id"], m.data["kind"], m.data["message_id"]) for m in sent
+    }
+    assert kinds_announced == {
+        (m.registration_id, m.kind, m.message_id.strip() if m.message_id else None)
+        for m in seat_mails + remote_mails
+    }
+
+    assert summary.status_code == 200
+    assert summary.json()["kinds"]["registration_received"] == {"sent": 2}
+    assert "@" not in summary.text
+    assert contact is not None
+    assert contact["event_id"] == event.event_id
+    assert contact["language"] == "sv"
+
+
+async def test_a_redelivered_or_duplicated_event_sends_one_mail(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id, language=Language.FI)
+            await service.send(event)
+            before = sample(
+                "ilmo_mail_intents_total", {"kind": "registration_received", "outcome": "duplicate"}
+            )
+            # The same envelope and body three times, as a redelivery brings it...
+            await publish(service.publisher, registration, times=3)
+            await publish(service.publisher, seat(registration), times=3)
+            # ...and the same decision republished under a new envelope id.
+            reserved = seat(registration)
+            await publish(service.publisher, reserved, envelope=envelope_for(reserved))
+            rid = str(registration.registration_id)
+            await smtp.wait_for(2, registration_id=rid)
+            await service.wait_announced(rid, "notification.sent", 2)
+            await service.settle()
+            mails = await service.database["mails"].count_documents({"registration_id": rid})
+            after = sample(
+                "ilmo_mail_intents_total", {"kind": "registration_received", "outcome": "duplicate"}
+            )
+
+    assert sorted(m.kind or "" for m in smtp.matching(registration_id=rid)) == [
+        "registration_received",
+        "seat_confirmed",
+    ]
+    assert {m.language for m in smtp.matching(registration_id=rid)} == {"fi"}
+    assert len(service.announced(rid, "notification.sent")) == 2
+    assert mails == 2
+    assert after - before == 2
+
+
+async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiting_list_moot(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id, language=Language.EN)
+            rid = str(registration.registration_id)
+            # Capacity's decisions overtake the registration and the event's details.
+            await service.send(waitlisted(registration, 2), seat(registration, promoted=True))
+            await service.settle()
+            assert smtp.matching(registration_id=rid) == []
+            waiting = await service.http.get("/api/v1/mails/summary")
+            assert waiting.json()["kinds"]["seat_confirmed"] == {"waiting": 1}
+
+            await service.send(registration)
+            await service.settle()
+            assert smtp.matching(registration_id=rid) == []  # the event's details are missing
+
+            await service.send(event)
+            mails = await smtp.wait_for(2, registration_id=rid, timeout=10)
+            await service.settle()
+            waitlist_mail = await service.mail_document(rid, NotificationKind.WAITLISTED)
+
+    assert [m.kind for m in smtp.matching(registration_id=rid)] == [
+        "registration_received",
+        "seat_confirmed",
+    ]
+    assert "moved up from the waiting list" in mails[1].text()
+    assert waitlist_mail["state"] == "skipped"
+    assert waitlist_mail["superseded_by"] == "seat_confirmed"
+
+
+# ---------------------------------------------------------------- when SMTP fails
+
+
+async def test_a_server_that_refuses_for_a_while_gets_the_mail_once_after_retries(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event)
+            smtp.refuse(3, "451 4.3.0 Mailbox busy, try again later")
+            await service.send(registration)
+            [mail] = await smtp.wait_for(1, registration_id=rid, timeout=15)
+            await service.wait_announced(rid, "notification.sent", 1)
+            await service.settle()
+            document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
+
+    assert smtp.refused == 3
+    assert len(smtp.matching(registration_id=rid)) == 1
+    assert mail.kind == "registration_received"
+    assert document["state"] == "sent"
+    assert document["attempts"] == 4
+    assert service.announced(rid, "notification.failed") == []
+
+
+async def test_a_server_that_is_down_for_a_while_gets_the_mail_once_without_a_storm(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(
+            infrastructure, mongo, smtp, mail_retry_max_seconds=1
+        ) as service:
+            event = seminar()
+            people = [accepted(event.event_id) for _ in range(3)]
+            await service.send(event)
+            await asyncio.sleep(0.5)
+            before = sample(
+                "ilmo_mail_attempt_failures_total",
+                {"kind": "registration_received", "reason": "connection"},
+            )
+            smtp.down()
+            await service.send(*people)
+            await asyncio.sleep(2.0)
+            failures = (
+                sample(
+                    "ilmo_mail_attempt_failures_total",
+                    {"kind": "registration_received", "reason": "connection"},
+                )
+                - before
+            )
+            smtp.up()
+            for person in people:
+                await smtp.wait_for(1, registration_id=str(person.registration_id), timeout=15)
+            await service.settle()
+
+    # The first pass tries each mail once; then the dispatcher pauses 0.1, 0.2, 0.4,
+    # 0.8 ... s and probes with one connection: a handful in two seconds, no storm.
+    assert 1 <= failures <= 8
+    for person in people:
+        assert len(smtp.matching(registration_id=str(person.registration_id))) == 1
+
+
+async def test_a_spent_budget_parks_the_mail_and_announces_the_failure_once(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(
+            infrastructure, mongo, smtp, mail_max_attempts=3
+        ) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event)
+            smtp.refuse(reply="451 4.3.0 Try again later")
+            await service.send(registration)
+            [failed] = await service.wait_announced(rid, "notification.failed", 1)
+            smtp.accept()
+            await service.settle()
+            document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
+            summary = (await service.http.get("/api/v1/mails/summary")).json()
+
+    assert smtp.matching(registration_id=rid) == []
+    assert smtp.refused == 3
+    assert document["state"] == "failed"
+    assert document["attempts"] == 3
+    assert len(service.announced(rid, "notification.failed")) == 1
+    assert service.announced(rid, "notification.sent") == []
+    assert failed.data["kind"] == "registration_received"
+    assert "451" in failed.data["reason"]
+    assert str(registration.email) not in failed.body.decode()
+    assert summary["kinds"]["registration_received"] == {"failed": 1}
+
+
+async def test_a_recipient_refused_for_good_is_parked_at_once(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event)
+            smtp.refuse_recipients(1, f"550 5.1.1 <{registration.email}>: no such user")
+            await service.send(registration)
+            [failed] = await service.wait_announced(rid, "notification.failed", 1)
+            document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
+
+    assert document["attempts"] == 1
+    assert failed.data["reason"].endswith("smtp 550")
+    assert str(registration.email) not in failed.body.decode()
+    assert str(registration.email) not in document["last_error"]
+
+
+# ---------------------------------------------------------------- the crash window
+
+
+async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_message_id(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """The process died after marking the mail ``sending``: the server may have it already."""
+    database = new_database(infrastructure)
+    store = NotificationStore(mongo[database], source="ilmo/notification")
+    await store.create_indexes()
+    event = seminar()
+    registration = accepted(event.event_id, language=Language.FI)
+    rid = str(registration.registration_id)
+    await store.remember_event(event)
+    await store.remember_contact(registration)
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
+    )
+    await store.mails.update_one(
+        {"_id": f"{rid}:registration_received"}, {"$set": {"state": "sent", "attempts": 1}}
+    )
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}, cause="test"
+    )
+    # What the dead process left: attempt 1 claimed and marked, its lease over.
+    await store.attempts.insert_one(
+        {
+            "_id": f"{rid}:seat_confirmed#1",
+            "mail_id": f"{rid}:seat_confirmed",
+            "attempt": 1,
+            "started_at": datetime.now(UTC) - timedelta(minutes=10),
+        }
+    )
+    await store.mails.update_one(
+        {"_id": f"{rid}:seat_confirmed"},
+        {
+            "$set": {
+                "state": "sending",
+                "attempts": 1,
+                "last_attempt_at": datetime.now(UTC) - timedelta(minutes=10),
+                "next_attempt_at": datetime.now(UTC) - timedelta(minutes=5),
+            }
+        },
+    )
+    before = sample("ilmo_mail_possible_duplicates_total", {"kind": "seat_confirmed"})
+
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp, database=database) as service:
+            [mail] = await smtp.wait_for(1, registration_id=rid, timeout=10)
+            [announced] = await service.wait_announced(rid, "notification.sent", 1)
+            await service.settle()
+            document = await service.mail_document(rid, NotificationKind.SEAT_CONFIRMED)
+
+    assert len(smtp.matching(registration_id=rid)) == 1
+    assert mail.message_id is not None
+    assert mail.message_id.strip() == f"<{rid}.seat_confirmed@ilmo.example.fi>"
+    assert announced.data["message_id"] == mail.message_id.strip()
+    assert sample("ilmo_mail_possible_duplicates_total", {"kind": "seat_confirmed"}) - before == 1
+    assert document["state"] == "sent"
+    assert document["attempts"] == 2
+
+
+async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """Another replica is in the middle of the attempt: no second copy from this one."""
+    database = new_database(infrastructure)
+    store = NotificationStore(mongo[database], source="ilmo/notification")
+    await store.create_indexes()
+    event = seminar()
+    registration = accepted(event.event_id)
+    rid = str(registration.registration_id)
+    await store.remember_event(event)
+    await store.remember_contact(registration)
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
+    )
+    # Another dispatcher claimed attempt 1 a moment ago (and has not marked it yet).
+    await store.attempts.insert_one(
+        {
+            "_id": f"{rid}:registration_received#1",
+            "mail_id": f"{rid}:registration_received",
+            "attempt": 1,
+            "started_at": datetime.now(UTC),
+        }
+    )
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp, database=database) as service:
+            await service.settle()
+            document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
+
+    assert smtp.matching(registration_id=rid) == []
+    assert document["state"] == "pending"

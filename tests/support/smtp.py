@@ -1,0 +1,227 @@
+"""A real SMTP server for tests (aiosmtpd), capturing what it is sent.
+
+It runs in aiosmtpd's ``Controller`` thread, so it keeps answering while a test
+blocks its own event loop (e.g. while service processes start). It can be told
+to refuse mail for a while (``refuse``: a reply such as ``451`` to the next
+``n`` DATA commands, or to every one), to refuse recipients for good, or be
+taken down and brought back on the same port (``down`` / ``up``) so that
+clients get "connection refused" meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any, cast
+
+from aiosmtpd.controller import Controller
+
+from tests.support.processes import free_port
+
+HOSTNAME = "ilmo-test-smtp.localhost"
+KIND_HEADER = "X-Ilmo-Kind"
+LANGUAGE_HEADER = "X-Ilmo-Language"
+REGISTRATION_HEADER = "X-Ilmo-Registration"
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """One message as the server took it."""
+
+    mail_from: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=default)
+
+    @property
+    def kind(self) -> str | None:
+        return self.message.get(KIND_HEADER)
+
+    @property
+    def language(self) -> str | None:
+        return self.message.get(LANGUAGE_HEADER)
+
+    @property
+    def registration_id(self) -> str | None:
+        return self.message.get(REGISTRATION_HEADER)
+
+    @property
+    def message_id(self) -> str | None:
+        return self.message.get("Message-ID")
+
+    def text(self) -> str:
+        body = self.message.get_body(("plain",))
+        assert body is not None
+        return str(cast(EmailMessage, body).get_content())
+
+    def html(self) -> str:
+        body = self.message.get_body(("html",))
+        assert body is not None
+        return str(cast(EmailMessage, body).get_content())
+
+
+class _Handler:
+    """aiosmtpd hooks (called in the server's thread)."""
+
+    def __init__(self, server: SmtpTestServer) -> None:
+        self._server = server
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        refusal = self._server._next_recipient_refusal()
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, _server: Any, _session: Any, envelope: Any
+    ) -> str:
+        refusal = self._server._next_data_refusal()
+        if refusal is not None:
+            return refusal
+        self._server._store(
+            ReceivedMail(
+                mail_from=str(envelope.mail_from),
+                recipients=tuple(envelope.rcpt_tos),
+                data=bytes(envelope.original_content or envelope.content),
+            )
+        )
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class SmtpTestServer:
+    """An SMTP server on a free loopback port; ``received`` holds what it accepted."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._lock = threading.Lock()
+        self._received: list[ReceivedMail] = []
+        self._data_refusals = 0
+        self._data_refusal = "451 4.3.0 Try again later"
+        self._recipient_refusals = 0
+        self._recipient_refusal = "550 5.1.1 No such user"
+        self.refused = 0
+        self._controller: Controller | None = None
+
+    # ------------------------------------------------------------ life
+
+    def up(self) -> None:
+        if self._controller is not None:
+            return
+        controller = Controller(
+            _Handler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname=HOSTNAME,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+        )
+        controller.start()
+        self._controller = controller
+
+    def down(self) -> None:
+        """Stop listening: clients now get "connection refused"."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    # ------------------------------------------------------------ behaviour
+
+    def refuse(self, count: int = 1_000_000, reply: str = "451 4.3.0 Try again later") -> None:
+        """Answer ``reply`` to the next ``count`` messages (DATA)."""
+        with self._lock:
+            self._data_refusals = count
+            self._data_refusal = reply
+
+    def refuse_recipients(
+        self, count: int = 1_000_000, reply: str = "550 5.1.1 No such user"
+    ) -> None:
+        with self._lock:
+            self._recipient_refusals = count
+            self._recipient_refusal = reply
+
+    def accept(self) -> None:
+        with self._lock:
+            self._data_refusals = 0
+            self._recipient_refusals = 0
+
+    def _next_data_refusal(self) -> str | None:
+        with self._lock:
+            if self._data_refusals <= 0:
+                return None
+            self._data_refusals -= 1
+            self.refused += 1
+            return self._data_refusal
+
+    def _next_recipient_refusal(self) -> str | None:
+        with self._lock:
+            if self._recipient_refusals <= 0:
+                return None
+            self._recipient_refusals -= 1
+            self.refused += 1
+            return self._recipient_refusal
+
+    def _store(self, mail: ReceivedMail) -> None:
+        with self._lock:
+            self._received.append(mail)
+
+    # ------------------------------------------------------------ what arrived
+
+    @property
+    def received(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._received)
+
+    def matching(
+        self, *, registration_id: str | None = None, kind: str | None = None
+    ) -> list[ReceivedMail]:
+        return [
+            mail
+            for mail in self.received
+            if (registration_id is None or mail.registration_id == registration_id)
+            and (kind is None or mail.kind == kind)
+        ]
+
+    async def wait_for(
+        self,
+        count: int,
+        *,
+        registration_id: str | None = None,
+        kind: str | None = None,
+        timeout: float = 20.0,
+    ) -> list[ReceivedMail]:
+        """Wait until at least ``count`` matching mails arrived; return them all."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = self.matching(registration_id=registration_id, kind=kind)
+            if len(found) >= count:
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"got {len(found)} of {count} mails"
+                    f" ({kind or 'any kind'}, {registration_id or 'anyone'}) in {timeout}s"
+                )
+            await asyncio.sleep(0.05)
+
+
+@contextmanager
+def smtp_server(port: int | None = None) -> Iterator[SmtpTestServer]:
+    """A running ``SmtpTestServer``, stopped afterwards."""
+    server = SmtpTestServer(port)
+    server.up()
+    try:
+        yield server
+    finally:
+        server.down()
