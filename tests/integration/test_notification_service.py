@@ -320,7 +320,12 @@ async def test_a_redelivered_or_duplicated_event_sends_one_mail(
                 "ilmo_mail_intents_total", {"kind": "registration_received", "outcome": "duplicate"}
             )
             # The same envelope and body three times, as a redelivery brings it...
-            await publish(service.publisher, registration, times=3)
+            await publish(
+                service.publisher,
+                registration,
+                envelope=envelope_for(registration, correlation_id="corr-redelivered"),
+                times=3,
+            )
             await publish(service.publisher, seat(registration), times=3)
             # ...and the same decision republished under a new envelope id.
             reserved = seat(registration)
@@ -339,7 +344,11 @@ async def test_a_redelivered_or_duplicated_event_sends_one_mail(
         "seat_confirmed",
     ]
     assert {m.language for m in smtp.matching(registration_id=rid)} == {"fi"}
-    assert len(service.announced(rid, "notification.sent")) == 2
+    announced = service.announced(rid, "notification.sent")
+    assert len(announced) == 2
+    # The mail's event carries the correlation id of the message that asked for it.
+    [receipt] = [m for m in announced if m.data["kind"] == "registration_received"]
+    assert receipt.correlation_id == "corr-redelivered"
     assert mails == 2
     assert after - before == 2
 

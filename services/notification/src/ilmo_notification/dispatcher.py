@@ -60,6 +60,7 @@ from ilmo_notification.metrics import (
 from ilmo_notification.rendering import Contact, MailRenderer, RenderError
 from ilmo_notification.storage import Claim, Clock, Mail, NotificationStore, utc_now
 from ilmo_shared.contracts import EventDetails, NotificationKind
+from ilmo_shared.logging import correlation_scope
 
 log = structlog.get_logger(__name__)
 
@@ -295,6 +296,11 @@ class MailDispatcher:
 
     async def _deliver(self, session: SmtpSession, ready: _Ready, result: PassResult) -> bool:
         """One attempt at one mail; True if the server took it."""
+        # Under the correlation id of the message that asked for the mail.
+        with correlation_scope(ready.mail.correlation_id):
+            return await self._attempt(session, ready, result)
+
+    async def _attempt(self, session: SmtpSession, ready: _Ready, result: PassResult) -> bool:
         mail = ready.mail
         bound = log.bind(mail_id=mail.id, kind=mail.kind.value, event_id=mail.event_id)
         try:

@@ -132,7 +132,12 @@ async def _intent(
     envelope: Envelope,
 ) -> None:
     recorded = await store.record_intent(
-        registration_id, event_id, kind, details, cause=envelope.id
+        registration_id,
+        event_id,
+        kind,
+        details,
+        cause=envelope.id,
+        correlation_id=envelope.correlationid,
     )
     MAIL_INTENTS.labels(kind.value, "recorded" if recorded else "duplicate").inc()
     log.debug(

@@ -73,6 +73,7 @@ class Mail:
     state: MailState
     attempts: int
     waiting_checks: int
+    correlation_id: str | None = None
 
     @property
     def request(self) -> MailRequest:
@@ -89,6 +90,7 @@ class Mail:
             state=MailState(document["state"]),
             attempts=int(document.get("attempts", 0)),
             waiting_checks=int(document.get("waiting_checks", 0)),
+            correlation_id=document.get("correlation_id"),
         )
 
 
@@ -189,6 +191,7 @@ class NotificationStore:
         details: Mapping[str, Any],
         *,
         cause: str,
+        correlation_id: str | None = None,
     ) -> bool:
         """Record that (registration, kind) is to be sent; False when it already was.
 
@@ -209,6 +212,8 @@ class NotificationStore:
                     "next_attempt_at": now,
                     "created_at": now,
                     "cause": cause,
+                    # Carried into the mail's logs and its notification.* event.
+                    "correlation_id": correlation_id,
                     OUTBOX_FIELD: [],
                 }
             )
