@@ -26,6 +26,7 @@ from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
+STREAM_LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -100,17 +101,21 @@ def running_services(
             "ILMO_LOG_LEVEL": "INFO",
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
             "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
+            "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
         }
     )
+    ports = {name: free_port() for name in SERVICES}
+    # Where people reach each service: links in emails point at these.
+    base["ILMO_REGISTRATION_PUBLIC_URL"] = f"http://127.0.0.1:{ports['registration']}"
     base.update(extra_environment or {})
     services: dict[str, ServiceProcess] = {}
     try:
         for name in names:
             environment = dict(base)
             environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
-            port = free_port()
-            environment["ILMO_HTTP_PORT"] = str(port)
-            services[name] = ServiceProcess(name, port, environment, log_dir / f"{name}.log")
+            environment["ILMO_HTTP_PORT"] = str(ports[name])
+            environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports[name]}"
+            services[name] = ServiceProcess(name, ports[name], environment, log_dir / f"{name}.log")
             services[name].start()
         for service in services.values():
             service.wait_ready()
