@@ -9,12 +9,13 @@
 #
 # Services are started from the project's virtual environment on their
 # default ports (registration 8081, capacity 8082, notification 8083,
-# streaming 8084); the other ILMO_* variables are passed on as they are. The admin token of the
-# registration API is ILMO_ADMIN_TOKEN, or a random one generated once into
-# .local/admin-token; the key of the manage links in emails, shared by the
-# registration and notification services, is ILMO_MANAGE_LINK_SECRET, or one
-# generated once into .local/manage-link-secret (both git-ignored: no secret
-# lives in the repository).
+# streaming 8084); the other ILMO_* variables are passed on as they are.
+# Secrets come from the environment or are generated once into git-ignored
+# files (no secret lives in the repository): the registration API's admin
+# token (ILMO_ADMIN_TOKEN, .local/admin-token), the key of the manage links in
+# emails shared by registration and notification (ILMO_MANAGE_LINK_SECRET,
+# .local/manage-link-secret) and the key of personal stream links
+# (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret).
 
 set -euo pipefail
 
@@ -26,6 +27,7 @@ declare -A PORTS=([registration]=8081 [capacity]=8082 [notification]=8083 [strea
 VENV=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}
 ADMIN_TOKEN_FILE=$LOCAL_DIR/admin-token
 MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
+STREAM_LINK_SECRET_FILE=$LOCAL_DIR/stream-link-secret
 SAMPLE_EVENT=$SCRIPT_DIR/sample-event.json
 SAMPLE_EVENT_ID=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$SAMPLE_EVENT")
 
@@ -66,7 +68,10 @@ start_service() {
 		return 0
 	fi
 	[[ -x $VENV/bin/ilmo-$name ]] || die "$name: $VENV/bin/ilmo-$name is missing; run make setup"
-	ILMO_HTTP_PORT=$port ILMO_ADMIN_TOKEN=$ADMIN_TOKEN ILMO_MANAGE_LINK_SECRET=$MANAGE_LINK_SECRET \
+	ILMO_HTTP_PORT=$port ILMO_PUBLIC_BASE_URL=http://127.0.0.1:$port \
+		ILMO_REGISTRATION_PUBLIC_URL=http://127.0.0.1:$(port_of registration) \
+		ILMO_ADMIN_TOKEN=$ADMIN_TOKEN ILMO_MANAGE_LINK_SECRET=$MANAGE_LINK_SECRET \
+		ILMO_STREAM_LINK_SECRET=$STREAM_LINK_SECRET \
 		start_background "$name" "$pidfile" "$LOG_DIR/$name.log" "$VENV/bin/ilmo-$name"
 	pid=$(read_pid "$pidfile")
 	wait_ready "$name" "http://127.0.0.1:$port" "$pid"
@@ -141,6 +146,7 @@ main() {
 		ensure_dirs
 		ADMIN_TOKEN=$(local_secret ILMO_ADMIN_TOKEN "$ADMIN_TOKEN_FILE")
 		MANAGE_LINK_SECRET=$(local_secret ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET_FILE")
+		STREAM_LINK_SECRET=$(local_secret ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET_FILE")
 		trap shutdown INT TERM
 		for name in "${SERVICES[@]}"; do
 			start_service "$name"
