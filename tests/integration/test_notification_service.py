@@ -19,6 +19,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import pytest
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 from prometheus_client import REGISTRY
@@ -384,6 +385,25 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
     assert "moved up from the waiting list" in mails[1].text()
     assert waitlist_mail["state"] == "skipped"
     assert waitlist_mail["superseded_by"] == "seat_confirmed"
+
+
+# Plain-text AUTH is fine on loopback in a test; aiosmtpd warns about it.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_mail_goes_through_a_server_that_demands_authentication(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server(credentials=("ilmo", "s3cret-\u00e5")) as smtp:
+        async with running_notification(
+            infrastructure, mongo, smtp, smtp_username="ilmo", smtp_password="s3cret-\u00e5"
+        ) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            await service.send(event, registration)
+            [mail] = await smtp.wait_for(1, registration_id=str(registration.registration_id))
+
+    assert mail.kind == "registration_received"
+    assert smtp.logins
+    assert set(smtp.logins) == {"ilmo"}
 
 
 # ---------------------------------------------------------------- when SMTP fails

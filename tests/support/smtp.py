@@ -21,6 +21,7 @@ from email.policy import default
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.support.processes import free_port
 
@@ -103,9 +104,14 @@ class _Handler:
 class SmtpTestServer:
     """An SMTP server on a free loopback port; ``received`` holds what it accepted."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        # With credentials the server demands AUTH (over plain TCP: tests only).
+        self.credentials = credentials
+        self.logins: list[str] = []
         self._lock = threading.Lock()
         self._received: list[ReceivedMail] = []
         self._data_refusals = 0
@@ -120,6 +126,13 @@ class SmtpTestServer:
     def up(self) -> None:
         if self._controller is not None:
             return
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
         controller = Controller(
             _Handler(self),
             hostname=self.host,
@@ -127,6 +140,7 @@ class SmtpTestServer:
             server_hostname=HOSTNAME,
             enable_SMTPUTF8=True,
             decode_data=False,
+            **auth,
         )
         controller.start()
         self._controller = controller
@@ -136,6 +150,14 @@ class SmtpTestServer:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+
+    def _authenticate(
+        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
+        login, password = bytes(data.login).decode(), bytes(data.password).decode()
+        with self._lock:
+            self.logins.append(login)
+        return AuthResult(success=(login, password) == self.credentials)
 
     # ------------------------------------------------------------ behaviour
 
@@ -217,9 +239,11 @@ class SmtpTestServer:
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[SmtpTestServer]:
+def smtp_server(
+    port: int | None = None, *, credentials: tuple[str, str] | None = None
+) -> Iterator[SmtpTestServer]:
     """A running ``SmtpTestServer``, stopped afterwards."""
-    server = SmtpTestServer(port)
+    server = SmtpTestServer(port, credentials=credentials)
     server.up()
     try:
         yield server
