@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -499,6 +503,56 @@ async def test_a_spent_budget_parks_the_mail_and_announces_the_failure_once(
     assert "451" in failed.data["reason"]
     assert str(registration.email) not in failed.body.decode()
     assert summary["kinds"]["registration_received"] == {"failed": 1}
+
+
+async def test_an_operator_replays_a_parked_mail_with_a_fresh_budget(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    database = new_database(infrastructure)
+    command = str(Path(sys.executable).parent / "ilmo-notification-replay")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
+    environment.update(ILMO_MONGODB_URL=infrastructure.mongodb_url, ILMO_MONGODB_DATABASE=database)
+    with smtp_server() as smtp:
+        async with running_notification(
+            infrastructure, mongo, smtp, database=database, mail_max_attempts=2
+        ) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event)
+            smtp.refuse()
+            await service.send(registration)
+            await service.wait_announced(rid, "notification.failed", 1)
+            # The server is mended, but refuses once more: the fresh budget absorbs it.
+            smtp.refuse(1)
+            replayed = await asyncio.to_thread(
+                subprocess.run,
+                [command, f"{rid}:registration_received"],
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            await smtp.wait_for(1, registration_id=rid, timeout=10)
+            await service.wait_announced(rid, "notification.sent", 1)
+            await service.settle()
+            document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
+            not_failed = await asyncio.to_thread(
+                subprocess.run,
+                [command, f"{rid}:registration_received"],
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"replayed {rid}:registration_received" in replayed.stdout
+    assert len(smtp.matching(registration_id=rid)) == 1
+    assert smtp.refused == 3
+    assert (document["state"], document["attempts"], document["budget_from"]) == ("sent", 4, 2)
+    assert not_failed.returncode == 1
+    assert "is not a failed mail" in not_failed.stderr
 
 
 async def test_a_recipient_refused_for_good_is_parked_at_once(

@@ -363,7 +363,7 @@ class MailDispatcher:
     ) -> None:
         MAIL_ATTEMPT_FAILURES.labels(mail.kind.value, failure.kind.value).inc()
         decision = after_failure(
-            attempt, failure.kind, failure.detail, self._policy, self._jitter()
+            attempt - mail.budget_from, failure.kind, failure.detail, self._policy, self._jitter()
         )
         if isinstance(decision, Park):
             bound.warning("mail_failed", attempt=attempt, reason=decision.reason)

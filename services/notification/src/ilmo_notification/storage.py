@@ -74,6 +74,8 @@ class Mail:
     attempts: int
     waiting_checks: int
     correlation_id: str | None = None
+    # Attempts made before an operator's replay; the budget counts from here.
+    budget_from: int = 0
 
     @property
     def request(self) -> MailRequest:
@@ -91,6 +93,7 @@ class Mail:
             attempts=int(document.get("attempts", 0)),
             waiting_checks=int(document.get("waiting_checks", 0)),
             correlation_id=document.get("correlation_id"),
+            budget_from=int(document.get("budget_from", 0)),
         )
 
 
@@ -426,6 +429,33 @@ class NotificationStore:
                 }
             },
         )
+
+    async def replay_failed(self, mail_ids: Iterable[str] | None = None) -> list[str]:
+        """An operator's replay: ``failed`` mails (all, or those named) get a fresh budget.
+
+        Returns the ids replayed. The dispatcher never writes a failed mail, so
+        this read-then-write does not race it.
+        """
+        selector: dict[str, Any] = {"state": MailState.FAILED.value}
+        if mail_ids is not None:
+            selector["_id"] = {"$in": sorted(set(mail_ids))}
+        replayed: list[str] = []
+        async for document in self.mails.find(selector, projection={"attempts": 1}):
+            identifier = str(document["_id"])
+            await self._update(
+                identifier,
+                {
+                    "$set": {
+                        "state": MailState.PENDING.value,
+                        "next_attempt_at": self._clock(),
+                        "budget_from": int(document.get("attempts", 0)),
+                        "replayed_at": self._clock(),
+                    },
+                    "$unset": {"failed_at": ""},
+                },
+            )
+            replayed.append(identifier)
+        return replayed
 
     async def _update(self, mail_id_: str, update: Mapping[str, Any]) -> None:
         async with self.locks.hold(MAILS, mail_id_):
