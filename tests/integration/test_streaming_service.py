@@ -64,6 +64,14 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
 ) -> None:
     event_id = new_event_id()
     await publish(streaming.publisher, event_details(event_id, 10))
+    # Handlers run concurrently: wait until the details are in, so that the link
+    # is provisioned by the registration's own message (and carries its correlation id)
+    # rather than by the details handler picking up a pending registration.
+    for _ in range(100):
+        known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+        if known.status_code == 200 and known.json()["opens_at"] is not None:
+            break
+        await asyncio.sleep(0.05)
     registration = accepted(event_id, attendance=Attendance.REMOTE)
     envelope = envelope_for(registration, correlation_id="register-42")
     await publish(streaming.publisher, registration, envelope=envelope)
