@@ -21,6 +21,12 @@ from urllib.parse import quote, urlsplit
 from ilmo_registration.catalogue import zone
 from ilmo_registration.domain import Cancellation, Status
 from ilmo_shared.contracts import Attendance, Language
+from ilmo_shared.localized_time import (
+    ENGLISH_MONTHS,
+    WEEKDAYS_LONG,
+    WeekdayStyle,
+    format_local_span,
+)
 
 _STYLE = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;line-height:1.5;"
@@ -36,7 +42,6 @@ _STYLE = (
     "button:focus-visible,a:focus-visible{outline:3px solid #0b5fa5;outline-offset:2px}"
     "a{color:#0b5fa5}"
 )
-EN_DASH = "\u2013"
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 
 # Sent with every page: never cached, never indexed, the token in the address
@@ -79,6 +84,8 @@ class Texts:
     cancel_button: str
     event_started: str
     back: str
+    # The day and month names the page's dates use: when() writes them through
+    # ilmo_shared.localized_time (long weekdays), where these tuples come from.
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
 
@@ -106,15 +113,7 @@ FINNISH = Texts(
     cancel_button="Peru ilmoittautuminen",
     event_started="Tilaisuus on jo alkanut, joten ilmoittautumista ei voi enää perua.",
     back="Takaisin ilmoittautumiseen",
-    weekdays=(
-        "maanantai",
-        "tiistai",
-        "keskiviikko",
-        "torstai",
-        "perjantai",
-        "lauantai",
-        "sunnuntai",
-    ),
+    weekdays=WEEKDAYS_LONG[Language.FI],
     months=(),
 )
 SWEDISH = Texts(
@@ -140,7 +139,7 @@ SWEDISH = Texts(
     cancel_button="Annullera anmälan",
     event_started="Evenemanget har redan börjat, så anmälan kan inte längre annulleras.",
     back="Tillbaka till anmälan",
-    weekdays=("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
+    weekdays=WEEKDAYS_LONG[Language.SV],
     months=(),
 )
 ENGLISH = Texts(
@@ -166,21 +165,8 @@ ENGLISH = Texts(
     cancel_button="Cancel my registration",
     event_started="The event has already started, so the registration can no longer be cancelled.",
     back="Back to your registration",
-    weekdays=("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    months=(
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
+    weekdays=WEEKDAYS_LONG[Language.EN],
+    months=ENGLISH_MONTHS,
 )
 TEXTS = {Language.FI: FINNISH, Language.SV: SWEDISH, Language.EN: ENGLISH}
 
@@ -220,28 +206,8 @@ def when(starts_at: datetime, ends_at: datetime, timezone: str, language: Langua
     where = zone(timezone)
     if where is not None:
         starts_at, ends_at = starts_at.astimezone(where), ends_at.astimezone(where)
-    start = _date_and_time(starts_at, language)
-    if starts_at.date() == ends_at.date():
-        text = f"{start}{EN_DASH}{_time(ends_at, language)}"
-    else:
-        text = f"{start} {EN_DASH} {_date_and_time(ends_at, language)}"
+    text = format_local_span(starts_at, ends_at, language, WeekdayStyle.LONG)
     return f"{text} ({timezone})"
-
-
-def _date_and_time(moment: datetime, language: Language) -> str:
-    texts = TEXTS[language]
-    weekday = texts.weekdays[moment.weekday()]
-    if language is Language.EN:
-        date = f"{weekday} {moment.day} {texts.months[moment.month - 1]} {moment.year},"
-    else:
-        date = f"{weekday} {moment.day}.{moment.month}.{moment.year}"
-        date += " klo" if language is Language.FI else " kl."
-    return f"{date} {_time(moment, language)}"
-
-
-def _time(moment: datetime, language: Language) -> str:
-    separator = ":" if language is Language.EN else "."
-    return f"{moment.hour}{separator}{moment.minute:02d}"
 
 
 def status_text(page: ManagePage) -> str:

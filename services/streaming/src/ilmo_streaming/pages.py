@@ -14,35 +14,9 @@ from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ilmo_shared.contracts import Language
+from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time
 from ilmo_streaming.domain import EventStream
 
-_WEEKDAYS = {
-    Language.FI: (
-        "maanantaina",
-        "tiistaina",
-        "keskiviikkona",
-        "torstaina",
-        "perjantaina",
-        "lauantaina",
-        "sunnuntaina",
-    ),
-    Language.SV: ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
-    Language.EN: ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _LANGUAGES = (Language.FI, Language.SV, Language.EN)
 
 
@@ -63,19 +37,17 @@ def _zone(name: str) -> tzinfo:
 
 
 def local_time(moment: datetime, timezone: str, language: Language) -> str:
-    """``moment`` in ``timezone`` as people write it in ``language``, with the zone named."""
-    local = moment.astimezone(_zone(timezone))
-    weekday = _WEEKDAYS[language][local.weekday()]
-    zone = timezone if isinstance(_zone(timezone), ZoneInfo) else "UTC"
-    match language:
-        case Language.FI:
-            text = f"{weekday} {local.day}.{local.month}.{local.year} klo {local:%H.%M}"
-        case Language.SV:
-            text = f"{weekday} {local.day}.{local.month}.{local.year} kl. {local:%H.%M}"
-        case Language.EN:
-            month = _MONTHS_EN[local.month - 1]
-            text = f"on {weekday} {local.day} {month} {local.year} at {local:%H:%M}"
-    return f"{text} ({zone})"
+    """``moment`` in ``timezone`` as people write it in ``language``, with the zone named.
+
+    E.g. ``perjantaina 18.9.2026 klo 08.30 (Europe/Helsinki)``, to follow "opens";
+    a zone nobody knows is shown in UTC.
+    """
+    zone = _zone(timezone)
+    local = moment.astimezone(zone)
+    date = format_date(local, language, WeekdayStyle.ESSIVE)
+    time = format_time(local, language, two_digit_hour=True)
+    text = f"on {date} at {time}" if language is Language.EN else at_time(date, time, language)
+    return f"{text} ({timezone if isinstance(zone, ZoneInfo) else 'UTC'})"
 
 
 def not_open_yet(stream: EventStream) -> Page:
