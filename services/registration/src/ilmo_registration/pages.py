@@ -22,8 +22,6 @@ from ilmo_registration.catalogue import zone
 from ilmo_registration.domain import Cancellation, Status
 from ilmo_shared.contracts import Attendance, Language
 from ilmo_shared.localized_time import (
-    ENGLISH_MONTHS,
-    WEEKDAYS_LONG,
     WeekdayStyle,
     format_local_span,
 )
@@ -84,10 +82,6 @@ class Texts:
     cancel_button: str
     event_started: str
     back: str
-    # The day and month names the page's dates use: when() writes them through
-    # ilmo_shared.localized_time (long weekdays), where these tuples come from.
-    weekdays: tuple[str, ...]
-    months: tuple[str, ...]
 
 
 FINNISH = Texts(
@@ -113,8 +107,6 @@ FINNISH = Texts(
     cancel_button="Peru ilmoittautuminen",
     event_started="Tilaisuus on jo alkanut, joten ilmoittautumista ei voi enää perua.",
     back="Takaisin ilmoittautumiseen",
-    weekdays=WEEKDAYS_LONG[Language.FI],
-    months=(),
 )
 SWEDISH = Texts(
     page_title="Din anmälan",
@@ -139,8 +131,6 @@ SWEDISH = Texts(
     cancel_button="Annullera anmälan",
     event_started="Evenemanget har redan börjat, så anmälan kan inte längre annulleras.",
     back="Tillbaka till anmälan",
-    weekdays=WEEKDAYS_LONG[Language.SV],
-    months=(),
 )
 ENGLISH = Texts(
     page_title="Your registration",
@@ -165,8 +155,6 @@ ENGLISH = Texts(
     cancel_button="Cancel my registration",
     event_started="The event has already started, so the registration can no longer be cancelled.",
     back="Back to your registration",
-    weekdays=WEEKDAYS_LONG[Language.EN],
-    months=ENGLISH_MONTHS,
 )
 TEXTS = {Language.FI: FINNISH, Language.SV: SWEDISH, Language.EN: ENGLISH}
 
