@@ -72,7 +72,11 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
 
         @given(routing_key=st.sampled_from(ROUTING_KEYS), body=bodies, variant=st.integers(0, 5))
         @settings(
-            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=40,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
         )
         def collect(routing_key: str, body: bytes, variant: int) -> None:
             headers = headers_for(routing_key, variant)
