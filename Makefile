@@ -9,7 +9,7 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: help run stop test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e contracts
+        test-unit test-integration test-e2e test-chaos contracts
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,11 @@ test-integration: setup infra ## Integration tests against real RabbitMQ and Fer
 
 test-e2e: setup infra ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
+
+CHAOS_ARGS ?= --seed 7 --registrations 300 --concurrency 16 --faults 8
+
+test-chaos: setup infra ## Chaos run: load while services are SIGKILLed, then invariants (CHAOS_ARGS=...)
+	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_ARGS)
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in shared/contracts
 	$(UV) run --frozen ilmo-contracts

@@ -1,0 +1,678 @@
+"""Chaos run: registrations and cancellations under SIGKILLed services, then invariants.
+
+Run as ``uv run python -m tests.chaos.run --seed 7 --registrations 300
+--concurrency 16 --faults 8`` (``make test-chaos``). It is a program, not a
+pytest module, so ``make test`` does not collect it.
+
+What it does:
+
+1. Takes its own vhost and databases, an SMTP server, the four services as
+   processes, and an external subscriber (a durable queue bound to
+   ``ilmo.events`` with ``#``) recording every message it sees.
+2. Creates one event starting in a few minutes (stream links in their window),
+   drives N registrations over HTTP at concurrency C with a retrying client,
+   then cancels about 10 % of the accepted ones.
+3. Meanwhile a seeded fault injector SIGKILLs a random service and restarts it
+   after 1-3 s.
+4. Waits until the observable outcomes stop changing, then checks invariants
+   from outside only (HTTP, AMQP, SMTP), prints a summary and exits non-zero
+   on any violation.
+
+TODO(next slice): restart RabbitMQ and the MongoDB-protocol server as faults.
+That needs a broker and database this program owns (e.g. containers started
+for the run), never the machine's shared ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import httpx
+from aio_pika.abc import AbstractIncomingMessage
+
+from tests.support.infrastructure import create_isolated_infrastructure, remove_test_vhost
+from tests.support.processes import SERVICES, ServiceProcess, running_services
+from tests.support.registration import ADMIN, event_payload
+from tests.support.smtp import SmtpTestServer
+
+FINAL = ("seat_reserved", "waitlisted", "remote", "cancelled")
+STREAM_URL = "https://stream.example.fi/live/chaos"
+LINK = re.compile(r"https?://[^\s\"'<>]+/watch/[A-Za-z0-9_-]+")
+RETRYABLE = (502, 503, 504)
+
+
+# ------------------------------------------------------------------ observer
+
+
+@dataclass
+class Subscriber:
+    """An integrating system's own durable queue on ``ilmo.events``."""
+
+    messages: list[tuple[str | None, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, message: AbstractIncomingMessage) -> None:
+        try:
+            data = json.loads(message.body)
+        except ValueError:
+            data = {}
+        digest = hashlib.sha256(message.body).hexdigest()
+        self.messages.append((message.message_id, str(message.routing_key or ""), digest, data))
+
+
+async def subscribe(
+    url: str, queue_name: str, subscriber: Subscriber
+) -> aio_pika.abc.AbstractRobustConnection:
+    connection = await aio_pika.connect_robust(url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        "ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(queue_name, durable=True)
+    await queue.bind(exchange, "#")
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        subscriber.record(message)
+        await message.ack()
+
+    await queue.consume(on_message)
+    return connection
+
+
+# ------------------------------------------------------------------ load
+
+
+@dataclass
+class Outcome:
+    """What the client knows about one attempted registration."""
+
+    email: str
+    attendance: str
+    registration_id: str | None = None
+    token: str | None = None
+    result: str = "pending"  # accepted | stored-token-unknown | gave-up | rejected
+    attempts: int = 0
+    detail: str = ""
+    cancel_requested: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class Load:
+    registration_url: str
+    event_id: str
+    concurrency: int
+    jitter: random.Random
+    outcomes: list[Outcome] = field(default_factory=list)
+    retries: int = 0
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
+    ) -> tuple[httpx.Response | None, bool]:
+        """One attempt: (response, ambiguous); ambiguous means "may have been stored"."""
+        try:
+            return await client.request(method, path, **kwargs), False
+        except httpx.HTTPError:
+            return None, True
+
+    async def backoff(self, attempt: int) -> None:
+        self.retries += 1
+        await asyncio.sleep(min(0.1 * 2**attempt, 3.0) * (0.5 + self.jitter.random()))
+
+    async def register(
+        self, client: httpx.AsyncClient, outcome: Outcome, body: dict[str, Any]
+    ) -> None:
+        ambiguous = False
+        for attempt in range(40):
+            outcome.attempts += 1
+            answer, lost_answer = await self._send(
+                client, "POST", f"/api/v1/events/{self.event_id}/registrations", json=body
+            )
+            ambiguous = ambiguous or lost_answer
+            if answer is None or answer.status_code in RETRYABLE or answer.status_code >= 500:
+                if answer is not None and answer.status_code >= 500:
+                    ambiguous = True
+                    outcome.detail = f"last {answer.status_code}"
+                await self.backoff(attempt)
+                continue
+            if answer.status_code == 202:
+                receipt = answer.json()
+                outcome.registration_id = str(receipt["id"])
+                outcome.token = str(receipt["manage_token"])
+                outcome.result = "accepted"
+                return
+            if answer.status_code == 409 and "already-registered" in answer.text and ambiguous:
+                outcome.result = "stored-token-unknown"
+                return
+            outcome.result = "rejected"
+            outcome.detail = f"{answer.status_code} {answer.text[:200]}"
+            return
+        outcome.result = "gave-up"
+
+    async def cancel(self, client: httpx.AsyncClient, outcome: Outcome) -> None:
+        outcome.cancel_requested = True
+        headers = {"Authorization": f"Bearer {outcome.token}"}
+        for attempt in range(40):
+            answer, _ = await self._send(
+                client,
+                "DELETE",
+                f"/api/v1/registrations/{outcome.registration_id}",
+                headers=headers,
+            )
+            if answer is not None and answer.status_code in (200, 204):
+                outcome.cancelled = True
+                return
+            if answer is not None and answer.status_code < 500:
+                outcome.detail = f"cancel {answer.status_code} {answer.text[:200]}"
+                return
+            await self.backoff(attempt)
+
+    async def run(self, count: int, plan: random.Random, spread: float) -> None:
+        """Register ``count`` people, their starts spread over ``spread`` seconds, then cancel."""
+        people = []
+        for n in range(count):
+            attendance = "in_person" if plan.random() < 0.6 else "remote"
+            body: dict[str, Any] = {
+                "first_name": f"Kaaos{n}",
+                "last_name": "Testinen",
+                "email": f"chaos{n}.{uuid.uuid4().hex[:6]}@example.fi",
+                "organisation": "Kunta",
+                "attendance": attendance,
+                "language": plan.choice(("fi", "sv", "en")),
+                "consent": True,
+            }
+            self.outcomes.append(Outcome(email=body["email"], attendance=attendance))
+            people.append(body)
+        gate = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(base_url=self.registration_url, timeout=15) as client:
+
+            async def one(outcome: Outcome, body: dict[str, Any], at: float) -> None:
+                await asyncio.sleep(at)
+                async with gate:
+                    await self.register(client, outcome, body)
+
+            await asyncio.gather(
+                *(
+                    one(o, b, n * spread / count)
+                    for n, (o, b) in enumerate(zip(self.outcomes, people, strict=True))
+                )
+            )
+            accepted = [o for o in self.outcomes if o.result == "accepted"]
+            leaving = plan.sample(accepted, len(accepted) // 10)
+
+            async def leave(outcome: Outcome) -> None:
+                async with gate:
+                    await self.cancel(client, outcome)
+
+            await asyncio.gather(*(leave(o) for o in leaving))
+
+
+# ------------------------------------------------------------------ faults
+
+
+@dataclass
+class FaultInjector:
+    services: dict[str, ServiceProcess]
+    rng: random.Random
+    faults: int
+    injected: Counter[str] = field(default_factory=Counter)
+    log: list[str] = field(default_factory=list)
+
+    async def run(self, started: float) -> None:
+        # TODO(next slice): also restart RabbitMQ and the MongoDB-protocol server.
+        for _ in range(self.faults):
+            await asyncio.sleep(self.rng.uniform(0.3, 1.5))
+            name = self.rng.choice(SERVICES)
+            down_for = self.rng.uniform(1.0, 3.0)
+            service = self.services[name]
+            assert service.process is not None
+            service.process.kill()
+            await asyncio.to_thread(service.process.wait)
+            self.injected[f"sigkill:{name}"] += 1
+            self.log.append(
+                f"t={time.monotonic() - started:6.1f}s SIGKILL {name}, down {down_for:.1f}s"
+            )
+            await asyncio.sleep(down_for)
+            service.start()
+            await asyncio.to_thread(service.wait_ready, 120.0)
+
+
+# ------------------------------------------------------------------ observation
+
+
+async def get_json(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
+    for attempt in range(30):
+        try:
+            answer = await client.get(url, **kwargs)
+            if answer.status_code == 200:
+                return answer.json()
+            if answer.status_code < 500 and answer.status_code != 404:
+                raise RuntimeError(f"GET {url}: {answer.status_code} {answer.text[:200]}")
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+    raise RuntimeError(f"GET {url}: no answer")
+
+
+@dataclass
+class Snapshot:
+    registrations: list[dict[str, Any]]
+    seats: dict[str, Any]
+    links: dict[str, Any]
+    mails: int
+    messages: int
+
+    def key(self) -> Any:
+        return (
+            tuple(
+                sorted(
+                    (r["id"], r["status"], r["stream_link_provisioned"]) for r in self.registrations
+                )
+            ),
+            json.dumps(self.seats, sort_keys=True),
+            json.dumps({k: v for k, v in self.links.items()}, sort_keys=True),
+            self.mails,
+            self.messages,
+        )
+
+
+async def snapshot(
+    services: dict[str, ServiceProcess], event_id: str, smtp: SmtpTestServer, subscriber: Subscriber
+) -> Snapshot:
+    async with httpx.AsyncClient(timeout=15) as client:
+        registrations = await get_json(
+            client,
+            f"{services['registration'].url}/api/v1/events/{event_id}/registrations",
+            headers=ADMIN,
+        )
+        seats = await get_json(client, f"{services['capacity'].url}/api/v1/events/{event_id}/seats")
+        links = await get_json(
+            client, f"{services['streaming'].url}/api/v1/events/{event_id}/stream-links"
+        )
+    return Snapshot(
+        list(registrations), dict(seats), dict(links), len(smtp.received), len(subscriber.messages)
+    )
+
+
+async def settle(
+    services: dict[str, ServiceProcess],
+    event_id: str,
+    smtp: SmtpTestServer,
+    subscriber: Subscriber,
+    quiet: float,
+    timeout: float,
+) -> tuple[Snapshot, float, bool]:
+    started = time.monotonic()
+    last = await snapshot(services, event_id, smtp, subscriber)
+    changed_at = time.monotonic()
+    while True:
+        await asyncio.sleep(1.0)
+        now = await snapshot(services, event_id, smtp, subscriber)
+        if now.key() != last.key():
+            last, changed_at = now, time.monotonic()
+        elif time.monotonic() - changed_at >= quiet:
+            return now, changed_at - started, True
+        if time.monotonic() - started > timeout:
+            return now, time.monotonic() - started, False
+
+
+# ------------------------------------------------------------------ invariants
+
+
+def expected_kinds(status: str, attendance: str) -> set[str]:
+    kinds = {"registration_received"}
+    if status == "seat_reserved":
+        kinds.add("seat_confirmed")
+    elif status == "waitlisted":
+        kinds |= {"waitlisted", "stream_link"}
+    elif status == "remote":
+        kinds.add("stream_link")
+    elif status == "cancelled":
+        kinds.add("cancellation_confirmed")
+    return kinds
+
+
+def check(
+    load: Load, final: Snapshot, smtp: SmtpTestServer, subscriber: Subscriber, capacity: int
+) -> tuple[dict[str, int], list[str]]:
+    violations: list[str] = []
+    figures: Counter[str] = Counter()
+    listed = {r["id"]: r for r in final.registrations}
+    by_email = {r["email"].lower(): r for r in final.registrations}
+
+    # 1. every accepted registration exists and reached a final state.
+    stored: list[tuple[Outcome, dict[str, Any]]] = []
+    for outcome in load.outcomes:
+        if outcome.result == "accepted":
+            row = listed.get(str(outcome.registration_id))
+        elif outcome.result == "stored-token-unknown":
+            row = by_email.get(outcome.email.lower())
+        else:
+            continue
+        if row is None:
+            figures["lost"] += 1
+            violations.append(
+                f"lost: {outcome.result} registration {outcome.registration_id or outcome.email}"
+            )
+            continue
+        stored.append((outcome, row))
+        if row["status"] not in FINAL:
+            figures["stuck"] += 1
+            violations.append(f"stuck: {row['id']} ({row['attendance']}) is {row['status']}")
+        if outcome.cancelled and row["status"] != "cancelled":
+            figures["cancel not applied"] += 1
+            violations.append(f"cancel lost: {row['id']} is {row['status']} after a 2xx DELETE")
+    unclaimed = len(listed) - len(stored)
+    figures["stored without 202"] = unclaimed
+
+    # 2. seats.
+    seats = final.seats
+    reserved, waiting = int(seats.get("reserved", 0)), int(seats.get("waitlisted", 0))
+    figures["oversold"] = max(0, reserved - capacity)
+    if reserved > capacity:
+        violations.append(f"oversold: {reserved} reserved of {capacity}")
+    if waiting > 0 and reserved < capacity:
+        violations.append(
+            f"free seat while waiting: {reserved}/{capacity} reserved, {waiting} waiting"
+        )
+    statuses = Counter(r["status"] for r in final.registrations)
+    if statuses["seat_reserved"] != reserved or statuses["waitlisted"] != waiting:
+        violations.append(
+            f"registration and capacity disagree: registration says {statuses['seat_reserved']} "
+            f"reserved / {statuses['waitlisted']} waiting, capacity {reserved} / {waiting}"
+        )
+
+    # 3. exactly one email per (registration, kind).
+    mails = smtp.received
+    groups: defaultdict[tuple[str | None, str | None], list[str | None]] = defaultdict(list)
+    for mail in mails:
+        groups[(mail.registration_id, mail.kind)].append(mail.message_id)
+    for (rid, kind), ids in groups.items():
+        if len(ids) > 1:
+            same_id = len(set(ids)) < len(ids)
+            figures[
+                "duplicate emails (same Message-ID, resend)" if same_id else "duplicate emails"
+            ] += len(ids) - 1
+            violations.append(
+                f"duplicate email: {kind} x{len(ids)} for {rid} (same Message-ID: {same_id})"
+            )
+    for _outcome, row in stored:
+        for kind in sorted(expected_kinds(row["status"], row["attendance"])):
+            if (row["id"], kind) not in groups:
+                figures["missing emails"] += 1
+                violations.append(f"missing email: {kind} for {row['id']} ({row['status']})")
+
+    # 4. stream links. Registration freezes a cancelled registration (its
+    # stream_link_provisioned stays as it was), so only the live rows are compared,
+    # and the links themselves are probed below (probe_links).
+    links = final.links
+    live_with_link = [
+        r
+        for r in final.registrations
+        if r["stream_link_provisioned"] and r["status"] != "cancelled"
+    ]
+    if int(links.get("provisioned", 0)) != len(live_with_link):
+        violations.append(
+            f"stream links: streaming counts {links.get('provisioned')} provisioned, "
+            f"registration shows {len(live_with_link)} live registrations with a link"
+        )
+    if int(links.get("pending", 0)):
+        violations.append(f"stream links: {links.get('pending')} still pending")
+    for row in final.registrations:
+        if row["status"] in ("remote", "waitlisted") and not row["stream_link_provisioned"]:
+            violations.append(f"stream link missing for {row['id']} ({row['status']})")
+    if int(links.get("revoked", 0)) > statuses["cancelled"]:
+        violations.append(
+            f"stream links: {links.get('revoked')} revoked but {statuses['cancelled']} cancelled"
+        )
+
+    # 5. the external subscriber.
+    bodies: defaultdict[str | None, set[str]] = defaultdict(set)
+    seen: defaultdict[str, set[str]] = defaultdict(set)
+    for message_id, routing_key, digest, data in subscriber.messages:
+        bodies[message_id].add(digest)
+        if isinstance(data, dict) and "registration_id" in data:
+            seen[routing_key].add(str(data["registration_id"]))
+    if None in bodies:
+        violations.append("subscriber: a message without message_id")
+    for message_id, digests in bodies.items():
+        if len(digests) > 1:
+            violations.append(
+                f"subscriber: id {message_id} carried {len(digests)} different events"
+            )
+    figures["redelivered to subscriber"] = len(subscriber.messages) - len(bodies)
+    for _outcome, row in stored:
+        if row["id"] not in seen["registration.accepted"]:
+            figures["events unseen"] += 1
+            violations.append(f"subscriber never saw registration.accepted for {row['id']}")
+        if row["status"] == "cancelled" and row["id"] not in seen["registration.cancelled"]:
+            figures["events unseen"] += 1
+            violations.append(f"subscriber never saw registration.cancelled for {row['id']}")
+    figures["stored"] = len(stored)
+    return dict(figures), violations
+
+
+async def probe_links(
+    final: Snapshot, smtp: SmtpTestServer, figures: dict[str, int], violations: list[str]
+) -> None:
+    """Open every emailed stream link: 302 for live registrants, 410 for cancelled ones."""
+    status_of = {r["id"]: r["status"] for r in final.registrations}
+    async with httpx.AsyncClient(timeout=15) as browser:
+        for mail in smtp.matching(kind="stream_link"):
+            found = LINK.findall(mail.text())
+            if not found:
+                violations.append(f"stream_link email without a link for {mail.registration_id}")
+                continue
+            status = status_of.get(str(mail.registration_id))
+            answer = await browser.get(str(found[0]), follow_redirects=False)
+            want = 410 if status == "cancelled" else 302
+            figures[f"links probed {answer.status_code}"] = (
+                figures.get(f"links probed {answer.status_code}", 0) + 1
+            )
+            if answer.status_code != want:
+                figures["active links for cancelled" if want == 410 else "broken links"] = (
+                    figures.get("active links for cancelled" if want == 410 else "broken links", 0)
+                    + 1
+                )
+                violations.append(
+                    f"stream link of {mail.registration_id} ({status}) answers "
+                    f"{answer.status_code}, expected {want}"
+                )
+
+
+# ------------------------------------------------------------------ main
+
+
+def chaos_event(capacity: int) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts = now + timedelta(minutes=10)
+    return event_payload(
+        now=now,
+        id=f"chaos-{uuid.uuid4().hex[:8]}",
+        in_person_capacity=capacity,
+        starts_at=starts.isoformat(),
+        ends_at=(starts + timedelta(hours=3)).isoformat(),
+        registration_opens_at=(now - timedelta(days=1)).isoformat(),
+        registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
+        stream_url=STREAM_URL,
+        agenda=[],
+    )
+
+
+async def chaos(arguments: argparse.Namespace) -> int:
+    plan = random.Random(arguments.seed)
+    faults_rng = random.Random(arguments.seed + 1)
+    jitter = random.Random(arguments.seed + 2)
+    capacity = max(1, arguments.registrations // 5)
+    infrastructure = create_isolated_infrastructure()
+    smtp = SmtpTestServer()
+    smtp.up()
+    subscriber = Subscriber()
+    connection = await subscribe(
+        infrastructure.amqp_url, f"chaos.subscriber.{infrastructure.run_id}", subscriber
+    )
+    try:
+        with running_services(
+            infrastructure,
+            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+        ) as services:
+            event = chaos_event(capacity)
+            async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
+                created = await api.post("/api/v1/events", json=event, headers=ADMIN)
+                if created.status_code != 201:
+                    print(f"could not create the event: {created.status_code} {created.text}")
+                    return 2
+            load = Load(services["registration"].url, event["id"], arguments.concurrency, jitter)
+            injector = FaultInjector(services, faults_rng, arguments.faults)
+            started = time.monotonic()
+            # Registrations are paced so that the faults fall into the load, not after it:
+            # a fault cycle takes roughly 1 s pause + 2 s down + a few seconds to restart.
+            spread = arguments.faults * 5.0
+            await asyncio.gather(
+                load.run(arguments.registrations, plan, spread), injector.run(started)
+            )
+            load_seconds = time.monotonic() - started
+            final, settle_seconds, settled = await settle(
+                services, event["id"], smtp, subscriber, arguments.quiet, arguments.settle_timeout
+            )
+            figures, violations = check(load, final, smtp, subscriber, capacity)
+            await probe_links(final, smtp, figures, violations)
+            if not settled:
+                violations.append(f"did not settle within {arguments.settle_timeout:.0f}s")
+            report(
+                arguments,
+                load,
+                injector,
+                final,
+                figures,
+                violations,
+                load_seconds,
+                settle_seconds,
+                settled,
+                capacity,
+                infrastructure.run_id,
+            )
+            return 1 if violations else 0
+    finally:
+        await connection.close()
+        smtp.down()
+        if not arguments.keep:
+            remove_test_vhost(infrastructure)
+
+
+def report(
+    arguments: argparse.Namespace,
+    load: Load,
+    injector: FaultInjector,
+    final: Snapshot,
+    figures: dict[str, int],
+    violations: list[str],
+    load_seconds: float,
+    settle_seconds: float,
+    settled: bool,
+    capacity: int,
+    run_id: str,
+) -> None:
+    results = Counter(o.result for o in load.outcomes)
+    asked = sum(o.cancel_requested for o in load.outcomes)
+    confirmed = sum(o.cancelled for o in load.outcomes)
+    seats, links = final.seats, final.links
+    statuses = Counter(r["status"] for r in final.registrations)
+    rows: list[tuple[str, Any]] = [
+        ("run id / seed", f"{run_id} / {arguments.seed}"),
+        ("registrations attempted", arguments.registrations),
+        ("  202 accepted", results["accepted"]),
+        ("  stored, token unknown (409 after ambiguous)", results["stored-token-unknown"]),
+        ("  rejected", results["rejected"]),
+        ("  gave up", results["gave-up"]),
+        ("client retries", load.retries),
+        (
+            "cancellations requested / confirmed",
+            f"{asked} / {confirmed}",
+        ),
+        ("concurrency", arguments.concurrency),
+        ("faults injected", sum(injector.injected.values())),
+        *((f"  {kind}", n) for kind, n in sorted(injector.injected.items())),
+        ("final statuses", ", ".join(f"{k}={v}" for k, v in sorted(statuses.items()))),
+        (
+            "seats",
+            f"{seats.get('reserved')}/{capacity} reserved, {seats.get('waitlisted')} waiting",
+        ),
+        (
+            "stream links",
+            f"{links.get('provisioned')} provisioned, {links.get('revoked')} revoked, "
+            f"{links.get('pending')} pending",
+        ),
+        ("emails received", final.mails),
+        ("subscriber messages", final.messages),
+        ("lost", figures.get("lost", 0)),
+        ("stuck (not final)", figures.get("stuck", 0)),
+        ("duplicated emails", figures.get("duplicate emails", 0)),
+        (
+            "duplicated emails, same Message-ID",
+            figures.get("duplicate emails (same Message-ID, resend)", 0),
+        ),
+        ("missing emails", figures.get("missing emails", 0)),
+        ("oversold", figures.get("oversold", 0)),
+        ("stream links answering for cancelled", figures.get("active links for cancelled", 0)),
+        ("stream links broken for live registrants", figures.get("broken links", 0)),
+        ("events unseen by subscriber", figures.get("events unseen", 0)),
+        ("redelivered to subscriber (ok)", figures.get("redelivered to subscriber", 0)),
+        ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
+        ("load duration", f"{load_seconds:.1f}s"),
+        ("time to settle", f"{settle_seconds:.1f}s" + ("" if settled else " (timed out)")),
+        ("violations", len(violations)),
+    ]
+    width = max(len(str(name)) for name, _ in rows)
+    print()
+    print("fault log:")
+    for line in injector.log:
+        print(f"  {line}")
+    print()
+    print(f"{'chaos summary':<{width}}  ")
+    print("-" * (width + 24))
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    if violations:
+        print()
+        print(f"VIOLATIONS ({len(violations)}):")
+        for line in violations[:200]:
+            print(f"  - {line}")
+        if len(violations) > 200:
+            print(f"  ... and {len(violations) - 200} more")
+    print()
+    print("FAIL" if violations else "PASS")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.chaos.run", description=__doc__.split("\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--registrations", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--faults", type=int, default=8)
+    parser.add_argument(
+        "--quiet", type=float, default=10.0, help="seconds without change that count as settled"
+    )
+    parser.add_argument("--settle-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the vhost afterwards for inspection"
+    )
+    return asyncio.run(chaos(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
