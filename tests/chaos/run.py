@@ -52,6 +52,8 @@ FINAL = ("seat_reserved", "waitlisted", "remote", "cancelled")
 STREAM_URL = "https://stream.example.fi/live/chaos"
 LINK = re.compile(r"https?://[^\s\"'<>]+/watch/[A-Za-z0-9_-]+")
 RETRYABLE = (502, 503, 504)
+# Notification mail states that mean "will still be sent": not settled while any remain.
+IN_FLIGHT = ("pending", "sending", "waiting")
 
 
 # ------------------------------------------------------------------ observer
@@ -273,6 +275,12 @@ class Snapshot:
     links: dict[str, Any]
     mails: int
     messages: int
+    mail_states: dict[str, int]
+
+    @property
+    def mails_in_flight(self) -> int:
+        """Mails notification still means to send (pending or in an attempt)."""
+        return sum(n for state, n in self.mail_states.items() if state in IN_FLIGHT)
 
     def key(self) -> Any:
         return (
@@ -285,6 +293,7 @@ class Snapshot:
             json.dumps({k: v for k, v in self.links.items()}, sort_keys=True),
             self.mails,
             self.messages,
+            json.dumps(self.mail_states, sort_keys=True),
         )
 
 
@@ -301,8 +310,17 @@ async def snapshot(
         links = await get_json(
             client, f"{services['streaming'].url}/api/v1/events/{event_id}/stream-links"
         )
+        summary = await get_json(client, f"{services['notification'].url}/api/v1/mails/summary")
+    mail_states: Counter[str] = Counter()
+    for states in dict(summary.get("kinds", {})).values():
+        mail_states.update({str(k): int(v) for k, v in dict(states).items()})
     return Snapshot(
-        list(registrations), dict(seats), dict(links), len(smtp.received), len(subscriber.messages)
+        list(registrations),
+        dict(seats),
+        dict(links),
+        len(smtp.received),
+        len(subscriber.messages),
+        dict(mail_states),
     )
 
 
@@ -322,7 +340,7 @@ async def settle(
         now = await snapshot(services, event_id, smtp, subscriber)
         if now.key() != last.key():
             last, changed_at = now, time.monotonic()
-        elif time.monotonic() - changed_at >= quiet:
+        elif time.monotonic() - changed_at >= quiet and now.mails_in_flight == 0:
             return now, changed_at - started, True
         if time.monotonic() - started > timeout:
             return now, time.monotonic() - started, False
@@ -526,7 +544,13 @@ async def chaos(arguments: argparse.Namespace) -> int:
     try:
         with running_services(
             infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+            extra_environment={
+                "ILMO_SMTP_HOST": smtp.host,
+                "ILMO_SMTP_PORT": str(smtp.port),
+                # A mail caught in ``sending`` by a SIGKILL is resent once its lease
+                # is over (300 s by default); shorter here so a run settles sooner.
+                "ILMO_MAIL_SENDING_LEASE_SECONDS": str(arguments.mail_lease),
+            },
         ) as services:
             event = chaos_event(capacity)
             async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
@@ -616,6 +640,10 @@ def report(
             f"{links.get('pending')} pending",
         ),
         ("emails received", final.mails),
+        (
+            "notification mail states",
+            ", ".join(f"{k}={v}" for k, v in sorted(final.mail_states.items())),
+        ),
         ("subscriber messages", final.messages),
         ("lost", figures.get("lost", 0)),
         ("stuck (not final)", figures.get("stuck", 0)),
@@ -668,6 +696,12 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet", type=float, default=10.0, help="seconds without change that count as settled"
     )
     parser.add_argument("--settle-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--mail-lease",
+        type=float,
+        default=60.0,
+        help="ILMO_MAIL_SENDING_LEASE_SECONDS for notification (resend after a crash mid-send)",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the vhost afterwards for inspection"
     )
