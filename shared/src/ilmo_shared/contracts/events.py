@@ -54,7 +54,17 @@ class IntegrationEvent(BaseModel):
         return None
 
 
-class RegistrationAccepted(IntegrationEvent):
+class RegistrationEvent(IntegrationEvent):
+    """An event about one registration: its id is the CloudEvents ``subject``."""
+
+    registration_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+
+    def subject(self) -> str:
+        return str(self.registration_id)
+
+
+class RegistrationAccepted(RegistrationEvent):
     """A person's registration for an event was accepted and stored.
 
     Carries the contact details and choices the downstream services act on:
@@ -64,8 +74,6 @@ class RegistrationAccepted(IntegrationEvent):
 
     event_type: ClassVar[str] = "registration.accepted"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     attendance: Attendance
     language: Language
     first_name: str = Field(min_length=1, max_length=100)
@@ -73,9 +81,6 @@ class RegistrationAccepted(IntegrationEvent):
     email: EmailStr
     organisation: str | None = Field(default=None, max_length=200)
     registered_at: datetime
-
-    def subject(self) -> str:
-        return str(self.registration_id)
 
 
 class LocalizedText(BaseModel):
@@ -165,21 +170,16 @@ class EventUpdated(EventDetails):
     event_type: ClassVar[str] = "event.updated"
 
 
-class RegistrationCancelled(IntegrationEvent):
+class RegistrationCancelled(RegistrationEvent):
     """A registrant cancelled; their seat, waiting-list place and stream link go."""
 
     event_type: ClassVar[str] = "registration.cancelled"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     attendance: Attendance
     cancelled_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class SeatReserved(IntegrationEvent):
+class SeatReserved(RegistrationEvent):
     """A seat at the venue is held for the registrant.
 
     ``promoted`` is true when the seat came from the waiting list after
@@ -188,56 +188,36 @@ class SeatReserved(IntegrationEvent):
 
     event_type: ClassVar[str] = "seat.reserved"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     promoted: bool = False
     reserved_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class SeatWaitlisted(IntegrationEvent):
+class SeatWaitlisted(RegistrationEvent):
     """The venue is full; the registrant is on the waiting list at ``position`` (1 = next)."""
 
     event_type: ClassVar[str] = "seat.waitlisted"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     position: int = Field(ge=1)
     waitlisted_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class SeatReleased(IntegrationEvent):
+class SeatReleased(RegistrationEvent):
     """A held seat was given back (the registrant cancelled); it goes to the waiting list."""
 
     event_type: ClassVar[str] = "seat.released"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     released_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class WaitlistLeft(IntegrationEvent):
+class WaitlistLeft(RegistrationEvent):
     """A waitlisted registrant cancelled and left the waiting list."""
 
     event_type: ClassVar[str] = "waitlist.left"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     left_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class StreamLinkProvisioned(IntegrationEvent):
+class StreamLinkProvisioned(RegistrationEvent):
     """A personal stream link was issued to a registrant who will (or may) watch remotely.
 
     ``url`` is the registrant's own link; it carries an unguessable token and
@@ -246,27 +226,17 @@ class StreamLinkProvisioned(IntegrationEvent):
 
     event_type: ClassVar[str] = "stream.link.provisioned"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     url: str
     valid_from: datetime
     valid_until: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class StreamLinkRevoked(IntegrationEvent):
+class StreamLinkRevoked(RegistrationEvent):
     """A personal stream link stopped working (the registrant cancelled)."""
 
     event_type: ClassVar[str] = "stream.link.revoked"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     revoked_at: datetime
-
-    def subject(self) -> str:
-        return str(self.registration_id)
 
 
 class NotificationKind(StrEnum):
@@ -279,34 +249,24 @@ class NotificationKind(StrEnum):
     CANCELLATION_CONFIRMED = "cancellation_confirmed"
 
 
-class NotificationSent(IntegrationEvent):
+class NotificationSent(RegistrationEvent):
     """An email of ``kind`` was accepted by the mail server. Carries no address."""
 
     event_type: ClassVar[str] = "notification.sent"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     kind: NotificationKind
     message_id: str
     sent_at: datetime
 
-    def subject(self) -> str:
-        return str(self.registration_id)
 
-
-class NotificationFailed(IntegrationEvent):
+class NotificationFailed(RegistrationEvent):
     """An email of ``kind`` could not be sent within the retry budget; parked for an operator."""
 
     event_type: ClassVar[str] = "notification.failed"
 
-    registration_id: UUID
-    event_id: str = Field(min_length=1, max_length=100)
     kind: NotificationKind
     reason: str = Field(max_length=500)
     failed_at: datetime
-
-    def subject(self) -> str:
-        return str(self.registration_id)
 
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
