@@ -153,6 +153,8 @@ def test_settings_defaults_and_the_required_secret(
         {"ILMO_SMTP_USERNAME": "ilmo"},
         {"ILMO_MAIL_MAX_ATTEMPTS": "0"},
         {"ILMO_SMTP_TIMEOUT_SECONDS": "60", "ILMO_MAIL_SENDING_LEASE_SECONDS": "30"},
+        # The lease must cover a whole attempt and its storage writes.
+        {"ILMO_SMTP_TIMEOUT_SECONDS": "30", "ILMO_MAIL_SENDING_LEASE_SECONDS": "45"},
     ],
 )
 def test_bad_settings_are_refused(

@@ -107,7 +107,7 @@ class MailDispatcher:
         policy: RetryPolicy,
         concurrency: int = 4,
         poll_seconds: float = 5.0,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 60.0,
         batch_size: int = 200,
         on_recorded: Callable[[], None] = lambda: None,
         clock: Clock = utc_now,

@@ -7,6 +7,7 @@ reply text may quote the recipient's address, so it is never kept or logged.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -100,27 +101,42 @@ class SmtpSession:
         return client
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
-        """One mail transaction; raises ``SendError``."""
+        """One mail transaction, over within the SMTP timeout; raises ``SendError``.
+
+        aiosmtplib's timeout bounds each command; the whole transaction is
+        bounded too, because the dispatcher's sending lease counts on an
+        attempt being over (sent or failed) well before the lease ends.
+        """
         started = time.perf_counter()
         # An internationalised address (RFC 6531) needs SMTPUTF8 from the server.
         utf8 = not recipient.isascii()
         try:
-            client = await self._connected()
-            if utf8 and not client.supports_extension("smtputf8"):
-                raise SendError(FailureKind.PERMANENT, "address needs SMTPUTF8, server lacks it")
-            await client.sendmail(
-                sender, [recipient], message, mail_options=["SMTPUTF8"] if utf8 else None
-            )
+            async with asyncio.timeout(self._settings.timeout):
+                client = await self._connected()
+                if utf8 and not client.supports_extension("smtputf8"):
+                    raise SendError(
+                        FailureKind.PERMANENT, "address needs SMTPUTF8, server lacks it"
+                    )
+                await client.sendmail(
+                    sender, [recipient], message, mail_options=["SMTPUTF8"] if utf8 else None
+                )
         except SendError:
             raise
         except Exception as error:
             # Chained exceptions would carry the server's text, and with it the address.
             failure = classify(error)
-            if failure.kind is FailureKind.CONNECTION:
+            if isinstance(error, TimeoutError):
+                self._drop()  # mid-transaction: QUIT could wait as long again
+            elif failure.kind is FailureKind.CONNECTION:
                 await self.close()
             raise failure from None
         finally:
             SMTP_SECONDS.observe(time.perf_counter() - started)
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -48,7 +48,10 @@ class NotificationSettings(ServiceSettings):
     mail_poll_seconds: Seconds = 5.0
     # A mail found in ``sending`` this long after its attempt started is taken
     # for abandoned (its process died) and sent again with the same Message-ID.
-    mail_sending_lease_seconds: Seconds = 300.0
+    # It is also how late a registrant's mail can be after a crash mid-send, so
+    # it is short: an attempt is over within the SMTP timeout (the mailer bounds
+    # the whole transaction), and twice that leaves room for the storage writes.
+    mail_sending_lease_seconds: Seconds = 60.0
 
     @field_validator("mail_from")
     @classmethod
@@ -62,8 +65,10 @@ class NotificationSettings(ServiceSettings):
     def _credentials_come_in_pairs(self) -> NotificationSettings:
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("ILMO_SMTP_USERNAME and ILMO_SMTP_PASSWORD go together")
-        if self.mail_sending_lease_seconds <= self.smtp_timeout_seconds:
-            raise ValueError("ILMO_MAIL_SENDING_LEASE_SECONDS must exceed the SMTP timeout")
+        if self.mail_sending_lease_seconds < 2 * self.smtp_timeout_seconds:
+            raise ValueError(
+                "ILMO_MAIL_SENDING_LEASE_SECONDS must be at least twice ILMO_SMTP_TIMEOUT_SECONDS"
+            )
         return self
 
     @property
