@@ -1,26 +1,25 @@
 """Chaos run: registrations and cancellations under SIGKILLed services, then invariants.
 
-Run as ``uv run python -m tests.chaos.run --seed 7 --registrations 300
---concurrency 16 --faults 8`` (``make test-chaos``). It is a program, not a
-pytest module, so ``make test`` does not collect it.
+Run as ``uv run python -m tests.chaos.run --seed 7 --registrations 2000
+--concurrency 16 --faults 30`` (``make test-chaos``; ``make test`` runs a short
+one). It is a program, not a pytest module: it owns and kills a broker and a
+database, which a test session sharing them must not see.
 
 What it does:
 
-1. Takes its own vhost and databases, an SMTP server, the four services as
-   processes, and an external subscriber (a durable queue bound to
-   ``ilmo.events`` with ``#``) recording every message it sees.
+1. Starts its own RabbitMQ node and FerretDB server (``infrastructure.py``),
+   an SMTP server, the four services as processes, and an external
+   subscriber (its own quorum queue bound to ``ilmo.events`` with ``#``)
+   recording every message it sees.
 2. Creates one event starting in a few minutes (stream links in their window),
    drives N registrations over HTTP at concurrency C with a retrying client,
    then cancels about 10 % of the accepted ones.
-3. Meanwhile a seeded fault injector SIGKILLs a random service and restarts it
-   after 1-3 s.
+3. Meanwhile a seeded fault injector, one fault at a time, SIGKILLs a random
+   service, or SIGKILLs the RabbitMQ node, or the FerretDB server, and
+   restarts it after 1-3 s.
 4. Waits until the observable outcomes stop changing, then checks invariants
    from outside only (HTTP, AMQP, SMTP), prints a summary and exits non-zero
    on any violation.
-
-TODO(next slice): restart RabbitMQ and the MongoDB-protocol server as faults.
-That needs a broker and database this program owns (e.g. containers started
-for the run), never the machine's shared ones.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import logging
 import random
 import re
 import sys
@@ -43,7 +43,7 @@ import aio_pika
 import httpx
 from aio_pika.abc import AbstractIncomingMessage
 
-from tests.support.infrastructure import create_isolated_infrastructure, remove_test_vhost
+from tests.chaos.infrastructure import ChaosInfrastructure
 from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
@@ -82,7 +82,10 @@ async def subscribe(
     exchange = await channel.declare_exchange(
         "ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True
     )
-    queue = await channel.declare_queue(queue_name, durable=True)
+    # As an integrating system would: a quorum queue survives a broker crash.
+    queue = await channel.declare_queue(
+        queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+    )
     await queue.bind(exchange, "#")
 
     async def on_message(message: AbstractIncomingMessage) -> None:
@@ -224,31 +227,69 @@ class Load:
 # ------------------------------------------------------------------ faults
 
 
+BROKER, DATABASE = "rabbitmq", "ferretdb"
+
+
+def fault_plan(rng: random.Random, faults: int) -> list[str]:
+    """Which fault comes when: every kind at least once, then at random."""
+    kinds = [*SERVICES, BROKER, DATABASE]
+    plan = [rng.choice(SERVICES), BROKER, DATABASE][:faults]
+    plan += [rng.choice(kinds) for _ in range(faults - len(plan))]
+    rng.shuffle(plan)
+    return plan
+
+
 @dataclass
 class FaultInjector:
+    """Kills one thing at a time, restarts it, and waits until every service is ready again."""
+
     services: dict[str, ServiceProcess]
+    infrastructure: ChaosInfrastructure
     rng: random.Random
     faults: int
     injected: Counter[str] = field(default_factory=Counter)
+    recovery: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     log: list[str] = field(default_factory=list)
 
     async def run(self, started: float) -> None:
-        # TODO(next slice): also restart RabbitMQ and the MongoDB-protocol server.
-        for _ in range(self.faults):
+        for target in fault_plan(self.rng, self.faults):
             await asyncio.sleep(self.rng.uniform(0.3, 1.5))
-            name = self.rng.choice(SERVICES)
             down_for = self.rng.uniform(1.0, 3.0)
-            service = self.services[name]
-            assert service.process is not None
-            service.process.kill()
-            await asyncio.to_thread(service.process.wait)
-            self.injected[f"sigkill:{name}"] += 1
-            self.log.append(
-                f"t={time.monotonic() - started:6.1f}s SIGKILL {name}, down {down_for:.1f}s"
-            )
+            killed_at = time.monotonic()
+            await asyncio.to_thread(self._kill, target)
+            self.injected[f"sigkill {target}"] += 1
             await asyncio.sleep(down_for)
-            service.start()
-            await asyncio.to_thread(service.wait_ready, 120.0)
+            await asyncio.to_thread(self._start, target)
+            await asyncio.to_thread(self._wait_all_ready)
+            back = time.monotonic() - killed_at
+            self.recovery[target].append(back)
+            self.log.append(
+                f"t={killed_at - started:6.1f}s SIGKILL {target}, restarted after "
+                f"{down_for:.1f}s, all services ready after {back:.1f}s"
+            )
+
+    def _kill(self, target: str) -> None:
+        if target == BROKER:
+            self.infrastructure.broker.kill()
+        elif target == DATABASE:
+            self.infrastructure.database.kill()
+        else:
+            process = self.services[target].process
+            assert process is not None
+            process.kill()
+            process.wait()
+
+    def _start(self, target: str) -> None:
+        if target == BROKER:
+            self.infrastructure.broker.start()
+        elif target == DATABASE:
+            self.infrastructure.database.start()
+        else:
+            self.services[target].start()
+
+    def _wait_all_ready(self) -> None:
+        for service in self.services.values():
+            service.wait_ready(180.0)
 
 
 # ------------------------------------------------------------------ observation
@@ -457,12 +498,33 @@ def check(
         )
 
     # 5. the external subscriber.
+    check_subscriber(subscriber, stored, mails, figures, violations)
+    figures["stored"] = len(stored)
+    return dict(figures), violations
+
+
+def logical_key(routing_key: str, data: dict[str, Any]) -> tuple[str, str, str] | None:
+    """One logical event per registration and type (and mail kind): each must have one id."""
+    if "registration_id" not in data:
+        return None  # event.* messages: about the event, not a registration
+    return (routing_key, str(data["registration_id"]), str(data.get("kind", "")))
+
+
+def check_subscriber(
+    subscriber: Subscriber,
+    stored: list[tuple[Outcome, dict[str, Any]]],
+    mails: list[Any],
+    figures: Counter[str],
+    violations: list[str],
+) -> None:
+    """Ids are unique per logical event, and every logical event reached the subscriber."""
     bodies: defaultdict[str | None, set[str]] = defaultdict(set)
-    seen: defaultdict[str, set[str]] = defaultdict(set)
+    ids: defaultdict[tuple[str, str, str], set[str | None]] = defaultdict(set)
     for message_id, routing_key, digest, data in subscriber.messages:
         bodies[message_id].add(digest)
-        if isinstance(data, dict) and "registration_id" in data:
-            seen[routing_key].add(str(data["registration_id"]))
+        key = logical_key(routing_key, data) if isinstance(data, dict) else None
+        if key is not None:
+            ids[key].add(message_id)
     if None in bodies:
         violations.append("subscriber: a message without message_id")
     for message_id, digests in bodies.items():
@@ -470,16 +532,46 @@ def check(
             violations.append(
                 f"subscriber: id {message_id} carried {len(digests)} different events"
             )
+    for (routing_key, registration_id, kind), message_ids in ids.items():
+        if len(message_ids) > 1:
+            figures["events duplicated"] += len(message_ids) - 1
+            violations.append(
+                f"subscriber: {routing_key}{f' ({kind})' if kind else ''} for {registration_id} "
+                f"published as {len(message_ids)} different events"
+            )
     figures["redelivered to subscriber"] = len(subscriber.messages) - len(bodies)
+    figures["logical events seen"] = len(ids)
+
+    def seen(routing_key: str, registration_id: str, kind: str = "") -> bool:
+        return (routing_key, registration_id, kind) in ids
+
+    expected: list[tuple[str, str, str]] = []
     for _outcome, row in stored:
-        if row["id"] not in seen["registration.accepted"]:
+        rid, status = str(row["id"]), row["status"]
+        expected.append(("registration.accepted", rid, ""))
+        if status == "seat_reserved":
+            expected.append(("seat.reserved", rid, ""))
+        if status == "waitlisted":
+            expected.append(("seat.waitlisted", rid, ""))
+        if row["stream_link_provisioned"]:
+            expected.append(("stream.link.provisioned", rid, ""))
+        if status == "cancelled":
+            expected.append(("registration.cancelled", rid, ""))
+            # What a cancellation undoes depends on what came before it.
+            if seen("seat.reserved", rid):
+                expected.append(("seat.released", rid, ""))
+            elif seen("seat.waitlisted", rid):
+                expected.append(("waitlist.left", rid, ""))
+            if seen("stream.link.provisioned", rid):
+                expected.append(("stream.link.revoked", rid, ""))
+    expected += [("notification.sent", str(m.registration_id), str(m.kind)) for m in mails]
+    for routing_key, rid, kind in expected:
+        if not seen(routing_key, rid, kind):
             figures["events unseen"] += 1
-            violations.append(f"subscriber never saw registration.accepted for {row['id']}")
-        if row["status"] == "cancelled" and row["id"] not in seen["registration.cancelled"]:
-            figures["events unseen"] += 1
-            violations.append(f"subscriber never saw registration.cancelled for {row['id']}")
-    figures["stored"] = len(stored)
-    return dict(figures), violations
+            violations.append(
+                f"subscriber never saw {routing_key}{f' ({kind})' if kind else ''} for {rid}"
+            )
+    figures["logical events expected"] = len(expected)
 
 
 async def probe_links(
@@ -534,7 +626,10 @@ async def chaos(arguments: argparse.Namespace) -> int:
     faults_rng = random.Random(arguments.seed + 1)
     jitter = random.Random(arguments.seed + 2)
     capacity = max(1, arguments.registrations // 5)
-    infrastructure = create_isolated_infrastructure()
+    owned = ChaosInfrastructure.create()
+    print(f"starting a RabbitMQ node and a FerretDB server of this run's own in {owned.root}")
+    await asyncio.to_thread(owned.start)
+    infrastructure = owned.for_services()
     smtp = SmtpTestServer()
     smtp.up()
     subscriber = Subscriber()
@@ -547,9 +642,6 @@ async def chaos(arguments: argparse.Namespace) -> int:
             extra_environment={
                 "ILMO_SMTP_HOST": smtp.host,
                 "ILMO_SMTP_PORT": str(smtp.port),
-                # A mail caught in ``sending`` by a SIGKILL is resent once its lease
-                # is over (300 s by default); shorter here so a run settles sooner.
-                "ILMO_MAIL_SENDING_LEASE_SECONDS": str(arguments.mail_lease),
             },
         ) as services:
             event = chaos_event(capacity)
@@ -559,11 +651,12 @@ async def chaos(arguments: argparse.Namespace) -> int:
                     print(f"could not create the event: {created.status_code} {created.text}")
                     return 2
             load = Load(services["registration"].url, event["id"], arguments.concurrency, jitter)
-            injector = FaultInjector(services, faults_rng, arguments.faults)
+            injector = FaultInjector(services, owned, faults_rng, arguments.faults)
             started = time.monotonic()
             # Registrations are paced so that the faults fall into the load, not after it:
-            # a fault cycle takes roughly 1 s pause + 2 s down + a few seconds to restart.
-            spread = arguments.faults * 5.0
+            # a fault cycle takes roughly 1 s pause + 2 s down + a few seconds to restart
+            # (a RabbitMQ node about 7 s).
+            spread = arguments.faults * 7.0
             await asyncio.gather(
                 load.run(arguments.registrations, plan, spread), injector.run(started)
             )
@@ -592,8 +685,9 @@ async def chaos(arguments: argparse.Namespace) -> int:
     finally:
         await connection.close()
         smtp.down()
-        if not arguments.keep:
-            remove_test_vhost(infrastructure)
+        await asyncio.to_thread(owned.remove, arguments.keep)
+        if arguments.keep:
+            print(f"kept the broker's and database's files in {owned.root}")
 
 
 def report(
@@ -629,6 +723,11 @@ def report(
         ("concurrency", arguments.concurrency),
         ("faults injected", sum(injector.injected.values())),
         *((f"  {kind}", n) for kind, n in sorted(injector.injected.items())),
+        *(
+            (f"  all services ready after {target} restart, max", f"{max(times):.1f}s")
+            for target, times in sorted(injector.recovery.items())
+            if target in (BROKER, DATABASE)
+        ),
         ("final statuses", ", ".join(f"{k}={v}" for k, v in sorted(statuses.items()))),
         (
             "seats",
@@ -656,7 +755,13 @@ def report(
         ("oversold", figures.get("oversold", 0)),
         ("stream links answering for cancelled", figures.get("active links for cancelled", 0)),
         ("stream links broken for live registrants", figures.get("broken links", 0)),
+        (
+            "logical events expected / seen by subscriber",
+            f"{figures.get('logical events expected', 0)} / "
+            f"{figures.get('logical events seen', 0)}",
+        ),
         ("events unseen by subscriber", figures.get("events unseen", 0)),
+        ("events published twice under different ids", figures.get("events duplicated", 0)),
         ("redelivered to subscriber (ok)", figures.get("redelivered to subscriber", 0)),
         ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
         ("load duration", f"{load_seconds:.1f}s"),
@@ -685,6 +790,10 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The subscriber's reconnects after each broker kill are expected; their
+    # tracebacks would bury the summary.
+    for noisy in ("aio_pika", "aiormq"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(
         prog="python -m tests.chaos.run", description=__doc__.split("\n")[0] if __doc__ else None
     )
@@ -697,13 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--settle-timeout", type=float, default=300.0)
     parser.add_argument(
-        "--mail-lease",
-        type=float,
-        default=60.0,
-        help="ILMO_MAIL_SENDING_LEASE_SECONDS for notification (resend after a crash mid-send)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the vhost afterwards for inspection"
+        "--keep", action="store_true", help="keep the broker's and database's files afterwards"
     )
     return asyncio.run(chaos(parser.parse_args(argv)))
 

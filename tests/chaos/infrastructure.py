@@ -1,0 +1,257 @@
+"""A RabbitMQ node and a FerretDB server owned by one chaos run, so it may kill them.
+
+The chaos run restarts the broker and the database as faults. Doing that to
+the machine's shared ones (``make infra``) would break whatever else uses them,
+a developer's ``make run`` included, so the run starts its own: a second
+RabbitMQ node from the same Debian package (its own node name, ports and data
+directory) and a second FerretDB process from the binary ``make infra`` built
+(its own port and SQLite directory). Both keep their data across a kill, as a
+real restart does, and are removed when the run ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.processes import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FERRETDB_BIN = REPO_ROOT / ".tools" / "bin" / "ferretdb"
+
+
+class InfrastructureError(RuntimeError):
+    """A chaos-owned server could not be started."""
+
+
+def wait_for_port(port: int, timeout: float, alive: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive is not None and alive.poll() is not None:
+            raise InfrastructureError(f"process exited with {alive.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise InfrastructureError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise InfrastructureError(f"pid {pid} still alive {timeout:.0f}s after SIGKILL")
+
+
+@dataclass
+class ChaosBroker:
+    """A RabbitMQ node of the run's own, started with ``rabbitmq-server -detached``.
+
+    The Debian scripts run the node as the ``rabbitmq`` user, so this needs
+    root (as ``make infra`` does to start the shared node).
+    """
+
+    directory: Path
+    node: str = field(default_factory=lambda: f"ilmo-chaos-{uuid.uuid4().hex[:8]}@localhost")
+    port: int = field(default_factory=free_port)
+    distribution_port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "node.pid"
+
+    def prepare(self) -> None:
+        if shutil.which("rabbitmq-server") is None:
+            raise InfrastructureError("rabbitmq-server is not installed; run `make infra` first")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+        )
+        # No plugins: the run needs AMQP only, and a node without them boots faster.
+        (self.directory / "enabled_plugins").write_text("[].\n")
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "rabbitmq", "rabbitmq")
+            for path in self.directory.iterdir():
+                shutil.chown(path, "rabbitmq", "rabbitmq")
+
+    def _environment(self) -> dict[str, str]:
+        environment = dict(os.environ)
+        environment.update(
+            {
+                "RABBITMQ_NODENAME": self.node,
+                "RABBITMQ_DIST_PORT": str(self.distribution_port),
+                "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
+                "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(self.directory / "log"),
+                "RABBITMQ_PID_FILE": str(self.pid_file),
+            }
+        )
+        return environment
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.pid_file.unlink(missing_ok=True)
+        subprocess.run(
+            ["rabbitmq-server", "-detached"],
+            env=self._environment(),
+            check=True,
+            capture_output=True,
+            cwd=tempfile.gettempdir(),
+        )
+        wait = ["wait", "--timeout", str(int(timeout)), str(self.pid_file)]
+        waited = subprocess.run(
+            ["rabbitmqctl", "-n", self.node, *wait],
+            env=self._environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if waited.returncode != 0:
+            raise InfrastructureError(
+                f"RabbitMQ node {self.node} did not start: {waited.stderr.strip()[-500:]} "
+                f"(logs in {self.directory / 'log'})"
+            )
+        wait_for_port(self.port, 30)
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the node: no clean shutdown, as when a machine loses power."""
+        pid = self.pid()
+        if pid is None:
+            raise InfrastructureError(f"no pid recorded for {self.node}")
+        os.kill(pid, signal.SIGKILL)
+        wait_gone(pid, 30)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        subprocess.run(
+            ["rabbitmqctl", "-n", self.node, "stop", str(self.pid_file)],
+            env=self._environment(),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class ChaosDatabase:
+    """A FerretDB process of the run's own, with SQLite files under ``directory``."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    debug_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def prepare(self) -> None:
+        if not FERRETDB_BIN.exists():
+            raise InfrastructureError(f"{FERRETDB_BIN} is missing; run `make infra` first")
+        (self.directory / "data").mkdir(parents=True, exist_ok=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        with (self.directory / "ferretdb.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(FERRETDB_BIN),
+                    "--handler=sqlite",
+                    f"--sqlite-url=file:{self.directory / 'data'}/",
+                    f"--state-dir={self.directory}",
+                    f"--listen-addr=127.0.0.1:{self.port}",
+                    f"--debug-addr=127.0.0.1:{self.debug_port}",
+                    "--telemetry=disable",
+                    "--log-level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, timeout, alive=self.process)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class ChaosInfrastructure:
+    """The broker and database one chaos run starts, kills and removes."""
+
+    root: Path
+    broker: ChaosBroker
+    database: ChaosDatabase
+    run_id: str
+
+    @classmethod
+    def create(cls) -> ChaosInfrastructure:
+        root = Path(tempfile.mkdtemp(prefix="ilmo-chaos-"))
+        root.chmod(0o755)  # the rabbitmq user must reach its directory below
+        return cls(
+            root=root,
+            broker=ChaosBroker(root / "rabbitmq"),
+            database=ChaosDatabase(root / "ferretdb"),
+            run_id=uuid.uuid4().hex[:10],
+        )
+
+    def start(self) -> None:
+        self.broker.prepare()
+        self.database.prepare()
+        self.database.start()
+        self.broker.start()
+
+    def for_services(self) -> IsolatedInfrastructure:
+        """What the services and the observers connect to."""
+        return IsolatedInfrastructure(
+            run_id=self.run_id,
+            amqp_url=self.broker.url,
+            mongodb_url=self.database.url,
+            management_url="",
+            vhost="/",
+            credentials=("guest", "guest"),
+        )
+
+    def remove(self, keep: bool = False) -> None:
+        try:
+            self.broker.stop()
+        finally:
+            self.database.stop()
+            if not keep:
+                shutil.rmtree(self.root, ignore_errors=True)
