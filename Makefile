@@ -9,7 +9,7 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: help run stop test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e test-chaos contracts
+        test-unit test-integration test-e2e test-chaos test-chaos-short contracts
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ stop: ## Stop the services and whatever infrastructure `make run` started
 	deploy/local/run.sh stop
 	deploy/local/infra.sh down
 
-test: setup infra lint typecheck pytest ## The whole suite: ruff, mypy, pytest (unit, integration, e2e)
+test: setup infra lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -52,10 +52,14 @@ test-integration: setup infra ## Integration tests against real RabbitMQ and Fer
 test-e2e: setup infra ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
 
-CHAOS_ARGS ?= --seed 7 --registrations 300 --concurrency 16 --faults 8
+CHAOS_ARGS ?= --seed 7 --registrations 2000 --concurrency 16 --faults 30
+CHAOS_SHORT_ARGS ?= --seed 11 --registrations 100 --concurrency 16 --faults 6
 
-test-chaos: setup infra ## Chaos run: load while services are SIGKILLed, then invariants (CHAOS_ARGS=...)
+test-chaos: setup infra ## Full chaos run: load while services, broker and database are killed (CHAOS_ARGS=...)
 	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_ARGS)
+
+test-chaos-short: setup infra ## The short chaos run that `make test` includes (about 2 minutes)
+	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_SHORT_ARGS)
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in shared/contracts
 	$(UV) run --frozen ilmo-contracts
