@@ -9,7 +9,7 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: help run stop test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e test-chaos test-chaos-short contracts
+        test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -60,6 +60,11 @@ test-chaos: setup infra ## Full chaos run: load while services, broker and datab
 
 test-chaos-short: setup infra ## The short chaos run that `make test` includes (about 2 minutes)
 	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_SHORT_ARGS)
+
+BENCH_ARGS ?= --mode closed --concurrency 32 --registrations 5000 --seats 300 --runs 3
+
+bench: setup infra ## Benchmark: the pipeline end to end vs the broker baseline (BENCH_ARGS=...; docs/performance.md)
+	$(UV) run --frozen python -m bench.run $(BENCH_ARGS)
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in shared/contracts
 	$(UV) run --frozen ilmo-contracts
