@@ -109,3 +109,43 @@ async def test_republishing_after_a_crash_reuses_the_same_event_id(
         assert await OutboxRelay(publisher, [collection]).publish_pending() == 1
         seen = await tap.wait_for(2)
     assert {m.message_id for m in seen} == {entry["envelope"]["id"]}
+
+
+async def test_a_named_document_is_published_without_a_sweep_and_the_sweep_finds_the_rest(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    named, unnamed = outbox_entry(accepted(), source="t"), outbox_entry(accepted(), source="t")
+    relay = OutboxRelay(EventPublisher(broker), [collection])
+    await collection.insert_one({"_id": "named", OUTBOX_FIELD: [named]})
+    await collection.insert_one({"_id": "left-by-a-crash", OUTBOX_FIELD: [unnamed]})
+    relay.notify(collection.name, "named")
+    relay.notify(collection.name, "gone")  # a named document that is not there is no error
+    async with event_tap(infrastructure.amqp_url) as tap:
+        assert await relay.publish_named() == 1
+        assert [m.message_id for m in await tap.wait_for(1)] == [named["envelope"]["id"]]
+        assert await relay.publish_named() == 0  # each name is read once
+        assert await relay.publish_pending() == 1
+        seen = await tap.wait_for(2)
+    assert [m.message_id for m in seen][1] == unnamed["envelope"]["id"]
+
+
+async def test_only_documents_whose_every_entry_was_confirmed_are_emptied(
+    collection: AsyncCollection[Document], broker: RabbitBroker
+) -> None:
+    good, bad = outbox_entry(accepted(), source="t"), outbox_entry(accepted(), source="t")
+    await collection.insert_one({"_id": "good", OUTBOX_FIELD: [good]})
+    await collection.insert_one({"_id": "bad", OUTBOX_FIELD: [bad]})
+    publisher = EventPublisher(broker)
+
+    class RefusesOne(EventPublisher):
+        async def publish(self, envelope: Envelope, body: bytes) -> None:
+            if envelope.id == bad["envelope"]["id"]:
+                raise ConnectionError("not confirmed")
+            await publisher.publish(envelope, body)
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(RefusesOne(broker), [collection]).publish_pending()
+    left = {d["_id"]: d[OUTBOX_FIELD] async for d in collection.find({})}
+    assert left == {"good": [], "bad": [bad]}

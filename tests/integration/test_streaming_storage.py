@@ -58,7 +58,7 @@ class Stores:
         self.publisher = ConfirmingPublisher()
         self.relay = OutboxRelay(self.publisher, [self.links.links], locks=self.locks)
         self.keeper = LinkKeeper(
-            links=self.links, streams=self.streams, notify=lambda: None, clock=_now
+            links=self.links, streams=self.streams, notify=self.relay.notify, clock=_now
         )
 
 

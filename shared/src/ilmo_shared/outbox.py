@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,12 +61,18 @@ def outbox_entry(event: IntegrationEvent, *, source: str) -> dict[str, Any]:
 
 
 class OutboxRelay:
-    """Publishes pending outbox entries of some collections, oldest documents first.
+    """Publishes pending outbox entries of some collections.
 
-    It wakes when told (``notify``, right after a service stored an event) and
-    otherwise polls, which is what picks up entries left behind by a crash or
-    a broker outage. Several replicas may run relays over the same collection:
-    they may both publish an entry, never lose one.
+    A service that has just stored an event names the document
+    (``notify(collection, document_id)``) and the next pass reads only that
+    document, by ``_id``. Sweeps over whole collections find everything else:
+    entries left behind by a crash, by a broker outage, or by another
+    replica. They run at start, after a failed pass, after a bare
+    ``notify()``, and every ``sweep_interval`` seconds. The split matters on
+    FerretDB v1, where a query on anything but ``_id`` reads every document
+    of the collection: one sweep per write made the relay the bottleneck.
+    Several replicas may run relays over the same collection: they may both
+    publish an entry, never lose one.
     """
 
     def __init__(
@@ -75,20 +82,31 @@ class OutboxRelay:
         *,
         locks: DocumentLocks | None = None,
         poll_interval: float = 1.0,
+        sweep_interval: float = 10.0,
         batch_size: int = 200,
     ) -> None:
         self._publisher = publisher
         self._collections = list(collections)
         self._poll_interval = poll_interval
+        self._sweep_interval = sweep_interval
         self._batch_size = batch_size
         # The service's own writers share these locks, so removing published
         # entries never races a write of the same document in this process.
         self._locks = locks if locks is not None else DocumentLocks()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Documents named by notify(), in the order they were written (a dict
+        # is an ordered set).
+        self._named: dict[str, dict[Any, None]] = {c.name: {} for c in self._collections}
+        self._sweep_due = True
+        self._last_sweep = 0.0
 
-    def notify(self) -> None:
-        """Ask for a pass now rather than at the next poll."""
+    def notify(self, collection: str | None = None, document_id: Any = None) -> None:
+        """Ask for a pass now; naming the document written spares a sweep."""
+        if collection is None or collection not in self._named:
+            self._sweep_due = True
+        else:
+            self._named[collection][document_id] = None
         self._wake.set()
 
     def start(self) -> None:
@@ -106,47 +124,107 @@ class OutboxRelay:
             await self.publish_pending()
 
     async def publish_pending(self) -> int:
-        """One pass over every collection; returns how many events were published."""
+        """One sweep over every collection; returns how many events were published."""
+        self._sweep_due = False
+        self._last_sweep = time.monotonic()
+        for named in self._named.values():
+            named.clear()  # the sweep finds them too
         published = 0
         for collection in self._collections:
-            published += await self._drain(collection)
+            published += await self._sweep(collection)
+        RELAY_LAST_BATCH.set(published)
+        return published
+
+    async def publish_named(self) -> int:
+        """Publish what the documents named since the last pass hold."""
+        published = 0
+        for collection in self._collections:
+            named = self._named[collection.name]
+            while named:
+                ids = list(named)[: self._batch_size]
+                for document_id in ids:
+                    del named[document_id]
+                documents = await asyncio.gather(
+                    *(collection.find_one({"_id": i}, projection={OUTBOX_FIELD: 1}) for i in ids)
+                )
+                published += await self._relay(collection, [d for d in documents if d])
         RELAY_LAST_BATCH.set(published)
         return published
 
     async def _run(self) -> None:
         while True:
             try:
-                published = await self.publish_pending()
+                if self._sweep_due or time.monotonic() - self._last_sweep >= self._sweep_interval:
+                    published = await self.publish_pending()
+                else:
+                    published = await self.publish_named()
             except Exception:
                 RELAY_FAILURES.inc()
                 log.warning("outbox_relay_pass_failed", exc_info=True)
+                self._sweep_due = True  # whatever was named and not done is found again
                 published = 0
             if published >= self._batch_size:
                 continue  # more may be waiting; do not sleep on a backlog
+            if any(self._named.values()):
+                continue  # named while this pass ran
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
             self._wake.clear()
 
-    async def _drain(self, collection: AsyncCollection[Mapping[str, Any]]) -> int:
-        published = 0
+    async def _sweep(self, collection: AsyncCollection[Mapping[str, Any]]) -> int:
         pending = collection.find(
             {f"{OUTBOX_FIELD}.0": {"$exists": True}},
             projection={OUTBOX_FIELD: 1},
             limit=self._batch_size,
         )
-        async for document in pending:
-            entries = list(document[OUTBOX_FIELD])
-            for entry in entries:
-                await self._publisher.publish(
-                    Envelope.model_validate(entry["envelope"]), entry["data"].encode()
+        documents = [document async for document in pending]
+        if len(documents) >= self._batch_size:
+            self._sweep_due = True  # a full batch: there may be more behind it
+        return await self._relay(collection, documents)
+
+    async def _relay(
+        self,
+        collection: AsyncCollection[Mapping[str, Any]],
+        documents: Sequence[Mapping[str, Any]],
+    ) -> int:
+        """Publish the documents' entries with confirms in flight, then remove them.
+
+        Publishes are started in document and entry order on one channel, so
+        the broker receives them in that order; their confirms are awaited
+        together rather than one by one. Only a document whose every entry
+        was confirmed has its entries removed; the others are published
+        again by a later pass, under the same ids.
+        """
+        pending = [document for document in documents if document.get(OUTBOX_FIELD)]
+        confirmations = [
+            asyncio.gather(
+                *(
+                    self._publisher.publish(
+                        Envelope.model_validate(entry["envelope"]), entry["data"].encode()
+                    )
+                    for entry in document[OUTBOX_FIELD]
                 )
-            # $pullAll with the entries exactly as read: entries appended
-            # meanwhile stay for the next pass. (FerretDB v1 does not apply
-            # $pull with a query condition; exact-document removal works on
-            # both FerretDB and MongoDB.)
-            async with self._locks.hold(collection.name, document["_id"]):
-                await collection.update_one(
-                    {"_id": document["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
-                )
-            published += len(entries)
-        return published
+            )
+            for document in pending
+        ]
+        results = await asyncio.gather(*confirmations, return_exceptions=True)
+        confirmed = [
+            d for d, r in zip(pending, results, strict=True) if not isinstance(r, BaseException)
+        ]
+        await asyncio.gather(*(self._remove(collection, document) for document in confirmed))
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return sum(len(document[OUTBOX_FIELD]) for document in confirmed)
+
+    async def _remove(
+        self, collection: AsyncCollection[Mapping[str, Any]], document: Mapping[str, Any]
+    ) -> None:
+        # $pullAll with the entries exactly as read: entries appended
+        # meanwhile stay for the next pass. (FerretDB v1 does not apply
+        # $pull with a query condition; exact-document removal works on
+        # both FerretDB and MongoDB.)
+        async with self._locks.hold(collection.name, document["_id"]):
+            await collection.update_one(
+                {"_id": document["_id"]}, {"$pullAll": {OUTBOX_FIELD: list(document[OUTBOX_FIELD])}}
+            )

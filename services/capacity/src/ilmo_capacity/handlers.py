@@ -14,7 +14,7 @@ import structlog
 
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
 from ilmo_capacity.publication import decision_kind
-from ilmo_capacity.storage import Outcome, SeatInventoryStore
+from ilmo_capacity.storage import COLLECTION, Outcome, SeatInventoryStore, snapshot_id
 from ilmo_shared.contracts import (
     Attendance,
     Envelope,
@@ -23,7 +23,8 @@ from ilmo_shared.contracts import (
     RegistrationCancelled,
 )
 
-Notify = Callable[[], None]
+# The relay's notify: which collection and document now hold events to publish.
+Notify = Callable[[str, str], None]
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +89,7 @@ def _record(outcome: Outcome, notify: Notify) -> None:
     for decision in outcome.decisions:
         SEAT_DECISIONS.labels(decision_kind(decision)).inc()
     if outcome.decisions:
-        notify()
+        notify(COLLECTION, snapshot_id(outcome.stored.inventory.event_id, outcome.stored.version))
     # Ids and counts only; per message, so below INFO.
     log.debug(
         "seat_decisions_stored" if outcome.written else "seat_message_changed_nothing",

@@ -58,7 +58,7 @@ from ilmo_notification.metrics import (
     POSSIBLE_DUPLICATES,
 )
 from ilmo_notification.rendering import Contact, MailRenderer, RenderError
-from ilmo_notification.storage import Claim, Clock, Mail, NotificationStore, utc_now
+from ilmo_notification.storage import MAILS, Claim, Clock, Mail, NotificationStore, utc_now
 from ilmo_shared.contracts import EventDetails, NotificationKind
 from ilmo_shared.logging import correlation_scope
 
@@ -109,7 +109,7 @@ class MailDispatcher:
         poll_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         batch_size: int = 200,
-        on_recorded: Callable[[], None] = lambda: None,
+        on_recorded: Callable[[str, str], None] = lambda collection, mail_id: None,
         clock: Clock = utc_now,
         jitter: Jitter = _jitter,
     ) -> None:
@@ -386,7 +386,7 @@ class MailDispatcher:
     async def _park(self, mail: Mail, attempt: int, reason: str) -> None:
         await self._store.mark_failed(mail, attempt=attempt, reason=reason)
         MAILS_FAILED.labels(mail.kind.value).inc()
-        self._on_recorded()
+        self._on_recorded(MAILS, mail.id)
         await self._closed(mail)
 
     async def _closed(self, mail: Mail) -> None:
@@ -413,6 +413,6 @@ class MailDispatcher:
                     return
                 await asyncio.sleep(0.2 * 2**attempt_to_write)
             else:
-                self._on_recorded()
+                self._on_recorded(MAILS, mail.id)
                 await self._closed(mail)
                 return

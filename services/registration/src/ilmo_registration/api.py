@@ -65,6 +65,7 @@ from ilmo_registration.security import (
 )
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
+    REGISTRATION_COLLECTION,
     AlreadyRegisteredError,
     ConcurrentChangeError,
     EventExistsError,
@@ -342,7 +343,7 @@ def registration_router(deps: Dependencies) -> APIRouter:
                 "Already registered",
                 "This email address is already registered for this event.",
             ) from None
-        deps.relay.notify()
+        deps.relay.notify(REGISTRATION_COLLECTION, str(accepted.registration_id))
         REGISTRATIONS.labels(registrant.attendance.value).inc()
         registration_id = accepted.registration_id
         response.headers.update(NO_STORE)
@@ -452,7 +453,7 @@ async def cancel(deps: Dependencies, registration: StoredRegistration) -> Cancel
     now = deps.now()
     decision = decide_cancellation(registration.state.cancelled, event.spec.starts_at, now)
     if decision is Cancellation.CANCEL and await deps.registrations.cancel(registration, now):
-        deps.relay.notify()
+        deps.relay.notify(REGISTRATION_COLLECTION, registration.id)
         CANCELLATIONS.inc()
     return decision
 

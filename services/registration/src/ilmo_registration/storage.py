@@ -68,6 +68,7 @@ from ilmo_shared.contracts import (
 from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
 from ilmo_shared.storage import Document, DocumentLocks
 
+REGISTRATION_COLLECTION = "registrations"
 CANCELLED = "cancelled"
 ACTIVE = "accepted"
 # Conditional updates that lost to another process are tried again this often.
@@ -260,7 +261,7 @@ class RegistrationStore:
     def __init__(
         self, database: AsyncDatabase[Document], *, source: str, locks: DocumentLocks
     ) -> None:
-        self.registrations: AsyncCollection[Document] = database["registrations"]
+        self.registrations: AsyncCollection[Document] = database[REGISTRATION_COLLECTION]
         self._source = source
         self._locks = locks
 

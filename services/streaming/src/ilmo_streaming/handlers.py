@@ -39,10 +39,11 @@ from ilmo_shared.messaging.subscription import Subscription
 from ilmo_streaming import domain
 from ilmo_streaming.domain import Change, EventStream
 from ilmo_streaming.metrics import LINK_CHANGES
-from ilmo_streaming.storage import StreamEventStore, StreamLinkStore, Transition
+from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore, Transition
 
 Clock = Callable[[], datetime]
-Notify = Callable[[], None]
+# The relay's notify: which collection and document now hold events to publish.
+Notify = Callable[[str, str], None]
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ class LinkKeeper:
         if change is not None:
             LINK_CHANGES.labels(change.link.state.value).inc()
             if change.facts:
-                self.notify()
+                self.notify(LINKS, str(registration_id))
             # Ids only, and per message, so below INFO.
             log.debug(
                 "stream_link_changed",
