@@ -22,6 +22,7 @@ relay, which share this store's ``DocumentLocks``.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -103,6 +104,25 @@ class Claim(Enum):
     CLAIMED = "claimed"  # this process makes the attempt
     TAKEN = "taken"  # another dispatcher is making it right now
     ABANDONED = "abandoned"  # claimed long ago by a dispatcher that never marked it
+
+
+async def by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[str],
+    projection: Mapping[str, Any] | None = None,
+) -> dict[str, Mapping[str, Any]]:
+    """The documents with these ``_id``s that exist, read one by one, concurrently.
+
+    One ``_id`` lookup each rather than ``{"_id": {"$in": ids}}``: FerretDB v1
+    answers an ``$in`` by reading the whole collection, an ``_id`` equality
+    from its primary key (measured: about 1.4 s against a few milliseconds
+    with 5,000 documents). On MongoDB both are index lookups.
+    """
+    unique = sorted(set(ids))
+    documents = await asyncio.gather(
+        *(collection.find_one({"_id": i}, projection=projection) for i in unique)
+    )
+    return {i: d for i, d in zip(unique, documents, strict=True) if d is not None}
 
 
 def _contact(document: Mapping[str, Any]) -> Contact:
@@ -225,23 +245,39 @@ class NotificationStore:
         return True
 
     async def wake_registration(self, registration_id: str) -> int:
-        """Mails of a registration that wait for what just arrived: due now."""
-        return await self._wake({"registration_id": registration_id})
+        """Mails of a registration that wait for what just arrived: due now.
+
+        Its mails' ids are known (one per kind), so they are read by ``_id``:
+        this runs once or twice per registration, and on FerretDB v1 a query
+        on any other field (``$in`` on ``_id`` included) reads the whole
+        collection.
+        """
+        ids = [mail_id(registration_id, kind) for kind in NotificationKind]
+        found = await by_ids(self.mails, ids, projection={"state": 1, "waiting_for": 1})
+        return await self._wake(
+            document_id
+            for document_id, document in found.items()
+            if document["state"] == MailState.PENDING.value and "waiting_for" in document
+        )
 
     async def wake_event(self, event_id: str) -> int:
-        """Mails about an event that wait for its details: due now."""
-        return await self._wake({"event_id": event_id})
-
-    async def _wake(self, selector: Mapping[str, Any]) -> int:
+        """Mails about an event that wait for its details: due now (rare: a scan is fine)."""
         waiting = self.mails.find(
-            {**selector, "state": MailState.PENDING.value, "waiting_for": {"$exists": True}},
+            {
+                "event_id": event_id,
+                "state": MailState.PENDING.value,
+                "waiting_for": {"$exists": True},
+            },
             projection={"_id": 1},
         )
+        return await self._wake([str(document["_id"]) async for document in waiting])
+
+    async def _wake(self, mail_ids: Iterable[str]) -> int:
         woken = 0
-        async for document in waiting:
-            async with self.locks.hold(MAILS, document["_id"]):
+        for document_id in mail_ids:
+            async with self.locks.hold(MAILS, document_id):
                 await self.mails.update_one(
-                    {"_id": document["_id"], "state": MailState.PENDING.value},
+                    {"_id": document_id, "state": MailState.PENDING.value},
                     {"$set": {"next_attempt_at": self._clock()}, "$unset": {"waiting_for": ""}},
                 )
             woken += 1
@@ -275,9 +311,8 @@ class NotificationStore:
         return due if isinstance(due, datetime) else None
 
     async def contacts_of(self, registration_ids: Iterable[str]) -> dict[str, Contact]:
-        ids = sorted(set(registration_ids))
-        found = self.contacts.find({"_id": {"$in": ids}})
-        return {str(document["_id"]): _contact(document) async for document in found}
+        found = await by_ids(self.contacts, registration_ids)
+        return {document_id: _contact(document) for document_id, document in found.items()}
 
     async def contact(self, registration_id: str) -> Contact | None:
         document = await self.contacts.find_one({"_id": registration_id})
@@ -291,11 +326,10 @@ class NotificationStore:
 
     async def states(self, mail_ids: Iterable[str]) -> dict[str, MailState]:
         """The states of those of ``mail_ids`` that have been recorded."""
-        ids = sorted(set(mail_ids))
-        if not ids:
-            return {}
-        found = self.mails.find({"_id": {"$in": ids}}, projection={"state": 1})
-        return {str(document["_id"]): MailState(document["state"]) async for document in found}
+        found = await by_ids(self.mails, mail_ids, projection={"state": 1})
+        return {
+            document_id: MailState(document["state"]) for document_id, document in found.items()
+        }
 
     async def mail(self, mail_id_: str) -> Mapping[str, Any] | None:
         return await self.mails.find_one({"_id": mail_id_})
