@@ -46,10 +46,20 @@ def pair(value: Any) -> str:
 
 
 def dig(figures: Mapping[str, Any], path: str) -> Any:
-    """``figures["a"]["b"]`` for ``"a.b"``; None where the path is missing."""
+    """``figures["a"]["b"]`` for ``"a.b"``; None where the path is missing.
+
+    A key may hold dots itself (``"event:seat.reserved"``): where the rest of
+    the path is a key, it is taken whole.
+    """
     value: Any = figures
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value:
+    rest = path
+    while rest:
+        if not isinstance(value, Mapping):
+            return None
+        if rest in value:
+            return value[rest]
+        key, _, rest = rest.partition(".")
+        if key not in value:
             return None
         value = value[key]
     return value
