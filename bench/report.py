@@ -48,20 +48,22 @@ def pair(value: Any) -> str:
 def dig(figures: Mapping[str, Any], path: str) -> Any:
     """``figures["a"]["b"]`` for ``"a.b"``; None where the path is missing.
 
-    A key may hold dots itself (``"event:seat.reserved"``): where the rest of
-    the path is a key, it is taken whole.
+    A key may hold dots itself (``"event:seat.reserved"``): at each level the
+    longest part of the path that is a key is taken.
     """
     value: Any = figures
-    rest = path
-    while rest:
+    parts = path.split(".")
+    while parts:
         if not isinstance(value, Mapping):
             return None
-        if rest in value:
-            return value[rest]
-        key, _, rest = rest.partition(".")
-        if key not in value:
+        # The longest run of parts that names a key at this level.
+        for end in range(len(parts), 0, -1):
+            key = ".".join(parts[:end])
+            if key in value:
+                value, parts = value[key], parts[end:]
+                break
+        else:
             return None
-        value = value[key]
     return value
 
 
