@@ -267,6 +267,7 @@ class FaultInjector:
                 f"t={killed_at - started:6.1f}s SIGKILL {target}, restarted after "
                 f"{down_for:.1f}s, all services ready after {back:.1f}s"
             )
+            print(f"fault {len(self.log)}/{self.faults}: {self.log[-1]}", flush=True)
 
     def _kill(self, target: str) -> None:
         if target == BROKER:
