@@ -46,12 +46,24 @@ def pair(value: Any) -> str:
 
 
 def dig(figures: Mapping[str, Any], path: str) -> Any:
-    """``figures["a"]["b"]`` for ``"a.b"``; None where the path is missing."""
+    """``figures["a"]["b"]`` for ``"a.b"``; None where the path is missing.
+
+    A key may hold dots itself (``"event:seat.reserved"``): at each level the
+    longest part of the path that is a key is taken.
+    """
     value: Any = figures
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value:
+    parts = path.split(".")
+    while parts:
+        if not isinstance(value, Mapping):
             return None
-        value = value[key]
+        # The longest run of parts that names a key at this level.
+        for end in range(len(parts), 0, -1):
+            key = ".".join(parts[:end])
+            if key in value:
+                value, parts = value[key], parts[end:]
+                break
+        else:
+            return None
     return value
 
 

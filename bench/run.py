@@ -70,6 +70,7 @@ from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 
 REPO = Path(__file__).resolve().parents[1]
+QUERY_LOG_HOOK = Path(__file__).resolve().parent / "querylog"
 FERRETDB_REQUESTS = re.compile(r'^ferretdb_client_requests_total\{command="([^"]+)"[^}]*\} (\S+)$')
 
 
@@ -187,12 +188,15 @@ async def wait_for_completion(
 ) -> bool:
     """Until every accepted registration is complete; False after a stall or ``max_wait``."""
     started = time.monotonic()
-    last_count, last_change = -1, time.monotonic()
+    last_count, last_change, last_report = -1, time.monotonic(), time.monotonic()
     while True:
         done = sum(tracker.completed_at(r) is not None for r in accepted)
         if done == len(accepted):
             return True
         now = time.monotonic()
+        if now - last_report >= 15:
+            log(f"  {done}/{len(accepted)} complete")
+            last_report = now
         if done != last_count:
             last_count, last_change = done, now
         if now - last_change > stall_timeout or now - started > max_wait:
@@ -224,6 +228,33 @@ def ferretdb_requests(url: str | None) -> Counter[str] | None:
         if match is not None:
             counts[match.group(1)] += int(float(match.group(2)))
     return counts or None
+
+
+def query_summary(folder: Path, registrations: int, top: int = 25) -> str:
+    """The database commands of each service (``--query-log``), costliest first, as Markdown."""
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        rows = json.loads(path.read_text())
+        total = sum(float(r["seconds"]) for r in rows) or 1.0
+        out += [
+            f"### {path.stem}",
+            "",
+            f"{sum(int(r['count']) for r in rows)} commands, {total:.1f} s awaited in all",
+            "",
+            "| command | collection | shape | count | per registration | total s | share"
+            " | mean ms | max ms |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in rows[:top]:
+            count, seconds = int(r["count"]), float(r["seconds"])
+            out.append(
+                f"| {r['command']} | {r['collection']} | `{r['shape']}` | {count} | "
+                f"{count / max(1, registrations):.2f} | {seconds:.1f} | "
+                f"{100 * seconds / total:.0f} % | {1000 * seconds / max(1, count):.1f} | "
+                f"{1000 * float(r['max_seconds']):.0f} |"
+            )
+        out.append("")
+    return "\n".join(out)
 
 
 def management_publish_count(infrastructure: IsolatedInfrastructure) -> int | None:
@@ -274,10 +305,16 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
     await observer.start(infrastructure.amqp_url)
     recordings: list[Recording] = []
     try:
-        with running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services:
+        environment = {"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)}
+        query_dir: Path | None = None
+        if arguments.query_log is not None:
+            query_dir = arguments.query_log / f"run-{number}"
+            query_dir.mkdir(parents=True, exist_ok=True)
+            environment["ILMO_BENCH_QUERY_LOG"] = str(query_dir)
+            environment["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(QUERY_LOG_HOOK), os.environ.get("PYTHONPATH", "")) if p
+            )
+        with running_services(infrastructure, extra_environment=environment) as services:
             event = bench_event(arguments.seats)
             await create_event(services, event)
             pids = {name: s.process.pid for name, s in services.items() if s.process is not None}
@@ -375,6 +412,8 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
             await drop_databases(infrastructure)
     if recordings and arguments.profile is not None:
         summarize(arguments.profile / f"run-{number}")
+    if query_dir is not None:
+        (query_dir / "summary.md").write_text(query_summary(query_dir, len(accepted)))
     return figures
 
 
@@ -539,6 +578,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="record py-spy profiles of the services into this folder (perturbs the figures)",
+    )
+    parser.add_argument(
+        "--query-log",
+        type=Path,
+        default=None,
+        help="time every database command of the services into this folder (bench/querylog)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep each run's vhost and databases for inspection"

@@ -14,9 +14,9 @@ What it does:
 2. Creates one event starting in a few minutes (stream links in their window),
    drives N registrations over HTTP at concurrency C with a retrying client,
    then cancels about 10 % of the accepted ones.
-3. Meanwhile a seeded fault injector, one fault at a time, SIGKILLs a random
-   service, or SIGKILLs the RabbitMQ node, or the FerretDB server, and
-   restarts it after 1-3 s.
+3. Meanwhile a seeded fault injector, one fault at a time, SIGKILLs (or, one
+   time in four, SIGTERMs) a random service, or SIGKILLs the RabbitMQ node or
+   the FerretDB server, and restarts it after 1-3 s.
 4. Waits until the observable outcomes stop changing, then checks invariants
    from outside only (HTTP, AMQP, SMTP), prints a summary and exits non-zero
    on any violation.
@@ -31,6 +31,7 @@ import json
 import logging
 import random
 import re
+import signal
 import sys
 import time
 import uuid
@@ -250,23 +251,29 @@ class FaultInjector:
     injected: Counter[str] = field(default_factory=Counter)
     recovery: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     log: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     async def run(self, started: float) -> None:
         for target in fault_plan(self.rng, self.faults):
             await asyncio.sleep(self.rng.uniform(0.3, 1.5))
             down_for = self.rng.uniform(1.0, 3.0)
+            # A quarter of the service faults are a graceful stop (SIGTERM), as
+            # in a rolling deployment: in-flight work must be finished or redelivered.
+            graceful = target in SERVICES and self.rng.random() < 0.25
+            signal_name = "SIGTERM" if graceful else "SIGKILL"
             killed_at = time.monotonic()
-            await asyncio.to_thread(self._kill, target)
-            self.injected[f"sigkill {target}"] += 1
+            await asyncio.to_thread(self._stop if graceful else self._kill, target)
+            self.injected[f"{signal_name.lower()} {target}"] += 1
             await asyncio.sleep(down_for)
             await asyncio.to_thread(self._start, target)
             await asyncio.to_thread(self._wait_all_ready)
             back = time.monotonic() - killed_at
             self.recovery[target].append(back)
             self.log.append(
-                f"t={killed_at - started:6.1f}s SIGKILL {target}, restarted after "
+                f"t={killed_at - started:6.1f}s {signal_name} {target}, restarted after "
                 f"{down_for:.1f}s, all services ready after {back:.1f}s"
             )
+            print(f"fault {len(self.log)}/{self.faults}: {self.log[-1]}", flush=True)
 
     def _kill(self, target: str) -> None:
         if target == BROKER:
@@ -278,6 +285,13 @@ class FaultInjector:
             assert process is not None
             process.kill()
             process.wait()
+
+    def _stop(self, target: str) -> None:
+        exit_code = self.services[target].stop()
+        # uvicorn re-raises SIGTERM once its shutdown is complete; -9 means it
+        # was still running when ServiceProcess.stop gave up and killed it.
+        if exit_code not in (0, -signal.SIGTERM):
+            self.problems.append(f"{target} did not stop gracefully on SIGTERM: {exit_code}")
 
     def _start(self, target: str) -> None:
         if target == BROKER:
@@ -665,6 +679,7 @@ async def chaos(arguments: argparse.Namespace) -> int:
                 services, event["id"], smtp, subscriber, arguments.quiet, arguments.settle_timeout
             )
             figures, violations = check(load, final, smtp, subscriber, capacity)
+            violations += injector.problems
             await probe_links(final, smtp, figures, violations)
             if not settled:
                 violations.append(f"did not settle within {arguments.settle_timeout:.0f}s")

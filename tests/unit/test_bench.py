@@ -183,6 +183,8 @@ def test_the_table_has_a_column_per_run_and_the_median() -> None:
     assert not any("mails received" in line for line in lines)
     assert dig(runs[0], "http.latency.p99") == 0.0125
     assert dig(runs[0], "http.missing.p99") is None
+    stages = {"stages": {"event:registration.accepted": {"p50": 1.0}}}
+    assert dig(stages, "stages.event:registration.accepted.p50") == 1.0
 
 
 # ------------------------------------------------------------------ profiles
