@@ -636,13 +636,22 @@ def chaos_event(capacity: int) -> dict[str, Any]:
 
 
 async def chaos(arguments: argparse.Namespace) -> int:
+    owned = ChaosInfrastructure.create()
+    print(f"starting a RabbitMQ node and a FerretDB server of this run's own in {owned.root}")
+    try:
+        await asyncio.to_thread(owned.start)
+        return await chaos_on(owned, arguments)
+    finally:
+        await asyncio.to_thread(owned.remove, arguments.keep)
+        if arguments.keep:
+            print(f"kept the broker's and database's files in {owned.root}")
+
+
+async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) -> int:
     plan = random.Random(arguments.seed)
     faults_rng = random.Random(arguments.seed + 1)
     jitter = random.Random(arguments.seed + 2)
     capacity = max(1, arguments.registrations // 5)
-    owned = ChaosInfrastructure.create()
-    print(f"starting a RabbitMQ node and a FerretDB server of this run's own in {owned.root}")
-    await asyncio.to_thread(owned.start)
     infrastructure = owned.for_services()
     smtp = SmtpTestServer()
     smtp.up()
@@ -700,9 +709,6 @@ async def chaos(arguments: argparse.Namespace) -> int:
     finally:
         await connection.close()
         smtp.down()
-        await asyncio.to_thread(owned.remove, arguments.keep)
-        if arguments.keep:
-            print(f"kept the broker's and database's files in {owned.root}")
 
 
 def report(
