@@ -32,7 +32,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_notification.app import build_app
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import NotificationStore
+from ilmo_notification.storage import Mail, NotificationStore
 from ilmo_shared.contracts import (
     Attendance,
     IntegrationEvent,
@@ -668,3 +668,27 @@ async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
 
     assert smtp.matching(registration_id=rid) == []
     assert document["state"] == "pending"
+
+
+async def test_recording_sent_again_after_a_lost_reply_announces_the_mail_once(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """The dispatcher retries ``mark_sent`` after a storage error whose write had landed."""
+    store = NotificationStore(mongo[new_database(infrastructure)], source="ilmo/notification")
+    await store.create_indexes()
+    event = seminar()
+    rid = str(accepted(event.event_id).registration_id)
+    kind = NotificationKind.REGISTRATION_RECEIVED
+    await store.record_intent(rid, event.event_id, kind, {}, cause="test")
+    document = await store.mail(f"{rid}:{kind.value}")
+    assert document is not None
+    mail = Mail.of(document)
+    await store.mark_sending(mail, 1, lease=timedelta(minutes=1))
+
+    assert await store.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is True
+    assert await store.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is False
+
+    stored = await store.mail(f"{rid}:{kind.value}")
+    assert stored is not None
+    assert stored["state"] == "sent"
+    assert [entry["envelope"]["type"] for entry in stored["outbox"]] == ["notification.sent"]

@@ -376,8 +376,14 @@ class NotificationStore:
         """An attempt claimed by a dispatcher that died before making it: count it, move on."""
         await self._update(mail.id, {"$set": {"attempts": attempt}})
 
-    async def mark_sent(self, mail: Mail, message_id: str, *, attempt: int) -> None:
-        """The server took the mail: ``sent``, and ``notification.sent`` in the same write."""
+    async def mark_sent(self, mail: Mail, message_id: str, *, attempt: int) -> bool:
+        """The server took the mail: ``sent``, and ``notification.sent`` in the same write.
+
+        Only from ``sending`` in this attempt: the dispatcher retries this
+        write after a storage error, and a first write that landed although
+        its reply was lost must not be followed by a second
+        ``notification.sent`` under another id. False when nothing matched.
+        """
         now = self._clock()
         event = NotificationSent(
             registration_id=UUID(mail.registration_id),
@@ -386,7 +392,7 @@ class NotificationStore:
             message_id=message_id,
             sent_at=now,
         )
-        await self._update(
+        return await self._update(
             mail.id,
             {
                 "$set": {
@@ -398,6 +404,7 @@ class NotificationStore:
                 "$unset": {"next_attempt_at": "", "last_error": ""},
                 "$push": {OUTBOX_FIELD: outbox_entry(event, source=self._source)},
             },
+            only_if={"state": MailState.SENDING.value, "attempts": attempt},
         )
 
     async def mark_retry(self, mail: Mail, *, attempt: int, delay: float, reason: str) -> None:
@@ -491,9 +498,22 @@ class NotificationStore:
             replayed.append(identifier)
         return replayed
 
-    async def _update(self, mail_id_: str, update: Mapping[str, Any]) -> None:
+    async def _update(
+        self,
+        mail_id_: str,
+        update: Mapping[str, Any],
+        *,
+        only_if: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Update one mail; ``only_if`` conditions are checked under the document lock.
+
+        On FerretDB v1 the condition is checked on the read that precedes the
+        write, so it holds only because this process's writers of the mail
+        take the same lock (one replica there); on MongoDB it is atomic.
+        """
         async with self.locks.hold(MAILS, mail_id_):
-            await self.mails.update_one({"_id": mail_id_}, update)
+            result = await self.mails.update_one({"_id": mail_id_, **(only_if or {})}, update)
+        return result.matched_count == 1
 
     # ------------------------------------------------------------ operators
 
