@@ -1,14 +1,17 @@
 """Profiles of the service processes under load, with py-spy, and a summary of where time goes.
 
 ``bench.run --profile DIR`` starts one ``py-spy record --format raw
---nonblocking`` per service for the measured part of the first run and stops
-it (SIGINT, which makes py-spy write its file) when the run is complete.
-Idle samples (a loop waiting in ``epoll``) are left out by py-spy, so the
-samples are roughly where the process spent CPU (frames that only wait, such
-as ``select``, are set aside: see ``WAITING``). ``summarize`` reads the collapsed
-stacks and lists the functions with most samples, by self time (the frame on
-top) and by inclusive time (anywhere on the stack), and the share of each
-library, by the file the top frame is in.
+--nonblocking`` per service for the measured part of each run (use it with
+``--runs 1``: profiling perturbs the figures) and stops it (SIGINT, which
+makes py-spy write its file) when the run is complete; it also takes a CPU
+profile of FerretDB through Go's pprof on FerretDB's debug address.
+py-spy leaves out samples it sees as idle, but a busy event loop is often
+caught in ``select`` while the kernel counts it running, so ``summarize``
+also sets aside samples whose top frame only waits (``WAITING``): the rest
+is roughly where the process spent CPU. It reads the collapsed stacks and
+lists the functions with most samples, by self time (the frame on top) and
+by inclusive time (anywhere on the stack), and the share of each library,
+by the file the top frame is in.
 
 ``python -m bench.profile DIR`` summarizes again what a run recorded.
 """
