@@ -1,13 +1,17 @@
 """Profiles of the service processes under load, with py-spy, and a summary of where time goes.
 
 ``bench.run --profile DIR`` starts one ``py-spy record --format raw
---nonblocking`` per service for the measured part of the first run and stops
-it (SIGINT, which makes py-spy write its file) when the run is complete.
-Idle samples (a loop waiting in ``epoll``) are left out by py-spy, so the
-samples are where the process spent CPU. ``summarize`` reads the collapsed
-stacks and lists the functions with most samples, by self time (the frame on
-top) and by inclusive time (anywhere on the stack), and the share of each
-library, by the file the top frame is in.
+--nonblocking`` per service for the measured part of each run (use it with
+``--runs 1``: profiling perturbs the figures) and stops it (SIGINT, which
+makes py-spy write its file) when the run is complete; it also takes a CPU
+profile of FerretDB through Go's pprof on FerretDB's debug address.
+py-spy leaves out samples it sees as idle, but a busy event loop is often
+caught in ``select`` while the kernel counts it running, so ``summarize``
+also sets aside samples whose top frame only waits (``WAITING``): the rest
+is roughly where the process spent CPU. It reads the collapsed stacks and
+lists the functions with most samples, by self time (the frame on top) and
+by inclusive time (anywhere on the stack), and the share of each library,
+by the file the top frame is in.
 
 ``python -m bench.profile DIR`` summarizes again what a run recorded.
 """
@@ -132,9 +136,24 @@ STDLIB_HINTS = {
 }
 
 
+# Top frames that are a thread waiting, not working. py-spy's own idle
+# detection misses many of them (an event loop that wakes often is caught in
+# ``select`` while the kernel still counts it running), so they are set aside.
+WAITING = {
+    ("EpollSelector.select", "selectors.py"),
+    ("Condition.wait", "threading.py"),
+    ("Event.wait", "threading.py"),
+    ("Queue.get", "queue.py"),
+    ("_worker", "concurrent/futures/thread.py"),
+    ("Thread.join", "threading.py"),
+    ("_wait_for_tstate_lock", "threading.py"),
+}
+
+
 @dataclass
 class Summary:
     samples: int = 0
+    waiting: int = 0
     self_time: Counter[str] = field(default_factory=Counter)
     inclusive: Counter[str] = field(default_factory=Counter)
     libraries: Counter[str] = field(default_factory=Counter)
@@ -156,8 +175,11 @@ def summarize_lines(lines: list[str]) -> Summary:
         frames = [f for f in frames if not f[0].startswith(("process ", "thread "))]
         if not frames:
             continue
-        summary.samples += count
         function, file = frames[-1]
+        if (function, file) in WAITING:
+            summary.waiting += count
+            continue
+        summary.samples += count
         summary.self_time[f"{function} ({file})"] += count
         summary.libraries[library(file)] += count
         for name in {f"{fn} ({fl})" for fn, fl in frames}:
@@ -174,7 +196,13 @@ def markdown(name: str, summary: Summary, top: int = 15) -> str:
     def pct(n: int) -> str:
         return f"{100 * n / share:.1f} %"
 
-    out = [f"### {name}", "", f"{summary.samples} samples (CPU, idle excluded)", ""]
+    out = [
+        f"### {name}",
+        "",
+        f"{summary.samples} samples at work ({summary.waiting} more waiting in select, a lock or"
+        " a queue, left out); shares are of the samples at work",
+        "",
+    ]
     out += ["| library (top frame) | share |", "| --- | ---: |"]
     out += [f"| {lib} | {pct(n)} |" for lib, n in summary.libraries.most_common(top)]
     out += ["", "| function (self) | share |", "| --- | ---: |"]

@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -214,6 +215,41 @@ async def wait_for_quiet(tracker: CompletionTracker, quiet: float, cap: float) -
         await asyncio.sleep(0.25)
 
 
+async def ferretdb_profile(metrics_url: str, seconds: float, folder: Path) -> None:
+    """A CPU profile of FerretDB (Go's pprof on its debug address), and its top functions."""
+    base = metrics_url.rsplit("/debug/", 1)[0]
+    try:
+        async with httpx.AsyncClient(timeout=seconds + 30) as client:
+            answer = await client.get(
+                f"{base}/debug/pprof/profile", params={"seconds": str(int(seconds))}
+            )
+    except httpx.HTTPError as error:
+        log(f"no FerretDB profile: {error!r}")
+        return
+    if answer.status_code != 200:
+        log(f"no FerretDB profile: HTTP {answer.status_code}")
+        return
+    profile = folder / "ferretdb.pprof"
+    await asyncio.to_thread(profile.write_bytes, answer.content)
+    go = shutil.which("go")
+    if go is None:
+        return
+    for name, extra in (("ferretdb-top.txt", []), ("ferretdb-top-cumulative.txt", ["-cum"])):
+        process = await asyncio.create_subprocess_exec(
+            go,
+            "tool",
+            "pprof",
+            "-top",
+            "-nodecount=60",
+            *extra,
+            str(profile),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await process.communicate()
+        await asyncio.to_thread((folder / name).write_bytes, out)
+
+
 def ferretdb_requests(url: str | None) -> Counter[str] | None:
     """FerretDB's own count of commands served, by command (its debug metrics); None if absent."""
     if not url:
@@ -325,6 +361,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
                 pid = listening_pid(urlsplit(url).port or 0)
                 if pid is not None:
                     pids[name] = pid
+            database_profile: asyncio.Task[None] | None = None
             if arguments.profile is not None:
                 profile_dir = arguments.profile / f"run-{number}"
                 profile_dir.mkdir(parents=True, exist_ok=True)
@@ -332,6 +369,14 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
                     recording = Recording(name, pids[name], profile_dir / f"{name}.txt")
                     recording.start()
                     recordings.append(recording)
+                if arguments.ferretdb_metrics:
+                    database_profile = asyncio.create_task(
+                        ferretdb_profile(
+                            arguments.ferretdb_metrics,
+                            arguments.ferretdb_profile_seconds,
+                            profile_dir,
+                        )
+                    )
             monitor = ResourceMonitor(pids)
             messages_before = sum(tracker.messages.values())
             database_before = ferretdb_requests(arguments.ferretdb_metrics)
@@ -355,15 +400,20 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
                 f"run {number}: load done, {len(accepted)} accepted; "
                 f"{tracker.completed} complete so far; waiting for the rest"
             )
-            complete = await wait_for_completion(
-                tracker, accepted, arguments.stall_timeout, arguments.max_wait
-            )
-            await wait_for_quiet(tracker, quiet=3.0, cap=60.0)
+            if arguments.http_only:
+                complete = False
+            else:
+                complete = await wait_for_completion(
+                    tracker, accepted, arguments.stall_timeout, arguments.max_wait
+                )
+                await wait_for_quiet(tracker, quiet=3.0, cap=60.0)
             monitor.stop()
             bench_cpu = time.process_time() - bench_cpu
             database_after = ferretdb_requests(arguments.ferretdb_metrics)
             for recording in recordings:
                 recording.stop()
+            if database_profile is not None:
+                await database_profile
             await asyncio.sleep(max(0.0, (tracker.last_message_at or 0) + 6 - time.time()))
             published = management_publish_count(infrastructure)
             figures = measure(
@@ -393,6 +443,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
             figures["all_complete"] = complete
             figures["service_logs"] = str(services["registration"].log_path.parent)
             figures["profiled"] = arguments.profile is not None
+            figures["http_only"] = arguments.http_only
             if not complete:
                 figures["incomplete_examples"] = {
                     r: tracker.missing(r)
@@ -541,6 +592,8 @@ async def bench(arguments: argparse.Namespace, command: str) -> int:
     markdown_path, text = report.write(document, arguments.output_dir / f"{stamp}.json")
     print(text)
     log(f"wrote {arguments.output_dir / f'{stamp}.json'} and {markdown_path}")
+    if arguments.http_only:
+        return 0
     return 0 if all(run["all_complete"] for run in runs) else 1
 
 
@@ -571,6 +624,17 @@ def main(argv: list[str] | None = None) -> int:
         default=f"http://{os.environ.get('ILMO_FERRETDB_DEBUG_ADDR', '127.0.0.1:8089')}"
         "/debug/metrics",
         help="FerretDB's metrics URL, to count database commands per registration ('' skips)",
+    )
+    parser.add_argument(
+        "--ferretdb-profile-seconds",
+        type=float,
+        default=30.0,
+        help="with --profile: seconds of FerretDB CPU profile (pprof), from the load's start",
+    )
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="measure the HTTP API only: stop after the load, without waiting for completion",
     )
     parser.add_argument("--output-dir", type=Path, default=REPO / ".local" / "bench")
     parser.add_argument(

@@ -208,9 +208,11 @@ def test_collapsed_stacks_give_self_and_inclusive_shares() -> None:
         "run (asyncio/base_events.py:1);handle (ilmo_x/h.py:2) 3",
         "run (asyncio/base_events.py:1);dumps (json/__init__.py:4) 1",
         "garbage",
+        "run (asyncio/base_events.py:1);EpollSelector.select (selectors.py:468) 90",
     ]
     summary = summarize_lines(lines)
     assert summary.samples == 10
+    assert summary.waiting == 90
     assert summary.self_time["find (pymongo/c.py)"] == 6
     assert summary.self_time["handle (ilmo_x/h.py)"] == 3
     assert summary.inclusive["handle (ilmo_x/h.py)"] == 9
