@@ -42,6 +42,10 @@ RABBITMQ_PROMETHEUS_PORT=15692
 RABBITMQ_START_TIMEOUT=120
 
 FERRETDB_VERSION=v1.24.2
+# Patches applied to FerretDB's source before building (see ferretdb_build).
+FERRETDB_PATCHES=("$SCRIPT_DIR/patches/ferretdb-v1.24.2-sqlite-id-lookups.patch")
+# Names the build recipe; a binary built by another recipe is rebuilt.
+FERRETDB_BUILD_ID="$FERRETDB_VERSION+$(cat "${FERRETDB_PATCHES[@]}" | cksum | cut -d' ' -f1)"
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 FERRETDB_BIN=$TOOLS_BIN/ferretdb
 FERRETDB_PIDFILE=$RUN_DIR/ferretdb.pid
@@ -264,7 +268,17 @@ rabbitmq_status() {
 # module proxy serves. We therefore take that same module from the proxy (go
 # mod download), copy it to a writable temporary directory, write version.txt
 # with the version we fetched, and build ./cmd/ferretdb there. The source is
-# otherwise unchanged.
+# otherwise unchanged but for FERRETDB_PATCHES:
+#
+# - ferretdb-v1.24.2-sqlite-id-lookups.patch: the SQLite backend creates its
+#   unique _id index on the expression _ferretdb_sjson->"_id" but looks
+#   documents up by _ferretdb_sjson->'$._id', which SQLite cannot match to
+#   that index, and it pushes a filter down only when _id is its one field.
+#   So every find, update and delete by _id read the whole table (measured on
+#   10,000 documents: 124 ms per lookup, against 1 ms patched). The patch
+#   makes the lookup use the index's expression and pushes _id down from any
+#   filter that has it (FerretDB applies the whole filter to what comes back
+#   anyway). MongoDB, in production, has none of this.
 ferretdb_build() {
 	local log=$LOG_DIR/ferretdb-build.log tmp moddir
 	if ! command -v go >/dev/null; then
@@ -291,6 +305,9 @@ ferretdb_build() {
 		chmod -R u+w "$tmp/src"
 		printf '%s\n' "$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
 		cd "$tmp/src"
+		for patch in "${FERRETDB_PATCHES[@]}"; do
+			git apply --verbose "$patch"
+		done
 		go build -trimpath -o "$FERRETDB_BIN.new" ./cmd/ferretdb
 		"$FERRETDB_BIN.new" --version
 	) >>"$log" 2>&1; then
@@ -301,10 +318,12 @@ ferretdb_build() {
 	chmod -R u+w "$tmp" 2>/dev/null || true
 	rm -rf "$tmp"
 	mv -f "$FERRETDB_BIN.new" "$FERRETDB_BIN"
+	printf '%s\n' "$FERRETDB_BUILD_ID" >"$FERRETDB_BIN.build"
 }
 
 ferretdb_check_binary() {
 	local out
+	[[ $(cat "$FERRETDB_BIN.build" 2>/dev/null) == "$FERRETDB_BUILD_ID" ]] || return 1
 	out=$("$FERRETDB_BIN" --version 2>&1) || return 1
 	[[ $out == *"version: $FERRETDB_VERSION"* ]]
 }
@@ -341,7 +360,7 @@ ferretdb_up() {
 	if [[ ! -x $FERRETDB_BIN ]] || ! ferretdb_check_binary; then
 		ferretdb_build
 		ferretdb_check_binary ||
-			die "ferretdb: $(rel "$FERRETDB_BIN") does not report version $FERRETDB_VERSION; delete it to rebuild"
+			die "ferretdb: $(rel "$FERRETDB_BIN") is not version $FERRETDB_VERSION built with $(rel "$SCRIPT_DIR/patches"); delete it to rebuild"
 	fi
 
 	parse_url "http://$FERRETDB_DEBUG_ADDR" 8089
