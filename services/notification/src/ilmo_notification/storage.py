@@ -156,6 +156,8 @@ class NotificationStore:
         self._clock = clock
         # Shared with the outbox relay of this process (``OutboxRelay(locks=...)``).
         self.locks = locks if locks is not None else DocumentLocks()
+        # Registration id -> mails this process marked waiting (see wake_registration).
+        self._waiting: dict[str, set[str]] = {}
 
     async def create_indexes(self) -> None:
         await self.contacts.create_index("event_id")
@@ -247,12 +249,15 @@ class NotificationStore:
     async def wake_registration(self, registration_id: str) -> int:
         """Mails of a registration that wait for what just arrived: due now.
 
-        Its mails' ids are known (one per kind), so they are read by ``_id``:
-        this runs once or twice per registration, and on FerretDB v1 a query
-        on any other field (``$in`` on ``_id`` included) reads the whole
-        collection.
+        This runs once or twice per registration, and mostly nothing waits,
+        so only the mails this process marked waiting are read (by ``_id``;
+        on FerretDB v1 a query on any other field reads the whole
+        collection). A mail marked waiting by another replica, or before a
+        restart, is looked at again when its waiting delay is over.
         """
-        ids = [mail_id(registration_id, kind) for kind in NotificationKind]
+        ids = self._waiting.pop(registration_id, set())
+        if not ids:
+            return 0
         found = await by_ids(self.mails, ids, projection={"state": 1, "waiting_for": 1})
         return await self._wake(
             document_id
@@ -460,6 +465,7 @@ class NotificationStore:
 
     async def mark_waiting(self, mail: Mail, *, waiting_for: str, delay: float) -> None:
         """Not sendable yet (its contact or event details have not arrived): look again later."""
+        self._waiting.setdefault(mail.registration_id, set()).add(mail.id)
         await self._update(
             mail.id,
             {
