@@ -213,9 +213,11 @@ def markdown(name: str, summary: Summary, top: int = 15) -> str:
 
 
 def summarize(folder: Path, top: int = 15) -> str:
-    """Summaries of every ``*.txt`` recording in ``folder`` (written to ``summary.md``)."""
+    """Summaries of every py-spy ``*.txt`` recording in ``folder`` (written to ``summary.md``)."""
     sections = []
     for recording in sorted(folder.glob("*.txt")):
+        if recording.stem.startswith("ferretdb"):
+            continue  # pprof's text output of FerretDB, not a py-spy recording
         lines = recording.read_text(errors="replace").splitlines()
         sections.append(markdown(recording.stem, summarize_lines(lines), top))
     text = "\n".join(sections)
