@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from tests.chaos.run import (
@@ -11,6 +12,7 @@ from tests.chaos.run import (
     DATABASE,
     Outcome,
     Subscriber,
+    check_emails,
     check_subscriber,
     fault_plan,
 )
@@ -75,3 +77,46 @@ def test_one_id_carrying_two_different_bodies_is_a_violation() -> None:
     subscriber.messages.append(("m1", "registration.accepted", "other-digest", {}))
     _, violations = checked(subscriber)
     assert any("carried 2 different events" in line for line in violations)
+
+
+@dataclass(frozen=True)
+class SentMail:
+    registration_id: str | None
+    kind: str | None
+    message_id: str | None
+
+
+def emails_checked(*mails: SentMail, allowed_resends: int = 0) -> tuple[Counter[str], list[str]]:
+    figures: Counter[str] = Counter()
+    violations: list[str] = []
+    check_emails(list(mails), [remote_registration("r1")], allowed_resends, figures, violations)
+    return figures, violations
+
+
+RECEIPT = SentMail("r1", "registration_received", "<r1.received@x>")
+LINK = SentMail("r1", "stream_link", "<r1.link@x>")
+
+
+def test_each_expected_mail_once_passes() -> None:
+    assert emails_checked(RECEIPT, LINK) == (Counter(), [])
+
+
+def test_a_missing_mail_is_a_violation() -> None:
+    figures, violations = emails_checked(RECEIPT)
+    assert figures["missing emails"] == 1
+    assert violations == ["missing email: stream_link for r1 (remote)"]
+
+
+def test_a_second_mail_with_another_message_id_is_always_a_violation() -> None:
+    other = SentMail("r1", "stream_link", "<other@x>")
+    figures, violations = emails_checked(RECEIPT, LINK, other, allowed_resends=4)
+    assert figures["duplicate emails"] == 1
+    assert len(violations) == 1
+
+
+def test_a_resend_with_the_same_message_id_is_counted_and_allowed_only_after_a_crash() -> None:
+    figures, violations = emails_checked(RECEIPT, LINK, LINK, allowed_resends=4)
+    assert figures["duplicate emails (same Message-ID, resend)"] == 1
+    assert violations == []
+    _, violations = emails_checked(RECEIPT, LINK, LINK, allowed_resends=0)
+    assert len(violations) == 1

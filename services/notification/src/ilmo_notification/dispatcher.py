@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -401,17 +403,24 @@ class MailDispatcher:
             log.warning("mail_wake_failed", mail_id=mail.id, exc_info=True)
 
     async def _record_sent(self, mail: Mail, message_id: str, attempt: int) -> None:
-        """Record ``sent``; a database hiccup here is retried, as the mail is already out."""
-        for attempt_to_write in range(5):
+        """Record ``sent``; a storage outage here is waited out, as the mail is already out.
+
+        Until the lease is over nobody sends this mail again, so the write is
+        retried for half the lease: a database restart (seconds) must not
+        turn into a second copy. Only a crash of this process between the
+        server's "250 OK" and this write still does (same Message-ID).
+        """
+        deadline = time.monotonic() + self._lease.total_seconds() / 2
+        for attempt_to_write in itertools.count():
             try:
                 await self._store.mark_sent(mail, message_id, attempt=attempt)
             except Exception:
-                if attempt_to_write == 4:
+                if time.monotonic() >= deadline:
                     # It stays ``sending``: resent after the lease, counted as a
                     # possible duplicate. Better than losing the record silently.
                     log.error("mail_sent_not_recorded", mail_id=mail.id, exc_info=True)
                     return
-                await asyncio.sleep(0.2 * 2**attempt_to_write)
+                await asyncio.sleep(min(0.2 * 2**attempt_to_write, 2.0))
             else:
                 self._on_recorded(MAILS, mail.id)
                 await self._closed(mail)
