@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -29,6 +29,10 @@ from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.storage import DocumentLocks
 
 OUTBOX_FIELD = "outbox"
+
+# What a writer calls once it has stored events: ``OutboxRelay.notify(collection,
+# document_id)``, naming the document that now holds entries to publish.
+NotifyRelay = Callable[[str, str], None]
 
 RELAY_FAILURES = Counter(
     "ilmo_outbox_relay_failures_total", "Relay passes that stopped on an error and will retry."

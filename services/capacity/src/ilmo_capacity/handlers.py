@@ -8,8 +8,6 @@ remote ones (and their cancellations) are not capacity's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import structlog
 
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
@@ -22,15 +20,13 @@ from ilmo_shared.contracts import (
     RegistrationAccepted,
     RegistrationCancelled,
 )
-
-# The relay's notify: which collection and document now hold events to publish.
-Notify = Callable[[str, str], None]
+from ilmo_shared.outbox import NotifyRelay
 
 log = structlog.get_logger(__name__)
 
 
 async def event_details_changed(
-    store: SeatInventoryStore, notify: Notify, event: EventDetails, envelope: Envelope
+    store: SeatInventoryStore, notify: NotifyRelay, event: EventDetails, envelope: Envelope
 ) -> None:
     """``event.published`` / ``event.updated``: the in-person capacity, at a revision."""
     capacity, revision = event.in_person_capacity, event.revision
@@ -54,7 +50,7 @@ async def event_details_changed(
 
 
 async def registration_accepted(
-    store: SeatInventoryStore, notify: Notify, event: RegistrationAccepted, envelope: Envelope
+    store: SeatInventoryStore, notify: NotifyRelay, event: RegistrationAccepted, envelope: Envelope
 ) -> None:
     """An in-person registration asks for a seat."""
     if event.attendance is not Attendance.IN_PERSON:
@@ -69,7 +65,7 @@ async def registration_accepted(
 
 
 async def registration_cancelled(
-    store: SeatInventoryStore, notify: Notify, event: RegistrationCancelled, envelope: Envelope
+    store: SeatInventoryStore, notify: NotifyRelay, event: RegistrationCancelled, envelope: Envelope
 ) -> None:
     """An in-person registration gives its seat or its place in line back."""
     if event.attendance is not Attendance.IN_PERSON:
@@ -83,7 +79,7 @@ async def registration_cancelled(
     _record(outcome, notify)
 
 
-def _record(outcome: Outcome, notify: Notify) -> None:
+def _record(outcome: Outcome, notify: NotifyRelay) -> None:
     if outcome.duplicate:
         DUPLICATE_MESSAGES.inc()
     for decision in outcome.decisions:

@@ -63,6 +63,7 @@ from ilmo_notification.rendering import Contact, MailRenderer, RenderError
 from ilmo_notification.storage import MAILS, Claim, Clock, Mail, NotificationStore, utc_now
 from ilmo_shared.contracts import EventDetails, NotificationKind
 from ilmo_shared.logging import correlation_scope
+from ilmo_shared.outbox import NotifyRelay
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +112,7 @@ class MailDispatcher:
         poll_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         batch_size: int = 200,
-        on_recorded: Callable[[str, str], None] = lambda collection, mail_id: None,
+        on_recorded: NotifyRelay = lambda collection, mail_id: None,
         clock: Clock = utc_now,
         jitter: Jitter = _jitter,
     ) -> None:

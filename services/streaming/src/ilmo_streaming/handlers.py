@@ -36,14 +36,13 @@ from ilmo_shared.contracts import (
     SeatWaitlisted,
 )
 from ilmo_shared.messaging.subscription import Subscription
+from ilmo_shared.outbox import NotifyRelay
 from ilmo_streaming import domain
 from ilmo_streaming.domain import Change, EventStream
 from ilmo_streaming.metrics import LINK_CHANGES
 from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore, Transition
 
 Clock = Callable[[], datetime]
-# The relay's notify: which collection and document now hold events to publish.
-Notify = Callable[[str, str], None]
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +53,7 @@ class LinkKeeper:
 
     links: StreamLinkStore
     streams: StreamEventStore
-    notify: Notify
+    notify: NotifyRelay
     clock: Clock
 
     async def change(self, registration_id: UUID, transition: Transition) -> Change | None:
