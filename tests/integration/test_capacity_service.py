@@ -35,6 +35,7 @@ from tests.support.capacity import (
     publish,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.lifespan import serving
 from tests.support.processes import free_port
 
 SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
@@ -94,7 +95,7 @@ async def capacity(
     try:
         async with (
             event_tap(infrastructure.amqp_url) as tap,
-            app.router.lifespan_context(app),
+            serving(app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://capacity"
             ) as http,

@@ -50,6 +50,7 @@ from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap
 from tests.support.capacity import envelope_for, publish
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.lifespan import serving
 from tests.support.notification import (
     MAIL_FROM,
     MANAGE_LINK_SECRET,
@@ -157,7 +158,7 @@ async def running_notification(
     try:
         async with (
             event_tap(infrastructure.amqp_url, "notification.*") as tap,
-            app.router.lifespan_context(app),
+            serving(app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://notification"
             ) as http,

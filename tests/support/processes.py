@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -70,6 +71,25 @@ class ServiceProcess:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log()}")
 
+    def wait_live(self, timeout: float = 30.0) -> None:
+        """Until the process answers HTTP at all (``/health/live``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not live in {timeout}s:\n{self.log()}")
+
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """``/health/ready`` as (status code, body)."""
+        answer = httpx.get(f"{self.url}/health/ready", timeout=2)
+        return answer.status_code, dict(answer.json())
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait: the graceful path a process manager takes."""
         if self.process is None or self.process.poll() is not None:
@@ -90,8 +110,14 @@ def running_services(
     infrastructure: IsolatedInfrastructure,
     names: tuple[str, ...] = SERVICES,
     extra_environment: Mapping[str, str] | None = None,
+    *,
+    wait_ready: bool = True,
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """Start ``names`` as processes, wait until each is ready, stop them all afterwards."""
+    """Start ``names`` as processes, wait until each is ready, stop them all afterwards.
+
+    ``wait_ready=False`` returns once they are started, for tests of a start
+    while the broker or the database is away.
+    """
     log_dir = Path(tempfile.mkdtemp(prefix="ilmo-e2e-"))
     base = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
     base.update(
@@ -118,7 +144,8 @@ def running_services(
             services[name] = ServiceProcess(name, ports[name], environment, log_dir / f"{name}.log")
             services[name].start()
         for service in services.values():
-            service.wait_ready()
+            if wait_ready:
+                service.wait_ready()
         yield services
     finally:
         for service in services.values():

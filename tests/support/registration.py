@@ -20,6 +20,7 @@ from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import EventTap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.lifespan import serving
 
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
@@ -55,7 +56,7 @@ async def running_registration(
     """The service with its whole lifespan (storage, broker, relay), and a client for it."""
     settings = settings_for(infrastructure)
     app = build_app(settings) if clock is None else build_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
+    async with serving(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://registration.test"

@@ -20,6 +20,7 @@ from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings
 from tests.support.amqp import EventTap, ObservedMessage, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.lifespan import serving
 from tests.support.registration import MovableClock
 
 LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
@@ -121,7 +122,7 @@ async def running_streaming(
     try:
         async with (
             event_tap(infrastructure.amqp_url, "stream.#") as tap,
-            app.router.lifespan_context(app),
+            serving(app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://streaming"
             ) as http,

@@ -40,7 +40,15 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ILMO_AMQP_URL", "amqp://u:p@broker:5672/ilmo")
     settings = load_settings(CapacitySettings, "ilmo-capacity")
     assert settings.http_port == 9999
-    assert settings.amqp_url.host == "broker"
+    assert settings.amqp_url[0].host == "broker"
+
+
+def test_the_broker_setting_takes_the_nodes_of_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ILMO_AMQP_URL", "amqp://u:p@rabbit-0:5672/ilmo, amqp://u:p@rabbit-1:5672/ilmo,"
+    )
+    settings = load_settings(CapacitySettings, "ilmo-capacity")
+    assert [url.host for url in settings.amqp_url] == ["rabbit-0", "rabbit-1"]
 
 
 @pytest.mark.parametrize(
@@ -49,6 +57,8 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
         ("ILMO_HTTP_PORT", "eighty"),
         ("ILMO_HTTP_PORT", "70000"),
         ("ILMO_AMQP_URL", "http://not-a-broker/"),
+        ("ILMO_AMQP_URL", "amqp://node-a/,http://node-b/"),
+        ("ILMO_AMQP_URL", " , "),
         ("ILMO_MONGODB_URL", "postgres://db/"),
         ("ILMO_LOG_LEVEL", "LOUD"),
     ],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -15,11 +16,23 @@ from ilmo_shared.logging import correlation_scope
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
 
-ReadinessCheck = Callable[[], Awaitable[bool]]
+
+class ReadinessReport(Protocol):
+    """Whether the service does its work now, and what ``/health/ready`` says about it."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def body(self) -> dict[str, object]: ...
 
 
-def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
-    """``/health/live`` (the process answers) and ``/health/ready`` (its dependencies answer)."""
+def health_router(readiness: Callable[[], ReadinessReport]) -> APIRouter:
+    """``/health/live`` (the process answers) and ``/health/ready`` (it does its work).
+
+    Readiness is read from state a background watch keeps, never probed
+    inside the request: a probe of a server that is down would take seconds,
+    longer than a load balancer's or kubelet's probe waits.
+    """
     router = APIRouter(tags=["operations"])
 
     @router.get("/health/live")
@@ -28,15 +41,8 @@ def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
 
     @router.get("/health/ready")
     async def ready() -> JSONResponse:
-        results = {name: await check() for name, check in checks.items()}
-        healthy = all(results.values())
-        return JSONResponse(
-            {
-                "status": "ok" if healthy else "unavailable",
-                "checks": {name: "ok" if ok else "failing" for name, ok in results.items()},
-            },
-            status_code=200 if healthy else 503,
-        )
+        report = readiness()
+        return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -88,7 +94,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def install_common(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
+def install_common(app: FastAPI, readiness: Callable[[], ReadinessReport]) -> None:
     """Add health, metrics and correlation ids to a service's FastAPI app."""
     app.add_middleware(CorrelationIdMiddleware)
-    app.include_router(health_router(checks))
+    app.include_router(health_router(readiness))

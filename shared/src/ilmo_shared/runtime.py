@@ -1,23 +1,22 @@
-"""The life of a service process: connect, declare, consume, relay, serve, stop.
+"""The shape of every service process: its connections, its parts, its app, its command.
 
 Every service is the same shape: a FastAPI app (health, metrics and the
-service's own routes) whose lifespan owns the database client, the broker
-connection with its subscriptions, and the outbox relay. Services describe
-what is theirs (``ServiceParts``); this module wires it in one order that is
-right for all of them: storage ready, queues declared, then consuming and
-relaying, and the reverse on shutdown, so in-flight work finishes and pending
-events are flushed.
+service's own routes) whose lifespan starts a ``Lifecycle`` that owns the
+database client, the broker connection with its subscriptions, the outbox
+relay and the workers. Services describe what is theirs (``ServiceParts``);
+the lifecycle brings it up in one order that is right for all of them
+(storage ready, queues declared, then consuming and relaying) whenever the
+broker and the database answer, and stops it in the reverse order, so
+in-flight work finishes and pending events are flushed.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.rabbit import RabbitBroker
@@ -25,14 +24,18 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_shared.http import install_common
+from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.logging import configure_logging
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription
 from ilmo_shared.outbox import OutboxRelay
-from ilmo_shared.settings import ServiceSettings, SettingsT, load_settings
-from ilmo_shared.storage import Document, connect, ping
-
-log = structlog.get_logger(__name__)
+from ilmo_shared.settings import (
+    ServiceSettings,
+    SettingsT,
+    load_settings,
+    report_invalid_setting,
+)
+from ilmo_shared.storage import Document, connect
 
 
 @dataclass
@@ -50,10 +53,15 @@ class Infrastructure:
     def create(cls, service: str, settings: ServiceSettings) -> Infrastructure:
         mongo = connect(str(settings.mongodb_url))
         broker = RabbitBroker(
-            str(settings.amqp_url),
+            # The first node; the lifecycle moves the broker to another when it is gone.
+            str(settings.amqp_url[0]),
             app_id=f"ilmo-{service}",
             logger=None,  # our own structured logs, without message bodies
             graceful_timeout=15.0,
+            # Bounds a connection attempt to a node that accepts TCP but not AMQP (booting).
+            timeout=10.0,
+            # aio-pika's robust connection retries a lost node this often.
+            reconnect_interval=2.0,
         )
         return cls(
             service=service,
@@ -94,78 +102,67 @@ class ServiceParts:
     workers: Sequence[Worker] = ()
 
 
-SHUTDOWN_STEP_SECONDS = 20.0
-
-
-async def _bounded(step: str, work: Awaitable[None], seconds: float) -> None:
-    """Await one shutdown step, giving up (with a warning) after ``seconds``."""
-    try:
-        await asyncio.wait_for(work, timeout=seconds)
-    except TimeoutError:
-        log.warning("shutdown_step_timed_out", step=step, seconds=seconds)
-
-
 def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
-    """The service's ASGI app, with everything it owns started in its lifespan."""
+    """The service's ASGI app; its lifespan starts the ``Lifecycle`` and returns at once.
+
+    HTTP is served from the first moment (health, metrics, and routes that
+    answer 503 while their storage is away); the lifecycle connects to the
+    broker and the database in the background and starts the work when both
+    answer. The lifecycle is ``app.state.lifecycle``.
+    """
     broker = infrastructure.broker
     for subscription in parts.subscriptions:
         subscription.attach(broker, prefetch=infrastructure.settings.prefetch)
+    lifecycle = Lifecycle(infrastructure, parts)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if parts.prepare_storage is not None:
-            await parts.prepare_storage()
-        await broker.connect()
-        for subscription in parts.subscriptions:
-            await subscription.declare(broker)
-        await broker.start()
-        if parts.relay is not None:
-            parts.relay.start()
-        for worker in parts.workers:
-            worker.start()
-        log.info("service_started", port=infrastructure.settings.http_port)
+        lifecycle.start()
         try:
             yield
         finally:
-            # Stop taking new messages and let in-flight handlers finish,
-            # then publish what they stored, then close connections. Each
-            # step is bounded: a shutdown that hangs is worse than one that
-            # leaves a message to be redelivered.
-            for subscriber in broker.subscribers:
-                await _bounded("stop_consuming", subscriber.stop(), SHUTDOWN_STEP_SECONDS)
-            for worker in parts.workers:
-                await _bounded("stop_worker", worker.stop(), SHUTDOWN_STEP_SECONDS)
-            if parts.relay is not None:
-                await _bounded("flush_outbox", parts.relay.stop(), SHUTDOWN_STEP_SECONDS)
-            await _bounded("close_broker", broker.stop(), SHUTDOWN_STEP_SECONDS)
-            await _bounded("close_database", infrastructure.mongo.close(), SHUTDOWN_STEP_SECONDS)
-            log.info("service_stopped")
+            await lifecycle.stop()
 
     app = FastAPI(title=parts.title, lifespan=lifespan)
-
-    async def broker_ready() -> bool:
-        return await broker.ping(timeout=2.0)
-
-    async def database_ready() -> bool:
-        return await ping(infrastructure.database)
-
-    install_common(app, {"broker": broker_ready, "database": database_ready})
+    app.state.lifecycle = lifecycle
+    install_common(app, lifecycle.readiness)
     for router in parts.routers:
         app.include_router(router)
     return app
 
 
 def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
-    """Run the app under uvicorn; SIGTERM and Ctrl-C shut it down gracefully."""
+    """Run the app under uvicorn; SIGTERM and Ctrl-C shut it down gracefully.
+
+    A server that refuses the configuration (``ConfigurationRefusedError``) ends
+    the process with exit code 2 and one line naming the setting, as a bad
+    environment variable does; a fault of the lifecycle itself with 1.
+    """
     configure_logging(service, settings.log_level)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
     )
+    lifecycle: Lifecycle = app.state.lifecycle
+
+    def exit_soon() -> None:
+        server.should_exit = True
+
+    lifecycle.on_fatal = exit_soon
+    server.run()
+    if lifecycle.problem is not None:
+        report_invalid_setting(
+            f"ilmo-{service}", lifecycle.problem.setting, lifecycle.problem.reason
+        )
+        raise SystemExit(2)
+    if lifecycle.crashed or not server.started:
+        raise SystemExit(1)
 
 
 def run_service(

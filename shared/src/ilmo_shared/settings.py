@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Annotated, NoReturn, TypeVar
 
-from pydantic import AnyUrl, Field, UrlConstraints, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyUrl, BeforeValidator, Field, UrlConstraints, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ILMO_"
 
@@ -20,12 +20,26 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 MongoUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
 
 
+def _comma_separated(value: object) -> object:
+    """``"amqp://a/,amqp://b/"`` (as an environment variable holds it) as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# The nodes of one RabbitMQ cluster, comma-separated: a service connects to
+# whichever answers, and moves to another when the one it uses is gone.
+BrokerNodes = Annotated[
+    tuple[AmqpUrl, ...], NoDecode, BeforeValidator(_comma_separated), Field(min_length=1)
+]
+
+
 class ServiceSettings(BaseSettings):
     """What every Ilmo service needs: broker, database, HTTP port, logging."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    amqp_url: AmqpUrl = Field(default=AmqpUrl("amqp://guest:guest@127.0.0.1:5672/"))
+    amqp_url: BrokerNodes = (AmqpUrl("amqp://guest:guest@127.0.0.1:5672/"),)
     mongodb_url: MongoUrl = Field(default=MongoUrl("mongodb://127.0.0.1:27017/"))
     # Each service owns its database; subclasses set their own default name.
     mongodb_database: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_-]{1,63}$")
@@ -46,9 +60,13 @@ def load_settings(cls: type[SettingsT], program: str) -> SettingsT:
         _exit_with(program, error)
 
 
+def report_invalid_setting(program: str, variable: str, reason: str) -> None:
+    """The one line an operator reads when a setting stops a service."""
+    print(f"{program}: invalid setting {variable}: {reason}", file=sys.stderr)
+
+
 def _exit_with(program: str, error: ValidationError) -> NoReturn:
     for problem in error.errors():
         field = str(problem["loc"][0]) if problem["loc"] else "?"
-        variable = f"{ENV_PREFIX}{field.upper()}"
-        print(f"{program}: invalid setting {variable}: {problem['msg']}", file=sys.stderr)
+        report_invalid_setting(program, f"{ENV_PREFIX}{field.upper()}", problem["msg"])
     raise SystemExit(2)

@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 Document = Mapping[str, Any]
 
@@ -35,15 +34,6 @@ def connect(url: str, *, server_selection_timeout_ms: int = 5_000) -> AsyncMongo
         serverSelectionTimeoutMS=server_selection_timeout_ms,
         appname="ilmo",
     )
-
-
-async def ping(database: AsyncDatabase[Document]) -> bool:
-    """True when the database server answers a ping."""
-    try:
-        await database.command("ping")
-    except Exception:
-        return False
-    return True
 
 
 class DocumentLocks:

@@ -1,0 +1,25 @@
+"""A service app run in-process, the way uvicorn runs it, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ilmo_shared.lifecycle import Lifecycle
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, timeout: float = 30.0) -> AsyncIterator[Lifecycle]:
+    """The app's lifespan, entered once the service does its work (broker and database up).
+
+    The lifespan itself returns at once and connects in the background, as
+    in production; a test that published before the consumers run would
+    race them.
+    """
+    lifecycle: Lifecycle = app.state.lifecycle
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(lifecycle.running(), timeout)
+        yield lifecycle
