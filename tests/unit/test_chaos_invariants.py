@@ -10,6 +10,9 @@ from typing import Any
 from tests.chaos.run import (
     BROKER,
     DATABASE,
+    EVERYTHING,
+    SERVICE_DURING_OUTAGE,
+    Fault,
     Outcome,
     Subscriber,
     check_emails,
@@ -47,10 +50,14 @@ COMPLETE = (
 def test_every_kind_of_fault_comes_at_least_once_and_the_plan_is_seeded() -> None:
     plan = fault_plan(random.Random(5), 6)
     assert len(plan) == 6
-    assert BROKER in plan
-    assert DATABASE in plan
-    assert any(target in SERVICES for target in plan)
+    assert Fault("server", server=BROKER) in plan
+    assert Fault("server", server=DATABASE) in plan
+    assert any(f.kind == "service" and f.service in SERVICES for f in plan)
+    outages = {f.server for f in plan if f.kind == SERVICE_DURING_OUTAGE}
+    assert outages == {BROKER, DATABASE}
+    assert Fault(EVERYTHING) in plan
     assert plan == fault_plan(random.Random(5), 6)
+    assert len(fault_plan(random.Random(5), 30)) == 30
 
 
 def test_a_complete_history_passes_and_redeliveries_are_allowed() -> None:
