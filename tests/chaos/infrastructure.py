@@ -23,6 +23,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import free_port
 
@@ -196,6 +199,26 @@ class ChaosDatabase:
                 stderr=subprocess.STDOUT,
             )
         wait_for_port(self.port, timeout, alive=self.process)
+
+    def await_answer(self, timeout: float = 120.0) -> None:
+        """Until a fresh client's ``ping`` is answered: the server serves, not just listens."""
+        client: MongoClient[dict[str, object]] = MongoClient(
+            self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    if time.monotonic() > deadline:
+                        raise InfrastructureError(
+                            f"FerretDB does not answer {timeout:.0f}s after its start"
+                        ) from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -308,6 +308,18 @@ class Recovery:
     seconds: float
     slowest: str
     waited_for: str
+    # When the servers hit by the fault answered again, seconds after the fault.
+    servers_answered: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        servers = "".join(
+            f"{name} answered after {seconds:.1f}s, "
+            for name, seconds in sorted(self.servers_answered.items())
+        )
+        return (
+            f"{servers}all services ready after {self.seconds:.1f}s "
+            f"(last: {self.slowest}, which waited for {self.waited_for})"
+        )
 
 
 @dataclass
@@ -324,19 +336,21 @@ class FaultInjector:
     recovery: defaultdict[str, list[Recovery]] = field(default_factory=lambda: defaultdict(list))
     log: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Monotonic time at which each server last answered again after a start.
+    answered_at: dict[str, float] = field(default_factory=dict)
 
     async def run(self, started: float) -> None:
         for fault in fault_plan(self.rng, self.faults):
             await asyncio.sleep(self.rng.uniform(0.3, 1.5))
             down_for = self.rng.uniform(1.0, 3.0)
             hit_at = time.monotonic()
+            self.answered_at.clear()
             what = await self._inject(fault, down_for)
             recovery = await asyncio.to_thread(self._await_all_ready, hit_at)
+            recovery.servers_answered = {name: at - hit_at for name, at in self.answered_at.items()}
             self.recovery[fault.server or fault.kind].append(recovery)
             self.log.append(
-                f"t={hit_at - started:6.1f}s {what}, down for {down_for:.1f}s, all services "
-                f"ready after {recovery.seconds:.1f}s (last: {recovery.slowest}, which "
-                f"waited for {recovery.waited_for})"
+                f"t={hit_at - started:6.1f}s {what}, down for {down_for:.1f}s, {recovery}"
             )
             print(f"fault {len(self.log)}/{self.faults}: {self.log[-1]}", flush=True)
 
@@ -414,9 +428,12 @@ class FaultInjector:
 
     def _start(self, target: str) -> None:
         if target == BROKER:
-            self.infrastructure.broker.start()
+            self.infrastructure.broker.start()  # returns once the node runs and listens
+            self.answered_at[BROKER] = time.monotonic()
         elif target == DATABASE:
             self.infrastructure.database.start()
+            self.infrastructure.database.await_answer()
+            self.answered_at[DATABASE] = time.monotonic()
         else:
             self.services[target].start()
 
@@ -972,10 +989,7 @@ def report(
         ("faults injected", sum(injector.injected.values())),
         *((f"  {kind}", n) for kind, n in sorted(injector.injected.items())),
         *(
-            (
-                f"  all services ready after {target}, max",
-                f"{worst.seconds:.1f}s ({worst.slowest} waited for {worst.waited_for})",
-            )
+            (f"  worst recovery after {target}", str(worst))
             for target, times in sorted(injector.recovery.items())
             for worst in [max(times, key=lambda r: r.seconds)]
         ),
