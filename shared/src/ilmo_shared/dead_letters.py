@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from ilmo_shared.messaging.subscription import (
     ATTEMPT_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
     REASON_HEADER,
 )
+from ilmo_shared.settings import broker_nodes
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -135,8 +136,19 @@ def _queue_for(service: str) -> str:
     return f"{service}.dead-letter"
 
 
+async def _connect(nodes: str) -> AbstractConnection:
+    """A connection to the first of the cluster's nodes that answers."""
+    failure: Exception | None = None
+    for url in broker_nodes(nodes):
+        try:
+            return await aio_pika.connect(url, timeout=10)
+        except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as error:
+            failure = error
+    raise SystemExit(f"ilmo-dlq: no broker node answers ({type(failure).__name__})")
+
+
 async def _run(arguments: argparse.Namespace) -> int:
-    connection = await aio_pika.connect(arguments.amqp_url)
+    connection = await _connect(arguments.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         if arguments.command == "list":
@@ -167,7 +179,11 @@ async def _run(arguments: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """``ilmo-dlq list|show|replay``: the operator's view of dead-lettered messages."""
     parser = argparse.ArgumentParser(prog="ilmo-dlq", description=__doc__.splitlines()[0])
-    parser.add_argument("--amqp-url", default=os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL))
+    parser.add_argument(
+        "--amqp-url",
+        default=os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL),
+        help="the broker, or the nodes of a cluster, comma-separated (default: ILMO_AMQP_URL)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="count and summarise parked messages")
     listing.add_argument("service", nargs="?", choices=SERVICES)

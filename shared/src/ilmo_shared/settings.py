@@ -20,11 +20,13 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 MongoUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
 
 
+def broker_nodes(value: str) -> list[str]:
+    """The node URLs in ``ILMO_AMQP_URL``: ``"amqp://a/,amqp://b/"`` as a list."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _comma_separated(value: object) -> object:
-    """``"amqp://a/,amqp://b/"`` (as an environment variable holds it) as a list."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    return broker_nodes(value) if isinstance(value, str) else value
 
 
 # The nodes of one RabbitMQ cluster, comma-separated: a service connects to
