@@ -307,7 +307,7 @@ class MailDispatcher:
         mail = ready.mail
         bound = log.bind(mail_id=mail.id, kind=mail.kind.value, event_id=mail.event_id)
         try:
-            message = self._renderer.compose(
+            composed = self._renderer.compose(
                 mail.request, ready.contact, ready.event, now=self._clock()
             )
         except RenderError as error:
@@ -328,15 +328,14 @@ class MailDispatcher:
             bound.warning("mail_resent_after_unknown_outcome", attempt=attempt)
         result.progressed += 1
 
-        message_id = str(message["Message-ID"])
         try:
-            await session.send(self._renderer.sender, ready.contact.email, message.as_bytes())
+            await session.send(self._renderer.sender, composed.recipient, composed.data)
         except SendError as failure:
             await self._failed(mail, attempt, failure, bound)
             if failure.kind is FailureKind.CONNECTION:
                 result.unreachable = True
             return False
-        await self._record_sent(mail, message_id, attempt)
+        await self._record_sent(mail, composed.message_id, attempt)
         MAILS_SENT.labels(mail.kind.value).inc()
         result.sent += 1
         bound.info("mail_sent", attempt=attempt, language=ready.contact.language.value)
