@@ -6,6 +6,8 @@ to refuse mail for a while (``refuse``: a reply such as ``451`` to the next
 ``n`` DATA commands, or to every one), to refuse recipients for good, or be
 taken down and brought back on the same port (``down`` / ``up``) so that
 clients get "connection refused" meanwhile.
+
+It can go without the SMTPUTF8 extension, and records what each MAIL FROM said.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email import message_from_bytes
+from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any, cast
@@ -38,10 +40,13 @@ class ReceivedMail:
     mail_from: str
     recipients: tuple[str, ...]
     data: bytes
+    # What the client said with MAIL FROM (e.g. SMTPUTF8).
+    mail_options: tuple[str, ...] = ()
 
     @property
     def message(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=default)
+        # From text: Python's bytes parser does not read UTF-8 headers (SMTPUTF8).
+        return message_from_string(self.data.decode("utf-8"), policy=default)
 
     @property
     def kind(self) -> str | None:
@@ -96,6 +101,7 @@ class _Handler:
                 mail_from=str(envelope.mail_from),
                 recipients=tuple(envelope.rcpt_tos),
                 data=bytes(envelope.original_content or envelope.content),
+                mail_options=tuple(envelope.mail_options),
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -105,12 +111,17 @@ class SmtpTestServer:
     """An SMTP server on a free loopback port; ``received`` holds what it accepted."""
 
     def __init__(
-        self, port: int | None = None, *, credentials: tuple[str, str] | None = None
+        self,
+        port: int | None = None,
+        *,
+        credentials: tuple[str, str] | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         # With credentials the server demands AUTH (over plain TCP: tests only).
         self.credentials = credentials
+        self.smtputf8 = smtputf8
         self.logins: list[str] = []
         self._lock = threading.Lock()
         self._received: list[ReceivedMail] = []
@@ -126,21 +137,14 @@ class SmtpTestServer:
     def up(self) -> None:
         if self._controller is not None:
             return
-        auth: dict[str, Any] = {}
-        if self.credentials is not None:
-            auth = {
-                "authenticator": self._authenticate,
-                "auth_required": True,
-                "auth_require_tls": False,
-            }
         controller = Controller(
             _Handler(self),
             hostname=self.host,
             port=self.port,
             server_hostname=HOSTNAME,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
             decode_data=False,
-            **auth,
+            **self._auth_options(),
         )
         controller.start()
         self._controller = controller
@@ -150,6 +154,15 @@ class SmtpTestServer:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+
+    def _auth_options(self) -> dict[str, Any]:
+        if self.credentials is None:
+            return {}
+        return {
+            "authenticator": self._authenticate,
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
 
     def _authenticate(
         self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
@@ -240,10 +253,13 @@ class SmtpTestServer:
 
 @contextmanager
 def smtp_server(
-    port: int | None = None, *, credentials: tuple[str, str] | None = None
+    port: int | None = None,
+    *,
+    credentials: tuple[str, str] | None = None,
+    smtputf8: bool = True,
 ) -> Iterator[SmtpTestServer]:
     """A running ``SmtpTestServer``, stopped afterwards."""
-    server = SmtpTestServer(port, credentials=credentials)
+    server = SmtpTestServer(port, credentials=credentials, smtputf8=smtputf8)
     server.up()
     try:
         yield server

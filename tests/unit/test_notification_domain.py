@@ -51,6 +51,9 @@ def test_failures_retry_within_the_budget_then_park() -> None:
     parked = after_failure(4, FailureKind.TRANSIENT, "smtp 451", POLICY)
     assert isinstance(parked, Park)
     assert parked.reason == "4 attempts, last transient: smtp 451"
+    # An attempt broken off by a fault of the service itself backs off the same way.
+    assert after_failure(2, FailureKind.INTERNAL, "TypeError", POLICY) == RetryAt(4)
+    assert isinstance(after_failure(4, FailureKind.INTERNAL, "TypeError", POLICY), Park)
 
 
 def test_a_recipient_refused_for_good_or_an_unrenderable_mail_is_parked_at_once() -> None:
@@ -151,6 +154,7 @@ def test_settings_defaults_and_the_required_secret(
         {"ILMO_MANAGE_LINK_SECRET": "too-short"},
         {"ILMO_MAIL_FROM": "not an address"},
         {"ILMO_SMTP_USERNAME": "ilmo"},
+        {"ILMO_MAIL_BATCH_SIZE": "0"},
         {"ILMO_MAIL_MAX_ATTEMPTS": "0"},
         {"ILMO_SMTP_TIMEOUT_SECONDS": "60", "ILMO_MAIL_SENDING_LEASE_SECONDS": "30"},
         # The lease must cover a whole attempt and its storage writes.

@@ -56,6 +56,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         ),
         concurrency=settings.mail_concurrency,
         poll_seconds=settings.mail_poll_seconds,
+        batch_size=settings.mail_batch_size,
         lease_seconds=settings.mail_sending_lease_seconds,
         on_recorded=relay.notify,
         clock=clock,

@@ -97,6 +97,9 @@ class SmtpSession:
             password=settings.password,
         )
         await client.connect()
+        # Learn the server's extensions now: the SMTPUTF8 check of ``send`` reads them.
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
         self._client = client
         return client
 

@@ -46,6 +46,8 @@ class NotificationSettings(ServiceSettings):
     mail_concurrency: int = Field(default=4, ge=1, le=64)
     # How often due mails are looked for when nothing wakes the dispatcher.
     mail_poll_seconds: Seconds = 5.0
+    # Due mails read by one pass of the dispatcher.
+    mail_batch_size: int = Field(default=200, ge=1, le=10_000)
     # A mail found in ``sending`` this long after its attempt started is taken
     # for abandoned (its process died) and sent again with the same Message-ID.
     # It is also how late a registrant's mail can be after a crash mid-send, so
