@@ -14,12 +14,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 import httpx
@@ -33,7 +33,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ilmo_notification.app import build_app
 from ilmo_notification.dispatcher import MailDispatcher
 from ilmo_notification.domain import RetryPolicy
-from ilmo_notification.mailer import SmtpMailer, SmtpSettings
+from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
 from ilmo_notification.storage import Claim, Mail, NotificationStore
 from ilmo_shared.contracts import (
@@ -63,7 +63,7 @@ from tests.support.notification import (
     seminar,
 )
 from tests.support.processes import free_port
-from tests.support.smtp import SmtpTestServer, smtp_server
+from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
 SETTLE_SECONDS = 1.5
 
@@ -127,6 +127,7 @@ def settings_for(
         "http_port": free_port(),
         "smtp_host": smtp.host,
         "smtp_port": smtp.port,
+        "smtp_tls": "none",  # the test servers are plain unless a test says otherwise
         "smtp_timeout_seconds": 5,
         "mail_from": MAIL_FROM,
         "registration_public_url": REGISTRATION_URL,
@@ -223,6 +224,25 @@ def cancelled(registration: RegistrationAccepted) -> RegistrationCancelled:
 
 def sample(name: str, labels: dict[str, str]) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def mail_document_when(
+    service: RunningNotification,
+    registration_id: str,
+    kind: NotificationKind,
+    done: Callable[[Document], bool],
+    timeout: float = 20.0,
+) -> Document:
+    """The mail's document as soon as ``done`` holds for it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        document = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
+        if document is not None and done(document):
+            return document
+        if asyncio.get_running_loop().time() > deadline:
+            state = None if document is None else (document["state"], document.get("last_error"))
+            raise AssertionError(f"{kind} of {registration_id} still {state} after {timeout}s")
+        await asyncio.sleep(0.05)
 
 
 # ---------------------------------------------------------------- the mails people get
@@ -395,14 +415,29 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
     assert waitlist_mail["superseded_by"] == "seat_confirmed"
 
 
-# Plain-text AUTH is fine on loopback in a test; aiosmtpd warns about it.
+# ---------------------------------------------------------------- TLS to the SMTP server
+
+
+# The test server accepts AUTH whether or not TLS is on (it records which); aiosmtpd warns.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-async def test_mail_goes_through_a_server_that_demands_authentication(
-    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_mail_and_password_go_over_tls_to_a_server_with_a_private_ca(
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    tmp_path: Path,
+    tls: Literal["starttls", "implicit"],
 ) -> None:
-    with smtp_server(credentials=("ilmo", "s3cret-\u00e5")) as smtp:
+    ca = throwaway_ca(tmp_path)
+    credentials = ("ilmo", "s3cret-\u00e5")
+    with smtp_server(credentials=credentials, tls=tls, certificate=ca.server_context) as smtp:
         async with running_notification(
-            infrastructure, mongo, smtp, smtp_username="ilmo", smtp_password="s3cret-\u00e5"
+            infrastructure,
+            mongo,
+            smtp,
+            smtp_tls=tls,
+            smtp_ca_file=ca.ca_file,
+            smtp_username=credentials[0],
+            smtp_password=credentials[1],
         ) as service:
             event = seminar()
             registration = accepted(event.event_id)
@@ -410,8 +445,86 @@ async def test_mail_goes_through_a_server_that_demands_authentication(
             [mail] = await smtp.wait_for(1, registration_id=str(registration.registration_id))
 
     assert mail.kind == "registration_received"
+    assert mail.over_tls
     assert smtp.logins
     assert set(smtp.logins) == {"ilmo"}
+    assert smtp.logins_in_clear == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_a_server_without_starttls_gets_neither_mail_nor_password_by_default(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """STARTTLS is required unless a setting says otherwise: no falling back to clear text."""
+    with smtp_server(credentials=("ilmo", "s3cret")) as smtp:  # plain SMTP, AUTH offered
+        async with running_notification(
+            infrastructure,
+            mongo,
+            smtp,
+            smtp_tls="starttls",
+            smtp_username="ilmo",
+            smtp_password="s3cret",
+        ) as service:
+            before = sample(
+                "ilmo_mail_attempt_failures_total",
+                {"kind": "registration_received", "reason": "connection"},
+            )
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            document = await mail_document_when(
+                service,
+                rid,
+                NotificationKind.REGISTRATION_RECEIVED,
+                lambda document: int(document.get("attempts", 0)) >= 2,
+            )
+            failures = (
+                sample(
+                    "ilmo_mail_attempt_failures_total",
+                    {"kind": "registration_received", "reason": "connection"},
+                )
+                - before
+            )
+
+    assert document["last_error"] == "connection: server does not offer STARTTLS"
+    assert failures >= 2
+    assert smtp.received == []
+    assert smtp.transactions == 0
+    assert smtp.logins == []
+    assert service.announced(rid, "notification.sent") == []
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_a_certificate_from_an_untrusted_ca_is_refused(
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    tmp_path: Path,
+    tls: Literal["starttls", "implicit"],
+) -> None:
+    ca = throwaway_ca(tmp_path)
+    with smtp_server(tls=tls, certificate=ca.server_context) as smtp:
+        # No ILMO_SMTP_CA_FILE: the system's CAs, which never signed the throwaway one.
+        async with running_notification(infrastructure, mongo, smtp, smtp_tls=tls) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            document = await mail_document_when(
+                service,
+                rid,
+                NotificationKind.REGISTRATION_RECEIVED,
+                lambda document: "last_error" in document,
+            )
+
+    assert document["last_error"] in {
+        "connection: SSLCertVerificationError",  # STARTTLS
+        "connection: SMTPConnectError",  # TLS from the start: aiosmtplib wraps it
+    }
+    assert document["state"] in {"pending", "failed"}
+    assert smtp.received == []
+    assert smtp.transactions == 0
+    assert service.announced(rid, "notification.sent") == []
 
 
 # ---------------------------------------------------------------- when SMTP fails
@@ -730,7 +843,7 @@ async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
         dispatcher = MailDispatcher(
             store,
             renderer(),
-            SmtpMailer(SmtpSettings(host=smtp.host, port=smtp.port, timeout=5)),
+            SmtpMailer(SmtpSettings(host=smtp.host, port=smtp.port, tls=SmtpTls.NONE, timeout=5)),
             policy=RetryPolicy(max_attempts=2, base_seconds=60, max_seconds=60),
             batch_size=1,
             clock=lambda: now[0],

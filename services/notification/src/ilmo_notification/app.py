@@ -37,7 +37,8 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         SmtpSettings(
             host=settings.smtp_host,
             port=settings.smtp_port,
-            starttls=settings.smtp_starttls,
+            tls=settings.smtp_tls,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             username=settings.smtp_username,
             password=(
                 settings.smtp_password.get_secret_value() if settings.smtp_password else None
