@@ -341,7 +341,11 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
     await observer.start(infrastructure.amqp_url)
     recordings: list[Recording] = []
     try:
-        environment = {"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)}
+        environment = {
+            "ILMO_SMTP_HOST": smtp.host,
+            "ILMO_SMTP_PORT": str(smtp.port),
+            "ILMO_SMTP_TLS": "none",  # the timing server is plain SMTP
+        }
         query_dir: Path | None = None
         if arguments.query_log is not None:
             query_dir = arguments.query_log / f"run-{number}"

@@ -903,6 +903,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             extra_environment={
                 "ILMO_SMTP_HOST": smtp.host,
                 "ILMO_SMTP_PORT": str(smtp.port),
+                "ILMO_SMTP_TLS": "none",  # the test server is plain SMTP
             },
         ) as services:
             event = chaos_event(capacity)

@@ -14,12 +14,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 import httpx
@@ -31,8 +31,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_notification.app import build_app
+from ilmo_notification.dispatcher import MailDispatcher
+from ilmo_notification.domain import RetryPolicy
+from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import Mail, NotificationStore
+from ilmo_notification.storage import Claim, Mail, NotificationStore
 from ilmo_shared.contracts import (
     Attendance,
     IntegrationEvent,
@@ -57,10 +60,11 @@ from tests.support.notification import (
     REGISTRATION_URL,
     STARTS_AT,
     accepted,
+    renderer,
     seminar,
 )
 from tests.support.processes import free_port
-from tests.support.smtp import SmtpTestServer, smtp_server
+from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
 SETTLE_SECONDS = 1.5
 
@@ -124,6 +128,7 @@ def settings_for(
         "http_port": free_port(),
         "smtp_host": smtp.host,
         "smtp_port": smtp.port,
+        "smtp_tls": "none",  # the test servers are plain unless a test says otherwise
         "smtp_timeout_seconds": 5,
         "mail_from": MAIL_FROM,
         "registration_public_url": REGISTRATION_URL,
@@ -220,6 +225,25 @@ def cancelled(registration: RegistrationAccepted) -> RegistrationCancelled:
 
 def sample(name: str, labels: dict[str, str]) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def mail_document_when(
+    service: RunningNotification,
+    registration_id: str,
+    kind: NotificationKind,
+    done: Callable[[Document], bool],
+    timeout: float = 20.0,
+) -> Document:
+    """The mail's document as soon as ``done`` holds for it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        document = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
+        if document is not None and done(document):
+            return document
+        if asyncio.get_running_loop().time() > deadline:
+            state = None if document is None else (document["state"], document.get("last_error"))
+            raise AssertionError(f"{kind} of {registration_id} still {state} after {timeout}s")
+        await asyncio.sleep(0.05)
 
 
 # ---------------------------------------------------------------- the mails people get
@@ -392,14 +416,29 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
     assert waitlist_mail["superseded_by"] == "seat_confirmed"
 
 
-# Plain-text AUTH is fine on loopback in a test; aiosmtpd warns about it.
+# ---------------------------------------------------------------- TLS to the SMTP server
+
+
+# The test server accepts AUTH whether or not TLS is on (it records which); aiosmtpd warns.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-async def test_mail_goes_through_a_server_that_demands_authentication(
-    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_mail_and_password_go_over_tls_to_a_server_with_a_private_ca(
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    tmp_path: Path,
+    tls: Literal["starttls", "implicit"],
 ) -> None:
-    with smtp_server(credentials=("ilmo", "s3cret-\u00e5")) as smtp:
+    ca = throwaway_ca(tmp_path)
+    credentials = ("ilmo", "s3cret-\u00e5")
+    with smtp_server(credentials=credentials, tls=tls, certificate=ca.server_context) as smtp:
         async with running_notification(
-            infrastructure, mongo, smtp, smtp_username="ilmo", smtp_password="s3cret-\u00e5"
+            infrastructure,
+            mongo,
+            smtp,
+            smtp_tls=tls,
+            smtp_ca_file=ca.ca_file,
+            smtp_username=credentials[0],
+            smtp_password=credentials[1],
         ) as service:
             event = seminar()
             registration = accepted(event.event_id)
@@ -407,8 +446,86 @@ async def test_mail_goes_through_a_server_that_demands_authentication(
             [mail] = await smtp.wait_for(1, registration_id=str(registration.registration_id))
 
     assert mail.kind == "registration_received"
+    assert mail.over_tls
     assert smtp.logins
     assert set(smtp.logins) == {"ilmo"}
+    assert smtp.logins_in_clear == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_a_server_without_starttls_gets_neither_mail_nor_password_by_default(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """STARTTLS is required unless a setting says otherwise: no falling back to clear text."""
+    with smtp_server(credentials=("ilmo", "s3cret")) as smtp:  # plain SMTP, AUTH offered
+        async with running_notification(
+            infrastructure,
+            mongo,
+            smtp,
+            smtp_tls="starttls",
+            smtp_username="ilmo",
+            smtp_password="s3cret",
+        ) as service:
+            before = sample(
+                "ilmo_mail_attempt_failures_total",
+                {"kind": "registration_received", "reason": "connection"},
+            )
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            document = await mail_document_when(
+                service,
+                rid,
+                NotificationKind.REGISTRATION_RECEIVED,
+                lambda document: int(document.get("attempts", 0)) >= 2,
+            )
+            failures = (
+                sample(
+                    "ilmo_mail_attempt_failures_total",
+                    {"kind": "registration_received", "reason": "connection"},
+                )
+                - before
+            )
+
+    assert document["last_error"] == "connection: server does not offer STARTTLS"
+    assert failures >= 2
+    assert smtp.received == []
+    assert smtp.transactions == 0
+    assert smtp.logins == []
+    assert service.announced(rid, "notification.sent") == []
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_a_certificate_from_an_untrusted_ca_is_refused(
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    tmp_path: Path,
+    tls: Literal["starttls", "implicit"],
+) -> None:
+    ca = throwaway_ca(tmp_path)
+    with smtp_server(tls=tls, certificate=ca.server_context) as smtp:
+        # No ILMO_SMTP_CA_FILE: the system's CAs, which never signed the throwaway one.
+        async with running_notification(infrastructure, mongo, smtp, smtp_tls=tls) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            document = await mail_document_when(
+                service,
+                rid,
+                NotificationKind.REGISTRATION_RECEIVED,
+                lambda document: "last_error" in document,
+            )
+
+    assert document["last_error"] in {
+        "connection: SSLCertVerificationError",  # STARTTLS
+        "connection: SMTPConnectError",  # TLS from the start: aiosmtplib wraps it
+    }
+    assert document["state"] in {"pending", "failed"}
+    assert smtp.received == []
+    assert smtp.transactions == 0
+    assert service.announced(rid, "notification.sent") == []
 
 
 # ---------------------------------------------------------------- when SMTP fails
@@ -574,6 +691,189 @@ async def test_a_recipient_refused_for_good_is_parked_at_once(
     assert failed.data["reason"].endswith("smtp 550")
     assert str(registration.email) not in failed.body.decode()
     assert str(registration.email) not in document["last_error"]
+
+
+# ---------------------------------------------------------------- one mail never holds up others
+
+
+async def test_an_address_beyond_ascii_goes_with_smtputf8_where_the_server_offers_it(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server(smtputf8=True) as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            email = f"pää.{uuid.uuid4().hex[:8]}@esimerkki.fi"
+            registration = accepted(event.event_id, language=Language.FI, email=email)
+            rid = str(registration.registration_id)
+            await service.send(event, registration, seat(registration))
+            mails = await smtp.wait_for(2, registration_id=rid)
+            await service.wait_announced(rid, "notification.sent", 2)
+
+    assert [mail.kind for mail in mails] == ["registration_received", "seat_confirmed"]
+    for mail in mails:
+        assert "SMTPUTF8" in mail.mail_options
+        assert mail.recipients == (str(registration.email),)
+        assert mail.message["To"].addresses[0].addr_spec == str(registration.email)
+        assert mail.message["To"].addresses[0].display_name == "Åsa Öhman"
+    assert "Hei Åsa" in mails[0].text()
+    assert service.announced(rid, "notification.failed") == []
+
+
+async def test_mails_that_cannot_go_fail_alone_and_the_others_still_go(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """More bad mails at the head of the due list than one pass reads, good ones behind them."""
+    database = new_database(infrastructure)
+    store = NotificationStore(mongo[database], source="ilmo/notification")
+    await store.create_indexes()
+    event = seminar()
+    await store.remember_event(event)
+    # The server lacks SMTPUTF8, so these three can never go.
+    beyond_ascii = [
+        accepted(event.event_id, email=f"pää.{n}.{uuid.uuid4().hex[:6]}@esimerkki.fi")
+        for n in range(3)
+    ]
+    # These two cannot even be written: addresses no renderer can put in a header.
+    unwritable = [accepted(event.event_id) for _ in range(2)]
+    good = [accepted(event.event_id) for _ in range(3)]
+    for registration in beyond_ascii + unwritable + good:
+        await store.remember_contact(registration)
+        await store.record_intent(
+            str(registration.registration_id),
+            event.event_id,
+            NotificationKind.REGISTRATION_RECEIVED,
+            {},
+            cause="test",
+        )
+    for registration, email in zip(
+        unwritable, ["no-at-sign.example.fi", "line\r\nbreak@example.fi"], strict=True
+    ):
+        await store.contacts.update_one(
+            {"_id": str(registration.registration_id)}, {"$set": {"email": email}}
+        )
+    # The bad ones are due first, the good ones after them.
+    for rank, registration in enumerate(beyond_ascii + unwritable + good):
+        await store.mails.update_one(
+            {"_id": f"{registration.registration_id}:registration_received"},
+            {"$set": {"next_attempt_at": datetime.now(UTC) - timedelta(minutes=10 - rank)}},
+        )
+
+    with smtp_server(smtputf8=False) as smtp:
+        async with running_notification(
+            infrastructure, mongo, smtp, database=database, mail_batch_size=2
+        ) as service:
+            for registration in good:
+                await smtp.wait_for(1, registration_id=str(registration.registration_id))
+            failed = {
+                str(registration.registration_id): (
+                    await service.wait_announced(
+                        str(registration.registration_id), "notification.failed", 1
+                    )
+                )[0]
+                for registration in beyond_ascii + unwritable
+            }
+            await service.settle()
+            documents = {
+                str(registration.registration_id): await service.mail_document(
+                    str(registration.registration_id), NotificationKind.REGISTRATION_RECEIVED
+                )
+                for registration in beyond_ascii + unwritable + good
+            }
+
+    assert sorted(mail.registration_id or "" for mail in smtp.received) == sorted(
+        str(registration.registration_id) for registration in good
+    )
+    for registration in good:
+        assert documents[str(registration.registration_id)]["state"] == "sent"
+    for registration in beyond_ascii:
+        document = documents[str(registration.registration_id)]
+        assert document["state"] == "failed"
+        assert document["last_error"] == "permanent: address needs SMTPUTF8, server lacks it"
+        assert failed[str(registration.registration_id)].data["reason"] == document["last_error"]
+    for registration in unwritable:
+        document = documents[str(registration.registration_id)]
+        assert document["state"] == "failed"
+        assert document["last_error"] == "render: registration_received: ValueError"
+        assert document["attempts"] == 0
+    for message in failed.values():
+        assert "esimerkki" not in message.body.decode()
+        assert "example.fi" not in message.body.decode()
+        assert len(service.announced(message.data["registration_id"], "notification.failed")) == 1
+
+
+class ClaimBreaksFor(NotificationStore):
+    """The real store, except that claiming an attempt at one mail raises (a bug, say)."""
+
+    def __init__(self, *args: Any, broken_mail_id: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._broken = broken_mail_id
+
+    async def claim(self, mail: Mail, attempt: int, *, lease: timedelta) -> Claim:
+        if mail.id == self._broken:
+            raise RuntimeError(f"broken for {mail.registration_id}")
+        return await super().claim(mail, attempt, lease=lease)
+
+
+async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    now = [datetime.now(UTC)]
+    event = seminar()
+    broken, fine = accepted(event.event_id), accepted(event.event_id)
+    broken_id = f"{broken.registration_id}:registration_received"
+    store = ClaimBreaksFor(
+        mongo[new_database(infrastructure)],
+        source="ilmo/notification",
+        clock=lambda: now[0],
+        broken_mail_id=broken_id,
+    )
+    await store.create_indexes()
+    await store.remember_event(event)
+    for registration in (broken, fine):  # the broken one is due first
+        await store.remember_contact(registration)
+        await store.record_intent(
+            str(registration.registration_id),
+            event.event_id,
+            NotificationKind.REGISTRATION_RECEIVED,
+            {},
+            cause="test",
+        )
+        now[0] += timedelta(seconds=1)
+
+    with smtp_server() as smtp:
+        dispatcher = MailDispatcher(
+            store,
+            renderer(),
+            SmtpMailer(SmtpSettings(host=smtp.host, port=smtp.port, tls=SmtpTls.NONE, timeout=5)),
+            policy=RetryPolicy(max_attempts=2, base_seconds=60, max_seconds=60),
+            batch_size=1,
+            clock=lambda: now[0],
+            jitter=lambda: 1.0,
+        )
+        first_pass_at = now[0]
+        first = await dispatcher.dispatch_due()
+        after_first = await store.mail(broken_id)
+        second = await dispatcher.dispatch_due()
+        [mail] = await smtp.wait_for(1, registration_id=str(fine.registration_id), timeout=5)
+        now[0] += timedelta(seconds=61)  # the broken mail's backoff is over
+        third = await dispatcher.dispatch_due()
+        after_third = await store.mail(broken_id)
+
+    assert (first.sent, second.sent, third.sent) == (0, 1, 0)
+    assert after_first is not None
+    assert after_first["state"] == "pending"
+    assert after_first["attempts"] == 1
+    assert after_first["last_error"] == "internal: RuntimeError"
+    # Backed off like a failed attempt, behind the mail that was due after it.
+    assert after_first["next_attempt_at"] >= first_pass_at + timedelta(seconds=59)
+    assert mail.kind == "registration_received"
+    # Its budget spent, it is parked and announced like any mail that cannot go.
+    assert after_third is not None
+    assert after_third["state"] == "failed"
+    assert after_third["last_error"] == "2 attempts, last internal: RuntimeError"
+    [announcement] = after_third["outbox"]
+    assert announcement["envelope"]["type"] == "notification.failed"
+    assert len(smtp.received) == 1
 
 
 # ---------------------------------------------------------------- the crash window

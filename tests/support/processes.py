@@ -128,6 +128,8 @@ def running_services(
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
             "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
             "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
+            # The test SMTP servers are plain; the service's default requires STARTTLS.
+            "ILMO_SMTP_TLS": "none",
         }
     )
     ports = {name: free_port() for name in SERVICES}

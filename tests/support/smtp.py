@@ -6,20 +6,27 @@ to refuse mail for a while (``refuse``: a reply such as ``451`` to the next
 ``n`` DATA commands, or to every one), to refuse recipients for good, or be
 taken down and brought back on the same port (``down`` / ``up``) so that
 clients get "connection refused" meanwhile.
+
+It can serve STARTTLS or TLS from the first byte with a certificate from a
+throwaway CA (``throwaway_ca``), and go without the SMTPUTF8 extension; it
+records whether each login and each mail came over TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email import message_from_bytes
+from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, Literal, cast
 
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
@@ -38,10 +45,14 @@ class ReceivedMail:
     mail_from: str
     recipients: tuple[str, ...]
     data: bytes
+    # What the client said with MAIL FROM (e.g. SMTPUTF8), and whether it came over TLS.
+    mail_options: tuple[str, ...] = ()
+    over_tls: bool = False
 
     @property
     def message(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=default)
+        # From text: Python's bytes parser does not read UTF-8 headers (SMTPUTF8).
+        return message_from_string(self.data.decode("utf-8"), policy=default)
 
     @property
     def kind(self) -> str | None:
@@ -70,11 +81,45 @@ class ReceivedMail:
         return str(cast(EmailMessage, body).get_content())
 
 
+@dataclass(frozen=True)
+class ThrowawayCa:
+    """A CA made for one test: its certificate as a PEM file, and a server context it signed."""
+
+    ca_file: Path
+    server_context: ssl.SSLContext
+
+
+def throwaway_ca(directory: Path) -> ThrowawayCa:
+    """A new CA, and a certificate from it for the test server's address (127.0.0.1)."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", HOSTNAME)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    ca_file = directory / "smtp-test-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    return ThrowawayCa(ca_file, context)
+
+
+def _over_tls(server: Any) -> bool:
+    """Whether the aiosmtpd session ``server`` talks over TLS (STARTTLS or from the start)."""
+    return server.transport is not None and (
+        server.transport.get_extra_info("ssl_object") is not None
+    )
+
+
 class _Handler:
     """aiosmtpd hooks (called in the server's thread)."""
 
     def __init__(self, server: SmtpTestServer) -> None:
         self._server = server
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, _session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self._server._count_transaction()
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
@@ -86,7 +131,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, _server: Any, _session: Any, envelope: Any
+        self, server: Any, _session: Any, envelope: Any
     ) -> str:
         refusal = self._server._next_data_refusal()
         if refusal is not None:
@@ -96,6 +141,8 @@ class _Handler:
                 mail_from=str(envelope.mail_from),
                 recipients=tuple(envelope.rcpt_tos),
                 data=bytes(envelope.original_content or envelope.content),
+                mail_options=tuple(envelope.mail_options),
+                over_tls=_over_tls(server),
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -105,13 +152,26 @@ class SmtpTestServer:
     """An SMTP server on a free loopback port; ``received`` holds what it accepted."""
 
     def __init__(
-        self, port: int | None = None, *, credentials: tuple[str, str] | None = None
+        self,
+        port: int | None = None,
+        *,
+        credentials: tuple[str, str] | None = None,
+        smtputf8: bool = True,
+        tls: Literal["starttls", "implicit"] | None = None,
+        certificate: ssl.SSLContext | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
-        # With credentials the server demands AUTH (over plain TCP: tests only).
+        # With credentials the server demands AUTH (over plain TCP too: tests only).
         self.credentials = credentials
+        self.smtputf8 = smtputf8
+        # ``tls`` needs ``certificate`` (a server context, e.g. ``throwaway_ca``).
+        self.tls = tls
+        self.certificate = certificate
         self.logins: list[str] = []
+        self.logins_in_clear: list[str] = []
+        # MAIL FROM commands (transactions begun), whether or not a mail followed.
+        self.transactions = 0
         self._lock = threading.Lock()
         self._received: list[ReceivedMail] = []
         self._data_refusals = 0
@@ -126,21 +186,15 @@ class SmtpTestServer:
     def up(self) -> None:
         if self._controller is not None:
             return
-        auth: dict[str, Any] = {}
-        if self.credentials is not None:
-            auth = {
-                "authenticator": self._authenticate,
-                "auth_required": True,
-                "auth_require_tls": False,
-            }
         controller = Controller(
             _Handler(self),
             hostname=self.host,
             port=self.port,
             server_hostname=HOSTNAME,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
             decode_data=False,
-            **auth,
+            **self._auth_options(),
+            **self._tls_options(),
         )
         controller.start()
         self._controller = controller
@@ -151,12 +205,32 @@ class SmtpTestServer:
         if controller is not None:
             controller.stop()
 
+    def _auth_options(self) -> dict[str, Any]:
+        if self.credentials is None:
+            return {}
+        # aiosmtpd counts only STARTTLS as TLS; ``logins_in_clear`` tells the truth.
+        return {
+            "authenticator": self._authenticate,
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+
+    def _tls_options(self) -> dict[str, Any]:
+        if self.tls is None:
+            return {}
+        assert self.certificate is not None, "a TLS server needs a certificate"
+        if self.tls == "implicit":
+            return {"ssl_context": self.certificate}
+        return {"tls_context": self.certificate, "require_starttls": True}
+
     def _authenticate(
-        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+        self, server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
     ) -> AuthResult:
         login, password = bytes(data.login).decode(), bytes(data.password).decode()
         with self._lock:
             self.logins.append(login)
+            if not _over_tls(server):
+                self.logins_in_clear.append(login)
         return AuthResult(success=(login, password) == self.credentials)
 
     # ------------------------------------------------------------ behaviour
@@ -194,6 +268,10 @@ class SmtpTestServer:
             self._recipient_refusals -= 1
             self.refused += 1
             return self._recipient_refusal
+
+    def _count_transaction(self) -> None:
+        with self._lock:
+            self.transactions += 1
 
     def _store(self, mail: ReceivedMail) -> None:
         with self._lock:
@@ -240,10 +318,17 @@ class SmtpTestServer:
 
 @contextmanager
 def smtp_server(
-    port: int | None = None, *, credentials: tuple[str, str] | None = None
+    port: int | None = None,
+    *,
+    credentials: tuple[str, str] | None = None,
+    smtputf8: bool = True,
+    tls: Literal["starttls", "implicit"] | None = None,
+    certificate: ssl.SSLContext | None = None,
 ) -> Iterator[SmtpTestServer]:
     """A running ``SmtpTestServer``, stopped afterwards."""
-    server = SmtpTestServer(port, credentials=credentials)
+    server = SmtpTestServer(
+        port, credentials=credentials, smtputf8=smtputf8, tls=tls, certificate=certificate
+    )
     server.up()
     try:
         yield server

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import trustme
 from aiosmtplib import (
     SMTPConnectError,
     SMTPDataError,
@@ -26,11 +29,20 @@ from ilmo_notification.domain import (
     superseded_by,
     waiting_delay,
 )
-from ilmo_notification.mailer import classify
+from ilmo_notification.mailer import SmtpTls, classify
 from ilmo_notification.settings import NotificationSettings, require_manage_link_secret
 from ilmo_shared.contracts import Language, NotificationKind
+from ilmo_shared.settings import load_settings
 
 POLICY = RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings tests read the environment: start each from no ``ILMO_*`` at all."""
+    for name in list(os.environ):
+        if name.startswith("ILMO_"):
+            monkeypatch.delenv(name)
 
 
 def test_one_id_and_one_message_id_per_registration_and_kind() -> None:
@@ -51,6 +63,9 @@ def test_failures_retry_within_the_budget_then_park() -> None:
     parked = after_failure(4, FailureKind.TRANSIENT, "smtp 451", POLICY)
     assert isinstance(parked, Park)
     assert parked.reason == "4 attempts, last transient: smtp 451"
+    # An attempt broken off by a fault of the service itself backs off the same way.
+    assert after_failure(2, FailureKind.INTERNAL, "TypeError", POLICY) == RetryAt(4)
+    assert isinstance(after_failure(4, FailureKind.INTERNAL, "TypeError", POLICY), Park)
 
 
 def test_a_recipient_refused_for_good_or_an_unrenderable_mail_is_parked_at_once() -> None:
@@ -121,11 +136,12 @@ def test_a_span_over_midnight_names_both_days() -> None:
 def test_settings_defaults_and_the_required_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("ILMO_MANAGE_LINK_SECRET", "ILMO_SMTP_USERNAME", "ILMO_SMTP_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
     settings = NotificationSettings()
     assert (settings.http_port, settings.smtp_host, settings.smtp_port) == (8083, "127.0.0.1", 1025)
-    assert settings.smtp_starttls is False
+    # Encrypted unless told otherwise.
+    assert settings.smtp_tls is SmtpTls.STARTTLS
+    assert settings.smtp_ca_file is None
+    assert settings.mail_batch_size == 200
     assert (settings.mail_max_attempts, settings.mail_retry_base_seconds) == (8, 2.0)
     assert settings.sender_address == "ilmo@localhost"
     assert settings.message_id_domain == "localhost"
@@ -137,11 +153,11 @@ def test_settings_defaults_and_the_required_secret(
         "ilmo-notification: invalid setting ILMO_MANAGE_LINK_SECRET: Field required\n"
     )
     monkeypatch.setenv("ILMO_MANAGE_LINK_SECRET", "x" * 32)
-    monkeypatch.setenv("ILMO_SMTP_STARTTLS", "true")
+    monkeypatch.setenv("ILMO_SMTP_TLS", "implicit")
     monkeypatch.setenv("ILMO_MAIL_FROM", "Ilmo \u2013 VN <ilmo@vn.example.fi>")
     settings = NotificationSettings()
     assert require_manage_link_secret(settings, "x").get_secret_value() == "x" * 32
-    assert settings.smtp_starttls is True
+    assert settings.smtp_tls is SmtpTls.IMPLICIT
     assert settings.message_id_domain == "vn.example.fi"
 
 
@@ -151,6 +167,10 @@ def test_settings_defaults_and_the_required_secret(
         {"ILMO_MANAGE_LINK_SECRET": "too-short"},
         {"ILMO_MAIL_FROM": "not an address"},
         {"ILMO_SMTP_USERNAME": "ilmo"},
+        {"ILMO_SMTP_TLS": "maybe"},
+        {"ILMO_SMTP_TLS": "none", "ILMO_SMTP_USERNAME": "ilmo", "ILMO_SMTP_PASSWORD": "s3cret"},
+        {"ILMO_SMTP_CA_FILE": "/nonexistent/ca.pem"},
+        {"ILMO_MAIL_BATCH_SIZE": "0"},
         {"ILMO_MAIL_MAX_ATTEMPTS": "0"},
         {"ILMO_SMTP_TIMEOUT_SECONDS": "60", "ILMO_MAIL_SENDING_LEASE_SECONDS": "30"},
         # The lease must cover a whole attempt and its storage writes.
@@ -164,3 +184,55 @@ def test_bad_settings_are_refused(
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         NotificationSettings()
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit", "none"])
+def test_each_tls_mode_is_a_setting_and_none_goes_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, tls: str
+) -> None:
+    monkeypatch.setenv("ILMO_SMTP_TLS", tls)
+    settings = NotificationSettings()
+    assert settings.smtp_tls is SmtpTls(tls)
+    assert settings.smtp_username is None
+
+
+def test_a_password_in_clear_stops_the_service_with_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ILMO_SMTP_TLS", "none")
+    monkeypatch.setenv("ILMO_SMTP_USERNAME", "ilmo")
+    monkeypatch.setenv("ILMO_SMTP_PASSWORD", "s3cret-in-clear")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(NotificationSettings, "ilmo-notification")
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("ilmo-notification: invalid setting ILMO_SMTP_TLS: ")
+    assert "in clear" in line
+    assert "s3cret-in-clear" not in line
+
+
+def test_the_ca_file_must_exist_and_hold_certificates(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("ILMO_SMTP_CA_FILE", str(missing))
+    with pytest.raises(SystemExit):
+        load_settings(NotificationSettings, "ilmo-notification")
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("ilmo-notification: invalid setting ILMO_SMTP_CA_FILE: ")
+
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate\n")
+    monkeypatch.setenv("ILMO_SMTP_CA_FILE", str(not_pem))
+    with pytest.raises(SystemExit):
+        load_settings(NotificationSettings, "ilmo-notification")
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "ilmo-notification: invalid setting ILMO_SMTP_CA_FILE: "
+        "Value error, not a PEM bundle of CA certificates"
+    )
+
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("ILMO_SMTP_CA_FILE", str(bundle))
+    assert load_settings(NotificationSettings, "ilmo-notification").smtp_ca_file == bundle

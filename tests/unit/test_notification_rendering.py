@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
+from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from icalendar import Calendar
 
 import ilmo_notification
-from ilmo_notification.rendering import MailRequest
+from ilmo_notification.rendering import ComposedMail, MailRequest, RenderError
 from ilmo_shared.contracts import Attendance, Language, NotificationKind
 from ilmo_shared.manage_links import is_manage_link_token, manage_link
 from tests.support.notification import (
@@ -97,27 +98,33 @@ def compose(
     *,
     attendance: Attendance = Attendance.IN_PERSON,
     first_name: str = "Åsa",
+    email: str = "asa.ohman@example.fi",
     **details: Any,
-) -> tuple[EmailMessage, str]:
+) -> tuple[ComposedMail, str]:
     event = seminar("ministry-seminar")
     registration = accepted(
         event.event_id,
         language=language,
         attendance=attendance,
         first_name=first_name,
-        email="asa.ohman@example.fi",
         registration_id=uuid.UUID("5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60"),
     )
     request = MailRequest(
         str(registration.registration_id), event.event_id, kind, details_for(kind, **details)
     )
-    message = renderer().compose(request, contact_of(registration), event, now=NOW)
-    return message, str(registration.registration_id)
+    # The address as stored, unchecked: the renderer must cope with whatever it is.
+    contact = replace(contact_of(registration), email=email)
+    composed = renderer().compose(request, contact, event, now=NOW)
+    return composed, str(registration.registration_id)
 
 
-def parsed(message: EmailMessage) -> EmailMessage:
-    """The message as a receiving client parses it from the wire."""
-    return message_from_bytes(message.as_bytes(), policy=default)
+def parsed(composed: ComposedMail) -> EmailMessage:
+    """The message as a receiving client parses it from the wire.
+
+    Decoded as UTF-8 first (strictly: the bytes must be UTF-8): Python's
+    bytes parser does not read the UTF-8 headers of an SMTPUTF8 message.
+    """
+    return message_from_string(composed.data.decode("utf-8"), policy=default)
 
 
 def body(message: EmailMessage, subtype: str) -> str:
@@ -319,7 +326,7 @@ def test_a_hostile_name_is_text_in_html_not_markup() -> None:
 
 def test_headers_are_valid_mime_with_utf8_names_and_a_deterministic_message_id() -> None:
     message, registration_id = compose(NotificationKind.SEAT_CONFIRMED, Language.SV)
-    wire = message.as_bytes()
+    wire = message.data
     assert wire.isascii(), "headers and bodies are encoded for any SMTP server"
     assert b"\r\n" in wire
     received = parsed(message)
@@ -339,8 +346,10 @@ def test_headers_are_valid_mime_with_utf8_names_and_a_deterministic_message_id()
         "text/plain",
         "text/html",
     ]
+    assert message.message_id == f"<{registration_id}.seat_confirmed@ilmo.example.fi>"
+    assert message.recipient == "asa.ohman@example.fi"
     again, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.SV)
-    assert again["Message-ID"] == message["Message-ID"]
+    assert parsed(again)["Message-ID"] == received["Message-ID"]
 
 
 def test_mails_without_attachments_are_multipart_alternative() -> None:
@@ -355,3 +364,68 @@ def test_mails_without_attachments_are_multipart_alternative() -> None:
 def test_the_receipt_says_how_the_registrant_takes_part(attendance: Attendance, words: str) -> None:
     message, _ = compose(NotificationKind.REGISTRATION_RECEIVED, Language.EN, attendance=attendance)
     assert words in body(parsed(message), "plain")
+
+
+# ---------------------------------------------------------------- addresses beyond ASCII
+
+
+def test_a_local_part_beyond_ascii_is_written_for_smtputf8() -> None:
+    composed, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.FI, email="pää@esimerkki.fi")
+    assert composed.recipient == "pää@esimerkki.fi"
+    # RFC 6532: headers in UTF-8, not RFC 2047; bodies stay 7-bit.
+    text = composed.data.decode("utf-8")
+    assert "\r\nTo: Åsa Öhman <pää@esimerkki.fi>\r\n" in text
+    assert "=?utf-8?" not in text
+    assert all(line.isascii() for line in text.split("\r\n\r\n", 1)[1].splitlines())
+    received = parsed(composed)
+    assert received.defects == []
+    assert received["To"].addresses[0].addr_spec == "pää@esimerkki.fi"
+    assert received["To"].addresses[0].display_name == "Åsa Öhman"
+    subject = SUBJECTS[NotificationKind.SEAT_CONFIRMED][Language.FI]
+    assert received["Subject"] == f"{subject}: {TITLES[Language.FI]}"
+    assert "Sisäänkäynti pääovesta." in body(received, "plain")
+    assert len(calendar_of(received).events) == 1
+
+
+def test_a_domain_beyond_ascii_is_written_in_its_ascii_form_for_any_server() -> None:
+    composed, _ = compose(NotificationKind.REGISTRATION_RECEIVED, Language.SV, email="asa@pää.fi")
+    assert composed.recipient == "asa@xn--p-0faa.fi"
+    assert composed.data.isascii()
+    received = parsed(composed)
+    assert received.defects == []
+    assert received["To"].addresses[0].addr_spec == "asa@xn--p-0faa.fi"
+    assert received["To"].addresses[0].display_name == "Åsa Öhman"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "no-at-sign.example.fi",  # no domain
+        "line\r\nBcc: x@example.fi@example.fi",  # a header smuggled into the address
+        f"asa@ä{'x' * 70}.fi",  # a label too long for its ASCII form
+    ],
+)
+def test_an_address_that_cannot_be_written_is_a_render_error_naming_no_address(
+    email: str,
+) -> None:
+    with pytest.raises(RenderError) as refused:
+        compose(NotificationKind.REGISTRATION_RECEIVED, Language.EN, email=email)
+    reason = str(refused.value)
+    assert reason.startswith("registration_received: ")
+    assert "@" not in reason
+    assert refused.value.__cause__ is None
+    assert refused.value.__suppress_context__
+
+
+def test_a_fault_in_the_mails_data_is_a_render_error() -> None:
+    event = seminar("ministry-seminar")
+    registration = accepted(event.event_id)
+    request = MailRequest(
+        str(registration.registration_id),
+        event.event_id,
+        NotificationKind.STREAM_LINK,
+        {"url": STREAM_URL},  # no valid_from
+    )
+    with pytest.raises(RenderError) as refused:
+        renderer().compose(request, contact_of(registration), event, now=NOW)
+    assert str(refused.value) == "stream_link: KeyError"

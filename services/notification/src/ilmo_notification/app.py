@@ -37,7 +37,8 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         SmtpSettings(
             host=settings.smtp_host,
             port=settings.smtp_port,
-            starttls=settings.smtp_starttls,
+            tls=settings.smtp_tls,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             username=settings.smtp_username,
             password=(
                 settings.smtp_password.get_secret_value() if settings.smtp_password else None
@@ -56,6 +57,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         ),
         concurrency=settings.mail_concurrency,
         poll_seconds=settings.mail_poll_seconds,
+        batch_size=settings.mail_batch_size,
         lease_seconds=settings.mail_sending_lease_seconds,
         on_recorded=relay.notify,
         clock=clock,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
+from pymongo.errors import ConnectionFailure
 
 from ilmo_notification.domain import (
     SUPERSEDED_BY,
@@ -269,7 +270,13 @@ class MailDispatcher:
         # After the server could not be reached, one connection probes it first.
         workers = min(1 if self._unreachable_in_a_row else self._concurrency, len(groups))
         if workers:
-            await asyncio.gather(*(self._worker(work) for _ in range(workers)))
+            # Every worker finishes its mail in flight before the pass ends (or fails).
+            ends = await asyncio.gather(
+                *(self._worker(work) for _ in range(workers)), return_exceptions=True
+            )
+            for end in ends:
+                if isinstance(end, BaseException):
+                    raise end
         if work.result.sent or (work.result.progressed and not work.result.unreachable):
             self._unreachable_in_a_row = 0
         return work.result
@@ -298,16 +305,28 @@ class MailDispatcher:
     # ------------------------------------------------------------ one mail
 
     async def _deliver(self, session: SmtpSession, ready: _Ready, result: PassResult) -> bool:
-        """One attempt at one mail; True if the server took it."""
+        """One attempt at one mail; True if the server took it.
+
+        A fault in this one attempt must not stop the other mails of the pass,
+        so it ends the attempt only (``_interrupted``); a database that cannot
+        be reached ends the pass, leaving every mail due.
+        """
         # Under the correlation id of the message that asked for the mail.
         with correlation_scope(ready.mail.correlation_id):
-            return await self._attempt(session, ready, result)
+            try:
+                return await self._attempt(session, ready, result)
+            except ConnectionFailure:
+                raise
+            except Exception as error:
+                await self._interrupted(ready.mail, error)
+                result.progressed += 1
+                return False
 
     async def _attempt(self, session: SmtpSession, ready: _Ready, result: PassResult) -> bool:
         mail = ready.mail
         bound = log.bind(mail_id=mail.id, kind=mail.kind.value, event_id=mail.event_id)
         try:
-            message = self._renderer.compose(
+            composed = self._renderer.compose(
                 mail.request, ready.contact, ready.event, now=self._clock()
             )
         except RenderError as error:
@@ -328,19 +347,31 @@ class MailDispatcher:
             bound.warning("mail_resent_after_unknown_outcome", attempt=attempt)
         result.progressed += 1
 
-        message_id = str(message["Message-ID"])
         try:
-            await session.send(self._renderer.sender, ready.contact.email, message.as_bytes())
+            await session.send(self._renderer.sender, composed.recipient, composed.data)
         except SendError as failure:
             await self._failed(mail, attempt, failure, bound)
             if failure.kind is FailureKind.CONNECTION:
                 result.unreachable = True
             return False
-        await self._record_sent(mail, message_id, attempt)
+        await self._record_sent(mail, composed.message_id, attempt)
         MAILS_SENT.labels(mail.kind.value).inc()
         result.sent += 1
         bound.info("mail_sent", attempt=attempt, language=ready.contact.language.value)
         return True
+
+    async def _interrupted(self, mail: Mail, error: Exception) -> None:
+        """An attempt broke off on a fault of this service: a failed attempt like any other.
+
+        It counts against the mail's budget and backs off, so a mail that
+        keeps breaking moves down the due list and ends ``failed`` instead of
+        being read first by every pass. Only the fault's type is logged: its
+        message may quote personal data.
+        """
+        bound = log.bind(mail_id=mail.id, kind=mail.kind.value, event_id=mail.event_id)
+        bound.error("mail_attempt_interrupted", error=type(error).__name__)
+        failure = SendError(FailureKind.INTERNAL, type(error).__name__)
+        await self._failed(mail, mail.attempts + 1, failure, bound)
 
     async def _claim(self, mail: Mail) -> int | None:
         """The attempt number this process makes, or None if another dispatcher is on it."""
@@ -387,7 +418,8 @@ class MailDispatcher:
         )
 
     async def _park(self, mail: Mail, attempt: int, reason: str) -> None:
-        await self._store.mark_failed(mail, attempt=attempt, reason=reason)
+        if not await self._store.mark_failed(mail, attempt=attempt, reason=reason):
+            return  # it was closed meanwhile (an attempt interrupted after the fact)
         MAILS_FAILED.labels(mail.kind.value).inc()
         self._on_recorded(MAILS, mail.id)
         await self._closed(mail)

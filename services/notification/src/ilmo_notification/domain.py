@@ -107,6 +107,9 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"
     # The mail could not be rendered: a bug or bad data, retrying cannot help.
     RENDER = "render"
+    # The attempt broke off on a fault of this service (not SMTP, not the
+    # database being out): retried within the budget, in case it passes.
+    INTERNAL = "internal"
 
 
 @dataclass(frozen=True)

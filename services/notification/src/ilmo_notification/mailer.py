@@ -3,13 +3,22 @@
 Failures are classified for the retry rules (``domain.FailureKind``) and
 described by the SMTP reply code and the exception's type only: a server's
 reply text may quote the recipient's address, so it is never kept or logged.
+
+A connection is encrypted unless the settings say ``none``: STARTTLS is
+required (aiosmtplib's own default only uses it when offered, so a server, or
+anyone in between, that leaves it out would get the mail and the password in
+clear), or TLS from the first byte. The server's certificate is verified.
+Failing to secure the connection is a connection failure, never a reason to
+go on in clear.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from types import TracebackType
 
 import aiosmtplib
@@ -29,14 +38,34 @@ from ilmo_notification.domain import FailureKind
 from ilmo_notification.metrics import SMTP_SECONDS
 
 
+class SmtpTls(StrEnum):
+    """How the connection to the SMTP server is encrypted (``ILMO_SMTP_TLS``)."""
+
+    # Plain connection upgraded with STARTTLS before anything else; required.
+    STARTTLS = "starttls"
+    # TLS from the first byte (submissions port 465).
+    IMPLICIT = "implicit"
+    # No encryption: only for a local sink, and never with a password.
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
     port: int
-    starttls: bool = False
+    tls: SmtpTls = SmtpTls.STARTTLS
+    # PEM bundle of the CAs to trust instead of the system's (a private CA).
+    ca_file: str | None = None
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
+    """The client side of TLS: certificate and host name verified; None for plain SMTP."""
+    if settings.tls is SmtpTls.NONE:
+        return None
+    return ssl.create_default_context(cafile=settings.ca_file)
 
 
 class SendError(Exception):
@@ -80,8 +109,9 @@ def classify(error: BaseException) -> SendError:
 class SmtpSession:
     """One SMTP connection, opened on first use and reopened after a failure."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, tls: ssl.SSLContext | None) -> None:
         self._settings = settings
+        self._tls = tls
         self._client: aiosmtplib.SMTP | None = None
 
     async def _connected(self) -> aiosmtplib.SMTP:
@@ -91,14 +121,40 @@ class SmtpSession:
         client = aiosmtplib.SMTP(
             hostname=settings.host,
             port=settings.port,
-            start_tls=settings.starttls,
+            use_tls=settings.tls is SmtpTls.IMPLICIT,
+            # Not aiosmtplib's STARTTLS-if-offered: ``_open`` requires it.
+            start_tls=False,
+            tls_context=self._tls,
             timeout=settings.timeout,
-            username=settings.username,
-            password=settings.password,
         )
         await client.connect()
+        try:
+            await self._open(client)
+        except BaseException:
+            client.close()
+            raise
         self._client = client
         return client
+
+    async def _open(self, client: aiosmtplib.SMTP) -> None:
+        """EHLO, STARTTLS when required, then AUTH: nothing private crosses in clear.
+
+        Ends with the server's extensions known (EHLO, again over TLS after
+        STARTTLS, RFC 3207), which the SMTPUTF8 check of ``send`` reads.
+        """
+        await client.ehlo()
+        if self._settings.tls is SmtpTls.STARTTLS:
+            if not client.supports_extension("starttls"):
+                raise SendError(FailureKind.CONNECTION, "server does not offer STARTTLS")
+            try:
+                await client.starttls()
+            except SMTPResponseException as refusal:
+                raise SendError(
+                    FailureKind.CONNECTION, f"STARTTLS refused, smtp {refusal.code}"
+                ) from None
+            await client.ehlo()
+        if self._settings.username is not None:
+            await client.login(self._settings.username, self._settings.password or "")
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
         """One mail transaction, over within the SMTP timeout; raises ``SendError``.
@@ -160,10 +216,11 @@ class SmtpSession:
 
 
 class SmtpMailer:
-    """Makes sessions to the configured server."""
+    """Makes sessions to the configured server, all with one TLS context (built once)."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
+        self._tls = tls_context(settings)
 
     def session(self) -> SmtpSession:
-        return SmtpSession(self.settings)
+        return SmtpSession(self.settings, self._tls)

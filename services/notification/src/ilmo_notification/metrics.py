@@ -15,7 +15,8 @@ MAIL_INTENTS = Counter(
 MAILS_SENT = Counter("ilmo_mail_sent_total", "Mails the SMTP server accepted, by kind.", ["kind"])
 MAIL_ATTEMPT_FAILURES = Counter(
     "ilmo_mail_attempt_failures_total",
-    "Failed delivery attempts, by kind and reason (connection, transient, permanent, render).",
+    "Failed delivery attempts, by kind and reason "
+    "(connection, transient, permanent, render, internal).",
     ["kind", "reason"],
 )
 MAILS_FAILED = Counter(

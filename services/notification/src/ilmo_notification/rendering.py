@@ -7,6 +7,16 @@ title is never markup. The message is an ``EmailMessage`` under
 ``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
 multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
 (RFC 5545) is attached.
+
+An address whose domain is not ASCII (``asa@pää.fi``) is written with the
+domain's ASCII form (IDNA), which every server takes. One whose local part is
+not ASCII (``pää@esimerkki.fi``) has no ASCII form: its message is written for
+SMTPUTF8 (RFC 6531, UTF-8 headers), and the mailer sends it only to a server
+that offers that extension.
+
+``compose`` does everything up to the wire bytes, so whatever goes wrong
+writing one mail (templates, an address, MIME, the calendar) is a
+``RenderError`` about that mail alone.
 """
 
 from __future__ import annotations
@@ -43,6 +53,8 @@ PRODUCT_ID = "-//Ilmo//Ilmo notification//EN"
 # CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
 # base64), so that no server's lack of 8BITMIME can mangle a message.
 WIRE = SMTP.clone(cte_type="7bit")
+# The same for a recipient whose local part is not ASCII: headers in UTF-8 (RFC 6532).
+WIRE_UTF8 = WIRE.clone(utf8=True)
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
 
 
@@ -90,8 +102,35 @@ class RenderedMail:
     attachments: tuple[Attachment, ...] = ()
 
 
+@dataclass(frozen=True)
+class ComposedMail:
+    """A mail ready for the SMTP transaction: whom it goes to, its Message-ID and its bytes."""
+
+    recipient: str
+    message_id: str
+    data: bytes
+
+
 class RenderError(Exception):
-    """A mail that cannot be written (bad data or a template fault); retrying will not help."""
+    """A mail that cannot be written (bad data or a template fault); retrying will not help.
+
+    Its text names the kind and the type of the fault only: the fault's own
+    message may quote a name or an address.
+    """
+
+
+def recipient_address(display_name: str, email: str) -> Address:
+    """The registrant's address as it is written on the wire: the domain in ASCII (IDNA).
+
+    Built from its parts: ``Address(addr_spec=...)`` refuses a local part
+    that is not ASCII, which SMTPUTF8 allows.
+    """
+    local_part, _, domain = email.rpartition("@")
+    if not local_part or not domain:
+        raise ValueError("an address needs a local part and a domain")
+    if not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
+    return Address(display_name=display_name, username=local_part, domain=domain)
 
 
 def _environment() -> Environment:
@@ -218,12 +257,36 @@ class MailRenderer:
 
     def compose(
         self, request: MailRequest, contact: Contact, event: EventDetails, *, now: datetime
+    ) -> ComposedMail:
+        """The mail as it goes on the wire; the same request always gets the same Message-ID.
+
+        Raises ``RenderError`` for any fault, so that one mail that cannot be
+        written is failed on its own and never stops the others.
+        """
+        try:
+            recipient = recipient_address(contact.display_name, contact.email)
+            message = self._message(request, contact, event, recipient, now=now)
+            data = message.as_bytes()
+        except RenderError:
+            raise
+        except Exception as error:  # an address, MIME, a header: whatever it was
+            raise RenderError(f"{request.kind.value}: {type(error).__name__}") from None
+        return ComposedMail(recipient.addr_spec, self.message_id(request), data)
+
+    def _message(
+        self,
+        request: MailRequest,
+        contact: Contact,
+        event: EventDetails,
+        recipient: Address,
+        *,
+        now: datetime,
     ) -> EmailMessage:
-        """The complete message; the same request always gets the same Message-ID."""
+        """The MIME message, under the policy ``recipient`` needs (see ``compose``)."""
         rendered = self.render(request, contact, event, now=now)
-        message = EmailMessage(policy=WIRE)
+        message = EmailMessage(policy=WIRE if recipient.addr_spec.isascii() else WIRE_UTF8)
         message["From"] = self._from
-        message["To"] = Address(display_name=contact.display_name, addr_spec=contact.email)
+        message["To"] = recipient
         message["Subject"] = rendered.subject
         message["Date"] = format_datetime(now)
         message["Message-ID"] = self.message_id(request)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 from email.utils import parseaddr
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ilmo_notification.mailer import SmtpTls
 from ilmo_shared.settings import ENV_PREFIX, Port, ServiceSettings
 
 Seconds = Annotated[float, Field(gt=0, le=24 * 3600)]
@@ -28,9 +38,13 @@ class NotificationSettings(ServiceSettings):
 
     smtp_host: str = Field(default="127.0.0.1", min_length=1)
     smtp_port: Port = 1025
-    smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # After the credentials, so that its check sees them. Encrypted unless
+    # told otherwise: ``none`` is for a local sink only.
+    smtp_tls: SmtpTls = SmtpTls.STARTTLS
+    # CAs to trust for the server's certificate instead of the system's.
+    smtp_ca_file: FilePath | None = None
     smtp_timeout_seconds: Seconds = 30.0
     mail_from: str = "Ilmo <ilmo@localhost>"
 
@@ -46,6 +60,8 @@ class NotificationSettings(ServiceSettings):
     mail_concurrency: int = Field(default=4, ge=1, le=64)
     # How often due mails are looked for when nothing wakes the dispatcher.
     mail_poll_seconds: Seconds = 5.0
+    # Due mails read by one pass of the dispatcher.
+    mail_batch_size: int = Field(default=200, ge=1, le=10_000)
     # A mail found in ``sending`` this long after its attempt started is taken
     # for abandoned (its process died) and sent again with the same Message-ID.
     # It is also how late a registrant's mail can be after a crash mid-send, so
@@ -59,6 +75,27 @@ class NotificationSettings(ServiceSettings):
         _name, address = parseaddr(value)
         if "@" not in address or address.startswith("@") or address.endswith("@"):
             raise ValueError("must be an address such as 'Ilmo <ilmo@example.fi>'")
+        return value
+
+    @field_validator("smtp_tls")
+    @classmethod
+    def _no_password_in_clear(cls, value: SmtpTls, info: ValidationInfo) -> SmtpTls:
+        credentials = (info.data.get("smtp_username"), info.data.get("smtp_password"))
+        if value is SmtpTls.NONE and credentials != (None, None):
+            raise ValueError(
+                "'none' would send ILMO_SMTP_USERNAME and ILMO_SMTP_PASSWORD in clear;"
+                " use 'starttls' or 'implicit'"
+            )
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file_holds_certificates(cls, value: FilePath | None) -> FilePath | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except (ssl.SSLError, ValueError) as error:
+                raise ValueError("not a PEM bundle of CA certificates") from error
         return value
 
     @model_validator(mode="after")

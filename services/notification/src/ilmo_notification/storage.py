@@ -56,6 +56,9 @@ MAILS = "mails"
 ATTEMPTS = "mail_attempts"
 
 Clock = Callable[[], datetime]
+# The condition of writes that end or reschedule an attempt: a late one (after a
+# fault) never reopens a mail already sent or failed, nor announces it twice.
+_STILL_OPEN: Mapping[str, Any] = {"state": {"$in": [state.value for state in OPEN_STATES]}}
 
 
 def utc_now() -> datetime:
@@ -413,6 +416,7 @@ class NotificationStore:
         )
 
     async def mark_retry(self, mail: Mail, *, attempt: int, delay: float, reason: str) -> None:
+        """A failed attempt within the budget: due again after ``delay`` (if still open)."""
         now = self._clock()
         await self._update(
             mail.id,
@@ -424,10 +428,15 @@ class NotificationStore:
                     "last_error": reason,
                 }
             },
+            only_if=_STILL_OPEN,
         )
 
-    async def mark_failed(self, mail: Mail, *, attempt: int, reason: str) -> None:
-        """Parked for an operator, and ``notification.failed`` in the same write."""
+    async def mark_failed(self, mail: Mail, *, attempt: int, reason: str) -> bool:
+        """Parked for an operator, and ``notification.failed`` in the same write.
+
+        Only an open mail: one already ``sent`` or ``failed`` is never reopened
+        or announced twice. False when nothing matched.
+        """
         now = self._clock()
         event = NotificationFailed(
             registration_id=UUID(mail.registration_id),
@@ -436,7 +445,7 @@ class NotificationStore:
             reason=reason[:500],
             failed_at=now,
         )
-        await self._update(
+        return await self._update(
             mail.id,
             {
                 "$set": {
@@ -448,6 +457,7 @@ class NotificationStore:
                 "$unset": {"next_attempt_at": ""},
                 "$push": {OUTBOX_FIELD: outbox_entry(event, source=self._source)},
             },
+            only_if=_STILL_OPEN,
         )
 
     async def mark_skipped(self, mail: Mail, *, superseded_by: NotificationKind) -> None:
