@@ -8,18 +8,21 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: help run stop test setup infra infra-down lint typecheck pytest \
+.PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-run: setup infra ## Start RabbitMQ, FerretDB, the mail sink and the four services; Ctrl-C stops all
+run: setup infra ## Start RabbitMQ, FerretDB, the mail sink and the four services (supervised: restarted if they die); Ctrl-C stops all
 	deploy/local/run.sh start
 
-stop: ## Stop the services and whatever infrastructure `make run` started
+stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started
 	deploy/local/run.sh stop
 	deploy/local/infra.sh down
+
+status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
+	@rc=0; deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
 test: setup infra lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
 

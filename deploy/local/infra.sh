@@ -16,6 +16,7 @@
 #   ILMO_RABBITMQ_MANAGEMENT_PORT RabbitMQ management API port (default 15672)
 #   ILMO_FERRETDB_DEBUG_ADDR      FerretDB's metrics/debug HTTP address (default 127.0.0.1:8089)
 #   ILMO_FERRETDB_GOTOOLCHAIN     GOTOOLCHAIN value for building FerretDB (default: the local go)
+#   ILMO_LOCAL_DIR                the local state folder (default .local)
 #
 # A component whose address already answers in the expected protocol is
 # reused as it is, whoever runs it (if something else answers there, that is

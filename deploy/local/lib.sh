@@ -5,7 +5,10 @@
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
-LOCAL_DIR=$REPO_ROOT/.local
+# Git-ignored local state: pid files, logs, databases, mail, generated secrets.
+# ILMO_LOCAL_DIR moves it elsewhere (tests use a temporary directory, so that
+# they never touch, or reuse, what a developer's `make run` started).
+LOCAL_DIR=${ILMO_LOCAL_DIR:-$REPO_ROOT/.local}
 RUN_DIR=$LOCAL_DIR/run
 LOG_DIR=$LOCAL_DIR/log
 TOOLS_BIN=$REPO_ROOT/.tools/bin
@@ -26,7 +29,7 @@ note() {
 report() {
 	local component=$1 state=$2
 	shift 2
-	printf '%-10s %-8s %s\n' "$component" "$state" "$*"
+	printf '%-12s %-8s %s\n' "$component" "$state" "$*"
 }
 
 # Path relative to the repository root, for messages.
