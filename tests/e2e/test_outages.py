@@ -110,33 +110,35 @@ def mail_to(smtp: SmtpTestServer) -> dict[str, str]:
     return {"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)}
 
 
-async def test_services_started_while_the_broker_is_down_serve_once_it_answers(
-    infrastructure: IsolatedInfrastructure,
+@pytest.mark.parametrize(
+    ("server", "setting"), [("broker", "amqp_url"), ("database", "mongodb_url")]
+)
+async def test_services_started_while_a_server_is_down_serve_once_it_answers(
+    infrastructure: IsolatedInfrastructure, server: str, setting: str
 ) -> None:
-    with (
-        smtp_server() as smtp,
-        relay_to(*server_of(infrastructure.amqp_url), up=False) as broker,
-    ):
-        behind = dataclasses.replace(
-            infrastructure, amqp_url=through(infrastructure.amqp_url, broker)
-        )
+    url = getattr(infrastructure, setting)
+    with smtp_server() as smtp, relay_to(*server_of(url), up=False) as relay:
+        if setting == "amqp_url":
+            behind = dataclasses.replace(infrastructure, amqp_url=through(url, relay))
+        else:
+            behind = dataclasses.replace(infrastructure, mongodb_url=through(url, relay))
         with running_services(
             behind, extra_environment=mail_to(smtp), wait_ready=False
         ) as services:
             for service in services.values():
                 service.wait_live()
-            await_readiness(services, waiting_for("broker"), "said they wait for the broker")
+            await_readiness(services, waiting_for(server), f"said they wait for the {server}")
 
-            broker.up()
-            await_readiness(services, ready, "became ready after the broker came back")
+            relay.up()
+            await_readiness(services, ready, f"became ready after the {server} came back")
             await a_registration_goes_through(services, smtp)
 
             # An outage after the start: readiness follows it, no restart needed.
             pids = {name: s.process.pid for name, s in services.items() if s.process}
-            broker.down()
-            await_readiness(services, unavailable, "reported the lost broker")
-            broker.up()
-            await_readiness(services, ready, "recovered from the broker outage")
+            relay.down()
+            await_readiness(services, unavailable, f"reported the lost {server}")
+            relay.up()
+            await_readiness(services, ready, f"recovered from the {server} outage")
             assert {n: s.process.pid for n, s in services.items() if s.process} == pids
             await a_registration_goes_through(services, smtp)
             for service in services.values():
@@ -144,34 +146,6 @@ async def test_services_started_while_the_broker_is_down_serve_once_it_answers(
                 # One line per change of state, not one per attempt.
                 assert log.count('"dependency_unreachable"') == 2, f"{service.name}:\n{log}"
                 assert log.count('"service_started"') == 1
-
-
-async def test_services_started_while_the_database_is_down_serve_once_it_answers(
-    infrastructure: IsolatedInfrastructure,
-) -> None:
-    with (
-        smtp_server() as smtp,
-        relay_to(*server_of(infrastructure.mongodb_url), up=False) as database,
-    ):
-        behind = dataclasses.replace(
-            infrastructure, mongodb_url=through(infrastructure.mongodb_url, database)
-        )
-        with running_services(
-            behind, extra_environment=mail_to(smtp), wait_ready=False
-        ) as services:
-            for service in services.values():
-                service.wait_live()
-            await_readiness(services, waiting_for("database"), "said they wait for the database")
-
-            database.up()
-            await_readiness(services, ready, "became ready after the database came back")
-            await a_registration_goes_through(services, smtp)
-
-            database.down()
-            await_readiness(services, unavailable, "reported the lost database")
-            database.up()
-            await_readiness(services, ready, "recovered from the database outage")
-            await a_registration_goes_through(services, smtp)
 
 
 async def test_a_service_uses_whichever_broker_node_answers_and_moves_when_one_is_gone(

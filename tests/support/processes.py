@@ -59,31 +59,25 @@ class ServiceProcess:
         log.close()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log()}")
+        """Until ``/health/ready`` answers 200: the service does its work."""
+        self._wait_for("/health/ready", "ready", timeout)
 
     def wait_live(self, timeout: float = 30.0) -> None:
         """Until the process answers HTTP at all (``/health/live``)."""
+        self._wait_for("/health/live", "live", timeout)
+
+    def _wait_for(self, path: str, state: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/health/live", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not live in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} not {state} in {timeout}s:\n{self.log()}")
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """``/health/ready`` as (status code, body)."""

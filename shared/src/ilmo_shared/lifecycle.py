@@ -205,28 +205,8 @@ class Lifecycle:
             self.on_fatal()
 
     async def _come_up(self) -> None:
-        backoff = self._backoff()
-        while True:
-            try:
-                async with asyncio.TaskGroup() as both:
-                    both.create_task(self._until_database())
-                    both.create_task(self._until_broker())
-            except* ConfigurationRefusedError as refused:
-                raise refused.exceptions[0] from None
-            try:
-                await self._begin_work()
-                return
-            except ConfigurationRefusedError:
-                raise
-            except Exception as error:
-                # A server went away between answering and the declarations.
-                log.warning("service_start_interrupted", error=type(error).__name__)
-                await self._disconnect_broker()
-                await asyncio.sleep(backoff.next_delay())
-
-    async def _begin_work(self) -> None:
+        await self._consume_once_connected(self._until_both)
         parts = self._parts
-        await self._declare_and_consume()
         if parts.relay is not None:
             parts.relay.start()
         for worker in parts.workers:
@@ -239,6 +219,30 @@ class Lifecycle:
             port=self._infrastructure.settings.http_port,
             broker=node_name(self._nodes[self._node]),
         )
+
+    async def _until_both(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as both:
+                both.create_task(self._until_database())
+                both.create_task(self._until_broker())
+        except* ConfigurationRefusedError as refused:
+            raise refused.exceptions[0] from None
+
+    async def _consume_once_connected(self, connected: Callable[[], Awaitable[None]]) -> None:
+        """Await ``connected()``, then declare the queues and consume; again if a server left."""
+        backoff = self._backoff()
+        while True:
+            await connected()
+            try:
+                await self._declare_and_consume()
+                return
+            except ConfigurationRefusedError:
+                raise
+            except Exception as error:
+                # A server went away between answering and the declarations.
+                log.warning("consuming_not_started", error=type(error).__name__)
+                await self._disconnect_broker()
+                await asyncio.sleep(backoff.next_delay())
 
     async def _declare_and_consume(self) -> None:
         broker = self._infrastructure.broker
@@ -324,18 +328,7 @@ class Lifecycle:
         await self._stop_consuming()
         await self._disconnect_broker()
         self._node = (self._node + 1) % len(self._nodes)
-        backoff = self._backoff()
-        while True:
-            await self._until_broker()
-            try:
-                await self._declare_and_consume()
-                return
-            except ConfigurationRefusedError:
-                raise
-            except Exception as error:
-                log.warning("broker_failover_interrupted", error=type(error).__name__)
-                await self._disconnect_broker()
-                await asyncio.sleep(backoff.next_delay())
+        await self._consume_once_connected(self._until_broker)
 
     # ------------------------------------------------------------ small steps
 
