@@ -938,6 +938,68 @@ async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_mes
     assert document["attempts"] == 2
 
 
+async def test_a_mail_left_sending_is_resent_even_when_a_later_mail_supersedes_it(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """Found by the chaos run: the seat mail may be in the inbox; it must not go unrecorded.
+
+    The process died mid-send of the seat confirmation, then the person
+    cancelled. Skipping the seat mail as superseded would leave a mail that
+    may have been delivered without its ``notification.sent``; instead it is
+    resent (same Message-ID), recorded, and the cancellation follows it.
+    """
+    database = new_database(infrastructure)
+    store = NotificationStore(mongo[database], source="ilmo/notification")
+    await store.create_indexes()
+    event = seminar()
+    registration = accepted(event.event_id, language=Language.FI)
+    rid = str(registration.registration_id)
+    await store.remember_event(event)
+    await store.remember_contact(registration)
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
+    )
+    await store.mails.update_one(
+        {"_id": f"{rid}:registration_received"}, {"$set": {"state": "sent", "attempts": 1}}
+    )
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}, cause="test"
+    )
+    await store.attempts.insert_one(
+        {
+            "_id": f"{rid}:seat_confirmed#1",
+            "mail_id": f"{rid}:seat_confirmed",
+            "attempt": 1,
+            "started_at": datetime.now(UTC) - timedelta(minutes=10),
+        }
+    )
+    await store.mails.update_one(
+        {"_id": f"{rid}:seat_confirmed"},
+        {
+            "$set": {
+                "state": "sending",
+                "attempts": 1,
+                "last_attempt_at": datetime.now(UTC) - timedelta(minutes=10),
+                "next_attempt_at": datetime.now(UTC) - timedelta(minutes=5),
+            }
+        },
+    )
+    await store.record_intent(
+        rid, event.event_id, NotificationKind.CANCELLATION_CONFIRMED, {}, cause="test"
+    )
+
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp, database=database) as service:
+            mails = await smtp.wait_for(2, registration_id=rid, timeout=20)
+            announced = await service.wait_announced(rid, "notification.sent", 2)
+            await service.settle()
+            seat = await service.mail_document(rid, NotificationKind.SEAT_CONFIRMED)
+
+    assert [m.kind for m in mails] == ["seat_confirmed", "cancellation_confirmed"]
+    assert {a.data["kind"] for a in announced} == {"seat_confirmed", "cancellation_confirmed"}
+    assert seat["state"] == "sent"
+
+
 async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
     FailureKind,
+    MailState,
     Park,
     RetryAt,
     RetryPolicy,
@@ -82,6 +83,10 @@ def test_later_mails_make_earlier_unsent_ones_pointless() -> None:
     assert superseded_by(kinds.STREAM_LINK, {kinds.SEAT_CONFIRMED}) is None
     assert superseded_by(kinds.REGISTRATION_RECEIVED, set(kinds)) is None
     assert superseded_by(kinds.CANCELLATION_CONFIRMED, set(kinds)) is None
+    # An attempt with an unknown outcome (its process died mid-send) is never skipped.
+    assert superseded_by(
+        kinds.SEAT_CONFIRMED, {kinds.CANCELLATION_CONFIRMED}, MailState.SENDING
+    ) is (None)
 
 
 def test_waiting_mails_look_again_sooner_first_then_less_often() -> None:

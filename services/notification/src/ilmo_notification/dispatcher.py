@@ -242,7 +242,7 @@ class MailDispatcher:
                 for kind in SUPERSEDED_BY.get(mail.kind, ())
                 if mail_id(mail.registration_id, kind) in known
             }
-            superseding = superseded_by(mail.kind, recorded_later)
+            superseding = superseded_by(mail.kind, recorded_later, mail.state)
             if superseding is not None:
                 await self._store.mark_skipped(mail, superseded_by=superseding)
                 MAILS_SKIPPED.labels(mail.kind.value).inc()

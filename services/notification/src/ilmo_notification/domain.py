@@ -71,9 +71,20 @@ def message_id(registration_id: str, kind: NotificationKind, domain: str) -> str
 
 
 def superseded_by(
-    kind: NotificationKind, recorded: Collection[NotificationKind]
+    kind: NotificationKind,
+    recorded: Collection[NotificationKind],
+    state: MailState = MailState.PENDING,
 ) -> NotificationKind | None:
-    """The later kind recorded for the same registration that makes ``kind`` pointless."""
+    """The later kind recorded for the same registration that makes ``kind`` pointless.
+
+    A mail left ``sending`` by a process that died may already be in the
+    registrant's inbox: skipping it would leave a delivered mail without its
+    record and its ``notification.sent``. It is sent again (same Message-ID,
+    so a mail client shows it once) and recorded, like any mail whose attempt
+    had an unknown outcome.
+    """
+    if state is MailState.SENDING:
+        return None
     for later in SUPERSEDED_BY.get(kind, ()):
         if later in recorded:
             return later
