@@ -46,6 +46,12 @@ def test_readiness_is_ok_only_while_running_with_both_dependencies(
     }
 
 
+def test_a_dependency_not_tried_yet_is_connecting_not_failing() -> None:
+    readiness = Readiness(Phase.WAITING, {Dependency.BROKER: None, Dependency.DATABASE: False})
+    assert not readiness.ready
+    assert readiness.body()["checks"] == {"broker": "connecting", "database": "failing"}
+
+
 def test_a_node_is_named_without_its_credentials() -> None:
     assert node_name("amqp://ilmo:s3cret@rabbit-1.example:5672/ilmo") == "rabbit-1.example:5672"
     assert node_name("amqps://ilmo:s3cret@rabbit-2/") == "rabbit-2:5671"

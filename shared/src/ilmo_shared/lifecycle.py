@@ -83,7 +83,8 @@ class Readiness:
     """What ``/health/ready`` answers: ready only when running with both dependencies up."""
 
     phase: Phase
-    up: dict[Dependency, bool]
+    # None: not tried yet (the first attempt is under way).
+    up: dict[Dependency, bool | None]
 
     @property
     def ready(self) -> bool:
@@ -97,8 +98,12 @@ class Readiness:
         return {
             "status": status,
             "phase": self.phase.value,
-            "checks": {d.value: "ok" if up else "failing" for d, up in self.up.items()},
+            "checks": {d.value: _check(up) for d, up in self.up.items()},
         }
+
+
+def _check(up: bool | None) -> str:
+    return "connecting" if up is None else ("ok" if up else "failing")
 
 
 def node_name(url: str) -> str:
@@ -154,7 +159,7 @@ class Lifecycle:
     # ------------------------------------------------------------ outside view
 
     def readiness(self) -> Readiness:
-        return Readiness(self.phase, {d: bool(up) for d, up in self._up.items()})
+        return Readiness(self.phase, dict(self._up))
 
     async def running(self) -> None:
         """Return once the service does its work (tests and tools wait on this)."""
