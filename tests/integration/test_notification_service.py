@@ -879,12 +879,16 @@ async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
 # ---------------------------------------------------------------- the crash window
 
 
-async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_message_id(
-    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
-) -> None:
-    """The process died after marking the mail ``sending``: the server may have it already."""
-    database = new_database(infrastructure)
-    store = NotificationStore(mongo[database], source="ilmo/notification")
+async def seat_mail_left_sending(
+    database: AsyncDatabase[Document],
+) -> tuple[NotificationStore, str, str]:
+    """A receipt sent, and a seat mail a dead process left ``sending``, its lease over.
+
+    Returns the store, the event's id and the registration's id.
+
+    What the dead process left: attempt 1 claimed and marked, ten minutes ago.
+    """
+    store = NotificationStore(database, source="ilmo/notification")
     await store.create_indexes()
     event = seminar()
     registration = accepted(event.event_id, language=Language.FI)
@@ -900,7 +904,6 @@ async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_mes
     await store.record_intent(
         rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}, cause="test"
     )
-    # What the dead process left: attempt 1 claimed and marked, its lease over.
     await store.attempts.insert_one(
         {
             "_id": f"{rid}:seat_confirmed#1",
@@ -920,6 +923,15 @@ async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_mes
             }
         },
     )
+    return store, event.event_id, rid
+
+
+async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_message_id(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """The process died after marking the mail ``sending``: the server may have it already."""
+    database = new_database(infrastructure)
+    _store, _event_id, rid = await seat_mail_left_sending(mongo[database])
     before = sample("ilmo_mail_possible_duplicates_total", {"kind": "seat_confirmed"})
 
     with smtp_server() as smtp:
@@ -949,43 +961,9 @@ async def test_a_mail_left_sending_is_resent_even_when_a_later_mail_supersedes_i
     resent (same Message-ID), recorded, and the cancellation follows it.
     """
     database = new_database(infrastructure)
-    store = NotificationStore(mongo[database], source="ilmo/notification")
-    await store.create_indexes()
-    event = seminar()
-    registration = accepted(event.event_id, language=Language.FI)
-    rid = str(registration.registration_id)
-    await store.remember_event(event)
-    await store.remember_contact(registration)
+    store, event_id, rid = await seat_mail_left_sending(mongo[database])
     await store.record_intent(
-        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
-    )
-    await store.mails.update_one(
-        {"_id": f"{rid}:registration_received"}, {"$set": {"state": "sent", "attempts": 1}}
-    )
-    await store.record_intent(
-        rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}, cause="test"
-    )
-    await store.attempts.insert_one(
-        {
-            "_id": f"{rid}:seat_confirmed#1",
-            "mail_id": f"{rid}:seat_confirmed",
-            "attempt": 1,
-            "started_at": datetime.now(UTC) - timedelta(minutes=10),
-        }
-    )
-    await store.mails.update_one(
-        {"_id": f"{rid}:seat_confirmed"},
-        {
-            "$set": {
-                "state": "sending",
-                "attempts": 1,
-                "last_attempt_at": datetime.now(UTC) - timedelta(minutes=10),
-                "next_attempt_at": datetime.now(UTC) - timedelta(minutes=5),
-            }
-        },
-    )
-    await store.record_intent(
-        rid, event.event_id, NotificationKind.CANCELLATION_CONFIRMED, {}, cause="test"
+        rid, event_id, NotificationKind.CANCELLATION_CONFIRMED, {}, cause="test"
     )
 
     with smtp_server() as smtp:

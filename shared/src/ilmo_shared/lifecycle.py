@@ -264,13 +264,11 @@ class Lifecycle:
                 await self._infrastructure.database.command("ping")
                 if prepare is not None:
                     await prepare()
-            except OperationFailure as error:
-                if error.code in _REFUSED_CODES:
+            except Exception as error:
+                if isinstance(error, OperationFailure) and error.code in _REFUSED_CODES:
                     raise ConfigurationRefusedError(
                         "ILMO_MONGODB_URL", f"the database refused the credentials ({error.code})"
                     ) from None
-                self._mark(Dependency.DATABASE, False, type(error).__name__)
-            except Exception as error:
                 self._mark(Dependency.DATABASE, False, type(error).__name__)
             else:
                 self._mark(Dependency.DATABASE, True)
