@@ -69,5 +69,5 @@ BENCH_ARGS ?= --mode closed --concurrency 32 --registrations 5000 --seats 300 --
 bench: setup infra ## Benchmark: the pipeline end to end vs the broker baseline (BENCH_ARGS=...; docs/performance.md)
 	$(UV) run --frozen python -m bench.run $(BENCH_ARGS)
 
-contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in shared/contracts
+contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
 	$(UV) run --frozen ilmo-contracts

@@ -19,7 +19,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ilmo_shared.contracts import Envelope, RegistrationAccepted
+from ilmo_event_contracts import Envelope, RegistrationAccepted
 from ilmo_shared.dead_letters import browse
 from ilmo_shared.messaging.subscription import REASON_HEADER
 from tests.support.amqp import amqp_connection, event_tap
@@ -139,7 +139,7 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
 
 
 def _is_valid(routing_key: str, body: bytes) -> bool:
-    from ilmo_shared.contracts import event_class_for
+    from ilmo_event_contracts import event_class_for
 
     event_class = event_class_for(routing_key) or RegistrationAccepted
     try:

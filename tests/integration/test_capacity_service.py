@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 
 from ilmo_capacity.app import build_app
 from ilmo_capacity.settings import CapacitySettings
-from ilmo_shared.contracts import Attendance
+from ilmo_event_contracts import Attendance
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document

@@ -20,7 +20,7 @@ from ilmo_capacity.storage import (
     SeatInventoryStore,
     TooManyConflictsError,
 )
-from ilmo_shared.contracts import Envelope
+from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
 from ilmo_shared.storage import Document

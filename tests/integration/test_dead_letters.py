@@ -11,7 +11,7 @@ from pathlib import Path
 
 from faststream.rabbit import RabbitBroker
 
-from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
 from ilmo_shared.dead_letters import browse, replay
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription

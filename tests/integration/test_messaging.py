@@ -12,7 +12,7 @@ import aio_pika
 import pytest
 from faststream.rabbit import RabbitBroker
 
-from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
 from ilmo_shared.logging import correlation_scope, current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import (

@@ -30,13 +30,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_notification.app import build_app
-from ilmo_notification.dispatcher import MailDispatcher
-from ilmo_notification.domain import RetryPolicy
-from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
-from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import Claim, Mail, NotificationStore
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     IntegrationEvent,
     Language,
@@ -47,6 +41,12 @@ from ilmo_shared.contracts import (
     SeatWaitlisted,
     StreamLinkProvisioned,
 )
+from ilmo_notification.app import build_app
+from ilmo_notification.dispatcher import MailDispatcher
+from ilmo_notification.domain import RetryPolicy
+from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
+from ilmo_notification.settings import NotificationSettings
+from ilmo_notification.storage import Claim, Mail, NotificationStore
 from ilmo_shared.manage_links import manage_link
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.storage import Document

@@ -11,7 +11,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_shared.contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry

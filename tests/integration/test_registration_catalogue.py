@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_shared.contracts import EventPublished, EventUpdated
+from ilmo_event_contracts import EventPublished, EventUpdated
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure

@@ -20,8 +20,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ServerSelectionTimeoutError
 from structlog.testing import capture_logs
 
+from ilmo_event_contracts import RegistrationCancelled, SeatWaitlisted
 from ilmo_registration.storage import RegistrationStore
-from ilmo_shared.contracts import RegistrationCancelled, SeatWaitlisted
 from ilmo_shared.manage_links import manage_link, manage_link_token
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap

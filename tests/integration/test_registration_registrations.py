@@ -16,8 +16,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from structlog.testing import capture_logs
 
+from ilmo_event_contracts import RegistrationAccepted, RegistrationCancelled
 from ilmo_registration.storage import RegistrationStore
-from ilmo_shared.contracts import RegistrationAccepted, RegistrationCancelled
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     SeatReleased,
     SeatReserved,
     SeatWaitlisted,

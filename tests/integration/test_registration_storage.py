@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import AsyncMongoClient
 
+from ilmo_event_contracts import Attendance, Envelope, Language, SeatReserved
 from ilmo_registration.domain import Registrant, accept
 from ilmo_registration.storage import (
     AlreadyRegisteredError,
     RegistrationStore,
     ReportOutcome,
 )
-from ilmo_shared.contracts import Attendance, Envelope, Language, SeatReserved
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks

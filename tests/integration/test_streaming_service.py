@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
-from ilmo_shared.contracts import Attendance
+from ilmo_event_contracts import Attendance
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.capacity import (

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import AsyncMongoClient
 
-from ilmo_shared.contracts import Envelope
+from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks

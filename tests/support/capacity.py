@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     Envelope,
     EventDetails,

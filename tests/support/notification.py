@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from ilmo_notification.rendering import Contact, MailRenderer
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     AgendaItem,
     Attendance,
     EventPublished,
@@ -16,6 +15,7 @@ from ilmo_shared.contracts import (
     Speaker,
     Venue,
 )
+from ilmo_notification.rendering import Contact, MailRenderer
 
 MANAGE_LINK_SECRET = "test-manage-link-secret-0123456789abcdef"
 REGISTRATION_URL = "https://ilmo.example.fi"

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from faststream.rabbit import RabbitBroker
 
+from ilmo_event_contracts import Envelope, IntegrationEvent
 from ilmo_registration.app import build_app
 from ilmo_registration.settings import RegistrationSettings
-from ilmo_shared.contracts import Envelope, IntegrationEvent
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import EventTap

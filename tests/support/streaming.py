@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from faststream.rabbit import RabbitBroker
 
-from ilmo_shared.contracts import RegistrationAccepted, SeatReserved, SeatWaitlisted
+from ilmo_event_contracts import RegistrationAccepted, SeatReserved, SeatWaitlisted
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings

@@ -14,7 +14,7 @@ from ilmo_capacity.domain import (
 )
 from ilmo_capacity.publication import decision_kind, seat_events
 from ilmo_capacity.storage import from_document, snapshot_id, to_document
-from ilmo_shared.contracts import SeatReleased, SeatReserved, SeatWaitlisted, WaitlistLeft
+from ilmo_event_contracts import SeatReleased, SeatReserved, SeatWaitlisted, WaitlistLeft
 
 AT = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ilmo_shared.contracts import EVENT_TYPES
-from ilmo_shared.contracts.publication import asyncapi_document, rendered_files
+from ilmo_event_contracts import EVENT_TYPES
+from ilmo_event_contracts.publication import asyncapi_document, rendered_files
 
 
 def test_published_contract_files_are_up_to_date() -> None:

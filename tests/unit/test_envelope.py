@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ilmo_shared.contracts import Envelope, EnvelopeError, RegistrationAccepted
+from ilmo_event_contracts import Envelope, EnvelopeError, RegistrationAccepted
 
 
 def test_new_envelopes_have_unique_ids_and_utc_time() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ilmo_shared.contracts import Language
+from ilmo_event_contracts import Language
 from ilmo_shared.localized_time import (
     ENGLISH_MONTHS,
     WEEKDAYS_ESSIVE,

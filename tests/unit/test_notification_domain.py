@@ -17,6 +17,7 @@ from aiosmtplib import (
 )
 from pydantic import ValidationError
 
+from ilmo_event_contracts import Language, NotificationKind
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
     FailureKind,
@@ -32,7 +33,6 @@ from ilmo_notification.domain import (
 )
 from ilmo_notification.mailer import SmtpTls, classify
 from ilmo_notification.settings import NotificationSettings, require_manage_link_secret
-from ilmo_shared.contracts import Language, NotificationKind
 from ilmo_shared.settings import load_settings
 
 POLICY = RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)

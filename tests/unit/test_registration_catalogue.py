@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from ilmo_event_contracts import AgendaItem, EventPublished, LocalizedText, Venue
 from ilmo_registration.catalogue import (
     DEFAULT_TIMEZONE,
     EventSpec,
@@ -18,7 +19,6 @@ from ilmo_registration.catalogue import (
     violations,
     zone,
 )
-from ilmo_shared.contracts import AgendaItem, EventPublished, LocalizedText, Venue
 
 HELSINKI_SUMMER = timezone(timedelta(hours=3))
 START = datetime(2026, 9, 11, 9, 0, tzinfo=HELSINKI_SUMMER)

@@ -10,6 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ilmo_event_contracts import (
+    Attendance,
+    Language,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    StreamLinkProvisioned,
+    StreamLinkRevoked,
+    WaitlistLeft,
+)
 from ilmo_registration.domain import (
     Cancellation,
     LinkState,
@@ -24,16 +34,6 @@ from ilmo_registration.domain import (
     decide_cancellation,
     normalise_email,
     registration_window,
-)
-from ilmo_shared.contracts import (
-    Attendance,
-    Language,
-    SeatReleased,
-    SeatReserved,
-    SeatWaitlisted,
-    StreamLinkProvisioned,
-    StreamLinkRevoked,
-    WaitlistLeft,
 )
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)

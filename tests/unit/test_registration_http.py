@@ -13,6 +13,7 @@ import pytest
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
+from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Status
 from ilmo_registration.export import neutralise, registrations_csv
 from ilmo_registration.problems import field_errors
@@ -23,7 +24,6 @@ from ilmo_registration.schemas import (
     RegistrationSummary,
 )
 from ilmo_registration.security import manage_token_matches, new_manage_token, token_digest
-from ilmo_shared.contracts import Attendance, Language
 from tests.support.registration import event_payload, registration_payload
 
 

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from pydantic import SecretStr
 
+from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Cancellation, Status
 from ilmo_registration.pages import (
     PAGE_HEADERS,
@@ -22,7 +23,6 @@ from ilmo_registration.pages import (
     when,
 )
 from ilmo_registration.security import ManageLinks
-from ilmo_shared.contracts import Attendance, Language
 from ilmo_shared.manage_links import manage_link_token
 
 SECRET = "unit-test-manage-link-secret-7d3f91c2ab"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ilmo_shared.contracts import Attendance, EventPublished, LocalizedText, Venue
+from ilmo_event_contracts import Attendance, EventPublished, LocalizedText, Venue
 from ilmo_streaming.domain import (
     Change,
     EventStream,

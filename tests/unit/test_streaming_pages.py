@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ilmo_shared.contracts import Language, LocalizedText
+from ilmo_event_contracts import Language, LocalizedText
 from ilmo_streaming import pages
 from ilmo_streaming.api import join_response
 from ilmo_streaming.domain import Ended, EventStream, Gone, NotOpenYet, Redirect, Unknown

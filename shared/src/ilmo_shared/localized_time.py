@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from ilmo_shared.contracts import Language
+from ilmo_event_contracts import Language
 
 WEEKDAYS_SHORT = {
     Language.FI: ("ma", "ti", "ke", "to", "pe", "la", "su"),

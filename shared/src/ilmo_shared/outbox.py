@@ -22,8 +22,8 @@ import structlog
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_shared.contracts.envelope import Envelope
-from ilmo_shared.contracts.events import IntegrationEvent
+from ilmo_event_contracts.envelope import Envelope
+from ilmo_event_contracts.events import IntegrationEvent
 from ilmo_shared.logging import current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.storage import DocumentLocks

@@ -10,7 +10,7 @@ from ilmo_capacity import handlers
 from ilmo_capacity.api import seats_router
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import SeatInventoryStore
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     EventPublished,
     EventUpdated,
     RegistrationAccepted,

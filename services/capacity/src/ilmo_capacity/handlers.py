@@ -13,7 +13,7 @@ import structlog
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
 from ilmo_capacity.publication import decision_kind
 from ilmo_capacity.storage import COLLECTION, Outcome, SeatInventoryStore, snapshot_id
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     Envelope,
     EventDetails,

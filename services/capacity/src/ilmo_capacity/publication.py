@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ilmo_capacity.domain import Decision, LeftWaitingList, SeatGivenBack, SeatGranted, Waitlisted
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     IntegrationEvent,
     SeatReleased,
     SeatReserved,

@@ -38,6 +38,7 @@ from datetime import timedelta
 import structlog
 from pymongo.errors import ConnectionFailure
 
+from ilmo_event_contracts import EventDetails, NotificationKind
 from ilmo_notification.domain import (
     SUPERSEDED_BY,
     FailureKind,
@@ -62,7 +63,6 @@ from ilmo_notification.metrics import (
 )
 from ilmo_notification.rendering import Contact, MailRenderer, RenderError
 from ilmo_notification.storage import MAILS, Claim, Clock, Mail, NotificationStore, utc_now
-from ilmo_shared.contracts import EventDetails, NotificationKind
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.outbox import NotifyRelay
 

@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ilmo_shared.contracts import NotificationKind
+from ilmo_event_contracts import NotificationKind
 
 
 class MailState(StrEnum):

@@ -9,7 +9,7 @@ times (``Suomen aikaa`` rather than ``Europe/Helsinki``).
 
 from __future__ import annotations
 
-from ilmo_shared.contracts import Language
+from ilmo_event_contracts import Language
 from ilmo_shared.localized_time import format_datetime, format_span, format_time_span
 
 __all__ = ["format_datetime", "format_span", "format_time_span", "zone_name"]

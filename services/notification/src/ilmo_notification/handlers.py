@@ -14,9 +14,7 @@ from typing import Any
 
 import structlog
 
-from ilmo_notification.metrics import MAIL_INTENTS
-from ilmo_notification.storage import NotificationStore
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Envelope,
     EventDetails,
     EventPublished,
@@ -28,6 +26,8 @@ from ilmo_shared.contracts import (
     SeatWaitlisted,
     StreamLinkProvisioned,
 )
+from ilmo_notification.metrics import MAIL_INTENTS
+from ilmo_notification.storage import NotificationStore
 from ilmo_shared.messaging.subscription import Subscription
 
 Wake = Callable[[], None]

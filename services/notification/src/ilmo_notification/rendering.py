@@ -35,14 +35,14 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-from ilmo_notification import formatting
-from ilmo_notification.domain import message_id
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     EventDetails,
     Language,
     NotificationKind,
 )
+from ilmo_notification import formatting
+from ilmo_notification.domain import message_id
 from ilmo_shared.manage_links import manage_link
 
 KIND_HEADER = "X-Ilmo-Kind"

@@ -36,9 +36,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilmo_notification.domain import OPEN_STATES, MailState, mail_id
-from ilmo_notification.rendering import Contact, MailRequest
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     EventDetails,
     Language,
@@ -47,6 +45,8 @@ from ilmo_shared.contracts import (
     NotificationSent,
     RegistrationAccepted,
 )
+from ilmo_notification.domain import OPEN_STATES, MailState, mail_id
+from ilmo_notification.rendering import Contact, MailRequest
 from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
 from ilmo_shared.storage import Document, DocumentLocks
 

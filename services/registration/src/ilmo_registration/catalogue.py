@@ -16,7 +16,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ilmo_shared.contracts import AgendaItem, EventDetails, LocalizedText, Venue
+from ilmo_event_contracts import AgendaItem, EventDetails, LocalizedText, Venue
 
 EventT = TypeVar("EventT", bound=EventDetails)
 

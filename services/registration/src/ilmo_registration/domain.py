@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Attendance,
     Language,
     RegistrationAccepted,

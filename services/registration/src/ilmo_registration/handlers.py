@@ -5,9 +5,9 @@ from __future__ import annotations
 import structlog
 from prometheus_client import Counter
 
+from ilmo_event_contracts import Envelope
 from ilmo_registration.domain import STATUS_REPORTS, StatusReport
 from ilmo_registration.storage import RegistrationStore, ReportOutcome
-from ilmo_shared.contracts import Envelope
 from ilmo_shared.messaging.subscription import Subscription
 
 STATUS_REPORTS_TAKEN = Counter(

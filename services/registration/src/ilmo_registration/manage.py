@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from ilmo_event_contracts import Attendance
 from ilmo_registration.api import Dependencies, cancel, is_uuid
 from ilmo_registration.catalogue import shown_in_zone
 from ilmo_registration.domain import Cancellation, decide_cancellation
@@ -28,7 +29,6 @@ from ilmo_registration.pages import (
 )
 from ilmo_registration.problems import ProblemRoute, error_page_response, page_response
 from ilmo_registration.storage import StoredEvent, StoredRegistration
-from ilmo_shared.contracts import Attendance
 
 FORM = "application/x-www-form-urlencoded"
 # The form has one field of 43 characters; anything bigger is not this form.

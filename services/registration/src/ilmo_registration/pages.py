@@ -18,9 +18,9 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlsplit
 
+from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.catalogue import zone
 from ilmo_registration.domain import Cancellation, Status
-from ilmo_shared.contracts import Attendance, Language
 from ilmo_shared.localized_time import (
     WeekdayStyle,
     format_local_span,

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from ilmo_event_contracts import AgendaItem, Attendance, Language, LocalizedText, Speaker, Venue
 from ilmo_registration.catalogue import (
     DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
     DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
@@ -34,7 +35,6 @@ from ilmo_registration.catalogue import (
     EventSpec,
 )
 from ilmo_registration.domain import Status
-from ilmo_shared.contracts import AgendaItem, Attendance, Language, LocalizedText, Speaker, Venue
 
 # ------------------------------------------------------------------ text types
 

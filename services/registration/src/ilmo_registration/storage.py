@@ -36,6 +36,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from ilmo_event_contracts import (
+    AgendaItem,
+    Attendance,
+    EventPublished,
+    EventUpdated,
+    Language,
+    LocalizedText,
+    RegistrationAccepted,
+    RegistrationCancelled,
+    Venue,
+)
 from ilmo_registration.catalogue import (
     DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
     DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
@@ -53,17 +64,6 @@ from ilmo_registration.domain import (
     StreamLink,
     apply_report,
     normalise_email,
-)
-from ilmo_shared.contracts import (
-    AgendaItem,
-    Attendance,
-    EventPublished,
-    EventUpdated,
-    Language,
-    LocalizedText,
-    RegistrationAccepted,
-    RegistrationCancelled,
-    Venue,
 )
 from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
 from ilmo_shared.storage import Document, DocumentLocks

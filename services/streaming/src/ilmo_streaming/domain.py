@@ -35,7 +35,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from ilmo_shared.contracts import Attendance, EventDetails, LocalizedText
+from ilmo_event_contracts import Attendance, EventDetails, LocalizedText
 
 
 class LinkState(StrEnum):

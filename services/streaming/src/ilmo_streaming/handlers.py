@@ -25,7 +25,7 @@ from uuid import UUID
 
 import structlog
 
-from ilmo_shared.contracts import (
+from ilmo_event_contracts import (
     Envelope,
     EventDetails,
     EventPublished,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ilmo_shared.contracts import Language
+from ilmo_event_contracts import Language
 from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time
 from ilmo_streaming.domain import EventStream
 

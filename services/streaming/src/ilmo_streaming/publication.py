@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ilmo_shared.contracts import IntegrationEvent, StreamLinkProvisioned, StreamLinkRevoked
+from ilmo_event_contracts import IntegrationEvent, StreamLinkProvisioned, StreamLinkRevoked
 from ilmo_shared.outbox import outbox_entry
 from ilmo_streaming.domain import Fact, Provisioned, Revoked
 

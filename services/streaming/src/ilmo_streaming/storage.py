@@ -34,7 +34,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilmo_shared.contracts import EventDetails, LocalizedText
+from ilmo_event_contracts import EventDetails, LocalizedText
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document, DocumentLocks
 from ilmo_streaming.domain import Change, EventStream, LinkState, StreamLink

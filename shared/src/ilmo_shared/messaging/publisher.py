@@ -6,7 +6,7 @@ import aiormq
 from faststream.rabbit import RabbitBroker
 from prometheus_client import Counter
 
-from ilmo_shared.contracts.envelope import CONTENT_TYPE, Envelope
+from ilmo_event_contracts.envelope import CONTENT_TYPE, Envelope
 from ilmo_shared.messaging.topology import EVENTS_EXCHANGE
 
 EVENTS_PUBLISHED = Counter(

@@ -29,8 +29,8 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from ilmo_shared.contracts.envelope import Envelope, EnvelopeError
-from ilmo_shared.contracts.events import IntegrationEvent
+from ilmo_event_contracts.envelope import Envelope, EnvelopeError
+from ilmo_event_contracts.events import IntegrationEvent
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,

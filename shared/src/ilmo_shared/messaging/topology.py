@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
-EVENTS_EXCHANGE = RabbitExchange("ilmo.events", type=ExchangeType.TOPIC, durable=True)
+from ilmo_event_contracts.events import EXCHANGE
+
+EVENTS_EXCHANGE = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 DEAD_LETTER_EXCHANGE = RabbitExchange("ilmo.dead-letter", type=ExchangeType.TOPIC, durable=True)
 
 # A consumer crash requeues its whole unacknowledged batch and counts one

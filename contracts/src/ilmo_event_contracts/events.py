@@ -20,6 +20,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+# The durable topic exchange every event is published on; routing key = event type.
+EXCHANGE = "ilmo.events"
+
 
 class Attendance(StrEnum):
     """How a registrant takes part: in a seat at the venue, or on the web stream."""

@@ -1,7 +1,7 @@
 """Event contracts: the envelope and the typed events that cross service boundaries."""
 
-from ilmo_shared.contracts.envelope import Envelope, EnvelopeError
-from ilmo_shared.contracts.events import (
+from ilmo_event_contracts.envelope import Envelope, EnvelopeError
+from ilmo_event_contracts.events import (
     EVENT_TYPES,
     AgendaItem,
     Attendance,

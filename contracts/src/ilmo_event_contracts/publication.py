@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ilmo_shared.contracts.events import EVENT_TYPES, IntegrationEvent
-from ilmo_shared.messaging.topology import EVENTS_EXCHANGE
+from ilmo_event_contracts.events import EVENT_TYPES, EXCHANGE, IntegrationEvent
 
-CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parents[2]
 
 PRODUCERS = {
     "event": "registration",
@@ -63,7 +62,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "amqp": {
                     "is": "routingKey",
                     "exchange": {
-                        "name": EVENTS_EXCHANGE.name,
+                        "name": EXCHANGE,
                         "type": "topic",
                         "durable": True,
                         "autoDelete": False,
