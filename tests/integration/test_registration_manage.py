@@ -26,13 +26,13 @@ from ilmo_shared.manage_links import manage_link, manage_link_token
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import (
     MANAGE_LINK_SECRET,
     MovableClock,
     bearer,
     collect_for,
     create_event,
-    eventually,
     publish,
     register,
     running_registration,
@@ -123,7 +123,7 @@ async def test_the_link_in_the_email_shows_the_registration_and_its_status(
         response = await client.get(page_path(receipt["id"]))
         return "Du står på reservlistan, som nummer 4 i kön." in response.text
 
-    await eventually(waitlisted)
+    await eventually(waitlisted, what="the page to show the place in the waiting list")
 
 
 async def test_a_wrong_link_gets_the_same_404_page_whether_or_not_the_id_exists(

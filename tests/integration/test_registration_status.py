@@ -19,11 +19,11 @@ from ilmo_event_contracts import (
     WaitlistLeft,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import (
     ADMIN,
     bearer,
     create_event,
-    eventually,
     publish,
     register,
     running_registration,
@@ -59,8 +59,7 @@ async def wait_until(
         view = await status_of(client, receipt)
         return view if all(view[k] == v for k, v in expected.items()) else None
 
-    result: dict[str, Any] = await eventually(matches)
-    return result
+    return await eventually(matches, what=f"the status of {receipt['id']} to show {expected}")
 
 
 def link(receipt: dict[str, Any], event_id: str, path: str = "abc") -> StreamLinkProvisioned:

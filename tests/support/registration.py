@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -162,20 +161,6 @@ async def publish(infrastructure: IsolatedInfrastructure, *events: IntegrationEv
             )
     finally:
         await broker.stop()
-
-
-async def eventually(
-    check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1
-) -> Any:
-    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last result {result!r}")
-        await asyncio.sleep(interval)
 
 
 async def collect_for(tap: EventTap, *, seconds: float) -> None:

@@ -21,6 +21,7 @@ from ilmo_streaming.settings import StreamingSettings
 from tests.support.amqp import EventTap, ObservedMessage, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
+from tests.support.polling import eventually
 from tests.support.registration import MovableClock
 
 LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
@@ -93,12 +94,18 @@ class RunningStreaming:
         self, registration_id: uuid.UUID | str, count: int, timeout: float = 20.0
     ) -> list[ObservedMessage]:
         """Wait until ``count`` link events about the registration were published."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.seen(registration_id)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"saw {len(self.seen(registration_id))} of {count}")
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.seen(registration_id)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} link events about {registration_id}",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"saw {len(self.seen(registration_id))} of {count}",
+        )
         return self.seen(registration_id)
 
     async def quiet(self, seconds: float = 1.5) -> None:
