@@ -36,6 +36,7 @@ from tests.support.capacity import (
 )
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
+from tests.support.polling import eventually
 from tests.support.processes import free_port
 
 SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
@@ -59,12 +60,17 @@ class RunningCapacity:
 
     async def seat_events(self, event_id: str, count: int) -> list[ObservedMessage]:
         """Wait until ``count`` seat events about ``event_id`` were published; return them all."""
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(self.seen(event_id)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"saw {len(self.seen(event_id))} of {count} seat events")
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.seen(event_id)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} seat events about {event_id}",
+            interval=0.05,
+            detail=lambda: f"saw {len(self.seen(event_id))} of {count}",
+        )
         return self.seen(event_id)
 
     async def settled(self, event_id: str, count: int) -> list[ObservedMessage]:

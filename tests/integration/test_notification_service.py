@@ -63,6 +63,7 @@ from tests.support.notification import (
     renderer,
     seminar,
 )
+from tests.support.polling import eventually
 from tests.support.processes import free_port
 from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
@@ -96,15 +97,17 @@ class RunningNotification:
     async def wait_announced(
         self, registration_id: str, routing_key: str, count: int, timeout: float = 20.0
     ) -> list[ObservedMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.announced(registration_id, routing_key)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"saw {len(self.announced(registration_id, routing_key))} of {count} "
-                    f"{routing_key} for {registration_id}"
-                )
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.3)
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.announced(registration_id, routing_key)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} {routing_key} for {registration_id}",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"saw {len(self.announced(registration_id, routing_key))} of {count}",
+        )
         return self.announced(registration_id, routing_key)
 
     async def settle(self) -> None:
@@ -235,15 +238,24 @@ async def mail_document_when(
     timeout: float = 20.0,
 ) -> Document:
     """The mail's document as soon as ``done`` holds for it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        document = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
-        if document is not None and done(document):
-            return document
-        if asyncio.get_running_loop().time() > deadline:
-            state = None if document is None else (document["state"], document.get("last_error"))
-            raise AssertionError(f"{kind} of {registration_id} still {state} after {timeout}s")
-        await asyncio.sleep(0.05)
+    last: list[Document | None] = [None]
+
+    async def done_document() -> Document | None:
+        last[0] = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
+        return last[0] if last[0] is not None and done(last[0]) else None
+
+    def state() -> str:
+        if last[0] is None:
+            return "still None"
+        return f"still {(last[0]['state'], last[0].get('last_error'))}"
+
+    return await eventually(
+        done_document,
+        what=f"{kind} of {registration_id} done",
+        timeout=timeout,
+        interval=0.05,
+        detail=state,
+    )
 
 
 # ---------------------------------------------------------------- the mails people get

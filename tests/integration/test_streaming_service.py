@@ -29,6 +29,7 @@ from tests.support.capacity import (
     publish,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import MovableClock
 from tests.support.streaming import (
     LINK_SECRET,
@@ -52,6 +53,12 @@ async def streaming(infrastructure: IsolatedInfrastructure) -> AsyncIterator[Run
         yield s
 
 
+async def window_known(streaming: RunningStreaming, event_id: str) -> bool:
+    """Whether the streaming service has the event's details (and so its link window)."""
+    known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+    return known.status_code == 200 and known.json()["opens_at"] is not None
+
+
 async def provisioned_url(streaming: RunningStreaming, registration_id: uuid.UUID) -> str:
     [message] = await streaming.link_events(registration_id, 1)
     assert message.routing_key == "stream.link.provisioned"
@@ -67,11 +74,12 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
     # Handlers run concurrently: wait until the details are in, so that the link
     # is provisioned by the registration's own message (and carries its correlation id)
     # rather than by the details handler picking up a pending registration.
-    for _ in range(100):
-        known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
-        if known.status_code == 200 and known.json()["opens_at"] is not None:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: window_known(streaming, event_id),
+        what=f"the window of {event_id}",
+        timeout=5,
+        interval=0.05,
+    )
     registration = accepted(event_id, attendance=Attendance.REMOTE)
     envelope = envelope_for(registration, correlation_id="register-42")
     await publish(streaming.publisher, registration, envelope=envelope)
@@ -292,14 +300,11 @@ async def test_a_registration_before_the_events_details_is_provisioned_when_they
     registration = accepted(event_id, attendance=Attendance.REMOTE)
     await publish(streaming.publisher, registration)
 
-    async def pending() -> int:
+    async def pending() -> bool:
         response = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
-        return int(response.json()["pending"]) if response.status_code == 200 else 0
+        return response.status_code == 200 and response.json()["pending"] == 1
 
-    deadline = asyncio.get_running_loop().time() + 20
-    while await pending() != 1:
-        assert asyncio.get_running_loop().time() < deadline, "never recorded as pending"
-        await asyncio.sleep(0.1)
+    await eventually(pending, what=f"{registration.registration_id} recorded as pending")
     counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["opens_at"], counts["closes_at"]) == (None, None)
     assert streaming.seen(registration.registration_id) == []
@@ -320,10 +325,11 @@ async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
     await publish(streaming.publisher, cancelled(remote))
     await publish(streaming.publisher, cancelled(in_person))
     links = mongo[streaming.database_name]["stream_links"]
-    deadline = asyncio.get_running_loop().time() + 20
-    while await links.count_documents({"event_id": event_id, "state": "revoked"}) < 2:
-        assert asyncio.get_running_loop().time() < deadline, "tombstones never stored"
-        await asyncio.sleep(0.1)
+
+    async def tombstones() -> bool:
+        return await links.count_documents({"event_id": event_id, "state": "revoked"}) >= 2
+
+    await eventually(tombstones, what="both tombstones stored")
 
     # The messages crossed: acceptance and waitlisting arrive late (and repeatedly).
     await publish(streaming.publisher, remote, times=2)
