@@ -9,19 +9,17 @@ integrator would read it: the mails at a real SMTP server (aiosmtpd) and the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -29,6 +27,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from structlog.testing import capture_logs
 
 from ilmo_event_contracts import (
     Attendance,
@@ -46,16 +45,17 @@ from ilmo_notification.dispatcher import MailDispatcher
 from ilmo_notification.domain import RetryPolicy
 from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import Claim, Mail, NotificationStore
+from ilmo_notification.storage import MAILS, Claim, Mail, NotificationStore
 from ilmo_shared.manage_links import manage_link
-from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
-from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap
+from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.capacity import envelope_for, publish
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 from tests.support.notification import (
     MAIL_FROM,
+    MAILS_DUE,
     MANAGE_LINK_SECRET,
     REGISTRATION_URL,
     STARTS_AT,
@@ -65,16 +65,21 @@ from tests.support.notification import (
 )
 from tests.support.polling import eventually
 from tests.support.processes import free_port
+from tests.support.settling import CountingPublisher, Inflow, fixed_wait
 from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
-SETTLE_SECONDS = 1.5
+EMAILS_QUEUE = "notification.emails"
+# Mails that may still go out or be announced: due, or with outbox entries
+# (``notification.sent`` / ``.failed``) not yet published.
+DUE_OR_UNANNOUNCED = {"$or": [MAILS_DUE, {f"{OUTBOX_FIELD}.0": {"$exists": True}}]}
 
 
 @dataclass
 class RunningNotification:
     app: FastAPI
     http: httpx.AsyncClient
-    publisher: EventPublisher
+    publisher: CountingPublisher
+    inflow: Inflow
     tap: EventTap
     database: AsyncDatabase[Document]
     smtp: SmtpTestServer
@@ -110,10 +115,43 @@ class RunningNotification:
         )
         return self.announced(registration_id, routing_key)
 
+    async def handled(self) -> None:
+        """Until the service has finished with every message published so far."""
+        await self.inflow.all_finished()
+
     async def settle(self) -> None:
-        """Long enough for a stray extra mail or event to show up."""
-        with contextlib.suppress(AssertionError):
-            await self.tap.wait_for(len(self.tap.messages) + 1_000_000, timeout=SETTLE_SECONDS)
+        """Until no stray extra mail or event can show up any more, with the events on the tap.
+
+        That is when every message published is handled, every open mail
+        waits for something that has not arrived (its contact, the event's
+        details, its receipt) rather than being due, and every mail recorded
+        sent or failed is announced (the outbox is empty).
+        """
+        await self.handled()
+
+        async def at_rest() -> bool:
+            return await self.database[MAILS].count_documents(DUE_OR_UNANNOUNCED) == 0
+
+        await eventually(at_rest, what="every mail sent, parked or waiting, and announced")
+        await self.tap.take_arrived()
+
+    async def left_alone(self, mail_id: str, logs: list[MutableMapping[str, Any]]) -> None:
+        """Until the dispatcher has twice found ``mail_id`` taken by another and left it alone.
+
+        Twice: the mail is still due, so the next pass looks at it again; a
+        mail wrongly taken would be on its way by then.
+        """
+
+        async def skipped_twice() -> bool:
+            skips = [
+                entry
+                for entry in logs
+                if entry["event"] == "mail_attempt_taken_elsewhere"
+                and entry.get("mail_id") == mail_id
+            ]
+            return len(skips) >= 2
+
+        await eventually(skipped_twice, what=f"the dispatcher to leave {mail_id} alone twice")
 
     async def mail_document(self, registration_id: str, kind: NotificationKind) -> Document:
         document = await self.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
@@ -159,7 +197,7 @@ async def running_notification(
     **changes: Any,
 ) -> AsyncIterator[RunningNotification]:
     database = database or new_database(infrastructure)
-    await purge_queue(infrastructure, "notification.emails")
+    await purge_queue(infrastructure.amqp_url, EMAILS_QUEUE)
     app = build_app(settings_for(infrastructure, smtp, database, **changes))
     producer = RabbitBroker(infrastructure.amqp_url, logger=None)
     await producer.connect()
@@ -171,22 +209,12 @@ async def running_notification(
                 transport=httpx.ASGITransport(app=app), base_url="http://notification"
             ) as http,
         ):
+            publisher = CountingPublisher(producer)
             yield RunningNotification(
-                app, http, EventPublisher(producer), tap, mongo[database], smtp
+                app, http, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
             )
     finally:
         await producer.stop()
-
-
-async def purge_queue(infrastructure: IsolatedInfrastructure, name: str) -> None:
-    """Drop what earlier tests (or e2e processes) of this session left in the service's queue."""
-    async with amqp_connection(infrastructure.amqp_url) as connection:
-        channel = await connection.channel()
-        try:
-            queue = await channel.get_queue(name, ensure=True)
-        except aio_pika.exceptions.ChannelClosed:
-            return  # not declared yet
-        await queue.purge()
 
 
 def seat(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
@@ -577,14 +605,14 @@ async def test_a_server_that_is_down_for_a_while_gets_the_mail_once_without_a_st
             event = seminar()
             people = [accepted(event.event_id) for _ in range(3)]
             await service.send(event)
-            await asyncio.sleep(0.5)
+            await service.handled()
             before = sample(
                 "ilmo_mail_attempt_failures_total",
                 {"kind": "registration_received", "reason": "connection"},
             )
             smtp.down()
             await service.send(*people)
-            await asyncio.sleep(2.0)
+            await fixed_wait(2.0, because="the attempts on a server that is down are a rate")
             failures = (
                 sample(
                     "ilmo_mail_attempt_failures_total",
@@ -1014,9 +1042,9 @@ async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
             "started_at": datetime.now(UTC),
         }
     )
-    with smtp_server() as smtp:
+    with smtp_server() as smtp, capture_logs() as logs:
         async with running_notification(infrastructure, mongo, smtp, database=database) as service:
-            await service.settle()
+            await service.left_alone(f"{rid}:registration_received", logs)
             document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
 
     assert smtp.matching(registration_id=rid) == []

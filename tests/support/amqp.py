@@ -139,3 +139,14 @@ async def drain(
             detail=lambda: f"got {len(taken)} of {expect}",
         )
         return taken
+
+
+async def purge_queue(url: str, name: str) -> None:
+    """Drop what earlier tests (or e2e processes) of this session left in a service's queue."""
+    async with amqp_connection(url) as connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.get_queue(name, ensure=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return  # not declared yet
+        await queue.purge()
