@@ -48,8 +48,11 @@ INSIDE = STARTS_AT + timedelta(minutes=5)
 
 
 @pytest.fixture
-async def streaming(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RunningStreaming]:
-    async with running_streaming(infrastructure, MovableClock(STARTS_AT - timedelta(days=7))) as s:
+async def streaming(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> AsyncIterator[RunningStreaming]:
+    clock = MovableClock(STARTS_AT - timedelta(days=7))
+    async with running_streaming(infrastructure, mongo, clock) as s:
         yield s
 
 
@@ -143,7 +146,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
 
     # A redelivered cancellation changes nothing.
     await publish(streaming.publisher, cancelled(registration))
-    await streaming.quiet()
+    await streaming.settled()
     assert len(streaming.seen(registration.registration_id)) == 2
 
     counts = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
@@ -193,9 +196,9 @@ async def test_event_updates_move_the_window_and_the_stream_older_revisions_do_n
         }
     )
     await publish(streaming.publisher, moved)
-    await asyncio.sleep(0.5)
+    await streaming.handled()
     await publish(streaming.publisher, event_details(event_id, 10, revision=1))  # stale
-    await streaming.quiet(1.0)
+    await streaming.settled()
 
     streaming.clock.now = INSIDE  # inside the old window, before the new one
     early = await streaming.http.get(path)
@@ -230,7 +233,7 @@ async def test_an_in_person_registrant_gets_a_link_when_waitlisted_and_keeps_it_
     # Promoted to a seat (also redelivered): the link is kept, nothing is announced.
     await publish(streaming.publisher, reserved(waiting, promoted=True), times=2)
     await publish(streaming.publisher, waitlisted(waiting, position=1))  # republished, new id
-    await streaming.quiet()
+    await streaming.settled()
     assert [m.routing_key for m in streaming.seen(waiting.registration_id)] == [
         "stream.link.provisioned"
     ]
@@ -260,7 +263,7 @@ async def test_the_same_acceptance_delivered_three_times_gives_one_link(
     await publish(streaming.publisher, sentinel)
 
     await streaming.link_events(sentinel.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
     [provisioned] = streaming.seen(registration.registration_id)
     assert provisioned.routing_key == "stream.link.provisioned"
     assert streaming.deliveries(registration.registration_id, "stream.link.provisioned") == 1
@@ -282,7 +285,7 @@ async def test_many_registrations_at_once_each_get_exactly_one_link(
     )
     for person in people:
         await streaming.link_events(person.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
     urls = set()
     for person in people:
         [message] = streaming.seen(person.registration_id)
@@ -338,7 +341,7 @@ async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
     sentinel = accepted(event_id, attendance=Attendance.REMOTE)
     await publish(streaming.publisher, sentinel)
     await streaming.link_events(sentinel.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
 
     assert streaming.seen(remote.registration_id) == []
     assert streaming.seen(in_person.registration_id) == []
