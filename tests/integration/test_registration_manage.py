@@ -31,12 +31,12 @@ from tests.support.registration import (
     MANAGE_LINK_SECRET,
     MovableClock,
     bearer,
-    collect_for,
     create_event,
     publish,
     register,
     running_registration,
 )
+from tests.support.settling import relayed
 
 PUBLIC_URL = "https://ilmo.example.fi"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
@@ -185,7 +185,7 @@ async def test_cancelling_from_the_page_redirects_back_and_cancels_once(
             *(client.post(url, data={"token": token}) for _ in range(5))
         )
         await tap.wait_for(1)
-        await collect_for(tap, seconds=1.5)  # time for a second one, were there any
+        await relayed(tap, registrations, {"_id": registration_id})  # and a second, were there any
         mine = [m for m in tap.messages if m.data["registration_id"] == registration_id]
 
     for response in (first, second, *concurrent):
@@ -230,7 +230,10 @@ async def test_once_the_event_has_started_the_page_cannot_cancel(
 
 
 async def test_the_link_token_is_a_bearer_token_on_the_json_api_too(
-    infrastructure: IsolatedInfrastructure, client: httpx.AsyncClient, event: dict[str, Any]
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    registrations: AsyncCollection[Document],
+    event: dict[str, Any],
 ) -> None:
     receipt = await register(client, event["id"])
     other = await register(client, event["id"])
@@ -260,7 +263,7 @@ async def test_the_link_token_is_a_bearer_token_on_the_json_api_too(
         deleted = await client.delete(url, headers=bearer(token))
         again = await client.delete(url, headers=bearer(receipt["manage_token"]))
         await tap.wait_for(1)
-        await collect_for(tap, seconds=1.0)
+        await relayed(tap, registrations, {"_id": receipt["id"]})
         mine = [m for m in tap.messages if m.data["registration_id"] == receipt["id"]]
     assert deleted.status_code == again.status_code == 200
     assert deleted.json()["status"] == "cancelled"

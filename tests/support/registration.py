@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from ilmo_registration.app import build_app
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
-from tests.support.amqp import EventTap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 
@@ -161,9 +159,3 @@ async def publish(infrastructure: IsolatedInfrastructure, *events: IntegrationEv
             )
     finally:
         await broker.stop()
-
-
-async def collect_for(tap: EventTap, *, seconds: float) -> None:
-    """Let ``tap`` record whatever arrives within ``seconds``."""
-    with contextlib.suppress(AssertionError):
-        await tap.wait_for(len(tap.messages) + 1_000_000, timeout=seconds)
