@@ -21,9 +21,9 @@ from ilmo_registration.storage import RegistrationStore
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.problems import assert_problem
 from tests.support.registration import (
     ADMIN,
-    PROBLEM_JSON,
     MovableClock,
     bearer,
     create_event,
@@ -57,14 +57,6 @@ def registrations(
 @pytest.fixture
 async def event(client: httpx.AsyncClient, clock: MovableClock) -> dict[str, Any]:
     return await create_event(client, now=clock.now)
-
-
-def assert_problem(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert (body["type"], body["status"]) == (type_, status)
-    return body
 
 
 async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manage_token(

@@ -22,7 +22,6 @@ from tests.support.lifespan import serving
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PROBLEM_JSON = "application/problem+json"
 
 
 class MovableClock:
