@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,15 +22,8 @@ from tests.support.registration import (
     create_event,
     event_payload,
     registration_payload,
-    running_registration,
     unique_id,
 )
-
-
-@pytest.fixture
-async def client(infrastructure: IsolatedInfrastructure) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure) as client:
-        yield client
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ServerSelectionTimeoutError
 from structlog.testing import capture_logs
@@ -31,44 +29,13 @@ from tests.support.registration import (
     MANAGE_LINK_SECRET,
     MovableClock,
     bearer,
-    create_event,
     publish,
     register,
-    running_registration,
 )
 from tests.support.settling import relayed
 
 PUBLIC_URL = "https://ilmo.example.fi"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def client(
-    infrastructure: IsolatedInfrastructure, clock: MovableClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure, clock) as client:
-        yield client
-
-
-@pytest.fixture
-def registrations(
-    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
-) -> AsyncCollection[Document]:
-    return mongo[infrastructure.database_name("registration")]["registrations"]
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient, clock: MovableClock) -> dict[str, Any]:
-    return await create_event(
-        client,
-        now=clock.now,
-        title={"fi": "Tekoäly hallinnossa", "sv": "AI i förvaltningen", "en": "AI in government"},
-    )
 
 
 def link_token(registration_id: str) -> str:

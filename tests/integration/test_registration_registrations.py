@@ -6,13 +6,11 @@ import asyncio
 import csv
 import hashlib
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from structlog.testing import capture_logs
 
@@ -29,34 +27,8 @@ from tests.support.registration import (
     create_event,
     register,
     registration_payload,
-    running_registration,
 )
 from tests.support.settling import relayed
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def client(
-    infrastructure: IsolatedInfrastructure, clock: MovableClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure, clock) as client:
-        yield client
-
-
-@pytest.fixture
-def registrations(
-    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
-) -> AsyncCollection[Document]:
-    return mongo[infrastructure.database_name("registration")]["registrations"]
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient, clock: MovableClock) -> dict[str, Any]:
-    return await create_event(client, now=clock.now)
 
 
 async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manage_token(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from ilmo_event_contracts import (
     SeatReleased,
@@ -23,24 +21,11 @@ from tests.support.polling import eventually
 from tests.support.registration import (
     ADMIN,
     bearer,
-    create_event,
     publish,
     register,
-    running_registration,
 )
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def client(infrastructure: IsolatedInfrastructure) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure) as client:
-        yield client
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await create_event(client)
 
 
 async def status_of(client: httpx.AsyncClient, receipt: dict[str, Any]) -> dict[str, Any]:
