@@ -35,9 +35,6 @@ from ilmo_event_contracts import (
     Language,
     NotificationKind,
     RegistrationAccepted,
-    RegistrationCancelled,
-    SeatReserved,
-    SeatWaitlisted,
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
@@ -50,7 +47,7 @@ from ilmo_shared.manage_links import manage_link
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
-from tests.support.capacity import envelope_for, publish
+from tests.support.capacity import cancelled, envelope_for, publish, reserved, waitlisted
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 from tests.support.notification import (
@@ -217,24 +214,6 @@ async def running_notification(
         await producer.stop()
 
 
-def seat(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
-    return SeatReserved(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        promoted=promoted,
-        reserved_at=datetime.now(UTC),
-    )
-
-
-def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
-    return SeatWaitlisted(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        position=position,
-        waitlisted_at=datetime.now(UTC),
-    )
-
-
 def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:
     return StreamLinkProvisioned(
         registration_id=registration.registration_id,
@@ -242,15 +221,6 @@ def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:
         url=f"https://watch.example.fi/w/{uuid.uuid4().hex}",
         valid_from=STARTS_AT - timedelta(minutes=30),
         valid_until=STARTS_AT + timedelta(hours=5),
-    )
-
-
-def cancelled(registration: RegistrationAccepted) -> RegistrationCancelled:
-    return RegistrationCancelled(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        attendance=registration.attendance,
-        cancelled_at=datetime.now(UTC),
     )
 
 
@@ -304,7 +274,7 @@ async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is
                 last_name="O'Brien",
             )
             remote_link = stream_link(remote)
-            await service.send(event, in_person, seat(in_person), remote, remote_link)
+            await service.send(event, in_person, reserved(in_person), remote, remote_link)
 
             seat_mails = await smtp.wait_for(2, registration_id=str(in_person.registration_id))
             remote_mails = await smtp.wait_for(2, registration_id=str(remote.registration_id))
@@ -396,10 +366,10 @@ async def test_a_redelivered_or_duplicated_event_sends_one_mail(
                 envelope=envelope_for(registration, correlation_id="corr-redelivered"),
                 times=3,
             )
-            await publish(service.publisher, seat(registration), times=3)
+            await publish(service.publisher, reserved(registration), times=3)
             # ...and the same decision republished under a new envelope id.
-            reserved = seat(registration)
-            await publish(service.publisher, reserved, envelope=envelope_for(reserved))
+            decision = reserved(registration)
+            await publish(service.publisher, decision, envelope=envelope_for(decision))
             rid = str(registration.registration_id)
             await smtp.wait_for(2, registration_id=rid)
             await service.wait_announced(rid, "notification.sent", 2)
@@ -432,7 +402,7 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
             registration = accepted(event.event_id, language=Language.EN)
             rid = str(registration.registration_id)
             # Capacity's decisions overtake the registration and the event's details.
-            await service.send(waitlisted(registration, 2), seat(registration, promoted=True))
+            await service.send(waitlisted(registration, 2), reserved(registration, promoted=True))
             await service.settle()
             assert smtp.matching(registration_id=rid) == []
             waiting = await service.http.get("/api/v1/mails/summary")
@@ -745,7 +715,7 @@ async def test_an_address_beyond_ascii_goes_with_smtputf8_where_the_server_offer
             email = f"pää.{uuid.uuid4().hex[:8]}@esimerkki.fi"
             registration = accepted(event.event_id, language=Language.FI, email=email)
             rid = str(registration.registration_id)
-            await service.send(event, registration, seat(registration))
+            await service.send(event, registration, reserved(registration))
             mails = await smtp.wait_for(2, registration_id=rid)
             await service.wait_announced(rid, "notification.sent", 2)
 

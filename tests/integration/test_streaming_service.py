@@ -27,6 +27,8 @@ from tests.support.capacity import (
     event_details,
     new_event_id,
     publish,
+    reserved,
+    waitlisted,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
@@ -35,9 +37,7 @@ from tests.support.streaming import (
     LINK_SECRET,
     PUBLIC_BASE_URL,
     RunningStreaming,
-    reserved,
     running_streaming,
-    waitlisted,
     watch_path,
 )
 

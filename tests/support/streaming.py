@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,7 +13,6 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_event_contracts import RegistrationAccepted, SeatReserved, SeatWaitlisted
 from ilmo_shared.storage import Document
 from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings
@@ -39,24 +37,6 @@ def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSetti
         mongodb_database=infrastructure.database_name("streaming_service"),
         stream_link_secret=LINK_SECRET,
         public_base_url=PUBLIC_BASE_URL,
-    )
-
-
-def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
-    return SeatWaitlisted(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        position=position,
-        waitlisted_at=datetime.now(UTC),
-    )
-
-
-def reserved(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
-    return SeatReserved(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        promoted=promoted,
-        reserved_at=datetime.now(UTC),
     )
 
 
