@@ -11,7 +11,11 @@ done instead, after which anything more would need a new cause:
 - ``outbox_flushed``: no document holds outbox entries any more. The relay
   removes an entry only once the broker has confirmed it, so by then every
   event stored is on a tap's queue;
-- ``relayed``: the outbox is flushed, and the tap has taken what arrived.
+- ``relayed``: the outbox is flushed, and the tap has taken what arrived;
+- ``quiescent``: the same for the services run as processes (end to end),
+  read from their ``/metrics`` and their databases.
+
+``fixed_wait`` is the one exception: a check about time itself.
 """
 
 from __future__ import annotations
