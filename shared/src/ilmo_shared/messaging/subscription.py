@@ -10,7 +10,7 @@ queue. Acknowledgement is explicit, never a library default:
   → republished to the dead-letter exchange with the reason in a header, then
   acked: retrying cannot fix it, and it must not block the queue;
 - the handler raised → the message goes to a delay queue and comes back
-  after a growing wait (``RetryPolicy``), then acked; after the last attempt
+  after a growing wait (``RedeliveryPolicy``), then acked; after the last attempt
   it is dead-lettered with the failure reason. Only if that republishing
   itself fails is the message nacked for an immediate redelivery, which the
   queue's delivery limit bounds.
@@ -35,7 +35,7 @@ from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
-    RetryPolicy,
+    RedeliveryPolicy,
     dead_letter_queue,
     queue_name,
     retry_queue,
@@ -81,10 +81,10 @@ class Subscription:
         purpose: str,
         *,
         single_active_consumer: bool = False,
-        retry: RetryPolicy | None = None,
+        retry: RedeliveryPolicy | None = None,
     ) -> None:
         self.service = service
-        self.retry = retry if retry is not None else RetryPolicy()
+        self.retry = retry if retry is not None else RedeliveryPolicy()
         self.queue_name = queue_name(service, purpose)
         self._single_active_consumer = single_active_consumer
         self._routes: dict[str, _Route[Any]] = {}
