@@ -143,6 +143,7 @@ def unauthorized() -> Problem:
 
 
 def invalid(violations: Iterable[FieldFault]) -> Problem:
+    """A 422 naming each field at fault and why."""
     return Problem(
         422,
         "validation",
@@ -177,13 +178,7 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
 
 def validation_failed(errors: Sequence[Any]) -> Problem:
     """A 422 naming every field pydantic refused."""
-    return Problem(
-        422,
-        "validation",
-        "Invalid request",
-        "One or more fields are invalid.",
-        errors=field_errors(errors),
-    )
+    return invalid(field_errors(errors))
 
 
 def _page_errors(request: Request) -> PageErrors | None:
