@@ -118,6 +118,12 @@ class ServiceParts:
     pages: PageErrors | None = None
 
 
+PROBLEMS_NOTE = (
+    "Errors are RFC 9457 problem details (application/problem+json) whose `type` is a "
+    "relative URI under /problems/."
+)
+
+
 def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     """The service's ASGI app; its lifespan starts the ``Lifecycle`` and returns at once.
 
@@ -141,9 +147,7 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
 
     app = FastAPI(
         title=parts.title,
-        description=parts.description
-        + "\n\nErrors are RFC 9457 problem details (application/problem+json) whose `type` "
-        "is a relative URI under /problems/.",
+        description="\n\n".join(filter(None, (parts.description, PROBLEMS_NOTE))),
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle
