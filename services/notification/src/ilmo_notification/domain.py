@@ -17,7 +17,7 @@ before ``sent`` was recorded. Such a mail is found in ``sending`` once its
 lease ran out and is sent again with the same deterministic Message-ID
 (``message_id``), so the second copy is recognisable as a resend.
 
-The plain data the store, the renderer and the dispatcher share (a
+The plain data the stores, the renderer and the dispatcher share (a
 ``Contact``, a ``MailRequest``, a ``Mail``) lives here too, so that none of
 them depends on another for it.
 """
