@@ -13,7 +13,19 @@ import pytest
 from pydantic import ValidationError
 
 from ilmo_event_contracts import Attendance, Language
-from ilmo_registration.domain import Status
+from ilmo_registration.api import problem_for
+from ilmo_registration.catalogue import Violation
+from ilmo_registration.domain import (
+    AlreadyRegistered,
+    EventExists,
+    EventStarted,
+    InvalidEvent,
+    NoFreeEventId,
+    NotFound,
+    Refused,
+    RegistrationClosed,
+    Status,
+)
 from ilmo_registration.export import neutralise, registrations_csv
 from ilmo_registration.schemas import (
     EventFields,
@@ -23,6 +35,7 @@ from ilmo_registration.schemas import (
 )
 from ilmo_registration.security import manage_token_matches, new_manage_token, token_digest
 from ilmo_shared.http.problems import field_errors
+from ilmo_shared.storage import ConcurrentChangeError
 from tests.support.registration import event_payload, registration_payload
 
 
@@ -82,6 +95,57 @@ def test_errors_are_located_by_json_path_without_the_body_prefix() -> None:
         ("body", "body is not valid JSON"),
         ("body", "field required"),
         ("body", "body must be a JSON object (Content-Type: application/json)"),
+    ]
+
+
+OPENS = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "slug", "detail"),
+    [
+        (NotFound(), 404, "not-found", None),
+        (EventExists("seminar"), 409, "event-exists", "The id seminar is taken."),
+        (NoFreeEventId(), 409, "conflict", "Try again."),
+        (ConcurrentChangeError("events/seminar"), 409, "conflict", "Try again."),
+        (
+            RegistrationClosed(opens_at=OPENS),
+            409,
+            "registration-closed",
+            "Registration opens at 2026-09-01T09:00:00+00:00.",
+        ),
+        (
+            RegistrationClosed(closed_at=OPENS),
+            409,
+            "registration-closed",
+            "Registration closed at 2026-09-01T09:00:00+00:00.",
+        ),
+        (
+            AlreadyRegistered("seminar"),
+            409,
+            "already-registered",
+            "This email address is already registered for this event.",
+        ),
+        (
+            EventStarted(),
+            409,
+            "event-started",
+            "A registration can be cancelled only until the event starts.",
+        ),
+    ],
+)
+def test_each_refusal_is_answered_with_its_problem(
+    refusal: Refused | ConcurrentChangeError, status: int, slug: str, detail: str | None
+) -> None:
+    problem = problem_for(refusal)
+    assert (problem.status, problem.slug, problem.detail) == (status, slug, detail)
+
+
+def test_an_invalid_event_names_every_field_at_fault() -> None:
+    problem = problem_for(InvalidEvent([Violation("ends_at", "must be after starts_at")]))
+    assert (problem.status, problem.slug) == (422, "validation")
+    assert [(e.field, e.message) for e in problem.errors] == [
+        ("ends_at", "must be after starts_at")
     ]
 
 

@@ -9,12 +9,12 @@ request, and nothing logs personal data.
 
 # No ``from __future__ import annotations``: FastAPI reads the route signatures,
 # whose dependencies refer to this module's closures.
-import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
 from ilmo_registration.catalogue import EventSpec, Violation
@@ -95,25 +95,27 @@ def _registration_closed(detail: str) -> Problem:
     return Problem(409, "registration-closed", "Registration is closed", detail)
 
 
-class UseCaseRoute(ProblemRoute):
-    """A route of the JSON API: what its use case refuses is answered as problem details."""
+class _RefusalsAsProblems(APIRoute):
+    """Answers what the route's use case refused as problem details."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, _refusals_as_problems(endpoint), **kwargs)
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answering(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (Refused, ConcurrentChangeError) as refusal:
+                raise problem_for(refusal) from None
+
+        return answering
 
 
-def _refusals_as_problems(
-    endpoint: Callable[..., Awaitable[Any]],
-) -> Callable[..., Awaitable[Any]]:
-    # functools.wraps keeps the signature FastAPI reads the parameters from.
-    @functools.wraps(endpoint)
-    async def answering(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await endpoint(*args, **kwargs)
-        except (Refused, ConcurrentChangeError) as refusal:
-            raise problem_for(refusal) from None
+class UseCaseRoute(ProblemRoute, _RefusalsAsProblems):
+    """A route of the JSON API: refusals become problem details, surprises a 500 problem.
 
-    return answering
+    In this order ``ProblemRoute``'s guard wraps the refusals' handler, so a
+    refusal is never taken for an unexpected failure.
+    """
 
 
 # ------------------------------------------------------------------- catalogue
