@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ilmo_capacity.storage import SeatInventoryStore
-from ilmo_shared.http import PROBLEM_JSON, problem
+from ilmo_shared.http.problems import Problem, ProblemRoute, problem_responses
 
 
 class SeatCounts(BaseModel):
@@ -25,39 +24,28 @@ class SeatCounts(BaseModel):
     waitlisted: int = Field(ge=0, description="People on the waiting list.")
 
 
-class ProblemDetails(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
+def event_not_found() -> Problem:
+    return Problem(
+        404,
+        "event-not-found",
+        "Event not found",
+        "No published event with this id is known to the capacity service.",
+    )
 
 
 def seats_router(store: SeatInventoryStore) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["seats"])
+    router = APIRouter(prefix="/api/v1", tags=["seats"], route_class=ProblemRoute)
 
     @router.get(
         "/events/{event_id}/seats",
         response_model=SeatCounts,
-        responses={
-            404: {
-                "model": ProblemDetails,
-                "content": {PROBLEM_JSON: {}},
-                "description": "Capacity has not heard of this event.",
-            }
-        },
+        responses=problem_responses(_404="Capacity has not heard of this event."),
         summary="Seats of an event",
     )
-    async def seats(event_id: str) -> SeatCounts | JSONResponse:
+    async def seats(event_id: str) -> SeatCounts:
         stored = await store.load(event_id) if 0 < len(event_id) <= 100 else None
         if stored is None or stored.inventory.capacity is None:
-            return problem(
-                404,
-                "Event not found",
-                type_="urn:ilmo:problem:event-not-found",
-                detail="No published event with this id is known to the capacity service.",
-            )
+            raise event_not_found()
         inventory = stored.inventory
         return SeatCounts(
             event_id=event_id,
