@@ -24,15 +24,6 @@ class SeatCounts(BaseModel):
     waitlisted: int = Field(ge=0, description="People on the waiting list.")
 
 
-def event_not_found() -> Problem:
-    return Problem(
-        404,
-        "event-not-found",
-        "Event not found",
-        "No published event with this id is known to the capacity service.",
-    )
-
-
 def seats_router(store: SeatInventoryStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["seats"], route_class=ProblemRoute)
 
@@ -45,7 +36,12 @@ def seats_router(store: SeatInventoryStore) -> APIRouter:
     async def seats(event_id: str) -> SeatCounts:
         stored = await store.load(event_id) if 0 < len(event_id) <= 100 else None
         if stored is None or stored.inventory.capacity is None:
-            raise event_not_found()
+            raise Problem(
+                404,
+                "event-not-found",
+                "Event not found",
+                "No published event with this id is known to the capacity service.",
+            )
         inventory = stored.inventory
         return SeatCounts(
             event_id=event_id,
