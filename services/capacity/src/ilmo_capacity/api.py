@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ilmo_capacity.storage import SeatInventoryStore
+from ilmo_capacity.usecases import Seats
 from ilmo_shared.http.problems import Problem, ProblemRoute, problem_responses
 
 
@@ -24,7 +24,7 @@ class SeatCounts(BaseModel):
     waitlisted: int = Field(ge=0, description="People on the waiting list.")
 
 
-def seats_router(store: SeatInventoryStore) -> APIRouter:
+def seats_router(use_cases: Seats) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["seats"], route_class=ProblemRoute)
 
     @router.get(
@@ -34,15 +34,14 @@ def seats_router(store: SeatInventoryStore) -> APIRouter:
         summary="Seats of an event",
     )
     async def seats(event_id: str) -> SeatCounts:
-        stored = await store.load(event_id) if 0 < len(event_id) <= 100 else None
-        if stored is None or stored.inventory.capacity is None:
+        inventory = await use_cases.of_event(event_id) if 0 < len(event_id) <= 100 else None
+        if inventory is None or inventory.capacity is None:
             raise Problem(
                 404,
                 "event-not-found",
                 "Event not found",
                 "No published event with this id is known to the capacity service.",
             )
-        inventory = stored.inventory
         return SeatCounts(
             event_id=event_id,
             capacity=inventory.capacity,

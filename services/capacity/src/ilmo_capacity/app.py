@@ -21,12 +21,13 @@ def build_app(settings: CapacitySettings) -> FastAPI:
         outbox=infrastructure.outbox(COLLECTION),
         locks=infrastructure.locks,
     )
+    seats = Seats(store)
     return create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo capacity",
-            subscriptions=[seat_subscription(SERVICE, Seats(store))],
-            routers=[seats_router(store)],
+            subscriptions=[seat_subscription(SERVICE, seats)],
+            routers=[seats_router(seats)],
             prepare_storage=store.create_indexes,
         ),
     )

@@ -1,16 +1,17 @@
-"""What can happen to an event's seats, each as one use case.
+"""What can happen to an event's seats, and what can be asked about them, as use cases.
 
-A use case is one operation on the event's seat inventory (``domain``),
+A change is one operation on the event's seat inventory (``domain``),
 stored with the events announcing its decisions in one write (``storage``,
 which also wakes the outbox relay), then counted and logged. The message
-handlers and any later caller (a console, a check-in desk) go through here.
+handlers, the HTTP API and any later caller (a console, a check-in desk) go
+through here.
 """
 
 from __future__ import annotations
 
 import structlog
 
-from ilmo_capacity.domain import needs_seat
+from ilmo_capacity.domain import SeatInventory, needs_seat
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
 from ilmo_capacity.publication import decision_kind
 from ilmo_capacity.storage import Operation, Outcome, SeatInventoryStore
@@ -28,6 +29,13 @@ class Seats:
 
     def __init__(self, store: SeatInventoryStore) -> None:
         self._store = store
+
+    async def of_event(self, event_id: str) -> SeatInventory | None:
+        """The seats of ``event_id`` as last stored; None until its capacity is known."""
+        stored = await self._store.load(event_id)
+        if stored is None or stored.inventory.capacity is None:
+            return None
+        return stored.inventory
 
     async def apply_details(
         self, event_id: str, capacity: int, revision: int, *, message_id: str | None = None

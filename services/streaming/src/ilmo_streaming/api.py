@@ -22,7 +22,6 @@ The operators' JSON API answers errors as problem details.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -31,21 +30,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 
-from ilmo_shared.clock import Clock
 from ilmo_shared.http.problems import PageErrors, Problem, ProblemRoute, problem_responses
 from ilmo_streaming import pages
-from ilmo_streaming.domain import (
-    Ended,
-    Gone,
-    JoinDecision,
-    NotOpenYet,
-    Redirect,
-    Unknown,
-    decide_join,
-)
+from ilmo_streaming.domain import Ended, Gone, JoinDecision, NotOpenYet, Redirect, Unknown
 from ilmo_streaming.metrics import JOINS
-from ilmo_streaming.storage import StreamEventStore, StreamLinkStore
-from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
+from ilmo_streaming.usecases import LinkQueries
 
 UNAVAILABLE_RETRY_SECONDS = 5
 # For the metric's event label when the link tells no event.
@@ -60,16 +49,6 @@ SECURITY_HEADERS = {
 }
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    """What the routes work with; built once in ``app.build_app``."""
-
-    tokens: LinkTokens
-    links: StreamLinkStore
-    streams: StreamEventStore
-    clock: Clock
 
 
 def _page(page: pages.Page, status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
@@ -116,7 +95,7 @@ def _event_label(decision: JoinDecision) -> str:
             return decision.event_id or NO_EVENT
 
 
-def watch_router(deps: Dependencies) -> APIRouter:
+def watch_router(queries: LinkQueries) -> APIRouter:
     router = APIRouter(tags=["viewers"], route_class=ProblemRoute)
 
     @router.get(
@@ -133,15 +112,12 @@ def watch_router(deps: Dependencies) -> APIRouter:
         },
     )
     async def watch(token: str) -> Response:
-        registration_id = deps.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
         try:
-            link = await deps.links.get(registration_id) if registration_id else None
-            stream = await deps.streams.get(link.event_id) if link and link.issued else None
+            decision = await queries.join(token)
         except PyMongoError as error:
             log.warning("stream_link_lookup_failed", error=type(error).__name__)
             JOINS.labels("unavailable", NO_EVENT).inc()
             return _page(pages.unavailable(), 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
-        decision = decide_join(link, stream, deps.clock())
         JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
         return join_response(decision)
 
@@ -161,16 +137,7 @@ class LinkCounts(BaseModel):
     closes_at: datetime | None = Field(description="When links close; null if unknown.")
 
 
-def event_not_found() -> Problem:
-    return Problem(
-        404,
-        "event-not-found",
-        "Event not found",
-        "The streaming service knows no event with this id.",
-    )
-
-
-def operator_router(deps: Dependencies) -> APIRouter:
+def operator_router(queries: LinkQueries) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=ProblemRoute)
 
     @router.get(
@@ -180,12 +147,15 @@ def operator_router(deps: Dependencies) -> APIRouter:
         summary="Personal stream links of an event, counted by state",
     )
     async def stream_links(event_id: str) -> LinkCounts:
-        if not 0 < len(event_id) <= 100:
-            raise event_not_found()
-        stream = await deps.streams.get(event_id)
-        counts = await deps.links.counts(event_id)
-        if stream is None and counts.pending + counts.provisioned + counts.revoked == 0:
-            raise event_not_found()
+        overview = await queries.overview(event_id) if 0 < len(event_id) <= 100 else None
+        if overview is None:
+            raise Problem(
+                404,
+                "event-not-found",
+                "Event not found",
+                "The streaming service knows no event with this id.",
+            )
+        counts, stream = overview.counts, overview.stream
         return LinkCounts(
             event_id=event_id,
             provisioned=counts.provisioned,

@@ -7,12 +7,12 @@ from fastapi import FastAPI
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
-from ilmo_streaming.api import WATCH_PAGES, Dependencies, operator_router, watch_router
+from ilmo_streaming.api import WATCH_PAGES, operator_router, watch_router
 from ilmo_streaming.handlers import link_subscription
 from ilmo_streaming.settings import StreamingSettings
 from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore
 from ilmo_streaming.tokens import LinkTokens, watch_url
-from ilmo_streaming.usecases import LinkKeeper
+from ilmo_streaming.usecases import LinkKeeper, LinkQueries
 
 SERVICE = "streaming"
 
@@ -31,13 +31,13 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
         locks=locks,
     )
     keeper = LinkKeeper(links=links, streams=streams, clock=clock)
-    deps = Dependencies(tokens=tokens, links=links, streams=streams, clock=clock)
+    queries = LinkQueries(tokens=tokens, links=links, streams=streams, clock=clock)
     return create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo streaming",
             subscriptions=[link_subscription(SERVICE, keeper)],
-            routers=[watch_router(deps), operator_router(deps)],
+            routers=[watch_router(queries), operator_router(queries)],
             prepare_storage=links.create_indexes,
             pages=WATCH_PAGES,
         ),

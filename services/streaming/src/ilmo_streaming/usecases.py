@@ -1,6 +1,10 @@
-"""What gives or takes a personal stream link, each as one use case.
+"""What gives, takes, opens or counts personal stream links, each as one use case.
 
-Each use case is a transition of registrations' links (``domain``), stored
+``LinkKeeper`` changes links as messages say; ``LinkQueries`` answers the
+HTTP side (a viewer opening a link, an operator counting them) and writes
+nothing.
+
+Each change is a transition of registrations' links (``domain``), stored
 with its outgoing event in one write (``storage``, which also wakes the
 outbox relay), then counted and logged. The subscriber runs several handlers
 at once, so use cases about one registration or one event may run
@@ -25,9 +29,10 @@ import structlog
 from ilmo_event_contracts import Attendance, EventDetails
 from ilmo_shared.clock import Clock
 from ilmo_streaming import domain
-from ilmo_streaming.domain import Change, EventStream
+from ilmo_streaming.domain import Change, EventStream, JoinDecision, decide_join
 from ilmo_streaming.metrics import LINK_CHANGES
-from ilmo_streaming.storage import StreamEventStore, StreamLinkStore, Transition
+from ilmo_streaming.storage import LinkCounts, StreamEventStore, StreamLinkStore, Transition
+from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
 
 log = structlog.get_logger(__name__)
 
@@ -109,3 +114,40 @@ class LinkKeeper:
                 facts=len(change.facts),
             )
         return change
+
+
+@dataclass(frozen=True)
+class LinkOverview:
+    """An event's links counted by state, and its details if they are known."""
+
+    counts: LinkCounts
+    stream: EventStream | None
+
+
+@dataclass(frozen=True)
+class LinkQueries:
+    """What the HTTP side asks about links; built in ``app``. Reads only."""
+
+    tokens: LinkTokens
+    links: StreamLinkStore
+    streams: StreamEventStore
+    clock: Clock
+
+    async def join(self, token: str) -> JoinDecision:
+        """What a viewer opening the link ``token`` gets now.
+
+        A token this service did not make is unknown without a database
+        read. PyMongoError while the database does not answer.
+        """
+        registration_id = self.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
+        link = await self.links.get(registration_id) if registration_id else None
+        stream = await self.streams.get(link.event_id) if link and link.issued else None
+        return decide_join(link, stream, self.clock())
+
+    async def overview(self, event_id: str) -> LinkOverview | None:
+        """The links of ``event_id``; None if streaming knows neither the event nor any link."""
+        stream = await self.streams.get(event_id)
+        counts = await self.links.counts(event_id)
+        if stream is None and counts.pending + counts.provisioned + counts.revoked == 0:
+            return None
+        return LinkOverview(counts, stream)
