@@ -10,7 +10,15 @@ from __future__ import annotations
 import sys
 from typing import Annotated, NoReturn, TypeVar
 
-from pydantic import AnyUrl, BeforeValidator, Field, SecretStr, UrlConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ILMO_"
@@ -57,7 +65,15 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 # settings without one, and required by the service's command
 # (``require_secrets``) and by its wiring (``secret``).
 MIN_SECRET_LENGTH = 32
-Secret = Annotated[SecretStr | None, Field(min_length=MIN_SECRET_LENGTH)]
+
+
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+Secret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
 
 
 def require_secrets(settings: ServiceSettings, program: str, *names: str) -> None:
