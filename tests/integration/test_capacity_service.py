@@ -256,7 +256,7 @@ async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 404
-    assert problem["type"] == "urn:ilmo:problem:event-not-found"
+    assert problem["type"] == "/problems/event-not-found"
     assert "title" in problem
 
     too_long = await capacity.http.get(f"/api/v1/events/{'x' * 300}/seats")

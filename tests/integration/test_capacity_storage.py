@@ -14,16 +14,12 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_capacity.domain import SeatGranted, Waitlisted
-from ilmo_capacity.storage import (
-    Operation,
-    SeatInventoryStore,
-    TooManyConflictsError,
-)
+from ilmo_capacity.domain import SeatReserved, SeatWaitlisted
+from ilmo_capacity.storage import COLLECTION, Operation, SeatInventoryStore
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
-from ilmo_shared.storage import Document
+from ilmo_shared.storage import ConcurrentChangeError, Document
 from tests.support.infrastructure import IsolatedInfrastructure
 
 SOURCE = "ilmo/capacity"
@@ -34,13 +30,6 @@ async def database(
     mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
 ) -> AsyncDatabase[Document]:
     return mongo[infrastructure.database_name(f"capacity_store_{uuid.uuid4().hex[:6]}")]
-
-
-@pytest.fixture
-async def store(database: AsyncDatabase[Document]) -> SeatInventoryStore:
-    store = SeatInventoryStore(database, source=SOURCE)
-    await store.create_indexes()
-    return store
 
 
 @pytest.fixture
@@ -61,6 +50,29 @@ class RecordingPublisher(EventPublisher):
     async def publish(self, envelope: Envelope, body: bytes) -> None:
         await asyncio.sleep(0)  # let other writers interleave, as real I/O would
         self.published.append((envelope, json.loads(body)))
+
+
+@pytest.fixture
+def publisher(idle_broker: RabbitBroker) -> RecordingPublisher:
+    return RecordingPublisher(idle_broker)
+
+
+def replica(
+    database: AsyncDatabase[Document], publisher: EventPublisher, **options: Any
+) -> tuple[SeatInventoryStore, OutboxRelay]:
+    """A store as one process has it: with its own relay, whose locks it shares."""
+    relay = OutboxRelay(publisher)
+    outbox = relay.outbox(database[COLLECTION], source=SOURCE)
+    return SeatInventoryStore(database, outbox=outbox, locks=relay.locks, **options), relay
+
+
+@pytest.fixture
+async def store(
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
+) -> SeatInventoryStore:
+    store, _ = replica(database, publisher)
+    await store.create_indexes()
+    return store
 
 
 def new_id() -> str:
@@ -91,7 +103,7 @@ async def test_a_decision_is_stored_with_its_events_in_one_versioned_snapshot(
     await store.decide("seminar", lambda seats: seats.set_capacity(1))
     outcome = await store.decide("seminar", lambda seats: seats.request_seat(first))
     assert outcome.written
-    assert outcome.decisions == (SeatGranted(first),)
+    assert outcome.decisions == (SeatReserved(first),)
     await store.decide("seminar", lambda seats: seats.request_seat(second))
 
     stored = await store.load("seminar")
@@ -111,6 +123,23 @@ async def test_a_decision_is_stored_with_its_events_in_one_versioned_snapshot(
     assert [(kind, data["registration_id"]) for kind, data in announced] == [
         ("seat.reserved", first),
         ("seat.waitlisted", second),
+    ]
+
+
+async def test_a_stored_decision_names_its_snapshot_to_the_relay(
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
+) -> None:
+    store, relay = replica(database, publisher)
+    await store.create_indexes()
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))  # announces nothing
+    assert await relay.publish_named() == 0
+    await store.decide("seminar", request(new_id()))
+    await store.decide("seminar", request(new_id()))
+    # Without a sweep: the relay reads just the two snapshots it was told of.
+    assert await relay.publish_named() == 2
+    assert [envelope.type for envelope, _ in publisher.published] == [
+        "seat.reserved",
+        "seat.waitlisted",
     ]
 
 
@@ -147,18 +176,18 @@ async def test_an_unknown_event_has_no_inventory_until_something_happens_to_it(
 
 
 async def test_a_writer_that_decided_from_a_stale_state_loses_and_decides_again(
-    store: SeatInventoryStore, database: AsyncDatabase[Document]
+    store: SeatInventoryStore, database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
     first, second = new_id(), new_id()
     await store.decide("seminar", lambda seats: seats.set_capacity(1))
-    other_replica = SeatInventoryStore(database, source=SOURCE)
+    other_replica, _ = replica(database, publisher)
     assert await other_replica.load("seminar") is not None  # it now knows version 1
     await store.decide("seminar", request(first))  # version 2, unknown to the other one
 
     outcome = await other_replica.decide("seminar", request(second))
     assert outcome.conflicts == 1
-    # Decided again from the state with ``first`` seated: no second seat is given.
-    assert outcome.decisions == (Waitlisted(second, 1),)
+    # Decided again from the state with ``first`` seated: no second seat is reserved.
+    assert outcome.decisions == (SeatWaitlisted(second, 1),)
     stored = await store.load("seminar")
     assert stored is not None
     assert stored.version == 3
@@ -177,23 +206,25 @@ class Ticking:
 
 
 async def test_a_writer_never_inserts_from_a_state_older_than_its_freshness(
-    database: AsyncDatabase[Document],
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
     """Every state this writer reads is already too old when it wants to write it."""
-    slow = SeatInventoryStore(database, source=SOURCE, monotonic=Ticking(10.0), max_attempts=3)
-    with pytest.raises(TooManyConflictsError):
+    slow, _ = replica(database, publisher, monotonic=Ticking(10.0), max_attempts=3)
+    with pytest.raises(ConcurrentChangeError):
         await slow.decide("seminar", lambda seats: seats.set_capacity(1))
     assert await slow.inventories.count_documents({}) == 0
 
 
-def test_retention_must_be_well_above_freshness(database: AsyncDatabase[Document]) -> None:
+def test_retention_must_be_well_above_freshness(
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
+) -> None:
     with pytest.raises(ValueError, match="retention"):
-        SeatInventoryStore(database, source=SOURCE, freshness=30, retention=timedelta(minutes=1))
+        replica(database, publisher, freshness=30, retention=timedelta(minutes=1))
 
 
 @pytest.mark.parametrize("replicas", [1, 30], ids=["one-process", "thirty-processes"])
 async def test_concurrent_requests_never_oversell(
-    database: AsyncDatabase[Document], replicas: int
+    database: AsyncDatabase[Document], publisher: RecordingPublisher, replicas: int
 ) -> None:
     """30 requests at once for 5 seats: exactly 5 seats, 25 distinct places in line.
 
@@ -201,7 +232,7 @@ async def test_concurrent_requests_never_oversell(
     request (as if from 30 processes, with no shared lock) only the unique
     version stands between them and overselling.
     """
-    stores = [SeatInventoryStore(database, source=SOURCE) for _ in range(replicas)]
+    stores = [replica(database, publisher)[0] for _ in range(replicas)]
     await stores[0].create_indexes()
     await stores[0].decide("seminar", lambda seats: seats.set_capacity(5))
     people = [new_id() for _ in range(30)]
@@ -214,9 +245,9 @@ async def test_concurrent_requests_never_oversell(
     )
 
     decisions = [d for outcome in outcomes for d in outcome.decisions]
-    granted = [d for d in decisions if isinstance(d, SeatGranted)]
-    waitlisted = [d for d in decisions if isinstance(d, Waitlisted)]
-    assert len(granted) == 5
+    reserved = [d for d in decisions if isinstance(d, SeatReserved)]
+    waitlisted = [d for d in decisions if isinstance(d, SeatWaitlisted)]
+    assert len(reserved) == 5
     assert sorted(d.position for d in waitlisted) == list(range(1, 26))
     stored = await stores[0].load("seminar")
     assert stored is not None
@@ -240,16 +271,14 @@ async def test_concurrent_requests_never_oversell(
 
 
 async def test_the_relay_never_undoes_a_decision(
-    database: AsyncDatabase[Document], idle_broker: RabbitBroker
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
     """Relay passes running between decisions (the race that in-place updates lose on FerretDB).
 
     Shrinking at once here, so that it meets the relay as often as it can.
     """
-    store = SeatInventoryStore(database, source=SOURCE, shrink_after=0.0)
+    store, relay = replica(database, publisher, shrink_after=0.0)
     await store.create_indexes()
-    publisher = RecordingPublisher(idle_broker)
-    relay = OutboxRelay(publisher, [store.inventories], locks=store.locks)
     await store.decide("seminar", lambda seats: seats.set_capacity(10))
     people = [new_id() for _ in range(40)]
     deciding = True
@@ -306,12 +335,11 @@ class Wall:
 
 
 async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_old(
-    database: AsyncDatabase[Document], idle_broker: RabbitBroker
+    database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
     wall = Wall()
-    store = SeatInventoryStore(database, source=SOURCE, clock=wall, prune_every=8, shrink_after=0.0)
+    store, relay = replica(database, publisher, clock=wall, prune_every=8, shrink_after=0.0)
     await store.create_indexes()
-    relay = OutboxRelay(RecordingPublisher(idle_broker), [store.inventories])
     await store.decide("seminar", lambda seats: seats.set_capacity(100))
     for _ in range(6):
         await store.decide("seminar", request(new_id()))  # versions 2..7

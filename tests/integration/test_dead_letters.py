@@ -15,7 +15,7 @@ from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAcc
 from ilmo_shared.dead_letters import browse, replay
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription
-from ilmo_shared.messaging.topology import RetryPolicy
+from ilmo_shared.messaging.topology import RedeliveryPolicy
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -52,7 +52,7 @@ async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_
 
     broker = RabbitBroker(infrastructure.amqp_url, logger=None)
     subscription = Subscription(
-        service, "registrations", retry=RetryPolicy(delays=(0.1,), max_attempts=1)
+        service, "registrations", retry=RedeliveryPolicy(delays=(0.1,), max_attempts=1)
     ).on(RegistrationAccepted, handle)
     subscription.attach(broker, prefetch=4)
     await broker.start()

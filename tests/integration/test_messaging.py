@@ -20,7 +20,7 @@ from ilmo_shared.messaging.subscription import (
     REASON_HEADER,
     Subscription,
 )
-from ilmo_shared.messaging.topology import DELIVERY_LIMIT, RetryPolicy, retry_queue_name
+from ilmo_shared.messaging.topology import DELIVERY_LIMIT, RedeliveryPolicy, retry_queue_name
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection, drain, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -197,7 +197,7 @@ async def test_a_failing_handler_is_retried_with_growing_delays_then_dead_letter
         attempts.append(asyncio.get_running_loop().time())
         raise RuntimeError("storage is on fire for asa.ohman@example.fi")
 
-    policy = RetryPolicy(delays=(0.3, 0.8), max_attempts=4)
+    policy = RedeliveryPolicy(delays=(0.3, 0.8), max_attempts=4)
     subscription = Subscription(service, "registrations", retry=policy).on(
         RegistrationAccepted, handle
     )
@@ -236,7 +236,7 @@ async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
         done.set()
 
     subscription = Subscription(
-        service, "registrations", retry=RetryPolicy(delays=(0.2,), max_attempts=5)
+        service, "registrations", retry=RedeliveryPolicy(delays=(0.2,), max_attempts=5)
     ).on(RegistrationAccepted, flaky)
     subscription.attach(broker, prefetch=1)
     await broker.start()

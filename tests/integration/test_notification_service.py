@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -39,10 +39,11 @@ from ilmo_event_contracts import (
 )
 from ilmo_notification.app import build_app
 from ilmo_notification.dispatcher import MailDispatcher
-from ilmo_notification.domain import RetryPolicy
+from ilmo_notification.domain import Claim, Mail, MailRequest, MailRetryPolicy
 from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import MAILS, Claim, Mail, NotificationStore
+from ilmo_notification.storage import MAILS, MailAttemptStore, NotificationStores
+from ilmo_notification.storage.mails import mail_of
 from ilmo_shared.manage_links import manage_link
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
@@ -57,6 +58,7 @@ from tests.support.notification import (
     REGISTRATION_URL,
     STARTS_AT,
     accepted,
+    notification_stores,
     renderer,
     seminar,
 )
@@ -737,10 +739,10 @@ async def test_mails_that_cannot_go_fail_alone_and_the_others_still_go(
 ) -> None:
     """More bad mails at the head of the due list than one pass reads, good ones behind them."""
     database = new_database(infrastructure)
-    store = NotificationStore(mongo[database], source="ilmo/notification")
-    await store.create_indexes()
+    stores = notification_stores(mongo[database])
+    await stores.create_indexes()
     event = seminar()
-    await store.remember_event(event)
+    await stores.event_details.remember(event)
     # The server lacks SMTPUTF8, so these three can never go.
     beyond_ascii = [
         accepted(event.event_id, email=f"pää.{n}.{uuid.uuid4().hex[:6]}@esimerkki.fi")
@@ -750,23 +752,25 @@ async def test_mails_that_cannot_go_fail_alone_and_the_others_still_go(
     unwritable = [accepted(event.event_id) for _ in range(2)]
     good = [accepted(event.event_id) for _ in range(3)]
     for registration in beyond_ascii + unwritable + good:
-        await store.remember_contact(registration)
-        await store.record_intent(
-            str(registration.registration_id),
-            event.event_id,
-            NotificationKind.REGISTRATION_RECEIVED,
-            {},
+        await stores.contacts.remember(registration)
+        await stores.mails.record_intent(
+            MailRequest(
+                str(registration.registration_id),
+                event.event_id,
+                NotificationKind.REGISTRATION_RECEIVED,
+                {},
+            ),
             cause="test",
         )
     for registration, email in zip(
         unwritable, ["no-at-sign.example.fi", "line\r\nbreak@example.fi"], strict=True
     ):
-        await store.contacts.update_one(
+        await stores.contacts.collection.update_one(
             {"_id": str(registration.registration_id)}, {"$set": {"email": email}}
         )
     # The bad ones are due first, the good ones after them.
     for rank, registration in enumerate(beyond_ascii + unwritable + good):
-        await store.mails.update_one(
+        await stores.mails.collection.update_one(
             {"_id": f"{registration.registration_id}:registration_received"},
             {"$set": {"next_attempt_at": datetime.now(UTC) - timedelta(minutes=10 - rank)}},
         )
@@ -814,7 +818,7 @@ async def test_mails_that_cannot_go_fail_alone_and_the_others_still_go(
         assert len(service.announced(message.data["registration_id"], "notification.failed")) == 1
 
 
-class ClaimBreaksFor(NotificationStore):
+class ClaimBreaksFor(MailAttemptStore):
     """The real store, except that claiming an attempt at one mail raises (a bug, say)."""
 
     def __init__(self, *args: Any, broken_mail_id: str, **kwargs: Any) -> None:
@@ -834,43 +838,44 @@ async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
     event = seminar()
     broken, fine = accepted(event.event_id), accepted(event.event_id)
     broken_id = f"{broken.registration_id}:registration_received"
-    store = ClaimBreaksFor(
-        mongo[new_database(infrastructure)],
-        source="ilmo/notification",
-        clock=lambda: now[0],
-        broken_mail_id=broken_id,
+    database = mongo[new_database(infrastructure)]
+    stores = replace(
+        notification_stores(database, clock=lambda: now[0]),
+        attempts=ClaimBreaksFor(database, clock=lambda: now[0], broken_mail_id=broken_id),
     )
-    await store.create_indexes()
-    await store.remember_event(event)
+    await stores.create_indexes()
+    await stores.event_details.remember(event)
     for registration in (broken, fine):  # the broken one is due first
-        await store.remember_contact(registration)
-        await store.record_intent(
-            str(registration.registration_id),
-            event.event_id,
-            NotificationKind.REGISTRATION_RECEIVED,
-            {},
+        await stores.contacts.remember(registration)
+        await stores.mails.record_intent(
+            MailRequest(
+                str(registration.registration_id),
+                event.event_id,
+                NotificationKind.REGISTRATION_RECEIVED,
+                {},
+            ),
             cause="test",
         )
         now[0] += timedelta(seconds=1)
 
     with smtp_server() as smtp:
         dispatcher = MailDispatcher(
-            store,
+            stores,
             renderer(),
             SmtpMailer(SmtpSettings(host=smtp.host, port=smtp.port, tls=SmtpTls.NONE, timeout=5)),
-            policy=RetryPolicy(max_attempts=2, base_seconds=60, max_seconds=60),
+            policy=MailRetryPolicy(max_attempts=2, base_seconds=60, max_seconds=60),
             batch_size=1,
             clock=lambda: now[0],
             jitter=lambda: 1.0,
         )
         first_pass_at = now[0]
         first = await dispatcher.dispatch_due()
-        after_first = await store.mail(broken_id)
+        after_first = await stores.mails.document(broken_id)
         second = await dispatcher.dispatch_due()
         [mail] = await smtp.wait_for(1, registration_id=str(fine.registration_id), timeout=5)
         now[0] += timedelta(seconds=61)  # the broken mail's backoff is over
         third = await dispatcher.dispatch_due()
-        after_third = await store.mail(broken_id)
+        after_third = await stores.mails.document(broken_id)
 
     assert (first.sent, second.sent, third.sent) == (0, 1, 0)
     assert after_first is not None
@@ -894,30 +899,31 @@ async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
 
 async def seat_mail_left_sending(
     database: AsyncDatabase[Document],
-) -> tuple[NotificationStore, str, str]:
+) -> tuple[NotificationStores, str, str]:
     """A receipt sent, and a seat mail a dead process left ``sending``, its lease over.
 
-    Returns the store, the event's id and the registration's id.
+    Returns the stores, the event's id and the registration's id.
 
     What the dead process left: attempt 1 claimed and marked, ten minutes ago.
     """
-    store = NotificationStore(database, source="ilmo/notification")
-    await store.create_indexes()
+    stores = notification_stores(database)
+    await stores.create_indexes()
     event = seminar()
     registration = accepted(event.event_id, language=Language.FI)
     rid = str(registration.registration_id)
-    await store.remember_event(event)
-    await store.remember_contact(registration)
-    await store.record_intent(
-        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
+    await stores.event_details.remember(event)
+    await stores.contacts.remember(registration)
+    await stores.mails.record_intent(
+        MailRequest(rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}), cause="test"
     )
-    await store.mails.update_one(
+    await stores.mails.collection.update_one(
         {"_id": f"{rid}:registration_received"}, {"$set": {"state": "sent", "attempts": 1}}
     )
-    await store.record_intent(
-        rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}, cause="test"
+    await stores.mails.record_intent(
+        MailRequest(rid, event.event_id, NotificationKind.SEAT_CONFIRMED, {"promoted": False}),
+        cause="test",
     )
-    await store.attempts.insert_one(
+    await stores.attempts.collection.insert_one(
         {
             "_id": f"{rid}:seat_confirmed#1",
             "mail_id": f"{rid}:seat_confirmed",
@@ -925,7 +931,7 @@ async def seat_mail_left_sending(
             "started_at": datetime.now(UTC) - timedelta(minutes=10),
         }
     )
-    await store.mails.update_one(
+    await stores.mails.collection.update_one(
         {"_id": f"{rid}:seat_confirmed"},
         {
             "$set": {
@@ -936,7 +942,7 @@ async def seat_mail_left_sending(
             }
         },
     )
-    return store, event.event_id, rid
+    return stores, event.event_id, rid
 
 
 async def test_a_mail_left_sending_by_a_dead_process_is_resent_with_the_same_message_id(
@@ -974,9 +980,9 @@ async def test_a_mail_left_sending_is_resent_even_when_a_later_mail_supersedes_i
     resent (same Message-ID), recorded, and the cancellation follows it.
     """
     database = new_database(infrastructure)
-    store, event_id, rid = await seat_mail_left_sending(mongo[database])
-    await store.record_intent(
-        rid, event_id, NotificationKind.CANCELLATION_CONFIRMED, {}, cause="test"
+    stores, event_id, rid = await seat_mail_left_sending(mongo[database])
+    await stores.mails.record_intent(
+        MailRequest(rid, event_id, NotificationKind.CANCELLATION_CONFIRMED, {}), cause="test"
     )
 
     with smtp_server() as smtp:
@@ -996,18 +1002,18 @@ async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
 ) -> None:
     """Another replica is in the middle of the attempt: no second copy from this one."""
     database = new_database(infrastructure)
-    store = NotificationStore(mongo[database], source="ilmo/notification")
-    await store.create_indexes()
+    stores = notification_stores(mongo[database])
+    await stores.create_indexes()
     event = seminar()
     registration = accepted(event.event_id)
     rid = str(registration.registration_id)
-    await store.remember_event(event)
-    await store.remember_contact(registration)
-    await store.record_intent(
-        rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}, cause="test"
+    await stores.event_details.remember(event)
+    await stores.contacts.remember(registration)
+    await stores.mails.record_intent(
+        MailRequest(rid, event.event_id, NotificationKind.REGISTRATION_RECEIVED, {}), cause="test"
     )
     # Another dispatcher claimed attempt 1 a moment ago (and has not marked it yet).
-    await store.attempts.insert_one(
+    await stores.attempts.collection.insert_one(
         {
             "_id": f"{rid}:registration_received#1",
             "mail_id": f"{rid}:registration_received",
@@ -1028,21 +1034,21 @@ async def test_recording_sent_again_after_a_lost_reply_announces_the_mail_once(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
     """The dispatcher retries ``mark_sent`` after a storage error whose write had landed."""
-    store = NotificationStore(mongo[new_database(infrastructure)], source="ilmo/notification")
-    await store.create_indexes()
+    stores = notification_stores(mongo[new_database(infrastructure)])
+    await stores.create_indexes()
     event = seminar()
     rid = str(accepted(event.event_id).registration_id)
     kind = NotificationKind.REGISTRATION_RECEIVED
-    await store.record_intent(rid, event.event_id, kind, {}, cause="test")
-    document = await store.mail(f"{rid}:{kind.value}")
+    await stores.mails.record_intent(MailRequest(rid, event.event_id, kind, {}), cause="test")
+    document = await stores.mails.document(f"{rid}:{kind.value}")
     assert document is not None
-    mail = Mail.of(document)
-    await store.mark_sending(mail, 1, lease=timedelta(minutes=1))
+    mail = mail_of(document)
+    await stores.mails.mark_sending(mail, 1, lease=timedelta(minutes=1))
 
-    assert await store.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is True
-    assert await store.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is False
+    assert await stores.mails.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is True
+    assert await stores.mails.mark_sent(mail, "<m@ilmo.example.fi>", attempt=1) is False
 
-    stored = await store.mail(f"{rid}:{kind.value}")
+    stored = await stores.mails.document(f"{rid}:{kind.value}")
     assert stored is not None
     assert stored["state"] == "sent"
     assert [entry["envelope"]["type"] for entry in stored["outbox"]] == ["notification.sent"]

@@ -120,8 +120,8 @@ async def test_a_named_document_is_published_without_a_sweep_and_the_sweep_finds
     relay = OutboxRelay(EventPublisher(broker), [collection])
     await collection.insert_one({"_id": "named", OUTBOX_FIELD: [named]})
     await collection.insert_one({"_id": "left-by-a-crash", OUTBOX_FIELD: [unnamed]})
-    relay.notify(collection.name, "named")
-    relay.notify(collection.name, "gone")  # a named document that is not there is no error
+    relay.wake(collection.name, "named")
+    relay.wake(collection.name, "gone")  # a named document that is not there is no error
     async with event_tap(infrastructure.amqp_url) as tap:
         assert await relay.publish_named() == 1
         assert [m.message_id for m in await tap.wait_for(1)] == [named["envelope"]["id"]]

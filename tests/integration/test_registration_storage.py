@@ -16,12 +16,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ilmo_event_contracts import Attendance, Envelope, Language, SeatReserved
-from ilmo_registration.domain import Registrant, accept
-from ilmo_registration.storage import (
-    AlreadyRegisteredError,
-    RegistrationStore,
-    ReportOutcome,
-)
+from ilmo_registration.domain import AlreadyRegistered, Registrant, accept
+from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore, ReportOutcome
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks
@@ -49,7 +45,9 @@ def store(
     mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
 ) -> RegistrationStore:
     database = mongo[infrastructure.database_name("registration")]
-    return RegistrationStore(database, source="ilmo/test", locks=LOCKS)
+    relay = OutboxRelay(PUBLISHER, locks=LOCKS)
+    outbox = relay.outbox(database[REGISTRATION_COLLECTION], source="ilmo/test")
+    return RegistrationStore(database, outbox=outbox, locks=LOCKS)
 
 
 def registrant(email: str, attendance: Attendance = Attendance.IN_PERSON) -> Registrant:
@@ -132,6 +130,6 @@ async def test_concurrent_duplicates_store_one_registration(store: RegistrationS
     )
     assert sum(outcome is None for outcome in outcomes) == 1
     assert all(
-        isinstance(outcome, AlreadyRegisteredError) for outcome in outcomes if outcome is not None
+        isinstance(outcome, AlreadyRegistered) for outcome in outcomes if outcome is not None
     )
     assert await store.registrations.count_documents({"event_id": event_id}) == 1

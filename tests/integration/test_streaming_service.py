@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from ilmo_event_contracts import Attendance
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
+from ilmo_streaming.tokens import TOKEN_LENGTH
 from tests.support.capacity import (
     STARTS_AT,
     accepted,
@@ -355,7 +356,7 @@ async def test_unknown_events_are_a_404_problem_and_operations_endpoints_answer(
     response = await streaming.http.get(f"/api/v1/events/{new_event_id()}/stream-links")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "urn:ilmo:problem:event-not-found"
+    assert response.json()["type"] == "/problems/event-not-found"
     assert (await streaming.http.get(f"/api/v1/events/{'x' * 300}/stream-links")).status_code == 404
 
     ready = await streaming.http.get("/health/ready")
@@ -363,3 +364,24 @@ async def test_unknown_events_are_a_404_problem_and_operations_endpoints_answer(
     openapi = (await streaming.http.get("/openapi.json")).json()
     assert "/watch/{token}" in openapi["paths"]
     assert "/api/v1/events/{event_id}/stream-links" in openapi["paths"]
+
+
+async def test_what_fails_under_watch_before_the_route_answers_is_a_page_too(
+    streaming: RunningStreaming,
+) -> None:
+    """A person opened the link: a wrong method or a longer path gets a page, not JSON."""
+    token = "A" * TOKEN_LENGTH
+    wrong_method = await streaming.http.post(f"/watch/{token}")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "GET"
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    assert wrong_method.headers["cache-control"] == "no-store"
+    assert "Something went wrong" in wrong_method.text
+    longer = await streaming.http.get(f"/watch/{token}/more")
+    assert longer.status_code == 404
+    assert longer.headers["content-type"].startswith("text/html")
+    assert "Link not found" in longer.text
+    # The operators' API keeps answering problem details.
+    operator = await streaming.http.post(f"/api/v1/events/{new_event_id()}/stream-links")
+    assert operator.status_code == 405
+    assert operator.headers["content-type"] == "application/problem+json"

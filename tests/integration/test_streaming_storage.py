@@ -21,14 +21,16 @@ from pymongo import AsyncMongoClient
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
-from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_shared.storage import Document
 from ilmo_streaming import domain
-from ilmo_streaming.handlers import LinkKeeper, event_details_changed
-from ilmo_streaming.storage import StreamEventStore, StreamLinkStore
+from ilmo_streaming.handlers import event_details_changed
+from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore
+from ilmo_streaming.usecases import LinkKeeper
 from tests.support.capacity import envelope_for, event_details, new_event_id
 from tests.support.infrastructure import IsolatedInfrastructure
 
 TRIALS = 20
+ENVELOPE_IDS = uuid.UUID("6c0b9e51-3f0e-4c55-9d7e-2a8f1b4e7d93")  # as in publication
 
 
 class ConfirmingPublisher(EventPublisher):
@@ -46,20 +48,17 @@ class ConfirmingPublisher(EventPublisher):
 
 class Stores:
     def __init__(self, mongo: AsyncMongoClient[Document], database_name: str) -> None:
-        self.locks = DocumentLocks()
         database = mongo[database_name]
-        self.streams = StreamEventStore(database, locks=self.locks)
+        self.publisher = ConfirmingPublisher()
+        self.relay = OutboxRelay(self.publisher)
+        self.streams = StreamEventStore(database, locks=self.relay.locks)
         self.links = StreamLinkStore(
             database,
-            source="ilmo/test",
+            outbox=self.relay.outbox(database[LINKS], source="ilmo/test"),
             link_url=lambda registration_id: f"https://watch.example.fi/watch/{registration_id}",
-            locks=self.locks,
+            locks=self.relay.locks,
         )
-        self.publisher = ConfirmingPublisher()
-        self.relay = OutboxRelay(self.publisher, [self.links.links], locks=self.locks)
-        self.keeper = LinkKeeper(
-            links=self.links, streams=self.streams, notify=self.relay.notify, clock=_now
-        )
+        self.keeper = LinkKeeper(links=self.links, streams=self.streams, clock=_now)
 
 
 def _now() -> datetime:
@@ -75,16 +74,27 @@ async def stores(
     return stores
 
 
-async def _cancel(keeper: LinkKeeper, registration_id: uuid.UUID, event_id: str) -> None:
-    await keeper.change(
-        registration_id, lambda current: domain.revoke(current, registration_id, event_id, _now())
-    )
-
-
 async def _relay_passes(relay: OutboxRelay, passes: int = 3) -> None:
     for _ in range(passes):
         await relay.publish_pending()
         await asyncio.sleep(0)
+
+
+async def test_a_link_event_names_its_document_to_the_relay_under_an_id_made_from_the_fact(
+    stores: Stores,
+) -> None:
+    event_id = new_event_id()
+    await stores.streams.apply(event_details(event_id, 1), _now())
+    registration_id = uuid.uuid4()
+    await stores.keeper.grant(registration_id, event_id)
+    await stores.keeper.revoke(registration_id, event_id)
+    # Without a sweep: the relay reads just the document it was told of.
+    assert await stores.relay.publish_named() == 2
+    provisioned, revoked = stores.publisher.published
+    kinds = {"stream.link.provisioned": "provisioned", "stream.link.revoked": "revoked"}
+    for envelope in (provisioned, revoked):
+        name = f"{registration_id}/{kinds[envelope.type]}"
+        assert envelope.id == str(uuid.uuid5(ENVELOPE_IDS, name))
 
 
 async def test_a_revocation_meeting_the_relay_is_never_lost(stores: Stores) -> None:
@@ -94,7 +104,7 @@ async def test_a_revocation_meeting_the_relay_is_never_lost(stores: Stores) -> N
         registration_id = uuid.uuid4()
         await stores.keeper.grant(registration_id, event_id)  # provisioned, entry pending
         await asyncio.gather(
-            _cancel(stores.keeper, registration_id, event_id), _relay_passes(stores.relay)
+            stores.keeper.revoke(registration_id, event_id), _relay_passes(stores.relay)
         )
         await stores.relay.publish_pending()
 
@@ -114,7 +124,7 @@ async def test_grants_and_cancellations_of_one_registration_at_once(stores: Stor
     for _ in range(TRIALS):
         registration_id = uuid.uuid4()
         work = [stores.keeper.grant(registration_id, event_id) for _ in range(4)]
-        work += [_cancel(stores.keeper, registration_id, event_id) for _ in range(3)]
+        work += [stores.keeper.revoke(registration_id, event_id) for _ in range(3)]
         work.append(_relay_passes(stores.relay))
         random.shuffle(work)
         await asyncio.gather(*work)

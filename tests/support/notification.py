@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from faststream.rabbit import RabbitBroker
+from pymongo.asynchronous.database import AsyncDatabase
+
 from ilmo_event_contracts import (
     AgendaItem,
     Attendance,
@@ -15,8 +18,20 @@ from ilmo_event_contracts import (
     Speaker,
     Venue,
 )
-from ilmo_notification.domain import OPEN_STATES
-from ilmo_notification.rendering import Contact, MailRenderer
+from ilmo_notification.domain import OPEN_STATES, Contact
+from ilmo_notification.rendering import MailRenderer
+from ilmo_notification.storage import (
+    MAILS,
+    ContactStore,
+    EventDetailsStore,
+    MailAttemptStore,
+    MailStore,
+    NotificationStores,
+)
+from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OutboxRelay
+from ilmo_shared.storage import Document
 
 MANAGE_LINK_SECRET = "test-manage-link-secret-0123456789abcdef"
 REGISTRATION_URL = "https://ilmo.example.fi"
@@ -111,4 +126,23 @@ def renderer() -> MailRenderer:
         mail_from=MAIL_FROM,
         registration_public_url=REGISTRATION_URL,
         manage_link_secret=MANAGE_LINK_SECRET,
+    )
+
+
+def notification_stores(
+    database: AsyncDatabase[Document], *, clock: Clock = utc_now
+) -> NotificationStores:
+    """The service's stores on ``database``, as its wiring builds them.
+
+    Their relay never runs (its broker is never connected): what the mails
+    announce stays in their outboxes, for a test to read or for a service
+    started later on the same database to publish.
+    """
+    relay = OutboxRelay(EventPublisher(RabbitBroker(logger=None)))
+    outbox = relay.outbox(database[MAILS], source="ilmo/notification")
+    return NotificationStores(
+        contacts=ContactStore(database, clock=clock),
+        event_details=EventDetailsStore(database, clock=clock),
+        mails=MailStore(database, outbox=outbox, locks=relay.locks, clock=clock),
+        attempts=MailAttemptStore(database, clock=clock),
     )

@@ -5,13 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from ilmo_capacity.domain import (
-    LeftWaitingList,
-    SeatGivenBack,
-    SeatGranted,
-    SeatInventory,
-    Waitlisted,
-)
+from ilmo_capacity import domain
+from ilmo_capacity.domain import SeatInventory
 from ilmo_capacity.publication import decision_kind, seat_events
 from ilmo_capacity.storage import from_document, snapshot_id, to_document
 from ilmo_event_contracts import SeatReleased, SeatReserved, SeatWaitlisted, WaitlistLeft
@@ -39,11 +34,11 @@ def test_decisions_become_the_seat_events_of_the_contracts() -> None:
     events = seat_events(
         "seminar",
         [
-            SeatGranted(a),
-            SeatGranted(b, promoted=True),
-            Waitlisted(c, 3),
-            SeatGivenBack(a),
-            LeftWaitingList(d),
+            domain.SeatReserved(a),
+            domain.SeatReserved(b, promoted=True),
+            domain.SeatWaitlisted(c, 3),
+            domain.SeatReleased(a),
+            domain.WaitlistLeft(d),
         ],
         AT,
     )
@@ -60,7 +55,8 @@ def test_decisions_become_the_seat_events_of_the_contracts() -> None:
         SeatReleased(registration_id=uuid.UUID(a), event_id="seminar", released_at=AT),
         WaitlistLeft(registration_id=uuid.UUID(d), event_id="seminar", left_at=AT),
     ]
-    assert [decision_kind(x) for x in (SeatGranted(a), SeatGranted(a, promoted=True))] == [
+    reserved = (domain.SeatReserved(a), domain.SeatReserved(a, promoted=True))
+    assert [decision_kind(x) for x in reserved] == [
         "seat.reserved",
         "seat.reserved.promoted",
     ]

@@ -20,10 +20,10 @@ from ilmo_event_contracts import Language, NotificationKind
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
     FailureKind,
+    MailRetryPolicy,
     MailState,
     Park,
     RetryAt,
-    RetryPolicy,
     after_failure,
     mail_id,
     message_id,
@@ -31,10 +31,10 @@ from ilmo_notification.domain import (
     waiting_delay,
 )
 from ilmo_notification.mailer import SmtpTls, classify
-from ilmo_notification.settings import NotificationSettings, require_manage_link_secret
-from ilmo_shared.settings import load_settings
+from ilmo_notification.settings import NotificationSettings
+from ilmo_shared.settings import load_settings, require_secrets, secret
 
-POLICY = RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)
+POLICY = MailRetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)
 
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -146,7 +146,7 @@ def test_settings_defaults_and_the_required_secret(
     assert settings.message_id_domain == "localhost"
     assert str(settings.registration_public_url) == "http://127.0.0.1:8081/"
     with pytest.raises(SystemExit) as stopped:
-        require_manage_link_secret(settings, "ilmo-notification")
+        require_secrets(settings, "ilmo-notification", "manage_link_secret")
     assert stopped.value.code == 2
     assert capsys.readouterr().err == (
         "ilmo-notification: invalid setting ILMO_MANAGE_LINK_SECRET: Field required\n"
@@ -155,7 +155,8 @@ def test_settings_defaults_and_the_required_secret(
     monkeypatch.setenv("ILMO_SMTP_TLS", "implicit")
     monkeypatch.setenv("ILMO_MAIL_FROM", "Ilmo \u2013 VN <ilmo@vn.example.fi>")
     settings = NotificationSettings()
-    assert require_manage_link_secret(settings, "x").get_secret_value() == "x" * 32
+    require_secrets(settings, "x", "manage_link_secret")
+    assert secret(settings, "manage_link_secret").get_secret_value() == "x" * 32
     assert settings.smtp_tls is SmtpTls.IMPLICIT
     assert settings.message_id_domain == "vn.example.fi"
 

@@ -16,7 +16,8 @@ from icalendar import Calendar
 
 import ilmo_notification
 from ilmo_event_contracts import Attendance, Language, NotificationKind
-from ilmo_notification.rendering import ComposedMail, MailRequest, RenderError
+from ilmo_notification.domain import MailRequest
+from ilmo_notification.rendering import ComposedMail, RenderError
 from ilmo_shared.manage_links import is_manage_link_token, manage_link
 from tests.support.notification import (
     MANAGE_LINK_SECRET,

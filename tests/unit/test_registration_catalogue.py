@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -46,7 +45,7 @@ def seminar(**changes: object) -> EventSpec:
         ),
         published=True,
     )
-    return replace(spec, **changes)  # type: ignore[arg-type]
+    return spec.model_copy(update=changes)
 
 
 def fields(spec: EventSpec) -> list[str]:

@@ -6,7 +6,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from ilmo_registration.problems import ProblemRoute, install_problem_handlers
+from ilmo_shared.http.problems import ProblemRoute, install_problem_handlers
 
 
 def app_failing_with(error: Exception) -> FastAPI:

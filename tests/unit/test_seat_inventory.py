@@ -7,11 +7,11 @@ import uuid
 import pytest
 
 from ilmo_capacity.domain import (
-    LeftWaitingList,
-    SeatGivenBack,
-    SeatGranted,
     SeatInventory,
-    Waitlisted,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    WaitlistLeft,
 )
 
 
@@ -29,10 +29,10 @@ def inventory(capacity: int | None) -> SeatInventory:
 def test_seats_are_given_in_arrival_order_until_full_then_the_waiting_list_fills_in_order() -> None:
     seats = inventory(2)
     a, b, c, d = ids(4)
-    assert seats.request_seat(a) == [SeatGranted(a)]
-    assert seats.request_seat(b) == [SeatGranted(b)]
-    assert seats.request_seat(c) == [Waitlisted(c, 1)]
-    assert seats.request_seat(d) == [Waitlisted(d, 2)]
+    assert seats.request_seat(a) == [SeatReserved(a)]
+    assert seats.request_seat(b) == [SeatReserved(b)]
+    assert seats.request_seat(c) == [SeatWaitlisted(c, 1)]
+    assert seats.request_seat(d) == [SeatWaitlisted(d, 2)]
     assert seats.holders == [a, b]
     assert seats.waiting == [c, d]
     assert (seats.reserved, seats.waitlisted) == (2, 2)
@@ -43,8 +43,8 @@ def test_seats_are_given_in_arrival_order_until_full_then_the_waiting_list_fills
 def test_a_zero_capacity_event_waitlists_everyone() -> None:
     seats = inventory(0)
     a, b = ids(2)
-    assert seats.request_seat(a) == [Waitlisted(a, 1)]
-    assert seats.request_seat(b) == [Waitlisted(b, 2)]
+    assert seats.request_seat(a) == [SeatWaitlisted(a, 1)]
+    assert seats.request_seat(b) == [SeatWaitlisted(b, 2)]
     assert seats.holders == []
 
 
@@ -64,7 +64,7 @@ def test_cancelling_a_seat_releases_it_and_promotes_the_first_in_line() -> None:
     a, b, c, d = ids(4)
     for registration_id in (a, b, c, d):
         seats.request_seat(registration_id)
-    assert seats.cancel(a) == [SeatGivenBack(a), SeatGranted(c, promoted=True)]
+    assert seats.cancel(a) == [SeatReleased(a), SeatReserved(c, promoted=True)]
     assert seats.holders == [b, c]
     assert seats.waiting == [d]
     assert seats.position_of(d) == 1
@@ -74,8 +74,8 @@ def test_cancelling_a_seat_with_nobody_waiting_leaves_it_free_for_the_next_reque
     seats = inventory(1)
     a, b = ids(2)
     seats.request_seat(a)
-    assert seats.cancel(a) == [SeatGivenBack(a)]
-    assert seats.request_seat(b) == [SeatGranted(b)]
+    assert seats.cancel(a) == [SeatReleased(a)]
+    assert seats.request_seat(b) == [SeatReserved(b)]
 
 
 def test_leaving_the_waiting_list_moves_those_behind_up() -> None:
@@ -83,7 +83,7 @@ def test_leaving_the_waiting_list_moves_those_behind_up() -> None:
     a, b, c, d = ids(4)
     for registration_id in (a, b, c, d):
         seats.request_seat(registration_id)
-    assert seats.cancel(c) == [LeftWaitingList(c)]
+    assert seats.cancel(c) == [WaitlistLeft(c)]
     assert seats.waiting == [b, d]
     assert seats.position_of(d) == 2
     assert seats.holders == [a]
@@ -114,7 +114,7 @@ def test_a_cancellation_that_overtakes_its_request_wins() -> None:
     assert seats.cancel(a) == []
     assert seats.request_seat(a) == []
     assert seats.holders == []
-    assert seats.request_seat(b) == [SeatGranted(b)]
+    assert seats.request_seat(b) == [SeatReserved(b)]
 
 
 def test_requests_before_the_capacity_is_known_wait_and_are_decided_in_order() -> None:
@@ -125,7 +125,7 @@ def test_requests_before_the_capacity_is_known_wait_and_are_decided_in_order() -
     assert seats.request_seat(b) == []  # a repeat while pending
     assert seats.cancel(c) == []  # cancelled before any decision: no event about it
     assert seats.pending == [a, b, d]
-    assert seats.set_capacity(1) == [SeatGranted(a), Waitlisted(b, 1), Waitlisted(d, 2)]
+    assert seats.set_capacity(1) == [SeatReserved(a), SeatWaitlisted(b, 1), SeatWaitlisted(d, 2)]
     assert seats.pending == []
     assert seats.holders == [a]
     assert seats.waiting == [b, d]
@@ -136,10 +136,10 @@ def test_a_capacity_increase_promotes_as_many_as_fit_in_order() -> None:
     a, b, c, d = ids(4)
     for registration_id in (a, b, c, d):
         seats.request_seat(registration_id)
-    assert seats.set_capacity(3) == [SeatGranted(b, promoted=True), SeatGranted(c, promoted=True)]
+    assert seats.set_capacity(3) == [SeatReserved(b, promoted=True), SeatReserved(c, promoted=True)]
     assert seats.holders == [a, b, c]
     assert seats.waiting == [d]
-    assert seats.set_capacity(10) == [SeatGranted(d, promoted=True)]
+    assert seats.set_capacity(10) == [SeatReserved(d, promoted=True)]
     assert seats.waiting == []
 
 
@@ -150,12 +150,12 @@ def test_a_capacity_decrease_takes_no_seat_and_gives_no_new_one_until_below() ->
         seats.request_seat(registration_id)
     assert seats.set_capacity(1) == []
     assert seats.holders == [a, b, c]  # over capacity, but nobody loses a seat
-    assert seats.request_seat(d) == [Waitlisted(d, 1)]
-    assert seats.cancel(a) == [SeatGivenBack(a)]  # 2 holders, capacity 1: still no seat free
-    assert seats.cancel(b) == [SeatGivenBack(b)]  # 1 holder: still full
+    assert seats.request_seat(d) == [SeatWaitlisted(d, 1)]
+    assert seats.cancel(a) == [SeatReleased(a)]  # 2 holders, capacity 1: still no seat free
+    assert seats.cancel(b) == [SeatReleased(b)]  # 1 holder: still full
     assert seats.waiting == [d]
-    assert seats.cancel(c) == [SeatGivenBack(c), SeatGranted(d, promoted=True)]
-    assert seats.request_seat(e) == [Waitlisted(e, 1)]
+    assert seats.cancel(c) == [SeatReleased(c), SeatReserved(d, promoted=True)]
+    assert seats.request_seat(e) == [SeatWaitlisted(e, 1)]
 
 
 def test_event_details_apply_only_newer_revisions() -> None:
@@ -164,12 +164,12 @@ def test_event_details_apply_only_newer_revisions() -> None:
     for registration_id in (a, b, c):
         seats.request_seat(registration_id)
     assert seats.apply_details(capacity=1, revision=1) == [
-        SeatGranted(a),
-        Waitlisted(b, 1),
-        Waitlisted(c, 2),
+        SeatReserved(a),
+        SeatWaitlisted(b, 1),
+        SeatWaitlisted(c, 2),
     ]
     assert seats.apply_details(capacity=3, revision=1) == []  # a redelivery of revision 1
-    assert seats.apply_details(capacity=2, revision=3) == [SeatGranted(b, promoted=True)]
+    assert seats.apply_details(capacity=2, revision=3) == [SeatReserved(b, promoted=True)]
     assert seats.apply_details(capacity=3, revision=2) == []  # older than what was applied
     assert (seats.capacity, seats.revision) == (2, 3)
 

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from ilmo_capacity.domain import (
     Decision,
-    LeftWaitingList,
-    SeatGivenBack,
-    SeatGranted,
     SeatInventory,
-    Waitlisted,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    WaitlistLeft,
 )
 
 PEOPLE = [str(uuid.UUID(int=n + 1)) for n in range(16)]
@@ -54,8 +54,8 @@ class Replay:
 
     def apply(self, decision: Decision) -> None:
         match decision:
-            case SeatGranted(registration_id=who, promoted=promoted):
-                assert who not in self.holders, f"{who} given a second seat"
+            case SeatReserved(registration_id=who, promoted=promoted):
+                assert who not in self.holders, f"{who} reserved a second seat"
                 if promoted:
                     # Promotion is strictly first in line.
                     assert self.waiting[:1] == [who], "promotion out of order"
@@ -64,15 +64,15 @@ class Replay:
                     assert who not in self.waiting
                 self.holders.add(who)
                 self.reserved_events += 1
-            case Waitlisted(registration_id=who, position=position):
+            case SeatWaitlisted(registration_id=who, position=position):
                 assert who not in self.waiting
                 assert who not in self.holders
                 self.waiting.append(who)
                 assert position == len(self.waiting), "announced position is not the real one"
-            case SeatGivenBack(registration_id=who):
+            case SeatReleased(registration_id=who):
                 self.holders.remove(who)
                 self.released_events += 1
-            case LeftWaitingList(registration_id=who):
+            case WaitlistLeft(registration_id=who):
                 self.waiting.remove(who)
 
 
@@ -163,16 +163,16 @@ def _check_invariants(
     assert not set(holders) & set(waiting), "someone both holds a seat and waits"
     assert not (set(holders) | set(waiting) | set(seats.pending)) & seats.cancelled
     if seats.capacity is None:
-        assert not holders, "a seat was given before the capacity was known"
+        assert not holders, "a seat was reserved before the capacity was known"
         assert not waiting, "a place in line was given before the capacity was known"
         return
-    granted = [d for d in decisions if isinstance(d, SeatGranted)]
-    if granted:
-        # A seat is only ever given within the capacity.
+    reserved = [d for d in decisions if isinstance(d, SeatReserved)]
+    if reserved:
+        # A seat is only ever reserved within the capacity.
         assert len(holders) <= seats.capacity, "oversold"
     if len(holders) > seats.capacity:
         # Only a decrease puts holders over capacity, and then nobody new gets a seat.
-        assert not granted
+        assert not reserved
         assert len(holders) <= len(holders_before)
     if waiting:
         assert len(holders) >= seats.capacity, "a seat stays free while someone waits"

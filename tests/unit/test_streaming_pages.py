@@ -72,6 +72,7 @@ def test_everything_inserted_is_escaped() -> None:
         pages.revoked(),
         pages.not_found(),
         pages.unavailable(),
+        pages.failed(),
     ],
 )
 def test_every_page_has_every_language(page: pages.Page) -> None:

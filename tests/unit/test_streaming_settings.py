@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ilmo_shared.settings import load_settings
-from ilmo_streaming.settings import StreamingSettings, require_stream_link_secret
+from ilmo_shared.settings import load_settings, require_secrets, secret
+from ilmo_streaming.settings import StreamingSettings
 
 GOOD_SECRET = "x" * 32
 
@@ -28,7 +28,8 @@ def test_secret_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ILMO_STREAM_LINK_SECRET", GOOD_SECRET)
     monkeypatch.setenv("ILMO_PUBLIC_BASE_URL", "https://watch.example.fi/live/")
     settings = load_settings(StreamingSettings, "ilmo-streaming")
-    assert require_stream_link_secret(settings, "ilmo-streaming").get_secret_value() == GOOD_SECRET
+    require_secrets(settings, "ilmo-streaming", "stream_link_secret")
+    assert secret(settings, "stream_link_secret").get_secret_value() == GOOD_SECRET
     assert settings.watch_base_url == "https://watch.example.fi/live"
     assert GOOD_SECRET not in repr(settings)
 
@@ -37,7 +38,7 @@ def test_a_missing_secret_stops_the_service_naming_the_variable(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
-        require_stream_link_secret(StreamingSettings(), "ilmo-streaming")
+        require_secrets(StreamingSettings(), "ilmo-streaming", "stream_link_secret")
     assert stopped.value.code == 2
     assert capsys.readouterr().err.strip() == (
         "ilmo-streaming: invalid setting ILMO_STREAM_LINK_SECRET: Field required"

@@ -58,10 +58,11 @@ class Envelope(BaseModel):
         subject: str | None = None,
         dataschema: str | None = None,
         correlationid: str | None = None,
+        id: str | None = None,
     ) -> Envelope:
-        """A fresh envelope with a new unique id and the current UTC time."""
+        """A fresh envelope with the current UTC time and ``id``, or a new unique one."""
         return cls(
-            id=str(uuid.uuid4()),
+            id=id if id is not None else str(uuid.uuid4()),
             source=source,
             type=type,
             time=datetime.now(UTC),

@@ -127,16 +127,23 @@ class AgendaItem(BaseModel):
     speakers: tuple[Speaker, ...] = ()
 
 
-class EventDetails(IntegrationEvent):
-    """The whole published state of an event in the catalogue (event-carried state).
+# Personal stream links open this many minutes before an event starts and
+# close this many after it ends, unless the event says otherwise; at most a day.
+STREAM_OPENS_MINUTES_BEFORE = 30
+STREAM_CLOSES_MINUTES_AFTER = 120
+MAX_STREAM_WINDOW_MINUTES = 24 * 60
 
-    Subscribers keep what they need from it (capacity the seat count, streaming
-    the stream URL and times, notification the texts, venue and agenda) and
-    never call the registration service back.
+
+class EventContent(BaseModel):
+    """Everything the catalogue says about one event: the one definition of its fields.
+
+    The registration service keeps an event as this (and validates its own
+    rules on it); ``EventDetails`` carries it to subscribers with the
+    event's id and revision.
     """
 
-    event_id: str = Field(min_length=1, max_length=100)
-    revision: int = Field(ge=1, description="Grows by one with every change of the event.")
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     title: LocalizedText
     description: LocalizedText | None = None
     starts_at: datetime
@@ -148,17 +155,41 @@ class EventDetails(IntegrationEvent):
     registration_closes_at: datetime
     stream_url: str
     stream_opens_minutes_before: int = Field(
-        default=30, ge=0, le=24 * 60, description="Personal stream links open this long before."
+        default=STREAM_OPENS_MINUTES_BEFORE,
+        ge=0,
+        le=MAX_STREAM_WINDOW_MINUTES,
+        description="Personal stream links open this long before.",
     )
     stream_closes_minutes_after: int = Field(
-        default=120, ge=0, le=24 * 60, description="Personal stream links close this long after."
+        default=STREAM_CLOSES_MINUTES_AFTER,
+        ge=0,
+        le=MAX_STREAM_WINDOW_MINUTES,
+        description="Personal stream links close this long after.",
     )
     agenda: tuple[AgendaItem, ...] = ()
     target_groups: tuple[str, ...] = ()
     published: bool
 
+
+class CatalogueEvent(IntegrationEvent):
+    """An event about one event of the catalogue: its id is the CloudEvents ``subject``."""
+
+    event_id: str = Field(min_length=1, max_length=100)
+    revision: int = Field(ge=1, description="Grows by one with every change of the event.")
+
     def subject(self) -> str:
         return self.event_id
+
+
+# The bases in this order keep the fields in the published order: event_id and
+# revision first (CatalogueEvent, further down the MRO), then the content.
+class EventDetails(EventContent, CatalogueEvent):
+    """The whole published state of an event in the catalogue (event-carried state).
+
+    Subscribers keep what they need from it (capacity the seat count, streaming
+    the stream URL and times, notification the texts, venue and agenda) and
+    never call the registration service back.
+    """
 
 
 class EventPublished(EventDetails):

@@ -187,8 +187,8 @@ class Lifecycle:
             await self._stop_consuming()
             for worker in parts.workers:
                 await _bounded("stop_worker", worker.stop(), SHUTDOWN_STEP_SECONDS)
-            if parts.relay is not None:
-                await _bounded("flush_outbox", parts.relay.stop(), SHUTDOWN_STEP_SECONDS)
+            relay = self._infrastructure.relay
+            await _bounded("flush_outbox", relay.stop(), SHUTDOWN_STEP_SECONDS)
         await _bounded("close_broker", broker.stop(), SHUTDOWN_STEP_SECONDS)
         await _bounded("close_database", self._infrastructure.mongo.close(), SHUTDOWN_STEP_SECONDS)
         log.info("service_stopped")
@@ -212,8 +212,7 @@ class Lifecycle:
     async def _come_up(self) -> None:
         await self._consume_once_connected(self._until_both)
         parts = self._parts
-        if parts.relay is not None:
-            parts.relay.start()
+        self._infrastructure.relay.start()
         for worker in parts.workers:
             worker.start()
         self.phase = Phase.RUNNING

@@ -8,6 +8,12 @@ needed). The relay publishes pending entries with publisher confirms and only
 then removes them from the document. A crash after publishing and before
 removing republishes the same entry with the same envelope id, which
 consumers deduplicate: at-least-once delivery, exactly-once effects.
+
+A store gets an ``Outbox`` per collection from the relay
+(``relay.outbox(collection, source=...)``): it makes the entries the store
+writes, and once the write is done the store tells it which document now
+holds entries (``Outbox.written``), which wakes the relay. Callers of a store
+never deal with the relay.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -26,13 +32,9 @@ from ilmo_event_contracts.envelope import Envelope
 from ilmo_event_contracts.events import IntegrationEvent
 from ilmo_shared.logging import current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
-from ilmo_shared.storage import DocumentLocks
+from ilmo_shared.storage import OUTBOX_FIELD, DocumentLocks
 
-OUTBOX_FIELD = "outbox"
-
-# What a writer calls once it has stored events: ``OutboxRelay.notify(collection,
-# document_id)``, naming the document that now holds entries to publish.
-NotifyRelay = Callable[[str, str], None]
+__all__ = ["OUTBOX_FIELD", "Outbox", "OutboxRelay", "outbox_entry"]
 
 RELAY_FAILURES = Counter(
     "ilmo_outbox_relay_failures_total", "Relay passes that stopped on an error and will retry."
@@ -44,12 +46,16 @@ RELAY_LAST_BATCH = Gauge(
 log = structlog.get_logger(__name__)
 
 
-def outbox_entry(event: IntegrationEvent, *, source: str) -> dict[str, Any]:
+def outbox_entry(
+    event: IntegrationEvent, *, source: str, envelope_id: str | None = None
+) -> dict[str, Any]:
     """An outbox entry for ``event``: its envelope (with its final id) and its JSON body.
 
     The envelope is fixed here, when the event is recorded, so that every
-    republishing of the entry carries the same id and time. The correlation id
-    of the work in progress is carried on.
+    republishing of the entry carries the same id and time. An ``envelope_id``
+    derived from what the event is about makes two processes that record the
+    same fact publish it under one id, which consumers deduplicate. The
+    correlation id of the work in progress is carried on.
     """
     envelope = Envelope.new(
         source=source,
@@ -57,6 +63,7 @@ def outbox_entry(event: IntegrationEvent, *, source: str) -> dict[str, Any]:
         subject=event.subject(),
         dataschema=event.dataschema(),
         correlationid=current_correlation_id(),
+        id=envelope_id,
     )
     return {
         "envelope": envelope.model_dump(mode="json"),
@@ -64,15 +71,35 @@ def outbox_entry(event: IntegrationEvent, *, source: str) -> dict[str, Any]:
     }
 
 
+class Outbox:
+    """One collection's outbox: the entries its store writes, and the wake-up once written."""
+
+    def __init__(self, collection: str, source: str, relay: OutboxRelay) -> None:
+        self.collection = collection
+        self.source = source
+        self._relay = relay
+
+    def entry(self, event: IntegrationEvent, *, envelope_id: str | None = None) -> dict[str, Any]:
+        """The entry recording ``event``, to be written with the state it describes."""
+        return outbox_entry(event, source=self.source, envelope_id=envelope_id)
+
+    def written(self, document_id: object = None) -> None:
+        """The document ``document_id`` now holds entries: publish them soon.
+
+        Without an id the relay sweeps the collection, which finds them too.
+        """
+        self._relay.wake(self.collection if document_id is not None else None, document_id)
+
+
 class OutboxRelay:
     """Publishes pending outbox entries of some collections.
 
     A service that has just stored an event names the document
-    (``notify(collection, document_id)``) and the next pass reads only that
+    (``wake(collection, document_id)``) and the next pass reads only that
     document, by ``_id``. Sweeps over whole collections find everything else:
     entries left behind by a crash, by a broker outage, or by another
     replica. They run at start, after a failed pass, after a bare
-    ``notify()``, and every ``sweep_interval`` seconds. The split matters on
+    ``wake()``, and every ``sweep_interval`` seconds. The split matters on
     FerretDB v1, where a query on anything but ``_id`` reads every document
     of the collection: one sweep per write made the relay the bottleneck.
     Several replicas may run relays over the same collection: they may both
@@ -82,7 +109,7 @@ class OutboxRelay:
     def __init__(
         self,
         publisher: EventPublisher,
-        collections: Sequence[AsyncCollection[Mapping[str, Any]]],
+        collections: Sequence[AsyncCollection[Mapping[str, Any]]] = (),
         *,
         locks: DocumentLocks | None = None,
         poll_interval: float = 1.0,
@@ -99,13 +126,28 @@ class OutboxRelay:
         self._locks = locks if locks is not None else DocumentLocks()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Documents named by notify(), in the order they were written (a dict
+        # Documents named by wake(), in the order they were written (a dict
         # is an ordered set).
         self._named: dict[str, dict[Any, None]] = {c.name: {} for c in self._collections}
         self._sweep_due = True
         self._last_sweep = 0.0
 
-    def notify(self, collection: str | None = None, document_id: Any = None) -> None:
+    def outbox(self, collection: AsyncCollection[Mapping[str, Any]], *, source: str) -> Outbox:
+        """Relay ``collection`` too, and give its store the ``Outbox`` it writes through.
+
+        ``source`` is the CloudEvents source of the events the store records.
+        """
+        if collection.name not in self._named:
+            self._collections.append(collection)
+            self._named[collection.name] = {}
+        return Outbox(collection.name, source, self)
+
+    @property
+    def locks(self) -> DocumentLocks:
+        """The locks the relay takes per document; the stores of its process share them."""
+        return self._locks
+
+    def wake(self, collection: str | None = None, document_id: Any = None) -> None:
         """Ask for a pass now; naming the document written spares a sweep."""
         if collection is None or collection not in self._named:
             self._sweep_due = True

@@ -23,19 +23,20 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_shared.http import install_common
+from ilmo_shared.http.health import install_common
+from ilmo_shared.http.problems import PageErrors, install_problem_handlers
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.logging import configure_logging
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription
-from ilmo_shared.outbox import OutboxRelay
+from ilmo_shared.outbox import Outbox, OutboxRelay
 from ilmo_shared.settings import (
     ServiceSettings,
     SettingsT,
     load_settings,
     report_invalid_setting,
 )
-from ilmo_shared.storage import Document, connect
+from ilmo_shared.storage import Document, DocumentLocks, connect
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Infrastructure:
     database: AsyncDatabase[Document]
     broker: RabbitBroker
     publisher: EventPublisher
+    relay: OutboxRelay
 
     @classmethod
     def create(cls, service: str, settings: ServiceSettings) -> Infrastructure:
@@ -63,19 +65,30 @@ class Infrastructure:
             # aio-pika's robust connection retries a lost node this often.
             reconnect_interval=2.0,
         )
+        publisher = EventPublisher(broker)
         return cls(
             service=service,
             settings=settings,
             mongo=mongo,
             database=mongo[settings.mongodb_database],
             broker=broker,
-            publisher=EventPublisher(broker),
+            publisher=publisher,
+            relay=OutboxRelay(publisher, locks=DocumentLocks()),
         )
 
     @property
     def source(self) -> str:
         """The CloudEvents ``source`` of events this service publishes."""
         return f"ilmo/{self.service}"
+
+    @property
+    def locks(self) -> DocumentLocks:
+        """Per-document write locks, shared by the service's stores and its outbox relay."""
+        return self.relay.locks
+
+    def outbox(self, collection_name: str) -> Outbox:
+        """The outbox of one of the service's collections; the relay publishes what it holds."""
+        return self.relay.outbox(self.database[collection_name], source=self.source)
 
 
 class Worker(Protocol):
@@ -92,14 +105,23 @@ class ServiceParts:
 
     ``workers`` start after the consumers and stop before the outbox relay's
     last flush, so events they store on the way out are still published.
+    ``pages`` are where the service serves HTML for people, whose errors are
+    pages rather than problem details.
     """
 
     title: str
+    description: str = ""
     subscriptions: Sequence[Subscription] = ()
     routers: Sequence[APIRouter] = ()
     prepare_storage: Callable[[], Awaitable[None]] | None = None
-    relay: OutboxRelay | None = None
     workers: Sequence[Worker] = ()
+    pages: PageErrors | None = None
+
+
+PROBLEMS_NOTE = (
+    "Errors are RFC 9457 problem details (application/problem+json) whose `type` is a "
+    "relative URI under /problems/."
+)
 
 
 def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
@@ -123,9 +145,14 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
         finally:
             await lifecycle.stop()
 
-    app = FastAPI(title=parts.title, lifespan=lifespan)
+    app = FastAPI(
+        title=parts.title,
+        description="\n\n".join(filter(None, (parts.description, PROBLEMS_NOTE))),
+        lifespan=lifespan,
+    )
     app.state.lifecycle = lifecycle
     install_common(app, lifecycle.readiness)
+    install_problem_handlers(app, parts.pages)
     for router in parts.routers:
         app.include_router(router)
     return app

@@ -10,7 +10,15 @@ from __future__ import annotations
 import sys
 from typing import Annotated, NoReturn, TypeVar
 
-from pydantic import AnyUrl, BeforeValidator, Field, UrlConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ILMO_"
@@ -52,6 +60,37 @@ class ServiceSettings(BaseSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+# A key or token: optional in the settings class, so that tests can build
+# settings without one, and required by the service's command
+# (``require_secrets``) and by its wiring (``secret``).
+MIN_SECRET_LENGTH = 32
+
+
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+Secret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
+
+
+def require_secrets(settings: ServiceSettings, program: str, *names: str) -> None:
+    """Exit unless each named secret is set, one line per missing variable."""
+    missing = [name for name in names if getattr(settings, name) is None]
+    for name in missing:
+        report_invalid_setting(program, f"{ENV_PREFIX}{name.upper()}", "Field required")
+    if missing:
+        raise SystemExit(2)
+
+
+def secret(settings: ServiceSettings, name: str) -> SecretStr:
+    """The secret setting ``name``; ValueError naming its variable if it is not set."""
+    value = getattr(settings, name)
+    if not isinstance(value, SecretStr):
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} is required")
+    return value
 
 
 def load_settings(cls: type[SettingsT], program: str) -> SettingsT:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ilmo_capacity.storage import SeatInventoryStore
-from ilmo_shared.http import PROBLEM_JSON, problem
+from ilmo_capacity.usecases import Seats
+from ilmo_shared.http.problems import Problem, ProblemRoute, problem_responses
 
 
 class SeatCounts(BaseModel):
@@ -25,40 +24,24 @@ class SeatCounts(BaseModel):
     waitlisted: int = Field(ge=0, description="People on the waiting list.")
 
 
-class ProblemDetails(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-
-
-def seats_router(store: SeatInventoryStore) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["seats"])
+def seats_router(use_cases: Seats) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["seats"], route_class=ProblemRoute)
 
     @router.get(
         "/events/{event_id}/seats",
         response_model=SeatCounts,
-        responses={
-            404: {
-                "model": ProblemDetails,
-                "content": {PROBLEM_JSON: {}},
-                "description": "Capacity has not heard of this event.",
-            }
-        },
+        responses=problem_responses(_404="Capacity has not heard of this event."),
         summary="Seats of an event",
     )
-    async def seats(event_id: str) -> SeatCounts | JSONResponse:
-        stored = await store.load(event_id) if 0 < len(event_id) <= 100 else None
-        if stored is None or stored.inventory.capacity is None:
-            return problem(
+    async def seats(event_id: str) -> SeatCounts:
+        inventory = await use_cases.of_event(event_id) if 0 < len(event_id) <= 100 else None
+        if inventory is None or inventory.capacity is None:
+            raise Problem(
                 404,
+                "event-not-found",
                 "Event not found",
-                type_="urn:ilmo:problem:event-not-found",
-                detail="No published event with this id is known to the capacity service.",
+                "No published event with this id is known to the capacity service.",
             )
-        inventory = stored.inventory
         return SeatCounts(
             event_id=event_id,
             capacity=inventory.capacity,

@@ -4,16 +4,17 @@ A ``SeatInventory`` is the whole state capacity needs about one event: how
 many seats there are (unknown until the event's details arrive), who holds
 one, who waits and in which order, who cancelled, and who asked before the
 capacity was known. Each operation changes the state and returns the
-decisions it made, in the order they were made; the service turns them into
-events. Operations are idempotent on the registration id, so a redelivered
+decisions it made, in the order they were made, named as the events that
+announce them (``seat.reserved``, ``seat.waitlisted``, ``seat.released``,
+``waitlist.left``). Operations are idempotent on the registration id, so a redelivered
 message or a retried write never takes a second seat.
 
 Rules (the invariants the property tests check):
 
 - nobody holds two seats, nobody both holds a seat and waits;
-- a new seat is given only while fewer seats are held than the capacity, so
+- a seat is reserved only while fewer seats are held than the capacity, so
   reserved never exceeds capacity, except after the capacity was lowered
-  below the number of holders: nobody loses a seat, and no new seat is given
+  below the number of holders: nobody loses a seat, and no seat is reserved
   until the holders are fewer than the capacity again;
 - the waiting list is first in, first out, and a free seat never stays empty
   while someone waits;
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ilmo_event_contracts import Attendance
+
 
 @dataclass(frozen=True)
-class SeatGranted:
+class SeatReserved:
     """``registration_id`` now holds a seat; ``promoted`` if it came from the waiting list."""
 
     registration_id: str
@@ -35,7 +38,7 @@ class SeatGranted:
 
 
 @dataclass(frozen=True)
-class Waitlisted:
+class SeatWaitlisted:
     """``registration_id`` joined the waiting list at ``position`` (1 = next in line)."""
 
     registration_id: str
@@ -43,20 +46,25 @@ class Waitlisted:
 
 
 @dataclass(frozen=True)
-class SeatGivenBack:
+class SeatReleased:
     """``registration_id`` cancelled and its seat is free again."""
 
     registration_id: str
 
 
 @dataclass(frozen=True)
-class LeftWaitingList:
+class WaitlistLeft:
     """``registration_id`` cancelled while waiting; everyone behind moves up one place."""
 
     registration_id: str
 
 
-Decision = SeatGranted | Waitlisted | SeatGivenBack | LeftWaitingList
+Decision = SeatReserved | SeatWaitlisted | SeatReleased | WaitlistLeft
+
+
+def needs_seat(attendance: Attendance) -> bool:
+    """Only in-person registrations concern seats; remote ones (and their cancellations) do not."""
+    return attendance is Attendance.IN_PERSON
 
 
 @dataclass
@@ -129,10 +137,10 @@ class SeatInventory:
         self.cancelled.add(registration_id)
         if registration_id in self.holders:
             self.holders.remove(registration_id)
-            return [SeatGivenBack(registration_id), *self._promote()]
+            return [SeatReleased(registration_id), *self._promote()]
         if registration_id in self.waiting:
             self.waiting.remove(registration_id)
-            return [LeftWaitingList(registration_id)]
+            return [WaitlistLeft(registration_id)]
         if registration_id in self.pending:
             self.pending.remove(registration_id)
         return []
@@ -167,14 +175,14 @@ class SeatInventory:
     def _seat_or_line(self, registration_id: str) -> Decision:
         if self._has_free_seat() and not self.waiting:
             self.holders.append(registration_id)
-            return SeatGranted(registration_id)
+            return SeatReserved(registration_id)
         self.waiting.append(registration_id)
-        return Waitlisted(registration_id, len(self.waiting))
+        return SeatWaitlisted(registration_id, len(self.waiting))
 
     def _promote(self) -> list[Decision]:
         promoted: list[Decision] = []
         while self.waiting and self._has_free_seat():
             registration_id = self.waiting.pop(0)
             self.holders.append(registration_id)
-            promoted.append(SeatGranted(registration_id, promoted=True))
+            promoted.append(SeatReserved(registration_id, promoted=True))
         return promoted

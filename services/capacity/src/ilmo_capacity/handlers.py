@@ -1,97 +1,62 @@
-"""Message handlers of the capacity service: plain functions given their dependencies.
+"""Message handlers of the capacity service: each message as a call of a use case.
 
-Each handler turns one incoming event into one operation on the event's seat
-inventory, stored with its outgoing events in one write (see ``storage``),
-then wakes the outbox relay. Only in-person registrations concern seats;
-remote ones (and their cancellations) are not capacity's business.
+Handlers only read the message; what it does to the seats is ``usecases``.
+The envelope id goes along, so that a redelivered message changes nothing.
 """
 
 from __future__ import annotations
 
-import structlog
+from functools import partial
 
-from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
-from ilmo_capacity.publication import decision_kind
-from ilmo_capacity.storage import COLLECTION, Outcome, SeatInventoryStore, snapshot_id
+from ilmo_capacity.usecases import Seats
 from ilmo_event_contracts import (
-    Attendance,
     Envelope,
     EventDetails,
+    EventPublished,
+    EventUpdated,
     RegistrationAccepted,
     RegistrationCancelled,
 )
-from ilmo_shared.outbox import NotifyRelay
-
-log = structlog.get_logger(__name__)
+from ilmo_shared.messaging.subscription import Subscription
 
 
-async def event_details_changed(
-    store: SeatInventoryStore, notify: NotifyRelay, event: EventDetails, envelope: Envelope
-) -> None:
+async def event_details_changed(seats: Seats, event: EventDetails, envelope: Envelope) -> None:
     """``event.published`` / ``event.updated``: the in-person capacity, at a revision."""
-    capacity, revision = event.in_person_capacity, event.revision
-    outcome = await store.decide(
-        event.event_id,
-        lambda inventory: inventory.apply_details(capacity, revision),
-        message_id=envelope.id,
+    await seats.apply_details(
+        event.event_id, event.in_person_capacity, event.revision, message_id=envelope.id
     )
-    _record(outcome, notify)
-    if outcome.written:
-        stored = outcome.stored.inventory
-        log.info(
-            "seat_capacity_set",
-            event_id=event.event_id,
-            revision=revision,
-            capacity=capacity,
-            reserved=stored.reserved,
-            waitlisted=stored.waitlisted,
-            decisions=len(outcome.decisions),
-        )
 
 
 async def registration_accepted(
-    store: SeatInventoryStore, notify: NotifyRelay, event: RegistrationAccepted, envelope: Envelope
+    seats: Seats, event: RegistrationAccepted, envelope: Envelope
 ) -> None:
-    """An in-person registration asks for a seat."""
-    if event.attendance is not Attendance.IN_PERSON:
-        return
-    registration_id = str(event.registration_id)
-    outcome = await store.decide(
-        event.event_id,
-        lambda inventory: inventory.request_seat(registration_id),
-        message_id=envelope.id,
+    """A registration asks for a seat (if it is in person)."""
+    await seats.request_seat(
+        event.event_id, str(event.registration_id), event.attendance, message_id=envelope.id
     )
-    _record(outcome, notify)
 
 
 async def registration_cancelled(
-    store: SeatInventoryStore, notify: NotifyRelay, event: RegistrationCancelled, envelope: Envelope
+    seats: Seats, event: RegistrationCancelled, envelope: Envelope
 ) -> None:
-    """An in-person registration gives its seat or its place in line back."""
-    if event.attendance is not Attendance.IN_PERSON:
-        return
-    registration_id = str(event.registration_id)
-    outcome = await store.decide(
-        event.event_id,
-        lambda inventory: inventory.cancel(registration_id),
-        message_id=envelope.id,
+    """A registration gives its seat or its place in line back (if it is in person)."""
+    await seats.cancel(
+        event.event_id, str(event.registration_id), event.attendance, message_id=envelope.id
     )
-    _record(outcome, notify)
 
 
-def _record(outcome: Outcome, notify: NotifyRelay) -> None:
-    if outcome.duplicate:
-        DUPLICATE_MESSAGES.inc()
-    for decision in outcome.decisions:
-        SEAT_DECISIONS.labels(decision_kind(decision)).inc()
-    if outcome.decisions:
-        notify(COLLECTION, snapshot_id(outcome.stored.inventory.event_id, outcome.stored.version))
-    # Ids and counts only; per message, so below INFO.
-    log.debug(
-        "seat_decisions_stored" if outcome.written else "seat_message_changed_nothing",
-        event_id=outcome.stored.inventory.event_id,
-        version=outcome.stored.version,
-        decisions=[(decision_kind(d), d.registration_id) for d in outcome.decisions],
-        duplicate=outcome.duplicate,
-        conflicts=outcome.conflicts,
+def seat_subscription(service: str, seats: Seats) -> Subscription:
+    """``capacity.seat-decisions``: everything that changes an event's seats, in arrival order.
+
+    One active consumer at a time (the others stand by): decisions about seats
+    must not race between replicas. Inside the active one the store takes a
+    lock per event, and the store's versioned writes are the last defence.
+    """
+    details = partial(event_details_changed, seats)
+    return (
+        Subscription(service, "seat-decisions", single_active_consumer=True)
+        .on(EventPublished, details)
+        .on(EventUpdated, details)
+        .on(RegistrationAccepted, partial(registration_accepted, seats))
+        .on(RegistrationCancelled, partial(registration_cancelled, seats))
     )

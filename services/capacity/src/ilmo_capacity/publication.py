@@ -1,4 +1,9 @@
-"""Seat decisions as the events other services and integrators read."""
+"""Seat decisions as the events other services and integrators read.
+
+A decision and its event have the same name (``domain.SeatReserved`` becomes
+``SeatReserved``): the event adds what the wire needs, the event id and the
+time.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from ilmo_capacity.domain import Decision, LeftWaitingList, SeatGivenBack, SeatGranted, Waitlisted
+from ilmo_capacity import domain
+from ilmo_capacity.domain import Decision
 from ilmo_event_contracts import (
     IntegrationEvent,
     SeatReleased,
@@ -20,23 +26,23 @@ def seat_event(event_id: str, decision: Decision, at: datetime) -> IntegrationEv
     """The event announcing ``decision`` about a seat of ``event_id``, made at ``at``."""
     registration_id = UUID(decision.registration_id)
     match decision:
-        case SeatGranted(promoted=promoted):
+        case domain.SeatReserved(promoted=promoted):
             return SeatReserved(
                 registration_id=registration_id,
                 event_id=event_id,
                 promoted=promoted,
                 reserved_at=at,
             )
-        case Waitlisted(position=position):
+        case domain.SeatWaitlisted(position=position):
             return SeatWaitlisted(
                 registration_id=registration_id,
                 event_id=event_id,
                 position=position,
                 waitlisted_at=at,
             )
-        case SeatGivenBack():
+        case domain.SeatReleased():
             return SeatReleased(registration_id=registration_id, event_id=event_id, released_at=at)
-        case LeftWaitingList():
+        case domain.WaitlistLeft():
             return WaitlistLeft(registration_id=registration_id, event_id=event_id, left_at=at)
 
 
@@ -49,13 +55,13 @@ def seat_events(
 def decision_kind(decision: Decision) -> str:
     """A short label for metrics: the routing key of the event the decision becomes."""
     match decision:
-        case SeatGranted(promoted=True):
+        case domain.SeatReserved(promoted=True):
             return "seat.reserved.promoted"
-        case SeatGranted():
+        case domain.SeatReserved():
             return "seat.reserved"
-        case Waitlisted():
+        case domain.SeatWaitlisted():
             return "seat.waitlisted"
-        case SeatGivenBack():
+        case domain.SeatReleased():
             return "seat.released"
-        case LeftWaitingList():
+        case domain.WaitlistLeft():
             return "waitlist.left"

@@ -39,6 +39,9 @@ reads again); otherwise it reads the latest snapshot. Decisions are
 serialized inside one process by a lock per event (the subscriber handles
 several messages at once); the single active consumer serializes them across
 replicas, and the unique version is the last line of defence.
+
+A snapshot that announces decisions wakes the outbox relay (``Outbox.written``)
+as soon as it is inserted; callers of the store never deal with the relay.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from functools import partial
+from typing import Any, Literal
 
 import structlog
 from pymongo import ASCENDING, DESCENDING
@@ -61,22 +65,18 @@ from pymongo.errors import DuplicateKeyError
 from ilmo_capacity.domain import Decision, SeatInventory
 from ilmo_capacity.metrics import WRITE_CONFLICTS
 from ilmo_capacity.publication import seat_events
-from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
-from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.storage import LOST, Conflict, Document, DocumentLocks, until_won
 
 COLLECTION = "seat_inventories"
 DECISIONS = "seat_decisions"  # the lock namespace of decisions, one lock per event
 STATE_FIELDS = ("capacity", "revision", "holders", "waiting", "pending", "cancelled", "applied")
 
 Operation = Callable[[SeatInventory], Sequence[Decision]]
-Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
 
 log = structlog.get_logger(__name__)
-
-
-class TooManyConflictsError(RuntimeError):
-    """Other writers kept winning; the message is retried later through the queue."""
 
 
 class CorruptInventoryError(RuntimeError):
@@ -142,10 +142,6 @@ def from_document(document: Mapping[str, Any]) -> SeatInventory:
     )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SeatInventoryStore:
     """Seat inventories, one snapshot document per (event, version), outbox inside."""
 
@@ -153,9 +149,9 @@ class SeatInventoryStore:
         self,
         database: AsyncDatabase[Document],
         *,
-        source: str,
-        locks: DocumentLocks | None = None,
-        clock: Clock = _utc_now,
+        outbox: Outbox,
+        locks: DocumentLocks,
+        clock: Clock = utc_now,
         monotonic: Monotonic = time.monotonic,
         max_attempts: int = 100,
         remembered_messages: int = 64,
@@ -168,7 +164,7 @@ class SeatInventoryStore:
         if retention.total_seconds() < 4 * freshness:
             raise ValueError("retention must be well above freshness, or versions could fork")
         self.inventories: AsyncCollection[Document] = database[COLLECTION]
-        self._source = source
+        self._outbox = outbox
         self._clock = clock
         self._monotonic = monotonic
         self._max_attempts = max_attempts
@@ -181,9 +177,9 @@ class SeatInventoryStore:
         # Superseded snapshots waiting to be shrunk: (event id, version, superseded at).
         self._superseded: deque[tuple[str, int, float]] = deque(maxlen=100_000)
         self._known: OrderedDict[str, _Known] = OrderedDict()
-        # Shared with the outbox relay of this process (``OutboxRelay(locks=...)``):
-        # decisions hold one lock per event, shrinking one per snapshot document.
-        self.locks = locks if locks is not None else DocumentLocks()
+        # Shared with the outbox relay of this process: decisions hold one
+        # lock per event, shrinking one per snapshot document.
+        self._locks = locks
 
     async def create_indexes(self) -> None:
         await self.inventories.create_index(
@@ -245,9 +241,10 @@ class SeatInventoryStore:
         Nothing is written when the operation changes nothing (a repeat), or
         when ``message_id`` (the incoming envelope id) was already applied.
         On a write conflict the state is read again and the operation applied
-        again, up to ``max_attempts`` times.
+        again, up to ``max_attempts`` times; then ConcurrentChangeError, and
+        the message is tried again later through the queue.
         """
-        async with self.locks.hold(DECISIONS, event_id):
+        async with self._locks.hold(DECISIONS, event_id):
             outcome = await self._decide_serialized(event_id, operation, message_id)
         if outcome.written:
             await self._tidy(event_id, outcome.stored.version)
@@ -256,23 +253,24 @@ class SeatInventoryStore:
     async def _decide_serialized(
         self, event_id: str, operation: Operation, message_id: str | None
     ) -> Outcome:
-        for attempt in range(self._max_attempts):
-            outcome = await self._attempt(event_id, operation, message_id, attempt)
-            if outcome is not None:
-                return outcome
+        async def lost(attempt: int) -> None:
             self._known.pop(event_id, None)
             WRITE_CONFLICTS.inc()
             log.debug("seat_inventory_write_conflict", event_id=event_id, attempt=attempt)
             # Let the winner's followers through before reading again.
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
-        raise TooManyConflictsError(
-            f"{self._max_attempts} conflicting writes in a row for event {event_id}"
+
+        return await until_won(
+            partial(self._attempt, event_id, operation, message_id),
+            what=f"event {event_id}",
+            attempts=self._max_attempts,
+            on_conflict=lost,
         )
 
     async def _attempt(
         self, event_id: str, operation: Operation, message_id: str | None, attempt: int
-    ) -> Outcome | None:
-        """One read-decide-insert; None when another writer got there first."""
+    ) -> Outcome | Literal[Conflict.LOST]:
+        """One read-decide-insert; LOST when another writer got there first."""
         started = self._monotonic()
         known = self._fresh(event_id) or await self._read_latest(event_id)
         if known is None:
@@ -289,32 +287,32 @@ class SeatInventoryStore:
             return Outcome((), stored, written=False, conflicts=attempt)
 
         if self._monotonic() - known.confirmed_at >= self._freshness:
-            return None  # decided from a state too old to insert from safely; read again
+            return LOST  # decided from a state too old to insert from safely; read again
         version = stored.version + 1
         applied = list(stored.applied)
         if message_id is not None:
             applied = [*applied, message_id][-self._remembered_messages :]
         now = self._clock()
+        entries = [self._outbox.entry(event) for event in seat_events(event_id, decisions, now)]
         document = {
             "_id": snapshot_id(event_id, version),
             **state,
             "version": version,
             "applied": applied,
             "decided_at": now,
-            OUTBOX_FIELD: [
-                outbox_entry(event, source=self._source)
-                for event in seat_events(event_id, decisions, now)
-            ],
+            OUTBOX_FIELD: entries,
         }
         sent_at = self._monotonic()
         try:
             await self.inventories.insert_one(document)
         except DuplicateKeyError:
-            return None
+            return LOST
         except Exception:
             # The write may or may not have happened: know nothing, read next time.
             self._known.pop(event_id, None)
             raise
+        if entries:
+            self._outbox.written(document["_id"])
         result = StoredInventory(inventory, version, tuple(applied))
         self._remember(event_id, _Known(result, sent_at))
         return Outcome(decisions, result, written=True, conflicts=attempt)
@@ -339,7 +337,7 @@ class SeatInventoryStore:
             while self._superseded and now - self._superseded[0][2] >= self._shrink_after:
                 old_event_id, old_version, _ = self._superseded.popleft()
                 superseded_id = snapshot_id(old_event_id, old_version)
-                async with self.locks.hold(self.inventories.name, superseded_id):
+                async with self._locks.hold(self.inventories.name, superseded_id):
                     await self.inventories.update_one(
                         {"_id": superseded_id},
                         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ilmo_notification.storage import NotificationStore
+from ilmo_notification.storage import MailStore
 
 
 class MailSummary(BaseModel):
@@ -20,11 +20,11 @@ class MailSummary(BaseModel):
     )
 
 
-def mails_router(store: NotificationStore) -> APIRouter:
+def mails_router(mails: MailStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["operations"])
 
     @router.get("/mails/summary", response_model=MailSummary, summary="Mails by kind and state")
     async def summary() -> MailSummary:
-        return MailSummary(kinds=await store.summary())
+        return MailSummary(kinds=await mails.summary())
 
     return router

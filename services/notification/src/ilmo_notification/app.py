@@ -6,32 +6,43 @@ from fastapi import FastAPI
 
 from ilmo_notification.api import mails_router
 from ilmo_notification.dispatcher import MailDispatcher
-from ilmo_notification.domain import RetryPolicy
+from ilmo_notification.domain import MailRetryPolicy
 from ilmo_notification.handlers import email_subscription
 from ilmo_notification.mailer import SmtpMailer, SmtpSettings
 from ilmo_notification.rendering import MailRenderer
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import Clock, NotificationStore, utc_now
-from ilmo_shared.outbox import OutboxRelay
+from ilmo_notification.storage import (
+    MAILS,
+    ContactStore,
+    EventDetailsStore,
+    MailAttemptStore,
+    MailStore,
+    NotificationStores,
+)
+from ilmo_notification.usecases import Notifications
+from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
-from ilmo_shared.storage import DocumentLocks
+from ilmo_shared.settings import secret
 
 SERVICE = "notification"
 
 
 def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> FastAPI:
-    if settings.manage_link_secret is None:
-        raise ValueError("the notification service needs ILMO_MANAGE_LINK_SECRET")
+    manage_link_secret = secret(settings, "manage_link_secret")
     infrastructure = Infrastructure.create(SERVICE, settings)
-    locks = DocumentLocks()
-    store = NotificationStore(
-        infrastructure.database, source=infrastructure.source, locks=locks, clock=clock
+    database = infrastructure.database
+    stores = NotificationStores(
+        contacts=ContactStore(database, clock=clock),
+        event_details=EventDetailsStore(database, clock=clock),
+        mails=MailStore(
+            database, outbox=infrastructure.outbox(MAILS), locks=infrastructure.locks, clock=clock
+        ),
+        attempts=MailAttemptStore(database, clock=clock),
     )
-    relay = OutboxRelay(infrastructure.publisher, [store.mails], locks=locks)
     renderer = MailRenderer(
         mail_from=settings.mail_from,
         registration_public_url=str(settings.registration_public_url),
-        manage_link_secret=settings.manage_link_secret.get_secret_value(),
+        manage_link_secret=manage_link_secret.get_secret_value(),
     )
     mailer = SmtpMailer(
         SmtpSettings(
@@ -47,10 +58,10 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         )
     )
     dispatcher = MailDispatcher(
-        store,
+        stores,
         renderer,
         mailer,
-        policy=RetryPolicy(
+        policy=MailRetryPolicy(
             max_attempts=settings.mail_max_attempts,
             base_seconds=settings.mail_retry_base_seconds,
             max_seconds=settings.mail_retry_max_seconds,
@@ -59,21 +70,19 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         poll_seconds=settings.mail_poll_seconds,
         batch_size=settings.mail_batch_size,
         lease_seconds=settings.mail_sending_lease_seconds,
-        on_recorded=relay.notify,
         clock=clock,
     )
     app = create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo notification",
-            subscriptions=[email_subscription(SERVICE, store, dispatcher.notify)],
-            routers=[mails_router(store)],
-            prepare_storage=store.create_indexes,
-            relay=relay,
+            subscriptions=[email_subscription(SERVICE, Notifications(stores, dispatcher.wake))],
+            routers=[mails_router(stores.mails)],
+            prepare_storage=stores.create_indexes,
             workers=[dispatcher],
         ),
     )
     # For tests and tools that drive the service in-process.
-    app.state.store = store
+    app.state.stores = stores
     app.state.dispatcher = dispatcher
     return app

@@ -1,7 +1,7 @@
-"""The mail dispatcher: sends the mails that handlers recorded, one attempt at a time.
+"""The mail dispatcher: sends the mails that were asked for, one attempt at a time.
 
-Handlers only record intents (see ``storage``); this background worker finds
-due mails, and for each one whose contact and event details are known:
+The use cases only record intents (see ``usecases``); this background worker
+finds due mails, and for each one whose contact and event details are known:
 renders it, claims the attempt (an insert, so one dispatcher of several makes
 it), marks it ``sending``, runs the SMTP transaction, then records ``sent``
 with ``notification.sent`` in one write. A mail whose contact or event details
@@ -41,10 +41,13 @@ from pymongo.errors import ConnectionFailure
 from ilmo_event_contracts import EventDetails, NotificationKind
 from ilmo_notification.domain import (
     SUPERSEDED_BY,
+    Claim,
+    Contact,
     FailureKind,
+    Mail,
+    MailRetryPolicy,
     MailState,
     Park,
-    RetryPolicy,
     after_failure,
     kind_rank,
     mail_id,
@@ -61,10 +64,10 @@ from ilmo_notification.metrics import (
     MAILS_SKIPPED,
     POSSIBLE_DUPLICATES,
 )
-from ilmo_notification.rendering import Contact, MailRenderer, RenderError
-from ilmo_notification.storage import MAILS, Claim, Clock, Mail, NotificationStore, utc_now
+from ilmo_notification.rendering import MailRenderer, RenderError
+from ilmo_notification.storage import NotificationStores
+from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.logging import correlation_scope
-from ilmo_shared.outbox import NotifyRelay
 
 log = structlog.get_logger(__name__)
 
@@ -104,20 +107,22 @@ class MailDispatcher:
 
     def __init__(
         self,
-        store: NotificationStore,
+        stores: NotificationStores,
         renderer: MailRenderer,
         mailer: SmtpMailer,
         *,
-        policy: RetryPolicy,
+        policy: MailRetryPolicy,
         concurrency: int = 4,
         poll_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         batch_size: int = 200,
-        on_recorded: NotifyRelay = lambda collection, mail_id: None,
         clock: Clock = utc_now,
         jitter: Jitter = _jitter,
     ) -> None:
-        self._store = store
+        self._mails = stores.mails
+        self._attempts = stores.attempts
+        self._contacts = stores.contacts
+        self._event_details = stores.event_details
         self._renderer = renderer
         self._mailer = mailer
         self._policy = policy
@@ -125,10 +130,9 @@ class MailDispatcher:
         self._poll = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size
-        self._on_recorded = on_recorded
         self._clock = clock
         self._jitter = jitter
-        self._wake = asyncio.Event()
+        self._look_now = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
         self._unreachable_in_a_row = 0
@@ -136,9 +140,9 @@ class MailDispatcher:
 
     # ------------------------------------------------------------ life
 
-    def notify(self) -> None:
+    def wake(self) -> None:
         """A new intent (or a contact or event details) arrived: look now."""
-        self._wake.set()
+        self._look_now.set()
 
     def start(self) -> None:
         self._stopping = False
@@ -151,7 +155,7 @@ class MailDispatcher:
             return
         self._stopping = True
         self._stopped.set()
-        self._wake.set()
+        self._look_now.set()
         task, self._task = self._task, None
         try:
             await task
@@ -193,37 +197,37 @@ class MailDispatcher:
         timeout = self._poll
         if result.progressed or not result.due:
             try:
-                next_due = await self._store.next_due_at()
+                next_due = await self._mails.next_due_at()
             except Exception:
                 next_due = None
             if next_due is not None:
                 seconds = (next_due - self._clock()).total_seconds()
                 timeout = min(self._poll, max(seconds, 0.05))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-        self._wake.clear()
+            await asyncio.wait_for(self._look_now.wait(), timeout=timeout)
+        self._look_now.clear()
 
     # ------------------------------------------------------------ one pass
 
     async def dispatch_due(self) -> PassResult:
         """Send what is due now; returns what happened (also the way tests drive it)."""
-        self._wake.clear()
-        mails = await self._store.due_mails(self._clock(), self._batch_size)
+        self._look_now.clear()
+        mails = await self._mails.due(self._clock(), self._batch_size)
         work = _Pass()
         work.result.due = len(mails)
         work.result.full = len(mails) >= self._batch_size
         if not mails:
             return work.result
 
-        contacts = await self._store.contacts_of(m.registration_id for m in mails)
+        contacts = await self._contacts.of(m.registration_id for m in mails)
         events: dict[str, EventDetails | None] = {}
         for event_id in sorted({m.event_id for m in mails}):
-            events[event_id] = await self._store.latest_event(event_id)
+            events[event_id] = await self._event_details.latest(event_id)
         receipts = {
             m.registration_id: mail_id(m.registration_id, NotificationKind.REGISTRATION_RECEIVED)
             for m in mails
         }
-        known = await self._store.states(
+        known = await self._mails.states(
             [
                 *receipts.values(),
                 *(
@@ -244,7 +248,7 @@ class MailDispatcher:
             }
             superseding = superseded_by(mail.kind, recorded_later, mail.state)
             if superseding is not None:
-                await self._store.mark_skipped(mail, superseded_by=superseding)
+                await self._mails.mark_skipped(mail, superseded_by=superseding)
                 MAILS_SKIPPED.labels(mail.kind.value).inc()
                 log.info(
                     "mail_skipped",
@@ -283,7 +287,7 @@ class MailDispatcher:
 
     async def _wait(self, mail: Mail, waiting_for: str) -> None:
         """Not sendable yet; woken when what it waits for arrives, else looked at later."""
-        await self._store.mark_waiting(
+        await self._mails.mark_waiting(
             mail, waiting_for=waiting_for, delay=waiting_delay(mail.waiting_checks)
         )
         log.debug("mail_waiting", mail_id=mail.id, kind=mail.kind.value, waiting_for=waiting_for)
@@ -341,7 +345,7 @@ class MailDispatcher:
             bound.debug("mail_attempt_taken_elsewhere")
             return False
         possible_duplicate = mail.state is MailState.SENDING
-        await self._store.mark_sending(mail, attempt, lease=self._lease)
+        await self._mails.mark_sending(mail, attempt, lease=self._lease)
         if possible_duplicate:
             POSSIBLE_DUPLICATES.labels(mail.kind.value).inc()
             bound.warning("mail_resent_after_unknown_outcome", attempt=attempt)
@@ -377,14 +381,14 @@ class MailDispatcher:
         """The attempt number this process makes, or None if another dispatcher is on it."""
         attempt = mail.attempts + 1
         for _ in range(5):
-            claim = await self._store.claim(mail, attempt, lease=self._lease)
+            claim = await self._attempts.claim(mail, attempt, lease=self._lease)
             if claim is Claim.CLAIMED:
                 return attempt
             if claim is Claim.TAKEN:
                 return None
             # Claimed by a dispatcher that died before marking it: that attempt
             # never reached the server; count it and take the next.
-            await self._store.mark_attempt_lost(mail, attempt)
+            await self._mails.mark_attempt_lost(mail, attempt)
             attempt += 1
         return None
 
@@ -410,7 +414,7 @@ class MailDispatcher:
             detail=failure.detail,
             retry_in=round(decision.seconds, 2),
         )
-        await self._store.mark_retry(
+        await self._mails.mark_retry(
             mail,
             attempt=attempt,
             delay=decision.seconds,
@@ -418,10 +422,9 @@ class MailDispatcher:
         )
 
     async def _park(self, mail: Mail, attempt: int, reason: str) -> None:
-        if not await self._store.mark_failed(mail, attempt=attempt, reason=reason):
+        if not await self._mails.mark_failed(mail, attempt=attempt, reason=reason):
             return  # it was closed meanwhile (an attempt interrupted after the fact)
         MAILS_FAILED.labels(mail.kind.value).inc()
-        self._on_recorded(MAILS, mail.id)
         await self._closed(mail)
 
     async def _closed(self, mail: Mail) -> None:
@@ -429,8 +432,8 @@ class MailDispatcher:
         if mail.kind is not NotificationKind.REGISTRATION_RECEIVED:
             return
         try:
-            if await self._store.wake_registration(mail.registration_id):
-                self.notify()
+            if await self._mails.wake_for_registration(mail.registration_id):
+                self.wake()
         except Exception:
             # They look again by themselves a little later.
             log.warning("mail_wake_failed", mail_id=mail.id, exc_info=True)
@@ -446,7 +449,7 @@ class MailDispatcher:
         deadline = time.monotonic() + self._lease.total_seconds() / 2
         for attempt_to_write in itertools.count():
             try:
-                await self._store.mark_sent(mail, message_id, attempt=attempt)
+                await self._mails.mark_sent(mail, message_id, attempt=attempt)
             except Exception:
                 if time.monotonic() >= deadline:
                     # It stays ``sending``: resent after the lease, counted as a
@@ -455,6 +458,5 @@ class MailDispatcher:
                     return
                 await asyncio.sleep(min(0.2 * 2**attempt_to_write, 2.0))
             else:
-                self._on_recorded(MAILS, mail.id)
                 await self._closed(mail)
                 return

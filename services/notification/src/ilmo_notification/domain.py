@@ -16,15 +16,20 @@ SMTP has no exactly-once: a process can die after the server took a mail and
 before ``sent`` was recorded. Such a mail is found in ``sending`` once its
 lease ran out and is sent again with the same deterministic Message-ID
 (``message_id``), so the second copy is recognisable as a resend.
+
+The plain data the stores, the renderer and the dispatcher share (a
+``Contact``, a ``MailRequest``, a ``Mail``) lives here too, so that none of
+them depends on another for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
-from ilmo_event_contracts import NotificationKind
+from ilmo_event_contracts import Attendance, Language, NotificationKind
 
 
 class MailState(StrEnum):
@@ -37,6 +42,67 @@ class MailState(StrEnum):
 
 OPEN_STATES = (MailState.PENDING, MailState.SENDING)
 CLOSED_STATES = (MailState.SENT, MailState.FAILED, MailState.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach one registrant (this service's own copy, from ``registration.accepted``)."""
+
+    registration_id: str
+    event_id: str
+    email: str
+    first_name: str
+    last_name: str
+    language: Language
+    attendance: Attendance
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """What to write: the kind and what the event that asked for it said."""
+
+    registration_id: str
+    event_id: str
+    kind: NotificationKind
+    details: Mapping[str, Any]
+
+    @property
+    def mail_id(self) -> str:
+        return mail_id(self.registration_id, self.kind)
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A recorded mail: what to send and where it is in its life."""
+
+    id: str
+    registration_id: str
+    event_id: str
+    kind: NotificationKind
+    details: Mapping[str, Any]
+    state: MailState
+    attempts: int
+    waiting_checks: int
+    correlation_id: str | None = None
+    # Attempts made before an operator's replay; the budget counts from here.
+    budget_from: int = 0
+
+    @property
+    def request(self) -> MailRequest:
+        return MailRequest(self.registration_id, self.event_id, self.kind, self.details)
+
+
+class Claim(Enum):
+    """The outcome of claiming an attempt at a mail."""
+
+    CLAIMED = "claimed"  # this process makes the attempt
+    TAKEN = "taken"  # another dispatcher is making it right now
+    ABANDONED = "abandoned"  # claimed long ago by a dispatcher that never marked it
+
 
 # The order a registrant should read their mails in, when several are due at once.
 KIND_ORDER: tuple[NotificationKind, ...] = (
@@ -124,8 +190,12 @@ class FailureKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """The retry budget: ``max_attempts`` attempts, exponential waits between them."""
+class MailRetryPolicy:
+    """A mail's retry budget: ``max_attempts`` attempts, exponential waits between them.
+
+    (Not the broker's ``RedeliveryPolicy``, which redelivers messages whose
+    handler failed.)
+    """
 
     max_attempts: int
     base_seconds: float
@@ -156,7 +226,11 @@ class Park:
 
 
 def after_failure(
-    attempts: int, failure: FailureKind, detail: str, policy: RetryPolicy, jitter: float = 1.0
+    attempts: int,
+    failure: FailureKind,
+    detail: str,
+    policy: MailRetryPolicy,
+    jitter: float = 1.0,
 ) -> RetryAt | Park:
     """What follows a failed attempt, ``attempts`` attempts having been made."""
     reason = f"{failure.value}: {detail}"[:500]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilmo_notification.app import SERVICE, build_app
-from ilmo_notification.settings import NotificationSettings, require_manage_link_secret
+from ilmo_notification.settings import NotificationSettings
 from ilmo_shared.runtime import run_service
+from ilmo_shared.settings import require_secrets
 
 
 def _build(settings: NotificationSettings) -> FastAPI:
-    require_manage_link_secret(settings, f"ilmo-{SERVICE}")
+    require_secrets(settings, f"ilmo-{SERVICE}", "manage_link_secret")
     return build_app(settings)
 
 

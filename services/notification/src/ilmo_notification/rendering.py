@@ -35,14 +35,9 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-from ilmo_event_contracts import (
-    Attendance,
-    EventDetails,
-    Language,
-    NotificationKind,
-)
+from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind
 from ilmo_notification import formatting
-from ilmo_notification.domain import message_id
+from ilmo_notification.domain import Contact, MailRequest, message_id
 from ilmo_shared.manage_links import manage_link
 
 KIND_HEADER = "X-Ilmo-Kind"
@@ -56,33 +51,6 @@ WIRE = SMTP.clone(cte_type="7bit")
 # The same for a recipient whose local part is not ASCII: headers in UTF-8 (RFC 6532).
 WIRE_UTF8 = WIRE.clone(utf8=True)
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
-
-
-@dataclass(frozen=True)
-class Contact:
-    """How to reach one registrant (this service's own copy, from ``registration.accepted``)."""
-
-    registration_id: str
-    event_id: str
-    email: str
-    first_name: str
-    last_name: str
-    language: Language
-    attendance: Attendance
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-
-@dataclass(frozen=True)
-class MailRequest:
-    """What to write: the kind and what the event that asked for it said."""
-
-    registration_id: str
-    event_id: str
-    kind: NotificationKind
-    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

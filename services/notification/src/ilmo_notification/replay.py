@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import NotificationStore
+from ilmo_notification.storage.mails import MAILS, replay_failed
 from ilmo_shared.settings import load_settings
 from ilmo_shared.storage import connect
 
@@ -30,8 +30,7 @@ async def replay(settings: NotificationSettings, mail_ids: Sequence[str] | None)
     """Replay failed mails (all, or those named); returns the ids put back in line."""
     client = connect(str(settings.mongodb_url))
     try:
-        store = NotificationStore(client[settings.mongodb_database], source="ilmo/notification")
-        return await store.replay_failed(mail_ids)
+        return await replay_failed(client[settings.mongodb_database][MAILS], mail_ids)
     finally:
         await client.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import sys
 from email.utils import parseaddr
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from pydantic import (
 )
 
 from ilmo_notification.mailer import SmtpTls
-from ilmo_shared.settings import ENV_PREFIX, Port, ServiceSettings
+from ilmo_shared.settings import Port, Secret, ServiceSettings
 
 Seconds = Annotated[float, Field(gt=0, le=24 * 3600)]
 
@@ -29,8 +28,8 @@ class NotificationSettings(ServiceSettings):
     ``manage_link_secret`` (``ILMO_MANAGE_LINK_SECRET``, at least 32
     characters, the same value the registration service has) derives the
     manage links written into emails. The service does not start without it
-    (see ``require_manage_link_secret``); it is optional here only so that the
-    settings object can be built without it, e.g. by tools that read the port.
+    (``main`` requires it); it is optional here only so that the settings
+    object can be built without it, e.g. by tools that read the port.
     """
 
     http_port: Port = 8083
@@ -50,7 +49,7 @@ class NotificationSettings(ServiceSettings):
 
     # The registration service as registrants reach it: the base of manage links.
     registration_public_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
-    manage_link_secret: SecretStr | None = Field(default=None, min_length=32)
+    manage_link_secret: Secret = None
 
     # Retry budget: attempt n waits min(base * 2**(n-1), max) before attempt n+1.
     mail_max_attempts: int = Field(default=8, ge=1, le=100)
@@ -117,14 +116,3 @@ class NotificationSettings(ServiceSettings):
     def message_id_domain(self) -> str:
         """The right-hand side of our Message-IDs: the domain of ``mail_from``."""
         return self.sender_address.rsplit("@", 1)[1]
-
-
-def require_manage_link_secret(settings: NotificationSettings, program: str) -> SecretStr:
-    """The manage-link secret, or exit in the same one-line form as any other bad setting."""
-    if settings.manage_link_secret is None:
-        print(
-            f"{program}: invalid setting {ENV_PREFIX}MANAGE_LINK_SECRET: Field required",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return settings.manage_link_secret

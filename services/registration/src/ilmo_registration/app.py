@@ -4,67 +4,59 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ilmo_registration.api import (
-    Clock,
-    Dependencies,
-    catalogue_router,
-    registration_router,
-    utc_now,
-)
+from ilmo_registration.api import catalogue_router, registration_router
 from ilmo_registration.handlers import status_subscription
 from ilmo_registration.manage import manage_router
-from ilmo_registration.problems import install_problem_handlers
+from ilmo_registration.pages import error_page_response
 from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
-from ilmo_registration.storage import EventStore, RegistrationStore
-from ilmo_shared.outbox import OutboxRelay
+from ilmo_registration.storage import (
+    EVENT_COLLECTION,
+    REGISTRATION_COLLECTION,
+    EventStore,
+    RegistrationStore,
+)
+from ilmo_registration.usecases import UseCases
+from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.http.problems import PageErrors
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
-from ilmo_shared.storage import DocumentLocks
+from ilmo_shared.settings import secret
 
 SERVICE = "registration"
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
-    if settings.admin_token is None:
-        raise ValueError("the registration service needs ILMO_ADMIN_TOKEN")
-    if settings.manage_link_secret is None:
-        raise ValueError("the registration service needs ILMO_MANAGE_LINK_SECRET")
+    admin = AdminGuard(secret(settings, "admin_token"))
+    manage_links = ManageLinks(secret(settings, "manage_link_secret"))
     infrastructure = Infrastructure.create(SERVICE, settings)
-    locks = DocumentLocks()
-    events = EventStore(infrastructure.database, source=infrastructure.source, locks=locks)
+    events = EventStore(
+        infrastructure.database,
+        outbox=infrastructure.outbox(EVENT_COLLECTION),
+        locks=infrastructure.locks,
+    )
     registrations = RegistrationStore(
-        infrastructure.database, source=infrastructure.source, locks=locks
+        infrastructure.database,
+        outbox=infrastructure.outbox(REGISTRATION_COLLECTION),
+        locks=infrastructure.locks,
     )
-    relay = OutboxRelay(
-        infrastructure.publisher, [events.events, registrations.registrations], locks=locks
-    )
-    deps = Dependencies(
-        events=events,
-        registrations=registrations,
-        relay=relay,
-        admin=AdminGuard(settings.admin_token),
-        manage_links=ManageLinks(settings.manage_link_secret),
-        settings=settings,
-        clock=clock,
-    )
+    usecases = UseCases(events, registrations, manage_links, clock)
 
     async def prepare_storage() -> None:
         await events.create_indexes()
         await registrations.create_indexes()
 
-    app = create_app(
+    return create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo registration",
+            description="Event catalogue and registrations for hybrid events.",
             subscriptions=[status_subscription(SERVICE, registrations)],
-            routers=[catalogue_router(deps), registration_router(deps), manage_router(deps)],
+            routers=[
+                catalogue_router(usecases, admin, settings),
+                registration_router(usecases, settings),
+                manage_router(usecases),
+            ],
             prepare_storage=prepare_storage,
-            relay=relay,
+            pages=PageErrors(("/manage/",), render=error_page_response),
         ),
     )
-    app.description = (
-        "Event catalogue and registrations for hybrid events. Errors are RFC 9457 problem "
-        "details (application/problem+json) whose `type` is a relative URI under /problems/."
-    )
-    install_problem_handlers(app)
-    return app

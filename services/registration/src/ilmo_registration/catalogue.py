@@ -1,6 +1,8 @@
 """Event catalogue rules, free of I/O: when an event's description is coherent.
 
-An event in the catalogue is an ``EventSpec``. ``violations`` lists every rule
+An event in the catalogue is an ``EventSpec``: the contract's ``EventContent``,
+the one definition of an event's fields, which is also what the service
+stores (``model_dump``/``model_validate``). ``violations`` lists every rule
 it breaks, each naming the field at fault with the same dotted path a client
 used in its JSON (``agenda.2.ends_at``), so the HTTP layer can report them all
 at once. Times are compared as instants; each must carry a UTC offset.
@@ -10,22 +12,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ilmo_event_contracts import AgendaItem, EventDetails, LocalizedText, Venue
+from ilmo_event_contracts import EventDetails
+from ilmo_event_contracts.events import MAX_STREAM_WINDOW_MINUTES, EventContent
+from ilmo_shared.clock import to_millisecond
 
 EventT = TypeVar("EventT", bound=EventDetails)
 
 DEFAULT_TIMEZONE = "Europe/Helsinki"
-# Personal stream links open this many minutes before the event starts and
-# close this many after it ends, unless the event says otherwise; at most a day.
-DEFAULT_STREAM_OPENS_MINUTES_BEFORE = 30
-DEFAULT_STREAM_CLOSES_MINUTES_AFTER = 120
-MAX_STREAM_WINDOW_MINUTES = 24 * 60
 EVENT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,63}$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 # IANA names are letters, digits and a few marks in /-separated parts
@@ -42,25 +42,8 @@ class Violation:
     message: str
 
 
-@dataclass(frozen=True)
-class EventSpec:
-    """Everything the catalogue says about one event."""
-
-    title: LocalizedText
-    description: LocalizedText | None
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    venue: Venue
-    in_person_capacity: int
-    registration_opens_at: datetime
-    registration_closes_at: datetime
-    stream_url: str
-    agenda: tuple[AgendaItem, ...] = ()
-    target_groups: tuple[str, ...] = ()
-    published: bool = False
-    stream_opens_minutes_before: int = DEFAULT_STREAM_OPENS_MINUTES_BEFORE
-    stream_closes_minutes_after: int = DEFAULT_STREAM_CLOSES_MINUTES_AFTER
+# Everything the catalogue says about one event (frozen; the times carry offsets).
+EventSpec = EventContent
 
 
 def is_event_id(value: str) -> bool:
@@ -142,29 +125,9 @@ def _naive(moment: datetime) -> bool:
     return moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None
 
 
-def to_millisecond(moment: datetime) -> datetime:
-    """``moment`` cut to whole milliseconds, the precision MongoDB keeps."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 def normalised(spec: EventSpec) -> EventSpec:
     """``spec`` as it is stored: times cut to milliseconds, so what is read back is equal."""
-    return replace(
-        spec,
-        starts_at=to_millisecond(spec.starts_at),
-        ends_at=to_millisecond(spec.ends_at),
-        registration_opens_at=to_millisecond(spec.registration_opens_at),
-        registration_closes_at=to_millisecond(spec.registration_closes_at),
-        agenda=tuple(
-            item.model_copy(
-                update={
-                    "starts_at": to_millisecond(item.starts_at),
-                    "ends_at": to_millisecond(item.ends_at),
-                }
-            )
-            for item in spec.agenda
-        ),
-    )
+    return _with_times(spec, to_millisecond)
 
 
 def shown_in_zone(spec: EventSpec) -> EventSpec:
@@ -172,21 +135,24 @@ def shown_in_zone(spec: EventSpec) -> EventSpec:
     where = zone(spec.timezone)
     if where is None:
         return spec
-    return replace(
-        spec,
-        starts_at=spec.starts_at.astimezone(where),
-        ends_at=spec.ends_at.astimezone(where),
-        registration_opens_at=spec.registration_opens_at.astimezone(where),
-        registration_closes_at=spec.registration_closes_at.astimezone(where),
-        agenda=tuple(
-            item.model_copy(
-                update={
-                    "starts_at": item.starts_at.astimezone(where),
-                    "ends_at": item.ends_at.astimezone(where),
-                }
-            )
-            for item in spec.agenda
-        ),
+    return _with_times(spec, lambda moment: moment.astimezone(where))
+
+
+def _with_times(spec: EventSpec, change: Callable[[datetime], datetime]) -> EventSpec:
+    """``spec`` with ``change`` applied to each of its times, the agenda's included."""
+    return spec.model_copy(
+        update={
+            "starts_at": change(spec.starts_at),
+            "ends_at": change(spec.ends_at),
+            "registration_opens_at": change(spec.registration_opens_at),
+            "registration_closes_at": change(spec.registration_closes_at),
+            "agenda": tuple(
+                item.model_copy(
+                    update={"starts_at": change(item.starts_at), "ends_at": change(item.ends_at)}
+                )
+                for item in spec.agenda
+            ),
+        }
     )
 
 
@@ -205,24 +171,7 @@ def generated_event_id(title: str, suffix: str) -> str:
 
 
 def details(event_class: type[EventT], event_id: str, revision: int, spec: EventSpec) -> EventT:
-    """The ``event.published`` / ``event.updated`` fact carrying the whole event."""
-    shown = shown_in_zone(spec)
-    return event_class(
-        event_id=event_id,
-        revision=revision,
-        title=shown.title,
-        description=shown.description,
-        starts_at=shown.starts_at,
-        ends_at=shown.ends_at,
-        timezone=shown.timezone,
-        venue=shown.venue,
-        in_person_capacity=shown.in_person_capacity,
-        registration_opens_at=shown.registration_opens_at,
-        registration_closes_at=shown.registration_closes_at,
-        stream_url=shown.stream_url,
-        stream_opens_minutes_before=shown.stream_opens_minutes_before,
-        stream_closes_minutes_after=shown.stream_closes_minutes_after,
-        agenda=shown.agenda,
-        target_groups=shown.target_groups,
-        published=shown.published,
+    """The ``event.published`` / ``event.updated`` fact carrying the whole event, in its zone."""
+    return event_class.model_validate(
+        {**shown_in_zone(spec).model_dump(), "event_id": event_id, "revision": revision}
     )

@@ -10,11 +10,16 @@
   streaming (``stream.link.*``). Reports may arrive repeatedly and out of
   order; ``apply_report`` moves each part of the state only forwards, and a
   cancelled registration never changes again.
+
+What the use cases refuse is said here too (``Refused`` and its kinds), in
+the words of the domain; the JSON API answers each with problem details, the
+manage pages with an HTML page.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +35,7 @@ from ilmo_event_contracts import (
     StreamLinkRevoked,
     WaitlistLeft,
 )
+from ilmo_registration.catalogue import Violation
 
 StatusReport = (
     SeatReserved
@@ -47,6 +53,56 @@ STATUS_REPORTS: tuple[type[StatusReport], ...] = (
     StreamLinkProvisioned,
     StreamLinkRevoked,
 )
+
+
+# -------------------------------------------------------------------- refusals
+
+
+class Refused(Exception):  # noqa: N818 (a use case's answer, not a fault)
+    """A use case refused what it was asked; nothing was changed."""
+
+
+class NotFound(Refused):
+    """No such event or registration, or not one the asker may see (a wrong token)."""
+
+
+class InvalidEvent(Refused):
+    """The event as given (or as a change would leave it) breaks these rules."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__("invalid event")
+        self.violations = list(violations)
+
+
+class EventExists(Refused):
+    """An event with this id is already in the catalogue."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(event_id)
+        self.event_id = event_id
+
+
+class NoFreeEventId(Refused):
+    """Every id generated for a new event was taken; trying again will likely do."""
+
+
+class RegistrationClosed(Refused):
+    """Registration is not open: it opens at ``opens_at``, or closed at ``closed_at``."""
+
+    def __init__(
+        self, *, opens_at: datetime | None = None, closed_at: datetime | None = None
+    ) -> None:
+        super().__init__("registration closed")
+        self.opens_at = opens_at
+        self.closed_at = closed_at
+
+
+class AlreadyRegistered(Refused):
+    """This address is already registered for this event."""
+
+
+class EventStarted(Refused):
+    """The event has started: a registration can no longer be cancelled."""
 
 
 # ----------------------------------------------------------------- registering
@@ -67,6 +123,14 @@ def registration_window(
     if now >= closes_at:
         return RegistrationWindow.CLOSED
     return RegistrationWindow.OPEN
+
+
+def is_registration_id(value: str) -> bool:
+    """True for a registration id: a UUID written in its canonical form."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def normalise_email(email: str) -> str:

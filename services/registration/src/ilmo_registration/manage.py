@@ -7,7 +7,8 @@ registrant's language, with a cancel form while cancelling is possible;
 page. The token is the link token (``ilmo_shared.manage_links``): it is
 checked before anything is read, so a wrong token and an unknown id get the
 same 404 page in the same time. These are HTML pages for people, not part
-of the JSON API's problem-details contract.
+of the JSON API's problem-details contract: the routes call the same use
+cases as the API (``usecases``) and answer what they refuse with a page.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
@@ -17,18 +18,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance
-from ilmo_registration.api import Dependencies, cancel, is_uuid
 from ilmo_registration.catalogue import shown_in_zone
-from ilmo_registration.domain import Cancellation, decide_cancellation
+from ilmo_registration.domain import EventStarted, NotFound
 from ilmo_registration.pages import (
     PAGE_HEADERS,
     ManagePage,
     back_to_page,
+    error_page_response,
     event_started_page,
     manage_page,
+    page_response,
 )
-from ilmo_registration.problems import ProblemRoute, error_page_response, page_response
-from ilmo_registration.storage import StoredEvent, StoredRegistration
+from ilmo_registration.usecases import LinkedRegistration, UseCases
+from ilmo_shared.http.problems import ProblemRoute
 
 FORM = "application/x-www-form-urlencoded"
 # The form has one field of 43 characters; anything bigger is not this form.
@@ -44,7 +46,7 @@ _TOKEN_PARAMETER = {
 }
 
 
-def manage_router(deps: Dependencies) -> APIRouter:
+def manage_router(usecases: UseCases) -> APIRouter:
     router = APIRouter(prefix="/manage", tags=["manage pages"], route_class=ProblemRoute)
 
     @router.get(
@@ -58,11 +60,13 @@ def manage_router(deps: Dependencies) -> APIRouter:
     )
     async def show_page(registration_id: str, request: Request) -> Response:
         token = request.query_params.get("token")
-        registration = await _linked(deps, registration_id, token)
-        event = await deps.events.get(registration.event_id) if registration else None
-        if registration is None or event is None or token is None:
+        if token is None:
             return error_page_response(404)
-        return page_response(200, manage_page(_page(registration, event, token, deps)))
+        try:
+            linked = await usecases.follow_link(registration_id, token)
+        except NotFound:
+            return error_page_response(404)
+        return page_response(200, manage_page(_page(linked, token)))
 
     @router.post(
         "/{registration_id}/cancel",
@@ -93,13 +97,14 @@ def manage_router(deps: Dependencies) -> APIRouter:
     )
     async def cancel_from_page(registration_id: str, request: Request) -> Response:
         token = await _form_token(request)
-        registration = await _linked(deps, registration_id, token)
-        if registration is None or token is None:
+        if token is None:
             return error_page_response(404)
-        decision = await cancel(deps, registration)
-        if decision is None:
+        try:
+            registration = await usecases.linked(registration_id, token)
+            await usecases.cancel(registration)
+        except NotFound:
             return error_page_response(404)
-        if decision is Cancellation.EVENT_STARTED:
+        except EventStarted:
             language = registration.registrant.language
             return page_response(409, event_started_page(language, registration.id, token))
         return Response(
@@ -108,19 +113,6 @@ def manage_router(deps: Dependencies) -> APIRouter:
         )
 
     return router
-
-
-async def _linked(
-    deps: Dependencies, registration_id: str, token: str | None
-) -> StoredRegistration | None:
-    """The registration ``token`` is the link token of; None for anything else.
-
-    The token is checked first, from the id alone: a wrong one never reaches
-    the database, so nothing tells whether the id exists.
-    """
-    if not is_uuid(registration_id) or not deps.manage_links.matches(registration_id, token):
-        return None
-    return await deps.registrations.get(registration_id)
 
 
 async def _form_token(request: Request) -> str | None:
@@ -141,10 +133,9 @@ async def _form_token(request: Request) -> str | None:
     return values[0] if values else None
 
 
-def _page(
-    registration: StoredRegistration, event: StoredEvent, token: str, deps: Dependencies
-) -> ManagePage:
-    spec = shown_in_zone(event.spec)
+def _page(linked: LinkedRegistration, token: str) -> ManagePage:
+    spec = shown_in_zone(linked.event.spec)
+    registration = linked.registration
     state = registration.state
     registrant = registration.registrant
     in_person = registrant.attendance is Attendance.IN_PERSON
@@ -164,5 +155,5 @@ def _page(
         status=state.status,
         waitlist_position=state.waitlist_position,
         stream_link_url=state.link.url if state.stream_link_provisioned else None,
-        cancellation=decide_cancellation(state.cancelled, spec.starts_at, deps.now()),
+        cancellation=linked.cancellation,
     )

@@ -1,5 +1,9 @@
 """The manage page and its error pages: HTML for people, rendered without I/O.
 
+``page_response`` and ``error_page_response`` wrap a page in the response
+every page is sent as (``PAGE_HEADERS``); ``error_page_response`` is also how
+the service's ``PageErrors`` answer a failure under ``/manage/``.
+
 The notification service writes a manage link into the "registration
 received" email; following it shows this page. Everything that comes from
 input (event title, names, venue, URLs, the token) is escaped with
@@ -13,10 +17,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlsplit
+
+from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.catalogue import zone
@@ -329,6 +336,16 @@ def error_page(status: int) -> str:
             "</section>\n"
         )
     return _document(Language.FI, " / ".join(titles), "".join(parts))
+
+
+def page_response(status: int, html: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """An HTML page with the headers every manage page has (no-store, no-referrer, noindex)."""
+    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+
+
+def error_page_response(status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """The trilingual error page; for 404 the same bytes whatever was not found."""
+    return page_response(status, error_page(status), headers)
 
 
 def _stream_link(url: str | None) -> str | None:

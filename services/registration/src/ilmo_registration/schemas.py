@@ -1,16 +1,19 @@
-"""The JSON the HTTP API takes and gives.
+"""The JSON the HTTP API takes and gives, and the mappers between it and the use cases.
 
 Input models reject unknown fields, trim strings and limit their length;
 single-line texts may not contain control characters. What the catalogue
 rules say about a whole event (times in order, agenda inside the event…) is
-checked by ``catalogue.violations`` on the validated input.
+checked by ``catalogue.violations`` on the validated input. An event's input
+has the same field names as the ``EventSpec`` it becomes, so each converts
+to the other by ``model_dump``/``model_validate``; output models are built
+from what the use cases answer (``EventView.of``, ``RegistrationView.of``…).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import (
@@ -25,16 +28,23 @@ from pydantic import (
     field_validator,
 )
 
-from ilmo_event_contracts import AgendaItem, Attendance, Language, LocalizedText, Speaker, Venue
+from ilmo_event_contracts import Attendance, Language
+from ilmo_event_contracts.events import (
+    MAX_STREAM_WINDOW_MINUTES,
+    STREAM_CLOSES_MINUTES_AFTER,
+    STREAM_OPENS_MINUTES_BEFORE,
+    EventContent,
+)
 from ilmo_registration.catalogue import (
-    DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
-    DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
     DEFAULT_TIMEZONE,
     EVENT_ID_PATTERN,
-    MAX_STREAM_WINDOW_MINUTES,
     EventSpec,
+    shown_in_zone,
 )
-from ilmo_registration.domain import Status
+from ilmo_registration.domain import Registrant, RegistrationWindow, Status, registration_window
+
+if TYPE_CHECKING:
+    from ilmo_registration.storage import StoredEvent, StoredRegistration
 
 # ------------------------------------------------------------------ text types
 
@@ -118,9 +128,6 @@ class TitleIn(BaseModel):
     sv: OptionalLine200 = None
     en: OptionalLine200 = None
 
-    def to_text(self) -> LocalizedText:
-        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
-
 
 class DescriptionIn(BaseModel):
     model_config = _INPUT
@@ -128,18 +135,12 @@ class DescriptionIn(BaseModel):
     sv: OptionalText5000 = None
     en: OptionalText5000 = None
 
-    def to_text(self) -> LocalizedText:
-        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
-
 
 class InstructionsIn(BaseModel):
     model_config = _INPUT
     fi: Text2000
     sv: OptionalText2000 = None
     en: OptionalText2000 = None
-
-    def to_text(self) -> LocalizedText:
-        return LocalizedText(fi=self.fi, sv=self.sv, en=self.en)
 
 
 class VenueIn(BaseModel):
@@ -180,12 +181,12 @@ class EventFields(BaseModel):
     registration_closes_at: AwareDatetime
     stream_url: StreamUrl = Field(description="https URL of the stream.")
     stream_opens_minutes_before: StreamMinutes = Field(
-        default=DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
+        default=STREAM_OPENS_MINUTES_BEFORE,
         description="Personal stream links open this many minutes before the event starts "
         f"(0 to {MAX_STREAM_WINDOW_MINUTES}).",
     )
     stream_closes_minutes_after: StreamMinutes = Field(
-        default=DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
+        default=STREAM_CLOSES_MINUTES_AFTER,
         description="Personal stream links close this many minutes after the event ends "
         f"(0 to {MAX_STREAM_WINDOW_MINUTES}).",
     )
@@ -194,66 +195,8 @@ class EventFields(BaseModel):
     published: bool = Field(default=False, strict=True)
 
     def to_spec(self) -> EventSpec:
-        venue = self.venue
-        return EventSpec(
-            title=self.title.to_text(),
-            description=self.description.to_text() if self.description else None,
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            timezone=self.timezone,
-            venue=Venue(
-                name=venue.name,
-                address=venue.address,
-                arrival_instructions=(
-                    venue.arrival_instructions.to_text() if venue.arrival_instructions else None
-                ),
-            ),
-            in_person_capacity=self.in_person_capacity,
-            registration_opens_at=self.registration_opens_at,
-            registration_closes_at=self.registration_closes_at,
-            stream_url=self.stream_url,
-            stream_opens_minutes_before=self.stream_opens_minutes_before,
-            stream_closes_minutes_after=self.stream_closes_minutes_after,
-            agenda=tuple(
-                AgendaItem(
-                    starts_at=item.starts_at,
-                    ends_at=item.ends_at,
-                    title=item.title.to_text(),
-                    speakers=tuple(
-                        Speaker(name=s.name, title=s.title, organisation=s.organisation)
-                        for s in item.speakers
-                    ),
-                )
-                for item in self.agenda
-            ),
-            target_groups=tuple(self.target_groups),
-            published=self.published,
-        )
-
-    @classmethod
-    def of(cls, spec: EventSpec) -> EventFields:
-        """The fields of a stored event, to be changed by a PATCH and validated again."""
-        return cls.model_validate(
-            {
-                "title": spec.title.model_dump(exclude_none=True),
-                "description": (
-                    spec.description.model_dump(exclude_none=True) if spec.description else None
-                ),
-                "starts_at": spec.starts_at,
-                "ends_at": spec.ends_at,
-                "timezone": spec.timezone,
-                "venue": spec.venue.model_dump(exclude_none=True),
-                "in_person_capacity": spec.in_person_capacity,
-                "registration_opens_at": spec.registration_opens_at,
-                "registration_closes_at": spec.registration_closes_at,
-                "stream_url": spec.stream_url,
-                "stream_opens_minutes_before": spec.stream_opens_minutes_before,
-                "stream_closes_minutes_after": spec.stream_closes_minutes_after,
-                "agenda": [item.model_dump(exclude_none=True) for item in spec.agenda],
-                "target_groups": list(spec.target_groups),
-                "published": spec.published,
-            }
-        )
+        """The event these fields describe (an ``EventCreate``'s ``id`` is not part of it)."""
+        return EventSpec.model_validate(self.model_dump())
 
 
 class EventCreate(EventFields):
@@ -288,46 +231,51 @@ class EventPatch(BaseModel):
     target_groups: list[Line100] | None = Field(default=None, max_length=30)
     published: bool | None = Field(default=None, strict=True)
 
-    def applied_to(self, current: EventFields) -> dict[str, Any]:
-        """The stored fields with this patch's fields put in, ready to validate again."""
-        merged = {name: getattr(current, name) for name in EventFields.model_fields}
-        merged.update({name: getattr(self, name) for name in self.model_fields_set})
-        return merged
+    def applied_to(self, event: EventSpec) -> EventFields:
+        """``event`` with this patch's fields put in, validated again field by field.
+
+        ValidationError names the fields at fault, as for a new event.
+        """
+        patched = self.model_dump(include=set(self.model_fields_set))
+        return EventFields.model_validate({**event.model_dump(), **patched})
 
 
 # ---------------------------------------------------------------- event output
 
 
-class EventView(BaseModel):
+class EventView(EventContent):
     """An event in the catalogue. Times are shown in the event's own ``timezone``."""
+
+    # Every field is in every answer, defaults or not.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     id: str = Field(examples=["ministry-seminar-2026"])
     revision: int = Field(description="Grows by one with every change.")
-    published: bool
-    title: LocalizedText
-    description: LocalizedText | None
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    venue: Venue
-    in_person_capacity: int
-    registration_opens_at: datetime
-    registration_closes_at: datetime
     registration_open: bool = Field(description="Whether registration is open right now.")
-    stream_url: str | None = Field(
+    # Null for anyone but administrators, where the event itself always has one.
+    stream_url: str | None = Field(  # type: ignore[assignment]
         description="Shown to administrators only (null in public answers): registrants get "
         "personal stream links."
     )
-    stream_opens_minutes_before: int = Field(
-        description="Personal stream links open this many minutes before the event starts."
-    )
-    stream_closes_minutes_after: int = Field(
-        description="Personal stream links close this many minutes after the event ends."
-    )
-    agenda: list[AgendaItem]
-    target_groups: list[str]
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, event: StoredEvent, now: datetime, *, admin: bool) -> Self:
+        """``event`` as shown at ``now``, to an administrator or to anyone."""
+        spec = shown_in_zone(event.spec)
+        window = registration_window(spec.registration_opens_at, spec.registration_closes_at, now)
+        return cls.model_validate(
+            {
+                **dict(spec),
+                "id": event.id,
+                "revision": event.revision,
+                "registration_open": window is RegistrationWindow.OPEN,
+                "stream_url": spec.stream_url if admin else None,
+                "created_at": event.created_at,
+                "updated_at": event.updated_at,
+            }
+        )
 
 
 # --------------------------------------------------------------- registrations
@@ -358,6 +306,18 @@ class RegistrationRequest(BaseModel):
             raise ValueError("consent is required to register")
         return value
 
+    def registrant(self) -> Registrant:
+        """Who registers, as the rules know them."""
+        return Registrant(
+            first_name=self.first_name,
+            last_name=self.last_name,
+            email=str(self.email),
+            organisation=self.organisation,
+            attendance=self.attendance,
+            language=self.language,
+            needs=self.needs,
+        )
+
 
 class RegistrationReceipt(BaseModel):
     """The answer to an accepted registration. Keep ``manage_token``: it is shown only once."""
@@ -387,8 +347,41 @@ class RegistrationSummary(BaseModel):
     registered_at: datetime
     cancelled_at: datetime | None
 
+    @classmethod
+    def of(cls, registration: StoredRegistration) -> Self:
+        """``registration`` as administrators list it."""
+        return cls.model_validate(_summary_fields(registration))
+
 
 class RegistrationView(RegistrationSummary):
     """A registration as its registrant sees it, with their personal stream link once issued."""
 
     stream_link_url: str | None
+
+    @classmethod
+    def of(cls, registration: StoredRegistration) -> Self:
+        """``registration`` as its registrant sees it."""
+        link = registration.state.link
+        shown = link.url if registration.state.stream_link_provisioned else None
+        return cls.model_validate({**_summary_fields(registration), "stream_link_url": shown})
+
+
+def _summary_fields(registration: StoredRegistration) -> dict[str, Any]:
+    state = registration.state
+    registrant = registration.registrant
+    return {
+        "id": UUID(registration.id),
+        "event_id": registration.event_id,
+        "status": state.status,
+        "waitlist_position": state.waitlist_position,
+        "stream_link_provisioned": state.stream_link_provisioned,
+        "attendance": registrant.attendance,
+        "language": registrant.language,
+        "first_name": registrant.first_name,
+        "last_name": registrant.last_name,
+        "email": registrant.email,
+        "organisation": registrant.organisation,
+        "needs": registrant.needs,
+        "registered_at": registration.registered_at,
+        "cancelled_at": registration.cancelled_at,
+    }

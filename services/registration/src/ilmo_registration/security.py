@@ -20,7 +20,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from ilmo_registration.problems import unauthorized
+from ilmo_shared.http.problems import unauthorized
 from ilmo_shared.manage_links import is_manage_link_token
 
 admin_bearer = HTTPBearer(
@@ -83,11 +83,9 @@ def token_digest(token: str) -> str:
 _NOTHING = token_digest(secrets.token_urlsafe(32))
 
 
-def manage_token_matches(
-    credentials: HTTPAuthorizationCredentials | None, digest: str | None
-) -> bool:
+def manage_token_matches(token: str | None, digest: str | None) -> bool:
     """True when the presented token is the one whose digest is stored."""
-    presented = token_digest(credentials.credentials) if credentials is not None else ""
+    presented = token_digest(token) if token is not None else ""
     expected = digest if digest is not None else _NOTHING
     return hmac.compare_digest(presented.encode(), expected.encode()) and digest is not None
 

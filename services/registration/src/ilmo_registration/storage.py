@@ -1,14 +1,18 @@
 """The registration service's own database: the event catalogue and the registrations.
 
 Every change and the event that announces it are one single-document write
-(the document's ``outbox`` array), which the ``OutboxRelay`` publishes.
+(the document's ``outbox`` array), which the ``OutboxRelay`` publishes; the
+store that writes an entry wakes the relay (``Outbox.written``).
 
 ``events``: one document per catalogue event, ``_id`` = event id, with a
-``revision`` that grows with each change. ``registrations``: one document per
-registration, ``_id`` = registration id; ``status`` is its life as decided
-here (``accepted`` or ``cancelled``), ``seat`` and ``stream_link`` are what
-capacity and streaming reported; the status a registrant sees is derived from
-the three (``domain.RegistrationState``). A unique index on
+``revision`` that grows with each change; its other fields are the
+``EventSpec``'s, stored with ``model_dump`` and read with ``model_validate``
+(an event stored before a field existed reads with that field's default).
+``registrations``: one document per registration, ``_id`` = registration
+id; ``status`` is its life as decided here (``accepted`` or ``cancelled``),
+``seat`` and ``stream_link`` are what capacity and streaming reported; the
+status a registrant sees is derived from the three
+(``domain.RegistrationState``). A unique index on
 ``(event_id, email_key)`` makes "one registration per address and event" hold
 under any concurrency; a cancelled registration gives its key up.
 
@@ -18,8 +22,8 @@ document can lose one of them (verified: of ten concurrent conditional
 ``$push`` updates, several report a modification and one survives). Writes to
 one document are therefore serialized within the process (``DocumentLocks``,
 shared with the relay's removal of published entries), and conditional
-updates on ``revision`` guard against other processes on MongoDB, where
-single-document updates are atomic.
+updates on ``revision`` (``VersionedDocuments``) guard against other
+processes on MongoDB, where single-document updates are atomic.
 """
 
 from __future__ import annotations
@@ -37,24 +41,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilmo_event_contracts import (
-    AgendaItem,
     Attendance,
     EventPublished,
     EventUpdated,
     Language,
-    LocalizedText,
     RegistrationAccepted,
     RegistrationCancelled,
-    Venue,
 )
-from ilmo_registration.catalogue import (
-    DEFAULT_STREAM_CLOSES_MINUTES_AFTER,
-    DEFAULT_STREAM_OPENS_MINUTES_BEFORE,
-    EventSpec,
-    details,
-    normalised,
-)
+from ilmo_registration.catalogue import EventSpec, details, normalised
 from ilmo_registration.domain import (
+    AlreadyRegistered,
+    EventExists,
     LinkState,
     Registrant,
     RegistrationState,
@@ -65,29 +62,18 @@ from ilmo_registration.domain import (
     apply_report,
     normalise_email,
 )
-from ilmo_shared.outbox import OUTBOX_FIELD, outbox_entry
-from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
 
+EVENT_COLLECTION = "events"
 REGISTRATION_COLLECTION = "registrations"
 CANCELLED = "cancelled"
 ACTIVE = "accepted"
-# Conditional updates that lost to another process are tried again this often.
+# Conditional updates that lost to another process are decided again this often.
 ATTEMPTS = 5
 # Cancellation events get an id derived from the registration id: should two
 # processes ever both record a cancellation, consumers see one event twice.
 _CANCELLATION_IDS = uuid.UUID("0b7f4f2e-2f43-4a4e-9a59-5d8f3b0c7a11")
-
-
-class EventExistsError(Exception):
-    """An event with this id is already in the catalogue."""
-
-
-class AlreadyRegisteredError(Exception):
-    """This address is already registered for this event."""
-
-
-class ConcurrentChangeError(Exception):
-    """The document kept changing under a conditional update; try again later."""
 
 
 # ------------------------------------------------------------------- catalogue
@@ -106,31 +92,34 @@ class EventStore:
     """The event catalogue, each event with its pending ``event.*`` facts."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, source: str, locks: DocumentLocks
+        self, database: AsyncDatabase[Document], *, outbox: Outbox, locks: DocumentLocks
     ) -> None:
-        self.events: AsyncCollection[Document] = database["events"]
-        self._source = source
-        self._locks = locks
+        self.events: AsyncCollection[Document] = database[EVENT_COLLECTION]
+        self._outbox = outbox
+        self._documents = VersionedDocuments(
+            self.events, locks=locks, outbox=outbox, version_field="revision", attempts=ATTEMPTS
+        )
 
     async def create_indexes(self) -> None:
         await self.events.create_index([("published", ASCENDING), ("starts_at", ASCENDING)])
 
     async def create(self, event_id: str, spec: EventSpec, now: datetime) -> StoredEvent:
-        """Store a new event with its ``event.published`` fact; EventExistsError if taken."""
+        """Store a new event with its ``event.published`` fact; EventExists if the id is taken."""
         spec = normalised(spec)
         published = details(EventPublished, event_id, 1, spec)
         document = {
             "_id": event_id,
             "revision": 1,
-            **_spec_document(spec),
+            **spec.model_dump(),
             "created_at": now,
             "updated_at": now,
-            OUTBOX_FIELD: [outbox_entry(published, source=self._source)],
+            OUTBOX_FIELD: [self._outbox.entry(published)],
         }
         try:
             await self.events.insert_one(document)
-        except DuplicateKeyError as error:
-            raise EventExistsError(event_id) from error
+        except DuplicateKeyError:
+            raise EventExists(event_id) from None
+        self._outbox.written(event_id)
         return StoredEvent(event_id, 1, spec, now, now)
 
     async def get(self, event_id: str) -> StoredEvent | None:
@@ -150,83 +139,36 @@ class EventStore:
         """Apply ``change`` to the stored event: the event and whether it changed.
 
         None if there is no such event. A change that changes nothing stores
-        and publishes nothing. Otherwise
-        the new state, the next revision and its ``event.updated`` fact are
-        one conditional write on the revision that was read.
+        and publishes nothing. Otherwise the new state, the next revision and
+        its ``event.updated`` fact are one conditional write on the revision
+        that was read; ``change`` is applied again to what won a conflict.
         """
-        async with self._locks.hold(self.events.name, event_id):
-            for _ in range(ATTEMPTS):
-                current = await self.get(event_id)
-                if current is None:
-                    return None
-                spec = normalised(change(current.spec))
-                if spec == current.spec:
-                    return current, False
-                revision = current.revision + 1
-                updated = details(EventUpdated, event_id, revision, spec)
-                result = await self.events.update_one(
-                    {"_id": event_id, "revision": current.revision},
-                    {
-                        "$set": {**_spec_document(spec), "revision": revision, "updated_at": now},
-                        "$push": {OUTBOX_FIELD: outbox_entry(updated, source=self._source)},
-                    },
-                )
-                if result.matched_count == 1:
-                    return StoredEvent(event_id, revision, spec, current.created_at, now), True
-        raise ConcurrentChangeError(event_id)
 
+        def decide(
+            document: Document | None,
+        ) -> Keep[tuple[StoredEvent, bool] | None] | Write[tuple[StoredEvent, bool] | None]:
+            if document is None:
+                return Keep(None)
+            current = _stored_event(document)
+            spec = normalised(change(current.spec))
+            if spec == current.spec:
+                return Keep((current, False))
+            revision = current.revision + 1
+            changed = StoredEvent(event_id, revision, spec, current.created_at, now)
+            return Write(
+                (changed, True),
+                fields={**spec.model_dump(), "revision": revision, "updated_at": now},
+                events=[self._outbox.entry(details(EventUpdated, event_id, revision, spec))],
+            )
 
-def _spec_document(spec: EventSpec) -> dict[str, Any]:
-    return {
-        "title": spec.title.model_dump(),
-        "description": spec.description.model_dump() if spec.description else None,
-        "starts_at": spec.starts_at,
-        "ends_at": spec.ends_at,
-        "timezone": spec.timezone,
-        "venue": spec.venue.model_dump(),
-        "in_person_capacity": spec.in_person_capacity,
-        "registration_opens_at": spec.registration_opens_at,
-        "registration_closes_at": spec.registration_closes_at,
-        "stream_url": spec.stream_url,
-        "stream_opens_minutes_before": spec.stream_opens_minutes_before,
-        "stream_closes_minutes_after": spec.stream_closes_minutes_after,
-        "agenda": [
-            {**item.model_dump(), "speakers": [s.model_dump() for s in item.speakers]}
-            for item in spec.agenda
-        ],
-        "target_groups": list(spec.target_groups),
-        "published": spec.published,
-    }
+        return await self._documents.change(event_id, decide)
 
 
 def _stored_event(document: Document) -> StoredEvent:
-    description = document.get("description")
-    spec = EventSpec(
-        title=LocalizedText.model_validate(document["title"]),
-        description=LocalizedText.model_validate(description) if description else None,
-        starts_at=document["starts_at"],
-        ends_at=document["ends_at"],
-        timezone=document["timezone"],
-        venue=Venue.model_validate(document["venue"]),
-        in_person_capacity=document["in_person_capacity"],
-        registration_opens_at=document["registration_opens_at"],
-        registration_closes_at=document["registration_closes_at"],
-        stream_url=document["stream_url"],
-        # Events stored before the stream window was configurable have the defaults.
-        stream_opens_minutes_before=document.get(
-            "stream_opens_minutes_before", DEFAULT_STREAM_OPENS_MINUTES_BEFORE
-        ),
-        stream_closes_minutes_after=document.get(
-            "stream_closes_minutes_after", DEFAULT_STREAM_CLOSES_MINUTES_AFTER
-        ),
-        agenda=tuple(AgendaItem.model_validate(item) for item in document.get("agenda", [])),
-        target_groups=tuple(document.get("target_groups", [])),
-        published=bool(document["published"]),
-    )
     return StoredEvent(
         id=document["_id"],
         revision=document["revision"],
-        spec=spec,
+        spec=EventSpec.model_validate(document),
         created_at=document["created_at"],
         updated_at=document["updated_at"],
     )
@@ -259,11 +201,14 @@ class RegistrationStore:
     """Registrations, each stored with its pending events in one document, in one write."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, source: str, locks: DocumentLocks
+        self, database: AsyncDatabase[Document], *, outbox: Outbox, locks: DocumentLocks
     ) -> None:
         self.registrations: AsyncCollection[Document] = database[REGISTRATION_COLLECTION]
-        self._source = source
+        self._outbox = outbox
         self._locks = locks
+        self._documents = VersionedDocuments(
+            self.registrations, locks=locks, version_field="revision", attempts=ATTEMPTS
+        )
 
     async def create_indexes(self) -> None:
         await self.registrations.create_index(
@@ -278,11 +223,12 @@ class RegistrationStore:
     ) -> None:
         """Durably store the registration with its ``registration.accepted`` event.
 
-        AlreadyRegisteredError, and nothing stored, if the address is already
+        AlreadyRegistered, and nothing stored, if the address is already
         registered for the event.
         """
+        registration_id = str(accepted.registration_id)
         document = {
-            "_id": str(accepted.registration_id),
+            "_id": registration_id,
             "event_id": accepted.event_id,
             "email_key": normalise_email(accepted.email),
             "first_name": accepted.first_name,
@@ -300,12 +246,13 @@ class RegistrationStore:
             "seat": _seat_document(Seat()),
             "stream_link": _link_document(StreamLink()),
             "revision": 1,
-            OUTBOX_FIELD: [outbox_entry(accepted, source=self._source)],
+            OUTBOX_FIELD: [self._outbox.entry(accepted)],
         }
         try:
             await self.registrations.insert_one(document)
-        except DuplicateKeyError as error:
-            raise AlreadyRegisteredError(accepted.event_id) from error
+        except DuplicateKeyError:
+            raise AlreadyRegistered(accepted.event_id) from None
+        self._outbox.written(registration_id)
 
     async def get(self, registration_id: str) -> StoredRegistration | None:
         document = await self.registrations.find_one(
@@ -334,8 +281,9 @@ class RegistrationStore:
             attendance=registration.registrant.attendance,
             cancelled_at=now,
         )
-        entry = outbox_entry(cancelled, source=self._source)
-        entry["envelope"]["id"] = str(uuid.uuid5(_CANCELLATION_IDS, registration.id))
+        entry = self._outbox.entry(
+            cancelled, envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id))
+        )
         async with self._locks.hold(self.registrations.name, registration.id):
             result = await self.registrations.update_one(
                 {"_id": registration.id, "status": {"$ne": CANCELLED}},
@@ -349,37 +297,35 @@ class RegistrationStore:
                     "$push": {OUTBOX_FIELD: entry},
                 },
             )
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            return False
+        self._outbox.written(registration.id)
+        return True
 
     async def apply_report(self, registration_id: str, report: StatusReport) -> ReportOutcome:
-        """Take in what capacity or streaming reported, once, and never backwards."""
-        async with self._locks.hold(self.registrations.name, registration_id):
-            for _ in range(ATTEMPTS):
-                document = await self.registrations.find_one(
-                    {"_id": registration_id}, projection={OUTBOX_FIELD: 0}
-                )
-                if document is None:
-                    return ReportOutcome.UNKNOWN_REGISTRATION
-                state = _state(document)
-                changed = apply_report(state, report)
-                if changed is None:
-                    return ReportOutcome.UNCHANGED
-                fields: dict[str, Any] = {}
-                if changed.seat != state.seat:
-                    fields["seat"] = _seat_document(changed.seat)
-                if changed.link != state.link:
-                    fields["stream_link"] = _link_document(changed.link)
-                result = await self.registrations.update_one(
-                    {
-                        "_id": registration_id,
-                        "revision": document["revision"],
-                        "status": {"$ne": CANCELLED},
-                    },
-                    {"$set": fields, "$inc": {"revision": 1}},
-                )
-                if result.matched_count == 1:
-                    return ReportOutcome.APPLIED
-        raise ConcurrentChangeError(registration_id)
+        """Take in what capacity or streaming reported, once, and never backwards.
+
+        A cancelled registration is never written again, even if it was
+        cancelled between the read and the write.
+        """
+
+        def decide(document: Document | None) -> Keep[ReportOutcome] | Write[ReportOutcome]:
+            if document is None:
+                return Keep(ReportOutcome.UNKNOWN_REGISTRATION)
+            state = _state(document)
+            changed = apply_report(state, report)
+            if changed is None:
+                return Keep(ReportOutcome.UNCHANGED)
+            fields: dict[str, Any] = {}
+            if changed.seat != state.seat:
+                fields["seat"] = _seat_document(changed.seat)
+            if changed.link != state.link:
+                fields["stream_link"] = _link_document(changed.link)
+            return Write(
+                ReportOutcome.APPLIED, fields=fields, condition={"status": {"$ne": CANCELLED}}
+            )
+
+        return await self._documents.change(registration_id, decide)
 
 
 def _seat_document(seat: Seat) -> dict[str, Any]:

@@ -12,37 +12,29 @@
 Every answer is ``Cache-Control: no-store`` (a cached redirect would outlive
 a revocation) and ``Referrer-Policy: no-referrer``, and every attempt is
 counted by outcome and event. Nothing from the request, the token least of
-all, is logged, counted or echoed back.
+all, is logged, counted or echoed back. Requests under ``/watch/`` that fail
+before the route answers (another method, a longer path) get the same kind
+of page (``WATCH_PAGES``), not problem details: a person reads them.
+
+The operators' JSON API answers errors as problem details.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 
-from ilmo_shared.http import PROBLEM_JSON, problem
+from ilmo_shared.http.problems import PageErrors, Problem, ProblemRoute, problem_responses
 from ilmo_streaming import pages
-from ilmo_streaming.domain import (
-    Ended,
-    Gone,
-    JoinDecision,
-    NotOpenYet,
-    Redirect,
-    Unknown,
-    decide_join,
-)
+from ilmo_streaming.domain import Ended, Gone, JoinDecision, NotOpenYet, Redirect, Unknown
 from ilmo_streaming.metrics import JOINS
-from ilmo_streaming.storage import StreamEventStore, StreamLinkStore
-from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
-
-Clock = Callable[[], datetime]
+from ilmo_streaming.usecases import LinkQueries
 
 UNAVAILABLE_RETRY_SECONDS = 5
 # For the metric's event label when the link tells no event.
@@ -59,20 +51,19 @@ SECURITY_HEADERS = {
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Dependencies:
-    """What the routes work with; built once in ``app.build_app``."""
-
-    tokens: LinkTokens
-    links: StreamLinkStore
-    streams: StreamEventStore
-    clock: Clock
-
-
-def _page(page: pages.Page, status: int, **headers: str) -> HTMLResponse:
+def _page(page: pages.Page, status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
     return HTMLResponse(
-        pages.render(page), status_code=status, headers={**SECURITY_HEADERS, **headers}
+        pages.render(page), status_code=status, headers={**SECURITY_HEADERS, **(headers or {})}
     )
+
+
+def error_page(status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """The page for a request under ``/watch/`` that failed; it tells nothing but the status."""
+    page = {404: pages.not_found, 503: pages.unavailable}.get(status, pages.failed)()
+    return _page(page, status, headers)
+
+
+WATCH_PAGES = PageErrors(("/watch/",), render=error_page)
 
 
 def join_response(decision: JoinDecision) -> Response:
@@ -84,7 +75,7 @@ def join_response(decision: JoinDecision) -> Response:
             return _page(
                 pages.not_open_yet(decision.stream),
                 403,
-                **{"Retry-After": str(decision.retry_after_seconds)},
+                {"Retry-After": str(decision.retry_after_seconds)},
             )
         case Ended():
             return _page(pages.ended(decision.stream), 403)
@@ -104,8 +95,8 @@ def _event_label(decision: JoinDecision) -> str:
             return decision.event_id or NO_EVENT
 
 
-def watch_router(deps: Dependencies) -> APIRouter:
-    router = APIRouter(tags=["viewers"])
+def watch_router(queries: LinkQueries) -> APIRouter:
+    router = APIRouter(tags=["viewers"], route_class=ProblemRoute)
 
     @router.get(
         "/watch/{token}",
@@ -121,17 +112,12 @@ def watch_router(deps: Dependencies) -> APIRouter:
         },
     )
     async def watch(token: str) -> Response:
-        registration_id = deps.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
         try:
-            link = await deps.links.get(registration_id) if registration_id else None
-            stream = await deps.streams.get(link.event_id) if link and link.issued else None
+            decision = await queries.join(token)
         except PyMongoError as error:
             log.warning("stream_link_lookup_failed", error=type(error).__name__)
             JOINS.labels("unavailable", NO_EVENT).inc()
-            return _page(
-                pages.unavailable(), 503, **{"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
-            )
-        decision = decide_join(link, stream, deps.clock())
+            return _page(pages.unavailable(), 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
         JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
         return join_response(decision)
 
@@ -151,37 +137,25 @@ class LinkCounts(BaseModel):
     closes_at: datetime | None = Field(description="When links close; null if unknown.")
 
 
-class ProblemDetails(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-
-
-def operator_router(deps: Dependencies) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["operations"])
+def operator_router(queries: LinkQueries) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=ProblemRoute)
 
     @router.get(
         "/events/{event_id}/stream-links",
         response_model=LinkCounts,
-        responses={
-            404: {
-                "model": ProblemDetails,
-                "content": {PROBLEM_JSON: {}},
-                "description": "Streaming knows neither the event nor any link for it.",
-            }
-        },
+        responses=problem_responses(_404="Streaming knows neither the event nor any link for it."),
         summary="Personal stream links of an event, counted by state",
     )
-    async def stream_links(event_id: str) -> LinkCounts | JSONResponse:
-        if not 0 < len(event_id) <= 100:
-            return _event_not_found()
-        stream = await deps.streams.get(event_id)
-        counts = await deps.links.counts(event_id)
-        if stream is None and counts.pending + counts.provisioned + counts.revoked == 0:
-            return _event_not_found()
+    async def stream_links(event_id: str) -> LinkCounts:
+        overview = await queries.overview(event_id) if 0 < len(event_id) <= 100 else None
+        if overview is None:
+            raise Problem(
+                404,
+                "event-not-found",
+                "Event not found",
+                "The streaming service knows no event with this id.",
+            )
+        counts, stream = overview.counts, overview.stream
         return LinkCounts(
             event_id=event_id,
             provisioned=counts.provisioned,
@@ -192,12 +166,3 @@ def operator_router(deps: Dependencies) -> APIRouter:
         )
 
     return router
-
-
-def _event_not_found() -> JSONResponse:
-    return problem(
-        404,
-        "Event not found",
-        type_="urn:ilmo:problem:event-not-found",
-        detail="The streaming service knows no event with this id.",
-    )

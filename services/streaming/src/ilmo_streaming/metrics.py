@@ -21,5 +21,6 @@ LINK_CHANGES = Counter(
 )
 WRITE_CONFLICTS = Counter(
     "ilmo_streaming_write_conflicts_total",
-    "Link writes that lost a conditional update to another writer and were decided again.",
+    "Writes of links or event details that lost a conditional update to another writer "
+    "and were decided again.",
 )

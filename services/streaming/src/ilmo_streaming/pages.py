@@ -110,6 +110,18 @@ def unavailable() -> Page:
     )
 
 
+def failed() -> Page:
+    """Anything else that went wrong with a request for a link (e.g. a wrong method)."""
+    return Page(
+        title="Jokin meni vikaan · Något gick fel · Something went wrong",
+        paragraphs={
+            Language.FI: "Linkin avaaminen ei onnistunut. Yritä hetken kuluttua uudelleen.",
+            Language.SV: "Länken kunde inte öppnas. Försök igen om en stund.",
+            Language.EN: "The link could not be opened. Please try again shortly.",
+        },
+    )
+
+
 def render(page: Page) -> str:
     """The page as a small, self-contained HTML document."""
     heading = f"<h1>{escape(page.heading)}</h1>\n" if page.heading else ""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ilmo_event_contracts import IntegrationEvent, StreamLinkProvisioned, StreamLinkRevoked
-from ilmo_shared.outbox import outbox_entry
+from ilmo_shared.outbox import Outbox
 from ilmo_streaming.domain import Fact, Provisioned, Revoked
 
 # Envelope ids are derived from the registration id and the fact: should a
@@ -42,12 +42,9 @@ def envelope_id(fact: Fact) -> str:
 
 
 def outbox_entries(
-    facts: tuple[Fact, ...], *, source: str, link_url: LinkUrl
+    facts: Sequence[Fact], outbox: Outbox, link_url: LinkUrl
 ) -> list[dict[str, Any]]:
     """Outbox entries for ``facts``, each with its deterministic envelope id."""
-    entries = []
-    for fact in facts:
-        entry = outbox_entry(link_event(fact, link_url), source=source)
-        entry["envelope"]["id"] = envelope_id(fact)
-        entries.append(entry)
-    return entries
+    return [
+        outbox.entry(link_event(fact, link_url), envelope_id=envelope_id(fact)) for fact in facts
+    ]

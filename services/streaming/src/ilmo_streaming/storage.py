@@ -11,14 +11,16 @@ registration id and the secret whenever it is needed. A transition and the
 event announcing it (``stream.link.provisioned`` / ``stream.link.revoked``)
 are one single-document write: the first state of a registration is an
 insert (unique on ``_id``), later ones a conditional update on ``version``.
+The store wakes the outbox relay once such an event is written.
 
-FerretDB v1, the local and test server, applies an update by reading the
-whole document and writing it back, and does not re-check the update's
-filter when it writes. So within the process every write of one document,
-the outbox relay's removal of published entries included, holds that
-document's ``DocumentLocks`` lock (the same instance is given to the relay);
-the conditional updates guard against other processes on MongoDB, where a
-single-document update is atomic.
+Both collections are ``VersionedDocuments`` (the event details versioned by
+their own ``revision``). FerretDB v1, the local and test server, applies an
+update by reading the whole document and writing it back, and does not
+re-check the update's filter when it writes. So within the process every
+write of one document, the outbox relay's removal of published entries
+included, holds that document's ``DocumentLocks`` lock (the same instance is
+given to the relay); the conditional updates guard against other processes
+on MongoDB, where a single-document update is atomic.
 """
 
 from __future__ import annotations
@@ -32,31 +34,26 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from ilmo_event_contracts import EventDetails, LocalizedText
-from ilmo_shared.outbox import OUTBOX_FIELD
-from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_shared.clock import to_millisecond
+from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
 from ilmo_streaming.domain import Change, EventStream, LinkState, StreamLink
 from ilmo_streaming.metrics import WRITE_CONFLICTS
 from ilmo_streaming.publication import LinkUrl, outbox_entries
 
 EVENTS = "stream_events"
 LINKS = "stream_links"
-# Conditional writes that lost to another writer are decided again this often.
-ATTEMPTS = 10
 
 Transition = Callable[[StreamLink | None], Change | None]
-
-
-class ConcurrentChangeError(RuntimeError):
-    """The document kept changing under a conditional write; the message is retried later."""
+# The details now stored, and whether these are the ones just offered.
+Applied = tuple[EventStream, bool]
 
 
 def _millis(moment: datetime) -> datetime:
     """UTC at the precision MongoDB keeps, so that what is used is exactly what is stored."""
-    utc = moment.astimezone(UTC)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    return to_millisecond(moment.astimezone(UTC))
 
 
 # ------------------------------------------------------------------ events
@@ -97,40 +94,28 @@ class StreamEventStore:
 
     def __init__(self, database: AsyncDatabase[Document], *, locks: DocumentLocks) -> None:
         self.events: AsyncCollection[Document] = database[EVENTS]
-        self._locks = locks
+        # Versioned by the revision of the details: written as offered, never incremented.
+        self._documents = VersionedDocuments(
+            self.events, locks=locks, version_field="revision", on_conflict=WRITE_CONFLICTS.inc
+        )
 
     async def get(self, event_id: str) -> EventStream | None:
         document = await self.events.find_one({"_id": event_id})
         return _stream(document) if document is not None else None
 
-    async def apply(self, details: EventDetails, now: datetime) -> tuple[EventStream, bool]:
+    async def apply(self, details: EventDetails, now: datetime) -> Applied:
         """Keep ``details`` unless a newer revision is stored: the current details, and if new."""
         offered = EventStream.from_details(details)
         fields = _stream_document(offered)
         stored_form = _stream({"_id": offered.event_id, **fields})
-        async with self._locks.hold(self.events.name, offered.event_id):
-            for _ in range(ATTEMPTS):
-                current = await self.get(offered.event_id)
-                if current is not None and not offered.supersedes(current):
-                    return current, False
-                if current is None:
-                    try:
-                        await self.events.insert_one(
-                            {"_id": offered.event_id, **fields, "updated_at": now}
-                        )
-                    except DuplicateKeyError:
-                        WRITE_CONFLICTS.inc()
-                        continue
-                else:
-                    result = await self.events.update_one(
-                        {"_id": offered.event_id, "revision": current.revision},
-                        {"$set": {**fields, "updated_at": now}},
-                    )
-                    if result.matched_count != 1:
-                        WRITE_CONFLICTS.inc()
-                        continue
-                return stored_form, True
-        raise ConcurrentChangeError(f"event {offered.event_id}")
+
+        def decide(document: Document | None) -> Keep[Applied] | Write[Applied]:
+            current = _stream(document) if document is not None else None
+            if current is not None and not offered.supersedes(current):
+                return Keep((current, False))
+            return Write((stored_form, True), {**fields, "updated_at": now})
+
+        return await self._documents.change(offered.event_id, decide)
 
 
 # ------------------------------------------------------------------- links
@@ -173,14 +158,16 @@ class StreamLinkStore:
         self,
         database: AsyncDatabase[Document],
         *,
-        source: str,
+        outbox: Outbox,
         link_url: LinkUrl,
         locks: DocumentLocks,
     ) -> None:
         self.links: AsyncCollection[Document] = database[LINKS]
-        self._source = source
+        self._outbox = outbox
         self._link_url = link_url
-        self._locks = locks
+        self._documents = VersionedDocuments(
+            self.links, locks=locks, outbox=outbox, on_conflict=WRITE_CONFLICTS.inc
+        )
 
     async def create_indexes(self) -> None:
         await self.links.create_index([("event_id", ASCENDING), ("state", ASCENDING)])
@@ -197,35 +184,15 @@ class StreamLinkStore:
         None, and nothing written, when the transition changes nothing. A
         write that loses to another writer is decided again from what won.
         """
-        key = str(registration_id)
-        async with self._locks.hold(self.links.name, key):
-            for _ in range(ATTEMPTS):
-                document = await self.links.find_one({"_id": key}, projection={OUTBOX_FIELD: 0})
-                current = _link(document) if document is not None else None
-                change = transition(current)
-                if change is None:
-                    return None
-                fields = _link_fields(change.link)
-                entries = outbox_entries(change.facts, source=self._source, link_url=self._link_url)
-                if document is None:
-                    try:
-                        await self.links.insert_one(
-                            {"_id": key, **fields, "version": 1, OUTBOX_FIELD: entries}
-                        )
-                    except DuplicateKeyError:
-                        WRITE_CONFLICTS.inc()
-                        continue
-                    return change
-                update: dict[str, Any] = {"$set": fields, "$inc": {"version": 1}}
-                if entries:
-                    update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
-                result = await self.links.update_one(
-                    {"_id": key, "version": document["version"]}, update
-                )
-                if result.matched_count == 1:
-                    return change
-                WRITE_CONFLICTS.inc()
-        raise ConcurrentChangeError(f"stream link of registration {key}")
+
+        def decide(document: Document | None) -> Keep[Change | None] | Write[Change | None]:
+            change = transition(_link(document) if document is not None else None)
+            if change is None:
+                return Keep(None)
+            entries = outbox_entries(change.facts, self._outbox, self._link_url)
+            return Write(change, _link_fields(change.link), events=entries)
+
+        return await self._documents.change(str(registration_id), decide)
 
     async def pending_for(self, event_id: str) -> list[uuid.UUID]:
         """Registrations of ``event_id`` whose link waits for the event's details."""

@@ -10,7 +10,7 @@ queue. Acknowledgement is explicit, never a library default:
   → republished to the dead-letter exchange with the reason in a header, then
   acked: retrying cannot fix it, and it must not block the queue;
 - the handler raised → the message goes to a delay queue and comes back
-  after a growing wait (``RetryPolicy``), then acked; after the last attempt
+  after a growing wait (``RedeliveryPolicy``), then acked; after the last attempt
   it is dead-lettered with the failure reason. Only if that republishing
   itself fails is the message nacked for an immediate redelivery, which the
   queue's delivery limit bounds.
@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.rabbit import Channel, RabbitBroker, RabbitExchange, RabbitMessage
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
@@ -35,7 +35,7 @@ from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
-    RetryPolicy,
+    RedeliveryPolicy,
     dead_letter_queue,
     queue_name,
     retry_queue,
@@ -81,10 +81,10 @@ class Subscription:
         purpose: str,
         *,
         single_active_consumer: bool = False,
-        retry: RetryPolicy | None = None,
+        retry: RedeliveryPolicy | None = None,
     ) -> None:
         self.service = service
-        self.retry = retry if retry is not None else RetryPolicy()
+        self.retry = retry if retry is not None else RedeliveryPolicy()
         self.queue_name = queue_name(service, purpose)
         self._single_active_consumer = single_active_consumer
         self._routes: dict[str, _Route[Any]] = {}
@@ -205,18 +205,11 @@ class Subscription:
                 reason = f"handler failed {attempt} times, last with {type(error).__name__}"
                 await self._dead_letter(broker, message, reason)
                 return
-            headers = dict(raw.headers or {})
-            headers[ATTEMPT_HEADER] = attempt
-            await broker.publish(
-                raw.body,
+            await _republish(
+                broker,
+                message,
+                {ATTEMPT_HEADER: attempt},
                 routing_key=retry_queue_name(self.queue_name, self.retry.delay_for(attempt)),
-                persist=True,
-                mandatory=False,
-                headers=headers,
-                content_type=raw.content_type,
-                message_id=raw.message_id,
-                message_type=raw.type,
-                correlation_id=raw.correlation_id,
             )
         except Exception:
             log.warning("retry_scheduling_failed", queue=self.queue_name, exc_info=True)
@@ -226,24 +219,40 @@ class Subscription:
 
     async def _dead_letter(self, broker: RabbitBroker, message: RabbitMessage, reason: str) -> None:
         """Park an unprocessable message with its reason, then take it off the queue."""
-        raw = message.raw_message
-        headers = dict(raw.headers or {})
-        headers[REASON_HEADER] = reason
-        headers[ORIGINAL_ROUTING_KEY_HEADER] = str(raw.routing_key or "")
+        original_key = str(message.raw_message.routing_key or "")
         log.warning("event_dead_lettered", queue=self.queue_name, reason=reason)
-        await broker.publish(
-            raw.body,
-            exchange=DEAD_LETTER_EXCHANGE,
+        await _republish(
+            broker,
+            message,
+            {REASON_HEADER: reason, ORIGINAL_ROUTING_KEY_HEADER: original_key},
             routing_key=self.queue_name,
-            persist=True,
-            mandatory=False,
-            headers=headers,
-            content_type=raw.content_type,
-            message_id=raw.message_id,
-            message_type=raw.type,
-            correlation_id=raw.correlation_id,
+            exchange=DEAD_LETTER_EXCHANGE,
         )
         await message.ack()
+
+
+async def _republish(
+    broker: RabbitBroker,
+    message: RabbitMessage,
+    extra_headers: dict[str, Any],
+    *,
+    routing_key: str,
+    exchange: RabbitExchange | None = None,
+) -> None:
+    """Publish ``message`` again, body and properties as received, with ``extra_headers``."""
+    raw = message.raw_message
+    await broker.publish(
+        raw.body,
+        exchange=exchange,
+        routing_key=routing_key,
+        persist=True,
+        mandatory=False,
+        headers={**(raw.headers or {}), **extra_headers},
+        content_type=raw.content_type,
+        message_id=raw.message_id,
+        message_type=raw.type,
+        correlation_id=raw.correlation_id,
+    )
 
 
 def _as_int(value: object) -> int:

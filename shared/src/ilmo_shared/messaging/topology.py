@@ -71,7 +71,7 @@ def dead_letter_queue(service: str) -> RabbitQueue:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RedeliveryPolicy:
     """How often and how late a failed message is tried again before it is dead-lettered.
 
     RabbitMQ 3.10 requeues a nacked message at once, so backoff has its own

@@ -1,38 +1,80 @@
-"""Every error as RFC 9457 problem details, naming the fields at fault.
+"""Every error of every service as RFC 9457 problem details, naming the fields at fault.
 
 Routes raise ``Problem``; FastAPI's own validation errors and HTTP exceptions
 (unknown path, wrong method) are turned into the same shape here, and an
 unexpected exception becomes a bare 500 problem: never a stack trace. The
-``type`` of each problem is a relative URI under ``/problems/``.
+``type`` of each problem is a relative URI under ``/problems/``, the one
+scheme of all services.
 
-The manage pages under ``/manage/`` are HTML for people, outside the JSON
-API's contract: their errors are short HTML pages (``pages.error_page``),
-never problem details, and never a stack trace either.
+Pages for people (a service's ``PageErrors``) are outside the JSON API's
+contract: their errors are short HTML pages the service renders, never
+problem details, and never a stack trace either.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ilmo_registration.catalogue import Violation
-from ilmo_registration.pages import PAGE_HEADERS, error_page
-from ilmo_shared.http import PROBLEM_JSON, problem
-
 log = structlog.get_logger(__name__)
 
+PROBLEM_JSON = "application/problem+json"
 PROBLEMS = "/problems/"
+RETRY_AFTER_SECONDS = 5
+
+
+class FieldFault(Protocol):
+    """A rule an input breaks: the JSON path of the field at fault and why."""
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PageErrors:
+    """Where a service serves HTML pages for people, and how it renders their error pages.
+
+    ``render(status, headers)`` answers a request under one of ``prefixes``
+    that failed; it must not tell more than the status (a wrong link and an
+    unknown id get the same page).
+    """
+
+    prefixes: tuple[str, ...]
+    render: Callable[[int, Mapping[str, str] | None], Response]
+
+    def serves(self, request: Request) -> bool:
+        return request.url.path.startswith(self.prefixes)
+
+
+def problem(
+    status: int,
+    title: str,
+    *,
+    type_: str = "about:blank",
+    detail: str | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body: dict[str, object] = {"type": type_, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 class FieldError(BaseModel):
@@ -100,7 +142,8 @@ def unauthorized() -> Problem:
     )
 
 
-def invalid(violations: Iterable[Violation]) -> Problem:
+def invalid(violations: Iterable[FieldFault]) -> Problem:
+    """A 422 naming each field at fault and why."""
     return Problem(
         422,
         "validation",
@@ -133,35 +176,22 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return found
 
 
-MANAGE_PAGES = "/manage/"
+def validation_failed(errors: Sequence[Any]) -> Problem:
+    """A 422 naming every field pydantic refused."""
+    return invalid(field_errors(errors))
 
 
-def is_page(request: Request) -> bool:
-    """Whether ``request`` is for a manage page (HTML) rather than the JSON API."""
-    return request.url.path.startswith(MANAGE_PAGES)
-
-
-def page_response(status: int, html: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    """An HTML page with the headers every manage page has (no-store, no-referrer, noindex)."""
-    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
-
-
-def error_page_response(status: int, headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    """The trilingual error page; for 404 the same bytes whatever was not found."""
-    return page_response(status, error_page(status), headers)
+def _page_errors(request: Request) -> PageErrors | None:
+    pages: PageErrors | None = getattr(request.app.state, "page_errors", None)
+    return pages if pages is not None and pages.serves(request) else None
 
 
 async def _validation_failed(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    if is_page(request):
-        return error_page_response(404)
-    return Problem(
-        422,
-        "validation",
-        "Invalid request",
-        "One or more fields are invalid.",
-        errors=field_errors(error.errors()),
-    ).response()
+    pages = _page_errors(request)
+    if pages is not None:
+        return pages.render(404, None)
+    return validation_failed(error.errors()).response()
 
 
 _HTTP_SLUGS = {
@@ -177,8 +207,9 @@ _HTTP_SLUGS = {
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
-    if is_page(request):
-        return error_page_response(status, error.headers)
+    pages = _page_errors(request)
+    if pages is not None:
+        return pages.render(status, error.headers)
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
     return Problem(
@@ -195,29 +226,26 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     return _failure(request, error)
 
 
-RETRY_AFTER_SECONDS = 5
-
-
 def _failure(request: Request, error: Exception) -> Response:
     """A 503 with ``Retry-After`` while storage is unreachable; any other surprise is a 500.
 
     Nothing is accepted that could not be stored: the write failed, so the
     client is told to come back rather than that something broke for good.
-    A manage page gets the same statuses as an HTML page.
+    A page for people gets the same statuses as an HTML page.
     """
     _log_failure(request, error)
     unavailable = isinstance(error, ConnectionFailure)
-    if is_page(request):
-        if unavailable:
-            return error_page_response(503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
-        return error_page_response(500)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    pages = _page_errors(request)
+    if pages is not None:
+        return pages.render(503, retry) if unavailable else pages.render(500, None)
     if unavailable:
         return Problem(
             503,
             "unavailable",
             "Service temporarily unavailable",
-            "Registrations cannot be stored right now; nothing was saved. Try again shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            "The service cannot reach its storage right now; nothing was saved. Try again shortly.",
+            headers=retry,
         ).response()
     return Problem(500, "internal-error", "Internal server error").response()
 
@@ -244,8 +272,8 @@ class ProblemRoute(APIRoute):
 
     Handled inside the route (and so inside the correlation id's scope), an
     unexpected exception is logged once, without its message, and never
-    reaches the server, which would log it again with its message. Manage
-    pages use the same route class and get HTML error pages instead.
+    reaches the server, which would log it again with its message. Pages
+    for people use the same route class and get HTML error pages instead.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -267,13 +295,17 @@ def _route(request: Request) -> str:
     return str(getattr(route, "path", "?"))
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error of ``app`` a problem-details response, and document the shape."""
+def install_problem_handlers(app: FastAPI, pages: PageErrors | None = None) -> None:
+    """Make every error of ``app`` a problem-details response, and document the shape.
+
+    Requests under ``pages.prefixes`` get the service's HTML error pages instead.
+    """
+    app.state.page_errors = pages
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    _document_problem_schema(app)
+    _document_problem_schema(app, pages.prefixes if pages is not None else ())
 
 
 _DESCRIPTIONS = {
@@ -299,7 +331,7 @@ def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[
     return responses
 
 
-def _document_problem_schema(app: FastAPI) -> None:
+def _document_problem_schema(app: FastAPI, page_prefixes: tuple[str, ...]) -> None:
     """Add ``ProblemDetails`` to the OpenAPI components that ``problem_responses`` refer to."""
     generate = app.openapi
 
@@ -314,12 +346,12 @@ def _document_problem_schema(app: FastAPI) -> None:
         components.update(problem_schema.pop("$defs", {}))
         components["ProblemDetails"] = problem_schema
         # FastAPI documents its own 422 shape wherever a route takes input;
-        # the handler above answers with problem details instead. Manage pages
-        # never answer 422 (their input is a token, right or wrong).
+        # the handler above answers with problem details instead. Pages never
+        # answer 422 (a page's wrong input gets its 404 page).
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 responses = operation.get("responses", {})
-                if "422" in responses and path.startswith(MANAGE_PAGES):
+                if "422" in responses and page_prefixes and path.startswith(page_prefixes):
                     del responses["422"]
                 elif "422" in responses:
                     responses["422"] = problem_responses(422)[422]

@@ -1,0 +1,103 @@
+"""What can happen to an event's seats, and what can be asked about them, as use cases.
+
+A change is one operation on the event's seat inventory (``domain``),
+stored with the events announcing its decisions in one write (``storage``,
+which also wakes the outbox relay), then counted and logged. The message
+handlers, the HTTP API and any later caller (a console, a check-in desk) go
+through here.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from ilmo_capacity.domain import SeatInventory, needs_seat
+from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
+from ilmo_capacity.publication import decision_kind
+from ilmo_capacity.storage import Operation, Outcome, SeatInventoryStore
+from ilmo_event_contracts import Attendance
+
+log = structlog.get_logger(__name__)
+
+
+class Seats:
+    """The use cases on events' seats, over one store.
+
+    ``message_id`` is the id of the message that asked (its envelope id): a
+    message applied once is not applied again, whatever it would change.
+    """
+
+    def __init__(self, store: SeatInventoryStore) -> None:
+        self._store = store
+
+    async def of_event(self, event_id: str) -> SeatInventory | None:
+        """The seats of ``event_id`` as last stored; None until its capacity is known."""
+        stored = await self._store.load(event_id)
+        if stored is None or stored.inventory.capacity is None:
+            return None
+        return stored.inventory
+
+    async def apply_details(
+        self, event_id: str, capacity: int, revision: int, *, message_id: str | None = None
+    ) -> Outcome:
+        """The event has ``capacity`` in-person seats as of ``revision`` of its details."""
+        outcome = await self._decide(
+            event_id, lambda seats: seats.apply_details(capacity, revision), message_id
+        )
+        if outcome.written:
+            stored = outcome.stored.inventory
+            log.info(
+                "seat_capacity_set",
+                event_id=event_id,
+                revision=revision,
+                capacity=capacity,
+                reserved=stored.reserved,
+                waitlisted=stored.waitlisted,
+                decisions=len(outcome.decisions),
+            )
+        return outcome
+
+    async def request_seat(
+        self,
+        event_id: str,
+        registration_id: str,
+        attendance: Attendance,
+        *,
+        message_id: str | None = None,
+    ) -> Outcome | None:
+        """A registration asks for a seat; None if it is remote and needs none."""
+        if not needs_seat(attendance):
+            return None
+        return await self._decide(
+            event_id, lambda seats: seats.request_seat(registration_id), message_id
+        )
+
+    async def cancel(
+        self,
+        event_id: str,
+        registration_id: str,
+        attendance: Attendance,
+        *,
+        message_id: str | None = None,
+    ) -> Outcome | None:
+        """A registration gives its seat or its place in line back; None if it is remote."""
+        if not needs_seat(attendance):
+            return None
+        return await self._decide(event_id, lambda seats: seats.cancel(registration_id), message_id)
+
+    async def _decide(self, event_id: str, operation: Operation, message_id: str | None) -> Outcome:
+        outcome = await self._store.decide(event_id, operation, message_id=message_id)
+        if outcome.duplicate:
+            DUPLICATE_MESSAGES.inc()
+        for decision in outcome.decisions:
+            SEAT_DECISIONS.labels(decision_kind(decision)).inc()
+        # Ids and counts only; per message, so below INFO.
+        log.debug(
+            "seat_decisions_stored" if outcome.written else "seat_message_changed_nothing",
+            event_id=event_id,
+            version=outcome.stored.version,
+            decisions=[(decision_kind(d), d.registration_id) for d in outcome.decisions],
+            duplicate=outcome.duplicate,
+            conflicts=outcome.conflicts,
+        )
+        return outcome

@@ -1,0 +1,408 @@
+"""``mails``: one document per (registration, kind), ``_id`` = ``<registration>:<kind>``.
+
+First the intent to send, recorded with an insert (the whole dedupe), then
+the mail's state as the dispatcher moves it along, with the
+``notification.sent`` / ``notification.failed`` event in its outbox, written
+in the same update as the state it announces.
+
+Updates of a mail document happen only in the dispatcher and in the outbox
+relay, which share this store's ``DocumentLocks``. They are single
+conditional updates, not a versioned read-decide-write: a write that finds
+the mail moved on (sent, failed) is dropped, never decided again, so
+``ilmo_shared.storage.VersionedDocuments`` does not fit them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ilmo_event_contracts import (
+    IntegrationEvent,
+    NotificationFailed,
+    NotificationKind,
+    NotificationSent,
+)
+from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState
+from ilmo_notification.storage.documents import by_ids, insert_new
+from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.storage import Document, DocumentLocks
+
+MAILS = "mails"
+
+# The condition of writes that end or reschedule an attempt: a late one (after a
+# fault) never reopens a mail already sent or failed, nor announces it twice.
+_STILL_OPEN: Mapping[str, Any] = {"state": {"$in": [state.value for state in OPEN_STATES]}}
+
+
+def mail_of(document: Mapping[str, Any]) -> Mail:
+    """The ``Mail`` a stored document holds."""
+    return Mail(
+        id=str(document["_id"]),
+        registration_id=str(document["registration_id"]),
+        event_id=str(document["event_id"]),
+        kind=NotificationKind(document["kind"]),
+        details=dict(document.get("details") or {}),
+        state=MailState(document["state"]),
+        attempts=int(document.get("attempts", 0)),
+        waiting_checks=int(document.get("waiting_checks", 0)),
+        correlation_id=document.get("correlation_id"),
+        budget_from=int(document.get("budget_from", 0)),
+    )
+
+
+class MailStore:
+    """The mails asked for, and where each is in its life."""
+
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        outbox: Outbox,
+        locks: DocumentLocks,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.collection: AsyncCollection[Document] = database[MAILS]
+        self._outbox = outbox
+        # Shared with the outbox relay of this process.
+        self._locks = locks
+        self._clock = clock
+        # Registration id -> mails this process marked waiting (see wake_for_registration).
+        self._waiting: dict[str, set[str]] = {}
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_index(
+            [("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"
+        )
+        await self.collection.create_index("registration_id")
+        await self.collection.create_index("event_id")
+
+    # ------------------------------------------------------------ intents
+
+    async def record_intent(
+        self, request: MailRequest, *, cause: str, correlation_id: str | None = None
+    ) -> bool:
+        """Record that (registration, kind) is to be sent; False when it already was.
+
+        The unique ``_id`` is the whole dedupe: whatever is redelivered or
+        duplicated, there is one mail per (registration, kind).
+        """
+        now = self._clock()
+        return await insert_new(
+            self.collection,
+            {
+                "_id": request.mail_id,
+                "registration_id": request.registration_id,
+                "event_id": request.event_id,
+                "kind": request.kind.value,
+                "details": dict(request.details),
+                "state": MailState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "cause": cause,
+                # Carried into the mail's logs and its notification.* event.
+                "correlation_id": correlation_id,
+                OUTBOX_FIELD: [],
+            },
+        )
+
+    async def wake_for_registration(self, registration_id: str) -> int:
+        """Mails of a registration that wait for what just arrived: due now.
+
+        This runs once or twice per registration, and mostly nothing waits,
+        so only the mails this process marked waiting are read (by ``_id``;
+        on FerretDB v1 a query on any other field reads the whole
+        collection). A mail marked waiting by another replica, or before a
+        restart, is looked at again when its waiting delay is over.
+        """
+        ids = self._waiting.pop(registration_id, set())
+        if not ids:
+            return 0
+        found = await by_ids(self.collection, ids, projection={"state": 1, "waiting_for": 1})
+        return await self._wake(
+            document_id
+            for document_id, document in found.items()
+            if document["state"] == MailState.PENDING.value and "waiting_for" in document
+        )
+
+    async def wake_for_event(self, event_id: str) -> int:
+        """Mails about an event that wait for its details: due now (rare: a scan is fine)."""
+        waiting = self.collection.find(
+            {
+                "event_id": event_id,
+                "state": MailState.PENDING.value,
+                "waiting_for": {"$exists": True},
+            },
+            projection={"_id": 1},
+        )
+        return await self._wake([str(document["_id"]) async for document in waiting])
+
+    async def _wake(self, mail_ids: Iterable[str]) -> int:
+        woken = 0
+        for document_id in mail_ids:
+            await self._update(
+                document_id,
+                {"$set": {"next_attempt_at": self._clock()}, "$unset": {"waiting_for": ""}},
+                only_if={"state": MailState.PENDING.value},
+            )
+            woken += 1
+        return woken
+
+    # ------------------------------------------------------------ what the dispatcher reads
+
+    async def due(self, now: datetime, limit: int) -> list[Mail]:
+        """Open mails whose time has come, longest waiting first."""
+        cursor = self.collection.find(
+            {
+                "state": {"$in": [state.value for state in OPEN_STATES]},
+                "next_attempt_at": {"$lte": now},
+            },
+            projection={OUTBOX_FIELD: 0},
+            sort=[("next_attempt_at", ASCENDING)],
+            limit=limit,
+        )
+        return [mail_of(document) async for document in cursor]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next open mail falls due (None: no open mail)."""
+        document = await self.collection.find_one(
+            {"state": {"$in": [state.value for state in OPEN_STATES]}},
+            projection={"next_attempt_at": 1},
+            sort=[("next_attempt_at", ASCENDING)],
+        )
+        if document is None:
+            return None
+        due = document.get("next_attempt_at")
+        return due if isinstance(due, datetime) else None
+
+    async def states(self, mail_ids: Iterable[str]) -> dict[str, MailState]:
+        """The states of those of ``mail_ids`` that have been recorded."""
+        found = await by_ids(self.collection, mail_ids, projection={"state": 1})
+        return {
+            document_id: MailState(document["state"]) for document_id, document in found.items()
+        }
+
+    async def document(self, mail_id: str) -> Mapping[str, Any] | None:
+        """The mail's document as stored (for tools and tests)."""
+        return await self.collection.find_one({"_id": mail_id})
+
+    # ------------------------------------------------------------ the dispatcher's writes
+
+    async def mark_sending(self, mail: Mail, attempt: int, *, lease: timedelta) -> None:
+        """Before the SMTP transaction: from now on the mail may have been delivered."""
+        now = self._clock()
+        await self._update(
+            mail.id,
+            {
+                "$set": {
+                    "state": MailState.SENDING.value,
+                    "attempts": attempt,
+                    "last_attempt_at": now,
+                    "next_attempt_at": now + lease,
+                },
+                "$unset": {"waiting_for": ""},
+            },
+        )
+
+    async def mark_attempt_lost(self, mail: Mail, attempt: int) -> None:
+        """An attempt claimed by a dispatcher that died before making it: count it, move on."""
+        await self._update(mail.id, {"$set": {"attempts": attempt}})
+
+    async def mark_sent(self, mail: Mail, message_id: str, *, attempt: int) -> bool:
+        """The server took the mail: ``sent``, and ``notification.sent`` in the same write.
+
+        Only from ``sending`` in this attempt: the dispatcher retries this
+        write after a storage error, and a first write that landed although
+        its reply was lost must not be followed by a second
+        ``notification.sent`` under another id. False when nothing matched.
+        """
+        now = self._clock()
+        event = NotificationSent(
+            registration_id=UUID(mail.registration_id),
+            event_id=mail.event_id,
+            kind=mail.kind,
+            message_id=message_id,
+            sent_at=now,
+        )
+        return await self._announce(
+            mail.id,
+            event,
+            {
+                "$set": {
+                    "state": MailState.SENT.value,
+                    "attempts": attempt,
+                    "sent_at": now,
+                    "message_id": message_id,
+                },
+                "$unset": {"next_attempt_at": "", "last_error": ""},
+            },
+            only_if={"state": MailState.SENDING.value, "attempts": attempt},
+        )
+
+    async def mark_retry(self, mail: Mail, *, attempt: int, delay: float, reason: str) -> None:
+        """A failed attempt within the budget: due again after ``delay`` (if still open)."""
+        now = self._clock()
+        await self._update(
+            mail.id,
+            {
+                "$set": {
+                    "state": MailState.PENDING.value,
+                    "attempts": attempt,
+                    "next_attempt_at": now + timedelta(seconds=delay),
+                    "last_error": reason,
+                }
+            },
+            only_if=_STILL_OPEN,
+        )
+
+    async def mark_failed(self, mail: Mail, *, attempt: int, reason: str) -> bool:
+        """Parked for an operator, and ``notification.failed`` in the same write.
+
+        Only an open mail: one already ``sent`` or ``failed`` is never reopened
+        or announced twice. False when nothing matched.
+        """
+        now = self._clock()
+        event = NotificationFailed(
+            registration_id=UUID(mail.registration_id),
+            event_id=mail.event_id,
+            kind=mail.kind,
+            reason=reason[:500],
+            failed_at=now,
+        )
+        return await self._announce(
+            mail.id,
+            event,
+            {
+                "$set": {
+                    "state": MailState.FAILED.value,
+                    "attempts": attempt,
+                    "failed_at": now,
+                    "last_error": reason,
+                },
+                "$unset": {"next_attempt_at": ""},
+            },
+            only_if=_STILL_OPEN,
+        )
+
+    async def mark_skipped(self, mail: Mail, *, superseded_by: NotificationKind) -> None:
+        await self._update(
+            mail.id,
+            {
+                "$set": {
+                    "state": MailState.SKIPPED.value,
+                    "skipped_at": self._clock(),
+                    "superseded_by": superseded_by.value,
+                },
+                "$unset": {"next_attempt_at": "", "waiting_for": ""},
+            },
+        )
+
+    async def mark_waiting(self, mail: Mail, *, waiting_for: str, delay: float) -> None:
+        """Not sendable yet (its contact or event details have not arrived): look again later."""
+        self._waiting.setdefault(mail.registration_id, set()).add(mail.id)
+        await self._update(
+            mail.id,
+            {
+                "$set": {
+                    "waiting_for": waiting_for,
+                    "waiting_checks": mail.waiting_checks + 1,
+                    "next_attempt_at": self._clock() + timedelta(seconds=delay),
+                }
+            },
+        )
+
+    async def _announce(
+        self,
+        mail_id: str,
+        event: IntegrationEvent,
+        update: Mapping[str, Any],
+        *,
+        only_if: Mapping[str, Any],
+    ) -> bool:
+        """``update``, with ``event`` added to the mail's outbox; wakes the relay if it matched."""
+        written = await self._update(
+            mail_id,
+            {**update, "$push": {OUTBOX_FIELD: self._outbox.entry(event)}},
+            only_if=only_if,
+        )
+        if written:
+            self._outbox.written(mail_id)
+        return written
+
+    async def _update(
+        self,
+        mail_id: str,
+        update: Mapping[str, Any],
+        *,
+        only_if: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Update one mail; ``only_if`` conditions are checked under the document lock.
+
+        On FerretDB v1 the condition is checked on the read that precedes the
+        write, so it holds only because this process's writers of the mail
+        take the same lock (one replica there); on MongoDB it is atomic.
+        """
+        async with self._locks.hold(MAILS, mail_id):
+            result = await self.collection.update_one({"_id": mail_id, **(only_if or {})}, update)
+        return result.matched_count == 1
+
+    # ------------------------------------------------------------ operators
+
+    async def summary(self) -> dict[str, dict[str, int]]:
+        """Mails by kind and state, and how many wait for their contact or event details."""
+        counts: Counter[tuple[str, str]] = Counter()
+        async for document in self.collection.find(
+            {}, projection={"kind": 1, "state": 1, "waiting_for": 1}
+        ):
+            state = str(document.get("state"))
+            if state == MailState.PENDING.value and document.get("waiting_for"):
+                state = "waiting"
+            counts[(str(document.get("kind")), state)] += 1
+        result: dict[str, dict[str, int]] = {}
+        for (kind, state), count in sorted(counts.items()):
+            result.setdefault(kind, {})[state] = count
+        return result
+
+
+async def replay_failed(
+    mails: AsyncCollection[Document],
+    mail_ids: Iterable[str] | None = None,
+    *,
+    clock: Clock = utc_now,
+) -> list[str]:
+    """An operator's replay: ``failed`` mails (all, or those named) get a fresh budget.
+
+    Returns the ids replayed. It runs in a process of its own (the replay
+    command), so no lock of the service's can cover it; it needs none: the
+    dispatcher never writes a failed mail, so this read-then-write does not
+    race it.
+    """
+    selector: dict[str, Any] = {"state": MailState.FAILED.value}
+    if mail_ids is not None:
+        selector["_id"] = {"$in": sorted(set(mail_ids))}
+    replayed: list[str] = []
+    async for document in mails.find(selector, projection={"attempts": 1}):
+        identifier = str(document["_id"])
+        await mails.update_one(
+            {"_id": identifier},
+            {
+                "$set": {
+                    "state": MailState.PENDING.value,
+                    "next_attempt_at": clock(),
+                    "budget_from": int(document.get("attempts", 0)),
+                    "replayed_at": clock(),
+                },
+                "$unset": {"failed_at": ""},
+            },
+        )
+        replayed.append(identifier)
+    return replayed

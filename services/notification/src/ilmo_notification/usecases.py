@@ -1,0 +1,78 @@
+"""What the service does with what arrives: keep the facts a mail needs, record the mails asked for.
+
+None of this talks to the mail server: each use case stores its facts with
+inserts on unique keys, then wakes the dispatcher (``MailDispatcher.wake``),
+which sends. So a message is done with as soon as its facts are stored, and a
+redelivered or duplicated one finds them already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+
+from ilmo_event_contracts import EventDetails, NotificationKind, RegistrationAccepted
+from ilmo_notification.domain import MailRequest
+from ilmo_notification.metrics import MAIL_INTENTS
+from ilmo_notification.storage import NotificationStores
+
+# Tells the dispatcher to look for due mails now.
+Wake = Callable[[], None]
+
+log = structlog.get_logger(__name__)
+
+
+class Notifications:
+    """The use cases of the messages that ask for mails or carry what a mail says."""
+
+    def __init__(self, stores: NotificationStores, wake: Wake) -> None:
+        self._stores = stores
+        self._wake = wake
+
+    async def event_details_changed(self, details: EventDetails) -> None:
+        """Keep the revision (mails use the latest); mails that waited for it are due."""
+        if await self._stores.event_details.remember(details):
+            log.info("event_details_stored", event_id=details.event_id, revision=details.revision)
+            if await self._stores.mails.wake_for_event(details.event_id):
+                self._wake()
+
+    async def registration_accepted(
+        self, accepted: RegistrationAccepted, *, cause: str, correlation_id: str | None
+    ) -> None:
+        """Keep the contact (this service's own copy), then ask for the confirmation of receipt."""
+        registration_id = str(accepted.registration_id)
+        if await self._stores.contacts.remember(accepted):
+            log.info("contact_stored", registration_id=registration_id, event_id=accepted.event_id)
+        receipt = MailRequest(
+            registration_id,
+            accepted.event_id,
+            NotificationKind.REGISTRATION_RECEIVED,
+            {"attendance": accepted.attendance.value},
+        )
+        await self.ask_for(receipt, cause=cause, correlation_id=correlation_id)
+        # Mails asked for before the contact arrived (a seat decided first).
+        if await self._stores.mails.wake_for_registration(registration_id):
+            self._wake()
+
+    async def ask_for(
+        self, request: MailRequest, *, cause: str, correlation_id: str | None
+    ) -> None:
+        """Record that a mail is to be sent (once per registration and kind, whatever repeats).
+
+        ``cause`` is the id of the message that asked for it; its
+        ``correlation_id`` goes with the mail into its logs and its
+        ``notification.*`` event.
+        """
+        recorded = await self._stores.mails.record_intent(
+            request, cause=cause, correlation_id=correlation_id
+        )
+        MAIL_INTENTS.labels(request.kind.value, "recorded" if recorded else "duplicate").inc()
+        log.debug(
+            "mail_intent_recorded" if recorded else "mail_intent_already_recorded",
+            registration_id=request.registration_id,
+            kind=request.kind.value,
+            envelope_id=cause,
+        )
+        if recorded:
+            self._wake()

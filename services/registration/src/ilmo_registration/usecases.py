@@ -1,0 +1,254 @@
+"""What the registration service does, whoever asks: the JSON API and the manage pages.
+
+Each use case reads through the stores, decides with the rules (``catalogue``,
+``domain``), writes through the stores (which wake the outbox relay for the
+events they record) and counts what happened. It answers with what it
+stored or found, or raises ``domain.Refused``: the adapters turn a refusal
+into problem details (``api``) or an HTML page (``manage``). A write that
+keeps losing to other writers raises ``ConcurrentChangeError``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import Counter
+
+from ilmo_registration.catalogue import (
+    EventSpec,
+    generated_event_id,
+    is_event_id,
+    shown_in_zone,
+    violations,
+)
+from ilmo_registration.domain import (
+    AlreadyRegistered,
+    Cancellation,
+    EventExists,
+    EventStarted,
+    InvalidEvent,
+    NoFreeEventId,
+    NotFound,
+    Registrant,
+    RegistrationClosed,
+    RegistrationWindow,
+    accept,
+    decide_cancellation,
+    is_registration_id,
+    registration_window,
+)
+from ilmo_registration.security import ManageLinks, manage_token_matches, new_manage_token
+from ilmo_registration.storage import EventStore, RegistrationStore, StoredEvent, StoredRegistration
+from ilmo_shared.clock import Clock, to_millisecond, utc_now
+
+REGISTRATIONS = Counter(
+    "ilmo_registrations_accepted_total", "Registrations accepted and stored.", ["attendance"]
+)
+REFUSALS = Counter(
+    "ilmo_registrations_refused_total",
+    "Registrations refused for a reason other than invalid input.",
+    ["reason"],
+)
+CANCELLATIONS = Counter("ilmo_registrations_cancelled_total", "Registrations cancelled.")
+
+# A new event without an id of its own gets a generated one; this many are tried.
+GENERATED_ID_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A registration just accepted, and the manage token that is shown only this once."""
+
+    registration_id: str
+    manage_token: str
+
+
+@dataclass(frozen=True)
+class LinkedRegistration:
+    """What a manage link leads to: the registration, its event, what cancelling would do."""
+
+    registration: StoredRegistration
+    event: StoredEvent
+    cancellation: Cancellation
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The service's use cases over its stores; built once in ``app.build_app``."""
+
+    events: EventStore
+    registrations: RegistrationStore
+    manage_links: ManageLinks
+    clock: Clock = utc_now
+
+    def now(self) -> datetime:
+        """The time, as precise as it is stored."""
+        return to_millisecond(self.clock())
+
+    # --------------------------------------------------------------- catalogue
+
+    async def create_event(self, spec: EventSpec, event_id: str | None = None) -> StoredEvent:
+        """Add an event to the catalogue and publish it; without an id, one is generated."""
+        _require_coherent(spec)
+        now = self.now()
+        if event_id is not None:
+            return await self.events.create(event_id, spec, now)
+        for _ in range(GENERATED_ID_ATTEMPTS):
+            generated = generated_event_id(spec.title.fi, secrets.token_hex(4))
+            try:
+                return await self.events.create(generated, spec, now)
+            except EventExists:
+                continue
+        raise NoFreeEventId
+
+    async def change_event(
+        self, event_id: str, change: Callable[[EventSpec], EventSpec]
+    ) -> StoredEvent:
+        """Change an event as ``change`` says; ``event.updated`` only if something changed.
+
+        ``change`` may be applied more than once (again to what won a
+        concurrent change); the result must be coherent as a whole event.
+        """
+
+        def coherent_change(spec: EventSpec) -> EventSpec:
+            changed = change(spec)
+            _require_coherent(changed)
+            return changed
+
+        if not is_event_id(event_id):
+            raise NotFound
+        outcome = await self.events.change(event_id, coherent_change, self.now())
+        if outcome is None:
+            raise NotFound
+        stored, _changed = outcome
+        return stored
+
+    async def list_events(self, *, admin: bool) -> list[StoredEvent]:
+        """Published events, soonest first; an administrator sees every event."""
+        return await self.events.all(published_only=not admin)
+
+    async def show_event(self, event_id: str, *, admin: bool) -> StoredEvent:
+        """A published event; an administrator may see unpublished ones too."""
+        stored = await self.events.get(event_id) if is_event_id(event_id) else None
+        if stored is None or not (stored.spec.published or admin):
+            raise NotFound
+        return stored
+
+    async def list_registrations(self, event_id: str) -> list[StoredRegistration]:
+        """An event's registrations, oldest first (for administrators)."""
+        stored = await self.events.get(event_id) if is_event_id(event_id) else None
+        if stored is None:
+            raise NotFound
+        return await self.registrations.for_event(event_id)
+
+    # ----------------------------------------------------------- registrations
+
+    async def register(self, event_id: str, registrant: Registrant) -> Receipt:
+        """Take a registration for a published event whose registration is open.
+
+        Stored with its ``registration.accepted`` event; one per address and event.
+        """
+        event = await self.events.get(event_id) if is_event_id(event_id) else None
+        if event is None or not event.spec.published:
+            raise NotFound
+        now = self.now()
+        _require_open(event.spec, now)
+        accepted = accept(event_id, registrant, now)
+        token, digest = new_manage_token()
+        try:
+            await self.registrations.add(accepted, needs=registrant.needs, token_digest=digest)
+        except AlreadyRegistered:
+            REFUSALS.labels("already_registered").inc()
+            raise
+        REGISTRATIONS.labels(registrant.attendance.value).inc()
+        return Receipt(str(accepted.registration_id), token)
+
+    async def own(self, registration_id: str, token: str) -> StoredRegistration:
+        """The registration ``token`` is the manage token or the link token of.
+
+        NotFound for anything else: a wrong token and an unknown id are the
+        same answer, found out in the same time (both checks always run,
+        each in constant time).
+        """
+        registration = (
+            await self.registrations.get(registration_id)
+            if is_registration_id(registration_id)
+            else None
+        )
+        digest = registration.token_digest if registration is not None else None
+        random_token = manage_token_matches(token, digest)
+        link_token = self.manage_links.matches(registration_id, token)
+        if registration is None or not (random_token or link_token):
+            raise NotFound
+        return registration
+
+    async def cancel_own(self, registration_id: str, token: str) -> StoredRegistration:
+        """Cancel one's own registration (see ``own`` and ``cancel``); it as it is now."""
+        registration = await self.own(registration_id, token)
+        await self.cancel(registration)
+        return await self.registrations.get(registration.id) or registration
+
+    async def linked(self, registration_id: str, token: str) -> StoredRegistration:
+        """The registration ``token`` is the link token of (the manage link in the emails).
+
+        The token is checked first, from the id alone: a wrong one never
+        reaches the database, so nothing tells whether the id exists.
+        """
+        if not is_registration_id(registration_id) or not self.manage_links.matches(
+            registration_id, token
+        ):
+            raise NotFound
+        registration = await self.registrations.get(registration_id)
+        if registration is None:
+            raise NotFound
+        return registration
+
+    async def follow_link(self, registration_id: str, token: str) -> LinkedRegistration:
+        """What the manage page shows: the linked registration, its event, and what
+        cancelling would do now."""
+        registration = await self.linked(registration_id, token)
+        event = await self.events.get(registration.event_id)
+        if event is None:
+            raise NotFound
+        cancellation = decide_cancellation(
+            registration.state.cancelled, event.spec.starts_at, self.now()
+        )
+        return LinkedRegistration(registration, event, cancellation)
+
+    async def cancel(self, registration: StoredRegistration) -> None:
+        """Cancel as the registrant asked; NotFound if the event is gone, EventStarted.
+
+        A registration not yet cancelled is cancelled with one conditional
+        write that records ``registration.cancelled``; a repeat changes
+        nothing and is no error, even once the event has started.
+        """
+        event = await self.events.get(registration.event_id)
+        if event is None:
+            raise NotFound
+        now = self.now()
+        decision = decide_cancellation(registration.state.cancelled, event.spec.starts_at, now)
+        if decision is Cancellation.EVENT_STARTED:
+            raise EventStarted
+        if decision is Cancellation.CANCEL and await self.registrations.cancel(registration, now):
+            CANCELLATIONS.inc()
+
+
+def _require_coherent(spec: EventSpec) -> None:
+    found = violations(spec)
+    if found:
+        raise InvalidEvent(found)
+
+
+def _require_open(spec: EventSpec, now: datetime) -> None:
+    """RegistrationClosed (counted) unless registration is open at ``now``."""
+    shown = shown_in_zone(spec)
+    window = registration_window(shown.registration_opens_at, shown.registration_closes_at, now)
+    if window is RegistrationWindow.OPEN:
+        return
+    REFUSALS.labels(window.value).inc()
+    if window is RegistrationWindow.NOT_YET_OPEN:
+        raise RegistrationClosed(opens_at=shown.registration_opens_at)
+    raise RegistrationClosed(closed_at=shown.registration_closes_at)

@@ -1,0 +1,153 @@
+"""What gives, takes, opens or counts personal stream links, each as one use case.
+
+``LinkKeeper`` changes links as messages say; ``LinkQueries`` answers the
+HTTP side (a viewer opening a link, an operator counting them) and writes
+nothing.
+
+Each change is a transition of registrations' links (``domain``), stored
+with its outgoing event in one write (``storage``, which also wakes the
+outbox relay), then counted and logged. The subscriber runs several handlers
+at once, so use cases about one registration or one event may run
+concurrently and out of order; the transitions make that harmless:
+
+- a registrant entitled before the event's details are known waits as
+  pending. ``grant`` stores the pending link *then* looks for the details
+  again, while ``apply_details`` stores the details *then* lists pending
+  links: whichever runs second sees the other's write, so no link is left
+  pending (both may provision it; the second finds it provisioned already);
+- a cancellation handled before the acceptance leaves a tombstone that the
+  acceptance cannot undo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import structlog
+
+from ilmo_event_contracts import Attendance, EventDetails
+from ilmo_shared.clock import Clock
+from ilmo_streaming import domain
+from ilmo_streaming.domain import Change, EventStream, JoinDecision, decide_join
+from ilmo_streaming.metrics import LINK_CHANGES
+from ilmo_streaming.storage import LinkCounts, StreamEventStore, StreamLinkStore, Transition
+from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkKeeper:
+    """Keeps each registration's link in step with what happens to it; built in ``app``."""
+
+    links: StreamLinkStore
+    streams: StreamEventStore
+    clock: Clock
+
+    async def apply_details(self, details: EventDetails) -> None:
+        """An event's details (a revision): keep the newest, provision the links waiting for them.
+
+        Pending links are looked for every time, even when the details changed
+        nothing, so a redelivery finishes a pass that failed half-way.
+        """
+        stream, changed = await self.streams.apply(details, self.clock())
+        if changed:
+            log.info(
+                "stream_details_stored",
+                event_id=stream.event_id,
+                revision=stream.revision,
+                opens_at=stream.opens_at.isoformat(),
+                closes_at=stream.closes_at.isoformat(),
+            )
+        pending = await self.links.pending_for(stream.event_id)
+        for registration_id in pending:
+            await self.provision(registration_id, stream)
+        if pending:
+            log.info(
+                "pending_stream_links_provisioned", event_id=stream.event_id, count=len(pending)
+            )
+
+    async def accept(self, registration_id: UUID, event_id: str, attendance: Attendance) -> None:
+        """A registration was accepted: a remote registrant gets a link now, others may later."""
+        if domain.entitled_on_acceptance(attendance):
+            await self.grant(registration_id, event_id)
+
+    async def grant(self, registration_id: UUID, event_id: str) -> None:
+        """Give the registrant a link, now or as soon as the event's details are known."""
+        known = await self.streams.get(event_id)
+        now = self.clock()
+        await self._change(
+            registration_id,
+            lambda current: domain.grant(current, registration_id, event_id, known, now),
+        )
+        if known is None:
+            # The details may have been stored since they were read, and
+            # ``apply_details`` may have listed the pending links before this
+            # one was stored: look again now that it is.
+            stream = await self.streams.get(event_id)
+            if stream is not None:
+                await self.provision(registration_id, stream)
+
+    async def provision(self, registration_id: UUID, stream: EventStream) -> None:
+        """The event's details are known: a link waiting for them is provisioned."""
+        now = self.clock()
+        await self._change(registration_id, lambda current: domain.provision(current, stream, now))
+
+    async def revoke(self, registration_id: UUID, event_id: str) -> None:
+        """The registration was cancelled: its link stops working, or is never provisioned."""
+        now = self.clock()
+        await self._change(
+            registration_id, lambda current: domain.revoke(current, registration_id, event_id, now)
+        )
+
+    async def _change(self, registration_id: UUID, transition: Transition) -> Change | None:
+        change = await self.links.change(registration_id, transition)
+        if change is not None:
+            LINK_CHANGES.labels(change.link.state.value).inc()
+            # Ids only, and per message, so below INFO.
+            log.debug(
+                "stream_link_changed",
+                event_id=change.link.event_id,
+                registration_id=str(registration_id),
+                state=change.link.state.value,
+                facts=len(change.facts),
+            )
+        return change
+
+
+@dataclass(frozen=True)
+class LinkOverview:
+    """An event's links counted by state, and its details if they are known."""
+
+    counts: LinkCounts
+    stream: EventStream | None
+
+
+@dataclass(frozen=True)
+class LinkQueries:
+    """What the HTTP side asks about links; built in ``app``. Reads only."""
+
+    tokens: LinkTokens
+    links: StreamLinkStore
+    streams: StreamEventStore
+    clock: Clock
+
+    async def join(self, token: str) -> JoinDecision:
+        """What a viewer opening the link ``token`` gets now.
+
+        A token this service did not make is unknown without a database
+        read. PyMongoError while the database does not answer.
+        """
+        registration_id = self.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
+        link = await self.links.get(registration_id) if registration_id else None
+        stream = await self.streams.get(link.event_id) if link and link.issued else None
+        return decide_join(link, stream, self.clock())
+
+    async def overview(self, event_id: str) -> LinkOverview | None:
+        """The links of ``event_id``; None if streaming knows neither the event nor any link."""
+        stream = await self.streams.get(event_id)
+        counts = await self.links.counts(event_id)
+        if stream is None and counts.pending + counts.provisioned + counts.revoked == 0:
+            return None
+        return LinkOverview(counts, stream)

@@ -1,0 +1,1 @@
+"""HTTP plumbing every service shares: health and metrics, correlation ids, problem details."""
