@@ -8,7 +8,6 @@ serving: a real registration still flows through afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ from ilmo_shared.dead_letters import browse
 from ilmo_shared.messaging.subscription import REASON_HEADER
 from tests.support.amqp import amqp_connection, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.processes import SERVICES, running_services
 from tests.support.registration import ADMIN, event_payload
 
@@ -100,13 +100,20 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
                 )
 
             parked: dict[str, list[Any]] = {}
+
+            async def all_parked() -> bool:
+                parked.update({s: await browse(channel, f"{s}.dead-letter") for s in SERVICES})
+                return all(len(parked[s]) >= expected[s] for s in SERVICES)
+
             # Up to 2 minutes: every copy goes through each service's consumer, and a
             # loaded 2-core machine once needed more than the 30 s this allowed.
-            for _ in range(600):
-                parked = {s: await browse(channel, f"{s}.dead-letter") for s in SERVICES}
-                if all(len(parked[s]) >= expected[s] for s in SERVICES):
-                    break
-                await asyncio.sleep(0.2)
+            await eventually(
+                all_parked,
+                what="every malformed message parked by each service consuming it",
+                timeout=120,
+                interval=0.2,
+                detail=lambda: f"parked { ({s: len(m) for s, m in parked.items()}) } of {expected}",
+            )
         assert {s: len(parked[s]) for s in SERVICES} == {s: expected[s] for s in SERVICES}
         assert all(m.headers.get(REASON_HEADER) for s in SERVICES for m in parked[s][before[s] :])
 

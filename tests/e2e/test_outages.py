@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,9 +20,10 @@ import httpx
 import pytest
 
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually, eventually_sync
 from tests.support.processes import ServiceProcess, running_services
 from tests.support.proxy import TcpRelay, relay_to
-from tests.support.registration import bearer, create_event, eventually, register
+from tests.support.registration import bearer, create_event, register
 from tests.support.smtp import SmtpTestServer, smtp_server
 
 # How long a service may take to be ready once the server it waited for answers:
@@ -51,10 +51,10 @@ def await_readiness(
     timeout: float = READY_WITHIN,
 ) -> None:
     """Until every service's ``/health/ready`` satisfies ``accept``."""
-    deadline = time.monotonic() + timeout
     pending = dict(services)
     last: dict[str, tuple[int, dict[str, object]]] = {}
-    while pending and time.monotonic() < deadline:
+
+    def all_accepted() -> bool:
         for name, service in list(pending.items()):
             try:
                 last[name] = service.readiness()
@@ -62,8 +62,14 @@ def await_readiness(
                 continue
             if accept(*last[name]):
                 del pending[name]
-        time.sleep(0.1)
-    assert not pending, f"{sorted(pending)} never {what}; last answers {last}"
+        return not pending
+
+    eventually_sync(
+        all_accepted,
+        what=f"every service {what}",
+        timeout=timeout,
+        detail=lambda: f"{sorted(pending)} never {what}; last answers {last}",
+    )
 
 
 def waiting_for(dependency: str) -> Callable[[int, dict[str, object]], bool]:
@@ -101,7 +107,7 @@ async def a_registration_goes_through(
             )
             return answer.status_code == 200 and answer.json()["status"] == "seat_reserved"
 
-        await eventually(seated, timeout=60)
+        await eventually(seated, what=f"a seat for {receipt['id']}", timeout=60)
     kinds = {m.kind for m in await smtp.wait_for(2, registration_id=receipt["id"], timeout=60)}
     assert kinds == {"registration_received", "seat_confirmed"}
 

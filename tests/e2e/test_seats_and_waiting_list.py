@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 
 SEATS = 5
 IN_PERSON = 12
 REMOTE = 4
-T = TypeVar("T")
 
 
 def person(n: int, attendance: str) -> dict[str, Any]:
@@ -38,16 +37,6 @@ def person(n: int, attendance: str) -> dict[str, Any]:
         "language": ("fi", "sv", "en")[n % 3],
         "consent": True,
     }
-
-
-async def until(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 60) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        result = await check()
-        if result is not None:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def statuses(
@@ -103,7 +92,12 @@ async def test_five_seats_twelve_in_person_four_remote_three_cancellations(
                 ]
                 return now if len(decided) == IN_PERSON else None
 
-            before = await until(all_decided, "every in-person registrant to get a seat decision")
+            before = await eventually(
+                all_decided,
+                what="every in-person registrant to get a seat decision",
+                timeout=60,
+                interval=0.2,
+            )
             holders = [rid for rid, r in before.items() if r["status"] == "seat_reserved"]
             waiting = sorted(
                 (r["waitlist_position"], rid)
@@ -141,7 +135,9 @@ async def test_five_seats_twelve_in_person_four_remote_three_cancellations(
                 ok = all(now[rid]["status"] == "seat_reserved" for rid in first_in_line)
                 return now if ok else None
 
-            after = await until(promoted, "the first three in line to be promoted")
+            after = await eventually(
+                promoted, what="the first three in line to be promoted", timeout=60, interval=0.2
+            )
             assert [after[rid]["status"] for rid in leaving] == ["cancelled"] * 3
             assert sum(r["status"] == "seat_reserved" for r in after.values()) == SEATS
             assert sum(r["status"] == "waitlisted" for r in after.values()) == IN_PERSON - SEATS - 3

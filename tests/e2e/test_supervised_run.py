@@ -13,11 +13,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import psutil
@@ -26,24 +24,12 @@ from pymongo import AsyncMongoClient
 
 from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually_sync
 from tests.support.processes import SERVICES, STREAM_LINK_SECRET, free_port
 from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_SH = REPO_ROOT / "deploy" / "local" / "run.sh"
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``probe`` until it returns something other than None, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
 def reported(output: str) -> dict[str, str]:
@@ -166,7 +152,9 @@ def test_a_killed_service_is_restarted_and_stop_leaves_nothing_running(
         pid = supervised.pid("capacity")
         return pid if pid not in (0, pids["capacity"]) and supervised.ready("capacity") else None
 
-    new_pid = eventually(restarted, timeout=60, what="capacity restarted and ready")
+    new_pid = eventually_sync(
+        restarted, what="capacity restarted and ready", timeout=60, interval=0.2
+    )
     log = supervised.supervisord_log()
     assert "exited: capacity (terminated by SIGKILL; not expected)" in log
     assert f"spawned: 'capacity' with pid {new_pid}" in log

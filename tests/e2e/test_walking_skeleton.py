@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.processes import running_services
 from tests.support.registration import ADMIN_TOKEN, event_payload
 
@@ -105,13 +105,12 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
 async def _eventually(
     collection: AsyncCollection[Document], document_id: str, timeout: float = 20.0
 ) -> Document:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        found = await collection.find_one({"_id": document_id})
-        if found is not None:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{collection.full_name} never recorded {document_id}")
+    async def found() -> Document | None:
+        return await collection.find_one({"_id": document_id})
+
+    return await eventually(
+        found, what=f"{collection.full_name} to record {document_id}", timeout=timeout
+    )
 
 
 async def _eventually_http(
@@ -120,11 +119,17 @@ async def _eventually_http(
     condition: Callable[[dict[str, Any]], bool],
     timeout: float = 20.0,
 ) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: httpx.Response | None = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await client.get(path)
-        if last.status_code == 200 and condition(last.json()):
-            return dict(last.json())
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{path} never met the condition; last answer {last and last.text}")
+    last: list[httpx.Response] = []
+
+    async def met() -> dict[str, Any] | None:
+        last[:] = [await client.get(path)]
+        if last[0].status_code == 200 and condition(last[0].json()):
+            return dict(last[0].json())
+        return None
+
+    return await eventually(
+        met,
+        what=f"{path} to meet the condition",
+        timeout=timeout,
+        detail=lambda: f"last answer {last[0].text if last else None}",
+    )

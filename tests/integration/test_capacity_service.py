@@ -8,7 +8,6 @@ on ``ilmo.events``, as an integrating system would see it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,14 +17,15 @@ import pytest
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_capacity.app import build_app
 from ilmo_capacity.settings import CapacitySettings
+from ilmo_capacity.storage import COLLECTION
 from ilmo_event_contracts import Attendance
-from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
-from tests.support.amqp import EventTap, ObservedMessage, event_tap
+from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.capacity import (
     accepted,
     cancelled,
@@ -36,18 +36,23 @@ from tests.support.capacity import (
 )
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
+from tests.support.polling import eventually
 from tests.support.processes import free_port
+from tests.support.settling import CountingPublisher, Inflow, relayed
 
 SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
+SEAT_DECISIONS = "capacity.seat-decisions"  # the service's queue
 
 
 @dataclass
 class RunningCapacity:
     app: FastAPI
     http: httpx.AsyncClient
-    publisher: EventPublisher
+    publisher: CountingPublisher
+    inflow: Inflow
     tap: EventTap
     database_name: str
+    database: AsyncDatabase[Document]
 
     def seen(self, event_id: str) -> list[ObservedMessage]:
         """Seat events about ``event_id`` as a consumer takes them: each envelope id once."""
@@ -59,20 +64,32 @@ class RunningCapacity:
 
     async def seat_events(self, event_id: str, count: int) -> list[ObservedMessage]:
         """Wait until ``count`` seat events about ``event_id`` were published; return them all."""
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(self.seen(event_id)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"saw {len(self.seen(event_id))} of {count} seat events")
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.seen(event_id)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} seat events about {event_id}",
+            interval=0.05,
+            detail=lambda: f"saw {len(self.seen(event_id))} of {count}",
+        )
         return self.seen(event_id)
 
+    async def handled(self) -> None:
+        """Until the service has finished with every message published so far."""
+        await self.inflow.all_finished()
+
     async def settled(self, event_id: str, count: int) -> list[ObservedMessage]:
-        """Exactly ``count`` seat events about ``event_id``: they arrived and nothing follows."""
+        """Exactly ``count`` seat events about ``event_id``: they arrived and nothing follows.
+
+        Nothing can follow once every message published is handled and every
+        decision stored about the event is published (and so on the tap).
+        """
         await self.seat_events(event_id, count)
-        await asyncio.sleep(1.5)  # longer than a relay poll: a stray event would show by now
-        with contextlib.suppress(AssertionError):
-            await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+        await self.handled()
+        await relayed(self.tap, self.database[COLLECTION], {"event_id": event_id})
         found = self.seen(event_id)
         assert len(found) == count, [(m.routing_key, m.data) for m in found]
         return found
@@ -80,7 +97,7 @@ class RunningCapacity:
 
 @pytest.fixture
 async def capacity(
-    infrastructure: IsolatedInfrastructure,
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> AsyncIterator[RunningCapacity]:
     database_name = infrastructure.database_name("capacity_service")
     settings = CapacitySettings(
@@ -89,6 +106,7 @@ async def capacity(
         mongodb_database=database_name,
         http_port=free_port(),
     )
+    await purge_queue(infrastructure.amqp_url, SEAT_DECISIONS)
     app = build_app(settings)
     producer = RabbitBroker(infrastructure.amqp_url, logger=None)
     await producer.connect()
@@ -100,7 +118,16 @@ async def capacity(
                 transport=httpx.ASGITransport(app=app), base_url="http://capacity"
             ) as http,
         ):
-            yield RunningCapacity(app, http, EventPublisher(producer), tap, database_name)
+            publisher = CountingPublisher(producer)
+            yield RunningCapacity(
+                app,
+                http,
+                publisher,
+                Inflow(SEAT_DECISIONS, publisher),
+                tap,
+                database_name,
+                mongo[database_name],
+            )
     finally:
         await producer.stop()
 
@@ -115,7 +142,7 @@ async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_b
     for registration in [people[0], remote, *people[1:]]:
         # One at a time, so that arrival order is known.
         await publish(capacity.publisher, registration)
-        await asyncio.sleep(0.05)
+        await capacity.handled()
 
     first = await capacity.seat_events(event_id, 4)
     by_person = {m.data["registration_id"]: m for m in first}
@@ -192,11 +219,10 @@ async def test_requests_that_arrive_before_the_event_are_decided_when_it_arrives
     early = [accepted(event_id) for _ in range(3)]
     for registration in early:
         await publish(capacity.publisher, registration)
-        await asyncio.sleep(0.05)
+        await capacity.handled()
     response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
     assert response.status_code == 404  # capacity has not heard of the event yet
 
-    await asyncio.sleep(0.5)
     await publish(capacity.publisher, event_details(event_id, 1))
     seen = await capacity.settled(event_id, 3)
     assert [(m.routing_key, m.data["registration_id"]) for m in seen] == [

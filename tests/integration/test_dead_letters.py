@@ -19,6 +19,7 @@ from ilmo_shared.messaging.topology import RedeliveryPolicy
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.processes import free_port
 
 
@@ -64,12 +65,9 @@ async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_
         async with amqp_connection(infrastructure.amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
             dlq = f"{service}.dead-letter"
-            for _ in range(100):
-                parked = await browse(channel, dlq)
-                if parked:
-                    break
-                await asyncio.sleep(0.1)
-            [message] = parked
+            [message] = await eventually(
+                lambda: browse(channel, dlq), what=f"a message parked in {dlq}", timeout=10
+            )
             assert message.message_id == envelope.id
             assert message.event_type == "registration.accepted"
             assert message.source_queue == f"{service}.registrations"

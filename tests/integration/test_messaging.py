@@ -20,10 +20,12 @@ from ilmo_shared.messaging.subscription import (
     REASON_HEADER,
     Subscription,
 )
-from ilmo_shared.messaging.topology import DELIVERY_LIMIT, RedeliveryPolicy
+from ilmo_shared.messaging.topology import DELIVERY_LIMIT, RedeliveryPolicy, retry_queue_name
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection, drain, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
+from tests.support.settling import finished
 
 
 def accepted(**changes: object) -> RegistrationAccepted:
@@ -242,9 +244,20 @@ async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
     event = accepted()
     await EventPublisher(broker).publish(envelope_for(event), event.model_dump_json().encode())
     await asyncio.wait_for(done.wait(), timeout=20)
-    await asyncio.sleep(0.5)
-    assert calls == 3
     async with amqp_connection(infrastructure.amqp_url) as connection:
         channel = await connection.channel()
+
+        async def nothing_can_come_back() -> bool:
+            """Handled, and no copy left in the queue or waiting in its delay queue."""
+            if not finished(subscription.queue_name)["registration.accepted"]:
+                return False
+            for name in (subscription.queue_name, retry_queue_name(subscription.queue_name, 0.2)):
+                queue = await channel.declare_queue(name, passive=True)
+                if queue.declaration_result.message_count:
+                    return False
+            return True
+
+        await eventually(nothing_can_come_back, what="the event handled, no copy left")
+        assert calls == 3
         dlq = await channel.declare_queue(f"{service}.dead-letter", passive=True)
         assert dlq.declaration_result.message_count == 0

@@ -9,19 +9,17 @@ integrator would read it: the mails at a real SMTP server (aiosmtpd) and the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -29,6 +27,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from structlog.testing import capture_logs
 
 from ilmo_event_contracts import (
     Attendance,
@@ -36,9 +35,6 @@ from ilmo_event_contracts import (
     Language,
     NotificationKind,
     RegistrationAccepted,
-    RegistrationCancelled,
-    SeatReserved,
-    SeatWaitlisted,
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
@@ -46,17 +42,18 @@ from ilmo_notification.dispatcher import MailDispatcher
 from ilmo_notification.domain import Claim, Mail, MailRequest, MailRetryPolicy
 from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage import MailAttemptStore, NotificationStores
+from ilmo_notification.storage import MAILS, MailAttemptStore, NotificationStores
 from ilmo_notification.storage.mails import mail_of
 from ilmo_shared.manage_links import manage_link
-from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
-from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap
-from tests.support.capacity import envelope_for, publish
+from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
+from tests.support.capacity import cancelled, envelope_for, publish, reserved, waitlisted
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 from tests.support.notification import (
     MAIL_FROM,
+    MAILS_DUE,
     MANAGE_LINK_SECRET,
     REGISTRATION_URL,
     STARTS_AT,
@@ -65,17 +62,23 @@ from tests.support.notification import (
     renderer,
     seminar,
 )
+from tests.support.polling import eventually
 from tests.support.processes import free_port
+from tests.support.settling import CountingPublisher, Inflow, fixed_wait
 from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
-SETTLE_SECONDS = 1.5
+EMAILS_QUEUE = "notification.emails"
+# Mails that may still go out or be announced: due, or with outbox entries
+# (``notification.sent`` / ``.failed``) not yet published.
+DUE_OR_UNANNOUNCED = {"$or": [MAILS_DUE, {f"{OUTBOX_FIELD}.0": {"$exists": True}}]}
 
 
 @dataclass
 class RunningNotification:
     app: FastAPI
     http: httpx.AsyncClient
-    publisher: EventPublisher
+    publisher: CountingPublisher
+    inflow: Inflow
     tap: EventTap
     database: AsyncDatabase[Document]
     smtp: SmtpTestServer
@@ -98,21 +101,56 @@ class RunningNotification:
     async def wait_announced(
         self, registration_id: str, routing_key: str, count: int, timeout: float = 20.0
     ) -> list[ObservedMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.announced(registration_id, routing_key)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"saw {len(self.announced(registration_id, routing_key))} of {count} "
-                    f"{routing_key} for {registration_id}"
-                )
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.3)
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.announced(registration_id, routing_key)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} {routing_key} for {registration_id}",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"saw {len(self.announced(registration_id, routing_key))} of {count}",
+        )
         return self.announced(registration_id, routing_key)
 
+    async def handled(self) -> None:
+        """Until the service has finished with every message published so far."""
+        await self.inflow.all_finished()
+
     async def settle(self) -> None:
-        """Long enough for a stray extra mail or event to show up."""
-        with contextlib.suppress(AssertionError):
-            await self.tap.wait_for(len(self.tap.messages) + 1_000_000, timeout=SETTLE_SECONDS)
+        """Until no stray extra mail or event can show up any more, with the events on the tap.
+
+        That is when every message published is handled, every open mail
+        waits for something that has not arrived (its contact, the event's
+        details, its receipt) rather than being due, and every mail recorded
+        sent or failed is announced (the outbox is empty).
+        """
+        await self.handled()
+
+        async def at_rest() -> bool:
+            return await self.database[MAILS].count_documents(DUE_OR_UNANNOUNCED) == 0
+
+        await eventually(at_rest, what="every mail sent, parked or waiting, and announced")
+        await self.tap.take_arrived()
+
+    async def left_alone(self, mail_id: str, logs: list[MutableMapping[str, Any]]) -> None:
+        """Until the dispatcher has twice found ``mail_id`` taken by another and left it alone.
+
+        Twice: the mail is still due, so the next pass looks at it again; a
+        mail wrongly taken would be on its way by then.
+        """
+
+        async def skipped_twice() -> bool:
+            skips = [
+                entry
+                for entry in logs
+                if entry["event"] == "mail_attempt_taken_elsewhere"
+                and entry.get("mail_id") == mail_id
+            ]
+            return len(skips) >= 2
+
+        await eventually(skipped_twice, what=f"the dispatcher to leave {mail_id} alone twice")
 
     async def mail_document(self, registration_id: str, kind: NotificationKind) -> Document:
         document = await self.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
@@ -158,7 +196,7 @@ async def running_notification(
     **changes: Any,
 ) -> AsyncIterator[RunningNotification]:
     database = database or new_database(infrastructure)
-    await purge_queue(infrastructure, "notification.emails")
+    await purge_queue(infrastructure.amqp_url, EMAILS_QUEUE)
     app = build_app(settings_for(infrastructure, smtp, database, **changes))
     producer = RabbitBroker(infrastructure.amqp_url, logger=None)
     await producer.connect()
@@ -170,40 +208,12 @@ async def running_notification(
                 transport=httpx.ASGITransport(app=app), base_url="http://notification"
             ) as http,
         ):
+            publisher = CountingPublisher(producer)
             yield RunningNotification(
-                app, http, EventPublisher(producer), tap, mongo[database], smtp
+                app, http, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
             )
     finally:
         await producer.stop()
-
-
-async def purge_queue(infrastructure: IsolatedInfrastructure, name: str) -> None:
-    """Drop what earlier tests (or e2e processes) of this session left in the service's queue."""
-    async with amqp_connection(infrastructure.amqp_url) as connection:
-        channel = await connection.channel()
-        try:
-            queue = await channel.get_queue(name, ensure=True)
-        except aio_pika.exceptions.ChannelClosed:
-            return  # not declared yet
-        await queue.purge()
-
-
-def seat(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
-    return SeatReserved(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        promoted=promoted,
-        reserved_at=datetime.now(UTC),
-    )
-
-
-def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
-    return SeatWaitlisted(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        position=position,
-        waitlisted_at=datetime.now(UTC),
-    )
 
 
 def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:
@@ -213,15 +223,6 @@ def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:
         url=f"https://watch.example.fi/w/{uuid.uuid4().hex}",
         valid_from=STARTS_AT - timedelta(minutes=30),
         valid_until=STARTS_AT + timedelta(hours=5),
-    )
-
-
-def cancelled(registration: RegistrationAccepted) -> RegistrationCancelled:
-    return RegistrationCancelled(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        attendance=registration.attendance,
-        cancelled_at=datetime.now(UTC),
     )
 
 
@@ -237,15 +238,24 @@ async def mail_document_when(
     timeout: float = 20.0,
 ) -> Document:
     """The mail's document as soon as ``done`` holds for it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        document = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
-        if document is not None and done(document):
-            return document
-        if asyncio.get_running_loop().time() > deadline:
-            state = None if document is None else (document["state"], document.get("last_error"))
-            raise AssertionError(f"{kind} of {registration_id} still {state} after {timeout}s")
-        await asyncio.sleep(0.05)
+    last: list[Document | None] = [None]
+
+    async def done_document() -> Document | None:
+        last[0] = await service.database["mails"].find_one({"_id": f"{registration_id}:{kind}"})
+        return last[0] if last[0] is not None and done(last[0]) else None
+
+    def state() -> str:
+        if last[0] is None:
+            return "still None"
+        return f"still {(last[0]['state'], last[0].get('last_error'))}"
+
+    return await eventually(
+        done_document,
+        what=f"{kind} of {registration_id} done",
+        timeout=timeout,
+        interval=0.05,
+        detail=state,
+    )
 
 
 # ---------------------------------------------------------------- the mails people get
@@ -266,7 +276,7 @@ async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is
                 last_name="O'Brien",
             )
             remote_link = stream_link(remote)
-            await service.send(event, in_person, seat(in_person), remote, remote_link)
+            await service.send(event, in_person, reserved(in_person), remote, remote_link)
 
             seat_mails = await smtp.wait_for(2, registration_id=str(in_person.registration_id))
             remote_mails = await smtp.wait_for(2, registration_id=str(remote.registration_id))
@@ -358,10 +368,10 @@ async def test_a_redelivered_or_duplicated_event_sends_one_mail(
                 envelope=envelope_for(registration, correlation_id="corr-redelivered"),
                 times=3,
             )
-            await publish(service.publisher, seat(registration), times=3)
+            await publish(service.publisher, reserved(registration), times=3)
             # ...and the same decision republished under a new envelope id.
-            reserved = seat(registration)
-            await publish(service.publisher, reserved, envelope=envelope_for(reserved))
+            decision = reserved(registration)
+            await publish(service.publisher, decision, envelope=envelope_for(decision))
             rid = str(registration.registration_id)
             await smtp.wait_for(2, registration_id=rid)
             await service.wait_announced(rid, "notification.sent", 2)
@@ -394,7 +404,7 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
             registration = accepted(event.event_id, language=Language.EN)
             rid = str(registration.registration_id)
             # Capacity's decisions overtake the registration and the event's details.
-            await service.send(waitlisted(registration, 2), seat(registration, promoted=True))
+            await service.send(waitlisted(registration, 2), reserved(registration, promoted=True))
             await service.settle()
             assert smtp.matching(registration_id=rid) == []
             waiting = await service.http.get("/api/v1/mails/summary")
@@ -476,11 +486,14 @@ async def test_a_server_without_starttls_gets_neither_mail_nor_password_by_defau
             registration = accepted(event.event_id)
             rid = str(registration.registration_id)
             await service.send(event, registration)
+            # Two attempts over: the second one no longer ``sending``, so its failure is counted.
             document = await mail_document_when(
                 service,
                 rid,
                 NotificationKind.REGISTRATION_RECEIVED,
-                lambda document: int(document.get("attempts", 0)) >= 2,
+                lambda document: (
+                    int(document.get("attempts", 0)) >= 2 and document["state"] != "sending"
+                ),
             )
             failures = (
                 sample(
@@ -567,14 +580,14 @@ async def test_a_server_that_is_down_for_a_while_gets_the_mail_once_without_a_st
             event = seminar()
             people = [accepted(event.event_id) for _ in range(3)]
             await service.send(event)
-            await asyncio.sleep(0.5)
+            await service.handled()
             before = sample(
                 "ilmo_mail_attempt_failures_total",
                 {"kind": "registration_received", "reason": "connection"},
             )
             smtp.down()
             await service.send(*people)
-            await asyncio.sleep(2.0)
+            await fixed_wait(2.0, because="the attempts on a server that is down are a rate")
             failures = (
                 sample(
                     "ilmo_mail_attempt_failures_total",
@@ -707,7 +720,7 @@ async def test_an_address_beyond_ascii_goes_with_smtputf8_where_the_server_offer
             email = f"pää.{uuid.uuid4().hex[:8]}@esimerkki.fi"
             registration = accepted(event.event_id, language=Language.FI, email=email)
             rid = str(registration.registration_id)
-            await service.send(event, registration, seat(registration))
+            await service.send(event, registration, reserved(registration))
             mails = await smtp.wait_for(2, registration_id=rid)
             await service.wait_announced(rid, "notification.sent", 2)
 
@@ -1008,9 +1021,9 @@ async def test_a_mail_sending_elsewhere_is_left_alone_until_its_lease_is_over(
             "started_at": datetime.now(UTC),
         }
     )
-    with smtp_server() as smtp:
+    with smtp_server() as smtp, capture_logs() as logs:
         async with running_notification(infrastructure, mongo, smtp, database=database) as service:
-            await service.settle()
+            await service.left_alone(f"{rid}:registration_received", logs)
             document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
 
     assert smtp.matching(registration_id=rid) == []

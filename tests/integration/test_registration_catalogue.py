@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,22 +15,15 @@ from ilmo_event_contracts import EventPublished, EventUpdated
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.problems import assert_problem
 from tests.support.registration import (
     ADMIN,
-    PROBLEM_JSON,
     bearer,
     create_event,
     event_payload,
     registration_payload,
-    running_registration,
     unique_id,
 )
-
-
-@pytest.fixture
-async def client(infrastructure: IsolatedInfrastructure) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure) as client:
-        yield client
 
 
 @pytest.fixture
@@ -39,17 +31,6 @@ def events(
     mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
 ) -> AsyncCollection[Document]:
     return mongo[infrastructure.database_name("registration")]["events"]
-
-
-def assert_problem(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["type"] == type_
-    assert body["status"] == status
-    assert body["title"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def fields_at_fault(body: dict[str, Any]) -> set[str]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ServerSelectionTimeoutError
 from structlog.testing import capture_logs
@@ -26,49 +24,18 @@ from ilmo_shared.manage_links import manage_link, manage_link_token
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import (
     MANAGE_LINK_SECRET,
     MovableClock,
     bearer,
-    collect_for,
-    create_event,
-    eventually,
     publish,
     register,
-    running_registration,
 )
+from tests.support.settling import relayed
 
 PUBLIC_URL = "https://ilmo.example.fi"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def client(
-    infrastructure: IsolatedInfrastructure, clock: MovableClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure, clock) as client:
-        yield client
-
-
-@pytest.fixture
-def registrations(
-    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
-) -> AsyncCollection[Document]:
-    return mongo[infrastructure.database_name("registration")]["registrations"]
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient, clock: MovableClock) -> dict[str, Any]:
-    return await create_event(
-        client,
-        now=clock.now,
-        title={"fi": "Tekoäly hallinnossa", "sv": "AI i förvaltningen", "en": "AI in government"},
-    )
 
 
 def link_token(registration_id: str) -> str:
@@ -123,7 +90,7 @@ async def test_the_link_in_the_email_shows_the_registration_and_its_status(
         response = await client.get(page_path(receipt["id"]))
         return "Du står på reservlistan, som nummer 4 i kön." in response.text
 
-    await eventually(waitlisted)
+    await eventually(waitlisted, what="the page to show the place in the waiting list")
 
 
 async def test_a_wrong_link_gets_the_same_404_page_whether_or_not_the_id_exists(
@@ -185,7 +152,7 @@ async def test_cancelling_from_the_page_redirects_back_and_cancels_once(
             *(client.post(url, data={"token": token}) for _ in range(5))
         )
         await tap.wait_for(1)
-        await collect_for(tap, seconds=1.5)  # time for a second one, were there any
+        await relayed(tap, registrations, {"_id": registration_id})  # and a second, were there any
         mine = [m for m in tap.messages if m.data["registration_id"] == registration_id]
 
     for response in (first, second, *concurrent):
@@ -230,7 +197,10 @@ async def test_once_the_event_has_started_the_page_cannot_cancel(
 
 
 async def test_the_link_token_is_a_bearer_token_on_the_json_api_too(
-    infrastructure: IsolatedInfrastructure, client: httpx.AsyncClient, event: dict[str, Any]
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    registrations: AsyncCollection[Document],
+    event: dict[str, Any],
 ) -> None:
     receipt = await register(client, event["id"])
     other = await register(client, event["id"])
@@ -260,7 +230,7 @@ async def test_the_link_token_is_a_bearer_token_on_the_json_api_too(
         deleted = await client.delete(url, headers=bearer(token))
         again = await client.delete(url, headers=bearer(receipt["manage_token"]))
         await tap.wait_for(1)
-        await collect_for(tap, seconds=1.0)
+        await relayed(tap, registrations, {"_id": receipt["id"]})
         mine = [m for m in tap.messages if m.data["registration_id"] == receipt["id"]]
     assert deleted.status_code == again.status_code == 200
     assert deleted.json()["status"] == "cancelled"

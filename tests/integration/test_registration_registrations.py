@@ -6,13 +6,11 @@ import asyncio
 import csv
 import hashlib
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from structlog.testing import capture_logs
 
@@ -21,50 +19,16 @@ from ilmo_registration.storage import RegistrationStore
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.problems import assert_problem
 from tests.support.registration import (
     ADMIN,
-    PROBLEM_JSON,
     MovableClock,
     bearer,
-    collect_for,
     create_event,
     register,
     registration_payload,
-    running_registration,
 )
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def client(
-    infrastructure: IsolatedInfrastructure, clock: MovableClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure, clock) as client:
-        yield client
-
-
-@pytest.fixture
-def registrations(
-    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
-) -> AsyncCollection[Document]:
-    return mongo[infrastructure.database_name("registration")]["registrations"]
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient, clock: MovableClock) -> dict[str, Any]:
-    return await create_event(client, now=clock.now)
-
-
-def assert_problem(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert (body["type"], body["status"]) == (type_, status)
-    return body
+from tests.support.settling import relayed
 
 
 async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manage_token(
@@ -280,7 +244,7 @@ async def test_cancelling_twice_is_harmless_and_publishes_one_cancellation(
         second = await client.delete(url, headers=token)
         concurrent = await asyncio.gather(*(client.delete(url, headers=token) for _ in range(5)))
         await tap.wait_for(1)
-        await collect_for(tap, seconds=1.5)  # time for a second one, were there any
+        await relayed(tap, registrations, {"_id": receipt["id"]})  # and a second, were there any
         mine = [m for m in tap.messages if m.data["registration_id"] == receipt["id"]]
 
     assert first.status_code == second.status_code == 200, first.text

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from ilmo_event_contracts import (
     SeatReleased,
@@ -19,28 +17,15 @@ from ilmo_event_contracts import (
     WaitlistLeft,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import (
     ADMIN,
     bearer,
-    create_event,
-    eventually,
     publish,
     register,
-    running_registration,
 )
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def client(infrastructure: IsolatedInfrastructure) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_registration(infrastructure) as client:
-        yield client
-
-
-@pytest.fixture
-async def event(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await create_event(client)
 
 
 async def status_of(client: httpx.AsyncClient, receipt: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +44,7 @@ async def wait_until(
         view = await status_of(client, receipt)
         return view if all(view[k] == v for k, v in expected.items()) else None
 
-    result: dict[str, Any] = await eventually(matches)
-    return result
+    return await eventually(matches, what=f"the status of {receipt['id']} to show {expected}")
 
 
 def link(receipt: dict[str, Any], event_id: str, path: str = "abc") -> StreamLinkProvisioned:

@@ -28,16 +28,17 @@ from tests.support.capacity import (
     event_details,
     new_event_id,
     publish,
+    reserved,
+    waitlisted,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.registration import MovableClock
 from tests.support.streaming import (
     LINK_SECRET,
     PUBLIC_BASE_URL,
     RunningStreaming,
-    reserved,
     running_streaming,
-    waitlisted,
     watch_path,
 )
 
@@ -48,9 +49,18 @@ INSIDE = STARTS_AT + timedelta(minutes=5)
 
 
 @pytest.fixture
-async def streaming(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RunningStreaming]:
-    async with running_streaming(infrastructure, MovableClock(STARTS_AT - timedelta(days=7))) as s:
+async def streaming(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> AsyncIterator[RunningStreaming]:
+    clock = MovableClock(STARTS_AT - timedelta(days=7))
+    async with running_streaming(infrastructure, mongo, clock) as s:
         yield s
+
+
+async def window_known(streaming: RunningStreaming, event_id: str) -> bool:
+    """Whether the streaming service has the event's details (and so its link window)."""
+    known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+    return known.status_code == 200 and known.json()["opens_at"] is not None
 
 
 async def provisioned_url(streaming: RunningStreaming, registration_id: uuid.UUID) -> str:
@@ -68,11 +78,12 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
     # Handlers run concurrently: wait until the details are in, so that the link
     # is provisioned by the registration's own message (and carries its correlation id)
     # rather than by the details handler picking up a pending registration.
-    for _ in range(100):
-        known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
-        if known.status_code == 200 and known.json()["opens_at"] is not None:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: window_known(streaming, event_id),
+        what=f"the window of {event_id}",
+        timeout=5,
+        interval=0.05,
+    )
     registration = accepted(event_id, attendance=Attendance.REMOTE)
     envelope = envelope_for(registration, correlation_id="register-42")
     await publish(streaming.publisher, registration, envelope=envelope)
@@ -136,7 +147,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
 
     # A redelivered cancellation changes nothing.
     await publish(streaming.publisher, cancelled(registration))
-    await streaming.quiet()
+    await streaming.settled()
     assert len(streaming.seen(registration.registration_id)) == 2
 
     counts = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
@@ -186,9 +197,9 @@ async def test_event_updates_move_the_window_and_the_stream_older_revisions_do_n
         }
     )
     await publish(streaming.publisher, moved)
-    await asyncio.sleep(0.5)
+    await streaming.handled()
     await publish(streaming.publisher, event_details(event_id, 10, revision=1))  # stale
-    await streaming.quiet(1.0)
+    await streaming.settled()
 
     streaming.clock.now = INSIDE  # inside the old window, before the new one
     early = await streaming.http.get(path)
@@ -223,7 +234,7 @@ async def test_an_in_person_registrant_gets_a_link_when_waitlisted_and_keeps_it_
     # Promoted to a seat (also redelivered): the link is kept, nothing is announced.
     await publish(streaming.publisher, reserved(waiting, promoted=True), times=2)
     await publish(streaming.publisher, waitlisted(waiting, position=1))  # republished, new id
-    await streaming.quiet()
+    await streaming.settled()
     assert [m.routing_key for m in streaming.seen(waiting.registration_id)] == [
         "stream.link.provisioned"
     ]
@@ -253,7 +264,7 @@ async def test_the_same_acceptance_delivered_three_times_gives_one_link(
     await publish(streaming.publisher, sentinel)
 
     await streaming.link_events(sentinel.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
     [provisioned] = streaming.seen(registration.registration_id)
     assert provisioned.routing_key == "stream.link.provisioned"
     assert streaming.deliveries(registration.registration_id, "stream.link.provisioned") == 1
@@ -275,7 +286,7 @@ async def test_many_registrations_at_once_each_get_exactly_one_link(
     )
     for person in people:
         await streaming.link_events(person.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
     urls = set()
     for person in people:
         [message] = streaming.seen(person.registration_id)
@@ -293,14 +304,11 @@ async def test_a_registration_before_the_events_details_is_provisioned_when_they
     registration = accepted(event_id, attendance=Attendance.REMOTE)
     await publish(streaming.publisher, registration)
 
-    async def pending() -> int:
+    async def pending() -> bool:
         response = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
-        return int(response.json()["pending"]) if response.status_code == 200 else 0
+        return response.status_code == 200 and response.json()["pending"] == 1
 
-    deadline = asyncio.get_running_loop().time() + 20
-    while await pending() != 1:
-        assert asyncio.get_running_loop().time() < deadline, "never recorded as pending"
-        await asyncio.sleep(0.1)
+    await eventually(pending, what=f"{registration.registration_id} recorded as pending")
     counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["opens_at"], counts["closes_at"]) == (None, None)
     assert streaming.seen(registration.registration_id) == []
@@ -321,10 +329,11 @@ async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
     await publish(streaming.publisher, cancelled(remote))
     await publish(streaming.publisher, cancelled(in_person))
     links = mongo[streaming.database_name]["stream_links"]
-    deadline = asyncio.get_running_loop().time() + 20
-    while await links.count_documents({"event_id": event_id, "state": "revoked"}) < 2:
-        assert asyncio.get_running_loop().time() < deadline, "tombstones never stored"
-        await asyncio.sleep(0.1)
+
+    async def tombstones() -> bool:
+        return await links.count_documents({"event_id": event_id, "state": "revoked"}) >= 2
+
+    await eventually(tombstones, what="both tombstones stored")
 
     # The messages crossed: acceptance and waitlisting arrive late (and repeatedly).
     await publish(streaming.publisher, remote, times=2)
@@ -333,7 +342,7 @@ async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
     sentinel = accepted(event_id, attendance=Attendance.REMOTE)
     await publish(streaming.publisher, sentinel)
     await streaming.link_events(sentinel.registration_id, 1)
-    await streaming.quiet()
+    await streaming.settled()
 
     assert streaming.seen(remote.registration_id) == []
     assert streaming.seen(in_person.registration_id) == []

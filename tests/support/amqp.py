@@ -6,7 +6,6 @@ assertions do not rest on the code under test.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,8 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+
+from tests.support.polling import eventually
 
 
 @dataclass(frozen=True)
@@ -58,22 +59,37 @@ class EventTap:
         self, count: int, *, routing_key: str | None = None, timeout: float = 20.0
     ) -> list[ObservedMessage]:
         """Collect messages until ``count`` match (or fail after ``timeout`` seconds)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            matching = [
-                m for m in self.messages if routing_key is None or m.routing_key == routing_key
-            ]
-            if len(matching) >= count:
-                return matching
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"saw {len(matching)} of {count} {routing_key or 'messages'} in {timeout}s"
-                )
-            message = await self._queue.get(no_ack=True, fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-            else:
-                self.messages.append(ObservedMessage.of(message))
+
+        def matching() -> list[ObservedMessage]:
+            return [m for m in self.messages if routing_key is None or m.routing_key == routing_key]
+
+        async def enough() -> bool:
+            # One message at a time, so that no more is taken than ``count`` needs.
+            while len(matching()) < count:
+                if not await self._take_one():
+                    return False
+            return True
+
+        await eventually(
+            enough,
+            what=f"{count} {routing_key or 'messages'} on the tap",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"saw {len(matching())} of {count}",
+        )
+        return matching()
+
+    async def take_arrived(self) -> None:
+        """Record every message that has arrived so far, without waiting for more."""
+        while await self._take_one():
+            pass
+
+    async def _take_one(self) -> bool:
+        message = await self._queue.get(no_ack=True, fail=False)
+        if message is None:
+            return False
+        self.messages.append(ObservedMessage.of(message))
+        return True
 
 
 @asynccontextmanager
@@ -106,14 +122,31 @@ async def drain(
         channel = await connection.channel()
         queue = await channel.get_queue(queue_name, ensure=True)
         taken: list[ObservedMessage] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(taken) < expect:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{queue_name}: got {len(taken)} of {expect} messages")
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                continue
-            await message.ack()
-            taken.append(ObservedMessage.of(message))
+
+        async def all_taken() -> bool:
+            while len(taken) < expect:
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    return False
+                await message.ack()
+                taken.append(ObservedMessage.of(message))
+            return True
+
+        await eventually(
+            all_taken,
+            what=f"{expect} messages on {queue_name}",
+            timeout=timeout,
+            detail=lambda: f"got {len(taken)} of {expect}",
+        )
         return taken
+
+
+async def purge_queue(url: str, name: str) -> None:
+    """Drop what earlier tests (or e2e processes) of this session left in a service's queue."""
+    async with amqp_connection(url) as connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.get_queue(name, ensure=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return  # not declared yet
+        await queue.purge()

@@ -1,4 +1,4 @@
-"""Events that drive the capacity service, and a way to publish them as producers do."""
+"""Events that drive the capacity service, the decisions it publishes, and a way to publish them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from ilmo_event_contracts import (
     LocalizedText,
     RegistrationAccepted,
     RegistrationCancelled,
+    SeatReserved,
+    SeatWaitlisted,
     Venue,
 )
 from ilmo_shared.logging import correlation_scope
@@ -80,6 +82,24 @@ def cancelled(
         event_id=registration.event_id,
         attendance=registration.attendance,
         cancelled_at=datetime.now(UTC),
+    )
+
+
+def reserved(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
+    return SeatReserved(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        promoted=promoted,
+        reserved_at=datetime.now(UTC),
+    )
+
+
+def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
+    return SeatWaitlisted(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        position=position,
+        waitlisted_at=datetime.now(UTC),
     )
 
 

@@ -18,7 +18,7 @@ from ilmo_event_contracts import (
     Speaker,
     Venue,
 )
-from ilmo_notification.domain import Contact
+from ilmo_notification.domain import OPEN_STATES, Contact
 from ilmo_notification.rendering import MailRenderer
 from ilmo_notification.storage import (
     MAILS,
@@ -38,6 +38,12 @@ REGISTRATION_URL = "https://ilmo.example.fi"
 MAIL_FROM = "Ilmo \u2013 Valtioneuvosto <ilmo@ilmo.example.fi>"
 # Friday 29 January 2027, 9.00-12.00 in Helsinki (UTC+2 in winter).
 STARTS_AT = datetime(2027, 1, 29, 7, 0, tzinfo=UTC)
+# Open mails that are due rather than waiting for something (their contact, the
+# event's details, their receipt): the dispatcher may still send them.
+MAILS_DUE = {
+    "state": {"$in": [state.value for state in OPEN_STATES]},
+    "waiting_for": {"$exists": False},
+}
 
 
 def seminar(event_id: str | None = None, *, starts_at: datetime = STARTS_AT) -> EventPublished:

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually_sync
 from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
@@ -67,17 +67,15 @@ class ServiceProcess:
         self._wait_for("/health/live", "live", timeout)
 
     def _wait_for(self, path: str, state: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}{path}", timeout=2).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}{path}", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not {state} in {timeout}s:\n{self.log()}")
+                return False
+
+        eventually_sync(answers, what=f"{self.name} {state}", timeout=timeout, detail=self.log)
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """``/health/ready`` as (status code, body)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,14 +16,12 @@ from ilmo_registration.app import build_app
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
-from tests.support.amqp import EventTap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PROBLEM_JSON = "application/problem+json"
 
 
 class MovableClock:
@@ -162,23 +158,3 @@ async def publish(infrastructure: IsolatedInfrastructure, *events: IntegrationEv
             )
     finally:
         await broker.stop()
-
-
-async def eventually(
-    check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1
-) -> Any:
-    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last result {result!r}")
-        await asyncio.sleep(interval)
-
-
-async def collect_for(tap: EventTap, *, seconds: float) -> None:
-    """Let ``tap`` record whatever arrives within ``seconds``."""
-    with contextlib.suppress(AssertionError):
-        await tap.wait_for(len(tap.messages) + 1_000_000, timeout=seconds)

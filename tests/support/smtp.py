@@ -14,7 +14,6 @@ records whether each login and each mail came over TLS.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import threading
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from tests.support.polling import eventually
 from tests.support.processes import free_port
 
 HOSTNAME = "ilmo-test-smtp.localhost"
@@ -303,17 +303,21 @@ class SmtpTestServer:
         timeout: float = 20.0,
     ) -> list[ReceivedMail]:
         """Wait until at least ``count`` matching mails arrived; return them all."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            found = self.matching(registration_id=registration_id, kind=kind)
-            if len(found) >= count:
-                return found
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"got {len(found)} of {count} mails"
-                    f" ({kind or 'any kind'}, {registration_id or 'anyone'}) in {timeout}s"
-                )
-            await asyncio.sleep(0.05)
+
+        def found() -> list[ReceivedMail]:
+            return self.matching(registration_id=registration_id, kind=kind)
+
+        async def enough() -> bool:
+            return len(found()) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} mails ({kind or 'any kind'}, {registration_id or 'anyone'})",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"got {len(found())} of {count}",
+        )
+        return found()
 
 
 @contextmanager

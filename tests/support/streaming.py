@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_event_contracts import RegistrationAccepted, SeatReserved, SeatWaitlisted
-from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.storage import Document
 from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings
-from tests.support.amqp import EventTap, ObservedMessage, event_tap
+from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
+from tests.support.polling import eventually
 from tests.support.registration import MovableClock
+from tests.support.settling import CountingPublisher, Inflow, relayed
 
 LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
 PUBLIC_BASE_URL = "https://watch.ilmo.example.fi/live"
 LINK_EVENTS = ("stream.link.provisioned", "stream.link.revoked")
+STREAM_LINKS_QUEUE = "streaming.stream-links"  # the service's queue
+LINKS = "stream_links"  # the collection whose documents hold the outbox
 
 
 def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSettings:
@@ -38,24 +40,6 @@ def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSetti
     )
 
 
-def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWaitlisted:
-    return SeatWaitlisted(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        position=position,
-        waitlisted_at=datetime.now(UTC),
-    )
-
-
-def reserved(registration: RegistrationAccepted, *, promoted: bool = False) -> SeatReserved:
-    return SeatReserved(
-        registration_id=registration.registration_id,
-        event_id=registration.event_id,
-        promoted=promoted,
-        reserved_at=datetime.now(UTC),
-    )
-
-
 def watch_path(url: str) -> str:
     """The path of a personal link, to open it through the in-process client."""
     assert url.startswith(f"{PUBLIC_BASE_URL}/watch/"), url
@@ -65,10 +49,12 @@ def watch_path(url: str) -> str:
 @dataclass
 class RunningStreaming:
     http: httpx.AsyncClient
-    publisher: EventPublisher
+    publisher: CountingPublisher
+    inflow: Inflow
     tap: EventTap
     clock: MovableClock
     database_name: str
+    database: AsyncDatabase[Document]
 
     def seen(self, registration_id: uuid.UUID | str) -> list[ObservedMessage]:
         """Link events about one registration as a consumer takes them: each envelope id once."""
@@ -93,29 +79,40 @@ class RunningStreaming:
         self, registration_id: uuid.UUID | str, count: int, timeout: float = 20.0
     ) -> list[ObservedMessage]:
         """Wait until ``count`` link events about the registration were published."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.seen(registration_id)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"saw {len(self.seen(registration_id))} of {count}")
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.5)
+
+        async def enough() -> bool:
+            await self.tap.take_arrived()
+            return len(self.seen(registration_id)) >= count
+
+        await eventually(
+            enough,
+            what=f"{count} link events about {registration_id}",
+            timeout=timeout,
+            interval=0.05,
+            detail=lambda: f"saw {len(self.seen(registration_id))} of {count}",
+        )
         return self.seen(registration_id)
 
-    async def quiet(self, seconds: float = 1.5) -> None:
-        """Let more than a relay poll pass, collecting whatever is published meanwhile."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline:
-            with contextlib.suppress(AssertionError):
-                await self.tap.wait_for(len(self.tap.messages) + 1, timeout=0.3)
+    async def handled(self) -> None:
+        """Until the service has finished with every message published so far."""
+        await self.inflow.all_finished()
+
+    async def settled(self) -> None:
+        """Until every message published is handled and every link event stored is on the tap."""
+        await self.handled()
+        await relayed(self.tap, self.database[LINKS])
 
 
 @asynccontextmanager
 async def running_streaming(
-    infrastructure: IsolatedInfrastructure, clock: MovableClock | None = None
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    clock: MovableClock | None = None,
 ) -> AsyncIterator[RunningStreaming]:
     """The service with its whole lifespan, a producer, a tap on ``ilmo.events`` and a client."""
     settings = streaming_settings(infrastructure)
     clock = clock or MovableClock()
+    await purge_queue(infrastructure.amqp_url, STREAM_LINKS_QUEUE)
     app = build_app(settings, clock=clock)
     producer = RabbitBroker(infrastructure.amqp_url, logger=None)
     await producer.connect()
@@ -127,8 +124,15 @@ async def running_streaming(
                 transport=httpx.ASGITransport(app=app), base_url="http://streaming"
             ) as http,
         ):
+            publisher = CountingPublisher(producer)
             yield RunningStreaming(
-                http, EventPublisher(producer), tap, clock, settings.mongodb_database
+                http,
+                publisher,
+                Inflow(STREAM_LINKS_QUEUE, publisher),
+                tap,
+                clock,
+                settings.mongodb_database,
+                mongo[settings.mongodb_database],
             )
     finally:
         await producer.stop()

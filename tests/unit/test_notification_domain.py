@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +37,7 @@ from ilmo_shared.settings import load_settings, require_secrets, secret
 POLICY = MailRetryPolicy(max_attempts=4, base_seconds=2, max_seconds=10)
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings tests read the environment: start each from no ``ILMO_*`` at all."""
-    for name in list(os.environ):
-        if name.startswith("ILMO_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_one_id_and_one_message_id_per_registration_and_kind() -> None:

@@ -14,14 +14,7 @@ from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.settings import load_settings
 from ilmo_streaming.settings import StreamingSettings
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("ILMO_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_each_service_has_its_own_port_and_database() -> None:

@@ -1,4 +1,4 @@
-"""The seat rules of one event, example by example (no I/O)."""
+"""The seat rules of one event (``SeatInventory``), example by example (no I/O)."""
 
 from __future__ import annotations
 

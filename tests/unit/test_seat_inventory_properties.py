@@ -1,10 +1,10 @@
-"""Properties of the seat allocator over any sequence of what can happen to an event.
+"""Properties of a ``SeatInventory`` over any sequence of what can happen to an event.
 
 Operations are requests, cancellations, capacity changes (event details at a
 new revision) and redeliveries (an earlier operation exactly repeated, as
 at-least-once delivery does). After every step the invariants must hold, and
 the decisions emitted so far, replayed on their own by a subscriber, must give
-the same seats and the same waiting list as the allocator's state.
+the same seats and the same waiting list as the inventory's state.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def apply(seats: SeatInventory, operation: tuple[str, object], revision: int) ->
 
 @settings(max_examples=400, deadline=None)
 @given(operations=operations, capacity_first=st.booleans())
-def test_seat_allocation_invariants_hold_after_every_step(
+def test_seat_inventory_invariants_hold_after_every_step(
     operations: list[tuple[str, object]], capacity_first: bool
 ) -> None:
     seats = SeatInventory("seminar")
