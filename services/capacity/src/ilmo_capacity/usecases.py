@@ -66,10 +66,8 @@ class Seats:
         message_id: str | None = None,
     ) -> Outcome | None:
         """A registration asks for a seat; None if it is remote and needs none."""
-        if not needs_seat(attendance):
-            return None
-        return await self._decide(
-            event_id, lambda seats: seats.request_seat(registration_id), message_id
+        return await self._decide_for(
+            attendance, event_id, lambda seats: seats.request_seat(registration_id), message_id
         )
 
     async def cancel(
@@ -81,9 +79,21 @@ class Seats:
         message_id: str | None = None,
     ) -> Outcome | None:
         """A registration gives its seat or its place in line back; None if it is remote."""
+        return await self._decide_for(
+            attendance, event_id, lambda seats: seats.cancel(registration_id), message_id
+        )
+
+    async def _decide_for(
+        self,
+        attendance: Attendance,
+        event_id: str,
+        operation: Operation,
+        message_id: str | None,
+    ) -> Outcome | None:
+        """Decide for a registration that concerns seats; a remote one needs no decision."""
         if not needs_seat(attendance):
             return None
-        return await self._decide(event_id, lambda seats: seats.cancel(registration_id), message_id)
+        return await self._decide(event_id, operation, message_id)
 
     async def _decide(self, event_id: str, operation: Operation, message_id: str | None) -> Outcome:
         outcome = await self._store.decide(event_id, operation, message_id=message_id)
