@@ -58,7 +58,8 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                 )
             assert response.status_code == 202, response.text
             registration_id = response.json()["id"]
-            assert response.headers["X-Correlation-ID"] == "e2e-skeleton"
+            ilmo_correlation_id = response.headers["X-Correlation-ID"]
+            assert ilmo_correlation_id != "e2e-skeleton"  # Ilmo's own, never the client's
             assert remote.status_code == 202, remote.text
 
             accepted = await tap.wait_for(2, routing_key="registration.accepted")
@@ -91,7 +92,7 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
         assert published.headers["cloudEvents:subject"] == registration_id
         assert published.headers["cloudEvents:datacontenttype"] == "application/json"
         assert "cloudEvents:time" in published.headers
-        assert published.headers["cloudEvents:correlationid"] == "e2e-skeleton"
+        assert published.headers["cloudEvents:correlationid"] == ilmo_correlation_id
         assert published.delivery_mode == 2
         assert published.data["registration_id"] == registration_id
 

@@ -1,17 +1,37 @@
-"""Correlation ids: one per request, in the logs and in the events the request causes."""
+"""Correlation ids: one per request, in the logs and in the events the request causes.
+
+Ilmo makes its own id for every request and never takes the client's: a
+client's ``X-Correlation-ID`` is input from outside, and the events a request
+causes travel to other systems. When a client sends one, the pair is logged
+once, so that a client's report can be followed to Ilmo's id; the answer
+carries Ilmo's id in the same header.
+"""
 
 from __future__ import annotations
 
+import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ilmo_shared.logging import correlation_scope
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# What a client may send to be logged beside Ilmo's id; anything else is ignored.
+MAX_CLIENT_ID_LENGTH = 100
+
+log = structlog.get_logger(__name__)
+
+
+def client_correlation_id(scope: Scope) -> str | None:
+    """The client's correlation id if it is a short printable text, else None."""
+    incoming = Headers(scope=scope).get(CORRELATION_HEADER)
+    if incoming is None or not (0 < len(incoming) <= MAX_CLIENT_ID_LENGTH):
+        return None
+    return incoming if incoming.isprintable() else None
 
 
 class CorrelationIdMiddleware:
-    """Binds the request's correlation id (or a new one) for logs and the events it causes.
+    """Binds a new correlation id for the request's logs and the events it causes.
 
     A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, so
     the request is not copied through an extra task and stream.
@@ -24,10 +44,14 @@ class CorrelationIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(CORRELATION_HEADER)
-        if incoming is not None and not (0 < len(incoming) <= 100 and incoming.isprintable()):
-            incoming = None
-        with correlation_scope(incoming) as correlation_id:
+        with correlation_scope(None) as correlation_id:
+            client_id = client_correlation_id(scope)
+            if client_id is not None:
+                log.info(
+                    "client_correlation_id",
+                    client_correlation_id=client_id,
+                    correlation_id=correlation_id,
+                )
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
