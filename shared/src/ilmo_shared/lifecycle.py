@@ -250,6 +250,8 @@ class Lifecycle:
 
     async def _declare_and_consume(self) -> None:
         broker = self._infrastructure.broker
+        for declaration in self._parts.declarations:
+            await declaration.declare(broker)
         for subscription in self._parts.subscriptions:
             await subscription.declare(broker)
         await broker.start()

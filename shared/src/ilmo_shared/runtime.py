@@ -91,6 +91,12 @@ class Infrastructure:
         return self.relay.outbox(self.database[collection_name], source=self.source)
 
 
+class Declaration(Protocol):
+    """Broker topology a service declares before it consumes (beyond its own queues)."""
+
+    async def declare(self, broker: RabbitBroker) -> None: ...
+
+
 class Worker(Protocol):
     """A background task a service runs beside its consumers (e.g. a mail dispatcher)."""
 
@@ -116,6 +122,7 @@ class ServiceParts:
     prepare_storage: Callable[[], Awaitable[None]] | None = None
     workers: Sequence[Worker] = ()
     pages: PageErrors | None = None
+    declarations: Sequence[Declaration] = ()
 
 
 PROBLEMS_NOTE = (

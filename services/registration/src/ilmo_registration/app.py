@@ -19,6 +19,7 @@ from ilmo_registration.storage import (
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.http.problems import PageErrors
+from ilmo_shared.messaging.catch_up import CatchUpStream
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
 
@@ -58,5 +59,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             ],
             prepare_storage=prepare_storage,
             pages=PageErrors(("/manage/",), render=error_page_response),
+            # The events' publisher keeps the week of them that integrators catch up from.
+            declarations=[CatchUpStream()],
         ),
     )
