@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
@@ -79,7 +80,9 @@ async def test_entries_added_during_a_pass_wait_for_the_next_one(
     class AppendingPublisher(EventPublisher):
         """Appends a new entry to the document while the relay is publishing."""
 
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
             await collection.update_one({"_id": "a"}, {"$push": {OUTBOX_FIELD: late}})
 
     relay = OutboxRelay(AppendingPublisher(broker), [collection])
@@ -98,8 +101,10 @@ async def test_republishing_after_a_crash_reuses_the_same_event_id(
     publisher = EventPublisher(broker)
 
     class CrashAfterPublish(EventPublisher):
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
-            await publisher.publish(envelope, body)
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
+            await publisher.publish(envelope, body, exchange=exchange)
             raise ConnectionError("process died before removing the entry")
 
     await collection.insert_one({"_id": "a", OUTBOX_FIELD: [entry]})
@@ -140,10 +145,12 @@ async def test_only_documents_whose_every_entry_was_confirmed_are_emptied(
     publisher = EventPublisher(broker)
 
     class RefusesOne(EventPublisher):
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
             if envelope.id == bad["envelope"]["id"]:
                 raise ConnectionError("not confirmed")
-            await publisher.publish(envelope, body)
+            await publisher.publish(envelope, body, exchange=exchange)
 
     with pytest.raises(ConnectionError):
         await OutboxRelay(RefusesOne(broker), [collection]).publish_pending()

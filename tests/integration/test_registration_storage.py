@@ -13,12 +13,14 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from faststream.rabbit import RabbitExchange
 from pymongo import AsyncMongoClient
 
 from ilmo_event_contracts import Attendance, Envelope, Language, SeatReserved
 from ilmo_registration.domain import AlreadyRegistered, Registrant, accept
 from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore, ReportOutcome
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -33,7 +35,11 @@ class ConfirmingPublisher(EventPublisher):
     def __init__(self) -> None:
         self.published: list[Envelope] = []
 
-    async def publish(self, envelope: Envelope, body: bytes) -> None:
+    async def publish(
+        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+    ) -> None:
+        if exchange is not INTERNAL_EXCHANGE:
+            return  # only the internal events are followed here
         self.published.append(envelope)
 
 
