@@ -10,7 +10,10 @@ What it does:
 1. Starts its own RabbitMQ node and FerretDB server (``infrastructure.py``),
    an SMTP server, the four services as processes, and an external
    subscriber (its own quorum queue bound to ``ilmo.events`` with ``#``)
-   recording every message it sees.
+   recording every integration event it sees. Every invariant it checks
+   (one id per logical event, every fact announced) holds for the
+   integration events alone; it also checks that none of them carries a
+   registrant's name or email address.
 2. Creates one event starting in a few minutes (stream links in their window),
    drives N registrations over HTTP at concurrency C with a retrying client,
    then cancels about 10 % of the accepted ones.
@@ -71,7 +74,7 @@ IN_FLIGHT = ("pending", "sending", "waiting")
 
 @dataclass
 class Subscriber:
-    """An integrating system's own durable queue on ``ilmo.events``."""
+    """An integrating system's own durable queue on ``ilmo.events`` (integration events)."""
 
     messages: list[tuple[str | None, str, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -698,8 +701,9 @@ def check(
             f"stream links: {links.get('revoked')} revoked but {statuses['cancelled']} cancelled"
         )
 
-    # 5. the external subscriber.
+    # 5. the external subscriber: every fact announced, and nothing personal.
     check_subscriber(subscriber, stored, mails, figures, violations)
+    check_no_personal_data(subscriber, load.outcomes, figures, violations)
     figures["stored"] = len(stored)
     return dict(figures), violations
 
@@ -760,6 +764,31 @@ def logical_key(routing_key: str, data: dict[str, Any]) -> tuple[str, str, str] 
     if "registration_id" not in data:
         return None  # event.* messages: about the event, not a registration
     return (routing_key, str(data["registration_id"]), str(data.get("kind", "")))
+
+
+# Fields an integration event never has: a test of the contracts checks the
+# models; this checks what actually came over the wire.
+PERSONAL_FIELDS = {"first_name", "last_name", "email", "organisation", "needs", "url", "reason"}
+REGISTRANT_NAMES = ("Kaaos", "Testinen")  # the load's first names start so; all last names
+
+
+def check_no_personal_data(
+    subscriber: Subscriber,
+    outcomes: Sequence[Outcome],
+    figures: Counter[str],
+    violations: list[str],
+) -> None:
+    """No message on ``ilmo.events`` carries a registrant's name, email address or link."""
+    emails = {outcome.email.lower() for outcome in outcomes}
+    for message_id, routing_key, _digest, data in subscriber.messages:
+        text = json.dumps(data, ensure_ascii=False).lower()
+        fields = set(data) & PERSONAL_FIELDS if isinstance(data, dict) else set()
+        leaked = sorted(fields) + [n for n in REGISTRANT_NAMES if n.lower() in text]
+        if "@" in text and any(email in text for email in emails):
+            leaked.append("an email address")
+        if leaked:
+            figures["integration events with personal data"] += 1
+            violations.append(f"subscriber: {routing_key} {message_id} carried {', '.join(leaked)}")
 
 
 def check_subscriber(
@@ -1028,6 +1057,10 @@ def report(
         ),
         ("events unseen by subscriber", figures.get("events unseen", 0)),
         ("events published twice under different ids", figures.get("events duplicated", 0)),
+        (
+            "integration events with personal data",
+            figures.get("integration events with personal data", 0),
+        ),
         ("redelivered to subscriber (ok)", figures.get("redelivered to subscriber", 0)),
         ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
         ("load duration", f"{load_seconds:.1f}s"),

@@ -1,6 +1,6 @@
 """Malformed messages published straight to the exchange are parked, never fatal.
 
-Random bodies and broken CloudEvents headers go to ``ilmo.events`` under the
+Random bodies and broken CloudEvents headers go to ``ilmo.internal`` under the
 routing keys the services consume. Each copy a service receives must land in
 that service's dead-letter queue with a reason, and the services must keep
 serving: a real registration still flows through afterwards.
@@ -90,7 +90,7 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
 
         async with amqp_connection(infrastructure.amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange("ilmo.events")
+            exchange = await channel.get_exchange("ilmo.internal")
             # Other tests of this session share the vhost: count from here on.
             before = {s: len(await browse(channel, f"{s}.dead-letter")) for s in SERVICES}
             expected.update(before)
@@ -160,7 +160,7 @@ def _consumers_by_routing_key(infrastructure: IsolatedInfrastructure) -> dict[st
     """Which services' queues each routing key reaches, from the broker's own bindings."""
     with infrastructure.management() as api:
         bindings = api.get(
-            f"/api/exchanges/{infrastructure.vhost}/ilmo.events/bindings/source"
+            f"/api/exchanges/{infrastructure.vhost}/ilmo.internal/bindings/source"
         ).json()
     consumers: dict[str, set[str]] = {key: set() for key in ROUTING_KEYS}
     for binding in bindings:

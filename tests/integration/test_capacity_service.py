@@ -2,7 +2,7 @@
 
 Events go in as the registration service would publish them (persistent,
 confirmed, CloudEvents envelope) and what comes out is read by an outside tap
-on ``ilmo.events``, as an integrating system would see it.
+on ``ilmo.internal``, as the other services see it.
 """
 
 from __future__ import annotations

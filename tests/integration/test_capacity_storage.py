@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -18,7 +18,8 @@ from ilmo_capacity.domain import SeatReserved, SeatWaitlisted
 from ilmo_capacity.storage import COLLECTION, Operation, SeatInventoryStore
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
-from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
+from ilmo_shared.outbox import EXCHANGE_FIELD, OUTBOX_FIELD, OutboxRelay, integration_envelope_id
 from ilmo_shared.storage import ConcurrentChangeError, Document
 from tests.support.infrastructure import IsolatedInfrastructure
 
@@ -47,7 +48,11 @@ class RecordingPublisher(EventPublisher):
         super().__init__(broker)
         self.published: list[tuple[Envelope, dict[str, Any]]] = []
 
-    async def publish(self, envelope: Envelope, body: bytes) -> None:
+    async def publish(
+        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+    ) -> None:
+        if exchange is not INTERNAL_EXCHANGE:
+            return  # only the internal events are followed here
         await asyncio.sleep(0)  # let other writers interleave, as real I/O would
         self.published.append((envelope, json.loads(body)))
 
@@ -88,11 +93,12 @@ def cancel(registration_id: str) -> Operation:
 
 
 async def outbox_events(store: SeatInventoryStore, event_id: str) -> list[tuple[str, Any]]:
-    """Every event waiting in the outboxes of ``event_id``, snapshot by snapshot, in order."""
+    """Every internal event waiting in the outboxes of ``event_id``, snapshot by snapshot."""
     found: list[tuple[str, Any]] = []
     async for document in store.inventories.find({"event_id": event_id}, sort=[("version", 1)]):
         for entry in document[OUTBOX_FIELD]:
-            found.append((entry["envelope"]["type"], json.loads(entry["data"])))
+            if EXCHANGE_FIELD not in entry:
+                found.append((entry["envelope"]["type"], json.loads(entry["data"])))
     return found
 
 
@@ -113,7 +119,12 @@ async def test_a_decision_is_stored_with_its_events_in_one_versioned_snapshot(
     assert stored.inventory.waiting == [second]
     latest = await store.inventories.find_one({"_id": "seminar@000000000003"})
     assert latest is not None
-    [entry] = latest[OUTBOX_FIELD]
+    [entry, integration_entry] = latest[OUTBOX_FIELD]
+    # The same fact for outside systems, on ilmo.events, under an id derived from the internal one.
+    assert integration_entry[EXCHANGE_FIELD] == "ilmo.events"
+    public = Envelope.model_validate(integration_entry["envelope"])
+    assert public.id == integration_envelope_id(entry["envelope"]["id"])
+    assert public.dataschema == "urn:ilmo:schema:integration:seat.waitlisted:v1"
     envelope = Envelope.model_validate(entry["envelope"])
     assert (envelope.type, envelope.source, envelope.subject) == ("seat.waitlisted", SOURCE, second)
     assert envelope.dataschema == "urn:ilmo:schema:seat.waitlisted:v1"
@@ -135,8 +146,9 @@ async def test_a_stored_decision_names_its_snapshot_to_the_relay(
     assert await relay.publish_named() == 0
     await store.decide("seminar", request(new_id()))
     await store.decide("seminar", request(new_id()))
-    # Without a sweep: the relay reads just the two snapshots it was told of.
-    assert await relay.publish_named() == 2
+    # Without a sweep: the relay reads just the two snapshots it was told of
+    # (each with its decision in two forms, internal and integration).
+    assert await relay.publish_named() == 4
     assert [envelope.type for envelope, _ in publisher.published] == [
         "seat.reserved",
         "seat.waitlisted",

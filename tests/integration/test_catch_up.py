@@ -20,6 +20,7 @@ from examples.subscriber import Received, catch_up
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.catch_up import CatchUpStream
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.topology import INTEGRATION_EXCHANGE
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 
@@ -40,7 +41,7 @@ def _envelope(subject: str) -> Envelope:
 async def _publish(broker: RabbitBroker, *envelopes: Envelope) -> None:
     publisher = EventPublisher(broker)
     for envelope in envelopes:
-        await publisher.publish(envelope, b'{"test": true}')
+        await publisher.publish(envelope, b'{"test": true}', exchange=INTEGRATION_EXCHANGE)
 
 
 @contextlib.asynccontextmanager

@@ -136,7 +136,7 @@ async def test_queues_are_durable_quorum_queues_with_a_delivery_limit_and_dead_l
     assert queue["arguments"]["x-dead-letter-exchange"] == "ilmo.dead-letter"
     assert queue["arguments"]["x-dead-letter-strategy"] == "at-least-once"
     assert {(b["source"], b["routing_key"]) for b in bindings if b["source"]} == {
-        ("ilmo.events", "registration.accepted")
+        ("ilmo.internal", "registration.accepted")
     }
     assert dead_letters["arguments"]["x-queue-type"] == "quorum"
 
@@ -160,7 +160,7 @@ async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_bl
     good = accepted()
     async with amqp_connection(infrastructure.amqp_url) as connection:
         channel = await connection.channel()
-        exchange = await channel.get_exchange("ilmo.events")
+        exchange = await channel.get_exchange("ilmo.internal")
         valid_headers = envelope_for(good).to_headers()
         for headers, body in [
             ({}, b"{}"),  # no envelope at all

@@ -3,12 +3,13 @@
 Events go in as their producers publish them (persistent, confirmed, with a
 CloudEvents envelope); what comes out is read where a registrant and an
 integrator would read it: the mails at a real SMTP server (aiosmtpd) and the
-``notification.*`` events on ``ilmo.events``.
+``notification.*`` events on ``ilmo.internal``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from structlog.testing import capture_logs
 
 from ilmo_event_contracts import (
     Attendance,
-    IntegrationEvent,
+    InternalEvent,
     Language,
     NotificationKind,
     RegistrationAccepted,
@@ -83,7 +84,7 @@ class RunningNotification:
     database: AsyncDatabase[Document]
     smtp: SmtpTestServer
 
-    async def send(self, *events: IntegrationEvent) -> None:
+    async def send(self, *events: InternalEvent) -> None:
         for event in events:
             await publish(self.publisher, event)
 
@@ -889,8 +890,11 @@ async def test_a_fault_in_one_attempt_backs_that_mail_off_and_the_next_one_goes(
     assert after_third is not None
     assert after_third["state"] == "failed"
     assert after_third["last_error"] == "2 attempts, last internal: RuntimeError"
-    [announcement] = after_third["outbox"]
+    [announcement, integration_announcement] = after_third["outbox"]
     assert announcement["envelope"]["type"] == "notification.failed"
+    # Outside systems learn the category of the failure, not its text.
+    assert json.loads(integration_announcement["data"])["failure"] == "internal"
+    assert "reason" not in json.loads(integration_announcement["data"])
     assert len(smtp.received) == 1
 
 
@@ -1051,4 +1055,4 @@ async def test_recording_sent_again_after_a_lost_reply_announces_the_mail_once(
     stored = await stores.mails.document(f"{rid}:{kind.value}")
     assert stored is not None
     assert stored["state"] == "sent"
-    assert [entry["envelope"]["type"] for entry in stored["outbox"]] == ["notification.sent"]
+    assert [entry["envelope"]["type"] for entry in stored["outbox"]] == ["notification.sent"] * 2

@@ -7,17 +7,20 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts.integration import integration_form
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.publisher import EventPublisher
-from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
+from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entries, outbox_entry
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 
 
 def accepted() -> RegistrationAccepted:
@@ -79,7 +82,9 @@ async def test_entries_added_during_a_pass_wait_for_the_next_one(
     class AppendingPublisher(EventPublisher):
         """Appends a new entry to the document while the relay is publishing."""
 
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
             await collection.update_one({"_id": "a"}, {"$push": {OUTBOX_FIELD: late}})
 
     relay = OutboxRelay(AppendingPublisher(broker), [collection])
@@ -98,8 +103,10 @@ async def test_republishing_after_a_crash_reuses_the_same_event_id(
     publisher = EventPublisher(broker)
 
     class CrashAfterPublish(EventPublisher):
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
-            await publisher.publish(envelope, body)
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
+            await publisher.publish(envelope, body, exchange=exchange)
             raise ConnectionError("process died before removing the entry")
 
     await collection.insert_one({"_id": "a", OUTBOX_FIELD: [entry]})
@@ -140,12 +147,47 @@ async def test_only_documents_whose_every_entry_was_confirmed_are_emptied(
     publisher = EventPublisher(broker)
 
     class RefusesOne(EventPublisher):
-        async def publish(self, envelope: Envelope, body: bytes) -> None:
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
             if envelope.id == bad["envelope"]["id"]:
                 raise ConnectionError("not confirmed")
-            await publisher.publish(envelope, body)
+            await publisher.publish(envelope, body, exchange=exchange)
 
     with pytest.raises(ConnectionError):
         await OutboxRelay(RefusesOne(broker), [collection]).publish_pending()
     left = {d["_id"]: d[OUTBOX_FIELD] async for d in collection.find({})}
     assert left == {"good": [], "bad": [bad]}
+
+
+async def test_entries_go_to_the_exchange_they_name_and_older_entries_to_the_internal_one(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    # An entry written before there were two exchanges names none.
+    older = outbox_entry(accepted(), source="t")
+    event = accepted()
+    internal, public = outbox_entries(event, integration_form(event), source="t")
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [older, internal, public]})
+    ids = {entry["envelope"]["id"] for entry in (older, internal, public)}
+    async with (
+        event_tap(infrastructure.amqp_url) as inside,
+        event_tap(infrastructure.amqp_url, exchange="ilmo.events") as outside,
+    ):
+        assert await OutboxRelay(EventPublisher(broker), [collection]).publish_pending() == 3
+
+        async def arrived() -> bool:
+            await inside.take_arrived()
+            await outside.take_arrived()
+            seen = {m.message_id for m in [*inside.messages, *outside.messages]}
+            return ids <= seen
+
+        await eventually(arrived, what="the three entries on their exchanges")
+    assert {m.message_id for m in inside.messages} & ids == {
+        older["envelope"]["id"],
+        internal["envelope"]["id"],
+    }
+    assert {m.message_id for m in outside.messages} & ids == {public["envelope"]["id"]}
+    [seen] = [m for m in outside.messages if m.message_id == public["envelope"]["id"]]
+    assert "matti@example.fi" not in seen.body.decode()

@@ -2,7 +2,7 @@
 
 Events go in as their producers would publish them (persistent, confirmed,
 CloudEvents envelope); what comes out is read by an outside tap on
-``ilmo.events``, and the links are opened through the service's HTTP app with
+``ilmo.internal``, and the links are opened through the service's HTTP app with
 a clock the test sets.
 """
 

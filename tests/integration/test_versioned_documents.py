@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from faststream.rabbit import RabbitExchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_event_contracts import Attendance, Envelope, RegistrationCancelled
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
 from ilmo_shared.storage import (
     ConcurrentChangeError,
@@ -61,7 +63,11 @@ class RecordingPublisher(EventPublisher):
     def __init__(self) -> None:
         self.published: list[str] = []
 
-    async def publish(self, envelope: Envelope, body: bytes) -> None:
+    async def publish(
+        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+    ) -> None:
+        if exchange is not INTERNAL_EXCHANGE:
+            return  # only the internal events are followed here
         self.published.append(envelope.id)
 
 

@@ -49,7 +49,7 @@ class ObservedMessage:
 
 
 class EventTap:
-    """A private queue bound to ``ilmo.events`` that records everything published."""
+    """A private queue bound to an exchange that records everything published there."""
 
     def __init__(self, queue: AbstractQueue) -> None:
         self._queue = queue
@@ -102,15 +102,21 @@ async def amqp_connection(url: str) -> AsyncIterator[aio_pika.abc.AbstractRobust
 
 
 @asynccontextmanager
-async def event_tap(url: str, binding: str = "#") -> AsyncIterator[EventTap]:
-    """Bind a temporary queue to ``ilmo.events`` (declaring the exchange as the services do)."""
+async def event_tap(
+    url: str, binding: str = "#", *, exchange: str = "ilmo.internal"
+) -> AsyncIterator[EventTap]:
+    """Bind a temporary queue to ``exchange`` (declaring it as the services do).
+
+    ``ilmo.internal`` by default, where the services' own events are;
+    ``ilmo.events`` to see what outside systems see.
+    """
     async with amqp_connection(url) as connection:
         channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            "ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True
+        declared = await channel.declare_exchange(
+            exchange, aio_pika.ExchangeType.TOPIC, durable=True
         )
         queue = await channel.declare_queue(f"test.tap.{uuid.uuid4().hex[:8]}", exclusive=True)
-        await queue.bind(exchange, binding)
+        await queue.bind(declared, binding)
         yield EventTap(queue)
 
 

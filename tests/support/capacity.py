@@ -11,7 +11,7 @@ from ilmo_event_contracts import (
     EventDetails,
     EventPublished,
     EventUpdated,
-    IntegrationEvent,
+    InternalEvent,
     Language,
     LocalizedText,
     RegistrationAccepted,
@@ -103,7 +103,7 @@ def waitlisted(registration: RegistrationAccepted, position: int = 1) -> SeatWai
     )
 
 
-def envelope_for(event: IntegrationEvent, correlation_id: str | None = None) -> Envelope:
+def envelope_for(event: InternalEvent, correlation_id: str | None = None) -> Envelope:
     """The envelope the producer's outbox would give ``event``."""
     with correlation_scope(correlation_id):
         entry = outbox_entry(event, source="ilmo/registration")
@@ -112,7 +112,7 @@ def envelope_for(event: IntegrationEvent, correlation_id: str | None = None) -> 
 
 async def publish(
     publisher: EventPublisher,
-    event: IntegrationEvent,
+    event: InternalEvent,
     *,
     envelope: Envelope | None = None,
     times: int = 1,

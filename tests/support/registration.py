@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from faststream.rabbit import RabbitBroker
 
-from ilmo_event_contracts import Envelope, IntegrationEvent
+from ilmo_event_contracts import Envelope, InternalEvent
 from ilmo_registration.app import build_app
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.messaging.publisher import EventPublisher
@@ -145,7 +145,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def publish(infrastructure: IsolatedInfrastructure, *events: IntegrationEvent) -> None:
+async def publish(infrastructure: IsolatedInfrastructure, *events: InternalEvent) -> None:
     """Publish events as another service would (envelope from an outbox entry, confirmed)."""
     broker = RabbitBroker(infrastructure.amqp_url, logger=None)
     await broker.connect()

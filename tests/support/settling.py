@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pymongo import AsyncMongoClient
@@ -37,6 +37,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import EVENTS_CONSUMED
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap
@@ -55,9 +56,12 @@ class CountingPublisher(EventPublisher):
         super().__init__(broker)
         self.published: Counter[str] = Counter()
 
-    async def publish(self, envelope: Envelope, body: bytes) -> None:
-        await super().publish(envelope, body)
-        self.published[envelope.type] += 1
+    async def publish(
+        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+    ) -> None:
+        await super().publish(envelope, body, exchange=exchange)
+        if exchange is INTERNAL_EXCHANGE:  # what the services' queues receive
+            self.published[envelope.type] += 1
 
 
 def finished(queue: str) -> Counter[str]:
@@ -240,12 +244,13 @@ def _finished(samples: list[Sample]) -> defaultdict[str, Counter[str]]:
 
 
 def _published(samples: list[Sample]) -> Counter[str]:
-    """Events the broker confirmed, by type."""
+    """Internal events the broker confirmed (those the services consume), by type."""
     return Counter(
         {
             sample.labels["type"]: int(sample.value)
             for sample in samples
             if sample.name == "ilmo_events_published_total"
+            and sample.labels["exchange"] == INTERNAL_EXCHANGE.name
         }
     )
 
@@ -253,12 +258,12 @@ def _published(samples: list[Sample]) -> Counter[str]:
 async def _routes(
     infrastructure: IsolatedInfrastructure, services: set[str]
 ) -> set[tuple[str, str]]:
-    """(queue, routing key) of every binding of ``ilmo.events`` to a queue of ``services``."""
+    """(queue, routing key) of every binding of ``ilmo.internal`` to a queue of ``services``."""
     async with httpx.AsyncClient(
         base_url=infrastructure.management_url, auth=infrastructure.credentials, timeout=10
     ) as api:
         answer = await api.get(
-            f"/api/exchanges/{quote(infrastructure.vhost, safe='')}/ilmo.events/bindings/source"
+            f"/api/exchanges/{quote(infrastructure.vhost, safe='')}/ilmo.internal/bindings/source"
         )
     answer.raise_for_status()
     return {

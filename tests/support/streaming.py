@@ -109,7 +109,7 @@ async def running_streaming(
     mongo: AsyncMongoClient[Document],
     clock: MovableClock | None = None,
 ) -> AsyncIterator[RunningStreaming]:
-    """The service with its whole lifespan, a producer, a tap on ``ilmo.events`` and a client."""
+    """The service with its whole lifespan, a producer, a tap on ``ilmo.internal`` and a client."""
     settings = streaming_settings(infrastructure)
     clock = clock or MovableClock()
     await purge_queue(infrastructure.amqp_url, STREAM_LINKS_QUEUE)

@@ -16,6 +16,7 @@ from tests.chaos.run import (
     Outcome,
     Subscriber,
     check_emails,
+    check_no_personal_data,
     check_subscriber,
     fault_plan,
 )
@@ -127,3 +128,24 @@ def test_a_resend_with_the_same_message_id_is_counted_and_allowed_only_after_a_c
     assert violations == []
     _, violations = emails_checked(RECEIPT, LINK, LINK, allowed_resends=0)
     assert len(violations) == 1
+
+
+def leaks(*messages: tuple[str, str, dict[str, Any]]) -> list[str]:
+    violations: list[str] = []
+    outcomes = [Outcome(email="kaaos7.ab12cd@example.fi", attendance="remote")]
+    check_no_personal_data(subscriber_with(*messages), outcomes, Counter(), violations)
+    return violations
+
+
+def test_integration_events_without_personal_data_pass() -> None:
+    assert leaks(*COMPLETE) == []
+
+
+def test_a_name_an_email_or_a_link_on_the_outside_exchange_is_a_violation() -> None:
+    assert leaks(("m1", "registration.accepted", {"first_name": "Kaaos7"})) == [
+        "subscriber: registration.accepted m1 carried first_name, Kaaos"
+    ]
+    [violation] = leaks(("m2", "notification.failed", {"detail": "KAAOS7.ab12cd@example.fi"}))
+    assert "an email address" in violation
+    [violation] = leaks(("m3", "stream.link.provisioned", {"url": "https://x/watch/t"}))
+    assert "url" in violation

@@ -6,10 +6,18 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ilmo_event_contracts import AgendaItem, EventPublished, LocalizedText, Venue
+from ilmo_event_contracts import (
+    AgendaItem,
+    EventPublished,
+    EventUpdated,
+    LocalizedText,
+    Venue,
+    integration,
+)
 from ilmo_registration.catalogue import (
     DEFAULT_TIMEZONE,
     EventSpec,
+    announcement,
     details,
     generated_event_id,
     is_event_id,
@@ -174,3 +182,51 @@ def test_zone_lookup() -> None:
     assert zone("Europe/Helsinki") is not None
     assert zone("UTC") is not None
     assert zone("Not/AZone") is None
+
+
+# ------------------------------------------------- what outside systems are told
+
+
+def after(spec: EventSpec, revision: int = 2) -> EventUpdated:
+    return details(EventUpdated, "seminar-2026", revision, spec)
+
+
+def test_an_event_created_published_is_announced_as_published() -> None:
+    created = details(EventPublished, "seminar-2026", 1, seminar())
+    announced = announcement(None, created)
+    assert isinstance(announced, integration.EventPublished)
+    assert (announced.event_id, announced.revision) == ("seminar-2026", 1)
+    assert announced.starts_at == START
+    assert announced.in_person_capacity == 40
+
+
+def test_a_draft_is_not_announced_when_created_nor_when_changed() -> None:
+    draft = seminar(published=False)
+    assert announcement(None, details(EventPublished, "seminar-2026", 1, draft)) is None
+    changed = draft.model_copy(update={"in_person_capacity": 80})
+    assert announcement(draft, after(changed)) is None
+
+
+def test_publishing_a_draft_announces_it_as_published() -> None:
+    announced = announcement(seminar(published=False), after(seminar(), revision=3))
+    assert isinstance(announced, integration.EventPublished)
+    assert announced.revision == 3
+
+
+def test_a_change_to_a_published_event_is_an_update() -> None:
+    announced = announcement(seminar(), after(seminar(in_person_capacity=80)))
+    assert isinstance(announced, integration.EventUpdated)
+    assert announced.in_person_capacity == 80
+
+
+def test_a_published_event_made_a_draft_again_is_withdrawn() -> None:
+    announced = announcement(seminar(), after(seminar(published=False), revision=5))
+    assert announced == integration.EventWithdrawn(event_id="seminar-2026", revision=5)
+
+
+def test_an_announcement_carries_no_stream_url_and_no_texts() -> None:
+    announced = announcement(None, details(EventPublished, "seminar-2026", 1, seminar()))
+    assert announced is not None
+    body = announced.model_dump_json()
+    for private in ("stream.example.fi", "Tekoäly", "Ministeriö", "Snellmaninkatu"):
+        assert private not in body

@@ -1,4 +1,10 @@
-"""Typed events published on the ``ilmo.events`` topic exchange.
+"""Internal events: typed events published on the ``ilmo.internal`` topic exchange.
+
+These are the facts Ilmo's own services exchange. They carry the personal
+data the services need to do their work (a registrant's name and address,
+a personal stream link), so only Ilmo's services may read ``ilmo.internal``.
+Outside systems get the integration events of ``ilmo_event_contracts.integration``
+on ``ilmo.events`` instead, which carry none of it.
 
 Each class is one event type: its routing key is ``event_type`` (an
 ``<aggregate>.<past-tense-verb>`` name) and its ``schema_version`` is bumped
@@ -20,8 +26,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-# The durable topic exchange every event is published on; routing key = event type.
-EXCHANGE = "ilmo.events"
+# The durable topic exchange every internal event is published on (routing key =
+# event type); only Ilmo's services read it.
+INTERNAL_EXCHANGE = "ilmo.internal"
 
 
 class Attendance(StrEnum):
@@ -39,8 +46,8 @@ class Language(StrEnum):
     EN = "en"
 
 
-class IntegrationEvent(BaseModel):
-    """Base of every event: immutable, tolerant of unknown fields when read."""
+class InternalEvent(BaseModel):
+    """Base of every internal event: immutable, tolerant of unknown fields when read."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -57,7 +64,7 @@ class IntegrationEvent(BaseModel):
         return None
 
 
-class RegistrationEvent(IntegrationEvent):
+class RegistrationEvent(InternalEvent):
     """An event about one registration: its id is the CloudEvents ``subject``."""
 
     registration_id: UUID
@@ -171,7 +178,7 @@ class EventContent(BaseModel):
     published: bool
 
 
-class CatalogueEvent(IntegrationEvent):
+class CatalogueEvent(InternalEvent):
     """An event about one event of the catalogue: its id is the CloudEvents ``subject``."""
 
     event_id: str = Field(min_length=1, max_length=100)
@@ -303,7 +310,7 @@ class NotificationFailed(RegistrationEvent):
     failed_at: datetime
 
 
-EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
+EVENT_TYPES: dict[str, type[InternalEvent]] = {
     cls.event_type: cls
     for cls in (
         EventPublished,
@@ -322,6 +329,6 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
 }
 
 
-def event_class_for(event_type: str) -> type[IntegrationEvent] | None:
+def event_class_for(event_type: str) -> type[InternalEvent] | None:
     """The event class registered for a routing key, or None if unknown."""
     return EVENT_TYPES.get(event_type)

@@ -42,6 +42,7 @@ from prometheus_client import Gauge
 from pymongo.errors import OperationFailure
 
 from ilmo_shared.backoff import Backoff
+from ilmo_shared.messaging.topology import EVENT_EXCHANGES
 
 if TYPE_CHECKING:
     from ilmo_shared.runtime import Infrastructure, ServiceParts
@@ -250,6 +251,10 @@ class Lifecycle:
 
     async def _declare_and_consume(self) -> None:
         broker = self._infrastructure.broker
+        # Both event exchanges, before the relay publishes to either: a
+        # service may publish integration events nobody has declared yet.
+        for exchange in EVENT_EXCHANGES.values():
+            await broker.declare_exchange(exchange)
         for declaration in self._parts.declarations:
             await declaration.declare(broker)
         for subscription in self._parts.subscriptions:

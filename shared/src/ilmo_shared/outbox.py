@@ -14,6 +14,14 @@ A store gets an ``Outbox`` per collection from the relay
 writes, and once the write is done the store tells it which document now
 holds entries (``Outbox.written``), which wakes the relay. Callers of a store
 never deal with the relay.
+
+A fact usually has two forms, written together in that one write
+(``Outbox.entries``): the internal event, for Ilmo's services on
+``ilmo.internal``, and its integration form, for outside systems on
+``ilmo.events``. An entry names its exchange (``exchange``); an entry
+without one is internal, so entries written before there were two exchanges
+still go where their readers are. The integration entry's envelope id is
+derived from the internal one, so every republishing of either keeps its id.
 """
 
 from __future__ import annotations
@@ -21,20 +29,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
+from faststream.rabbit import RabbitExchange
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_event_contracts.envelope import Envelope
-from ilmo_event_contracts.events import IntegrationEvent
+from ilmo_event_contracts.events import InternalEvent
+from ilmo_event_contracts.integration import IntegrationEvent
 from ilmo_shared.logging import current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.messaging.topology import EVENT_EXCHANGES, INTEGRATION_EXCHANGE, INTERNAL_EXCHANGE
 from ilmo_shared.storage import OUTBOX_FIELD, DocumentLocks
 
-__all__ = ["OUTBOX_FIELD", "Outbox", "OutboxRelay", "outbox_entry"]
+__all__ = [
+    "EXCHANGE_FIELD",
+    "OUTBOX_FIELD",
+    "Outbox",
+    "OutboxRelay",
+    "integration_envelope_id",
+    "outbox_entries",
+    "outbox_entry",
+]
+
+# The entry's exchange; absent means ``ilmo.internal``.
+EXCHANGE_FIELD = "exchange"
+# Integration envelope ids are uuid5 of the internal envelope id in this namespace.
+_INTEGRATION_IDS = uuid.UUID("5d1c7f7e-8a4b-4f8e-b5a2-2f0c9e6d3a41")
 
 RELAY_FAILURES = Counter(
     "ilmo_outbox_relay_failures_total", "Relay passes that stopped on an error and will retry."
@@ -47,9 +72,9 @@ log = structlog.get_logger(__name__)
 
 
 def outbox_entry(
-    event: IntegrationEvent, *, source: str, envelope_id: str | None = None
+    event: InternalEvent, *, source: str, envelope_id: str | None = None
 ) -> dict[str, Any]:
-    """An outbox entry for ``event``: its envelope (with its final id) and its JSON body.
+    """An outbox entry for the internal ``event``: its envelope (with its final id) and its body.
 
     The envelope is fixed here, when the event is recorded, so that every
     republishing of the entry carries the same id and time. An ``envelope_id``
@@ -71,6 +96,46 @@ def outbox_entry(
     }
 
 
+def integration_envelope_id(internal_envelope_id: str) -> str:
+    """The envelope id of the integration form of the event whose envelope id is given."""
+    return str(uuid.uuid5(_INTEGRATION_IDS, internal_envelope_id))
+
+
+def outbox_entries(
+    event: InternalEvent,
+    integration: IntegrationEvent | None,
+    *,
+    source: str,
+    envelope_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The entries recording one fact: the internal ``event``, then its ``integration`` form.
+
+    The integration entry goes to ``ilmo.events``; its envelope has the
+    internal one's source, time and correlation id, and an id derived from
+    the internal id. Without an integration form (a draft event) only the
+    internal entry is made.
+    """
+    internal = outbox_entry(event, source=source, envelope_id=envelope_id)
+    if integration is None:
+        return [internal]
+    envelope = Envelope.model_validate(internal["envelope"]).model_copy(
+        update={
+            "id": integration_envelope_id(internal["envelope"]["id"]),
+            "type": integration.event_type,
+            "subject": integration.subject(),
+            "dataschema": integration.dataschema(),
+        }
+    )
+    return [
+        internal,
+        {
+            "envelope": envelope.model_dump(mode="json"),
+            "data": integration.model_dump_json(),
+            EXCHANGE_FIELD: INTEGRATION_EXCHANGE.name,
+        },
+    ]
+
+
 class Outbox:
     """One collection's outbox: the entries its store writes, and the wake-up once written."""
 
@@ -79,9 +144,19 @@ class Outbox:
         self.source = source
         self._relay = relay
 
-    def entry(self, event: IntegrationEvent, *, envelope_id: str | None = None) -> dict[str, Any]:
-        """The entry recording ``event``, to be written with the state it describes."""
+    def entry(self, event: InternalEvent, *, envelope_id: str | None = None) -> dict[str, Any]:
+        """The entry recording the internal ``event`` alone (a fact with no integration form)."""
         return outbox_entry(event, source=self.source, envelope_id=envelope_id)
+
+    def entries(
+        self,
+        event: InternalEvent,
+        integration: IntegrationEvent | None,
+        *,
+        envelope_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The entries of one fact in both forms, to be written with the state it describes."""
+        return outbox_entries(event, integration, source=self.source, envelope_id=envelope_id)
 
     def written(self, document_id: object = None) -> None:
         """The document ``document_id`` now holds entries: publish them soon.
@@ -246,7 +321,9 @@ class OutboxRelay:
             asyncio.gather(
                 *(
                     self._publisher.publish(
-                        Envelope.model_validate(entry["envelope"]), entry["data"].encode()
+                        Envelope.model_validate(entry["envelope"]),
+                        entry["data"].encode(),
+                        exchange=_exchange_of(entry),
                     )
                     for entry in document[OUTBOX_FIELD]
                 )
@@ -274,3 +351,11 @@ class OutboxRelay:
             await collection.update_one(
                 {"_id": document["_id"]}, {"$pullAll": {OUTBOX_FIELD: list(document[OUTBOX_FIELD])}}
             )
+
+
+def _exchange_of(entry: Mapping[str, Any]) -> RabbitExchange:
+    """Where an entry goes: the exchange it names, ``ilmo.internal`` if it names none."""
+    name = entry.get(EXCHANGE_FIELD)
+    if name is None:
+        return INTERNAL_EXCHANGE
+    return EVENT_EXCHANGES[name]

@@ -14,7 +14,7 @@ from uuid import UUID
 from ilmo_capacity import domain
 from ilmo_capacity.domain import Decision
 from ilmo_event_contracts import (
-    IntegrationEvent,
+    InternalEvent,
     SeatReleased,
     SeatReserved,
     SeatWaitlisted,
@@ -22,7 +22,7 @@ from ilmo_event_contracts import (
 )
 
 
-def seat_event(event_id: str, decision: Decision, at: datetime) -> IntegrationEvent:
+def seat_event(event_id: str, decision: Decision, at: datetime) -> InternalEvent:
     """The event announcing ``decision`` about a seat of ``event_id``, made at ``at``."""
     registration_id = UUID(decision.registration_id)
     match decision:
@@ -46,9 +46,7 @@ def seat_event(event_id: str, decision: Decision, at: datetime) -> IntegrationEv
             return WaitlistLeft(registration_id=registration_id, event_id=event_id, left_at=at)
 
 
-def seat_events(
-    event_id: str, decisions: Sequence[Decision], at: datetime
-) -> list[IntegrationEvent]:
+def seat_events(event_id: str, decisions: Sequence[Decision], at: datetime) -> list[InternalEvent]:
     return [seat_event(event_id, decision, at) for decision in decisions]
 
 

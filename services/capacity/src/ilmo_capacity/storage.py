@@ -65,6 +65,7 @@ from pymongo.errors import DuplicateKeyError
 from ilmo_capacity.domain import Decision, SeatInventory
 from ilmo_capacity.metrics import WRITE_CONFLICTS
 from ilmo_capacity.publication import seat_events
+from ilmo_event_contracts.integration import integration_form
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import LOST, Conflict, Document, DocumentLocks, until_won
@@ -293,7 +294,11 @@ class SeatInventoryStore:
         if message_id is not None:
             applied = [*applied, message_id][-self._remembered_messages :]
         now = self._clock()
-        entries = [self._outbox.entry(event) for event in seat_events(event_id, decisions, now)]
+        entries = [
+            entry
+            for event in seat_events(event_id, decisions, now)
+            for entry in self._outbox.entries(event, integration_form(event))
+        ]
         document = {
             "_id": snapshot_id(event_id, version),
             **state,

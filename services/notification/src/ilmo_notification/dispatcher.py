@@ -39,6 +39,7 @@ import structlog
 from pymongo.errors import ConnectionFailure
 
 from ilmo_event_contracts import EventDetails, NotificationKind
+from ilmo_event_contracts.integration import MailFailure
 from ilmo_notification.domain import (
     SUPERSEDED_BY,
     Claim,
@@ -336,7 +337,8 @@ class MailDispatcher:
         except RenderError as error:
             MAIL_ATTEMPT_FAILURES.labels(mail.kind.value, FailureKind.RENDER.value).inc()
             bound.error("mail_render_failed", reason=str(error))
-            await self._park(mail, mail.attempts, f"{FailureKind.RENDER.value}: {error}")
+            park = Park(f"{FailureKind.RENDER.value}: {error}", FailureKind.RENDER)
+            await self._park(mail, mail.attempts, park)
             result.progressed += 1
             return False
 
@@ -405,7 +407,7 @@ class MailDispatcher:
         )
         if isinstance(decision, Park):
             bound.warning("mail_failed", attempt=attempt, reason=decision.reason)
-            await self._park(mail, attempt, decision.reason)
+            await self._park(mail, attempt, decision)
             return
         bound.info(
             "mail_attempt_failed",
@@ -421,8 +423,10 @@ class MailDispatcher:
             reason=f"{failure.kind.value}: {failure.detail}",
         )
 
-    async def _park(self, mail: Mail, attempt: int, reason: str) -> None:
-        if not await self._mails.mark_failed(mail, attempt=attempt, reason=reason):
+    async def _park(self, mail: Mail, attempt: int, park: Park) -> None:
+        if not await self._mails.mark_failed(
+            mail, attempt=attempt, reason=park.reason, failure=MailFailure(park.failure.value)
+        ):
             return  # it was closed meanwhile (an attempt interrupted after the fact)
         MAILS_FAILED.labels(mail.kind.value).inc()
         await self._closed(mail)

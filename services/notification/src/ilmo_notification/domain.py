@@ -220,9 +220,14 @@ class RetryAt:
 
 @dataclass(frozen=True)
 class Park:
-    """Give up: the mail is ``failed`` and waits for an operator."""
+    """Give up: the mail is ``failed`` and waits for an operator.
+
+    ``reason`` is for the operator and may quote the mail server (and so an
+    address); ``failure`` is its category, which may leave Ilmo.
+    """
 
     reason: str
+    failure: FailureKind
 
 
 def after_failure(
@@ -235,9 +240,9 @@ def after_failure(
     """What follows a failed attempt, ``attempts`` attempts having been made."""
     reason = f"{failure.value}: {detail}"[:500]
     if failure in (FailureKind.PERMANENT, FailureKind.RENDER):
-        return Park(reason)
+        return Park(reason, failure)
     if attempts >= policy.max_attempts:
-        return Park(f"{attempts} attempts, last {reason}"[:500])
+        return Park(f"{attempts} attempts, last {reason}"[:500], failure)
     return RetryAt(policy.delay(attempts, jitter))
 
 

@@ -16,7 +16,7 @@ from ilmo_event_contracts import (
     EventDetails,
     EventPublished,
     EventUpdated,
-    IntegrationEvent,
+    InternalEvent,
     NotificationKind,
     RegistrationAccepted,
     RegistrationCancelled,
@@ -28,7 +28,7 @@ from ilmo_notification.domain import MailRequest
 from ilmo_notification.usecases import Notifications
 from ilmo_shared.messaging.subscription import Handler, Subscription
 
-E = TypeVar("E", bound=IntegrationEvent)
+E = TypeVar("E", bound=InternalEvent)
 
 
 def seat_confirmed(event: SeatReserved) -> MailRequest:

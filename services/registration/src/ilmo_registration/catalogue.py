@@ -19,7 +19,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ilmo_event_contracts import EventDetails
+from ilmo_event_contracts import EventDetails, integration
 from ilmo_event_contracts.events import MAX_STREAM_WINDOW_MINUTES, EventContent
 from ilmo_shared.clock import to_millisecond
 
@@ -175,3 +175,23 @@ def details(event_class: type[EventT], event_id: str, revision: int, spec: Event
     return event_class.model_validate(
         {**shown_in_zone(spec).model_dump(), "event_id": event_id, "revision": revision}
     )
+
+
+def announcement(
+    before: EventSpec | None, after: EventDetails
+) -> integration.IntegrationEvent | None:
+    """What outside systems are told when an event that was ``before`` becomes ``after``.
+
+    ``before`` is None for an event just created. Drafts are not announced:
+    an event that becomes published (created published, or published after
+    being a draft) is ``event.published``; a change to a published event is
+    ``event.updated``; a published event that goes back to being a draft is
+    ``event.withdrawn``; a draft that stays a draft is nothing.
+    """
+    was_published = before is not None and before.published
+    if not after.published:
+        if was_published:
+            return integration.EventWithdrawn(event_id=after.event_id, revision=after.revision)
+        return None
+    kind = integration.EventUpdated if was_published else integration.EventPublished
+    return kind.model_validate(after.model_dump(include=set(kind.model_fields)))

@@ -48,7 +48,8 @@ from ilmo_event_contracts import (
     RegistrationAccepted,
     RegistrationCancelled,
 )
-from ilmo_registration.catalogue import EventSpec, details, normalised
+from ilmo_event_contracts.integration import integration_form
+from ilmo_registration.catalogue import EventSpec, announcement, details, normalised
 from ilmo_registration.domain import (
     AlreadyRegistered,
     EventExists,
@@ -113,7 +114,7 @@ class EventStore:
             **spec.model_dump(),
             "created_at": now,
             "updated_at": now,
-            OUTBOX_FIELD: [self._outbox.entry(published)],
+            OUTBOX_FIELD: self._outbox.entries(published, announcement(None, published)),
         }
         try:
             await self.events.insert_one(document)
@@ -155,10 +156,11 @@ class EventStore:
                 return Keep((current, False))
             revision = current.revision + 1
             changed = StoredEvent(event_id, revision, spec, current.created_at, now)
+            updated = details(EventUpdated, event_id, revision, spec)
             return Write(
                 (changed, True),
                 fields={**spec.model_dump(), "revision": revision, "updated_at": now},
-                events=[self._outbox.entry(details(EventUpdated, event_id, revision, spec))],
+                events=self._outbox.entries(updated, announcement(current.spec, updated)),
             )
 
         return await self._documents.change(event_id, decide)
@@ -246,7 +248,7 @@ class RegistrationStore:
             "seat": _seat_document(Seat()),
             "stream_link": _link_document(StreamLink()),
             "revision": 1,
-            OUTBOX_FIELD: [self._outbox.entry(accepted)],
+            OUTBOX_FIELD: self._outbox.entries(accepted, integration_form(accepted)),
         }
         try:
             await self.registrations.insert_one(document)
@@ -281,8 +283,10 @@ class RegistrationStore:
             attendance=registration.registrant.attendance,
             cancelled_at=now,
         )
-        entry = self._outbox.entry(
-            cancelled, envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id))
+        entries = self._outbox.entries(
+            cancelled,
+            integration_form(cancelled),
+            envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id)),
         )
         async with self._locks.hold(self.registrations.name, registration.id):
             result = await self.registrations.update_one(
@@ -294,7 +298,7 @@ class RegistrationStore:
                         "email_key": f"{registration.id}/cancelled",
                     },
                     "$inc": {"revision": 1},
-                    "$push": {OUTBOX_FIELD: entry},
+                    "$push": {OUTBOX_FIELD: {"$each": entries}},
                 },
             )
         if result.matched_count != 1:

@@ -1,4 +1,4 @@
-"""Link facts as the events other services and integrators read, ready for the outbox."""
+"""Link facts as the events other services (and, without the link, integrators) read."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ilmo_event_contracts import IntegrationEvent, StreamLinkProvisioned, StreamLinkRevoked
+from ilmo_event_contracts import InternalEvent, StreamLinkProvisioned, StreamLinkRevoked
+from ilmo_event_contracts.integration import integration_form
 from ilmo_shared.outbox import Outbox
 from ilmo_streaming.domain import Fact, Provisioned, Revoked
 
@@ -18,7 +19,7 @@ _ENVELOPE_IDS = uuid.UUID("6c0b9e51-3f0e-4c55-9d7e-2a8f1b4e7d93")
 LinkUrl = Callable[[uuid.UUID], str]
 
 
-def link_event(fact: Fact, link_url: LinkUrl) -> IntegrationEvent:
+def link_event(fact: Fact, link_url: LinkUrl) -> InternalEvent:
     match fact:
         case Provisioned():
             return StreamLinkProvisioned(
@@ -44,7 +45,12 @@ def envelope_id(fact: Fact) -> str:
 def outbox_entries(
     facts: Sequence[Fact], outbox: Outbox, link_url: LinkUrl
 ) -> list[dict[str, Any]]:
-    """Outbox entries for ``facts``, each with its deterministic envelope id."""
-    return [
-        outbox.entry(link_event(fact, link_url), envelope_id=envelope_id(fact)) for fact in facts
-    ]
+    """Outbox entries for ``facts`` in both forms, each with its deterministic envelope id.
+
+    The integration form leaves the personal link out.
+    """
+    entries: list[dict[str, Any]] = []
+    for fact in facts:
+        event = link_event(fact, link_url)
+        entries += outbox.entries(event, integration_form(event), envelope_id=envelope_id(fact))
+    return entries

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from faststream.rabbit import QueueType, RabbitBroker, RabbitQueue
 
-from ilmo_shared.messaging.topology import EVENTS_EXCHANGE
+from ilmo_shared.messaging.topology import INTEGRATION_EXCHANGE
 
 CATCH_UP_STREAM_NAME = "ilmo.events.catch-up"
 # Seven days, as RabbitMQ writes it; older segments are removed as a whole.
@@ -37,6 +37,6 @@ class CatchUpStream:
     """Declares the catch-up stream and binds it to every routing key of ``ilmo.events``."""
 
     async def declare(self, broker: RabbitBroker) -> None:
-        exchange = await broker.declare_exchange(EVENTS_EXCHANGE)
+        exchange = await broker.declare_exchange(INTEGRATION_EXCHANGE)
         stream = await broker.declare_queue(CATCH_UP_STREAM)
         await stream.bind(exchange, routing_key="#")

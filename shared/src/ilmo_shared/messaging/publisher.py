@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import aiormq
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from prometheus_client import Counter
 
 from ilmo_event_contracts.envelope import CONTENT_TYPE, Envelope
-from ilmo_shared.messaging.topology import EVENTS_EXCHANGE
+from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 
 EVENTS_PUBLISHED = Counter(
-    "ilmo_events_published_total", "Events confirmed by the broker.", ["type"]
+    "ilmo_events_published_total", "Events confirmed by the broker.", ["exchange", "type"]
 )
 
 
@@ -19,7 +19,7 @@ class PublishNotConfirmedError(RuntimeError):
 
 
 class EventPublisher:
-    """Publishes events on ``ilmo.events`` with the event type as routing key.
+    """Publishes events (on ``ilmo.internal`` unless told) with the event type as routing key.
 
     Every message is persistent and awaited until the broker confirms it
     (FastStream's default channel has publisher confirms on); a nack or a
@@ -32,11 +32,13 @@ class EventPublisher:
         self._broker = broker
         self._confirm_timeout = confirm_timeout
 
-    async def publish(self, envelope: Envelope, body: bytes) -> None:
-        """Publish one event and return only once the broker has confirmed it."""
+    async def publish(
+        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+    ) -> None:
+        """Publish one event on ``exchange``; return only once the broker has confirmed it."""
         confirmation = await self._broker.publish(
             body,
-            exchange=EVENTS_EXCHANGE,
+            exchange=exchange,
             routing_key=envelope.type,
             # An event nobody has bound a queue for yet is not an error.
             mandatory=False,
@@ -51,4 +53,4 @@ class EventPublisher:
         )
         if not isinstance(confirmation, aiormq.spec.Basic.Ack):
             raise PublishNotConfirmedError(f"broker did not confirm event {envelope.id}")
-        EVENTS_PUBLISHED.labels(envelope.type).inc()
+        EVENTS_PUBLISHED.labels(exchange.name, envelope.type).inc()

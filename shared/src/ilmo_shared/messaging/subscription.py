@@ -1,6 +1,6 @@
 """Typed subscriptions: one durable queue per ``<service>.<purpose>``, handlers per event type.
 
-A subscription owns one quorum queue bound to ``ilmo.events`` with the
+A subscription owns one quorum queue bound to ``ilmo.internal`` with the
 routing key of every event type it handles, so events about one thing that
 must be handled in order (a registration accepted, then cancelled) share a
 queue. Acknowledgement is explicit, never a library default:
@@ -30,11 +30,11 @@ from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from ilmo_event_contracts.envelope import Envelope, EnvelopeError
-from ilmo_event_contracts.events import IntegrationEvent
+from ilmo_event_contracts.events import InternalEvent
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
+    INTERNAL_EXCHANGE,
     RedeliveryPolicy,
     dead_letter_queue,
     queue_name,
@@ -43,7 +43,7 @@ from ilmo_shared.messaging.topology import (
     work_queue,
 )
 
-EventT = TypeVar("EventT", bound=IntegrationEvent)
+EventT = TypeVar("EventT", bound=InternalEvent)
 Handler = Callable[[EventT, Envelope], Awaitable[None]]
 
 REASON_HEADER = "x-ilmo-dead-letter-reason"
@@ -114,7 +114,7 @@ class Subscription:
         consume.__name__ = f"consume_{self.queue_name.replace('.', '_').replace('-', '_')}"
         broker.subscriber(
             queue,
-            EVENTS_EXCHANGE,
+            INTERNAL_EXCHANGE,
             ack_policy=AckPolicy.MANUAL,
             channel=Channel(prefetch_count=prefetch),
             title=self.queue_name,
@@ -127,7 +127,7 @@ class Subscription:
         message published before any consumer runs is already routed to a
         durable queue and is not lost.
         """
-        exchange = await broker.declare_exchange(EVENTS_EXCHANGE)
+        exchange = await broker.declare_exchange(INTERNAL_EXCHANGE)
         queue = await broker.declare_queue(
             work_queue(
                 self.queue_name,
@@ -172,7 +172,7 @@ class Subscription:
             time.perf_counter() - started
         )
 
-    def _parse(self, message: RabbitMessage) -> tuple[Envelope, IntegrationEvent, _Route[Any]]:
+    def _parse(self, message: RabbitMessage) -> tuple[Envelope, InternalEvent, _Route[Any]]:
         try:
             envelope = Envelope.from_headers(message.headers)
         except EnvelopeError as error:

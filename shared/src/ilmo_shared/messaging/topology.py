@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
-from ilmo_event_contracts.events import EXCHANGE
+from ilmo_event_contracts.events import INTERNAL_EXCHANGE as INTERNAL_EXCHANGE_NAME
+from ilmo_event_contracts.integration import INTEGRATION_EXCHANGE as INTEGRATION_EXCHANGE_NAME
 
-EVENTS_EXCHANGE = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+# Internal events, with the personal data the services need: Ilmo's services
+# publish here and bind their queues here, and nobody else reads it.
+INTERNAL_EXCHANGE = RabbitExchange(INTERNAL_EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
+# Integration events, without personal data: for outside systems' queues.
+INTEGRATION_EXCHANGE = RabbitExchange(
+    INTEGRATION_EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True
+)
+EVENT_EXCHANGES = {e.name: e for e in (INTERNAL_EXCHANGE, INTEGRATION_EXCHANGE)}
 DEAD_LETTER_EXCHANGE = RabbitExchange("ilmo.dead-letter", type=ExchangeType.TOPIC, durable=True)
 
 # A consumer crash requeues its whole unacknowledged batch and counts one

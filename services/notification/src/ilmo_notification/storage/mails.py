@@ -25,11 +25,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_event_contracts import (
-    IntegrationEvent,
+    InternalEvent,
     NotificationFailed,
     NotificationKind,
     NotificationSent,
+    integration,
 )
+from ilmo_event_contracts.integration import MailFailure
 from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState
 from ilmo_notification.storage.documents import by_ids, insert_new
 from ilmo_shared.clock import Clock, utc_now
@@ -236,6 +238,7 @@ class MailStore:
         return await self._announce(
             mail.id,
             event,
+            integration.integration_form(event),
             {
                 "$set": {
                     "state": MailState.SENT.value,
@@ -264,8 +267,13 @@ class MailStore:
             only_if=_STILL_OPEN,
         )
 
-    async def mark_failed(self, mail: Mail, *, attempt: int, reason: str) -> bool:
+    async def mark_failed(
+        self, mail: Mail, *, attempt: int, reason: str, failure: MailFailure
+    ) -> bool:
         """Parked for an operator, and ``notification.failed`` in the same write.
+
+        The internal event carries ``reason``, the integration event only its
+        category ``failure``: the mail server's text may quote an address.
 
         Only an open mail: one already ``sent`` or ``failed`` is never reopened
         or announced twice. False when nothing matched.
@@ -278,9 +286,17 @@ class MailStore:
             reason=reason[:500],
             failed_at=now,
         )
+        integration_event = integration.NotificationFailed(
+            registration_id=event.registration_id,
+            event_id=event.event_id,
+            kind=event.kind,
+            failure=failure,
+            failed_at=now,
+        )
         return await self._announce(
             mail.id,
             event,
+            integration_event,
             {
                 "$set": {
                     "state": MailState.FAILED.value,
@@ -323,15 +339,17 @@ class MailStore:
     async def _announce(
         self,
         mail_id: str,
-        event: IntegrationEvent,
+        event: InternalEvent,
+        integration_event: integration.IntegrationEvent,
         update: Mapping[str, Any],
         *,
         only_if: Mapping[str, Any],
     ) -> bool:
-        """``update``, with ``event`` added to the mail's outbox; wakes the relay if it matched."""
+        """``update``, with ``event`` in both forms added to the mail's outbox; wakes the relay."""
+        entries = self._outbox.entries(event, integration_event)
         written = await self._update(
             mail_id,
-            {**update, "$push": {OUTBOX_FIELD: self._outbox.entry(event)}},
+            {**update, "$push": {OUTBOX_FIELD: {"$each": entries}}},
             only_if=only_if,
         )
         if written:
