@@ -10,9 +10,10 @@ else of Ilmo. Two ways to receive events:
   days, from where the system chooses: ``"first"``, an offset it stored, or
   a time. Nothing is removed by reading.
 
-Either way it reads the CloudEvents envelope from the headers, skips event
-types it does not know (new types may appear), and deduplicates on the
-envelope id: delivery is at least once.
+Either way it reads the CloudEvents envelope from the headers, reads the body
+into the integration event model of its type (``ilmo_event_contracts.
+integration``), skips event types it does not know (new types may appear),
+and deduplicates on the envelope id: delivery is at least once.
 
 Run it: ``python -m examples.subscriber --url amqp://user:pass@host/vhost
 --since 2026-12-01T08:00:00+02:00`` prints one line per event.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +30,10 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
 
 from ilmo_event_contracts.envelope import Envelope, EnvelopeError
+from ilmo_event_contracts.integration import IntegrationEvent, integration_event_class_for
 
 EXCHANGE = "ilmo.events"
 CATCH_UP_STREAM = "ilmo.events.catch-up"
@@ -39,10 +41,10 @@ CATCH_UP_STREAM = "ilmo.events.catch-up"
 
 @dataclass(frozen=True)
 class Received:
-    """One event as the subscriber sees it: its envelope and its data."""
+    """One event as the subscriber sees it: its envelope, the event, where it is in the stream."""
 
     envelope: Envelope
-    data: dict[str, Any]
+    event: IntegrationEvent
     stream_offset: int | None = None
 
 
@@ -66,14 +68,20 @@ class Deduplicator:
 
 
 def read(message: AbstractIncomingMessage) -> Received | None:
-    """The event in ``message``, or None if it is not a well-formed Ilmo event."""
+    """The event in ``message``; None for a type this subscriber does not know, or a bad one."""
     try:
         envelope = Envelope.from_headers(message.headers)
-        data = json.loads(message.body)
-    except (EnvelopeError, ValueError):
+    except EnvelopeError:
+        return None
+    event_class = integration_event_class_for(envelope.type)
+    if event_class is None:
+        return None
+    try:
+        event = event_class.model_validate_json(message.body)
+    except ValidationError:
         return None
     offset = message.headers.get("x-stream-offset") if message.headers else None
-    return Received(envelope, data, offset if isinstance(offset, int) else None)
+    return Received(envelope, event, offset if isinstance(offset, int) else None)
 
 
 async def follow(url: str, queue_name: str, routing_keys: Sequence[str], handle: Handle) -> None:

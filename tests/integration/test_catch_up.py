@@ -18,6 +18,7 @@ from faststream.rabbit import RabbitBroker
 
 from examples.subscriber import Received, catch_up
 from ilmo_event_contracts import Envelope
+from ilmo_event_contracts.integration import EventWithdrawn
 from ilmo_shared.messaging.catch_up import CatchUpStream
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.topology import INTEGRATION_EXCHANGE
@@ -35,13 +36,20 @@ async def broker(infrastructure: IsolatedInfrastructure) -> AsyncIterator[Rabbit
 
 
 def _envelope(subject: str) -> Envelope:
-    return Envelope.new(source="ilmo/test", type="catch-up.tested", subject=subject)
+    """An envelope for an integration event about the catalogue event ``subject``."""
+    return Envelope.new(
+        source="ilmo/test",
+        type=EventWithdrawn.event_type,
+        subject=subject,
+        dataschema=EventWithdrawn.dataschema(),
+    )
 
 
 async def _publish(broker: RabbitBroker, *envelopes: Envelope) -> None:
     publisher = EventPublisher(broker)
     for envelope in envelopes:
-        await publisher.publish(envelope, b'{"test": true}', exchange=INTEGRATION_EXCHANGE)
+        body = EventWithdrawn(event_id=envelope.subject or "", revision=2).model_dump_json()
+        await publisher.publish(envelope, body.encode(), exchange=INTEGRATION_EXCHANGE)
 
 
 @contextlib.asynccontextmanager
@@ -86,6 +94,7 @@ async def test_a_late_reader_gets_every_event_from_the_start_from_an_offset_and_
             lambda: _done(received, run, 6), what="six events from the start of the stream"
         )
     assert _subjects(received, run) == everything
+    assert all(isinstance(r.event, EventWithdrawn) for r in received)
     second = next(r for r in received if r.envelope.subject == everything[1])
     assert second.stream_offset is not None
 
