@@ -39,7 +39,7 @@ from ilmo_shared.messaging.subscription import (
     PUBLISHER_HEADER,
     REASON_HEADER,
 )
-from ilmo_shared.messaging.users import SERVICES, default_user, user_of
+from ilmo_shared.messaging.users import SERVICES, configured_user, user_of
 from ilmo_shared.settings import broker_nodes
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -166,7 +166,7 @@ async def _connect(nodes: str) -> AbstractConnection:
 
 def service_user(service: str) -> str:
     """The broker user ``service`` runs as: ``ILMO_<SERVICE>_BROKER_USER`` or ``ilmo-<service>``."""
-    return os.environ.get(f"ILMO_{service.upper()}_BROKER_USER") or default_user(service)
+    return configured_user(service, os.environ)
 
 
 async def _run(arguments: argparse.Namespace) -> int:

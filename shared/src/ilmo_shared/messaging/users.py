@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import secrets
 import sys
@@ -65,6 +66,11 @@ DEFAULT_LOGIN = "guest"
 def default_user(service: str) -> str:
     """The broker user a service connects as unless its settings name another."""
     return f"ilmo-{service}"
+
+
+def configured_user(service: str, environment: Mapping[str, str]) -> str:
+    """The user ``service`` runs as: ``ILMO_<SERVICE>_BROKER_USER``, else ``ilmo-<service>``."""
+    return environment.get(f"ILMO_{service.upper()}_BROKER_USER") or default_user(service)
 
 
 def owner_of(event_type: str) -> str | None:
@@ -282,27 +288,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Create the services' broker users on a vhost and print each service's AMQP URL.
 
     ``python -m ilmo_shared.messaging.users provision --amqp-url URL
-    --management-url URL --passwords DIR`` creates (or updates) ``ilmo-<service>``
-    for each service with a password kept in ``DIR`` (generated once), grants its
-    permissions on the vhost of ``URL``, and prints ``<service> <url>`` lines
-    with ``URL``'s nodes and the service's credentials. ``URL``'s own user
-    (an administrator) is the one that talks to the management API.
+    --passwords DIR`` creates (or updates) each service's user
+    (``ILMO_<SERVICE>_BROKER_USER``, default ``ilmo-<service>``) with a
+    password kept in ``DIR`` (generated once), grants its permissions on the
+    vhost of ``URL``, and prints ``<service> <url>`` lines with ``URL``'s nodes
+    and the service's credentials. ``URL``'s own user (an administrator) is the
+    one that talks to the management API: ``--management-url``, else
+    ``ILMO_RABBITMQ_MANAGEMENT_URL``, else ``http://<broker host>:15672``
+    (``ILMO_RABBITMQ_MANAGEMENT_PORT`` changes the port).
     """
     parser = argparse.ArgumentParser(prog="python -m ilmo_shared.messaging.users")
     parser.add_argument("command", choices=["provision"])
     parser.add_argument("--amqp-url", required=True)
-    parser.add_argument("--management-url", required=True)
+    parser.add_argument("--management-url")
     parser.add_argument("--passwords", type=Path, required=True)
     arguments = parser.parse_args(argv)
     first = arguments.amqp_url.split(",")[0].strip()
     split = urlsplit(first)
-    admin = BrokerAdmin(
-        arguments.management_url, user_of(first), unquote(split.password or DEFAULT_LOGIN)
+    management_url = (
+        arguments.management_url
+        or os.environ.get("ILMO_RABBITMQ_MANAGEMENT_URL")
+        or f"http://{split.hostname or '127.0.0.1'}:"
+        f"{os.environ.get('ILMO_RABBITMQ_MANAGEMENT_PORT') or 15672}"
     )
+    admin = BrokerAdmin(management_url, user_of(first), unquote(split.password or DEFAULT_LOGIN))
     vhost = vhost_of(first)
     try:
         for service in SERVICES:
-            user = default_user(service)
+            user = configured_user(service, os.environ)
             password = _password_in(arguments.passwords, user)
             admin.provision_service(vhost, service, user, password)
             print(service, with_credentials(arguments.amqp_url, user, password))
