@@ -15,9 +15,10 @@ queue. Acknowledgement is explicit, never a library default:
   itself fails is the message nacked for an immediate redelivery, which the
   queue's delivery limit bounds.
 
-Before anything else, the publisher is checked (docs/security.md): an event
-type is accepted only from the broker user of the service that owns it, as
-the message's AMQP ``user_id`` (verified by RabbitMQ) says. Anything else is
+Once the envelope is read, before anything else, the publisher is checked
+(docs/security.md): an event type is accepted only from the broker user of
+the service that owns it, as the message's AMQP ``user_id`` (verified by
+RabbitMQ) says. Anything else is
 dead-lettered with the reason and counted in ``ilmo_events_refused_total``,
 and no handler sees it. The check is made at first receipt: a retry or a
 parked message is republished by this consumer, so its ``user_id`` becomes
