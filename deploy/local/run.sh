@@ -40,6 +40,13 @@
 # emails shared by registration and notification (ILMO_MANAGE_LINK_SECRET,
 # .local/manage-link-secret) and the key of personal stream links
 # (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret).
+#
+# Each service connects to RabbitMQ as its own user (ilmo-<service>, or
+# ILMO_<SERVICE>_BROKER_USER), created at every start through the management
+# API from the one permission table in ilmo_shared.messaging.users, with a
+# password generated once into .local/broker-users/<user>. ILMO_AMQP_URL names
+# the broker and an administrator (guest:guest locally) who creates them; the
+# services get the same nodes with their own credentials (docs/security.md).
 
 set -euo pipefail
 
@@ -56,6 +63,7 @@ declare -A PORTS=(
 DATABASE_PREFIX=${ILMO_RUN_DATABASE_PREFIX:-ilmo_}
 VENV=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}
 ADMIN_TOKEN_FILE=$LOCAL_DIR/admin-token
+BROKER_PASSWORDS_DIR=$LOCAL_DIR/broker-users
 MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
 STREAM_LINK_SECRET_FILE=$LOCAL_DIR/stream-link-secret
 SAMPLE_EVENT=$SCRIPT_DIR/sample-event.json
@@ -78,6 +86,8 @@ STOP_WAIT_SECONDS=30
 # How often a start that takes long is reported while waiting for readiness.
 WAIT_NOTE_SECONDS=30
 declare -A STATES=()
+# ILMO_AMQP_URL of each service: the broker's nodes with the service's own user.
+declare -A AMQP_URLS=()
 # Set by wait_services when a service stopped for good.
 FAILED=0
 
@@ -125,6 +135,23 @@ load_secrets() {
 	STREAM_LINK_SECRET=$(local_secret ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET_FILE")
 }
 
+# Create (or update) each service's broker user and its permissions, and
+# fill AMQP_URLS with the URL each service connects with.
+provision_broker_users() {
+	local output name url
+	output=$("$VENV/bin/python" -m ilmo_shared.messaging.users provision \
+		--amqp-url "${ILMO_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" \
+		--passwords "$BROKER_PASSWORDS_DIR") ||
+		die "could not create the services' broker users (is the broker up, with its management API? make infra)"
+	while read -r name url; do
+		AMQP_URLS[$name]=$url
+	done <<<"$output"
+	for name in "${SERVICES[@]}"; do
+		[[ -n ${AMQP_URLS[$name]:-} ]] || die "no broker user was created for $name"
+	done
+	report broker-users ready "$(rel "$BROKER_PASSWORDS_DIR")"
+}
+
 # ---------------------------------------------------------------- supervisord
 
 supervisorctl() {
@@ -156,6 +183,7 @@ program_environment() {
 	local name=$1 port entries=()
 	port=$(port_of "$name")
 	entries+=("$(env_entry ILMO_HTTP_PORT "$port")")
+	entries+=("$(env_entry ILMO_AMQP_URL "${AMQP_URLS[$name]}")")
 	entries+=("$(env_entry ILMO_PUBLIC_BASE_URL "http://127.0.0.1:$port")")
 	entries+=("$(env_entry ILMO_REGISTRATION_PUBLIC_URL "http://127.0.0.1:$(port_of registration)")")
 	entries+=("$(env_entry ILMO_MONGODB_DATABASE "$DATABASE_PREFIX$name")")
@@ -487,6 +515,7 @@ up() {
 	check_settings
 	load_secrets
 	take_lock
+	provision_broker_users
 	supervisord_up
 	exec 9>&-
 	wait_services

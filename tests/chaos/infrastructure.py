@@ -20,13 +20,14 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.infrastructure import IsolatedInfrastructure, provision_users
 from tests.support.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +74,15 @@ class ChaosBroker:
     node: str = field(default_factory=lambda: f"ilmo-chaos-{uuid.uuid4().hex[:8]}@localhost")
     port: int = field(default_factory=free_port)
     distribution_port: int = field(default_factory=free_port)
+    management_port: int = field(default_factory=free_port)
 
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}"
 
     @property
     def pid_file(self) -> Path:
@@ -88,9 +94,11 @@ class ChaosBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
         )
-        # No plugins: the run needs AMQP only, and a node without them boots faster.
-        (self.directory / "enabled_plugins").write_text("[].\n")
+        # The management API only: the run creates its broker users through it, as
+        # make run and the tests do (ilmo_shared.messaging.users).
+        (self.directory / "enabled_plugins").write_text("[rabbitmq_management].\n")
         if os.geteuid() == 0:
             shutil.chown(self.directory, "rabbitmq", "rabbitmq")
             for path in self.directory.iterdir():
@@ -134,6 +142,7 @@ class ChaosBroker:
                 f"(logs in {self.directory / 'log'})"
             )
         wait_for_port(self.port, 30)
+        wait_for_port(self.management_port, 60)
 
     def pid(self) -> int | None:
         try:
@@ -242,6 +251,7 @@ class ChaosInfrastructure:
     broker: ChaosBroker
     database: ChaosDatabase
     run_id: str
+    users: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def create(cls) -> ChaosInfrastructure:
@@ -259,6 +269,7 @@ class ChaosInfrastructure:
         self.database.prepare()
         self.database.start()
         self.broker.start()
+        self.users = provision_users(self.for_services()).users
 
     def for_services(self) -> IsolatedInfrastructure:
         """What the services and the observers connect to."""
@@ -266,9 +277,10 @@ class ChaosInfrastructure:
             run_id=self.run_id,
             amqp_url=self.broker.url,
             mongodb_url=self.database.url,
-            management_url="",
+            management_url=self.broker.management_url,
             vhost="/",
             credentials=("guest", "guest"),
+            users=self.users,
         )
 
     def remove(self, keep: bool = False) -> None:

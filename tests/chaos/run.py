@@ -56,6 +56,7 @@ import httpx
 from aio_pika.abc import AbstractIncomingMessage
 
 from tests.chaos.infrastructure import ChaosInfrastructure
+from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
@@ -88,13 +89,18 @@ class Subscriber:
 
 
 async def subscribe(
-    url: str, queue_name: str, subscriber: Subscriber
+    infrastructure: IsolatedInfrastructure, subscriber: Subscriber
 ) -> aio_pika.abc.AbstractRobustConnection:
-    connection = await aio_pika.connect_robust(url)
+    """The outside system: an integrator user, which may bind its own queues to ilmo.events."""
+    # The operator declares the exchange (as the services do when they start); an
+    # integrator may only look it up.
+    async with await aio_pika.connect(infrastructure.amqp_url) as operator:
+        channel = await operator.channel()
+        await channel.declare_exchange("ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    connection = await aio_pika.connect_robust(infrastructure.integrator("chaos"))
     channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        "ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    exchange = await channel.get_exchange("ilmo.events")
+    queue_name = infrastructure.integrator_queue("chaos", "subscriber")
     # As an integrating system would: a quorum queue survives a broker crash.
     queue = await channel.declare_queue(
         queue_name, durable=True, arguments={"x-queue-type": "quorum"}
@@ -923,9 +929,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
     smtp = SmtpTestServer()
     smtp.up()
     subscriber = Subscriber()
-    connection = await subscribe(
-        infrastructure.amqp_url, f"chaos.subscriber.{infrastructure.run_id}", subscriber
-    )
+    connection = await subscribe(infrastructure, subscriber)
     try:
         with running_services(
             infrastructure,

@@ -3,7 +3,9 @@
 Random bodies and broken CloudEvents headers go to ``ilmo.internal`` under the
 routing keys the services consume. Each copy a service receives must land in
 that service's dead-letter queue with a reason, and the services must keep
-serving: a real registration still flows through afterwards.
+serving: a real registration still flows through afterwards. Each message
+is published by the broker user of the service that owns its routing key,
+so that it gets past the publisher check to the parsing it is meant to test.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 from ilmo_event_contracts import Envelope, RegistrationAccepted
 from ilmo_shared.dead_letters import browse
 from ilmo_shared.messaging.subscription import REASON_HEADER
+from ilmo_shared.messaging.users import owner_of
 from tests.support.amqp import amqp_connection, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
@@ -90,14 +93,21 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
 
         async with amqp_connection(infrastructure.amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange("ilmo.internal")
             # Other tests of this session share the vhost: count from here on.
             before = {s: len(await browse(channel, f"{s}.dead-letter")) for s in SERVICES}
             expected.update(before)
             for routing_key, body, headers in sent:
-                await exchange.publish(
-                    aio_pika.Message(body, headers=headers), routing_key=routing_key
-                )
+                async with amqp_connection(infrastructure.amqp_url_of_owner(routing_key)) as owner:
+                    owner_channel = await owner.channel(publisher_confirms=True)
+                    exchange = await owner_channel.get_exchange("ilmo.internal")
+                    await exchange.publish(
+                        aio_pika.Message(
+                            body,
+                            headers=headers,
+                            user_id=user_of_owner(infrastructure, routing_key),
+                        ),
+                        routing_key=routing_key,
+                    )
 
             parked: dict[str, list[Any]] = {}
 
@@ -143,6 +153,12 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
             for service in services.values():
                 ready = await client.get(f"{service.url}/health/ready")
                 assert ready.status_code == 200, service.name
+
+
+def user_of_owner(infrastructure: IsolatedInfrastructure, routing_key: str) -> str:
+    owner = owner_of(routing_key)
+    assert owner is not None
+    return infrastructure.owners.user_of(owner)
 
 
 def _is_valid(routing_key: str, body: bytes) -> bool:

@@ -187,9 +187,9 @@ async def test_a_service_uses_whichever_broker_node_answers_and_moves_when_one_i
 async def test_credentials_the_broker_refuses_stop_the_service_naming_the_setting(
     infrastructure: IsolatedInfrastructure,
 ) -> None:
-    parts = urlsplit(infrastructure.amqp_url)
-    wrong = urlunsplit(parts._replace(netloc=f"guest:wrong-password@{parts.hostname}:{parts.port}"))
-    behind = dataclasses.replace(infrastructure, amqp_url=wrong)
+    user, _ = infrastructure.users["capacity"]
+    wrong = {**infrastructure.users, "capacity": (user, "wrong-password")}
+    behind = dataclasses.replace(infrastructure, users=wrong)
     with running_services(behind, ("capacity",), wait_ready=False) as services:
         process = services["capacity"].process
         assert process is not None

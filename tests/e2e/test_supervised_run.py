@@ -123,6 +123,12 @@ def supervised(
         }
     )
     environment.update({f"ILMO_RUN_{name.upper()}_PORT": str(ports[name]) for name in SERVICES})
+    # run.sh creates its services' broker users; names of their own, since users
+    # are global to the broker (a developer's ilmo-<service> stay untouched).
+    broker_users = {name: f"ilmo-test-{infrastructure.run_id}-run-{name}" for name in SERVICES}
+    environment.update(
+        {f"ILMO_{name.upper()}_BROKER_USER": user for name, user in broker_users.items()}
+    )
     run = SupervisedRun(local_dir, environment, ports)
     try:
         yield run
@@ -131,6 +137,9 @@ def supervised(
         for process in run.processes():
             process.kill()
         shutil.rmtree(local_dir, ignore_errors=True)
+        admin = infrastructure.admin()
+        for user in broker_users.values():
+            admin.delete_user(user)
 
 
 def test_a_killed_service_is_restarted_and_stop_leaves_nothing_running(

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
-from faststream.rabbit import RabbitBroker
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -23,9 +24,10 @@ from ilmo_capacity.app import build_app
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import COLLECTION
 from ilmo_event_contracts import Attendance
+from ilmo_shared.dead_letters import ParkedMessage, browse
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
-from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
+from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap, purge_queue
 from tests.support.capacity import (
     accepted,
     cancelled,
@@ -38,7 +40,8 @@ from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 from tests.support.polling import eventually
 from tests.support.processes import free_port
-from tests.support.settling import CountingPublisher, Inflow, relayed
+from tests.support.producers import CountingPublisher, counting_publisher
+from tests.support.settling import Inflow, relayed
 
 SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
 SEAT_DECISIONS = "capacity.seat-decisions"  # the service's queue
@@ -101,35 +104,30 @@ async def capacity(
 ) -> AsyncIterator[RunningCapacity]:
     database_name = infrastructure.database_name("capacity_service")
     settings = CapacitySettings(
-        amqp_url=infrastructure.amqp_url,
+        **infrastructure.broker_settings("capacity"),
         mongodb_url=infrastructure.mongodb_url,
         mongodb_database=database_name,
         http_port=free_port(),
     )
     await purge_queue(infrastructure.amqp_url, SEAT_DECISIONS)
     app = build_app(settings)
-    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
-    await producer.connect()
-    try:
-        async with (
-            event_tap(infrastructure.amqp_url) as tap,
-            serving(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://capacity"
-            ) as http,
-        ):
-            publisher = CountingPublisher(producer)
-            yield RunningCapacity(
-                app,
-                http,
-                publisher,
-                Inflow(SEAT_DECISIONS, publisher),
-                tap,
-                database_name,
-                mongo[database_name],
-            )
-    finally:
-        await producer.stop()
+    async with (
+        counting_publisher(infrastructure) as publisher,
+        event_tap(infrastructure.amqp_url) as tap,
+        serving(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://capacity"
+        ) as http,
+    ):
+        yield RunningCapacity(
+            app,
+            http,
+            publisher,
+            Inflow(SEAT_DECISIONS, publisher),
+            tap,
+            database_name,
+            mongo[database_name],
+        )
 
 
 async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_broker(
@@ -189,6 +187,59 @@ async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_b
     database = mongo[capacity.database_name]
     pending = {"event_id": event_id, f"{OUTBOX_FIELD}.0": {"$exists": True}}
     assert await database["seat_inventories"].count_documents(pending) == 0
+
+
+async def test_a_forged_cancellation_cancels_nothing_and_is_parked_with_its_reason(
+    capacity: RunningCapacity, infrastructure: IsolatedInfrastructure
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 1))
+    person = accepted(event_id)
+    await publish(capacity.publisher, person)
+    [seat] = await capacity.settled(event_id, 1)
+    assert seat.routing_key == "seat.reserved"
+    refused = {"queue": SEAT_DECISIONS, "reason": "publisher"}
+    refused_before = REGISTRY.get_sample_value("ilmo_events_refused_total", refused) or 0.0
+
+    # Streaming's user may not put registration.* on ilmo.events (its topic permissions),
+    # but it can reach the queue through the default exchange: the consumer refuses it.
+    forger = infrastructure.owners.user_of("streaming")
+    forged = cancelled(person)
+    envelope = envelope_for(forged)
+    async with amqp_connection(infrastructure.amqp_url_as("streaming")) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                forged.model_dump_json().encode(),
+                headers=envelope.to_headers(),
+                message_id=envelope.id,
+                type=envelope.type,
+                user_id=forger,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=SEAT_DECISIONS,
+        )
+    async with amqp_connection(infrastructure.amqp_url) as connection:
+        channel = await connection.channel()
+
+        async def parked() -> ParkedMessage | None:
+            found = await browse(channel, "capacity.dead-letter")
+            return next((m for m in found if m.message_id == envelope.id), None)
+
+        parked_message = await eventually(parked, what="the forged cancellation parked")
+    assert parked_message.reason == f"publisher {forger} may not publish registration.cancelled"
+    assert REGISTRY.get_sample_value("ilmo_events_refused_total", refused) == refused_before + 1
+
+    # Nothing changed: the seat is still taken, and no seat was released.
+    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    assert response.json()["reserved"] == 1
+    # The real cancellation, from registration, is the next thing to change the seats.
+    await publish(capacity.publisher, forged)
+    [_, released] = await capacity.settled(event_id, 2)
+    assert (released.routing_key, released.data["registration_id"]) == (
+        "seat.released",
+        str(person.registration_id),
+    )
 
 
 async def test_a_redelivered_request_takes_one_seat_only(capacity: RunningCapacity) -> None:

@@ -54,13 +54,15 @@ async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_
     subscription = Subscription(
         service, "registrations", retry=RedeliveryPolicy(delays=(0.1,), max_attempts=1)
     ).on(RegistrationAccepted, handle)
-    subscription.attach(broker, prefetch=4)
+    subscription.attach(broker, prefetch=4, owners=infrastructure.owners)
     await broker.start()
     await subscription.declare(broker)
+    producer = RabbitBroker(infrastructure.amqp_url_as("registration"), logger=None)
+    await producer.connect()
     try:
         event = accepted()
         envelope = Envelope.model_validate(outbox_entry(event, source="ilmo/test")["envelope"])
-        await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+        await EventPublisher(producer).publish(envelope, event.model_dump_json().encode())
 
         async with amqp_connection(infrastructure.amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
@@ -75,13 +77,18 @@ async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_
             assert len(await browse(channel, dlq)) == 1  # browsing leaves it there
 
             broken = False
-            assert await replay(channel, dlq, {"not-this-one"}) == 0
-            assert await replay(channel, dlq, None) == 1
+            # The consumer's own user replays (here the administrator, as it consumes).
+            assert (
+                await replay(channel, dlq, {"not-this-one"}, user_id=infrastructure.credentials[0])
+                == 0
+            )
+            assert await replay(channel, dlq, None, user_id=infrastructure.credentials[0]) == 1
             await asyncio.wait_for(replayed_event.wait(), timeout=20)
             assert await browse(channel, dlq) == []
-            assert await replay(channel, dlq, None) == 0
+            assert await replay(channel, dlq, None, user_id=infrastructure.credentials[0]) == 0
         assert handled == [envelope.id]
     finally:
+        await producer.stop()
         await broker.stop()
 
 

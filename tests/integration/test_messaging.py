@@ -50,8 +50,18 @@ def envelope_for(event: RegistrationAccepted) -> Envelope:
 
 @pytest.fixture
 async def broker(infrastructure: IsolatedInfrastructure) -> AsyncIterator[RabbitBroker]:
+    """The consuming side: a made-up service's queues, as the administrator."""
     broker = RabbitBroker(infrastructure.amqp_url, logger=None)
     yield broker
+    await broker.stop()
+
+
+@pytest.fixture
+async def producer(infrastructure: IsolatedInfrastructure) -> AsyncIterator[EventPublisher]:
+    """Publishes as registration, the owner of ``registration.*``."""
+    broker = RabbitBroker(infrastructure.amqp_url_as("registration"), logger=None)
+    await broker.connect()
+    yield EventPublisher(broker)
     await broker.stop()
 
 
@@ -60,15 +70,16 @@ def unique_service() -> str:
 
 
 async def test_published_events_carry_the_envelope_and_are_persistent(
-    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+    infrastructure: IsolatedInfrastructure, producer: EventPublisher
 ) -> None:
     event = accepted()
-    await broker.connect()
     async with event_tap(infrastructure.amqp_url, "registration.*") as tap:
         with correlation_scope("corr-123"):
             envelope = envelope_for(event)
-        await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+        await producer.publish(envelope, event.model_dump_json().encode())
         [seen] = await tap.wait_for(1)
+    # Who published it, as RabbitMQ verified: the connection's user.
+    assert seen.user_id == infrastructure.owners.user_of("registration")
     assert seen.routing_key == "registration.accepted"
     assert seen.delivery_mode == 2  # persistent
     assert seen.message_id == envelope.id
@@ -82,7 +93,7 @@ async def test_published_events_carry_the_envelope_and_are_persistent(
 
 
 async def test_an_event_published_before_any_consumer_runs_is_not_lost(
-    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker, producer: EventPublisher
 ) -> None:
     service = unique_service()
     received: list[tuple[RegistrationAccepted, Envelope, str | None]] = []
@@ -99,11 +110,11 @@ async def test_an_event_published_before_any_consumer_runs_is_not_lost(
     event = accepted()
     with correlation_scope("before-consumer"):
         envelope = envelope_for(event)
-    await EventPublisher(broker).publish(envelope, event.model_dump_json().encode())
+    await producer.publish(envelope, event.model_dump_json().encode())
     await broker.stop()
 
     consumer = RabbitBroker(infrastructure.amqp_url, logger=None)
-    subscription.attach(consumer, prefetch=10)
+    subscription.attach(consumer, prefetch=10, owners=infrastructure.owners)
     await consumer.start()
     try:
         await asyncio.wait_for(done.wait(), timeout=20)
@@ -142,7 +153,7 @@ async def test_queues_are_durable_quorum_queues_with_a_delivery_limit_and_dead_l
 
 
 async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_block_the_queue(
-    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker, producer: EventPublisher
 ) -> None:
     service = unique_service()
     handled: list[RegistrationAccepted] = []
@@ -153,24 +164,26 @@ async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_bl
         done.set()
 
     subscription = Subscription(service, "registrations").on(RegistrationAccepted, handle)
-    subscription.attach(broker, prefetch=10)
+    subscription.attach(broker, prefetch=10, owners=infrastructure.owners)
     await broker.start()
     await subscription.declare(broker)
 
     good = accepted()
-    async with amqp_connection(infrastructure.amqp_url) as connection:
+    async with amqp_connection(infrastructure.amqp_url_as("registration")) as connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange("ilmo.internal")
         valid_headers = envelope_for(good).to_headers()
+        registration = infrastructure.owners.user_of("registration")
         for headers, body in [
             ({}, b"{}"),  # no envelope at all
             (valid_headers, b"not json"),
             (valid_headers, b'{"registration_id": "not-a-uuid"}'),
         ]:
             await exchange.publish(
-                aio_pika.Message(body, headers=headers), routing_key="registration.accepted"
+                aio_pika.Message(body, headers=headers, user_id=registration),
+                routing_key="registration.accepted",
             )
-        await EventPublisher(broker).publish(envelope_for(good), good.model_dump_json().encode())
+        await producer.publish(envelope_for(good), good.model_dump_json().encode())
 
     await asyncio.wait_for(done.wait(), timeout=20)
     assert handled == [good]
@@ -183,7 +196,7 @@ async def test_unreadable_messages_are_dead_lettered_with_a_reason_and_do_not_bl
 
 
 async def test_a_failing_handler_is_retried_with_growing_delays_then_dead_lettered_with_a_reason(
-    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker, producer: EventPublisher
 ) -> None:
     service = unique_service()
     attempts: list[float] = []
@@ -201,10 +214,10 @@ async def test_a_failing_handler_is_retried_with_growing_delays_then_dead_letter
     subscription = Subscription(service, "registrations", retry=policy).on(
         RegistrationAccepted, handle
     )
-    subscription.attach(broker, prefetch=1)
+    subscription.attach(broker, prefetch=1, owners=infrastructure.owners)
     await broker.start()
     await subscription.declare(broker)
-    publisher = EventPublisher(broker)
+    publisher = producer
     await publisher.publish(envelope_for(poison), poison.model_dump_json().encode())
     await publisher.publish(envelope_for(behind), behind.model_dump_json().encode())
 
@@ -222,7 +235,7 @@ async def test_a_failing_handler_is_retried_with_growing_delays_then_dead_letter
 
 
 async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
-    infrastructure: IsolatedInfrastructure, broker: RabbitBroker
+    infrastructure: IsolatedInfrastructure, broker: RabbitBroker, producer: EventPublisher
 ) -> None:
     service = unique_service()
     calls = 0
@@ -238,11 +251,11 @@ async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
     subscription = Subscription(
         service, "registrations", retry=RedeliveryPolicy(delays=(0.2,), max_attempts=5)
     ).on(RegistrationAccepted, flaky)
-    subscription.attach(broker, prefetch=1)
+    subscription.attach(broker, prefetch=1, owners=infrastructure.owners)
     await broker.start()
     await subscription.declare(broker)
     event = accepted()
-    await EventPublisher(broker).publish(envelope_for(event), event.model_dump_json().encode())
+    await producer.publish(envelope_for(event), event.model_dump_json().encode())
     await asyncio.wait_for(done.wait(), timeout=20)
     async with amqp_connection(infrastructure.amqp_url) as connection:
         channel = await connection.channel()

@@ -24,7 +24,6 @@ from typing import Any, Literal
 import httpx
 import pytest
 from fastapi import FastAPI
-from faststream.rabbit import RabbitBroker
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -65,7 +64,8 @@ from tests.support.notification import (
 )
 from tests.support.polling import eventually
 from tests.support.processes import free_port
-from tests.support.settling import CountingPublisher, Inflow, fixed_wait
+from tests.support.producers import CountingPublisher, counting_publisher
+from tests.support.settling import Inflow, fixed_wait
 from tests.support.smtp import SmtpTestServer, smtp_server, throwaway_ca
 
 EMAILS_QUEUE = "notification.emails"
@@ -163,7 +163,7 @@ def settings_for(
     infrastructure: IsolatedInfrastructure, smtp: SmtpTestServer, database: str, **changes: Any
 ) -> NotificationSettings:
     values: dict[str, Any] = {
-        "amqp_url": infrastructure.amqp_url,
+        **infrastructure.broker_settings("notification"),
         "mongodb_url": infrastructure.mongodb_url,
         "mongodb_database": database,
         "http_port": free_port(),
@@ -199,22 +199,17 @@ async def running_notification(
     database = database or new_database(infrastructure)
     await purge_queue(infrastructure.amqp_url, EMAILS_QUEUE)
     app = build_app(settings_for(infrastructure, smtp, database, **changes))
-    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
-    await producer.connect()
-    try:
-        async with (
-            event_tap(infrastructure.amqp_url, "notification.*") as tap,
-            serving(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://notification"
-            ) as http,
-        ):
-            publisher = CountingPublisher(producer)
-            yield RunningNotification(
-                app, http, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
-            )
-    finally:
-        await producer.stop()
+    async with (
+        counting_publisher(infrastructure) as publisher,
+        event_tap(infrastructure.amqp_url, "notification.*") as tap,
+        serving(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://notification"
+        ) as http,
+    ):
+        yield RunningNotification(
+            app, http, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
+        )
 
 
 def stream_link(registration: RegistrationAccepted) -> StreamLinkProvisioned:

@@ -30,6 +30,7 @@ class ObservedMessage:
     message_id: str | None
     content_type: str | None
     correlation_id: str | None
+    user_id: str | None = None
 
     @property
     def data(self) -> Any:
@@ -45,6 +46,7 @@ class ObservedMessage:
             message_id=message.message_id,
             content_type=message.content_type,
             correlation_id=message.correlation_id,
+            user_id=message.user_id,
         )
 
 

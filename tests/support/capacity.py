@@ -23,6 +23,7 @@ from ilmo_event_contracts import (
 from ilmo_shared.logging import correlation_scope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
+from tests.support.producers import CountingPublisher
 
 STARTS_AT = datetime(2026, 9, 18, 9, 0, tzinfo=UTC)
 
@@ -111,7 +112,7 @@ def envelope_for(event: InternalEvent, correlation_id: str | None = None) -> Env
 
 
 async def publish(
-    publisher: EventPublisher,
+    publisher: EventPublisher | CountingPublisher,
     event: InternalEvent,
     *,
     envelope: Envelope | None = None,

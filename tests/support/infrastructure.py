@@ -4,16 +4,37 @@ Tests talk to the same RabbitMQ and MongoDB-protocol server that ``make run``
 uses, but never to its data: each session gets its own RabbitMQ virtual host
 (created through the management API) and its own database names, and removes
 them afterwards.
+
+Each session also gets its own broker users, made from the same table as
+``make run``'s (``ilmo_shared.messaging.users``) under session-specific
+names (``ilmo-test-<run id>-<service>``, passed to the services as their
+``*_broker_user`` settings): users are global to the broker, so a session
+never touches a developer's ``ilmo-<service>`` users or another session's.
+``amqp_url`` stays the administrator's, for the test's own observers;
+``amqp_url_as(service)`` is what a service (or a test acting as it) uses.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
+
+from ilmo_shared.messaging.users import (
+    INTEGRATOR_PREFIX,
+    SERVICES,
+    BrokerAdmin,
+    EventOwners,
+    integrator_user,
+    new_password,
+    owner_of,
+    with_credentials,
+)
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017/"
@@ -30,12 +51,76 @@ class IsolatedInfrastructure:
     management_url: str
     vhost: str
     credentials: tuple[str, str]
+    # service -> (broker user, password), made by ``provision_users``.
+    users: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def database_name(self, service: str) -> str:
         return f"test_{self.run_id}_{service}"
 
     def management(self) -> httpx.Client:
         return httpx.Client(base_url=self.management_url, auth=self.credentials, timeout=10)
+
+    def admin(self) -> BrokerAdmin:
+        return BrokerAdmin(self.management_url, *self.credentials)
+
+    def amqp_url_as(self, service: str) -> str:
+        """``amqp_url`` (its nodes and vhost) with ``service``'s own broker user."""
+        user, password = self.users[service]
+        return with_credentials(self.amqp_url, user, password)
+
+    def amqp_url_of_owner(self, event_type: str) -> str:
+        """The URL of the service that owns ``event_type``: who may publish it."""
+        owner = owner_of(event_type)
+        assert owner is not None, f"no Ilmo service owns {event_type}"
+        return self.amqp_url_as(owner)
+
+    @property
+    def owners(self) -> EventOwners:
+        return EventOwners({service: user for service, (user, _) in self.users.items()})
+
+    def broker_settings(self, service: str) -> dict[str, Any]:
+        """A service's settings for the broker: its URL and every service's user name."""
+        names = {f"{s}_broker_user": user for s, (user, _) in self.users.items()}
+        return {"amqp_url": self.amqp_url_as(service), **names}
+
+    def broker_environment(self, service: str) -> dict[str, str]:
+        """``broker_settings`` as the ``ILMO_*`` variables of a service process."""
+        return {
+            f"ILMO_{key.upper()}": str(value)
+            for key, value in self.broker_settings(service).items()
+        }
+
+    def integrator(self, name: str) -> str:
+        """An outside system's user (``integrator-<run id>-<name>``) and its AMQP URL."""
+        password = new_password()
+        user = self.admin().provision_integrator(self.vhost, f"{self.run_id}-{name}", password)
+        return with_credentials(self.amqp_url, user, password)
+
+    def integrator_queue(self, name: str, purpose: str) -> str:
+        """A queue name the integrator ``name`` may declare."""
+        return f"{integrator_user(f'{self.run_id}-{name}')}.{purpose}"
+
+
+def provision_users(infrastructure: IsolatedInfrastructure) -> IsolatedInfrastructure:
+    """Create this run's service users with their permissions on its vhost."""
+    admin = infrastructure.admin()
+    users = {}
+    for service in SERVICES:
+        user, password = f"ilmo-test-{infrastructure.run_id}-{service}", new_password()
+        admin.provision_service(infrastructure.vhost, service, user, password)
+        users[service] = (user, password)
+    return replace(infrastructure, users=users)
+
+
+def remove_users(infrastructure: IsolatedInfrastructure) -> None:
+    """Delete the run's service and integrator users (they are global to the broker)."""
+    admin = infrastructure.admin()
+    for user, _ in infrastructure.users.values():
+        admin.delete_user(user)
+    with infrastructure.management() as api:
+        for found in api.get("/api/users").json():
+            if str(found["name"]).startswith(f"{INTEGRATOR_PREFIX}{infrastructure.run_id}-"):
+                admin.delete_user(found["name"])
 
 
 def create_isolated_infrastructure() -> IsolatedInfrastructure:
@@ -59,9 +144,12 @@ def create_isolated_infrastructure() -> IsolatedInfrastructure:
             f"/api/permissions/{quote(vhost, safe='')}/{quote(credentials[0], safe='')}",
             json={"configure": ".*", "write": ".*", "read": ".*"},
         ).raise_for_status()
-    return infrastructure
+    return provision_users(infrastructure)
 
 
 def remove_test_vhost(infrastructure: IsolatedInfrastructure) -> None:
-    with infrastructure.management() as api:
-        api.delete(f"/api/vhosts/{quote(infrastructure.vhost, safe='')}")
+    try:
+        remove_users(infrastructure)
+    finally:
+        with infrastructure.management() as api:
+            api.delete(f"/api/vhosts/{quote(infrastructure.vhost, safe='')}")

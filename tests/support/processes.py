@@ -114,7 +114,6 @@ def running_services(
     base = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
     base.update(
         {
-            "ILMO_AMQP_URL": infrastructure.amqp_url,
             "ILMO_MONGODB_URL": infrastructure.mongodb_url,
             "ILMO_LOG_LEVEL": "INFO",
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -132,6 +131,8 @@ def running_services(
     try:
         for name in names:
             environment = dict(base)
+            environment.update(infrastructure.broker_environment(name))
+            environment.update(extra_environment or {})
             environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
             environment["ILMO_HTTP_PORT"] = str(ports[name])
             environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports[name]}"

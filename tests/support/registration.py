@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from faststream.rabbit import RabbitBroker
 
 from ilmo_event_contracts import Envelope, InternalEvent
 from ilmo_registration.app import build_app
 from ilmo_registration.settings import RegistrationSettings
-from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.outbox import outbox_entry
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
+from tests.support.producers import counting_publisher
 
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
@@ -36,7 +35,7 @@ class MovableClock:
 
 def settings_for(infrastructure: IsolatedInfrastructure) -> RegistrationSettings:
     return RegistrationSettings(
-        amqp_url=infrastructure.amqp_url,
+        **infrastructure.broker_settings("registration"),
         mongodb_url=infrastructure.mongodb_url,
         mongodb_database=infrastructure.database_name("registration"),
         admin_token=ADMIN_TOKEN,
@@ -146,15 +145,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def publish(infrastructure: IsolatedInfrastructure, *events: InternalEvent) -> None:
-    """Publish events as another service would (envelope from an outbox entry, confirmed)."""
-    broker = RabbitBroker(infrastructure.amqp_url, logger=None)
-    await broker.connect()
-    try:
-        publisher = EventPublisher(broker)
+    """Publish events as their owners would (each its own broker user, an outbox envelope)."""
+    async with counting_publisher(infrastructure) as publisher:
         for event in events:
             entry = outbox_entry(event, source="ilmo/test")
             await publisher.publish(
                 Envelope.model_validate(entry["envelope"]), entry["data"].encode()
             )
-    finally:
-        await broker.stop()

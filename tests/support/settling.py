@@ -28,14 +28,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from faststream.rabbit import RabbitBroker, RabbitExchange
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_event_contracts import Envelope
-from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import EVENTS_CONSUMED
 from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD
@@ -45,23 +42,9 @@ from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.notification import MAILS_DUE
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.producers import CountingPublisher
 
 FINISHED_OUTCOMES = ("handled", "dead_lettered")
-
-
-class CountingPublisher(EventPublisher):
-    """Publishes as a producer does, and counts what it published, by event type."""
-
-    def __init__(self, broker: RabbitBroker) -> None:
-        super().__init__(broker)
-        self.published: Counter[str] = Counter()
-
-    async def publish(
-        self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
-    ) -> None:
-        await super().publish(envelope, body, exchange=exchange)
-        if exchange is INTERNAL_EXCHANGE:  # what the services' queues receive
-            self.published[envelope.type] += 1
 
 
 def finished(queue: str) -> Counter[str]:

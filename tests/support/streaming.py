@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -20,8 +19,9 @@ from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import serving
 from tests.support.polling import eventually
+from tests.support.producers import CountingPublisher, counting_publisher
 from tests.support.registration import MovableClock
-from tests.support.settling import CountingPublisher, Inflow, relayed
+from tests.support.settling import Inflow, relayed
 
 LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
 PUBLIC_BASE_URL = "https://watch.ilmo.example.fi/live"
@@ -32,7 +32,7 @@ LINKS = "stream_links"  # the collection whose documents hold the outbox
 
 def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSettings:
     return StreamingSettings(
-        amqp_url=infrastructure.amqp_url,
+        **infrastructure.broker_settings("streaming"),
         mongodb_url=infrastructure.mongodb_url,
         mongodb_database=infrastructure.database_name("streaming_service"),
         stream_link_secret=LINK_SECRET,
@@ -114,25 +114,20 @@ async def running_streaming(
     clock = clock or MovableClock()
     await purge_queue(infrastructure.amqp_url, STREAM_LINKS_QUEUE)
     app = build_app(settings, clock=clock)
-    producer = RabbitBroker(infrastructure.amqp_url, logger=None)
-    await producer.connect()
-    try:
-        async with (
-            event_tap(infrastructure.amqp_url, "stream.#") as tap,
-            serving(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://streaming"
-            ) as http,
-        ):
-            publisher = CountingPublisher(producer)
-            yield RunningStreaming(
-                http,
-                publisher,
-                Inflow(STREAM_LINKS_QUEUE, publisher),
-                tap,
-                clock,
-                settings.mongodb_database,
-                mongo[settings.mongodb_database],
-            )
-    finally:
-        await producer.stop()
+    async with (
+        counting_publisher(infrastructure) as publisher,
+        event_tap(infrastructure.amqp_url, "stream.#") as tap,
+        serving(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://streaming"
+        ) as http,
+    ):
+        yield RunningStreaming(
+            http,
+            publisher,
+            Inflow(STREAM_LINKS_QUEUE, publisher),
+            tap,
+            clock,
+            settings.mongodb_database,
+            mongo[settings.mongodb_database],
+        )

@@ -10,6 +10,13 @@ deduplicate on it.
 
 Messages are read with get-and-requeue, which keeps them in the queue; only
 ``replay`` removes a message, after its copy was confirmed by the broker.
+
+``replay`` must connect as the service's own broker user (``ilmo-<service>``,
+or ``ILMO_<SERVICE>_BROKER_USER``): the copy's ``user_id`` is then the
+service's, and the publisher the consumer verified when the message first
+arrived travels in ``x-ilmo-publisher``, which the consumer trusts only on a
+message from its own user (docs/security.md). Replayed as anyone else, the
+message would be refused as forged.
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from ilmo_shared.messaging.subscription import (
     ATTEMPT_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
+    PUBLISHER_HEADER,
     REASON_HEADER,
 )
+from ilmo_shared.messaging.users import SERVICES, configured_user, user_of
 from ilmo_shared.settings import broker_nodes
 
-SERVICES = ("registration", "capacity", "notification", "streaming")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 _DROPPED_ON_REPLAY = (
     REASON_HEADER,
@@ -97,8 +105,13 @@ async def browse(channel: AbstractChannel, queue_name: str) -> list[ParkedMessag
             await message.nack(requeue=True)
 
 
-async def replay(channel: AbstractChannel, queue_name: str, message_ids: set[str] | None) -> int:
-    """Send parked messages back to their source queue; ``None`` means all of them."""
+async def replay(
+    channel: AbstractChannel, queue_name: str, message_ids: set[str] | None, *, user_id: str
+) -> int:
+    """Send parked messages back to their source queue; ``None`` means all of them.
+
+    ``user_id`` is the channel's user, which must be the consuming service's.
+    """
     queue = await channel.declare_queue(queue_name, passive=True)
     replayed = 0
     kept: list[AbstractIncomingMessage] = []
@@ -109,6 +122,9 @@ async def replay(channel: AbstractChannel, queue_name: str, message_ids: set[str
                 kept.append(message)
                 continue
             headers = {k: v for k, v in parked.headers.items() if k not in _DROPPED_ON_REPLAY}
+            if PUBLISHER_HEADER not in headers and message.user_id:
+                # Parked by the broker (delivery limit): user_id is still the publisher's.
+                headers[PUBLISHER_HEADER] = message.user_id
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     parked.body,
@@ -119,6 +135,7 @@ async def replay(channel: AbstractChannel, queue_name: str, message_ids: set[str
                     correlation_id=message.correlation_id,
                     timestamp=message.timestamp,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    user_id=user_id,
                 ),
                 routing_key=parked.source_queue,
             )
@@ -147,7 +164,22 @@ async def _connect(nodes: str) -> AbstractConnection:
     raise SystemExit(f"ilmo-dlq: no broker node answers ({type(failure).__name__})")
 
 
+def service_user(service: str) -> str:
+    """The broker user ``service`` runs as: ``ILMO_<SERVICE>_BROKER_USER`` or ``ilmo-<service>``."""
+    return configured_user(service, os.environ)
+
+
 async def _run(arguments: argparse.Namespace) -> int:
+    if arguments.command == "replay":
+        user = user_of(broker_nodes(arguments.amqp_url)[0])
+        if user != service_user(arguments.service):
+            print(
+                f"ilmo-dlq: replay into {arguments.service}'s queue connects as "
+                f"{service_user(arguments.service)} (its own broker user), not {user}: "
+                "a copy from another user would be refused as forged",
+                file=sys.stderr,
+            )
+            return 2
     connection = await _connect(arguments.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -171,7 +203,8 @@ async def _run(arguments: argparse.Namespace) -> int:
             return 1
         else:
             wanted = None if arguments.all else set(arguments.message_ids)
-            count = await replay(channel, _queue_for(arguments.service), wanted)
+            user = user_of(broker_nodes(arguments.amqp_url)[0])
+            count = await replay(channel, _queue_for(arguments.service), wanted, user_id=user)
             print(f"replayed {count} message(s) from {arguments.service}.dead-letter")
     return 0
 

@@ -141,7 +141,11 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     """
     broker = infrastructure.broker
     for subscription in parts.subscriptions:
-        subscription.attach(broker, prefetch=infrastructure.settings.prefetch)
+        subscription.attach(
+            broker,
+            prefetch=infrastructure.settings.prefetch,
+            owners=infrastructure.settings.event_owners(),
+        )
     lifecycle = Lifecycle(infrastructure, parts)
 
     @asynccontextmanager

@@ -21,10 +21,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ilmo_shared.messaging.users import SERVICES, EventOwners, default_user
+
 ENV_PREFIX = "ILMO_"
 
 AmqpUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["amqp", "amqps"])]
 Port = Annotated[int, Field(ge=1, le=65535)]
+BrokerUser = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s,]+$")]
 MongoUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
 
 
@@ -57,6 +60,18 @@ class ServiceSettings(BaseSettings):
     http_port: Port = 8080
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     prefetch: int = Field(default=32, ge=1, le=10_000)
+    # The broker user each service connects as: a consumer accepts an event
+    # type only from the user of the service that owns it (docs/security.md).
+    registration_broker_user: BrokerUser = default_user("registration")
+    capacity_broker_user: BrokerUser = default_user("capacity")
+    notification_broker_user: BrokerUser = default_user("notification")
+    streaming_broker_user: BrokerUser = default_user("streaming")
+
+    def event_owners(self) -> EventOwners:
+        """Who may publish which event type, by these settings' user names."""
+        return EventOwners(
+            {service: getattr(self, f"{service}_broker_user") for service in SERVICES}
+        )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

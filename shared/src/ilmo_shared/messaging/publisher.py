@@ -8,6 +8,7 @@ from prometheus_client import Counter
 
 from ilmo_event_contracts.envelope import CONTENT_TYPE, Envelope
 from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
+from ilmo_shared.messaging.users import connection_user
 
 EVENTS_PUBLISHED = Counter(
     "ilmo_events_published_total", "Events confirmed by the broker.", ["exchange", "type"]
@@ -25,7 +26,9 @@ class EventPublisher:
     (FastStream's default channel has publisher confirms on); a nack or a
     timeout raises, so the caller (the outbox relay) keeps the event and
     retries. FastStream publishes non-persistent messages unless told, hence
-    the explicit ``persist=True``.
+    the explicit ``persist=True``. Every message carries the AMQP ``user_id``
+    of the connection's user, which RabbitMQ verifies: consumers accept an
+    event type only from the user of the service that owns it.
     """
 
     def __init__(self, broker: RabbitBroker, *, confirm_timeout: float = 10.0) -> None:
@@ -50,6 +53,7 @@ class EventPublisher:
             message_type=envelope.type,
             timestamp=envelope.time,
             correlation_id=envelope.correlationid,
+            user_id=connection_user(self._broker),
         )
         if not isinstance(confirmation, aiormq.spec.Basic.Ack):
             raise PublishNotConfirmedError(f"broker did not confirm event {envelope.id}")

@@ -14,6 +14,17 @@ queue. Acknowledgement is explicit, never a library default:
   it is dead-lettered with the failure reason. Only if that republishing
   itself fails is the message nacked for an immediate redelivery, which the
   queue's delivery limit bounds.
+
+Once the envelope is read, before anything else, the publisher is checked
+(docs/security.md): an event type is accepted only from the broker user of
+the service that owns it, as the message's AMQP ``user_id`` (verified by
+RabbitMQ) says. Anything else is
+dead-lettered with the reason and counted in ``ilmo_events_refused_total``,
+and no handler sees it. The check is made at first receipt: a retry or a
+parked message is republished by this consumer, so its ``user_id`` becomes
+the consumer's own; the consumer then records the publisher it verified in
+``x-ilmo-publisher``, and trusts that header only on a message whose
+``user_id`` is its own user (which no other user can set).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from ilmo_shared.messaging.topology import (
     retry_queue_name,
     work_queue,
 )
+from ilmo_shared.messaging.users import EventOwners, connection_user
 
 EventT = TypeVar("EventT", bound=InternalEvent)
 Handler = Callable[[EventT, Envelope], Awaitable[None]]
@@ -49,11 +61,18 @@ Handler = Callable[[EventT, Envelope], Awaitable[None]]
 REASON_HEADER = "x-ilmo-dead-letter-reason"
 ATTEMPT_HEADER = "x-ilmo-attempt"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ilmo-original-routing-key"
+# The user_id the message first arrived with; set when this consumer republishes it.
+PUBLISHER_HEADER = "x-ilmo-publisher"
 
 EVENTS_CONSUMED = Counter(
     "ilmo_events_consumed_total",
     "Events taken from a queue, by outcome (handled, dead_lettered, failed).",
     ["queue", "type", "outcome"],
+)
+EVENTS_REFUSED = Counter(
+    "ilmo_events_refused_total",
+    "Events dead-lettered unhandled because of who published them (reason=publisher).",
+    ["queue", "reason"],
 )
 HANDLING_SECONDS = Histogram(
     "ilmo_event_handling_seconds", "Time spent handling one event.", ["queue", "type"]
@@ -64,6 +83,10 @@ log = structlog.get_logger(__name__)
 
 class UnprocessableMessageError(Exception):
     """A message that no retry can make sense of; it goes to the dead-letter queue."""
+
+
+class RefusedPublisherError(UnprocessableMessageError):
+    """A message from a user that may not publish its event type: parked, never handled."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,7 @@ class Subscription:
         self.queue_name = queue_name(service, purpose)
         self._single_active_consumer = single_active_consumer
         self._routes: dict[str, _Route[Any]] = {}
+        self._owners = EventOwners()
 
     def on(self, event_class: type[EventT], handler: Handler[EventT]) -> Subscription:
         """Handle ``event_class`` with ``handler(event, envelope)``."""
@@ -98,8 +122,12 @@ class Subscription:
     def routing_keys(self) -> list[str]:
         return sorted(self._routes)
 
-    def attach(self, broker: RabbitBroker, *, prefetch: int) -> None:
-        """Register the consumer on the broker (before the broker starts)."""
+    def attach(self, broker: RabbitBroker, *, prefetch: int, owners: EventOwners) -> None:
+        """Register the consumer on the broker (before the broker starts).
+
+        ``owners`` says which broker user may publish which event type.
+        """
+        self._owners = owners
         if not self._routes:
             raise ValueError(f"subscription {self.queue_name} handles no event type")
         queue = work_queue(
@@ -146,10 +174,16 @@ class Subscription:
     async def _consume(self, broker: RabbitBroker, message: RabbitMessage) -> None:
         event_type = str(message.raw_message.routing_key or "")
         started = time.perf_counter()
+        publisher = self._publisher(broker, message)
         try:
-            envelope, event, route = self._parse(message)
+            envelope, event, route = self._parse(message, publisher)
+        except RefusedPublisherError as problem:
+            await self._dead_letter(broker, message, str(problem), publisher)
+            EVENTS_REFUSED.labels(self.queue_name, "publisher").inc()
+            EVENTS_CONSUMED.labels(self.queue_name, event_type, "dead_lettered").inc()
+            return
         except UnprocessableMessageError as problem:
-            await self._dead_letter(broker, message, str(problem))
+            await self._dead_letter(broker, message, str(problem), publisher)
             EVENTS_CONSUMED.labels(self.queue_name, event_type, "dead_lettered").inc()
             return
         with correlation_scope(envelope.correlationid):
@@ -164,7 +198,7 @@ class Subscription:
                     error=type(error).__name__,
                 )
                 EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "failed").inc()
-                await self._retry_later(broker, message, error)
+                await self._retry_later(broker, message, error, publisher)
                 return
         await message.ack()
         EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "handled").inc()
@@ -172,11 +206,31 @@ class Subscription:
             time.perf_counter() - started
         )
 
-    def _parse(self, message: RabbitMessage) -> tuple[Envelope, InternalEvent, _Route[Any]]:
+    def _publisher(self, broker: RabbitBroker, message: RabbitMessage) -> str | None:
+        """The broker user that published the message, as far as RabbitMQ vouches for it.
+
+        ``user_id`` is verified by RabbitMQ. On a message whose ``user_id`` is
+        this consumer's own user (a retry or replay of its own), the publisher
+        it verified at first receipt is in ``x-ilmo-publisher``.
+        """
+        raw = message.raw_message
+        user_id = raw.user_id or None
+        recorded = (raw.headers or {}).get(PUBLISHER_HEADER)
+        if user_id is not None and user_id == connection_user(broker) and recorded is not None:
+            return recorded.decode() if isinstance(recorded, bytes) else str(recorded)
+        return user_id
+
+    def _parse(
+        self, message: RabbitMessage, publisher: str | None
+    ) -> tuple[Envelope, InternalEvent, _Route[Any]]:
         try:
             envelope = Envelope.from_headers(message.headers)
         except EnvelopeError as error:
             raise UnprocessableMessageError(str(error)) from error
+        if not self._owners.may_publish(publisher, envelope.type):
+            raise RefusedPublisherError(
+                f"publisher {publisher or '(none)'} may not publish {envelope.type}"
+            )
         route = self._routes.get(envelope.type)
         if route is None:
             raise UnprocessableMessageError(f"no handler for event type {envelope.type!r}")
@@ -195,7 +249,7 @@ class Subscription:
         return envelope, event, route
 
     async def _retry_later(
-        self, broker: RabbitBroker, message: RabbitMessage, error: Exception
+        self, broker: RabbitBroker, message: RabbitMessage, error: Exception, publisher: str | None
     ) -> None:
         """Send a failed message round a delay queue, or park it once the attempts are spent."""
         raw = message.raw_message
@@ -203,12 +257,12 @@ class Subscription:
         try:
             if attempt >= self.retry.max_attempts:
                 reason = f"handler failed {attempt} times, last with {type(error).__name__}"
-                await self._dead_letter(broker, message, reason)
+                await self._dead_letter(broker, message, reason, publisher)
                 return
             await _republish(
                 broker,
                 message,
-                {ATTEMPT_HEADER: attempt},
+                {ATTEMPT_HEADER: attempt, **_publisher_header(publisher)},
                 routing_key=retry_queue_name(self.queue_name, self.retry.delay_for(attempt)),
             )
         except Exception:
@@ -217,14 +271,20 @@ class Subscription:
             return
         await message.ack()
 
-    async def _dead_letter(self, broker: RabbitBroker, message: RabbitMessage, reason: str) -> None:
+    async def _dead_letter(
+        self, broker: RabbitBroker, message: RabbitMessage, reason: str, publisher: str | None
+    ) -> None:
         """Park an unprocessable message with its reason, then take it off the queue."""
         original_key = str(message.raw_message.routing_key or "")
         log.warning("event_dead_lettered", queue=self.queue_name, reason=reason)
         await _republish(
             broker,
             message,
-            {REASON_HEADER: reason, ORIGINAL_ROUTING_KEY_HEADER: original_key},
+            {
+                REASON_HEADER: reason,
+                ORIGINAL_ROUTING_KEY_HEADER: original_key,
+                **_publisher_header(publisher),
+            },
             routing_key=self.queue_name,
             exchange=DEAD_LETTER_EXCHANGE,
         )
@@ -239,7 +299,11 @@ async def _republish(
     routing_key: str,
     exchange: RabbitExchange | None = None,
 ) -> None:
-    """Publish ``message`` again, body and properties as received, with ``extra_headers``."""
+    """Publish ``message`` again, body and properties as received, with ``extra_headers``.
+
+    The copy's ``user_id`` is this connection's user (RabbitMQ refuses any
+    other); the publisher verified at first receipt travels in ``extra_headers``.
+    """
     raw = message.raw_message
     await broker.publish(
         raw.body,
@@ -252,7 +316,12 @@ async def _republish(
         message_id=raw.message_id,
         message_type=raw.type,
         correlation_id=raw.correlation_id,
+        user_id=connection_user(broker),
     )
+
+
+def _publisher_header(publisher: str | None) -> dict[str, str]:
+    return {} if publisher is None else {PUBLISHER_HEADER: publisher}
 
 
 def _as_int(value: object) -> int:
