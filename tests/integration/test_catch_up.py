@@ -56,13 +56,18 @@ async def _publish(broker: RabbitBroker, *envelopes: Envelope) -> None:
 async def reading(
     infrastructure: IsolatedInfrastructure, start: str | int | datetime
 ) -> AsyncIterator[list[Received]]:
-    """The example subscriber reading the stream from ``start``, into a list, in the background."""
+    """The example subscriber reading the stream from ``start``, into a list, in the background.
+
+    It reads as an outside system does: as an integrator user, who may read
+    the stream and write to nothing of Ilmo's.
+    """
     received: list[Received] = []
+    url = infrastructure.integrator("catch-up")
 
     async def keep(event: Received) -> None:
         received.append(event)
 
-    task = asyncio.create_task(catch_up(infrastructure.amqp_url, start, keep))
+    task = asyncio.create_task(catch_up(url, start, keep))
     try:
         yield received
     finally:

@@ -93,12 +93,13 @@ def test_an_integrator_reads_ilmo_events_into_its_own_queues_and_writes_to_no_il
     None
 ):
     assert integrator_user("kela") == "integrator-kela"
-    kela = integrator_permissions("kela", streams=["ilmo.events.stream"])
+    kela = integrator_permissions("kela")
     assert matches(kela.configure, "integrator-kela.registrations")
     assert not matches(kela.configure, "integrator-kelax.registrations")
     assert not matches(kela.configure, "amq.gen-123")
     assert matches(kela.read, "ilmo.events")
-    assert matches(kela.read, "ilmo.events.stream")
+    assert matches(kela.read, "ilmo.events.catch-up")  # the stream it catches up from
+    assert not matches(kela.configure, "ilmo.events.catch-up")
     assert not matches(kela.read, "ilmo.internal")
     for exchange in ("ilmo.events", "ilmo.internal", "ilmo.dead-letter", "amq.default"):
         assert not matches(kela.write, exchange)
@@ -122,3 +123,11 @@ def test_credentials_are_replaced_on_every_node() -> None:
     assert with_credentials(nodes, "ilmo-x", "a/b@c") == (
         "amqp://ilmo-x:a%2Fb%40c@rabbit-0:5672/v,amqp://ilmo-x:a%2Fb%40c@rabbit-1/v"
     )
+
+
+def test_registration_alone_declares_and_binds_the_catch_up_stream() -> None:
+    registration = service_permissions("registration")
+    assert matches(registration.configure, "ilmo.events.catch-up")
+    assert matches(registration.write, "ilmo.events.catch-up")
+    for other in ("capacity", "notification", "streaming"):
+        assert not matches(service_permissions(other).configure, "ilmo.events.catch-up")

@@ -39,6 +39,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from faststream.rabbit import RabbitBroker
 
+from ilmo_shared.messaging.catch_up import CATCH_UP_STREAM_NAME
+
 SERVICES = ("registration", "capacity", "notification", "streaming")
 
 # The first segment of an event type names its owner: only that service publishes it.
@@ -51,7 +53,13 @@ OWNED_PREFIXES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
-# Ilmo's exchanges: public events, internal events (part 1 of issue 12), parked messages.
+# Queues a service declares besides its own: registration keeps the catch-up
+# stream of ilmo.events (``catch_up``), which integrators read.
+DECLARED_FOR_OTHERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"registration": (CATCH_UP_STREAM_NAME,)}
+)
+
+# Ilmo's exchanges: public events, internal events, parked messages.
 ILMO_EXCHANGES = r"ilmo\.(events|internal|dead-letter)"
 PUBLISHED_EXCHANGES = ("ilmo.events", "ilmo.internal")
 DEAD_LETTER_EXCHANGE_NAME = "ilmo.dead-letter"
@@ -119,12 +127,14 @@ def _anchored(*alternatives: str) -> str:
 def service_permissions(service: str) -> Permissions:
     """What a service needs: its own queues, Ilmo's exchanges, the default exchange for retries."""
     own_queues = re.escape(service) + r"\..*"
+    declared = [re.escape(name) for name in DECLARED_FOR_OTHERS.get(service, ())]
     owned_keys = "^(" + "|".join(re.escape(p) for p in OWNED_PREFIXES[service]) + r")\."
     topics = {exchange: (owned_keys, ".*") for exchange in PUBLISHED_EXCHANGES}
     topics[DEAD_LETTER_EXCHANGE_NAME] = ("^" + own_queues + "$", ".*")
     return Permissions(
-        configure=_anchored(own_queues, ILMO_EXCHANGES),
-        write=_anchored(own_queues, ILMO_EXCHANGES, DEFAULT_EXCHANGE),
+        configure=_anchored(own_queues, *declared, ILMO_EXCHANGES),
+        # Write on a queue is what binding it to an exchange takes.
+        write=_anchored(own_queues, *declared, ILMO_EXCHANGES, DEFAULT_EXCHANGE),
         read=_anchored(own_queues, ILMO_EXCHANGES),
         topics=topics,
     )
@@ -142,8 +152,10 @@ def integrator_queue_prefix(name: str) -> str:
     return f"{integrator_user(name)}."
 
 
-def integrator_permissions(name: str, *, streams: Iterable[str] = ()) -> Permissions:
-    """Read ``ilmo.events`` (and the given streams); own queues only; no Ilmo exchange to write."""
+def integrator_permissions(
+    name: str, *, streams: Iterable[str] = (CATCH_UP_STREAM_NAME,)
+) -> Permissions:
+    """Read ``ilmo.events`` and the catch-up stream; own queues only; no Ilmo exchange to write."""
     own_queues = re.escape(integrator_queue_prefix(name)) + ".*"
     readable = [own_queues, r"ilmo\.events", *(re.escape(s) for s in streams)]
     return Permissions(
@@ -257,7 +269,12 @@ class BrokerAdmin:
         self.grant(vhost, user, service_permissions(service))
 
     def provision_integrator(
-        self, vhost: str, name: str, password: str, *, streams: Iterable[str] = ()
+        self,
+        vhost: str,
+        name: str,
+        password: str,
+        *,
+        streams: Iterable[str] = (CATCH_UP_STREAM_NAME,),
     ) -> str:
         """Create or update the integrator ``name``; returns its user name."""
         user = integrator_user(name)
@@ -285,7 +302,7 @@ def _password_in(directory: Path, user: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Create the services' broker users on a vhost and print each service's AMQP URL.
+    """Create the services' broker users, or an integrator's, on a vhost; print their URLs.
 
     ``python -m ilmo_shared.messaging.users provision --amqp-url URL
     --passwords DIR`` creates (or updates) each service's user
@@ -296,9 +313,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     one that talks to the management API: ``--management-url``, else
     ``ILMO_RABBITMQ_MANAGEMENT_URL``, else ``http://<broker host>:15672``
     (``ILMO_RABBITMQ_MANAGEMENT_PORT`` changes the port).
+
+    ``... integrator NAME --amqp-url URL --passwords DIR`` creates (or
+    updates) the outside system's user ``integrator-NAME`` the same way and
+    prints its URL.
     """
     parser = argparse.ArgumentParser(prog="python -m ilmo_shared.messaging.users")
-    parser.add_argument("command", choices=["provision"])
+    parser.add_argument("command", choices=["provision", "integrator"])
+    parser.add_argument("name", nargs="?", help="the outside system (with `integrator`)")
     parser.add_argument("--amqp-url", required=True)
     parser.add_argument("--management-url")
     parser.add_argument("--passwords", type=Path, required=True)
@@ -314,12 +336,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin = BrokerAdmin(management_url, user_of(first), unquote(split.password or DEFAULT_LOGIN))
     vhost = vhost_of(first)
     try:
+        if arguments.command == "integrator":
+            if not arguments.name:
+                parser.error("integrator needs the outside system's NAME")
+            user = integrator_user(arguments.name)
+            password = _password_in(arguments.passwords, user)
+            admin.provision_integrator(vhost, arguments.name, password)
+            print(user, with_credentials(first, user, password))
+            return
         for service in SERVICES:
             user = configured_user(service, os.environ)
             password = _password_in(arguments.passwords, user)
             admin.provision_service(vhost, service, user, password)
             print(service, with_credentials(arguments.amqp_url, user, password))
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, ValueError) as error:
         print(f"broker users: {error}", file=sys.stderr)
         raise SystemExit(1) from None
 
