@@ -6,34 +6,21 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from faststream.rabbit import RabbitBroker
 
-from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, RegistrationAccepted
 from ilmo_shared.dead_letters import browse, replay
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription
 from ilmo_shared.messaging.topology import RedeliveryPolicy
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection
+from tests.support.capacity import accepted
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import free_port
-
-
-def accepted() -> RegistrationAccepted:
-    return RegistrationAccepted(
-        registration_id=uuid.uuid4(),
-        event_id="seminar",
-        attendance=Attendance.REMOTE,
-        language=Language.EN,
-        first_name="Ann",
-        last_name="Other",
-        email="ann@example.org",
-        registered_at=datetime.now(UTC),
-    )
 
 
 async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_queue(
@@ -60,7 +47,7 @@ async def test_parked_messages_are_listed_in_place_and_replayed_once_into_their_
     producer = RabbitBroker(infrastructure.amqp_url_as("registration"), logger=None)
     await producer.connect()
     try:
-        event = accepted()
+        event = accepted("seminar", attendance=Attendance.REMOTE)
         envelope = Envelope.model_validate(outbox_entry(event, source="ilmo/test")["envelope"])
         await EventPublisher(producer).publish(envelope, event.model_dump_json().encode())
 

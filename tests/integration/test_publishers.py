@@ -13,7 +13,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
@@ -21,28 +20,16 @@ import aiormq
 import pytest
 from faststream.rabbit import RabbitBroker
 
-from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, RegistrationAccepted
 from ilmo_shared.dead_letters import browse
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import PUBLISHER_HEADER, REASON_HEADER, Subscription
 from ilmo_shared.messaging.topology import RedeliveryPolicy
 from ilmo_shared.outbox import outbox_entry
 from tests.support.amqp import amqp_connection
+from tests.support.capacity import accepted
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-
-
-def accepted() -> RegistrationAccepted:
-    return RegistrationAccepted(
-        registration_id=uuid.uuid4(),
-        event_id="seminar",
-        attendance=Attendance.REMOTE,
-        language=Language.EN,
-        first_name="Ann",
-        last_name="Other",
-        email="ann@example.org",
-        registered_at=datetime.now(UTC),
-    )
 
 
 def envelope_for(event: RegistrationAccepted) -> Envelope:
@@ -82,7 +69,7 @@ async def test_an_integrator_reads_ilmo_events_in_its_own_queues_and_can_publish
         await queue.bind(exchange, "registration.#")
 
         # What registration publishes arrives in the integrator's queue.
-        event = accepted()
+        event = accepted("seminar", attendance=Attendance.REMOTE)
         async with amqp_connection(infrastructure.amqp_url_as("registration")) as registration:
             producer = await registration.channel(publisher_confirms=True)
             events = await producer.get_exchange("ilmo.events")
@@ -121,7 +108,7 @@ async def test_an_integrator_reads_ilmo_events_in_its_own_queues_and_can_publish
 async def test_a_service_publishes_only_its_own_event_types_and_only_as_itself(
     infrastructure: IsolatedInfrastructure,
 ) -> None:
-    event = accepted()
+    event = accepted("seminar", attendance=Attendance.REMOTE)
     async with amqp_connection(infrastructure.amqp_url_as("streaming")) as connection:
         # Its own type: fine.
         allowed = await connection.channel(publisher_confirms=True)
@@ -228,7 +215,10 @@ async def test_a_retried_and_a_replayed_message_are_still_accepted(
     await registration_broker.connect()
     try:
         publisher = EventPublisher(registration_broker)
-        retried, replayed = accepted(), accepted()
+        retried, replayed = (
+            accepted("seminar", attendance=Attendance.REMOTE),
+            accepted("seminar", attendance=Attendance.REMOTE),
+        )
         retried_envelope, replayed_envelope = envelope_for(retried), envelope_for(replayed)
         probe.failures = {retried_envelope.id: 1, replayed_envelope.id: 2}
         await publisher.publish(retried_envelope, retried.model_dump_json().encode())
@@ -266,7 +256,7 @@ async def test_a_retried_and_a_replayed_message_are_still_accepted(
 async def test_a_header_naming_the_owner_is_no_use_to_a_forger(
     infrastructure: IsolatedInfrastructure, probe: Probe
 ) -> None:
-    forged = accepted()
+    forged = accepted("seminar", attendance=Attendance.REMOTE)
     envelope = envelope_for(forged)
     forger = infrastructure.owners.user_of("streaming")
     async with amqp_connection(infrastructure.amqp_url_as("streaming")) as connection:
