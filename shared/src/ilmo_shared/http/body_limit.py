@@ -4,8 +4,13 @@ A body is refused before it is read when its ``Content-Length`` is over the
 limit, and while it streams when a chunked body grows past it: the app reads
 at most the limit plus the one chunk that crossed it, never the rest. The
 answer is ``/problems/content-too-large``, or a service's own 413 page under
-its page prefixes, like every other error there; it carries
-``Connection: close``, since the unread rest of the body is still on the way.
+its page prefixes, like every other error there.
+
+The connection stays open: uvicorn reads the unread rest of a refused body
+and drops it (it buffers none of it), so the client, which may still be
+sending, reads the 413 rather than a connection reset, as it would if the
+server closed a socket with unread bytes in it. How long a client may go on
+sending is the ingress's to bound (docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ilmo_shared.http.problems import PageErrors, http_problem
 
 CONTENT_TOO_LARGE = 413
-CLOSE = {"Connection": "close"}
 
 
 class ContentTooLarge(HTTPException):
@@ -30,11 +34,7 @@ class ContentTooLarge(HTTPException):
     """
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            CONTENT_TOO_LARGE,
-            detail=f"The request body is larger than {limit} bytes.",
-            headers=CLOSE,
-        )
+        super().__init__(CONTENT_TOO_LARGE, f"The request body is larger than {limit} bytes.")
 
 
 class BodyLimitMiddleware:
@@ -86,11 +86,10 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response: Response
         if self.pages is not None and str(scope.get("path", "")).startswith(self.pages.prefixes):
-            response = self.pages.render(CONTENT_TOO_LARGE, CLOSE)
+            response = self.pages.render(CONTENT_TOO_LARGE, None)
         else:
-            response = http_problem(
-                CONTENT_TOO_LARGE, ContentTooLarge(self.max_bytes).detail, CLOSE
-            ).response()
+            detail = ContentTooLarge(self.max_bytes).detail
+            response = http_problem(CONTENT_TOO_LARGE, detail).response()
         await response(scope, receive, send)
 
 
