@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.problems import PROBLEM_JSON, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware, docs_paths
+from ilmo_shared.runtime import server_config
+from ilmo_shared.settings import ServiceSettings
 
 LIMIT = 100
 PAGE_CSP = "default-src 'none'; style-src 'sha256-abc'"
@@ -166,3 +169,21 @@ async def test_a_response_s_own_headers_are_kept_and_the_docs_get_no_csp() -> No
     assert "content-security-policy" not in docs.headers
     assert docs.headers["x-frame-options"] == "DENY"
     assert docs.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_server_runs_h11_with_the_limits_from_the_settings(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ILMO_HTTP_LIMIT_CONCURRENCY", "7")
+    monkeypatch.setenv("ILMO_HTTP_KEEP_ALIVE_SECONDS", "61")
+    monkeypatch.setenv("ILMO_HTTP_MAX_HEADER_BYTES", "8192")
+
+    config = server_config(FastAPI(), ServiceSettings())
+
+    assert config.http == "h11"
+    assert config.limit_concurrency == 7
+    assert config.timeout_keep_alive == 61
+    assert config.h11_max_incomplete_event_size == 8192
+    defaults = ServiceSettings.model_fields
+    assert defaults["max_body_bytes"].default == 1024 * 1024
+    assert defaults["hsts_max_age"].default == 0
