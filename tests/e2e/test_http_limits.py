@@ -14,7 +14,12 @@ from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.problems import assert_problem
 from tests.support.processes import running_services
-from tests.support.registration import ADMIN_TOKEN, event_payload, registration_payload
+from tests.support.registration import (
+    ADMIN_TOKEN,
+    event_payload,
+    registration_payload,
+    unique_id,
+)
 
 LIMIT = 8192
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -37,12 +42,13 @@ async def test_an_oversized_body_is_refused_with_413_and_nothing_is_stored(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
     database = mongo[infrastructure.database_name("registration")]
-    event = event_payload(id="limits-seminar")
+    event_id, too_big_id = unique_id("limits"), unique_id("too-big")
+    event = event_payload(id=event_id)
     many_items = [
         {**event["agenda"][0], "title": {"fi": f"Osio {n}"}, "speakers": []} for n in range(100)
     ]
     # Valid but for its size: a hundred agenda items.
-    big_event = event_payload(id="too-big-seminar", agenda=many_items)
+    big_event = event_payload(id=too_big_id, agenda=many_items)
     assert len(json.dumps(big_event)) > LIMIT
 
     with running_services(
@@ -54,7 +60,7 @@ async def test_an_oversized_body_is_refused_with_413_and_nothing_is_stored(
             )
             created = await client.post("/api/v1/events", json=event, headers=ADMIN)
             assert created.status_code == 201, created.text
-            path = "/api/v1/events/limits-seminar/registrations"
+            path = f"/api/v1/events/{event_id}/registrations"
             at_limit = await client.post(
                 path,
                 content=_chunks(_padded(registration_payload(), LIMIT)),
@@ -74,8 +80,8 @@ async def test_an_oversized_body_is_refused_with_413_and_nothing_is_stored(
         assert_problem(refused, 413, "/problems/content-too-large")
         assert refused.json()["detail"] == f"The request body is larger than {LIMIT} bytes."
         assert refused.headers["X-Correlation-ID"]
-    assert await database[EVENT_COLLECTION].count_documents({"_id": "too-big-seminar"}) == 0
-    assert await database[REGISTRATION_COLLECTION].count_documents({}) == 1
+    assert await database[EVENT_COLLECTION].count_documents({"_id": too_big_id}) == 0
+    assert await database[REGISTRATION_COLLECTION].count_documents({"event_id": event_id}) == 1
 
 
 async def test_json_answers_carry_the_security_headers(
