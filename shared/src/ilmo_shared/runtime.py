@@ -23,8 +23,10 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.health import install_common
 from ilmo_shared.http.problems import PageErrors, install_problem_handlers
+from ilmo_shared.http.security_headers import SecurityHeadersMiddleware, docs_paths
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.logging import configure_logging
 from ilmo_shared.messaging.publisher import EventPublisher
@@ -162,6 +164,15 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle
+    settings = infrastructure.settings
+    # Added first, so innermost: the 413 and every other answer pass the
+    # security headers and then the correlation id on the way out.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, pages=parts.pages)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        no_csp_paths=docs_paths(app),
+        hsts_max_age=settings.hsts_max_age or None,
+    )
     install_common(app, lifecycle.readiness)
     install_problem_handlers(app, parts.pages)
     for router in parts.routers:
@@ -177,16 +188,7 @@ def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
     environment variable does; a fault of the lifecycle itself with 1.
     """
     configure_logging(service, settings.log_level)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=20,
-        )
-    )
+    server = uvicorn.Server(server_config(app, settings))
     lifecycle: Lifecycle = app.state.lifecycle
 
     def exit_soon() -> None:
@@ -201,6 +203,47 @@ def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
         raise SystemExit(2)
     if lifecycle.crashed or not server.started:
         raise SystemExit(1)
+
+
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """uvicorn's configuration: the service's address and its connection limits.
+
+    - ``http="h11"``: the one HTTP implementation installed, named so that
+      the header limit below holds (httptools would ignore it).
+    - ``limit_concurrency`` (``ILMO_HTTP_LIMIT_CONCURRENCY``, 500): open
+      connections and requests in progress at once. Past it uvicorn answers
+      ``503 Service Unavailable`` (plain text, not problem details) at once
+      instead of queueing work it cannot finish in time; a client retries as
+      after any 503. 500 is far above a burst of registrations (each answered
+      in milliseconds) and below the usual limit of 1024 open files, which
+      the database pool and the broker connection share, so the process
+      answers 503 rather than failing to accept. With the 1 MiB body cap it
+      also bounds the bodies held at once.
+    - ``timeout_keep_alive`` (``ILMO_HTTP_KEEP_ALIVE_SECONDS``, 5): an idle
+      keep-alive connection holds a slot of the limit above, so it is closed
+      soon. Behind a proxy that pools connections to the service, set it
+      above the proxy's idle timeout, so the proxy closes first.
+    - ``h11_max_incomplete_event_size`` (``ILMO_HTTP_MAX_HEADER_BYTES``,
+      16 KiB): the request line and headers together, h11's own default made
+      explicit; longer ones are refused with 400. Ilmo's longest address is a
+      manage link with a 128-character token.
+    - ``backlog`` stays uvicorn's 2048 (the kernel caps it at ``somaxconn``).
+
+    uvicorn has no timeout for a client that sends its request slowly: the
+    ingress in front bounds that (docs/security.md).
+    """
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        http="h11",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        limit_concurrency=settings.http_limit_concurrency,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+    )
 
 
 def run_service(

@@ -60,6 +60,22 @@ class ServiceSettings(BaseSettings):
     http_port: Port = 8080
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     prefetch: int = Field(default=32, ge=1, le=10_000)
+    # HTTP limits and headers (docs/security.md, "HTTP limits and headers").
+    # The largest request body. The largest event validation admits (every
+    # list full, every text at its longest) is ~1.2 MB of JSON; a big real
+    # one (100 agenda items with five speakers each, descriptions at their
+    # longest) is ~180 KB, ~245 KB with \u escapes. 1 MiB leaves four times
+    # that; an operator with larger events raises it.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Connections and requests in progress at once; over it uvicorn answers
+    # 503 itself. Below the usual 1024 open files, beside the database pool.
+    http_limit_concurrency: int = Field(default=500, ge=1, le=100_000)
+    # How long an idle keep-alive connection is kept; it holds a slot above.
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
+    # The request line and headers together (h11's incomplete event size).
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    # Strict-Transport-Security max-age in seconds; 0 sends none (plain HTTP locally).
+    hsts_max_age: int = Field(default=0, ge=0, le=2 * 365 * 24 * 3600)
     # The broker user each service connects as: a consumer accepts an event
     # type only from the user of the service that owns it (docs/security.md).
     registration_broker_user: BrokerUser = default_user("registration")

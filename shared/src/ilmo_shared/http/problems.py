@@ -202,6 +202,8 @@ _HTTP_SLUGS = {
     413: "content-too-large",
     415: "unsupported-media-type",
 }
+# RFC 9110's name; Python before 3.13 still says "Request Entity Too Large".
+_HTTP_TITLES = {413: "Content Too Large"}
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -210,11 +212,24 @@ async def _http_error(request: Request, error: Exception) -> Response:
     pages = _page_errors(request)
     if pages is not None:
         return pages.render(status, error.headers)
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
+    detail = error.detail if isinstance(error.detail, str) else None
+    return http_problem(status, detail, error.headers).response()
+
+
+def http_problem(
+    status: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+) -> Problem:
+    """The problem for an HTTP-level error (unknown path, wrong method, body too large)."""
+    title = _HTTP_TITLES.get(status) or (
+        HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    )
     return Problem(
-        status, _HTTP_SLUGS.get(status, "http-error"), title, detail, headers=error.headers
-    ).response()
+        status,
+        _HTTP_SLUGS.get(status, "http-error"),
+        title,
+        detail if detail != title else None,
+        headers=headers,
+    )
 
 
 async def _problem(_request: Request, error: Exception) -> JSONResponse:
