@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-run: setup infra ## Start RabbitMQ, FerretDB, the mail sink and the four services (supervised: restarted if they die); Ctrl-C stops all
+run: setup infra ## Start RabbitMQ, FerretDB, Redis, the mail sink and the four services (supervised: restarted if they die); Ctrl-C stops all
 	deploy/local/run.sh start
 
 stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started
@@ -30,7 +30,7 @@ setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
 	$(UV) sync --frozen --all-packages
 
-infra: ## Start (or reuse) RabbitMQ, FerretDB and the SMTP sink
+infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis and the SMTP sink
 	deploy/local/infra.sh up
 
 infra-down: ## Stop what `make infra` started

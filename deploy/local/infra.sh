@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local development infrastructure for Ilmo: RabbitMQ, a MongoDB-protocol
-# server (FerretDB with SQLite) and an SMTP sink.
+# server (FerretDB with SQLite), Redis (the rate limits' shared counters) and
+# an SMTP sink.
 #
 #   deploy/local/infra.sh up       start what does not answer yet, reuse the rest
 #   deploy/local/infra.sh down     stop what this script started (pid files only)
@@ -11,6 +12,7 @@
 #   ILMO_MONGODB_URL  default mongodb://127.0.0.1:27017/
 #   ILMO_SMTP_HOST    default 127.0.0.1
 #   ILMO_SMTP_PORT    default 1025
+#   ILMO_REDIS_URL    default redis://127.0.0.1:6379/0
 # and, for the local tools only:
 #   ILMO_MAIL_SINK_DIR            where the SMTP sink stores .eml files (default .local/mail)
 #   ILMO_RABBITMQ_MANAGEMENT_PORT RabbitMQ management API port (default 15672)
@@ -36,6 +38,7 @@ MONGODB_URL=${ILMO_MONGODB_URL:-mongodb://127.0.0.1:27017/}
 SMTP_HOST=${ILMO_SMTP_HOST:-127.0.0.1}
 SMTP_PORT=${ILMO_SMTP_PORT:-1025}
 MAIL_DIR=${ILMO_MAIL_SINK_DIR:-$LOCAL_DIR/mail}
+REDIS_URL=${ILMO_REDIS_URL:-redis://127.0.0.1:6379/0}
 
 RABBITMQ_PIDFILE=$RUN_DIR/rabbitmq.pid
 RABBITMQ_MGMT_PORT=${ILMO_RABBITMQ_MANAGEMENT_PORT:-15672}
@@ -52,6 +55,9 @@ FERRETDB_BIN=$TOOLS_BIN/ferretdb
 FERRETDB_PIDFILE=$RUN_DIR/ferretdb.pid
 FERRETDB_STATE_DIR=$LOCAL_DIR/ferretdb
 FERRETDB_DEBUG_ADDR=${ILMO_FERRETDB_DEBUG_ADDR:-127.0.0.1:8089}
+
+REDIS_PIDFILE=$RUN_DIR/redis.pid
+REDIS_STATE_DIR=$LOCAL_DIR/redis
 
 MAIL_SINK_SCRIPT=$SCRIPT_DIR/mail_sink.py
 MAIL_SINK_PIDFILE=$RUN_DIR/mail-sink.pid
@@ -407,6 +413,86 @@ ferretdb_status() {
 	[[ $rc -eq 0 ]]
 }
 
+# ---------------------------------------------------------------- Redis
+
+# Holds the registration rate limits' counters, which expire within minutes:
+# no persistence (--save '' --appendonly no), and a restart merely resets them.
+
+redis_install() {
+	local log=$LOG_DIR/redis-install.log
+	[[ $(id -u) -eq 0 ]] ||
+		die "redis: nothing answers at $(host_port "$REDIS_HOST" "$REDIS_PORT") and redis-server is not installed; install it as root (apt-get install redis-server) or set ILMO_REDIS_URL to a running Redis"
+	command -v apt-get >/dev/null ||
+		die "redis: redis-server is not installed and there is no apt-get; install Redis or set ILMO_REDIS_URL to a running Redis"
+	note "installing Debian package redis-server (log: $(rel "$log")) ..."
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; } >>"$log" 2>&1 ||
+		die "redis: apt-get install redis-server failed; see $(rel "$log")"
+}
+
+redis_owner() {
+	local pid
+	pid=$(our_pid "$REDIS_PIDFILE" redis-server)
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+redis_up() {
+	local server pid rc=0 log=$LOG_DIR/redis.log
+	parse_url "$REDIS_URL" 6379
+	REDIS_HOST=$URL_HOST REDIS_PORT=$URL_PORT
+	answers redis "$REDIS_HOST" "$REDIS_PORT" || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		report redis reused "redis://$(host_port "$REDIS_HOST" "$REDIS_PORT") ($(redis_owner))"
+		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "redis: something answers at $(host_port "$REDIS_HOST" "$REDIS_PORT") (ILMO_REDIS_URL) but it does not answer PING as Redis"
+	fi
+	is_loopback "$REDIS_HOST" ||
+		die "redis: nothing answers at $(host_port "$REDIS_HOST" "$REDIS_PORT") (ILMO_REDIS_URL), which is not a loopback address, so it is not started here"
+	server=$(command -v redis-server 2>/dev/null || true)
+	if [[ -z $server ]]; then
+		redis_install
+		server=$(command -v redis-server 2>/dev/null || true)
+		[[ -n $server ]] || die "redis: redis-server still missing after apt-get install"
+	fi
+	mkdir -p "$REDIS_STATE_DIR"
+	rm -f "$REDIS_PIDFILE"
+	printf '\n==== %s: starting redis\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	"$server" --bind "$(bind_address "$REDIS_HOST")" --port "$REDIS_PORT" \
+		--save '' --appendonly no --dir "$REDIS_STATE_DIR" \
+		--daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$log" 9>&- ||
+		die "redis: redis-server failed to start; see $(rel "$log")"
+	local i
+	for ((i = 0; i < 40; i++)); do
+		pid=$(read_pid "$REDIS_PIDFILE")
+		[[ -n $pid ]] && break
+		sleep 0.25
+	done
+	[[ -n $pid ]] || die "redis: started but wrote no pid to $(rel "$REDIS_PIDFILE"); see $(rel "$log")"
+	wait_answer redis "$REDIS_HOST" "$REDIS_PORT" 20 "$pid" ||
+		die "redis: did not answer on $(host_port "$REDIS_HOST" "$REDIS_PORT") within 20 s; see $(rel "$log")"
+	report redis started "redis://$(host_port "$REDIS_HOST" "$REDIS_PORT") (no persistence, pid $pid)"
+}
+
+redis_down() {
+	stop_pid redis "$REDIS_PIDFILE" redis-server
+}
+
+redis_status() {
+	local rc=0
+	parse_url "$REDIS_URL" 6379
+	answers redis "$URL_HOST" "$URL_PORT" || rc=$?
+	case $rc in
+	0) report redis up "redis://$(host_port "$URL_HOST" "$URL_PORT") ($(redis_owner))" ;;
+	1) report redis down "redis://$(host_port "$URL_HOST" "$URL_PORT") does not answer" ;;
+	*) report redis wrong "redis://$(host_port "$URL_HOST" "$URL_PORT") answers, but not as Redis" ;;
+	esac
+	[[ $rc -eq 0 ]]
+}
+
 # ---------------------------------------------------------------- SMTP sink
 
 # Interpreter of the project's environment, which has aiosmtpd (dev group).
@@ -485,12 +571,14 @@ main() {
 		take_lock
 		rabbitmq_up
 		ferretdb_up
+		redis_up
 		mail_sink_up
 		;;
 	down)
 		ensure_dirs
 		take_lock
 		mail_sink_down
+		redis_down
 		ferretdb_down
 		rabbitmq_down
 		;;
@@ -498,6 +586,7 @@ main() {
 		local rc=0
 		rabbitmq_status || rc=1
 		ferretdb_status || rc=1
+		redis_status || rc=1
 		mail_sink_status || rc=1
 		return "$rc"
 		;;

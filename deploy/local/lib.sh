@@ -102,7 +102,7 @@ MONGODB_ISMASTER='\x3a\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xd4\x07\x00\x
 MONGODB_ISMASTER+='\x00\x00\x00\x00admin.$cmd\x00\x00\x00\x00\x00\xff\xff\xff\xff'
 MONGODB_ISMASTER+='\x13\x00\x00\x00\x10isMaster\x00\x01\x00\x00\x00\x00'
 
-# answers KIND HOST PORT: 0 if a server speaking KIND (amqp, mongodb, smtp)
+# answers KIND HOST PORT: 0 if a server speaking KIND (amqp, mongodb, smtp, redis)
 # answers there, 1 if nothing accepts connections, 2 if something else does.
 # A bare TCP connect is not enough: a port can be taken by another program,
 # and some sandboxes accept connections to any outside address.
@@ -122,6 +122,10 @@ answers() {
 	smtp)
 		reply=$(probe "$host" "$port" '' 3)
 		[[ $reply == 323230 ]] || return 2 # greeting "220"
+		;;
+	redis)
+		reply=$(probe "$host" "$port" 'PING\r\n' 5)
+		[[ $reply == 2b504f4e47 ]] || return 2 # "+PONG"
 		;;
 	esac
 }

@@ -26,7 +26,8 @@
 # Ports default to registration 8081, capacity 8082, notification 8083 and
 # streaming 8084; ILMO_RUN_<SERVICE>_PORT (e.g. ILMO_RUN_CAPACITY_PORT)
 # overrides one. Databases are ilmo_<service>; ILMO_RUN_DATABASE_PREFIX
-# replaces the ilmo_. ILMO_LOCAL_DIR moves the state folder (.local), and
+# replaces the ilmo_, and is also the registration service's key prefix in
+# Redis (ILMO_REDIS_URL, default redis://127.0.0.1:6379/0). ILMO_LOCAL_DIR moves the state folder (.local), and
 # with it the supervisord this script starts or reuses: tests run their own
 # beside a developer's. The notification service talks plain SMTP to the
 # local sink (ILMO_SMTP_TLS=none unless set). The other ILMO_* variables
@@ -190,6 +191,12 @@ program_environment() {
 	entries+=("$(env_entry ILMO_ADMIN_TOKEN "$ADMIN_TOKEN")")
 	entries+=("$(env_entry ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET")")
 	entries+=("$(env_entry ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET")")
+	if [[ $name == registration ]]; then
+		# The rate limits' shared counters (deploy/local/infra.sh starts Redis),
+		# under the databases' prefix so that a test's run counts apart.
+		entries+=("$(env_entry ILMO_REDIS_URL "${ILMO_REDIS_URL:-redis://127.0.0.1:6379/0}")")
+		entries+=("$(env_entry ILMO_REDIS_KEY_PREFIX "${ILMO_REDIS_KEY_PREFIX:-$DATABASE_PREFIX}")")
+	fi
 	if [[ $name == notification ]]; then
 		# The local sink speaks plain SMTP; the service's default is STARTTLS.
 		entries+=("$(env_entry ILMO_SMTP_TLS "${ILMO_SMTP_TLS:-none}")")

@@ -115,6 +115,8 @@ def supervised(
             "UV_PROJECT_ENVIRONMENT": sys.prefix,
             "ILMO_AMQP_URL": infrastructure.amqp_url,
             "ILMO_MONGODB_URL": infrastructure.mongodb_url,
+            # run.sh uses the database prefix as the rate limits' Redis key prefix.
+            "ILMO_REDIS_URL": infrastructure.redis_url,
             # Databases test_<run>_<service>, which the session removes.
             "ILMO_RUN_DATABASE_PREFIX": infrastructure.database_name(""),
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,

@@ -367,7 +367,7 @@ async def test_the_openapi_document_shows_the_problem_responses(
 ) -> None:
     document = (await client.get("/openapi.json")).json()
     register = document["paths"]["/api/v1/events/{event_id}/registrations"]["post"]
-    assert set(register["responses"]) == {"202", "404", "409", "422"}
+    assert set(register["responses"]) == {"202", "404", "409", "422", "429"}
     assert "application/problem+json" in register["responses"]["409"]["content"]
     assert "ProblemDetails" in document["components"]["schemas"]
     assert "HTTPValidationError" not in json.dumps(document)

@@ -3,7 +3,9 @@
 Tests talk to the same RabbitMQ and MongoDB-protocol server that ``make run``
 uses, but never to its data: each session gets its own RabbitMQ virtual host
 (created through the management API) and its own database names, and removes
-them afterwards.
+them afterwards. The registration service's rate-limit counters go to the
+same Redis as ``make run``'s, under the session's own key prefix; they expire
+by themselves within minutes.
 
 Each session also gets its own broker users, made from the same table as
 ``make run``'s (``ilmo_shared.messaging.users``) under session-specific
@@ -39,6 +41,7 @@ from ilmo_shared.messaging.users import (
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017/"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class IsolatedInfrastructure:
     credentials: tuple[str, str]
     # service -> (broker user, password), made by ``provision_users``.
     users: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # The rate limits' counters: a shared Redis, apart by ``redis_key_prefix``.
+    redis_url: str = DEFAULT_REDIS_URL
+
+    @property
+    def redis_key_prefix(self) -> str:
+        return f"ilmo-test-{self.run_id}"
 
     def database_name(self, service: str) -> str:
         return f"test_{self.run_id}_{service}"
@@ -135,6 +144,7 @@ def create_isolated_infrastructure() -> IsolatedInfrastructure:
         amqp_url=amqp_url,
         mongodb_url=os.environ.get("ILMO_MONGODB_URL", DEFAULT_MONGODB_URL),
         management_url=os.environ.get("ILMO_RABBITMQ_MANAGEMENT_URL", DEFAULT_MANAGEMENT_URL),
+        redis_url=os.environ.get("ILMO_REDIS_URL", DEFAULT_REDIS_URL),
         vhost=vhost,
         credentials=credentials,
     )

@@ -28,6 +28,8 @@ from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
 STREAM_LINK_SECRET = "test-stream-link-secret-0123456789abcdef"
+# The rate limits of every service process the tests start: never reached by the harness.
+HARNESS_RATE_LIMIT = "1000000/minute"
 
 
 def free_port() -> int:
@@ -121,6 +123,14 @@ def running_services(
             "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
             # The test SMTP servers are plain; the service's default requires STARTTLS.
             "ILMO_SMTP_TLS": "none",
+            # Rate limits on, in Redis under the session's prefix, but far above
+            # what one test posts: every request of the harness comes from
+            # 127.0.0.1, and the chaos run and the benchmark post thousands.
+            # Tests of the limits themselves set their own (extra_environment).
+            "ILMO_REDIS_URL": infrastructure.redis_url,
+            "ILMO_REDIS_KEY_PREFIX": infrastructure.redis_key_prefix,
+            "ILMO_RATE_LIMIT_PER_CLIENT": HARNESS_RATE_LIMIT,
+            "ILMO_RATE_LIMIT_PER_EVENT": HARNESS_RATE_LIMIT,
         }
     )
     ports = {name: free_port() for name in SERVICES}

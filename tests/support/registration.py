@@ -33,23 +33,27 @@ class MovableClock:
         return self.now
 
 
-def settings_for(infrastructure: IsolatedInfrastructure) -> RegistrationSettings:
-    return RegistrationSettings(
+def settings_for(infrastructure: IsolatedInfrastructure, **changes: Any) -> RegistrationSettings:
+    """The in-process service's settings; without rate limits (no Redis) unless ``changes`` say."""
+    values: dict[str, Any] = {
         **infrastructure.broker_settings("registration"),
-        mongodb_url=infrastructure.mongodb_url,
-        mongodb_database=infrastructure.database_name("registration"),
-        admin_token=ADMIN_TOKEN,
-        manage_link_secret=MANAGE_LINK_SECRET,
-        public_base_url="https://ilmo.example.fi",
-    )
+        "mongodb_url": infrastructure.mongodb_url,
+        "mongodb_database": infrastructure.database_name("registration"),
+        "admin_token": ADMIN_TOKEN,
+        "manage_link_secret": MANAGE_LINK_SECRET,
+        "public_base_url": "https://ilmo.example.fi",
+    }
+    return RegistrationSettings(**{**values, **changes})
 
 
 @asynccontextmanager
 async def running_registration(
-    infrastructure: IsolatedInfrastructure, clock: Callable[[], datetime] | None = None
+    infrastructure: IsolatedInfrastructure,
+    clock: Callable[[], datetime] | None = None,
+    **settings_changes: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The service with its whole lifespan (storage, broker, relay), and a client for it."""
-    settings = settings_for(infrastructure)
+    settings = settings_for(infrastructure, **settings_changes)
     app = build_app(settings) if clock is None else build_app(settings, clock=clock)
     async with serving(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -29,6 +29,7 @@ from ilmo_registration.domain import (
     Status,
 )
 from ilmo_registration.export import registrations_csv
+from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
     EventCreate,
     EventPatch,
@@ -230,7 +231,9 @@ def _patching(body: EventPatch) -> Callable[[EventSpec], EventSpec]:
 # --------------------------------------------------------------- registrations
 
 
-def registration_router(usecases: UseCases, settings: RegistrationSettings) -> APIRouter:
+def registration_router(
+    usecases: UseCases, settings: RegistrationSettings, rate_limits: RateLimits
+) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["registrations"], route_class=UseCaseRoute)
 
     @router.post(
@@ -246,11 +249,15 @@ def registration_router(usecases: UseCases, settings: RegistrationSettings) -> A
             422,
             _409="Registration is closed (`/problems/registration-closed`), or this email "
             "address is already registered for the event (`/problems/already-registered`).",
+            _429="Too many registrations from this client address or for this event "
+            "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),
     )
     async def register(
-        event_id: str, body: RegistrationRequest, response: Response
+        event_id: str, body: RegistrationRequest, request: Request, response: Response
     ) -> RegistrationReceipt:
+        # Counted before any database work, so a refused request costs nothing more.
+        await rate_limits.check_registration(request, event_id)
         receipt = await usecases.register(event_id, body.registrant())
         response.headers.update(NO_STORE)
         response.headers["Location"] = settings.public_url(

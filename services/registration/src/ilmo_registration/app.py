@@ -8,6 +8,7 @@ from ilmo_registration.api import catalogue_router, registration_router
 from ilmo_registration.handlers import status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.pages import error_page_response
+from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
@@ -41,6 +42,8 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         locks=infrastructure.locks,
     )
     usecases = UseCases(events, registrations, manage_links, clock)
+    rate_limits = RateLimits(settings)
+    rate_limits.warn_if_off()
 
     async def prepare_storage() -> None:
         await events.create_indexes()
@@ -54,7 +57,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             subscriptions=[status_subscription(SERVICE, registrations)],
             routers=[
                 catalogue_router(usecases, admin, settings),
-                registration_router(usecases, settings),
+                registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
             ],
             prepare_storage=prepare_storage,

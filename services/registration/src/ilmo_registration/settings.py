@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, Field, SecretStr
+from typing import Annotated
+
+from limits import parse
+from pydantic import AfterValidator, AnyHttpUrl, Field, SecretStr
 
 from ilmo_shared.settings import Port, Secret, ServiceSettings
+
+
+def _rate_limit(value: str) -> str:
+    try:
+        amount = parse(value).amount
+    except ValueError:
+        amount = 0
+    if amount < 1:
+        raise ValueError("expected a rate like 20/minute or 5/second")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://")):
+        raise ValueError("expected redis://host:port/db or rediss://host:port/db")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+RedisUrl = Annotated[str, AfterValidator(_redis_url)]
 
 
 class RegistrationSettings(ServiceSettings):
@@ -26,6 +49,19 @@ class RegistrationSettings(ServiceSettings):
     manage_link_secret: Secret = None
     # Where clients reach this service; used for Location headers.
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
+
+    # Rate limits on POST /api/v1/events/{id}/registrations (docs/security.md,
+    # "Rate limits"). Without redis_url they are off: the service warns once at
+    # start. Counters live in Redis so that every replica shares them.
+    redis_url: RedisUrl | None = None
+    redis_key_prefix: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    rate_limit_per_client: RateLimit = "20/minute"
+    rate_limit_per_event: RateLimit = "600/minute"
+    # e.g. X-Forwarded-For; only when every request comes through a proxy that
+    # appends the peer it saw. Off: the TCP peer is the client.
+    trusted_proxy_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    # How many trusted proxies append to that header (1: take the right-most entry).
+    trusted_proxy_hops: int = Field(default=1, ge=1, le=10)
 
     def public_url(self, path: str) -> str:
         return f"{str(self.public_base_url).rstrip('/')}{path}"

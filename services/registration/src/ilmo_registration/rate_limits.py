@@ -1,0 +1,171 @@
+"""Rate limits on registration, per client address and per event, shared by all replicas.
+
+The counters live in Redis (``limits``' moving window), so two replicas count
+together. They are checked before any database work, and what goes over is
+answered ``429`` problem details with ``Retry-After``. Redis being away must
+not take registration down: the check then lets the request through (fail
+open), counts ``ilmo_rate_limit_unavailable_total``, logs a warning, and asks
+Redis again only after ``RETRY_REDIS_AFTER`` seconds (so at most one warning
+and one slow attempt per 5 s of outage).
+
+Client addresses are personal data: they are never logged nor used as metric
+labels, and Redis holds them only in keys that expire with their window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
+from starlette.requests import Request
+
+from ilmo_registration.settings import RegistrationSettings
+from ilmo_shared.http.problems import Problem
+
+log = structlog.get_logger(__name__)
+
+RATE_LIMITED = Counter(
+    "ilmo_rate_limited_total",
+    "Registrations refused with 429, by the limit that refused them.",
+    ["limit"],
+)
+RATE_LIMIT_UNAVAILABLE = Counter(
+    "ilmo_rate_limit_unavailable_total",
+    "Registrations let through unchecked because Redis did not answer.",
+)
+# Seconds to skip Redis after it failed, so an outage costs each request nothing.
+RETRY_REDIS_AFTER = 5.0
+# Seconds a Redis command may take before the check gives up (fails open).
+REDIS_TIMEOUT = 0.5
+UNKNOWN_CLIENT = "unknown"
+
+
+def client_address(
+    peer: str | None, forwarded: Sequence[str], *, trusted_header: bool, hops: int = 1
+) -> str:
+    """The address a request is counted under.
+
+    Without a trusted proxy header, that is the TCP peer: whatever headers the
+    client sends are ignored (they are its own words). With one, every request
+    comes through ``hops`` proxies, each appending the address it saw to the
+    header (``X-Forwarded-For: client, proxy1``). Entries on the left were
+    written by the client and can be forged; the ``hops``-th entry from the
+    right was written by our outermost proxy and is the address it saw. If the
+    header has fewer entries or that one is not an address, the TCP peer is
+    used. IPv6 addresses count by their /64, which one client usually holds.
+    """
+    chosen = peer
+    if trusted_header:
+        entries = [entry.strip() for value in forwarded for entry in value.split(",")]
+        entries = [entry for entry in entries if entry]
+        if len(entries) >= hops:
+            chosen = entries[-hops]
+    return _normalised(chosen) or _normalised(peer) or UNKNOWN_CLIENT
+
+
+def _normalised(address: str | None) -> str | None:
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def retry_after(reset_time: float, now: float) -> int:
+    """Whole seconds until the window frees a slot, at least 1."""
+    return max(1, math.ceil(reset_time - now))
+
+
+@dataclass(frozen=True)
+class _Limit:
+    name: str
+    item: RateLimitItem
+
+
+class RateLimits:
+    """The registration limits, or none when no Redis is configured."""
+
+    def __init__(
+        self, settings: RegistrationSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._header = settings.trusted_proxy_header
+        self._hops = settings.trusted_proxy_hops
+        self._clock = clock
+        self._skip_until = 0.0
+        self._limiter: MovingWindowRateLimiter | None = None
+        self._client = _Limit("client", parse(settings.rate_limit_per_client))
+        self._event = _Limit("event", parse(settings.rate_limit_per_event))
+        if settings.redis_url is not None:
+            storage = RedisStorage(
+                "async+" + settings.redis_url,
+                wrap_exceptions=True,
+                key_prefix=settings.redis_key_prefix,
+                connect_timeout=REDIS_TIMEOUT,
+                stream_timeout=REDIS_TIMEOUT,
+            )
+            self._limiter = MovingWindowRateLimiter(storage)
+
+    @property
+    def enabled(self) -> bool:
+        return self._limiter is not None
+
+    def warn_if_off(self) -> None:
+        if self._limiter is None:
+            log.warning(
+                "rate_limits_off",
+                reason="ILMO_REDIS_URL is not set; registrations are not rate limited",
+            )
+
+    def client_of(self, request: Request) -> str:
+        peer = request.client.host if request.client is not None else None
+        forwarded = request.headers.getlist(self._header) if self._header else []
+        return client_address(
+            peer, forwarded, trusted_header=self._header is not None, hops=self._hops
+        )
+
+    async def check_registration(self, request: Request, event_id: str) -> None:
+        """Count one registration; raise a 429 ``Problem`` if a limit is reached."""
+        limiter = self._limiter
+        if limiter is None or self._clock() < self._skip_until:
+            if limiter is not None:
+                RATE_LIMIT_UNAVAILABLE.inc()
+            return
+        checks = ((self._client, self.client_of(request)), (self._event, event_id))
+        try:
+            for limit, key in checks:
+                if not await limiter.hit(limit.item, "registration", limit.name, key):
+                    stats = await limiter.get_window_stats(
+                        limit.item, "registration", limit.name, key
+                    )
+                    RATE_LIMITED.labels(limit=limit.name).inc()
+                    raise too_many_requests(retry_after(stats.reset_time, self._clock()))
+        except Problem:
+            raise
+        except Exception as error:  # any failure of Redis: fail open
+            RATE_LIMIT_UNAVAILABLE.inc()
+            self._skip_until = self._clock() + RETRY_REDIS_AFTER
+            log.warning("rate_limits_unavailable", error=type(error).__name__)
+
+
+def too_many_requests(seconds: int) -> Problem:
+    return Problem(
+        429,
+        "too-many-requests",
+        "Too many requests",
+        f"Too many registrations; try again in {seconds} s.",
+        headers={"Retry-After": str(seconds)},
+    )
