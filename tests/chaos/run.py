@@ -112,6 +112,17 @@ async def subscribe(
         await message.ack()
 
     await queue.consume(on_message)
+
+    # Said on stderr, so that a run whose subscriber stops seeing events shows
+    # whether its connection came back (one full run so far: it did not say).
+    def lost(_closed: object, error: BaseException | None) -> None:
+        print(f"subscriber: connection lost ({type(error).__name__})", file=sys.stderr)
+
+    def reconnected(_connection: object) -> None:
+        print("subscriber: reconnected", file=sys.stderr)
+
+    connection.close_callbacks.add(lost)
+    connection.reconnect_callbacks.add(reconnected)
     return connection
 
 
