@@ -162,10 +162,9 @@ async def test_events_written_wake_the_relay_for_that_document_and_a_version_can
         collection, locks=relay.locks, outbox=outbox, version_field="revision"
     )
     await collection.insert_one({"_id": "elsewhere", "revision": 1, OUTBOX_FIELD: []})
-    entries = [
-        outbox.entry(RegistrationCancelled(**CANCELLED), envelope_id=f"cancelled-{n}")
-        for n in (1, 2)
-    ]
+    cancelled = RegistrationCancelled(**CANCELLED)
+    # A fact without an integration form: one internal entry each.
+    entries = [outbox.entries(cancelled, None, envelope_id=f"cancelled-{n}")[0] for n in (1, 2)]
 
     def revise(entry: dict[str, Any]) -> Decide[str]:
         return lambda document: Write("written", {"revision": 7}, events=[entry])

@@ -144,10 +144,6 @@ class Outbox:
         self.source = source
         self._relay = relay
 
-    def entry(self, event: InternalEvent, *, envelope_id: str | None = None) -> dict[str, Any]:
-        """The entry recording the internal ``event`` alone (a fact with no integration form)."""
-        return outbox_entry(event, source=self.source, envelope_id=envelope_id)
-
     def entries(
         self,
         event: InternalEvent,
