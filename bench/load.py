@@ -60,7 +60,7 @@ class Request:
 
 
 def people(
-    count: int, *, remote_share: float, seed: int, tag: str
+    count: int, *, remote_share: float, seed: int, tag: str, notice_version: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """``count`` registration bodies, the same ones for the same seed; emails unique per tag."""
     plan = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
@@ -76,7 +76,7 @@ def people(
             "organisation": plan.choice(ORGANISATIONS),
             "attendance": attendance,
             "language": plan.choices(languages, weights)[0],
-            "consent": True,
+            "privacy_notice_version": notice_version,
         }
         bodies.append((attendance, body))
     return bodies
@@ -153,12 +153,6 @@ async def open_loop(
 
 
 async def generate(arguments: argparse.Namespace) -> dict[str, Any]:
-    plan = people(
-        arguments.registrations,
-        remote_share=arguments.remote_share,
-        seed=arguments.seed,
-        tag=arguments.tag or arguments.event_id,
-    )
     path = f"/api/v1/events/{arguments.event_id}/registrations"
     connections = arguments.concurrency if arguments.mode == "closed" else arguments.max_connections
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -167,6 +161,16 @@ async def generate(arguments: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(
         base_url=arguments.url, limits=limits, timeout=arguments.timeout
     ) as client:
+        # Every person is shown the event's privacy notice: one read, as a form page would.
+        notice = await client.get(f"/api/v1/events/{arguments.event_id}/privacy-notice")
+        notice.raise_for_status()
+        plan = people(
+            arguments.registrations,
+            remote_share=arguments.remote_share,
+            seed=arguments.seed,
+            tag=arguments.tag or arguments.event_id,
+            notice_version=notice.json()["version"],
+        )
         started = clock.now()
         if arguments.mode == "closed":
             requests = await closed_loop(client, path, plan, arguments.concurrency, clock)

@@ -166,6 +166,18 @@ class Load:
         self.retries += 1
         await asyncio.sleep(min(0.1 * 2**attempt, 3.0) * (0.5 + self.jitter.random()))
 
+    async def privacy_notice_version(self) -> str:
+        """The version of the event's privacy notice, which every person is shown first."""
+        async with httpx.AsyncClient(base_url=self.registration_url, timeout=15) as client:
+            for attempt in range(10):
+                answer, _ = await self._send(
+                    client, "GET", f"/api/v1/events/{self.event_id}/privacy-notice"
+                )
+                if answer is not None and answer.status_code == 200:
+                    return str(answer.json()["version"])
+                await self.backoff(attempt)
+        raise RuntimeError("the event's privacy notice could not be read")
+
     async def register(
         self, client: httpx.AsyncClient, outcome: Outcome, body: dict[str, Any]
     ) -> None:
@@ -216,6 +228,7 @@ class Load:
 
     async def run(self, count: int, plan: random.Random, spread: float) -> None:
         """Register ``count`` people, their starts spread over ``spread`` seconds, then cancel."""
+        notice_version = await self.privacy_notice_version()
         people = []
         for n in range(count):
             attendance = "in_person" if plan.random() < 0.6 else "remote"
@@ -226,7 +239,7 @@ class Load:
                 "organisation": "Kunta",
                 "attendance": attendance,
                 "language": plan.choice(("fi", "sv", "en")),
-                "consent": True,
+                "privacy_notice_version": notice_version,
             }
             self.outcomes.append(Outcome(email=body["email"], attendance=attendance))
             people.append(body)

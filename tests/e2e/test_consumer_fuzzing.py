@@ -28,7 +28,7 @@ from tests.support.amqp import amqp_connection, event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import SERVICES, running_services
-from tests.support.registration import ADMIN, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
 
 ROUTING_KEYS = (
     "registration.accepted",
@@ -145,7 +145,7 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason_and_services_k
                     "email": "still@example.fi",
                     "attendance": "in_person",
                     "language": "en",
-                    "consent": True,
+                    "privacy_notice_version": NOTICE_VERSION,
                 },
             )
             assert answer.status_code == 202

@@ -23,7 +23,7 @@ from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.registration import ADMIN, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
 from tests.support.settling import quiescent
 from tests.support.smtp import ReceivedMail, SmtpTestServer, smtp_server
 
@@ -54,7 +54,7 @@ def registrant(first: str, last: str, attendance: str, language: str) -> dict[st
         "email": f"{uuid.uuid4().hex[:8]}@example.fi",
         "attendance": attendance,
         "language": language,
-        "consent": True,
+        "privacy_notice_version": NOTICE_VERSION,
     }
 
 

@@ -20,7 +20,7 @@ from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.registration import ADMIN, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
 
 SEATS = 5
 IN_PERSON = 12
@@ -35,7 +35,7 @@ def person(n: int, attendance: str) -> dict[str, Any]:
         "organisation": "Kunta",
         "attendance": attendance,
         "language": ("fi", "sv", "en")[n % 3],
-        "consent": True,
+        "privacy_notice_version": NOTICE_VERSION,
     }
 
 
@@ -187,7 +187,15 @@ async def _every_bad_request_gets_its_status(
             409,
             "already-registered",
         ),
-        ("POST", register, good | {"consent": False}, {}, 422, "consent"),
+        ("POST", register, good | {"needs": "Pyörätuoli"}, {}, 422, "needs_consent"),
+        (
+            "POST",
+            register,
+            good | {"privacy_notice_version": "0" * 16},
+            {},
+            409,
+            "privacy-notice-changed",
+        ),
         ("POST", register, good | {"email": "not-an-email"}, {}, 422, "email"),
         ("POST", register, good | {"attendance": "hybrid"}, {}, 422, "attendance"),
         ("POST", register, good | {"language": "de"}, {}, 422, "language"),

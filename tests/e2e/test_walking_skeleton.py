@@ -33,6 +33,11 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                 )
                 assert created.status_code == 201, created.text
+                # As a client would: show the event's privacy notice, send its version.
+                notice = await client.get("/api/v1/events/ministry-seminar/privacy-notice")
+                assert notice.status_code == 200, notice.text
+                assert set(notice.json()["text"]) == {"fi", "sv", "en"}
+                notice_version = notice.json()["version"]
                 response = await client.post(
                     "/api/v1/events/ministry-seminar/registrations",
                     json={
@@ -41,7 +46,7 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                         "email": "asa.ohman@example.fi",
                         "attendance": "in_person",
                         "language": "sv",
-                        "consent": True,
+                        "privacy_notice_version": notice_version,
                     },
                     headers={"X-Correlation-ID": "e2e-skeleton"},
                 )
@@ -53,7 +58,7 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                         "email": "matti@example.fi",
                         "attendance": "remote",
                         "language": "fi",
-                        "consent": True,
+                        "privacy_notice_version": notice_version,
                     },
                 )
             assert response.status_code == 202, response.text

@@ -56,7 +56,7 @@ async def test_outside_systems_see_published_events_and_registrations_without_pe
             assert response.status_code == 200, response.text
         response = await client.post(
             f"{path}/registrations",
-            json=registration_payload(needs="Induktiosilmukka"),
+            json=registration_payload(needs="Induktiosilmukka", needs_consent=True),
             headers={"X-Correlation-ID": "register-outside"},
         )
         assert response.status_code == 202, response.text

@@ -43,6 +43,7 @@ async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manag
         attendance="remote",
         language="sv",
         needs="Pyörätuoli",
+        needs_consent=True,
     )
     async with event_tap(infrastructure.amqp_url, "registration.accepted") as tap:
         response = await client.post(
@@ -90,9 +91,11 @@ async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manag
         ({"organisation": "o" * 201}, "organisation"),
         ({"attendance": "hologram"}, "attendance"),
         ({"language": "de"}, "language"),
-        ({"consent": False}, "consent"),
-        ({"consent": "yes"}, "consent"),
-        ({"needs": "n" * 501}, "needs"),
+        ({"privacy_notice_version": "v1"}, "privacy_notice_version"),
+        ({"needs": "Pyörätuoli"}, "needs_consent"),
+        ({"needs": "Pyörätuoli", "needs_consent": False}, "needs_consent"),
+        ({"needs": "Pyörätuoli", "needs_consent": "yes"}, "needs_consent"),
+        ({"needs": "n" * 501, "needs_consent": True}, "needs"),
         ({"first_name": "Matti\nDROP"}, "first_name"),
         ({"is_admin": True}, "is_admin"),
     ],
@@ -124,7 +127,7 @@ async def test_missing_fields_are_each_named(
         "email",
         "attendance",
         "language",
-        "consent",
+        "privacy_notice_version",
     }
 
 
@@ -192,7 +195,7 @@ async def test_one_address_registers_once_even_when_requests_race(
 async def test_the_manage_token_shows_the_registration_and_nothing_else(
     client: httpx.AsyncClient, event: dict[str, Any]
 ) -> None:
-    receipt = await register(client, event["id"], needs="Induktiosilmukka")
+    receipt = await register(client, event["id"], needs="Induktiosilmukka", needs_consent=True)
     url = f"/api/v1/registrations/{receipt['id']}"
 
     response = await client.get(url, headers=bearer(receipt["manage_token"]))
@@ -304,6 +307,7 @@ async def test_administrators_list_registrations_as_json_or_csv_safe_for_spreads
         organisation="@attack",
         attendance="remote",
         needs="-1\nsecond line",
+        needs_consent=True,
     )
     url = f"/api/v1/events/{event['id']}/registrations"
 

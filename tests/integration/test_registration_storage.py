@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from faststream.rabbit import RabbitExchange
@@ -18,6 +19,7 @@ from pymongo import AsyncMongoClient
 
 from ilmo_event_contracts import Attendance, Envelope, Language, SeatReserved
 from ilmo_registration.domain import AlreadyRegistered, Registrant, accept
+from ilmo_registration.privacy import DEFAULT_NOTICE, NoticeShown
 from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore, ReportOutcome
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
@@ -56,13 +58,20 @@ def store(
     return RegistrationStore(database, outbox=outbox, locks=LOCKS)
 
 
+# What every registration stores besides its event: the notice shown, no needs.
+NO_NEEDS: dict[str, Any] = {
+    "notice_shown": NoticeShown(DEFAULT_NOTICE.version, Language.FI, datetime.now(UTC)),
+    "needs_consent": None,
+}
+
+
 def registrant(email: str, attendance: Attendance = Attendance.IN_PERSON) -> Registrant:
     return Registrant("Aino", "Aalto", email, None, attendance, Language.FI)
 
 
 async def stored_with_pending_event(store: RegistrationStore, event_id: str) -> str:
     accepted = accept(event_id, registrant(f"{uuid.uuid4().hex}@example.fi"), datetime.now(UTC))
-    await store.add(accepted, needs=None, token_digest="digest")
+    await store.add(accepted, needs=None, token_digest="digest", **NO_NEEDS)
     return str(accepted.registration_id)
 
 
@@ -133,6 +142,7 @@ async def test_concurrent_duplicates_store_one_registration(store: RegistrationS
                 accept(event_id, registrant(email), datetime.now(UTC)),
                 needs=None,
                 token_digest="d",
+                **NO_NEEDS,
             )
             for email in spellings
         ),

@@ -12,6 +12,7 @@ import httpx
 
 from ilmo_event_contracts import Envelope, InternalEvent
 from ilmo_registration.app import build_app
+from ilmo_registration.privacy import DEFAULT_NOTICE
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.outbox import outbox_entry
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -21,6 +22,9 @@ from tests.support.producers import counting_publisher
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# The version of the built-in privacy notice, in force for every event that has
+# none of its own: what a client that showed it sends.
+NOTICE_VERSION = DEFAULT_NOTICE.version
 
 
 class MovableClock:
@@ -118,7 +122,7 @@ def registration_payload(**changes: Any) -> dict[str, Any]:
         "organisation": "Esimerkkikunta",
         "attendance": "in_person",
         "language": "fi",
-        "consent": True,
+        "privacy_notice_version": NOTICE_VERSION,
     }
     payload.update(changes)
     return payload

@@ -158,12 +158,15 @@ def test_event_bodies_give_the_registration_and_attendance() -> None:
 
 
 def test_the_load_plan_is_the_same_for_the_same_seed_with_unique_emails() -> None:
-    first = people(1000, remote_share=0.7, seed=3, tag="t")
-    assert first == people(1000, remote_share=0.7, seed=3, tag="t")
+    first = people(1000, remote_share=0.7, seed=3, tag="t", notice_version="0123456789abcdef")
+    assert first == people(
+        1000, remote_share=0.7, seed=3, tag="t", notice_version="0123456789abcdef"
+    )
     assert len({body["email"] for _, body in first}) == 1000
     remote = sum(attendance == "remote" for attendance, _ in first)
     assert 600 < remote < 800
     assert all(body["attendance"] == attendance for attendance, body in first)
+    assert {body["privacy_notice_version"] for _, body in first} == {"0123456789abcdef"}
 
 
 # ------------------------------------------------------------------ report

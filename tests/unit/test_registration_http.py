@@ -64,18 +64,27 @@ def test_registration_input_errors_name_the_fields() -> None:
     errors = dict(
         errors_of(
             RegistrationRequest,
-            registration_payload(consent=False, needs="x" * 501, extra="field", language="de"),
+            registration_payload(needs="x" * 501, extra="field", language="de"),
         )
     )
-    assert errors["consent"] == "consent is required to register"
     assert "500" in errors["needs"]
     assert errors["extra"] == "unknown field"
     assert "language" in errors
     assert "ada@example.fi" not in str(errors)
 
 
+def test_needs_are_taken_only_with_explicit_consent() -> None:
+    errors = dict(errors_of(RegistrationRequest, registration_payload(needs="Pyörätuoli")))
+    assert errors == {"needs_consent": "needs are processed only with needs_consent: true"}
+    consented = registration_payload(needs="Pyörätuoli", needs_consent=True)
+    assert RegistrationRequest.model_validate(consented).registrant().needs == "Pyörätuoli"
+    # Consent without needs is no error: there is simply nothing to consent to.
+    assert RegistrationRequest.model_validate(registration_payload(needs_consent=True))
+
+
 def test_needs_may_span_lines_but_names_may_not() -> None:
-    assert RegistrationRequest.model_validate(registration_payload(needs="a\nb")).needs == "a\nb"
+    multiline = registration_payload(needs="a\nb", needs_consent=True)
+    assert RegistrationRequest.model_validate(multiline).needs == "a\nb"
     assert [
         f for f, _ in errors_of(RegistrationRequest, registration_payload(last_name="a\rb"))
     ] == ["last_name"]

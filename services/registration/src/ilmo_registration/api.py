@@ -29,11 +29,14 @@ from ilmo_registration.domain import (
     Status,
 )
 from ilmo_registration.export import registrations_csv
+from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
     EventCreate,
     EventPatch,
     EventView,
+    PrivacyNoticeIn,
+    PrivacyNoticeView,
     RegistrationReceipt,
     RegistrationRequest,
     RegistrationSummary,
@@ -80,6 +83,14 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
                 "already-registered",
                 "Already registered",
                 "This email address is already registered for this event.",
+            )
+        case PrivacyNoticeChanged(current=current):
+            return Problem(
+                409,
+                "privacy-notice-changed",
+                "The privacy notice has changed",
+                f"Show the notice in force (version {current.version}, "
+                "GET /api/v1/events/{id}/privacy-notice) and register with its version.",
             )
         case EventStarted():
             return Problem(
@@ -185,6 +196,35 @@ def catalogue_router(
         return EventView.of(stored, usecases.now(), admin=admin)
 
     @router.get(
+        "/events/{event_id}/privacy-notice",
+        response_model=PrivacyNoticeView,
+        summary="The event's privacy notice",
+        description="The notice in force, in Finnish, Swedish and English. Show it to the "
+        "registrant and send its `version` as `privacy_notice_version` when registering.",
+        responses=problem_responses(404, _401="A wrong admin token was given."),
+    )
+    async def show_privacy_notice(
+        event_id: str, admin: Annotated[bool, Depends(guard.optional)]
+    ) -> PrivacyNoticeView:
+        notice = await usecases.privacy_notice(event_id, admin=admin)
+        return PrivacyNoticeView.of(event_id, notice)
+
+    @router.put(
+        "/events/{event_id}/privacy-notice",
+        response_model=PrivacyNoticeView,
+        dependencies=admin_only,
+        summary="Put a privacy notice in force for the event (admin)",
+        description="Replaces the built-in notice, or the event's previous one. Every version "
+        "stays stored, so the version recorded with each registration keeps naming what "
+        "that person was shown. Registrations sent with an older version get "
+        "`409 /problems/privacy-notice-changed` from now on.",
+        responses=problem_responses(401, 404, 422),
+    )
+    async def put_privacy_notice(event_id: str, body: PrivacyNoticeIn) -> PrivacyNoticeView:
+        notice = await usecases.put_privacy_notice(event_id, body.texts())
+        return PrivacyNoticeView.of(event_id, notice)
+
+    @router.get(
         "/events/{event_id}/registrations",
         response_model=list[RegistrationSummary],
         dependencies=admin_only,
@@ -243,12 +283,15 @@ def registration_router(
         summary="Register for a published event",
         description="Answers once the registration and its `registration.accepted` event are "
         "stored. Keep the `manage_token`: it is needed to see or cancel the registration "
-        "and is shown only once.",
+        "and is shown only once. `privacy_notice_version` must be the version of the "
+        "event's privacy notice in force.",
         responses=problem_responses(
             404,
             422,
-            _409="Registration is closed (`/problems/registration-closed`), or this email "
-            "address is already registered for the event (`/problems/already-registered`).",
+            _409="Registration is closed (`/problems/registration-closed`), this email "
+            "address is already registered for the event (`/problems/already-registered`), "
+            "or the privacy notice shown is no longer the one in force "
+            "(`/problems/privacy-notice-changed`).",
             _429="Too many registrations from this client address or for this event "
             "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),
@@ -258,7 +301,7 @@ def registration_router(
     ) -> RegistrationReceipt:
         # Counted before any database work, so a refused request costs nothing more.
         await rate_limits.check_registration(request, event_id)
-        receipt = await usecases.register(event_id, body.registrant())
+        receipt = await usecases.register(event_id, body.registrant(), body.privacy_notice_version)
         response.headers.update(NO_STORE)
         response.headers["Location"] = settings.public_url(
             f"/api/v1/registrations/{receipt.registration_id}"
@@ -303,5 +346,23 @@ def registration_router(
         registration = await usecases.cancel_own(registration_id, credentials.credentials)
         response.headers.update(NO_STORE)
         return RegistrationView.of(registration)
+
+    @router.delete(
+        "/registrations/{registration_id}/needs",
+        response_model=RegistrationView,
+        summary="Withdraw the consent to process one's needs",
+        description="With the manage_token or the manage link's token, as for GET. The needs "
+        "are erased at once and the withdrawal is recorded; repeating it is harmless.",
+        responses=problem_responses(401, 404),
+    )
+    async def withdraw_needs_consent(
+        registration_id: str, credentials: ManageCredentials, response: Response
+    ) -> RegistrationView:
+        if credentials is None:
+            raise unauthorized()
+        registration = await usecases.own(registration_id, credentials.credentials)
+        withdrawn = await usecases.withdraw_needs_consent(registration)
+        response.headers.update(NO_STORE)
+        return RegistrationView.of(withdrawn)
 
     return router

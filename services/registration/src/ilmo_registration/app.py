@@ -15,6 +15,7 @@ from ilmo_registration.storage import (
     EVENT_COLLECTION,
     REGISTRATION_COLLECTION,
     EventStore,
+    PrivacyNoticeStore,
     RegistrationStore,
 )
 from ilmo_registration.usecases import UseCases
@@ -41,13 +42,15 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         outbox=infrastructure.outbox(REGISTRATION_COLLECTION),
         locks=infrastructure.locks,
     )
-    usecases = UseCases(events, registrations, manage_links, clock)
+    notices = PrivacyNoticeStore(infrastructure.database)
+    usecases = UseCases(events, registrations, notices, manage_links, clock)
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
     async def prepare_storage() -> None:
         await events.create_indexes()
         await registrations.create_indexes()
+        await notices.keep_default(usecases.now())
 
     return create_app(
         infrastructure,

@@ -4,11 +4,13 @@
 registrant's language, with a cancel form while cancelling is possible;
 ``POST /manage/{id}/cancel`` (form field ``token``) cancels exactly as
 ``DELETE /api/v1/registrations/{id}`` does and redirects (303) back to the
-page. The token is the link token (``ilmo_shared.manage_links``): it is
-checked before anything is read, so a wrong token and an unknown id get the
-same 404 page in the same time. These are HTML pages for people, not part
-of the JSON API's problem-details contract: the routes call the same use
-cases as the API (``usecases``) and answer what they refuse with a page.
+page; ``POST /manage/{id}/needs`` likewise withdraws the consent to process
+the registrant's needs, which erases them. The token is the link token
+(``ilmo_shared.manage_links``): it is checked before anything is read, so a
+wrong token and an unknown id get the same 404 page in the same time. These
+are HTML pages for people, not part of the JSON API's problem-details
+contract: the routes call the same use cases as the API (``usecases``) and
+answer what they refuse with a page.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
@@ -43,6 +45,20 @@ _TOKEN_PARAMETER = {
     "required": True,
     "description": "The link token from the email (ilmo_shared.manage_links).",
     "schema": {"type": "string"},
+}
+
+# The body of the page's forms: the link token, nothing else.
+_TOKEN_FORM = {
+    "required": True,
+    "content": {
+        FORM: {
+            "schema": {
+                "type": "object",
+                "properties": {"token": {"type": "string"}},
+                "required": ["token"],
+            }
+        }
+    },
 }
 
 
@@ -80,20 +96,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
             404: {"description": "Wrong link.", **_HTML},
             409: {"description": "The event has started.", **_HTML},
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    FORM: {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"token": {"type": "string"}},
-                            "required": ["token"],
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra={"requestBody": _TOKEN_FORM},
     )
     async def cancel_from_page(registration_id: str, request: Request) -> Response:
         token = await _form_token(request)
@@ -107,6 +110,33 @@ def manage_router(usecases: UseCases) -> APIRouter:
         except EventStarted:
             language = registration.registrant.language
             return page_response(409, event_started_page(language, registration.id, token))
+        return Response(
+            status_code=303,
+            headers={"Location": back_to_page(registration.id, token), **PAGE_HEADERS},
+        )
+
+    @router.post(
+        "/{registration_id}/needs",
+        response_class=HTMLResponse,
+        status_code=303,
+        summary="Withdraw the consent to process needs from the manage page (HTML form)",
+        description="Erases the needs as `DELETE /api/v1/registrations/{id}/needs` does, then "
+        "redirects to the manage page. Repeating it is harmless.",
+        responses={
+            303: {"description": "Withdrawn (or nothing to withdraw); back to the manage page."},
+            404: {"description": "Wrong link.", **_HTML},
+        },
+        openapi_extra={"requestBody": _TOKEN_FORM},
+    )
+    async def withdraw_from_page(registration_id: str, request: Request) -> Response:
+        token = await _form_token(request)
+        if token is None:
+            return error_page_response(404)
+        try:
+            registration = await usecases.linked(registration_id, token)
+        except NotFound:
+            return error_page_response(404)
+        await usecases.withdraw_needs_consent(registration)
         return Response(
             status_code=303,
             headers={"Location": back_to_page(registration.id, token), **PAGE_HEADERS},
@@ -156,4 +186,9 @@ def _page(linked: LinkedRegistration, token: str) -> ManagePage:
         waitlist_position=state.waitlist_position,
         stream_link_url=state.link.url if state.stream_link_provisioned else None,
         cancellation=linked.cancellation,
+        needs=registrant.needs,
+        needs_consent_withdrawn=(
+            registration.needs_consent is not None
+            and registration.needs_consent.withdrawn_at is not None
+        ),
     )

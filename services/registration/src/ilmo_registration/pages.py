@@ -89,6 +89,11 @@ class Texts:
     cancel_button: str
     event_started: str
     back: str
+    needs: str
+    needs_heading: str
+    needs_explanation: str
+    needs_button: str
+    needs_withdrawn: str
 
 
 FINNISH = Texts(
@@ -114,6 +119,12 @@ FINNISH = Texts(
     cancel_button="Peru ilmoittautuminen",
     event_started="Tilaisuus on jo alkanut, joten ilmoittautumista ei voi enää perua.",
     back="Takaisin ilmoittautumiseen",
+    needs="Erityistarpeet",
+    needs_heading="Suostumus erityistarpeiden käsittelyyn",
+    needs_explanation="Käsittelemme erityistarpeitasi suostumuksesi perusteella. Jos perut "
+    "suostumuksen, erityistarpeesi poistetaan heti eikä järjestäjä näe niitä enää.",
+    needs_button="Peru suostumus ja poista erityistarpeet",
+    needs_withdrawn="Peruit suostumuksen; erityistarpeesi on poistettu.",
 )
 SWEDISH = Texts(
     page_title="Din anmälan",
@@ -138,6 +149,12 @@ SWEDISH = Texts(
     cancel_button="Annullera anmälan",
     event_started="Evenemanget har redan börjat, så anmälan kan inte längre annulleras.",
     back="Tillbaka till anmälan",
+    needs="Särskilda behov",
+    needs_heading="Samtycke till behandling av särskilda behov",
+    needs_explanation="Vi behandlar dina särskilda behov med ditt samtycke. Om du återkallar "
+    "samtycket raderas dina särskilda behov genast och arrangören ser dem inte längre.",
+    needs_button="Återkalla samtycket och radera särskilda behov",
+    needs_withdrawn="Du har återkallat samtycket; dina särskilda behov har raderats.",
 )
 ENGLISH = Texts(
     page_title="Your registration",
@@ -162,6 +179,12 @@ ENGLISH = Texts(
     cancel_button="Cancel my registration",
     event_started="The event has already started, so the registration can no longer be cancelled.",
     back="Back to your registration",
+    needs="Special needs",
+    needs_heading="Consent to process your special needs",
+    needs_explanation="We process your special needs with your consent. If you withdraw it, "
+    "your needs are erased at once and the organiser no longer sees them.",
+    needs_button="Withdraw consent and erase my needs",
+    needs_withdrawn="You withdrew your consent; your special needs have been erased.",
 )
 TEXTS = {Language.FI: FINNISH, Language.SV: SWEDISH, Language.EN: ENGLISH}
 
@@ -187,6 +210,10 @@ class ManagePage:
     stream_link_url: str | None
     # What a cancellation asked for now would do: CANCEL shows the form.
     cancellation: Cancellation
+    # The needs given with consent (shown with a form that withdraws it), and
+    # whether a consent was withdrawn (the needs are then gone).
+    needs: str | None = None
+    needs_consent_withdrawn: bool = False
 
 
 # ------------------------------------------------------------------ formatting
@@ -229,6 +256,11 @@ def status_text(page: ManagePage) -> str:
 def cancel_action(registration_id: str) -> str:
     """Where the form posts, relative to the manage page (``/manage/{id}``)."""
     return f"{quote(registration_id, safe='')}/cancel"
+
+
+def withdraw_action(registration_id: str) -> str:
+    """Where the needs form posts, relative to the manage page (``/manage/{id}``)."""
+    return f"{quote(registration_id, safe='')}/needs"
 
 
 def back_to_page(registration_id: str, token: str) -> str:
@@ -274,7 +306,26 @@ def manage_page(page: ManagePage) -> str:
         )
     elif page.cancellation is Cancellation.EVENT_STARTED:
         body += f"<p>{texts.event_started}</p>\n"
+    body += _needs_section(page, texts)
     return _document(page.language, f"{texts.page_title}: {page.event_title}", body)
+
+
+def _needs_section(page: ManagePage, texts: Texts) -> str:
+    """The needs given and the form that withdraws the consent, or that it was withdrawn."""
+    if page.needs_consent_withdrawn:
+        return f"<p>{texts.needs_withdrawn}</p>\n"
+    if page.needs is None:
+        return ""
+    return (
+        '<section aria-labelledby="needs-heading">\n'
+        f'<h2 id="needs-heading">{texts.needs_heading}</h2>\n'
+        f"<p><strong>{texts.needs}:</strong> {escape(page.needs)}</p>\n"
+        f"<p>{texts.needs_explanation}</p>\n"
+        f'<form method="post" action="{escape(withdraw_action(page.registration_id))}">\n'
+        f'<input type="hidden" name="token" value="{escape(page.token)}">\n'
+        f'<button type="submit">{texts.needs_button}</button>\n'
+        "</form>\n</section>\n"
+    )
 
 
 def event_started_page(language: Language, registration_id: str, token: str) -> str:

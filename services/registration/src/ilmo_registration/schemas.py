@@ -25,6 +25,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -42,6 +43,12 @@ from ilmo_registration.catalogue import (
     shown_in_zone,
 )
 from ilmo_registration.domain import Registrant, RegistrationWindow, Status, registration_window
+from ilmo_registration.privacy import (
+    MAX_NOTICE_CHARACTERS,
+    NeedsConsent,
+    NoticeShown,
+    PrivacyNotice,
+)
 
 if TYPE_CHECKING:
     from ilmo_registration.storage import StoredEvent, StoredRegistration
@@ -103,6 +110,12 @@ OptionalLine200 = Annotated[Line200 | None, BeforeValidator(_blank_is_none)]
 OptionalText500 = Annotated[Text500 | None, BeforeValidator(_blank_is_none)]
 OptionalText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_is_none)]
 OptionalText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_is_none)]
+NoticeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTICE_CHARACTERS),
+    AfterValidator(_paragraphs),
+]
+NoticeVersion = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 Email = Annotated[EmailStr, BeforeValidator(_strip)]
 Capacity = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 StreamMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_STREAM_WINDOW_MINUTES)]
@@ -292,19 +305,32 @@ class RegistrationRequest(BaseModel):
     organisation: OptionalLine200 = None
     attendance: Attendance
     language: Language
-    consent: bool = Field(
-        strict=True, description="Consent to the processing of the data given; must be true."
+    privacy_notice_version: NoticeVersion = Field(
+        description="The version of the event's privacy notice shown to the registrant "
+        "(`GET /api/v1/events/{id}/privacy-notice`); recorded with the language and time. "
+        "Registering is a public task, not consent: this says the notice was shown."
     )
     needs: OptionalText500 = Field(
-        default=None, description="Accessibility or other needs, at most 500 characters."
+        default=None,
+        description="Accessibility, diet or other needs, at most 500 characters. May reveal "
+        "health: needs `needs_consent: true`.",
+    )
+    needs_consent: bool = Field(
+        default=False,
+        strict=True,
+        validate_default=True,
+        description="Explicit consent to process `needs` (GDPR Art. 9(2)(a)); required with "
+        "needs, withdrawable at any time (`DELETE /api/v1/registrations/{id}/needs`).",
     )
 
-    @field_validator("consent")
+    @field_validator("needs_consent")
     @classmethod
-    def _consent_given(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError("consent is required to register")
-        return value
+    def _needs_only_with_consent(cls, consent: bool, info: ValidationInfo) -> bool:
+        # Declared after ``needs``, so its validated value is known here; the
+        # default is validated too, so leaving the consent out is caught.
+        if info.data.get("needs") is not None and not consent:
+            raise ValueError("needs are processed only with needs_consent: true")
+        return consent
 
     def registrant(self) -> Registrant:
         """Who registers, as the rules know them."""
@@ -346,6 +372,23 @@ class RegistrationSummary(BaseModel):
     needs: str | None
     registered_at: datetime
     cancelled_at: datetime | None
+    # Flat, so that the CSV export has one column each. Null for registrations
+    # taken before notices were recorded, and where no needs were given.
+    privacy_notice_version: str | None = Field(
+        default=None, description="The version of the privacy notice the registrant was shown."
+    )
+    privacy_notice_language: Language | None = Field(
+        default=None, description="The language it was shown in."
+    )
+    privacy_notice_shown_at: datetime | None = Field(
+        default=None, description="When the registrant, having been shown it, registered."
+    )
+    needs_consent_given_at: datetime | None = Field(
+        default=None, description="When consent to process needs was given."
+    )
+    needs_consent_withdrawn_at: datetime | None = Field(
+        default=None, description="When it was withdrawn; the needs were erased then."
+    )
 
     @classmethod
     def of(cls, registration: StoredRegistration) -> Self:
@@ -384,4 +427,61 @@ def _summary_fields(registration: StoredRegistration) -> dict[str, Any]:
         "needs": registrant.needs,
         "registered_at": registration.registered_at,
         "cancelled_at": registration.cancelled_at,
+        **_notice_fields(registration.notice_shown),
+        **_consent_fields(registration.needs_consent),
     }
+
+
+def _notice_fields(shown: NoticeShown | None) -> dict[str, Any]:
+    if shown is None:
+        return {}
+    return {
+        "privacy_notice_version": shown.version,
+        "privacy_notice_language": shown.language,
+        "privacy_notice_shown_at": shown.shown_at,
+    }
+
+
+def _consent_fields(consent: NeedsConsent | None) -> dict[str, Any]:
+    if consent is None:
+        return {}
+    return {
+        "needs_consent_given_at": consent.given_at,
+        "needs_consent_withdrawn_at": consent.withdrawn_at,
+    }
+
+
+# -------------------------------------------------------------- privacy notice
+
+
+class PrivacyNoticeTextIn(BaseModel):
+    """A privacy notice's text in each language; plain text, paragraphs apart by a blank line."""
+
+    model_config = _INPUT
+
+    fi: NoticeText
+    sv: NoticeText
+    en: NoticeText
+
+
+class PrivacyNoticeIn(BaseModel):
+    """A new privacy notice for an event; its version is derived from the texts."""
+
+    model_config = _INPUT
+
+    text: PrivacyNoticeTextIn
+
+    def texts(self) -> dict[Language, str]:
+        return {Language(code): text for code, text in self.text.model_dump().items()}
+
+
+class PrivacyNoticeView(BaseModel):
+    """The privacy notice in force for an event: show it, then register with its version."""
+
+    event_id: str
+    version: str = Field(description="Send as `privacy_notice_version` when registering.")
+    text: dict[Language, str] = Field(description="Plain text per language.")
+
+    @classmethod
+    def of(cls, event_id: str, notice: PrivacyNotice) -> Self:
+        return cls(event_id=event_id, version=notice.version, text=dict(notice.text))

@@ -63,11 +63,19 @@ from ilmo_registration.domain import (
     apply_report,
     normalise_email,
 )
+from ilmo_registration.privacy import (
+    DEFAULT_NOTICE,
+    NeedsConsent,
+    NoticeShown,
+    PrivacyNotice,
+)
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
 
 EVENT_COLLECTION = "events"
 REGISTRATION_COLLECTION = "registrations"
+NOTICE_COLLECTION = "privacy_notices"
+EVENT_NOTICE_COLLECTION = "event_privacy_notices"
 CANCELLED = "cancelled"
 ACTIVE = "accepted"
 # Conditional updates that lost to another process are decided again this often.
@@ -187,6 +195,8 @@ class StoredRegistration:
     registered_at: datetime
     cancelled_at: datetime | None
     state: RegistrationState
+    notice_shown: NoticeShown | None = None
+    needs_consent: NeedsConsent | None = None
 
     @property
     def event_id(self) -> str:
@@ -221,7 +231,13 @@ class RegistrationStore:
         )
 
     async def add(
-        self, accepted: RegistrationAccepted, *, needs: str | None, token_digest: str
+        self,
+        accepted: RegistrationAccepted,
+        *,
+        needs: str | None,
+        token_digest: str,
+        notice_shown: NoticeShown,
+        needs_consent: NeedsConsent | None,
     ) -> None:
         """Durably store the registration with its ``registration.accepted`` event.
 
@@ -240,7 +256,12 @@ class RegistrationStore:
             "attendance": accepted.attendance.value,
             "language": accepted.language.value,
             "needs": needs,
-            "consent": True,
+            "needs_consent": _consent_document(needs_consent),
+            "privacy_notice": {
+                "version": notice_shown.version,
+                "language": notice_shown.language.value,
+                "shown_at": notice_shown.shown_at,
+            },
             "manage_token_sha256": token_digest,
             "registered_at": accepted.registered_at,
             "status": ACTIVE,
@@ -306,6 +327,26 @@ class RegistrationStore:
         self._outbox.written(registration.id)
         return True
 
+    async def withdraw_needs_consent(self, registration_id: str, now: datetime) -> bool:
+        """Erase the needs and record the withdrawal; False if there was no consent to withdraw.
+
+        Needs never leave this service (no event carries them), so erasing
+        them here is erasing them everywhere; nothing is published.
+        """
+        async with self._locks.hold(self.registrations.name, registration_id):
+            result = await self.registrations.update_one(
+                {
+                    "_id": registration_id,
+                    "needs_consent.given_at": {"$ne": None},
+                    "needs_consent.withdrawn_at": None,
+                },
+                {
+                    "$set": {"needs": None, "needs_consent.withdrawn_at": now},
+                    "$inc": {"revision": 1},
+                },
+            )
+        return result.matched_count == 1
+
     async def apply_report(self, registration_id: str, report: StatusReport) -> ReportOutcome:
         """Take in what capacity or streaming reported, once, and never backwards.
 
@@ -330,6 +371,12 @@ class RegistrationStore:
             )
 
         return await self._documents.change(registration_id, decide)
+
+
+def _consent_document(consent: NeedsConsent | None) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    return {"given_at": consent.given_at, "withdrawn_at": consent.withdrawn_at}
 
 
 def _seat_document(seat: Seat) -> dict[str, Any]:
@@ -382,4 +429,73 @@ def _stored_registration(document: Document) -> StoredRegistration:
         registered_at=document["registered_at"],
         cancelled_at=document.get("cancelled_at"),
         state=_state(document),
+        notice_shown=_notice_shown(document.get("privacy_notice")),
+        needs_consent=_needs_consent(document.get("needs_consent")),
     )
+
+
+def _notice_shown(stored: dict[str, Any] | None) -> NoticeShown | None:
+    """None for a registration taken before notices were recorded."""
+    if not stored:
+        return None
+    return NoticeShown(stored["version"], Language(stored["language"]), stored["shown_at"])
+
+
+def _needs_consent(stored: dict[str, Any] | None) -> NeedsConsent | None:
+    if not stored:
+        return None
+    return NeedsConsent(stored["given_at"], stored.get("withdrawn_at"))
+
+
+# -------------------------------------------------------------- privacy notice
+
+
+class PrivacyNoticeStore:
+    """Every privacy notice ever in force, by version, and which one each event uses now.
+
+    ``privacy_notices``: one document per version (``_id`` = version), never
+    changed or removed, so a version recorded with a registration always
+    names its texts. ``event_privacy_notices``: ``_id`` = event id, the
+    version in force; an event without one uses ``DEFAULT_NOTICE``.
+    """
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.notices: AsyncCollection[Document] = database[NOTICE_COLLECTION]
+        self.in_force: AsyncCollection[Document] = database[EVENT_NOTICE_COLLECTION]
+
+    async def keep_default(self, now: datetime) -> None:
+        """Keep the built-in notice's version too: registrations record it."""
+        await self.keep(DEFAULT_NOTICE, now)
+
+    async def keep(self, notice: PrivacyNotice, now: datetime) -> None:
+        """Store a version once; storing the same texts again changes nothing."""
+        texts = {language.value: text for language, text in notice.text.items()}
+        await self.notices.update_one(
+            {"_id": notice.version},
+            {"$setOnInsert": {"text": texts, "created_at": now}},
+            upsert=True,
+        )
+
+    async def put_in_force(self, event_id: str, notice: PrivacyNotice, now: datetime) -> None:
+        """Make ``notice`` the event's notice from now on (kept first, so it is never dangling)."""
+        await self.keep(notice, now)
+        await self.in_force.update_one(
+            {"_id": event_id}, {"$set": {"version": notice.version, "since": now}}, upsert=True
+        )
+
+    async def for_event(self, event_id: str) -> PrivacyNotice:
+        """The notice in force for the event."""
+        pointer = await self.in_force.find_one({"_id": event_id})
+        if pointer is None:
+            return DEFAULT_NOTICE
+        found = await self.version(pointer["version"])
+        if found is None:  # put_in_force keeps the text first; only a damaged database gets here
+            raise LookupError(f"privacy notice {pointer['version']} is missing")
+        return found
+
+    async def version(self, version: str) -> PrivacyNotice | None:
+        document = await self.notices.find_one({"_id": version})
+        if document is None:
+            return None
+        text = {Language(code): value for code, value in document["text"].items()}
+        return PrivacyNotice(version, text)

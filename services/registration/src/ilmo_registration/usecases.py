@@ -17,6 +17,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
+from ilmo_event_contracts import Language
 from ilmo_registration.catalogue import (
     EventSpec,
     generated_event_id,
@@ -40,8 +41,21 @@ from ilmo_registration.domain import (
     is_registration_id,
     registration_window,
 )
+from ilmo_registration.privacy import (
+    PrivacyNotice,
+    consent_for,
+    notice,
+    require_current,
+    shown,
+)
 from ilmo_registration.security import ManageLinks, manage_token_matches, new_manage_token
-from ilmo_registration.storage import EventStore, RegistrationStore, StoredEvent, StoredRegistration
+from ilmo_registration.storage import (
+    EventStore,
+    PrivacyNoticeStore,
+    RegistrationStore,
+    StoredEvent,
+    StoredRegistration,
+)
 from ilmo_shared.clock import Clock, to_millisecond, utc_now
 
 REGISTRATIONS = Counter(
@@ -53,6 +67,9 @@ REFUSALS = Counter(
     ["reason"],
 )
 CANCELLATIONS = Counter("ilmo_registrations_cancelled_total", "Registrations cancelled.")
+CONSENTS_WITHDRAWN = Counter(
+    "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
+)
 
 # A new event without an id of its own gets a generated one; this many are tried.
 GENERATED_ID_ATTEMPTS = 5
@@ -81,6 +98,7 @@ class UseCases:
 
     events: EventStore
     registrations: RegistrationStore
+    notices: PrivacyNoticeStore
     manage_links: ManageLinks
     clock: Clock = utc_now
 
@@ -137,6 +155,24 @@ class UseCases:
             raise NotFound
         return stored
 
+    async def privacy_notice(self, event_id: str, *, admin: bool) -> PrivacyNotice:
+        """The notice in force for a published event (any event for an administrator)."""
+        await self.show_event(event_id, admin=admin)
+        return await self.notices.for_event(event_id)
+
+    async def put_privacy_notice(self, event_id: str, text: dict[Language, str]) -> PrivacyNotice:
+        """Put a new notice in force for the event; ValueError for a missing language.
+
+        Registrations already taken keep the version they were shown; a
+        registration sent with the old version from now on is refused
+        (``PrivacyNoticeChanged``), so its client shows the new one.
+        """
+        if not is_event_id(event_id) or await self.events.get(event_id) is None:
+            raise NotFound
+        new = notice(text)
+        await self.notices.put_in_force(event_id, new, self.now())
+        return new
+
     async def list_registrations(self, event_id: str) -> list[StoredRegistration]:
         """An event's registrations, oldest first (for administrators)."""
         stored = await self.events.get(event_id) if is_event_id(event_id) else None
@@ -146,20 +182,31 @@ class UseCases:
 
     # ----------------------------------------------------------- registrations
 
-    async def register(self, event_id: str, registrant: Registrant) -> Receipt:
+    async def register(self, event_id: str, registrant: Registrant, notice_version: str) -> Receipt:
         """Take a registration for a published event whose registration is open.
 
-        Stored with its ``registration.accepted`` event; one per address and event.
+        ``notice_version`` is the privacy notice the registrant was shown: it
+        must be the one in force (``PrivacyNoticeChanged`` otherwise), and is
+        recorded with the language and time. Stored with its
+        ``registration.accepted`` event; one per address and event.
         """
         event = await self.events.get(event_id) if is_event_id(event_id) else None
         if event is None or not event.spec.published:
             raise NotFound
         now = self.now()
         _require_open(event.spec, now)
+        current = await self.notices.for_event(event_id)
+        require_current(notice_version, current)
         accepted = accept(event_id, registrant, now)
         token, digest = new_manage_token()
         try:
-            await self.registrations.add(accepted, needs=registrant.needs, token_digest=digest)
+            await self.registrations.add(
+                accepted,
+                needs=registrant.needs,
+                token_digest=digest,
+                notice_shown=shown(current, registrant.language, now),
+                needs_consent=consent_for(registrant.needs, now),
+            )
         except AlreadyRegistered:
             REFUSALS.labels("already_registered").inc()
             raise
@@ -217,6 +264,16 @@ class UseCases:
             registration.state.cancelled, event.spec.starts_at, self.now()
         )
         return LinkedRegistration(registration, event, cancellation)
+
+    async def withdraw_needs_consent(self, registration: StoredRegistration) -> StoredRegistration:
+        """Withdraw the consent to process needs: the needs are erased at once.
+
+        Harmless when there is no consent to withdraw; answers the
+        registration as it is now.
+        """
+        if await self.registrations.withdraw_needs_consent(registration.id, self.now()):
+            CONSENTS_WITHDRAWN.inc()
+        return await self.registrations.get(registration.id) or registration
 
     async def cancel(self, registration: StoredRegistration) -> None:
         """Cancel as the registrant asked; NotFound if the event is gone, EventStarted.
