@@ -313,18 +313,21 @@ def manage_page(page: ManagePage) -> str:
 def _needs_section(page: ManagePage, texts: Texts) -> str:
     """The needs given and the form that withdraws the consent, or that it was withdrawn."""
     if page.needs_consent_withdrawn:
-        return f"<p>{texts.needs_withdrawn}</p>\n"
-    if page.needs is None:
+        content = f"<p>{texts.needs_withdrawn}</p>\n"
+    elif page.needs is not None:
+        content = (
+            f"<p><strong>{texts.needs}:</strong> {escape(page.needs)}</p>\n"
+            f"<p>{texts.needs_explanation}</p>\n"
+            f'<form method="post" action="{escape(withdraw_action(page.registration_id))}">\n'
+            f'<input type="hidden" name="token" value="{escape(page.token)}">\n'
+            f'<button type="submit">{texts.needs_button}</button>\n'
+            "</form>\n"
+        )
+    else:
         return ""
     return (
         '<section aria-labelledby="needs-heading">\n'
-        f'<h2 id="needs-heading">{texts.needs_heading}</h2>\n'
-        f"<p><strong>{texts.needs}:</strong> {escape(page.needs)}</p>\n"
-        f"<p>{texts.needs_explanation}</p>\n"
-        f'<form method="post" action="{escape(withdraw_action(page.registration_id))}">\n'
-        f'<input type="hidden" name="token" value="{escape(page.token)}">\n'
-        f'<button type="submit">{texts.needs_button}</button>\n'
-        "</form>\n</section>\n"
+        f'<h2 id="needs-heading">{texts.needs_heading}</h2>\n{content}</section>\n'
     )
 
 
