@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_event_contracts import EventPublished, EventUpdated
+from ilmo_registration.app import build_app
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -22,6 +23,7 @@ from tests.support.registration import (
     create_event,
     event_payload,
     registration_payload,
+    settings_for,
     unique_id,
 )
 
@@ -373,3 +375,22 @@ async def test_the_openapi_document_shows_the_problem_responses(
     assert "HTTPValidationError" not in json.dumps(document)
     cancel = document["paths"]["/api/v1/registrations/{registration_id}"]["delete"]
     assert {"401", "404", "409"} <= set(cancel["responses"])
+
+
+async def test_every_admin_operation_refuses_without_the_admin_token(
+    infrastructure: IsolatedInfrastructure, client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    """Function-level authorization: the document's "(admin)" operations, each tried."""
+    document = build_app(settings_for(infrastructure)).openapi()
+    admin_operations = [
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("summary", "").endswith("(admin)")
+    ]
+    assert len(admin_operations) >= 4, admin_operations  # create, change, list, notice
+    for method, template in admin_operations:
+        path = template.replace("{event_id}", event["id"])
+        for headers in ({}, bearer("wrong-admin-token-0000000000000000")):
+            response = await client.request(method, path, json={}, headers=headers)
+            assert_problem(response, 401, "/problems/unauthorized")
