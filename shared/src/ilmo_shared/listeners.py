@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Iterator, Sequence
@@ -77,9 +78,8 @@ class Listener(uvicorn.Server):
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
             return socket.create_server((host, port), family=family, backlog=self.config.backlog)
         except OSError as error:
-            raise ListenerUnavailableError(
-                self.name, self.address, error.strerror or str(error)
-            ) from None
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ListenerUnavailableError(self.name, self.address, reason) from None
 
 
 @dataclass
@@ -119,6 +119,11 @@ class Listeners:
     @property
     def started(self) -> bool:
         return all(server.started for server in self.servers)
+
+    def run(self) -> None:
+        """``serve`` in a new event loop of the kind uvicorn would choose (uvloop if installed)."""
+        with asyncio.Runner(loop_factory=self.servers[0].config.get_loop_factory()) as runner:
+            runner.run(self.serve())
 
     async def serve(self) -> None:
         """Serve on the bound sockets until stopped; the lifespan runs once around both."""

@@ -15,7 +15,6 @@ in-flight work finishes and pending events are flushed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -242,7 +241,7 @@ def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
         raise SystemExit(1) from None
     lifecycle: Lifecycle = app.state.lifecycle
     lifecycle.on_fatal = listeners.stop
-    asyncio.run(listeners.serve())
+    listeners.run()
     if lifecycle.problem is not None:
         report_invalid_setting(
             f"ilmo-{service}", lifecycle.problem.setting, lifecycle.problem.reason
