@@ -234,3 +234,25 @@ def test_a_taken_address_is_named_and_nothing_stays_bound() -> None:
     # The public address it had bound first is free again.
     with socket.create_server(("127.0.0.1", ports[0])):
         pass
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("192.0.2.9", "Cannot assign requested address"),  # TEST-NET-1: no host has it
+        # The resolver's words vary (no such name, or no DNS at all): any is fine.
+        ("no-such-host.invalid", None),
+    ],
+)
+def test_an_address_that_is_not_this_host_s_is_named_with_why(
+    host: str, reason: str | None
+) -> None:
+    config = server_config(FastAPI(), ServiceSettings(), host, free_ports(1)[0])
+
+    with pytest.raises(ListenerUnavailableError) as refused:
+        Listener("operations", config).bind()
+
+    assert refused.value.listener == "operations"
+    assert refused.value.address.startswith(f"{host}:")
+    assert refused.value.reason == (reason or refused.value.reason)
+    assert refused.value.reason

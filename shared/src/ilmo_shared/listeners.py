@@ -77,9 +77,11 @@ class Listener(uvicorn.Server):
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
             return socket.create_server((host, port), family=family, backlog=self.config.backlog)
-        except OSError as error:
+        except socket.gaierror as error:  # the host name does not resolve
+            reason = str(error.strerror)
+        except OSError as error:  # in use, not this host's, not allowed
             reason = os.strerror(error.errno) if error.errno else str(error)
-            raise ListenerUnavailableError(self.name, self.address, reason) from None
+        raise ListenerUnavailableError(self.name, self.address, reason)
 
 
 @dataclass
