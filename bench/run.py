@@ -140,8 +140,8 @@ async def create_event(services: dict[str, ServiceProcess], event: dict[str, Any
         if created.status_code != 201:
             raise RuntimeError(f"could not create the event: {created.status_code} {created.text}")
         for url in (
-            f"{services['capacity'].url}/api/v1/events/{event['id']}/seats",
-            f"{services['streaming'].url}/api/v1/events/{event['id']}/stream-links",
+            f"{services['capacity'].operations_url}/api/v1/events/{event['id']}/seats",
+            f"{services['streaming'].operations_url}/api/v1/events/{event['id']}/stream-links",
         ):
             deadline = time.monotonic() + 60
             while (await client.get(url)).status_code != 200:

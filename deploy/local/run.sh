@@ -25,7 +25,9 @@
 #
 # Ports default to registration 8081, capacity 8082, notification 8083 and
 # streaming 8084; ILMO_RUN_<SERVICE>_PORT (e.g. ILMO_RUN_CAPACITY_PORT)
-# overrides one. Databases are ilmo_<service>; ILMO_RUN_DATABASE_PREFIX
+# overrides one. Each service's operations listener (metrics, API docs,
+# operator counts; docs/operations.md) is on 9081-9084 in the same order,
+# on 127.0.0.1; ILMO_RUN_<SERVICE>_OPERATIONS_PORT overrides one. Databases are ilmo_<service>; ILMO_RUN_DATABASE_PREFIX
 # replaces the ilmo_, and is also the registration service's key prefix in
 # Redis (ILMO_REDIS_URL, default redis://127.0.0.1:6379/0). ILMO_LOCAL_DIR moves the state folder (.local), and
 # with it the supervisord this script starts or reuses: tests run their own
@@ -60,6 +62,12 @@ declare -A PORTS=(
 	[capacity]=${ILMO_RUN_CAPACITY_PORT:-8082}
 	[notification]=${ILMO_RUN_NOTIFICATION_PORT:-8083}
 	[streaming]=${ILMO_RUN_STREAMING_PORT:-8084}
+)
+declare -A OPERATIONS_PORTS=(
+	[registration]=${ILMO_RUN_REGISTRATION_OPERATIONS_PORT:-9081}
+	[capacity]=${ILMO_RUN_CAPACITY_OPERATIONS_PORT:-9082}
+	[notification]=${ILMO_RUN_NOTIFICATION_OPERATIONS_PORT:-9083}
+	[streaming]=${ILMO_RUN_STREAMING_OPERATIONS_PORT:-9084}
 )
 DATABASE_PREFIX=${ILMO_RUN_DATABASE_PREFIX:-ilmo_}
 VENV=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}
@@ -110,13 +118,23 @@ port_of() {
 	printf '%s' "${PORTS[$1]}"
 }
 
+# The port of a service's operations listener.
+operations_port_of() {
+	printf '%s' "${OPERATIONS_PORTS[$1]}"
+}
+
+check_port() {
+	local variable=$1 port=$2
+	if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
+		die "$variable: '$port' is not a port number"
+	fi
+}
+
 check_settings() {
-	local name port
+	local name
 	for name in "${SERVICES[@]}"; do
-		port=$(port_of "$name")
-		if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
-			die "ILMO_RUN_${name^^}_PORT: '$port' is not a port number"
-		fi
+		check_port "ILMO_RUN_${name^^}_PORT" "$(port_of "$name")"
+		check_port "ILMO_RUN_${name^^}_OPERATIONS_PORT" "$(operations_port_of "$name")"
 	done
 	[[ $DATABASE_PREFIX =~ ^[A-Za-z0-9_-]*$ ]] ||
 		die "ILMO_RUN_DATABASE_PREFIX: '$DATABASE_PREFIX' may hold only letters, digits, _ and -"
@@ -184,6 +202,7 @@ program_environment() {
 	local name=$1 port entries=()
 	port=$(port_of "$name")
 	entries+=("$(env_entry ILMO_HTTP_PORT "$port")")
+	entries+=("$(env_entry ILMO_OPERATIONS_PORT "$(operations_port_of "$name")")")
 	entries+=("$(env_entry ILMO_AMQP_URL "${AMQP_URLS[$name]}")")
 	entries+=("$(env_entry ILMO_PUBLIC_BASE_URL "http://127.0.0.1:$port")")
 	entries+=("$(env_entry ILMO_REGISTRATION_PUBLIC_URL "http://127.0.0.1:$(port_of registration)")")
@@ -347,8 +366,12 @@ supervisord_up() {
 	report supervisord started "pid $pid, $(rel "$SUPERVISOR_CONF"), log $(rel "$SUPERVISOR_LOG")"
 }
 
+# Ready: both listeners answer /health/ready.
 ready() {
-	curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(port_of "$1")/health/ready" 2>/dev/null
+	local port
+	for port in "$(port_of "$1")" "$(operations_port_of "$1")"; do
+		curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/health/ready" 2>/dev/null || return 1
+	done
 }
 
 # The service has stopped for good: say why and show the end of its log.
@@ -382,7 +405,7 @@ wait_services() {
 				;;
 			STARTING | RUNNING)
 				if ready "$name"; then
-					report "$name" ready "http://127.0.0.1:$(port_of "$name") (pid $(supervisorctl pid "$name"))"
+					report "$name" ready "http://127.0.0.1:$(port_of "$name"), operations http://127.0.0.1:$(operations_port_of "$name") (pid $(supervisorctl pid "$name"))"
 				else
 					waiting+=("$name")
 				fi
@@ -473,12 +496,13 @@ print_urls() {
 	cat <<EOT
 
 Ilmo is running.
-  API docs (registration)  http://127.0.0.1:$(port_of registration)/docs
+  API docs (registration)  http://127.0.0.1:$(operations_port_of registration)/docs
   sample seminar           http://127.0.0.1:$(port_of registration)/api/v1/events/$SAMPLE_EVENT_ID
   admin token              $(rel "$ADMIN_TOKEN_FILE") (or ILMO_ADMIN_TOKEN)
 EOT
+	printf '  %-24s %s\n' "operations listeners" "(health, /metrics, /docs, operator counts; never public)"
 	for name in "${SERVICES[@]}"; do
-		printf '  %-24s http://127.0.0.1:%s/health/ready  /metrics\n' "$name" "$(port_of "$name")"
+		printf '  %-24s http://127.0.0.1:%s/health/ready  /metrics\n' "$name" "$(operations_port_of "$name")"
 	done
 	cat <<EOT
   RabbitMQ management      http://127.0.0.1:15672 (guest/guest)

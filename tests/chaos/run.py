@@ -454,8 +454,10 @@ class FaultInjector:
 
     def _stop(self, target: str) -> None:
         exit_code = self.services[target].stop()
-        # uvicorn re-raises SIGTERM once its shutdown is complete; -9 means it
-        # was still running when ServiceProcess.stop gave up and killed it.
+        # 0 after a graceful shutdown of both listeners; -SIGTERM when the
+        # signal came before the process had set its handlers (still importing,
+        # nothing to lose); -9 means it was still running when
+        # ServiceProcess.stop gave up and killed it.
         if exit_code not in (0, -signal.SIGTERM):
             self.problems.append(f"{target} did not stop gracefully on SIGTERM: {exit_code}")
 
@@ -580,11 +582,15 @@ async def snapshot(
             f"{services['registration'].url}/api/v1/events/{event_id}/registrations",
             headers=ADMIN,
         )
-        seats = await get_json(client, f"{services['capacity'].url}/api/v1/events/{event_id}/seats")
-        links = await get_json(
-            client, f"{services['streaming'].url}/api/v1/events/{event_id}/stream-links"
+        seats = await get_json(
+            client, f"{services['capacity'].operations_url}/api/v1/events/{event_id}/seats"
         )
-        summary = await get_json(client, f"{services['notification'].url}/api/v1/mails/summary")
+        links = await get_json(
+            client, f"{services['streaming'].operations_url}/api/v1/events/{event_id}/stream-links"
+        )
+        summary = await get_json(
+            client, f"{services['notification'].operations_url}/api/v1/mails/summary"
+        )
     mail_states: Counter[str] = Counter()
     for states in dict(summary.get("kinds", {})).values():
         mail_states.update({str(k): int(v) for k, v in dict(states).items()})

@@ -88,14 +88,20 @@ async def test_json_answers_carry_the_security_headers(
     infrastructure: IsolatedInfrastructure,
 ) -> None:
     with running_services(infrastructure, ("registration",)) as services:
-        async with httpx.AsyncClient(base_url=services["registration"].url) as client:
+        registration = services["registration"]
+        async with (
+            httpx.AsyncClient(base_url=registration.url) as client,
+            httpx.AsyncClient(base_url=registration.operations_url) as operations,
+        ):
             answers = [
                 await client.get("/api/v1/events"),
                 await client.post("/api/v1/events", json={}, headers=ADMIN),
                 await client.get("/health/ready"),
-                await client.get("/openapi.json"),
+                await operations.get("/health/ready"),
+                await operations.get("/openapi.json"),
+                await operations.get("/metrics/nothing-here"),
             ]
-            docs = await client.get("/docs")
+            docs = await operations.get("/docs")
 
     for answer in answers:
         assert answer.headers["Content-Type"].startswith("application/")

@@ -25,7 +25,7 @@ from pymongo import AsyncMongoClient
 from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually_sync
-from tests.support.processes import SERVICES, STREAM_LINK_SECRET, free_port
+from tests.support.processes import SERVICES, STREAM_LINK_SECRET, free_ports
 from tests.support.registration import ADMIN_TOKEN, MANAGE_LINK_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,7 @@ class SupervisedRun:
     local_dir: Path
     environment: dict[str, str]
     ports: dict[str, int]
+    operations_ports: dict[str, int]
 
     def run_sh(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -77,9 +78,12 @@ class SupervisedRun:
         return int(answer) if answer.isdigit() else 0
 
     def ready(self, service: str) -> bool:
+        """Both listeners of the service answer ``/health/ready`` with 200."""
         try:
-            url = f"http://127.0.0.1:{self.ports[service]}/health/ready"
-            return httpx.get(url, timeout=2).status_code == 200
+            return all(
+                httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
+                for port in (self.ports[service], self.operations_ports[service])
+            )
         except httpx.HTTPError:
             return False
 
@@ -107,7 +111,9 @@ def supervised(
     """A state folder for run.sh; whatever it started is stopped afterwards."""
     # Short: the supervisord socket's path must fit a unix socket address.
     local_dir = Path(tempfile.mkdtemp(prefix="ilmo-run-"))
-    ports = {name: free_port() for name in SERVICES}
+    chosen = iter(free_ports(2 * len(SERVICES)))
+    ports = {name: next(chosen) for name in SERVICES}
+    operations_ports = {name: next(chosen) for name in SERVICES}
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
     environment.update(
         {
@@ -125,13 +131,19 @@ def supervised(
         }
     )
     environment.update({f"ILMO_RUN_{name.upper()}_PORT": str(ports[name]) for name in SERVICES})
+    environment.update(
+        {
+            f"ILMO_RUN_{name.upper()}_OPERATIONS_PORT": str(operations_ports[name])
+            for name in SERVICES
+        }
+    )
     # run.sh creates its services' broker users; names of their own, since users
     # are global to the broker (a developer's ilmo-<service> stay untouched).
     broker_users = {name: f"ilmo-test-{infrastructure.run_id}-run-{name}" for name in SERVICES}
     environment.update(
         {f"ILMO_{name.upper()}_BROKER_USER": user for name, user in broker_users.items()}
     )
-    run = SupervisedRun(local_dir, environment, ports)
+    run = SupervisedRun(local_dir, environment, ports, operations_ports)
     try:
         yield run
     finally:

@@ -37,7 +37,7 @@ from tests.support.capacity import (
     publish,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.lifespan import serving
+from tests.support.lifespan import operations_client, serving
 from tests.support.polling import eventually
 from tests.support.processes import free_port
 from tests.support.producers import CountingPublisher, counting_publisher
@@ -50,7 +50,9 @@ SEAT_DECISIONS = "capacity.seat-decisions"  # the service's queue
 @dataclass
 class RunningCapacity:
     app: FastAPI
+    # The public listener (health only) and the operations one (seat counts, metrics).
     http: httpx.AsyncClient
+    operations: httpx.AsyncClient
     publisher: CountingPublisher
     inflow: Inflow
     tap: EventTap
@@ -118,10 +120,12 @@ async def capacity(
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://capacity"
         ) as http,
+        operations_client(app, "http://capacity-operations") as operations,
     ):
         yield RunningCapacity(
             app,
             http,
+            operations,
             publisher,
             Inflow(SEAT_DECISIONS, publisher),
             tap,
@@ -180,7 +184,7 @@ async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_b
     )
     assert last.data["promoted"] is True
 
-    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.status_code == 200
     assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 3, "waitlisted": 0}
 
@@ -231,7 +235,7 @@ async def test_a_forged_cancellation_cancels_nothing_and_is_parked_with_its_reas
     assert REGISTRY.get_sample_value("ilmo_events_refused_total", refused) == refused_before + 1
 
     # Nothing changed: the seat is still taken, and no seat was released.
-    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.json()["reserved"] == 1
     # The real cancellation, from registration, is the next thing to change the seats.
     await publish(capacity.publisher, forged)
@@ -259,7 +263,7 @@ async def test_a_redelivered_request_takes_one_seat_only(capacity: RunningCapaci
             ("seat.reserved", str(sentinel.registration_id)),
         ]
     )
-    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.json()["reserved"] == 2
 
 
@@ -271,7 +275,7 @@ async def test_requests_that_arrive_before_the_event_are_decided_when_it_arrives
     for registration in early:
         await publish(capacity.publisher, registration)
         await capacity.handled()
-    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.status_code == 404  # capacity has not heard of the event yet
 
     await publish(capacity.publisher, event_details(event_id, 1))
@@ -295,14 +299,14 @@ async def test_many_concurrent_registrations_never_oversell(capacity: RunningCap
     waitlisted = [m for m in seen if m.routing_key == "seat.waitlisted"]
     assert len(reserved) == 5
     assert sorted(m.data["position"] for m in waitlisted) == list(range(1, 36))
-    response = await capacity.http.get(f"/api/v1/events/{event_id}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 5, "waitlisted": 35}
 
 
 async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer(
     capacity: RunningCapacity,
 ) -> None:
-    response = await capacity.http.get(f"/api/v1/events/{uuid.uuid4().hex}/seats")
+    response = await capacity.operations.get(f"/api/v1/events/{uuid.uuid4().hex}/seats")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -310,7 +314,7 @@ async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer
     assert problem["type"] == "/problems/event-not-found"
     assert "title" in problem
 
-    too_long = await capacity.http.get(f"/api/v1/events/{'x' * 300}/seats")
+    too_long = await capacity.operations.get(f"/api/v1/events/{'x' * 300}/seats")
     assert too_long.status_code == 404
 
     ready = await capacity.http.get("/health/ready")
@@ -319,8 +323,29 @@ async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer
     await publish(capacity.publisher, event_details(event_id, 1))
     await publish(capacity.publisher, accepted(event_id))
     await capacity.seat_events(event_id, 1)
-    metrics = (await capacity.http.get("/metrics")).text
+    metrics = (await capacity.operations.get("/metrics")).text
     assert 'ilmo_capacity_seat_decisions_total{kind="seat.reserved"}' in metrics
 
-    openapi = (await capacity.http.get("/openapi.json")).json()
-    assert "/api/v1/events/{event_id}/seats" in openapi["paths"]
+    operator_routes = (await capacity.operations.get("/operations/openapi.json")).json()
+    assert "/api/v1/events/{event_id}/seats" in operator_routes["paths"]
+    public_api = (await capacity.operations.get("/openapi.json")).json()
+    assert "/api/v1/events/{event_id}/seats" not in public_api["paths"]
+
+
+async def test_the_public_listener_answers_404_for_what_operators_read(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 1))
+    await publish(capacity.publisher, accepted(event_id))
+    await capacity.seat_events(event_id, 1)
+    # The operations listener knows the event: a 404 below is the listener's, not the event's.
+    seats = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
+    assert seats.json()["reserved"] == 1
+
+    for path in (f"/api/v1/events/{event_id}/seats", "/metrics", "/openapi.json", "/docs"):
+        response = await capacity.http.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json", path
+        assert response.json()["type"] == "/problems/not-found", path
+    assert (await capacity.http.get("/health/ready")).status_code == 200

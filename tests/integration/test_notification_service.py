@@ -50,7 +50,7 @@ from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.capacity import cancelled, envelope_for, publish, reserved, waitlisted
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.lifespan import serving
+from tests.support.lifespan import operations_client, serving
 from tests.support.notification import (
     MAIL_FROM,
     MAILS_DUE,
@@ -77,7 +77,8 @@ DUE_OR_UNANNOUNCED = {"$or": [MAILS_DUE, {f"{OUTBOX_FIELD}.0": {"$exists": True}
 @dataclass
 class RunningNotification:
     app: FastAPI
-    http: httpx.AsyncClient
+    # The operations listener: mail summaries.
+    operations: httpx.AsyncClient
     publisher: CountingPublisher
     inflow: Inflow
     tap: EventTap
@@ -203,12 +204,10 @@ async def running_notification(
         counting_publisher(infrastructure) as publisher,
         event_tap(infrastructure.amqp_url, "notification.*") as tap,
         serving(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notification"
-        ) as http,
+        operations_client(app, "http://notification-operations") as operations,
     ):
         yield RunningNotification(
-            app, http, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
+            app, operations, publisher, Inflow(EMAILS_QUEUE, publisher), tap, mongo[database], smtp
         )
 
 
@@ -283,7 +282,7 @@ async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is
             await service.wait_announced(str(in_person.registration_id), "notification.sent", 2)
             await service.settle()
 
-            summary = await service.http.get("/api/v1/mails/summary")
+            summary = await service.operations.get("/api/v1/mails/summary")
             contact = await service.database["contacts"].find_one(
                 {"_id": str(in_person.registration_id)}
             )
@@ -403,7 +402,7 @@ async def test_mails_wait_for_their_contact_and_event_and_a_seat_makes_the_waiti
             await service.send(waitlisted(registration, 2), reserved(registration, promoted=True))
             await service.settle()
             assert smtp.matching(registration_id=rid) == []
-            waiting = await service.http.get("/api/v1/mails/summary")
+            waiting = await service.operations.get("/api/v1/mails/summary")
             assert waiting.json()["kinds"]["seat_confirmed"] == {"waiting": 1}
 
             await service.send(registration)
@@ -620,7 +619,7 @@ async def test_a_spent_budget_parks_the_mail_and_announces_the_failure_once(
             smtp.accept()
             await service.settle()
             document = await service.mail_document(rid, NotificationKind.REGISTRATION_RECEIVED)
-            summary = (await service.http.get("/api/v1/mails/summary")).json()
+            summary = (await service.operations.get("/api/v1/mails/summary")).json()
 
     assert smtp.matching(registration_id=rid) == []
     assert smtp.refused == 3

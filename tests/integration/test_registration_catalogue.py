@@ -22,6 +22,7 @@ from tests.support.registration import (
     bearer,
     create_event,
     event_payload,
+    registration_operations,
     registration_payload,
     settings_for,
     unique_id,
@@ -365,9 +366,10 @@ async def test_unknown_paths_and_methods_answer_with_problem_details(
 
 
 async def test_the_openapi_document_shows_the_problem_responses(
-    client: httpx.AsyncClient,
+    infrastructure: IsolatedInfrastructure,
 ) -> None:
-    document = (await client.get("/openapi.json")).json()
+    async with registration_operations(infrastructure) as operations:
+        document = (await operations.get("/openapi.json")).json()
     register = document["paths"]["/api/v1/events/{event_id}/registrations"]["post"]
     assert set(register["responses"]) == {"202", "404", "409", "422", "429"}
     assert "application/problem+json" in register["responses"]["409"]["content"]

@@ -31,6 +31,7 @@ from tests.support.registration import (
     bearer,
     publish,
     register,
+    registration_operations,
 )
 from tests.support.settling import relayed
 
@@ -267,9 +268,10 @@ async def test_a_failure_behind_the_page_is_an_html_page_without_details(
 
 
 async def test_the_pages_are_documented_apart_from_the_json_api(
-    client: httpx.AsyncClient,
+    infrastructure: IsolatedInfrastructure,
 ) -> None:
-    document = (await client.get("/openapi.json")).json()
+    async with registration_operations(infrastructure) as operations:
+        document = (await operations.get("/openapi.json")).json()
     page = document["paths"]["/manage/{registration_id}"]["get"]
     assert "text/html" in page["responses"]["200"]["content"]
     assert "422" not in page["responses"]

@@ -59,7 +59,7 @@ async def streaming(
 
 async def window_known(streaming: RunningStreaming, event_id: str) -> bool:
     """Whether the streaming service has the event's details (and so its link window)."""
-    known = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+    known = await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")
     return known.status_code == 200 and known.json()["opens_at"] is not None
 
 
@@ -150,7 +150,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
     await streaming.settled()
     assert len(streaming.seen(registration.registration_id)) == 2
 
-    counts = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+    counts = await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")
     assert counts.status_code == 200
     assert counts.json() == {
         "event_id": event_id,
@@ -171,7 +171,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
     assert stored[OUTBOX_FIELD] == []
     assert token not in str(stored)
 
-    metrics = (await streaming.http.get("/metrics")).text
+    metrics = (await streaming.operations.get("/metrics")).text
     for outcome in ("redirected", "not_open_yet", "ended", "revoked"):
         assert f'ilmo_streaming_joins_total{{event_id="{event_id}",outcome="{outcome}"}}' in metrics
     assert 'ilmo_streaming_joins_total{event_id="unknown",outcome="unknown"}' in metrics
@@ -242,7 +242,7 @@ async def test_an_in_person_registrant_gets_a_link_when_waitlisted_and_keeps_it_
 
     # The one with a seat from the start never got a link.
     assert streaming.seen(seated.registration_id) == []
-    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["provisioned"], counts["revoked"], counts["pending"]) == (1, 0, 0)
 
     # Unless they cancel.
@@ -293,7 +293,7 @@ async def test_many_registrations_at_once_each_get_exactly_one_link(
         assert streaming.deliveries(person.registration_id, "stream.link.provisioned") == 1
         urls.add(message.data["url"])
     assert len(urls) == 30
-    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["provisioned"], counts["pending"]) == (30, 0)
 
 
@@ -305,11 +305,11 @@ async def test_a_registration_before_the_events_details_is_provisioned_when_they
     await publish(streaming.publisher, registration)
 
     async def pending() -> bool:
-        response = await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")
+        response = await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")
         return response.status_code == 200 and response.json()["pending"] == 1
 
     await eventually(pending, what=f"{registration.registration_id} recorded as pending")
-    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["opens_at"], counts["closes_at"]) == (None, None)
     assert streaming.seen(registration.registration_id) == []
 
@@ -346,24 +346,45 @@ async def test_a_cancellation_seen_before_the_acceptance_means_no_link_ever(
 
     assert streaming.seen(remote.registration_id) == []
     assert streaming.seen(in_person.registration_id) == []
-    counts = (await streaming.http.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
     assert (counts["provisioned"], counts["revoked"], counts["pending"]) == (1, 0, 0)
 
 
 async def test_unknown_events_are_a_404_problem_and_operations_endpoints_answer(
     streaming: RunningStreaming,
 ) -> None:
-    response = await streaming.http.get(f"/api/v1/events/{new_event_id()}/stream-links")
+    response = await streaming.operations.get(f"/api/v1/events/{new_event_id()}/stream-links")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "/problems/event-not-found"
-    assert (await streaming.http.get(f"/api/v1/events/{'x' * 300}/stream-links")).status_code == 404
+    assert (
+        await streaming.operations.get(f"/api/v1/events/{'x' * 300}/stream-links")
+    ).status_code == 404
 
-    ready = await streaming.http.get("/health/ready")
+    ready = await streaming.operations.get("/health/ready")
     assert ready.status_code == 200, ready.text
-    openapi = (await streaming.http.get("/openapi.json")).json()
-    assert "/watch/{token}" in openapi["paths"]
-    assert "/api/v1/events/{event_id}/stream-links" in openapi["paths"]
+    public_api = (await streaming.operations.get("/openapi.json")).json()
+    assert "/watch/{token}" in public_api["paths"]
+    assert "/api/v1/events/{event_id}/stream-links" not in public_api["paths"]
+    operator_routes = (await streaming.operations.get("/operations/openapi.json")).json()
+    assert "/api/v1/events/{event_id}/stream-links" in operator_routes["paths"]
+    assert "/watch/{token}" not in operator_routes["paths"]
+
+
+async def test_the_public_listener_serves_the_links_and_nothing_for_operators(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    # The operations listener knows the event: a 404 below is the listener's, not the event's.
+    await eventually(lambda: window_known(streaming, event_id), what=f"the window of {event_id}")
+
+    for path in (f"/api/v1/events/{event_id}/stream-links", "/metrics", "/openapi.json", "/docs"):
+        response = await streaming.http.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json", path
+        assert response.json()["type"] == "/problems/not-found", path
+    assert (await streaming.http.get("/health/ready")).status_code == 200
 
 
 async def test_what_fails_under_watch_before_the_route_answers_is_a_page_too(
@@ -382,6 +403,6 @@ async def test_what_fails_under_watch_before_the_route_answers_is_a_page_too(
     assert longer.headers["content-type"].startswith("text/html")
     assert "Link not found" in longer.text
     # The operators' API keeps answering problem details.
-    operator = await streaming.http.post(f"/api/v1/events/{new_event_id()}/stream-links")
+    operator = await streaming.operations.post(f"/api/v1/events/{new_event_id()}/stream-links")
     assert operator.status_code == 405
     assert operator.headers["content-type"] == "application/problem+json"

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from ilmo_shared.lifecycle import Lifecycle
@@ -23,3 +24,16 @@ async def serving(app: FastAPI, timeout: float = 30.0) -> AsyncIterator[Lifecycl
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(lifecycle.running(), timeout)
         yield lifecycle
+
+
+@asynccontextmanager
+async def operations_client(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the service's operations listener (``app.state.operations``), in-process.
+
+    The operations app has no lifespan of its own: enter ``serving(app)``
+    for the service's, which both listeners share.
+    """
+    operations: FastAPI = app.state.operations
+    transport = httpx.ASGITransport(app=operations)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        yield client

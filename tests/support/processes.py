@@ -1,13 +1,14 @@
 """The four services as real processes, started from their console commands.
 
 End-to-end tests drive these only from outside (HTTP, AMQP, SMTP), exactly as
-a client would; each process gets the session's own vhost and databases and a
-free port, and its output goes to a log file that is printed when a test fails
-to start it.
+a client would; each process gets the session's own vhost and databases and two
+free ports (its public listener and its operations listener), and its output
+goes to a log file that is printed when a test fails to start it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,19 +39,35 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each held until all are chosen, so none comes twice."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 @dataclass
 class ServiceProcess:
     """One running service."""
 
     name: str
     port: int
+    operations_port: int
     environment: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
+        """The public listener: what clients and people reach."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def operations_url(self) -> str:
+        """The operations listener: metrics, docs, operator counts."""
+        return f"http://127.0.0.1:{self.operations_port}"
 
     def start(self) -> None:
         command = Path(sys.executable).parent / f"ilmo-{self.name}"
@@ -133,7 +150,9 @@ def running_services(
             "ILMO_RATE_LIMIT_PER_EVENT": HARNESS_RATE_LIMIT,
         }
     )
-    ports = {name: free_port() for name in SERVICES}
+    chosen = iter(free_ports(2 * len(SERVICES)))
+    ports = {name: next(chosen) for name in SERVICES}
+    operations_ports = {name: next(chosen) for name in SERVICES}
     # Where people reach each service: links in emails point at these.
     base["ILMO_REGISTRATION_PUBLIC_URL"] = f"http://127.0.0.1:{ports['registration']}"
     base.update(extra_environment or {})
@@ -145,8 +164,11 @@ def running_services(
             environment.update(extra_environment or {})
             environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
             environment["ILMO_HTTP_PORT"] = str(ports[name])
+            environment["ILMO_OPERATIONS_PORT"] = str(operations_ports[name])
             environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports[name]}"
-            services[name] = ServiceProcess(name, ports[name], environment, log_dir / f"{name}.log")
+            services[name] = ServiceProcess(
+                name, ports[name], operations_ports[name], environment, log_dir / f"{name}.log"
+            )
             services[name].start()
         for service in services.values():
             if wait_ready:

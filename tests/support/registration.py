@@ -16,7 +16,7 @@ from ilmo_registration.privacy import DEFAULT_NOTICE
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.outbox import outbox_entry
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.lifespan import serving
+from tests.support.lifespan import operations_client, serving
 from tests.support.producers import counting_publisher
 
 ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
@@ -65,6 +65,16 @@ async def running_registration(
             transport=transport, base_url="http://registration.test"
         ) as client:
             yield client
+
+
+@asynccontextmanager
+async def registration_operations(
+    infrastructure: IsolatedInfrastructure,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service with its whole lifespan, and a client of its operations listener."""
+    app = build_app(settings_for(infrastructure))
+    async with serving(app), operations_client(app, "http://registration-operations") as client:
+        yield client
 
 
 def unique_id(prefix: str = "event") -> str:

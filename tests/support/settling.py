@@ -13,7 +13,8 @@ done instead, after which anything more would need a new cause:
   event stored is on a tap's queue;
 - ``relayed``: the outbox is flushed, and the tap has taken what arrived;
 - ``quiescent``: the same for the services run as processes (end to end),
-  read from their ``/metrics`` and their databases.
+  read from their ``/metrics`` (on their operations listeners) and their
+  databases.
 
 ``fixed_wait`` is the one exception: a check about time itself.
 """
@@ -204,7 +205,8 @@ async def quiescent(
 
 
 async def _metrics(service: ServiceProcess) -> list[Sample]:
-    async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
+    """The service's Prometheus samples, from its operations listener."""
+    async with httpx.AsyncClient(base_url=service.operations_url, timeout=5) as client:
         answer = await client.get("/metrics")
     answer.raise_for_status()
     return [

@@ -17,7 +17,7 @@ from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.lifespan import serving
+from tests.support.lifespan import operations_client, serving
 from tests.support.polling import eventually
 from tests.support.producers import CountingPublisher, counting_publisher
 from tests.support.registration import MovableClock
@@ -48,7 +48,9 @@ def watch_path(url: str) -> str:
 
 @dataclass
 class RunningStreaming:
+    # The public listener (personal links) and the operations one (link counts, metrics).
     http: httpx.AsyncClient
+    operations: httpx.AsyncClient
     publisher: CountingPublisher
     inflow: Inflow
     tap: EventTap
@@ -121,9 +123,11 @@ async def running_streaming(
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://streaming"
         ) as http,
+        operations_client(app, "http://streaming-operations") as operations,
     ):
         yield RunningStreaming(
             http,
+            operations,
             publisher,
             Inflow(STREAM_LINKS_QUEUE, publisher),
             tap,

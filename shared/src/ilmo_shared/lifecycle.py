@@ -222,6 +222,7 @@ class Lifecycle:
         log.info(
             "service_started",
             port=self._infrastructure.settings.http_port,
+            operations_port=self._infrastructure.settings.operations_port,
             broker=node_name(self._nodes[self._node]),
         )
 

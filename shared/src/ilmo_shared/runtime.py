@@ -1,7 +1,10 @@
 """The shape of every service process: its connections, its parts, its app, its command.
 
-Every service is the same shape: a FastAPI app (health, metrics and the
-service's own routes) whose lifespan starts a ``Lifecycle`` that owns the
+Every service is the same shape: two FastAPI apps, the public one (health
+and the service's own routes) and the operations one (health, metrics, the
+public API's docs and the operator routes), served on two addresses by one
+process (``ilmo_shared.listeners``). The public app's lifespan, run once for
+both, starts a ``Lifecycle`` that owns the
 database client, the broker connection with its subscriptions, the outbox
 relay and the workers. Services describe what is theirs (``ServiceParts``);
 the lifecycle brings it up in one order that is right for all of them
@@ -17,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.rabbit import RabbitBroker
@@ -24,10 +28,13 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_shared.http.body_limit import BodyLimitMiddleware
-from ilmo_shared.http.health import install_common
+from ilmo_shared.http.correlation import CorrelationIdMiddleware
+from ilmo_shared.http.health import health_router
+from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
 from ilmo_shared.http.problems import PageErrors, install_problem_handlers
-from ilmo_shared.http.security_headers import SecurityHeadersMiddleware, docs_paths
+from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
 from ilmo_shared.lifecycle import Lifecycle
+from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
 from ilmo_shared.logging import configure_logging
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import Subscription
@@ -39,6 +46,8 @@ from ilmo_shared.settings import (
     report_invalid_setting,
 )
 from ilmo_shared.storage import Document, DocumentLocks, connect
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -114,13 +123,16 @@ class ServiceParts:
     ``workers`` start after the consumers and stop before the outbox relay's
     last flush, so events they store on the way out are still published.
     ``pages`` are where the service serves HTML for people, whose errors are
-    pages rather than problem details.
+    pages rather than problem details. ``routers`` are served on the public
+    listener; ``operator_routers`` on the operations listener only (seat
+    counts, mail summaries and the like, which an ingress never routes to).
     """
 
     title: str
     description: str = ""
     subscriptions: Sequence[Subscription] = ()
     routers: Sequence[APIRouter] = ()
+    operator_routers: Sequence[APIRouter] = ()
     prepare_storage: Callable[[], Awaitable[None]] | None = None
     workers: Sequence[Worker] = ()
     pages: PageErrors | None = None
@@ -134,12 +146,16 @@ PROBLEMS_NOTE = (
 
 
 def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
-    """The service's ASGI app; its lifespan starts the ``Lifecycle`` and returns at once.
+    """The service's public ASGI app; its lifespan starts the ``Lifecycle`` and returns at once.
 
-    HTTP is served from the first moment (health, metrics, and routes that
-    answer 503 while their storage is away); the lifecycle connects to the
-    broker and the database in the background and starts the work when both
-    answer. The lifecycle is ``app.state.lifecycle``.
+    HTTP is served from the first moment (health, and routes that answer 503
+    while their storage is away); the lifecycle connects to the broker and
+    the database in the background and starts the work when both answer.
+    The lifecycle is ``app.state.lifecycle``; the operations listener's app
+    (``ilmo_shared.http.operations``) is ``app.state.operations``. The public
+    app serves no docs, no OpenAPI document and no metrics: those are on the
+    operations app, and the public one answers 404 for them as for any
+    unknown path.
     """
     broker = infrastructure.broker
     for subscription in parts.subscriptions:
@@ -162,51 +178,104 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
         title=parts.title,
         description="\n\n".join(filter(None, (parts.description, PROBLEMS_NOTE))),
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.lifecycle = lifecycle
     settings = infrastructure.settings
-    # Added first, so innermost: the 413 and every other answer pass the
-    # security headers and then the correlation id on the way out.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, pages=parts.pages)
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        no_csp_paths=docs_paths(app),
-        hsts_max_age=settings.hsts_max_age or None,
-    )
-    install_common(app, lifecycle.readiness)
+    _add_middleware(app, settings, parts.pages)
     install_problem_handlers(app, parts.pages)
+    app.include_router(health_router(lifecycle.readiness))
     for router in parts.routers:
         app.include_router(router)
+    operations = create_operations_app(
+        app, lifecycle.readiness, parts.operator_routers, description=PROBLEMS_NOTE
+    )
+    _add_middleware(operations, settings, no_csp_paths=DOCS_PATHS)
+    app.state.operations = operations
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
-    """Run the app under uvicorn; SIGTERM and Ctrl-C shut it down gracefully.
+def _add_middleware(
+    app: FastAPI,
+    settings: ServiceSettings,
+    pages: PageErrors | None = None,
+    no_csp_paths: Sequence[str] = (),
+) -> None:
+    """The middleware both listeners' apps have, in the same order.
 
-    A server that refuses the configuration (``ConfigurationRefusedError``) ends
-    the process with exit code 2 and one line naming the setting, as a bad
-    environment variable does; a fault of the lifecycle itself with 1.
+    Added first, so innermost: the 413 and every other answer pass the
+    security headers and then the correlation id on the way out.
+    """
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, pages=pages)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        no_csp_paths=no_csp_paths,
+        hsts_max_age=settings.hsts_max_age or None,
+    )
+    app.add_middleware(CorrelationIdMiddleware)
+
+
+def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
+    """Serve both listeners under uvicorn; SIGTERM and Ctrl-C shut them down gracefully.
+
+    An address that cannot be bound ends the process with exit code 1 and
+    one ``listener_bind_failed`` line naming the listener, before anything
+    connects. A server that refuses the configuration
+    (``ConfigurationRefusedError``) ends it with exit code 2 and one line
+    naming the setting, as a bad environment variable does; a fault of the
+    lifecycle itself with 1.
     """
     configure_logging(service, settings.log_level)
-    server = uvicorn.Server(server_config(app, settings))
+    listeners = service_listeners(app, settings)
+    try:
+        listeners.bind()
+    except ListenerUnavailableError as refused:
+        log.error(
+            "listener_bind_failed",
+            listener=refused.listener,
+            address=refused.address,
+            reason=refused.reason,
+        )
+        raise SystemExit(1) from None
     lifecycle: Lifecycle = app.state.lifecycle
-
-    def exit_soon() -> None:
-        server.should_exit = True
-
-    lifecycle.on_fatal = exit_soon
-    server.run()
+    lifecycle.on_fatal = listeners.stop
+    listeners.run()
     if lifecycle.problem is not None:
         report_invalid_setting(
             f"ilmo-{service}", lifecycle.problem.setting, lifecycle.problem.reason
         )
         raise SystemExit(2)
-    if lifecycle.crashed or not server.started:
+    if lifecycle.crashed or not listeners.started:
         raise SystemExit(1)
 
 
-def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
-    """uvicorn's configuration: the service's address and its connection limits.
+def service_listeners(app: FastAPI, settings: ServiceSettings) -> Listeners:
+    """The public listener (``ILMO_HTTP_*``) and the operations one (``ILMO_OPERATIONS_*``)."""
+    operations: FastAPI = app.state.operations
+    return Listeners(
+        lifespan_app=app,
+        servers=[
+            Listener("public", server_config(app, settings)),
+            Listener(
+                "operations",
+                server_config(
+                    operations, settings, settings.operations_host, settings.operations_port
+                ),
+            ),
+        ],
+    )
+
+
+def server_config(
+    app: FastAPI, settings: ServiceSettings, host: str | None = None, port: int | None = None
+) -> uvicorn.Config:
+    """uvicorn's configuration: a listener's address and its connection limits.
+
+    The address is the public one unless ``host`` and ``port`` say otherwise;
+    the limits are the same on both listeners. ``lifespan="off"``: the
+    process runs the service's lifespan once for both (``Listeners``).
 
     - ``http="h11"``: the one HTTP implementation installed, named so that
       the header limit below holds (httptools would ignore it).
@@ -234,9 +303,10 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
     """
     return uvicorn.Config(
         app,
-        host=settings.http_host,
-        port=settings.http_port,
+        host=settings.http_host if host is None else host,
+        port=settings.http_port if port is None else port,
         http="h11",
+        lifespan="off",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,

@@ -18,6 +18,8 @@ from pydantic import (
     SecretStr,
     UrlConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -58,6 +60,10 @@ class ServiceSettings(BaseSettings):
     mongodb_database: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
+    # The operations listener (metrics, docs, operator counts; docs/operations.md):
+    # its own address, never exposed publicly. Subclasses set a port per service.
+    operations_host: str = "127.0.0.1"
+    operations_port: Port = 9080
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     prefetch: int = Field(default=32, ge=1, le=10_000)
     # HTTP limits and headers (docs/security.md, "HTTP limits and headers").
@@ -82,6 +88,14 @@ class ServiceSettings(BaseSettings):
     capacity_broker_user: BrokerUser = default_user("capacity")
     notification_broker_user: BrokerUser = default_user("notification")
     streaming_broker_user: BrokerUser = default_user("streaming")
+
+    @field_validator("operations_port")
+    @classmethod
+    def _operations_port_is_its_own(cls, value: int, info: ValidationInfo) -> int:
+        """Refuse the public port: one socket cannot be both listeners."""
+        if value == info.data.get("http_port"):
+            raise ValueError("must differ from ILMO_HTTP_PORT")
+        return value
 
     def event_owners(self) -> EventOwners:
         """Who may publish which event type, by these settings' user names."""

@@ -1,4 +1,7 @@
-"""The capacity service's HTTP API: the seat counts of an event."""
+"""The capacity service's HTTP API for operators: the seat counts of an event.
+
+Served on the operations listener only (``ServiceParts.operator_routers``).
+"""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def build_app(settings: CapacitySettings) -> FastAPI:
         ServiceParts(
             title="Ilmo capacity",
             subscriptions=[seat_subscription(SERVICE, seats)],
-            routers=[seats_router(seats)],
+            # Seat counts are for operators; nothing of capacity is public.
+            operator_routers=[seats_router(seats)],
             prepare_storage=store.create_indexes,
         ),
     )

@@ -1,4 +1,7 @@
-"""The notification service's HTTP API for operators: counts, never addresses."""
+"""The notification service's HTTP API for operators: counts, never addresses.
+
+Served on the operations listener only (``ServiceParts.operator_routers``).
+"""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         ServiceParts(
             title="Ilmo notification",
             subscriptions=[email_subscription(SERVICE, Notifications(stores, dispatcher.wake))],
-            routers=[mails_router(stores.mails)],
+            operator_routers=[mails_router(stores.mails)],
             prepare_storage=stores.create_indexes,
             workers=[dispatcher],
         ),

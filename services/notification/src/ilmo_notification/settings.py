@@ -33,6 +33,7 @@ class NotificationSettings(ServiceSettings):
     """
 
     http_port: Port = 8083
+    operations_port: Port = 9083
     mongodb_database: str = "ilmo_notification"
 
     smtp_host: str = Field(default="127.0.0.1", min_length=1)

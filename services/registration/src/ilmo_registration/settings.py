@@ -44,6 +44,7 @@ class RegistrationSettings(ServiceSettings):
     """
 
     http_port: Port = 8081
+    operations_port: Port = 9081
     mongodb_database: str = "ilmo_registration"
     admin_token: SecretStr | None = Field(default=None, min_length=16)
     manage_link_secret: Secret = None

@@ -16,7 +16,8 @@ all, is logged, counted or echoed back. Requests under ``/watch/`` that fail
 before the route answers (another method, a longer path) get the same kind
 of page (``WATCH_PAGES``), not problem details: a person reads them.
 
-The operators' JSON API answers errors as problem details.
+The operators' JSON API (``operator_router``) is served on the operations
+listener only and answers errors as problem details.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
         ServiceParts(
             title="Ilmo streaming",
             subscriptions=[link_subscription(SERVICE, keeper)],
-            routers=[watch_router(queries), operator_router(queries)],
+            routers=[watch_router(queries)],
+            operator_routers=[operator_router(queries)],
             prepare_storage=links.create_indexes,
             pages=WATCH_PAGES,
         ),

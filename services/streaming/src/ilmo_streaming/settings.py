@@ -22,6 +22,7 @@ class StreamingSettings(ServiceSettings):
     """
 
     http_port: Port = 8084
+    operations_port: Port = 9084
     mongodb_database: str = "ilmo_streaming"
     stream_link_secret: Secret = None
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8084"))

@@ -1,1 +1,1 @@
-"""HTTP plumbing every service shares: health and metrics, correlation ids, problem details."""
+"""HTTP plumbing every service shares: health, operations app, correlation ids, problems."""

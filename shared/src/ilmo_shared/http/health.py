@@ -1,15 +1,22 @@
-"""``/health/live``, ``/health/ready`` and ``/metrics``, which every service answers."""
+"""``/health/live`` and ``/health/ready``, which every service answers on both its listeners.
+
+Health is on the public listener and on the operations listener alike
+(``ilmo_shared.listeners``). A load balancer or ingress checks the listener
+it sends traffic to, and it is not meant to reach the operations address at
+all; monitoring and probes that live beside the service read the operations
+one. Both answer from the same state, so they never disagree, and neither
+tells more than a phase and ``ok``/``failing`` per dependency: no address,
+no version, no count. ``/metrics`` is on the operations listener only
+(``ilmo_shared.http.operations``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from ilmo_shared.http.correlation import CorrelationIdMiddleware
 
 
 class ReadinessReport(Protocol):
@@ -39,14 +46,4 @@ def health_router(readiness: Callable[[], ReadinessReport]) -> APIRouter:
         report = readiness()
         return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     return router
-
-
-def install_common(app: FastAPI, readiness: Callable[[], ReadinessReport]) -> None:
-    """Add health, metrics and correlation ids to a service's FastAPI app."""
-    app.add_middleware(CorrelationIdMiddleware)
-    app.include_router(health_router(readiness))
