@@ -199,16 +199,26 @@ async def drop_parked(queue: AbstractQueue, registration_id: str) -> int:
 
 
 class ParkedErasure:
-    """Drops a registration's messages from the service's own dead-letter queue on erasure."""
+    """Drops a registration's messages from the service's own dead-letter queue on erasure.
+
+    One purge at a time in a process: ``drop_parked`` holds every message of
+    the queue while it looks, so a second purge running at the same moment
+    would see an empty queue and miss its registration's messages. Replicas
+    purging at the same moment can still miss one another's; the queue's
+    TTL (``ilmo-dead-letter-ttl`` policy) bounds how long such a message
+    stays (docs/security.md, "Retention and erasure").
+    """
 
     def __init__(self, broker: RabbitBroker, service: str) -> None:
         self._broker = broker
         self._service = service
+        self._one_at_a_time = asyncio.Lock()
 
     async def erase(self, registration_id: str) -> int:
         """How many parked messages about the registration were removed."""
-        queue = await self._broker.declare_queue(dead_letter_queue(self._service))
-        return await drop_parked(queue, registration_id)
+        async with self._one_at_a_time:
+            queue = await self._broker.declare_queue(dead_letter_queue(self._service))
+            return await drop_parked(queue, registration_id)
 
 
 def _queue_for(service: str) -> str:

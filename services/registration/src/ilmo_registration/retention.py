@@ -6,7 +6,8 @@ so expiry is an application sweep. It runs in every replica; two sweeps at
 once are harmless, because each erasure is one conditional write that only
 an unerased registration matches (the loser changes and announces nothing).
 
-The first sweep runs shortly after start, then one every
+The first sweep runs five minutes after start (or one interval, if that is
+shorter), so a restart neither competes with it nor skips it, then one every
 ``ILMO_RETENTION_SWEEP_INTERVAL_SECONDS`` (default hourly). Administrators
 (and tests) run one at once with ``POST /api/v1/admin/retention/sweep``.
 A failed sweep is logged and tried again at the next interval.
@@ -22,7 +23,7 @@ import structlog
 from ilmo_registration.usecases import UseCases
 
 # The first sweep waits this long after start, so starting never competes with it.
-FIRST_SWEEP_DELAY_SECONDS = 5.0
+FIRST_SWEEP_DELAY_SECONDS = 300.0
 
 log = structlog.get_logger(__name__)
 
