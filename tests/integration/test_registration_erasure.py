@@ -68,6 +68,15 @@ async def test_erasure_leaves_a_tombstone_and_frees_the_address(
     assert repeated is not None
     assert repeated["revision"] == stored["revision"]
 
+    # The administrators' export lists it, without the person.
+    exported = await client.get(
+        f"/api/v1/events/{event['id']}/registrations",
+        headers={**ADMIN, "Accept": "text/csv"},
+    )
+    assert registration_id in exported.text
+    for personal in (before["first_name"], before["last_name"], before["email"], "Pyörätuoli"):
+        assert personal not in exported.text
+
     # The address may register again.
     await register(client, event["id"], email=before["email"])
 
