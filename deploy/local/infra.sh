@@ -377,11 +377,14 @@ ferretdb_up() {
 	debug_addr=$FERRETDB_DEBUG_ADDR
 
 	mkdir -p "$FERRETDB_STATE_DIR/data"
+	# secure_delete: SQLite overwrites deleted content with zeros, so erased
+	# personal data does not linger in free pages (docs/security.md,
+	# "Retention and erasure"). FerretDB passes _pragma on to every connection.
 	listen=$(host_port "$(bind_address "$host")" "$port")
 	start_background ferretdb "$FERRETDB_PIDFILE" "$log" \
 		"$FERRETDB_BIN" \
 		--handler=sqlite \
-		--sqlite-url="file:$FERRETDB_STATE_DIR/data/" \
+		--sqlite-url="file:$FERRETDB_STATE_DIR/data/?_pragma=secure_delete(1)" \
 		--state-dir="$FERRETDB_STATE_DIR" \
 		--listen-addr="$listen" \
 		--debug-addr="$debug_addr" \

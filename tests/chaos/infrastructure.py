@@ -197,7 +197,7 @@ class ChaosDatabase:
                 [
                     str(FERRETDB_BIN),
                     "--handler=sqlite",
-                    f"--sqlite-url=file:{self.directory / 'data'}/",
+                    f"--sqlite-url=file:{self.directory / 'data'}/?_pragma=secure_delete(1)",
                     f"--state-dir={self.directory}",
                     f"--listen-addr=127.0.0.1:{self.port}",
                     f"--debug-addr=127.0.0.1:{self.debug_port}",

@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from ilmo_shared.messaging.users import (
+    DEAD_LETTER_TTL_DAYS,
     INTEGRATOR_PREFIX,
     SERVICES,
     BrokerAdmin,
@@ -113,6 +114,7 @@ class IsolatedInfrastructure:
 def provision_users(infrastructure: IsolatedInfrastructure) -> IsolatedInfrastructure:
     """Create this run's service users with their permissions on its vhost."""
     admin = infrastructure.admin()
+    admin.put_dead_letter_policy(infrastructure.vhost, DEAD_LETTER_TTL_DAYS)
     users = {}
     for service in SERVICES:
         user, password = f"ilmo-test-{infrastructure.run_id}-{service}", new_password()

@@ -134,6 +134,12 @@ class AgendaItem(BaseModel):
     speakers: tuple[Speaker, ...] = ()
 
 
+# Personal data of an event's registrations is erased this many days after the
+# event ends, unless the event says otherwise; at most about five years, the
+# longest retention the archive rules allow for event records.
+RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 5 * 366
+
 # Personal stream links open this many minutes before an event starts and
 # close this many after it ends, unless the event says otherwise; at most a day.
 STREAM_OPENS_MINUTES_BEFORE = 30
@@ -176,6 +182,14 @@ class EventContent(BaseModel):
     agenda: tuple[AgendaItem, ...] = ()
     target_groups: tuple[str, ...] = ()
     published: bool
+    # With a default, so that events stored before the field existed still read.
+    retention_days: int = Field(
+        default=RETENTION_DAYS,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Registrations' personal data is erased this many days after the event "
+        "ends (0: as soon as it ends); needs are erased when it ends.",
+    )
 
 
 class CatalogueEvent(InternalEvent):
@@ -218,6 +232,31 @@ class RegistrationCancelled(RegistrationEvent):
 
     attendance: Attendance
     cancelled_at: datetime
+
+
+class ErasureReason(StrEnum):
+    """Why a registration's personal data was erased."""
+
+    # The registrant asked for it (GDPR Art. 17), through an administrator.
+    REQUEST = "request"
+    # The event's retention period (``retention_days`` after it ended) ran out.
+    RETENTION = "retention"
+
+
+class RegistrationErased(RegistrationEvent):
+    """A registration's personal data was erased; every service erases its own copies.
+
+    Carries ids only: what remains of the registration is a tombstone with
+    the counts and states statistics need. Erasing does not cancel by itself:
+    a registration that still held a seat or a link is cancelled first, with
+    its own ``registration.cancelled``, recorded in the same write.
+    """
+
+    event_type: ClassVar[str] = "registration.erased"
+
+    erased_at: datetime
+    # Not ``reason``: that name is kept for free text, which this is not.
+    erasure_reason: ErasureReason
 
 
 class SeatReserved(RegistrationEvent):
@@ -317,6 +356,7 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
         EventUpdated,
         RegistrationAccepted,
         RegistrationCancelled,
+        RegistrationErased,
         SeatReserved,
         SeatWaitlisted,
         SeatReleased,

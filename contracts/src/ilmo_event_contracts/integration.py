@@ -32,7 +32,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from ilmo_event_contracts import events
-from ilmo_event_contracts.events import Attendance, InternalEvent, Language, NotificationKind
+from ilmo_event_contracts.events import (
+    Attendance,
+    ErasureReason,
+    InternalEvent,
+    Language,
+    NotificationKind,
+)
 
 # The durable topic exchange outside systems bind their queues to; routing key = event type.
 INTEGRATION_EXCHANGE = "ilmo.events"
@@ -128,6 +134,20 @@ class RegistrationCancelled(RegistrationFact):
 
     attendance: Attendance
     cancelled_at: datetime
+
+
+class RegistrationErased(RegistrationFact):
+    """The registration's personal data was erased (on request or at the end of retention).
+
+    A system that keeps anything about the registration erases it too; the
+    registration's id and counts stay valid for statistics.
+    """
+
+    event_type: ClassVar[str] = "registration.erased"
+
+    erased_at: datetime
+    # Not ``reason``: that name is kept for free text, which this is not.
+    erasure_reason: ErasureReason
 
 
 class SeatReserved(RegistrationFact):
@@ -226,6 +246,7 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         EventWithdrawn,
         RegistrationAccepted,
         RegistrationCancelled,
+        RegistrationErased,
         SeatReserved,
         SeatWaitlisted,
         SeatReleased,
@@ -242,6 +263,7 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
 _SAME_FACT: dict[type[InternalEvent], type[IntegrationEvent]] = {
     events.RegistrationAccepted: RegistrationAccepted,
     events.RegistrationCancelled: RegistrationCancelled,
+    events.RegistrationErased: RegistrationErased,
     events.SeatReserved: SeatReserved,
     events.SeatWaitlisted: SeatWaitlisted,
     events.SeatReleased: SeatReleased,

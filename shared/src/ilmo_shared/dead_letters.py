@@ -9,7 +9,16 @@ Replay keeps the CloudEvents id, so replaying twice is harmless: consumers
 deduplicate on it.
 
 Messages are read with get-and-requeue, which keeps them in the queue; only
-``replay`` removes a message, after its copy was confirmed by the broker.
+``replay`` removes a message, after its copy was confirmed by the broker,
+and ``ParkedErasure`` (below) one about an erased registration.
+
+Parked messages may carry personal data (a ``registration.accepted`` with a
+name and an address), which must not outlive the registration's erasure.
+So every service, on ``registration.erased``, drops the messages about that
+registration from its own dead-letter queue (``ParkedErasure``), and each
+dead-letter queue has a message TTL set by a broker policy
+(``dead_letter_policy``, 14 days by default): a parked message an operator
+never looked at goes after that, whatever it carried (docs/operations.md).
 
 ``replay`` must connect as the service's own broker user (``ilmo-<service>``,
 or ``ILMO_<SERVICE>_BROKER_USER``): the copy's ``user_id`` is then the
@@ -31,7 +40,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
+from faststream.rabbit import RabbitBroker
 
 from ilmo_shared.messaging.subscription import (
     ATTEMPT_HEADER,
@@ -39,6 +54,7 @@ from ilmo_shared.messaging.subscription import (
     PUBLISHER_HEADER,
     REASON_HEADER,
 )
+from ilmo_shared.messaging.topology import dead_letter_queue
 from ilmo_shared.messaging.users import SERVICES, configured_user, user_of
 from ilmo_shared.settings import broker_nodes
 
@@ -145,6 +161,64 @@ async def replay(
         for message in kept:
             await message.nack(requeue=True)
     return replayed
+
+
+def is_about(message: AbstractIncomingMessage, registration_id: str) -> bool:
+    """Whether a parked message is about the registration: its subject, or its id in the body.
+
+    The body is searched too, so that a message whose envelope could not be
+    read (parked as unreadable) is still found by the id it carries.
+    """
+    subject = (message.headers or {}).get("cloudEvents:subject")
+    if _text(subject) == registration_id:
+        return True
+    return registration_id.encode() in message.body
+
+
+async def drop_parked(queue: AbstractQueue, registration_id: str) -> int:
+    """Remove every message about ``registration_id`` from ``queue``; the others stay.
+
+    Messages are taken without acknowledging them, all of them, so that a
+    requeued one is not taken twice; those about the registration are then
+    acknowledged (removed), the rest requeued. Returns how many were removed.
+    """
+    taken: list[AbstractIncomingMessage] = []
+    dropped = 0
+    try:
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            taken.append(message)
+        for message in taken:
+            if is_about(message, registration_id):
+                await message.ack()
+                dropped += 1
+    finally:
+        for message in taken:
+            if not is_about(message, registration_id):
+                await message.nack(requeue=True)
+    return dropped
+
+
+class ParkedErasure:
+    """Drops a registration's messages from the service's own dead-letter queue on erasure.
+
+    One purge at a time in a process: ``drop_parked`` holds every message of
+    the queue while it looks, so a second purge running at the same moment
+    would see an empty queue and miss its registration's messages. Replicas
+    purging at the same moment can still miss one another's; the queue's
+    TTL (``ilmo-dead-letter-ttl`` policy) bounds how long such a message
+    stays (docs/security.md, "Retention and erasure").
+    """
+
+    def __init__(self, broker: RabbitBroker, service: str) -> None:
+        self._broker = broker
+        self._service = service
+        self._one_at_a_time = asyncio.Lock()
+
+    async def erase(self, registration_id: str) -> int:
+        """How many parked messages about the registration were removed."""
+        async with self._one_at_a_time:
+            queue = await self._broker.declare_queue(dead_letter_queue(self._service))
+            return await drop_parked(queue, registration_id)
 
 
 def _queue_for(service: str) -> str:

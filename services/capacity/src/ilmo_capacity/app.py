@@ -9,6 +9,7 @@ from ilmo_capacity.handlers import seat_subscription
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import COLLECTION, SeatInventoryStore
 from ilmo_capacity.usecases import Seats
+from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 
 SERVICE = "capacity"
@@ -26,7 +27,11 @@ def build_app(settings: CapacitySettings) -> FastAPI:
         infrastructure,
         ServiceParts(
             title="Ilmo capacity",
-            subscriptions=[seat_subscription(SERVICE, seats)],
+            subscriptions=[
+                seat_subscription(
+                    SERVICE, seats, ParkedErasure(infrastructure.broker, SERVICE).erase
+                )
+            ],
             # Seat counts are for operators; nothing of capacity is public.
             operator_routers=[seats_router(seats)],
             prepare_storage=store.create_indexes,

@@ -6,6 +6,7 @@ The envelope id goes along, so that a redelivered message changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from ilmo_capacity.usecases import Seats
@@ -16,6 +17,7 @@ from ilmo_event_contracts import (
     EventUpdated,
     RegistrationAccepted,
     RegistrationCancelled,
+    RegistrationErased,
 )
 from ilmo_shared.messaging.subscription import Subscription
 
@@ -45,7 +47,31 @@ async def registration_cancelled(
     )
 
 
-def seat_subscription(service: str, seats: Seats) -> Subscription:
+# Drops a registration's messages from the service's dead-letter queue
+# (``ilmo_shared.dead_letters.ParkedErasure.erase``).
+EraseParked = Callable[[str], Awaitable[int]]
+
+
+async def _nothing_parked(_registration_id: str) -> int:
+    return 0
+
+
+async def registration_erased(
+    erase_parked: EraseParked, event: RegistrationErased, _envelope: Envelope
+) -> None:
+    """A registration was erased: only the messages parked here about it need to go.
+
+    Capacity keeps registration ids, seat states and times, no personal
+    data, and those are what statistics need. A registration that still
+    held a seat was cancelled in the same write as its erasure, and that
+    ``registration.cancelled`` (handled before this, same queue) freed it.
+    """
+    await erase_parked(str(event.registration_id))
+
+
+def seat_subscription(
+    service: str, seats: Seats, erase_parked: EraseParked = _nothing_parked
+) -> Subscription:
     """``capacity.seat-decisions``: everything that changes an event's seats, in arrival order.
 
     One active consumer at a time (the others stand by): decisions about seats
@@ -59,4 +85,5 @@ def seat_subscription(service: str, seats: Seats) -> Subscription:
         .on(EventUpdated, details)
         .on(RegistrationAccepted, partial(registration_accepted, seats))
         .on(RegistrationCancelled, partial(registration_cancelled, seats))
+        .on(RegistrationErased, partial(registration_erased, erase_parked))
     )

@@ -21,6 +21,7 @@ from ilmo_notification.storage import (
 )
 from ilmo_notification.usecases import Notifications
 from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
 
@@ -76,7 +77,14 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure,
         ServiceParts(
             title="Ilmo notification",
-            subscriptions=[email_subscription(SERVICE, Notifications(stores, dispatcher.wake))],
+            subscriptions=[
+                email_subscription(
+                    SERVICE,
+                    Notifications(stores, dispatcher.wake),
+                    ParkedErasure(infrastructure.broker, SERVICE).erase,
+                    clock,
+                )
+            ],
             operator_routers=[mails_router(stores.mails)],
             prepare_storage=stores.create_indexes,
             workers=[dispatcher],

@@ -8,7 +8,7 @@ of one kind, with what the mail will say about it. The use cases
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ilmo_event_contracts import (
@@ -20,15 +20,24 @@ from ilmo_event_contracts import (
     NotificationKind,
     RegistrationAccepted,
     RegistrationCancelled,
+    RegistrationErased,
     SeatReserved,
     SeatWaitlisted,
     StreamLinkProvisioned,
 )
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.usecases import Notifications
+from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.messaging.subscription import Handler, Subscription
 
 E = TypeVar("E", bound=InternalEvent)
+# Drops a registration's messages from the service's dead-letter queue
+# (``ilmo_shared.dead_letters.ParkedErasure.erase``).
+EraseParked = Callable[[str], Awaitable[int]]
+
+
+async def _nothing_parked(_registration_id: str) -> int:
+    return 0
 
 
 def seat_confirmed(event: SeatReserved) -> MailRequest:
@@ -67,7 +76,12 @@ def cancellation_confirmed(event: RegistrationCancelled) -> MailRequest:
     )
 
 
-def email_subscription(service: str, notifications: Notifications) -> Subscription:
+def email_subscription(
+    service: str,
+    notifications: Notifications,
+    erase_parked: EraseParked = _nothing_parked,
+    clock: Clock = utc_now,
+) -> Subscription:
     """``<service>.emails``: everything that asks for a mail or is needed to write one.
 
     Competing consumers are fine here (no single active consumer): every
@@ -82,6 +96,11 @@ def email_subscription(service: str, notifications: Notifications) -> Subscripti
         await notifications.registration_accepted(
             event, cause=envelope.id, correlation_id=envelope.correlationid
         )
+
+    async def registration_erased(event: RegistrationErased, _envelope: Envelope) -> None:
+        # The database first, then the parked messages; a retry repeats both harmlessly.
+        await notifications.registration_erased(event, clock())
+        await erase_parked(str(event.registration_id))
 
     def asking_for(mail: Callable[[E], MailRequest]) -> Handler[E]:
         async def handle(event: E, envelope: Envelope) -> None:
@@ -100,4 +119,5 @@ def email_subscription(service: str, notifications: Notifications) -> Subscripti
         .on(SeatWaitlisted, asking_for(waitlisted))
         .on(StreamLinkProvisioned, asking_for(stream_link))
         .on(RegistrationCancelled, asking_for(cancellation_confirmed))
+        .on(RegistrationErased, registration_erased)
     )

@@ -9,10 +9,16 @@ redelivered or duplicated one finds them already there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 
-from ilmo_event_contracts import EventDetails, NotificationKind, RegistrationAccepted
+from ilmo_event_contracts import (
+    EventDetails,
+    NotificationKind,
+    RegistrationAccepted,
+    RegistrationErased,
+)
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.metrics import MAIL_INTENTS
 from ilmo_notification.storage import NotificationStores
@@ -64,6 +70,15 @@ class Notifications:
         ``correlation_id`` goes with the mail into its logs and its
         ``notification.*`` event.
         """
+        if await self._stores.contacts.is_erased(request.registration_id):
+            # Asked for by a message that arrived after the erasure: never sent.
+            log.debug(
+                "mail_for_erased_registration_dropped",
+                registration_id=request.registration_id,
+                kind=request.kind.value,
+                envelope_id=cause,
+            )
+            return
         recorded = await self._stores.mails.record_intent(
             request, cause=cause, correlation_id=correlation_id
         )
@@ -76,3 +91,21 @@ class Notifications:
         )
         if recorded:
             self._wake()
+
+    async def registration_erased(self, erased: RegistrationErased, now: datetime) -> None:
+        """Erase this service's copies: the contact goes, mails keep only counts and states.
+
+        The contact's tombstone is written first, so a mail asked for from
+        now on is dropped (``ask_for``) and a late ``registration.accepted``
+        stores nothing; then the registration's mails are scrubbed and the
+        open ones closed unsent.
+        """
+        registration_id = str(erased.registration_id)
+        await self._stores.contacts.erase(registration_id, erased.event_id, now)
+        mails = await self._stores.mails.erase_for(registration_id, now)
+        log.info(
+            "registration_data_erased",
+            registration_id=registration_id,
+            event_id=erased.event_id,
+            mails=mails,
+        )

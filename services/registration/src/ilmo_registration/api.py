@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
     AlreadyRegistered,
+    Erased,
     EventExists,
     EventStarted,
     InvalidEvent,
@@ -41,6 +42,7 @@ from ilmo_registration.schemas import (
     RegistrationRequest,
     RegistrationSummary,
     RegistrationView,
+    SweepSummary,
 )
 from ilmo_registration.security import AdminGuard, ManageCredentials
 from ilmo_registration.settings import RegistrationSettings
@@ -98,6 +100,13 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
                 "event-started",
                 "The event has started",
                 "A registration can be cancelled only until the event starts.",
+            )
+        case Erased():
+            return Problem(
+                410,
+                "registration-erased",
+                "Registration erased",
+                "The personal data of this registration was erased; its links no longer work.",
             )
         case _:  # NotFound: a wrong token and an unknown id get the same answer
             return not_found()
@@ -255,6 +264,56 @@ def catalogue_router(
     return router
 
 
+# ---------------------------------------------------------- erasure (admin)
+
+
+def erasure_router(usecases: UseCases, guard: AdminGuard) -> APIRouter:
+    """Erasure on request (GDPR Art. 17) and the retention sweep, for administrators."""
+    router = APIRouter(
+        prefix="/api/v1/admin",
+        tags=["erasure"],
+        route_class=UseCaseRoute,
+        dependencies=[Depends(guard.require)],
+    )
+
+    @router.delete(
+        "/registrations/{registration_id}",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=RegistrationSummary,
+        summary="Erase a registration's personal data (admin)",
+        description="Keeps a tombstone for statistics (answered, without personal data) and "
+        "publishes `registration.erased`, on which every service erases its copies; an "
+        "active registration of an event not yet over is cancelled first "
+        "(`registration.cancelled`), freeing its seat. Its manage link and stream link "
+        "then answer 410. Repeating the request is harmless and answers the same.",
+        responses=problem_responses(401, 404),
+    )
+    async def erase_registration(registration_id: str, response: Response) -> RegistrationSummary:
+        erased = await usecases.erase(registration_id)
+        response.headers.update(NO_STORE)
+        return RegistrationSummary.of(erased)
+
+    @router.post(
+        "/retention/sweep",
+        response_model=SweepSummary,
+        summary="Run the retention sweep now (admin)",
+        description="What the service also does periodically "
+        "(`ILMO_RETENTION_SWEEP_INTERVAL_SECONDS`): erases the needs of registrations of "
+        "events that have ended and erases whole registrations of events that ended more "
+        "than their `retention_days` ago, each publishing `registration.erased`.",
+        responses=problem_responses(401),
+    )
+    async def sweep_retention() -> SweepSummary:
+        result = await usecases.sweep_retention()
+        return SweepSummary(
+            events=result.events,
+            needs_erased=result.needs_erased,
+            registrations_erased=result.registrations_erased,
+        )
+
+    return router
+
+
 def _patching(body: EventPatch) -> Callable[[EventSpec], EventSpec]:
     """The change ``body`` asks for; InvalidEvent naming each field it would leave invalid."""
 
@@ -316,7 +375,9 @@ def registration_router(
         summary="Show one's own registration and its state",
         description="With `Authorization: Bearer <manage_token>`, or the token of the manage "
         "link in the registrant's emails. A wrong token and an unknown id get the same 404.",
-        responses=problem_responses(401, 404),
+        responses=problem_responses(
+            401, 404, _410="The registration was erased (`/problems/registration-erased`)."
+        ),
     )
     async def show_registration(
         registration_id: str, credentials: ManageCredentials, response: Response
@@ -335,7 +396,10 @@ def registration_router(
         "until the event starts, also after registration has closed. Publishes "
         "`registration.cancelled` once; repeating the request is harmless and answers the same.",
         responses=problem_responses(
-            401, 404, _409="The event has started (`/problems/event-started`)."
+            401,
+            404,
+            _409="The event has started (`/problems/event-started`).",
+            _410="The registration was erased (`/problems/registration-erased`).",
         ),
     )
     async def cancel_registration(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ilmo_registration.api import catalogue_router, registration_router
-from ilmo_registration.handlers import status_subscription
+from ilmo_registration.api import catalogue_router, erasure_router, registration_router
+from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.rate_limits import RateLimits
+from ilmo_registration.retention import RetentionSweeper
 from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
@@ -20,6 +21,7 @@ from ilmo_registration.storage import (
 )
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.http.problems import PageErrors
 from ilmo_shared.messaging.catch_up import CatchUpStream
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
@@ -57,13 +59,22 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         ServiceParts(
             title="Ilmo registration",
             description="Event catalogue and registrations for hybrid events.",
-            subscriptions=[status_subscription(SERVICE, registrations)],
+            subscriptions=[
+                status_subscription(SERVICE, registrations),
+                erasure_subscription(SERVICE, ParkedErasure(infrastructure.broker, SERVICE).erase),
+            ],
             routers=[
                 catalogue_router(usecases, admin, settings),
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
+                erasure_router(usecases, admin),
             ],
             prepare_storage=prepare_storage,
+            workers=[
+                RetentionSweeper(
+                    usecases, interval_seconds=settings.retention_sweep_interval_seconds
+                )
+            ],
             pages=PageErrors(("/manage/",), render=error_page_response),
             # The events' publisher keeps the week of them that integrators catch up from.
             declarations=[CatchUpStream()],

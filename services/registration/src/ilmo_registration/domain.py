@@ -5,6 +5,13 @@
   trimmed and case-insensitively (``normalise_email``).
 - Cancelling is possible until the event starts, also after registration
   has closed; cancelling twice changes nothing.
+- Erasing a registration (on request, or when the event's retention runs
+  out) keeps a tombstone for statistics and drops everything that identifies
+  the person; one that still holds a seat or a link is cancelled in the same
+  write, so the seat goes to the waiting list (``decide_erasure``). An erased
+  registration never changes again, and its manage link answers 410.
+- The retention sweep erases ``needs`` once an event has ended and the
+  whole registration ``retention_days`` after it ended (``retention_due``).
 - What a registrant sees (``RegistrationState.status``) is derived from what
   the other services reported: capacity (``seat.*``, ``waitlist.left``) and
   streaming (``stream.link.*``). Reports may arrive repeatedly and out of
@@ -21,7 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ilmo_event_contracts import (
@@ -103,6 +110,10 @@ class AlreadyRegistered(Refused):
 
 class EventStarted(Refused):
     """The event has started: a registration can no longer be cancelled."""
+
+
+class Erased(Refused):
+    """The registration's personal data was erased: its links are gone for good (410)."""
 
 
 # ----------------------------------------------------------------- registering
@@ -193,6 +204,79 @@ def decide_cancellation(cancelled: bool, event_starts_at: datetime, now: datetim
     return Cancellation.CANCEL
 
 
+# --------------------------------------------------------------------- erasure
+
+
+class Erasure(StrEnum):
+    """What erasing a registration does now."""
+
+    # Still active before the event ends: cancelled (seat and link freed) and erased.
+    CANCEL_AND_ERASE = "cancel_and_erase"
+    # Cancelled already, or the event is over (nothing left to free): erased only.
+    ERASE = "erase"
+    # Erased before: nothing changes, nothing is announced again.
+    ALREADY_ERASED = "already_erased"
+
+
+def decide_erasure(state: RegistrationState, event_ends_at: datetime, now: datetime) -> Erasure:
+    """How to erase: an active registration of an event not yet over is cancelled too.
+
+    Cancelling as part of the erasure (rather than having capacity and
+    streaming read ``registration.erased`` as a cancellation) keeps one
+    meaning per event: capacity and streaming already free a seat and a link
+    on ``registration.cancelled``, and the registrant's tombstone then says
+    ``cancelled``, which is what statistics should count. After the event has
+    ended there is nothing to free and the final state is kept as it was.
+    """
+    if state.erased:
+        return Erasure.ALREADY_ERASED
+    if not state.cancelled and now < event_ends_at:
+        return Erasure.CANCEL_AND_ERASE
+    return Erasure.ERASE
+
+
+def erased_email_key(registration_id: str) -> str:
+    """The ``email_key`` of an erased registration: unique, and no address's.
+
+    The unique index on ``(event_id, email_key)`` keeps holding, and the
+    address is free to register again.
+    """
+    return f"{registration_id}/erased"
+
+
+@dataclass(frozen=True)
+class RetentionDue:
+    """What the retention sweep has to erase of one event's registrations now."""
+
+    needs: bool
+    personal_data: bool
+
+    @property
+    def anything(self) -> bool:
+        return self.needs or self.personal_data
+
+
+def retention_due(
+    ends_at: datetime,
+    retention_days: int,
+    now: datetime,
+    *,
+    needs_erased: bool = False,
+    personal_data_erased: bool = False,
+) -> RetentionDue:
+    """``needs`` go when the event ends; all personal data ``retention_days`` after that.
+
+    What was already erased (marked on the event) is not due again, so a
+    finished event's registrations are read once for each, never on every run.
+    """
+    ended = now >= ends_at
+    expired = now >= ends_at + timedelta(days=retention_days)
+    return RetentionDue(
+        needs=ended and not needs_erased and not personal_data_erased,
+        personal_data=expired and not personal_data_erased,
+    )
+
+
 # ---------------------------------------------------------------------- status
 
 
@@ -248,6 +332,7 @@ class RegistrationState:
     cancelled: bool = False
     seat: Seat = Seat()
     link: StreamLink = StreamLink()
+    erased: bool = False
 
     @property
     def status(self) -> Status:
@@ -292,12 +377,12 @@ _SEAT_MOVES: dict[SeatState, frozenset[SeatState]] = {
 def apply_report(state: RegistrationState, report: StatusReport) -> RegistrationState | None:
     """The state after ``report``, or None when the report changes nothing.
 
-    None for: a cancelled registration, a report about another event, a
+    None for: a cancelled or erased registration, a report about another event, a
     repeat, a report older than what is already known (``seat.waitlisted``
     after ``seat.reserved``, an older waiting-list position), and seat reports
     about a remote registrant (capacity has no seat for them).
     """
-    if state.cancelled or report.event_id != state.event_id:
+    if state.cancelled or state.erased or report.event_id != state.event_id:
         return None
     match report:
         case StreamLinkProvisioned():

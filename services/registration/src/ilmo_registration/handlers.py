@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from prometheus_client import Counter
 
-from ilmo_event_contracts import Envelope
+from ilmo_event_contracts import Envelope, RegistrationErased
 from ilmo_registration.domain import STATUS_REPORTS, StatusReport
 from ilmo_registration.storage import RegistrationStore, ReportOutcome
 from ilmo_shared.messaging.subscription import Subscription
@@ -52,3 +54,20 @@ def status_subscription(service: str, store: RegistrationStore) -> Subscription:
     for report_class in STATUS_REPORTS:
         subscription.on(report_class, handle)
     return subscription
+
+
+def erasure_subscription(
+    service: str, erase_parked: Callable[[str], Awaitable[int]]
+) -> Subscription:
+    """``<service>.erasures``: the service's own ``registration.erased``, to clear parked messages.
+
+    The registration's tombstone is written with the event; what is left
+    is a status report parked in this service's dead-letter queue (a
+    ``stream.link.provisioned`` carries the personal link), which only this
+    service's broker user may read.
+    """
+
+    async def handle(event: RegistrationErased, _envelope: Envelope) -> None:
+        await erase_parked(str(event.registration_id))
+
+    return Subscription(service, "erasures").on(RegistrationErased, handle)

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance
 from ilmo_registration.catalogue import shown_in_zone
-from ilmo_registration.domain import EventStarted, NotFound
+from ilmo_registration.domain import Erased, EventStarted, NotFound
 from ilmo_registration.pages import (
     PAGE_HEADERS,
     ManagePage,
@@ -71,7 +71,11 @@ def manage_router(usecases: UseCases) -> APIRouter:
         summary="The manage page behind the link in the registrant's emails (HTML)",
         description="The registration, its state and, until the event starts, a form that "
         "cancels it. A wrong token and an unknown id get the same 404 page.",
-        responses={200: _HTML, 404: {"description": "Wrong link.", **_HTML}},
+        responses={
+            200: _HTML,
+            404: {"description": "Wrong link.", **_HTML},
+            410: {"description": "The registration was erased.", **_HTML},
+        },
         openapi_extra={"parameters": [_TOKEN_PARAMETER]},
     )
     async def show_page(registration_id: str, request: Request) -> Response:
@@ -82,6 +86,8 @@ def manage_router(usecases: UseCases) -> APIRouter:
             linked = await usecases.follow_link(registration_id, token)
         except NotFound:
             return error_page_response(404)
+        except Erased:
+            return error_page_response(410)
         return page_response(200, manage_page(_page(linked, token)))
 
     @router.post(
@@ -95,6 +101,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
             303: {"description": "Cancelled (or already cancelled); back to the manage page."},
             404: {"description": "Wrong link.", **_HTML},
             409: {"description": "The event has started.", **_HTML},
+            410: {"description": "The registration was erased.", **_HTML},
         },
         openapi_extra={"requestBody": _TOKEN_FORM},
     )
@@ -107,6 +114,8 @@ def manage_router(usecases: UseCases) -> APIRouter:
             await usecases.cancel(registration)
         except NotFound:
             return error_page_response(404)
+        except Erased:
+            return error_page_response(410)
         except EventStarted:
             language = registration.registrant.language
             return page_response(409, event_started_page(language, registration.id, token))

@@ -352,6 +352,18 @@ _ERRORS: dict[int, tuple[tuple[str, str, str], tuple[str, str, str]]] = {
             "Please check that you opened the whole link from your email.",
         ),
     ),
+    410: (
+        (
+            "Ilmoittautumisen tiedot on poistettu",
+            "Anmälans uppgifter har raderats",
+            "The registration's data was erased",
+        ),
+        (
+            "Ilmoittautumisen henkilötiedot on poistettu, eikä tämä linkki enää toimi.",
+            "Anmälans personuppgifter har raderats och länken fungerar inte längre.",
+            "The personal data of this registration was erased; this link no longer works.",
+        ),
+    ),
     503: (
         (
             "Palvelu ei ole juuri nyt käytettävissä",

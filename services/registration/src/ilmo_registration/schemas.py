@@ -31,7 +31,9 @@ from pydantic import (
 
 from ilmo_event_contracts import Attendance, Language
 from ilmo_event_contracts.events import (
+    MAX_RETENTION_DAYS,
     MAX_STREAM_WINDOW_MINUTES,
+    RETENTION_DAYS,
     STREAM_CLOSES_MINUTES_AFTER,
     STREAM_OPENS_MINUTES_BEFORE,
     EventContent,
@@ -119,6 +121,7 @@ NoticeVersion = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 Email = Annotated[EmailStr, BeforeValidator(_strip)]
 Capacity = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 StreamMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_STREAM_WINDOW_MINUTES)]
+RetentionDays = Annotated[int, Field(strict=True, ge=0, le=MAX_RETENTION_DAYS)]
 Timezone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 StreamUrl = Annotated[
     str,
@@ -206,6 +209,11 @@ class EventFields(BaseModel):
     agenda: list[AgendaItemIn] = Field(default_factory=list, max_length=100)
     target_groups: list[Line100] = Field(default_factory=list, max_length=30)
     published: bool = Field(default=False, strict=True)
+    retention_days: RetentionDays = Field(
+        default=RETENTION_DAYS,
+        description="Registrants' personal data is erased this many days after the event "
+        f"ends (0 to {MAX_RETENTION_DAYS}); their needs are erased when it ends.",
+    )
 
     def to_spec(self) -> EventSpec:
         """The event these fields describe (an ``EventCreate``'s ``id`` is not part of it)."""
@@ -243,6 +251,7 @@ class EventPatch(BaseModel):
     agenda: list[AgendaItemIn] | None = Field(default=None, max_length=100)
     target_groups: list[Line100] | None = Field(default=None, max_length=30)
     published: bool | None = Field(default=None, strict=True)
+    retention_days: RetentionDays | None = None
 
     def applied_to(self, event: EventSpec) -> EventFields:
         """``event`` with this patch's fields put in, validated again field by field.
@@ -356,7 +365,11 @@ class RegistrationReceipt(BaseModel):
 
 
 class RegistrationSummary(BaseModel):
-    """A registration and its current state, as administrators list it."""
+    """A registration and its current state, as administrators list it.
+
+    An erased registration is listed too, for the counts, with ``erased_at``
+    set and null names, address, organisation and needs.
+    """
 
     id: UUID
     event_id: str
@@ -365,9 +378,9 @@ class RegistrationSummary(BaseModel):
     stream_link_provisioned: bool
     attendance: Attendance
     language: Language
-    first_name: str
-    last_name: str
-    email: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
     organisation: str | None
     needs: str | None
     registered_at: datetime
@@ -388,6 +401,9 @@ class RegistrationSummary(BaseModel):
     )
     needs_consent_withdrawn_at: datetime | None = Field(
         default=None, description="When it was withdrawn; the needs were erased then."
+    )
+    erased_at: datetime | None = Field(
+        default=None, description="When the personal data was erased; null until then."
     )
 
     @classmethod
@@ -412,6 +428,7 @@ class RegistrationView(RegistrationSummary):
 def _summary_fields(registration: StoredRegistration) -> dict[str, Any]:
     state = registration.state
     registrant = registration.registrant
+    erased = registration.erased
     return {
         "id": UUID(registration.id),
         "event_id": registration.event_id,
@@ -420,15 +437,16 @@ def _summary_fields(registration: StoredRegistration) -> dict[str, Any]:
         "stream_link_provisioned": state.stream_link_provisioned,
         "attendance": registrant.attendance,
         "language": registrant.language,
-        "first_name": registrant.first_name,
-        "last_name": registrant.last_name,
-        "email": registrant.email,
-        "organisation": registrant.organisation,
-        "needs": registrant.needs,
+        "first_name": None if erased else registrant.first_name,
+        "last_name": None if erased else registrant.last_name,
+        "email": None if erased else registrant.email,
+        "organisation": None if erased else registrant.organisation,
+        "needs": None if erased else registrant.needs,
         "registered_at": registration.registered_at,
         "cancelled_at": registration.cancelled_at,
         **_notice_fields(registration.notice_shown),
         **_consent_fields(registration.needs_consent),
+        "erased_at": registration.erased_at,
     }
 
 
@@ -485,3 +503,11 @@ class PrivacyNoticeView(BaseModel):
     @classmethod
     def of(cls, event_id: str, notice: PrivacyNotice) -> Self:
         return cls(event_id=event_id, version=notice.version, text=dict(notice.text))
+
+
+class SweepSummary(BaseModel):
+    """What one retention sweep erased."""
+
+    events: int = Field(description="Events with something due, swept now.")
+    needs_erased: int = Field(description="Registrations whose needs were erased.")
+    registrations_erased: int = Field(description="Registrations erased whole (retention).")

@@ -64,6 +64,9 @@ class RegistrationSettings(ServiceSettings):
     # How many trusted proxies append to that header (1: take the right-most entry).
     trusted_proxy_hops: int = Field(default=1, ge=1, le=10)
 
+    # How often the retention sweep runs (docs/security.md, "Retention and erasure").
+    retention_sweep_interval_seconds: float = Field(default=3600.0, ge=1.0, le=7 * 24 * 3600.0)
+
     def public_url(self, path: str) -> str:
         return f"{str(self.public_base_url).rstrip('/')}{path}"
 

@@ -16,6 +16,16 @@ status a registrant sees is derived from the three
 ``(event_id, email_key)`` makes "one registration per address and event" hold
 under any concurrency; a cancelled registration gives its key up.
 
+An erased registration (``RegistrationStore.erase``) stays as a tombstone
+with what statistics need: its id, event, attendance, language, status,
+seat and link states (the link's URL dropped), times, ``erased_at`` and
+``erasure_reason``. Names, address, organisation, needs and the manage
+token's digest are removed from the document (``PERSONAL_FIELDS``), and its
+``email_key`` becomes a value of no address (``domain.erased_email_key``).
+The event document records what the retention sweep has erased
+(``needs_erased_at``, ``personal_data_erased_at``), so a finished event's
+registrations are read once, not on every sweep.
+
 FerretDB v1, the local and test server, applies an update by reading the
 whole document and writing it back, so two concurrent updates of one
 document can lose one of them (verified: of ten concurrent conditional
@@ -42,12 +52,15 @@ from pymongo.errors import DuplicateKeyError
 
 from ilmo_event_contracts import (
     Attendance,
+    ErasureReason,
     EventPublished,
     EventUpdated,
     Language,
     RegistrationAccepted,
     RegistrationCancelled,
+    RegistrationErased,
 )
+from ilmo_event_contracts.events import RETENTION_DAYS
 from ilmo_event_contracts.integration import integration_form
 from ilmo_registration.catalogue import EventSpec, announcement, details, normalised
 from ilmo_registration.domain import (
@@ -61,6 +74,7 @@ from ilmo_registration.domain import (
     StatusReport,
     StreamLink,
     apply_report,
+    erased_email_key,
     normalise_email,
 )
 from ilmo_registration.privacy import (
@@ -83,6 +97,20 @@ ATTEMPTS = 5
 # Cancellation events get an id derived from the registration id: should two
 # processes ever both record a cancellation, consumers see one event twice.
 _CANCELLATION_IDS = uuid.UUID("0b7f4f2e-2f43-4a4e-9a59-5d8f3b0c7a11")
+# The same for erasures: one registration, one ``registration.erased`` id.
+_ERASURE_IDS = uuid.UUID("8f0c2d61-7a4e-4f5b-9d0e-3c1b6a2e9f47")
+# What identifies a person in a registration document; an erasure removes all of it.
+PERSONAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "organisation",
+    "needs",
+    "manage_token_sha256",
+)
+# Marks on an event document: what the retention sweep has erased, and when.
+NEEDS_ERASED = "needs_erased_at"
+PERSONAL_DATA_ERASED = "personal_data_erased_at"
 
 
 # ------------------------------------------------------------------- catalogue
@@ -105,6 +133,7 @@ class EventStore:
     ) -> None:
         self.events: AsyncCollection[Document] = database[EVENT_COLLECTION]
         self._outbox = outbox
+        self._locks = locks
         self._documents = VersionedDocuments(
             self.events, locks=locks, outbox=outbox, version_field="revision", attempts=ATTEMPTS
         )
@@ -173,6 +202,52 @@ class EventStore:
 
         return await self._documents.change(event_id, decide)
 
+    # The retention sweep's view of the catalogue, and its marks on events.
+    # The catalogue is small (events, not registrations), so the sweep reads
+    # all of it, a few fields each, and decides in ``domain.retention_due``.
+
+    async def retention_views(self) -> list[RetentionView]:
+        """Every event's end, retention and what the sweep already erased."""
+        cursor = self.events.find(
+            {},
+            projection={
+                "ends_at": 1,
+                "retention_days": 1,
+                NEEDS_ERASED: 1,
+                PERSONAL_DATA_ERASED: 1,
+            },
+        )
+        return [
+            RetentionView(
+                event_id=document["_id"],
+                ends_at=document["ends_at"],
+                retention_days=int(document.get("retention_days", RETENTION_DAYS)),
+                needs_erased=document.get(NEEDS_ERASED) is not None,
+                personal_data_erased=document.get(PERSONAL_DATA_ERASED) is not None,
+            )
+            async for document in cursor
+        ]
+
+    async def mark_erased(self, event_id: str, mark: str, now: datetime) -> None:
+        """Record on the event that the sweep erased ``mark``'s data of its registrations.
+
+        Not part of the event's content: no revision, no ``event.updated``.
+        Under the event's document lock, as every writer of it in this process.
+        """
+        async with self._locks.hold(self.events.name, event_id):
+            await self.events.update_one({"_id": event_id}, {"$set": {mark: now}})
+
+
+@dataclass(frozen=True)
+class RetentionView:
+    """What the retention sweep reads of an event: when it ended, and what was erased."""
+
+    event_id: str
+    ends_at: datetime
+    retention_days: int
+    needs_erased: bool
+    personal_data_erased: bool
+
 
 def _stored_event(document: Document) -> StoredEvent:
     return StoredEvent(
@@ -197,10 +272,18 @@ class StoredRegistration:
     state: RegistrationState
     notice_shown: NoticeShown | None = None
     needs_consent: NeedsConsent | None = None
+    # Set once the personal data is erased: ``registrant`` then has no names,
+    # address, organisation or needs (empty or None), and ``token_digest`` is "".
+    erased_at: datetime | None = None
+    erasure_reason: ErasureReason | None = None
 
     @property
     def event_id(self) -> str:
         return self.state.event_id
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class ReportOutcome(StrEnum):
@@ -347,11 +430,88 @@ class RegistrationStore:
             )
         return result.matched_count == 1
 
+    async def erase(
+        self,
+        registration: StoredRegistration,
+        now: datetime,
+        reason: ErasureReason,
+        *,
+        cancel: bool,
+    ) -> bool:
+        """Turn the registration into its tombstone and record ``registration.erased``.
+
+        With ``cancel`` (``domain.decide_erasure``) it is also cancelled, and
+        ``registration.cancelled`` is recorded before the erasure, in the
+        same write, so capacity and streaming free the seat and the link as
+        for any cancellation. One conditional write: only a registration not
+        erased yet (and, with ``cancel``, not cancelled yet) changes, so a
+        repeat records nothing. False when nothing changed.
+        """
+        registration_id = uuid.UUID(registration.id)
+        entries: list[dict[str, Any]] = []
+        fields: dict[str, Any] = {
+            "erased_at": now,
+            "erasure_reason": reason.value,
+            "email_key": erased_email_key(registration.id),
+            # The personal stream link's URL carries the registrant's token.
+            "stream_link.url": None,
+        }
+        condition: dict[str, Any] = {"_id": registration.id, "erased_at": None}
+        if cancel:
+            cancelled = RegistrationCancelled(
+                registration_id=registration_id,
+                event_id=registration.event_id,
+                attendance=registration.registrant.attendance,
+                cancelled_at=now,
+            )
+            entries += self._outbox.entries(
+                cancelled,
+                integration_form(cancelled),
+                envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id)),
+            )
+            fields.update(status=CANCELLED, cancelled_at=now)
+            condition["status"] = {"$ne": CANCELLED}
+        erased = RegistrationErased(
+            registration_id=registration_id,
+            event_id=registration.event_id,
+            erased_at=now,
+            erasure_reason=reason,
+        )
+        entries += self._outbox.entries(
+            erased,
+            integration_form(erased),
+            envelope_id=str(uuid.uuid5(_ERASURE_IDS, registration.id)),
+        )
+        async with self._locks.hold(self.registrations.name, registration.id):
+            result = await self.registrations.update_one(
+                condition,
+                {
+                    "$set": fields,
+                    "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
+                    "$inc": {"revision": 1},
+                    "$push": {OUTBOX_FIELD: {"$each": entries}},
+                },
+            )
+        if result.matched_count != 1:
+            return False
+        self._outbox.written(registration.id)
+        return True
+
+    async def erase_needs(self, registration_id: str) -> bool:
+        """Drop the registration's ``needs`` (the event is over); False if there were none."""
+        async with self._locks.hold(self.registrations.name, registration_id):
+            result = await self.registrations.update_one(
+                {"_id": registration_id, "needs": {"$ne": None}},
+                {"$set": {"needs": None}, "$inc": {"revision": 1}},
+            )
+        return result.matched_count == 1
+
     async def apply_report(self, registration_id: str, report: StatusReport) -> ReportOutcome:
         """Take in what capacity or streaming reported, once, and never backwards.
 
-        A cancelled registration is never written again, even if it was
-        cancelled between the read and the write.
+        A cancelled or erased registration is never written again, even if it
+        was cancelled or erased between the read and the write (a late
+        ``stream.link.provisioned`` must not bring a link's URL back).
         """
 
         def decide(document: Document | None) -> Keep[ReportOutcome] | Write[ReportOutcome]:
@@ -367,7 +527,9 @@ class RegistrationStore:
             if changed.link != state.link:
                 fields["stream_link"] = _link_document(changed.link)
             return Write(
-                ReportOutcome.APPLIED, fields=fields, condition={"status": {"$ne": CANCELLED}}
+                ReportOutcome.APPLIED,
+                fields=fields,
+                condition={"status": {"$ne": CANCELLED}, "erased_at": None},
             )
 
         return await self._documents.change(registration_id, decide)
@@ -399,6 +561,7 @@ def _state(document: Document) -> RegistrationState:
         event_id=document["event_id"],
         attendance=Attendance(document["attendance"]),
         cancelled=document.get("status") == CANCELLED,
+        erased=document.get("erased_at") is not None,
         seat=Seat(
             state=SeatState(seat.get("state", SeatState.NONE.value)),
             position=seat.get("position"),
@@ -414,23 +577,27 @@ def _state(document: Document) -> RegistrationState:
 
 
 def _stored_registration(document: Document) -> StoredRegistration:
+    """The registration a document holds; a tombstone's personal fields read as empty."""
+    reason = document.get("erasure_reason")
     return StoredRegistration(
         id=document["_id"],
         registrant=Registrant(
-            first_name=document["first_name"],
-            last_name=document["last_name"],
-            email=document["email"],
+            first_name=document.get("first_name", ""),
+            last_name=document.get("last_name", ""),
+            email=document.get("email", ""),
             organisation=document.get("organisation"),
             attendance=Attendance(document["attendance"]),
             language=Language(document["language"]),
             needs=document.get("needs"),
         ),
-        token_digest=document["manage_token_sha256"],
+        token_digest=document.get("manage_token_sha256", ""),
         registered_at=document["registered_at"],
         cancelled_at=document.get("cancelled_at"),
         state=_state(document),
         notice_shown=_notice_shown(document.get("privacy_notice")),
         needs_consent=_needs_consent(document.get("needs_consent")),
+        erased_at=document.get("erased_at"),
+        erasure_reason=ErasureReason(reason) if reason is not None else None,
     )
 
 

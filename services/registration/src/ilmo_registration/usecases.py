@@ -17,7 +17,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from ilmo_event_contracts import Language
+from ilmo_event_contracts import ErasureReason, Language
 from ilmo_registration.catalogue import (
     EventSpec,
     generated_event_id,
@@ -28,6 +28,8 @@ from ilmo_registration.catalogue import (
 from ilmo_registration.domain import (
     AlreadyRegistered,
     Cancellation,
+    Erased,
+    Erasure,
     EventExists,
     EventStarted,
     InvalidEvent,
@@ -38,8 +40,10 @@ from ilmo_registration.domain import (
     RegistrationWindow,
     accept,
     decide_cancellation,
+    decide_erasure,
     is_registration_id,
     registration_window,
+    retention_due,
 )
 from ilmo_registration.privacy import (
     PrivacyNotice,
@@ -50,6 +54,8 @@ from ilmo_registration.privacy import (
 )
 from ilmo_registration.security import ManageLinks, manage_token_matches, new_manage_token
 from ilmo_registration.storage import (
+    NEEDS_ERASED,
+    PERSONAL_DATA_ERASED,
     EventStore,
     PrivacyNoticeStore,
     RegistrationStore,
@@ -57,6 +63,7 @@ from ilmo_registration.storage import (
     StoredRegistration,
 )
 from ilmo_shared.clock import Clock, to_millisecond, utc_now
+from ilmo_shared.storage import ConcurrentChangeError
 
 REGISTRATIONS = Counter(
     "ilmo_registrations_accepted_total", "Registrations accepted and stored.", ["attendance"]
@@ -70,9 +77,14 @@ CANCELLATIONS = Counter("ilmo_registrations_cancelled_total", "Registrations can
 CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
 )
+ERASURES = Counter(
+    "ilmo_registrations_erased_total", "Registrations whose personal data was erased.", ["reason"]
+)
 
 # A new event without an id of its own gets a generated one; this many are tried.
 GENERATED_ID_ATTEMPTS = 5
+# An erasure that lost to a concurrent change is decided again this often.
+ERASURE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,15 @@ class LinkedRegistration:
     registration: StoredRegistration
     event: StoredEvent
     cancellation: Cancellation
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one retention sweep erased: events swept, registrations' needs and whole records."""
+
+    events: int = 0
+    needs_erased: int = 0
+    registrations_erased: int = 0
 
 
 @dataclass(frozen=True)
@@ -228,6 +249,11 @@ class UseCases:
         digest = registration.token_digest if registration is not None else None
         random_token = manage_token_matches(token, digest)
         link_token = self.manage_links.matches(registration_id, token)
+        if registration is not None and registration.erased:
+            # The token's digest was erased with the rest, so the manage token
+            # cannot be checked any more: any token gets Erased. It tells only
+            # that this (random, unguessable) id was erased, nothing personal.
+            raise Erased
         if registration is None or not (random_token or link_token):
             raise NotFound
         return registration
@@ -251,6 +277,8 @@ class UseCases:
         registration = await self.registrations.get(registration_id)
         if registration is None:
             raise NotFound
+        if registration.erased:
+            raise Erased
         return registration
 
     async def follow_link(self, registration_id: str, token: str) -> LinkedRegistration:
@@ -291,6 +319,87 @@ class UseCases:
             raise EventStarted
         if decision is Cancellation.CANCEL and await self.registrations.cancel(registration, now):
             CANCELLATIONS.inc()
+
+    # ----------------------------------------------------------------- erasure
+
+    async def erase(
+        self, registration_id: str, reason: ErasureReason = ErasureReason.REQUEST
+    ) -> StoredRegistration:
+        """Erase a registration's personal data (GDPR Art. 17 on request); the tombstone.
+
+        NotFound for an unknown id. An active registration of an event not
+        yet over is cancelled in the same write (``domain.decide_erasure``).
+        Erasing again changes and announces nothing and answers the same.
+        """
+        registration = (
+            await self.registrations.get(registration_id)
+            if is_registration_id(registration_id)
+            else None
+        )
+        if registration is None:
+            raise NotFound
+        event = await self.events.get(registration.event_id)
+        if event is None:
+            raise NotFound
+        await self._erase(registration, event.spec.ends_at, reason)
+        return await self.registrations.get(registration.id) or registration
+
+    async def sweep_retention(self) -> SweepResult:
+        """Erase what retention says is due: needs of ended events, registrations of expired ones.
+
+        Reads the (small) catalogue, then only the registrations of events
+        with something due, and marks each event when done, so a finished
+        event is not read again (FerretDB's SQLite backend filters anything
+        but ``_id`` by reading every document). An event whose sweep failed
+        half-way is not marked and is taken up again by the next sweep; what
+        was erased stays erased.
+        """
+        events = needs = erased = 0
+        for view in await self.events.retention_views():
+            due = retention_due(
+                view.ends_at,
+                view.retention_days,
+                self.now(),
+                needs_erased=view.needs_erased,
+                personal_data_erased=view.personal_data_erased,
+            )
+            if not due.anything:
+                continue
+            events += 1
+            for registration in await self.registrations.for_event(view.event_id):
+                if due.personal_data:
+                    erased += await self._erase(registration, view.ends_at, ErasureReason.RETENTION)
+                elif registration.registrant.needs is not None:
+                    needs += await self.registrations.erase_needs(registration.id)
+            await self.events.mark_erased(view.event_id, NEEDS_ERASED, self.now())
+            if due.personal_data:
+                await self.events.mark_erased(view.event_id, PERSONAL_DATA_ERASED, self.now())
+        return SweepResult(events, needs, erased)
+
+    async def _erase(
+        self, registration: StoredRegistration, event_ends_at: datetime, reason: ErasureReason
+    ) -> bool:
+        """Erase one registration as ``decide_erasure`` says; False if it was erased already.
+
+        A write that lost to a concurrent change (a cancellation between the
+        read and the write) is decided again from what is stored now.
+        """
+        for _ in range(ERASURE_ATTEMPTS):
+            now = self.now()
+            decision = decide_erasure(registration.state, event_ends_at, now)
+            if decision is Erasure.ALREADY_ERASED:
+                return False
+            cancel = decision is Erasure.CANCEL_AND_ERASE
+            if await self.registrations.erase(registration, now, reason, cancel=cancel):
+                ERASURES.labels(reason.value).inc()
+                if cancel:
+                    CANCELLATIONS.inc()
+                return True
+            current = await self.registrations.get(registration.id)
+            if current is None:
+                return False
+            registration = current
+        raise ConcurrentChangeError(registration.id)
 
 
 def _require_coherent(spec: EventSpec) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
 from ilmo_streaming.api import WATCH_PAGES, operator_router, watch_router
@@ -36,7 +37,11 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
         infrastructure,
         ServiceParts(
             title="Ilmo streaming",
-            subscriptions=[link_subscription(SERVICE, keeper)],
+            subscriptions=[
+                link_subscription(
+                    SERVICE, keeper, ParkedErasure(infrastructure.broker, SERVICE).erase
+                )
+            ],
             routers=[watch_router(queries)],
             operator_routers=[operator_router(queries)],
             prepare_storage=links.create_indexes,

@@ -5,6 +5,7 @@ Handlers only read the message; what it does to links is ``usecases``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import structlog
@@ -16,6 +17,7 @@ from ilmo_event_contracts import (
     EventUpdated,
     RegistrationAccepted,
     RegistrationCancelled,
+    RegistrationErased,
     SeatReserved,
     SeatWaitlisted,
 )
@@ -23,6 +25,14 @@ from ilmo_shared.messaging.subscription import Subscription
 from ilmo_streaming.usecases import LinkKeeper
 
 log = structlog.get_logger(__name__)
+
+# Drops a registration's messages from the service's dead-letter queue
+# (``ilmo_shared.dead_letters.ParkedErasure.erase``).
+EraseParked = Callable[[str], Awaitable[int]]
+
+
+async def _nothing_parked(_registration_id: str) -> int:
+    return 0
 
 
 async def event_details_changed(keeper: LinkKeeper, event: EventDetails, _: Envelope) -> None:
@@ -54,7 +64,24 @@ async def registration_cancelled(
     await keeper.revoke(event.registration_id, event.event_id)
 
 
-def link_subscription(service: str, keeper: LinkKeeper) -> Subscription:
+async def registration_erased(
+    keeper: LinkKeeper, erase_parked: EraseParked, event: RegistrationErased, _: Envelope
+) -> None:
+    """The registration was erased: its link is revoked for good (the watch link answers 410).
+
+    Streaming keeps no personal data of its own (the token is derived from
+    the registration id and the secret, never stored): the revoked link is
+    the tombstone. A registration cancelled as part of its erasure is
+    revoked already, and this changes nothing. Then the service's parked
+    messages about the registration go.
+    """
+    await keeper.revoke(event.registration_id, event.event_id)
+    await erase_parked(str(event.registration_id))
+
+
+def link_subscription(
+    service: str, keeper: LinkKeeper, erase_parked: EraseParked = _nothing_parked
+) -> Subscription:
     """``streaming.stream-links``: everything that gives or takes a link, on one queue.
 
     Competing consumers: transitions are per registration and conditional
@@ -70,4 +97,5 @@ def link_subscription(service: str, keeper: LinkKeeper) -> Subscription:
         .on(SeatWaitlisted, partial(seat_waitlisted, keeper))
         .on(SeatReserved, partial(seat_reserved, keeper))
         .on(RegistrationCancelled, partial(registration_cancelled, keeper))
+        .on(RegistrationErased, partial(registration_erased, keeper, erase_parked))
     )

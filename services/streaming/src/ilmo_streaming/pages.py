@@ -81,9 +81,12 @@ def revoked() -> Page:
     return Page(
         title="Linkki on peruttu · Länken har återkallats · Link revoked",
         paragraphs={
-            Language.FI: "Tämä katselulinkki on peruttu, koska ilmoittautuminen peruttiin.",
-            Language.SV: "Den här tittarlänken har återkallats eftersom anmälan avbokades.",
-            Language.EN: "This viewing link was revoked because the registration was cancelled.",
+            Language.FI: "Tämä katselulinkki on peruttu, koska ilmoittautuminen peruttiin "
+            "tai sen tiedot poistettiin.",
+            Language.SV: "Den här tittarlänken har återkallats eftersom anmälan avbokades "
+            "eller dess uppgifter raderades.",
+            Language.EN: "This viewing link was revoked because the registration was cancelled "
+            "or its data erased.",
         },
     )
 

@@ -264,6 +264,24 @@ class BrokerAdmin:
                 {"exchange": exchange, "write": write, "read": read},
             )
 
+    def put_dead_letter_policy(self, vhost: str, ttl_days: float) -> None:
+        """Parked messages in every ``<service>.dead-letter`` queue expire after ``ttl_days``.
+
+        A policy, not a queue argument: RabbitMQ refuses to redeclare an
+        existing queue with other arguments, while a policy applies to queues
+        that exist and can be changed at any time (docs/operations.md).
+        """
+        self._call(
+            "PUT",
+            f"/api/policies/{quote(vhost, safe='')}/{DEAD_LETTER_POLICY}",
+            {
+                "pattern": DEAD_LETTER_QUEUES,
+                "apply-to": "queues",
+                "priority": 0,
+                "definition": {"message-ttl": int(ttl_days * 24 * 3600 * 1000)},
+            },
+        )
+
     def provision_service(self, vhost: str, service: str, user: str, password: str) -> None:
         self.put_user(user, password)
         self.grant(vhost, user, service_permissions(service))
@@ -281,6 +299,24 @@ class BrokerAdmin:
         self.put_user(user, password)
         self.grant(vhost, user, integrator_permissions(name, streams=streams))
         return user
+
+
+# The policy that gives dead-letter queues their message TTL, and the queues it applies to.
+DEAD_LETTER_POLICY = "ilmo-dead-letter-ttl"
+DEAD_LETTER_QUEUES = r"^[a-z]+\.dead-letter$"
+# Parked messages expire after this many days unless ILMO_DEAD_LETTER_TTL_DAYS says otherwise.
+DEAD_LETTER_TTL_DAYS = 14.0
+
+
+def dead_letter_ttl_days(environment: Mapping[str, str]) -> float:
+    """``ILMO_DEAD_LETTER_TTL_DAYS`` (more than 0, at most 365), else 14 days."""
+    value = environment.get("ILMO_DEAD_LETTER_TTL_DAYS")
+    if not value:
+        return DEAD_LETTER_TTL_DAYS
+    days = float(value)
+    if not 0 < days <= 365:
+        raise ValueError(f"ILMO_DEAD_LETTER_TTL_DAYS={value}: expected more than 0, at most 365")
+    return days
 
 
 def new_password() -> str:
@@ -314,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ``ILMO_RABBITMQ_MANAGEMENT_URL``, else ``http://<broker host>:15672``
     (``ILMO_RABBITMQ_MANAGEMENT_PORT`` changes the port).
 
+    It also sets the policy that expires parked messages in the dead-letter
+    queues after ``ILMO_DEAD_LETTER_TTL_DAYS`` (default 14).
+
     ``... integrator NAME --amqp-url URL --passwords DIR`` creates (or
     updates) the outside system's user ``integrator-NAME`` the same way and
     prints its URL.
@@ -344,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             admin.provision_integrator(vhost, arguments.name, password)
             print(user, with_credentials(first, user, password))
             return
+        admin.put_dead_letter_policy(vhost, dead_letter_ttl_days(os.environ))
         for service in SERVICES:
             user = configured_user(service, os.environ)
             password = _password_in(arguments.passwords, user)

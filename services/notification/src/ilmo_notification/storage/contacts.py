@@ -2,11 +2,17 @@
 
 Kept from ``registration.accepted`` (``_id`` = registration id): the service
 never asks the registration service.
+
+On ``registration.erased`` the contact is replaced by a tombstone (``_id``,
+event id, ``erased_at``): nothing of the person is left, and an
+acceptance that arrives late (redelivered, or behind the erasure) finds the
+``_id`` taken and stores nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,6 +25,7 @@ from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.storage import Document
 
 CONTACTS = "contacts"
+ERASED_AT = "erased_at"
 
 
 def _contact(document: Mapping[str, Any]) -> Contact:
@@ -61,6 +68,25 @@ class ContactStore:
         )
 
     async def of(self, registration_ids: Iterable[str]) -> dict[str, Contact]:
-        """The contacts of those registrations that have arrived, by registration id."""
+        """The contacts of those registrations that have arrived (and are not erased), by id."""
         found = await by_ids(self.collection, registration_ids)
-        return {document_id: _contact(document) for document_id, document in found.items()}
+        return {
+            document_id: _contact(document)
+            for document_id, document in found.items()
+            if ERASED_AT not in document
+        }
+
+    async def erase(self, registration_id: str, event_id: str, now: datetime) -> None:
+        """Replace the contact by its tombstone (also when it has not arrived yet)."""
+        await self.collection.replace_one(
+            {"_id": registration_id},
+            {"_id": registration_id, "event_id": event_id, ERASED_AT: now},
+            upsert=True,
+        )
+
+    async def is_erased(self, registration_id: str) -> bool:
+        """Whether the registration's personal data was erased (one ``_id`` lookup)."""
+        document = await self.collection.find_one(
+            {"_id": registration_id}, projection={ERASED_AT: 1}
+        )
+        return document is not None and ERASED_AT in document

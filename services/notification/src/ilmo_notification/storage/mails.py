@@ -32,7 +32,7 @@ from ilmo_event_contracts import (
     integration,
 )
 from ilmo_event_contracts.integration import MailFailure
-from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState
+from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState, mail_id
 from ilmo_notification.storage.documents import by_ids, insert_new
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
@@ -372,6 +372,36 @@ class MailStore:
         async with self._locks.hold(MAILS, mail_id):
             result = await self.collection.update_one({"_id": mail_id, **(only_if or {})}, update)
         return result.matched_count == 1
+
+    # ------------------------------------------------------------ erasure
+
+    async def erase_for(self, registration_id: str, now: datetime) -> int:
+        """Drop what the registration's mails say about the person; open ones are never sent.
+
+        A mail not sent yet becomes ``skipped`` (superseded by nothing); every
+        mail of the registration keeps its kind, state and times, which the
+        summaries count, and loses its ``details`` (a stream link's URL, a
+        waiting-list position) and ``last_error`` (a mail server's answer may
+        quote the address). Each mail is found by its ``_id`` (one per kind):
+        no scan. Returns how many mails there were.
+        """
+        ids = [mail_id(registration_id, kind) for kind in NotificationKind]
+        found = await by_ids(self.collection, ids, projection={"state": 1})
+        for document_id in found:
+            await self._update(
+                document_id,
+                {
+                    "$set": {"state": MailState.SKIPPED.value, "skipped_at": now},
+                    "$unset": {"next_attempt_at": "", "waiting_for": ""},
+                },
+                only_if=_STILL_OPEN,
+            )
+            await self._update(
+                document_id,
+                {"$set": {"details": {}, "erased_at": now}, "$unset": {"last_error": ""}},
+            )
+        self._waiting.pop(registration_id, None)
+        return len(found)
 
     # ------------------------------------------------------------ operators
 
