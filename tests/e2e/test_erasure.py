@@ -49,7 +49,7 @@ from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.registration import ADMIN, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
 from tests.support.settling import quiescent
 from tests.support.smtp import SmtpTestServer, smtp_server
 
@@ -98,7 +98,8 @@ class Person:
             "attendance": self.attendance,
             "language": language,
             "needs": self.needs,
-            "consent": True,
+            "needs_consent": self.needs is not None,
+            "privacy_notice_version": NOTICE_VERSION,
         }
 
 

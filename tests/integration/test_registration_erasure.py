@@ -39,7 +39,9 @@ async def test_erasure_leaves_a_tombstone_and_frees_the_address(
     event: dict[str, Any],
     registrations: AsyncCollection[Document],
 ) -> None:
-    receipt = await register(client, event["id"], needs="Pyörätuoli", organisation="Virasto")
+    receipt = await register(
+        client, event["id"], needs="Pyörätuoli", needs_consent=True, organisation="Virasto"
+    )
     registration_id = receipt["id"]
     before = await registrations.find_one({"_id": registration_id})
     assert before is not None
@@ -133,7 +135,7 @@ async def test_the_sweep_erases_needs_when_the_event_ends_and_the_rest_after_ret
         f"/api/v1/events/{event['id']}", json={"retention_days": 30}, headers=ADMIN
     )
     assert changed.status_code == 200, changed.text
-    with_needs = await register(client, event["id"], needs="Tulkkaus")
+    with_needs = await register(client, event["id"], needs="Tulkkaus", needs_consent=True)
     without = await register(client, event["id"])
     # The database is the session's: other tests' events may be due too, so
     # what is checked is this event's registrations, and that a second sweep
