@@ -19,14 +19,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
-    AlreadyRegistered,
     EventExists,
     EventStarted,
     InvalidEvent,
     NoFreeEventId,
     Refused,
     RegistrationClosed,
-    Status,
 )
 from ilmo_registration.export import registrations_csv
 from ilmo_registration.rate_limits import RateLimits
@@ -74,13 +72,6 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
             return _registration_closed(f"Registration opens at {opens_at.isoformat()}.")
         case RegistrationClosed(closed_at=closed_at) if closed_at is not None:
             return _registration_closed(f"Registration closed at {closed_at.isoformat()}.")
-        case AlreadyRegistered():
-            return Problem(
-                409,
-                "already-registered",
-                "Already registered",
-                "This email address is already registered for this event.",
-            )
         case EventStarted():
             return Problem(
                 409,
@@ -241,14 +232,17 @@ def registration_router(
         status_code=status.HTTP_202_ACCEPTED,
         response_model=RegistrationReceipt,
         summary="Register for a published event",
-        description="Answers once the registration and its `registration.accepted` event are "
-        "stored. Keep the `manage_token`: it is needed to see or cancel the registration "
-        "and is shown only once.",
+        description="Answers once the registration and its event are stored. By default "
+        "(the event's `email_confirmation`) the registration is `pending_confirmation` and "
+        "the address gets a mail with a link that confirms it; only then is it accepted. "
+        "Keep the `manage_token`: it is needed to see or cancel the registration and is "
+        "shown only once. An address already registered or pending for the event gets the "
+        "same answer (with an id and token that lead nowhere) and a mail instead: nothing "
+        "tells anyone who registered.",
         responses=problem_responses(
             404,
             422,
-            _409="Registration is closed (`/problems/registration-closed`), or this email "
-            "address is already registered for the event (`/problems/already-registered`).",
+            _409="Registration is closed (`/problems/registration-closed`).",
             _429="Too many registrations from this client address or for this event "
             "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),
@@ -264,7 +258,7 @@ def registration_router(
             f"/api/v1/registrations/{receipt.registration_id}"
         )
         return RegistrationReceipt(
-            id=receipt.registration_id, status=Status.ACCEPTED, manage_token=receipt.manage_token
+            id=receipt.registration_id, status=receipt.status, manage_token=receipt.manage_token
         )
 
     @router.get(
