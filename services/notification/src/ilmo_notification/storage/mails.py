@@ -58,6 +58,7 @@ def mail_of(document: Mapping[str, Any]) -> Mail:
         waiting_checks=int(document.get("waiting_checks", 0)),
         correlation_id=document.get("correlation_id"),
         budget_from=int(document.get("budget_from", 0)),
+        occasion=str(document.get("occasion", "")),
     )
 
 
@@ -105,6 +106,7 @@ class MailStore:
                 "registration_id": request.registration_id,
                 "event_id": request.event_id,
                 "kind": request.kind.value,
+                "occasion": request.occasion,
                 "details": dict(request.details),
                 "state": MailState.PENDING.value,
                 "attempts": 0,
@@ -116,6 +118,19 @@ class MailStore:
                 OUTBOX_FIELD: [],
             },
         )
+
+    async def forget(self, registration_id: str) -> int:
+        """Remove every mail of a registration that expired unconfirmed; how many.
+
+        Only the "confirm your address" mails (and their repeats) can exist for
+        one; whatever they said about the registrant goes with them. A
+        ``notification.*`` event still in such a mail's outbox goes too:
+        nothing else ever heard of the registration. Rare, so a query on
+        ``registration_id`` (a scan on FerretDB v1) is fine.
+        """
+        self._waiting.pop(registration_id, None)
+        result = await self.collection.delete_many({"registration_id": registration_id})
+        return int(result.deleted_count)
 
     async def wake_for_registration(self, registration_id: str) -> int:
         """Mails of a registration that wait for what just arrived: due now.
