@@ -35,8 +35,8 @@ from ilmo_event_contracts import (
 )
 from ilmo_event_contracts.integration import (
     BUILT_BY_PRODUCER,
-    INTERNAL_ONLY,
     INTEGRATION_EVENT_TYPES,
+    INTERNAL_ONLY,
     IntegrationEvent,
     integration_form,
 )
