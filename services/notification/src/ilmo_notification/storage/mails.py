@@ -39,6 +39,12 @@ from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks
 
 MAILS = "mails"
+# Confirmation mails go out before a registration is accepted (outside systems
+# learn of it only then), and "already registered" mails answer a repeat (which
+# nobody outside may learn of): their notification.* events stay internal.
+INTERNAL_MAIL_KINDS = frozenset(
+    {NotificationKind.CONFIRM_ADDRESS, NotificationKind.ALREADY_REGISTERED}
+)
 
 # The condition of writes that end or reschedule an attempt: a late one (after a
 # fault) never reopens a mail already sent or failed, nor announces it twice.
@@ -360,8 +366,15 @@ class MailStore:
         *,
         only_if: Mapping[str, Any],
     ) -> bool:
-        """``update``, with ``event`` in both forms added to the mail's outbox; wakes the relay."""
-        entries = self._outbox.entries(event, integration_event)
+        """``update``, with ``event`` in both forms added to the mail's outbox; wakes the relay.
+
+        Mails about a registration outside systems never heard of, or that
+        would tell who registered twice (``INTERNAL_MAIL_KINDS``), are
+        announced on ``ilmo.internal`` only.
+        """
+        kind = getattr(event, "kind", None)
+        public = None if kind in INTERNAL_MAIL_KINDS else integration_event
+        entries = self._outbox.entries(event, public)
         written = await self._update(
             mail_id,
             {**update, "$push": {OUTBOX_FIELD: {"$each": entries}}},
