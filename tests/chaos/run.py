@@ -219,16 +219,28 @@ class Load:
                 return confirmation_link_in(mail.text())
         return None
 
-    async def confirm(self, client: httpx.AsyncClient, outcome: Outcome, *, wait: bool) -> None:
-        """Confirm as the person would, from their mail; ``wait``: for the mail to come."""
-        deadline = time.monotonic() + (self.mail_wait if wait else 0.0)
+    async def confirm(
+        self,
+        client: httpx.AsyncClient,
+        outcome: Outcome,
+        gate: asyncio.Semaphore,
+        deadline: float | None,
+    ) -> None:
+        """Confirm as the person would, from their mail; until ``deadline`` for it to come.
+
+        Waiting for the mail takes no place at the gate; the requests do.
+        """
         link = self.confirmation_link_for(outcome.email)
-        while link is None and time.monotonic() < deadline:
+        while link is None and deadline is not None and time.monotonic() < deadline:
             await asyncio.sleep(0.2)  # until the mail is there (SMTP has no callback)
             link = self.confirmation_link_for(outcome.email)
         if link is None:
-            outcome.confirm_detail = "no confirmation mail" if wait else ""
+            outcome.confirm_detail = "no confirmation mail" if deadline is not None else ""
             return
+        async with gate:
+            await self._confirm_from(client, outcome, link)
+
+    async def _confirm_from(self, client: httpx.AsyncClient, outcome: Outcome, link: str) -> None:
         started = time.monotonic()
         for attempt in range(40):
             try:
@@ -301,12 +313,11 @@ class Load:
 
             # People confirm from their mails: those answered 202 wait for theirs; a
             # person who gave up confirms only if a mail came anyway.
-            async def confirming(outcome: Outcome) -> None:
-                async with gate:
-                    await self.confirm(client, outcome, wait=outcome.result == "accepted")
-
-            await asyncio.gather(*(confirming(o) for o in self.outcomes if o.result == "accepted"))
-            await asyncio.gather(*(confirming(o) for o in self.outcomes if o.result != "accepted"))
+            deadline = time.monotonic() + self.mail_wait
+            accepted = [o for o in self.outcomes if o.result == "accepted"]
+            others = [o for o in self.outcomes if o.result != "accepted"]
+            await asyncio.gather(*(self.confirm(client, o, gate, deadline) for o in accepted))
+            await asyncio.gather(*(self.confirm(client, o, gate, None) for o in others))
             confirmed = [o for o in self.outcomes if o.confirmed]
             leaving = plan.sample(confirmed, len(confirmed) // 10)
 
@@ -994,6 +1005,7 @@ def chaos_event(capacity: int) -> dict[str, Any]:
     return event_payload(
         now=now,
         id=f"chaos-{uuid.uuid4().hex[:8]}",
+        email_confirmation=True,
         in_person_capacity=capacity,
         starts_at=starts.isoformat(),
         ends_at=(starts + timedelta(hours=3)).isoformat(),
