@@ -260,8 +260,9 @@ class RegistrationStore:
         ``registration.submitted`` stores it pending confirmation (until
         ``expires_at``), ``registration.accepted`` accepted at once (with its
         integration form). When the address already holds a registration for
-        the event nothing is stored and that holder is the answer (None too
-        if it gave the address up in the meantime: then try again).
+        the event nothing is stored and that holder is the answer; if it
+        gave the address up in the meantime, a stand-in that reads as expired
+        (``domain.decide_repeat`` then says to try again).
         """
         registration_id = str(fact.registration_id)
         if isinstance(fact, RegistrationSubmitted):
@@ -334,7 +335,8 @@ class RegistrationStore:
         )
         return await self._conditional(
             registration_id,
-            {"status": PENDING},
+            # Not past its expiry either, should it have expired since it was read.
+            {"status": PENDING, "expires_at": {"$gt": accepted.registered_at}},
             {
                 "$set": {
                     "status": ACTIVE,
