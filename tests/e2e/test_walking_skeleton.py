@@ -92,16 +92,18 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                         if m.routing_key == "registration.accepted"
                         and m.data["registration_id"] == receipt["id"]
                     ]
-                    link = confirmation_link_in(mail.text())
-                    assert link is not None, mail.text()
+                    confirm_link = confirmation_link_in(mail.text())
+                    assert confirm_link is not None, mail.text()
                     shown = await browser.get(
                         f"{services['registration'].url}/api/v1/registrations/{receipt['id']}",
                         headers={"Authorization": f"Bearer {receipt['manage_token']}"},
                     )
                     assert shown.json()["status"] == "pending_confirmation"
-                    confirmed = await follow_confirmation(browser, link)
+                    confirmed = await follow_confirmation(browser, confirm_link)
                     assert confirmed.status_code == 303, confirmed.text
-                    manage = await browser.get(httpx.URL(link).join(confirmed.headers["Location"]))
+                    manage = await browser.get(
+                        httpx.URL(confirm_link).join(confirmed.headers["Location"])
+                    )
                     assert manage.status_code == 200
 
             accepted = await tap.wait_for(2, routing_key="registration.accepted")
