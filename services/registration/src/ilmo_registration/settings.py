@@ -67,7 +67,7 @@ class RegistrationSettings(ServiceSettings):
     # unconfirmed registration expires after this long; the sweep that removes
     # expired ones runs this often; a repeat registration writes to the
     # address at most once per repeat interval.
-    confirmation_expiry_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    confirmation_expiry_minutes: float = Field(default=24 * 60, gt=0, le=30 * 24 * 60)
     confirmation_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
 
