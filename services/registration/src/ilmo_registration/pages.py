@@ -46,6 +46,7 @@ _STYLE = (
     "border-left:.35rem solid #0b5fa5;background:#eef4fa}"
     "button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border:2px solid #8a1c1c;"
     "border-radius:.25rem;background:#8a1c1c;color:#fff;cursor:pointer}"
+    "button.primary{border-color:#0b5fa5;background:#0b5fa5}"
     "button:focus-visible,a:focus-visible{outline:3px solid #0b5fa5;outline-offset:2px}"
     "a{color:#0b5fa5}"
 )
@@ -392,7 +393,7 @@ def confirm_page(registration_id: str, token: str) -> str:
     parts.append(
         f'<form method="post" action="{action}">\n'
         f'<input type="hidden" name="token" value="{escape(token)}">\n'
-        f'<button type="submit">{escape(button)}</button>\n'
+        f'<button class="primary" type="submit">{escape(button)}</button>\n'
         "</form>\n"
     )
     return _document(Language.FI, " / ".join(_CONFIRM_TITLE), "".join(parts))
