@@ -10,6 +10,11 @@ A registration is *complete* when every effect it is owed has been seen:
 - remote: ``stream.link.provisioned``, and the ``registration_received`` and
   ``stream_link`` mails.
 
+For an event that asks registrants to confirm their address (the
+default), the first mail is ``confirm_address`` instead of
+``registration_received``, and the registration is accepted only once the
+benchmark, as the person, followed its link (``bench.confirm``).
+
 (The mail kinds per status are notification's: ``services/notification``.)
 Its completion time is the arrival time of the last of those facts, so the
 time from POST to complete is that minus the POST's send time.
@@ -41,6 +46,7 @@ SEAT_WAITLISTED = "seat.waitlisted"
 LINK_PROVISIONED = "stream.link.provisioned"
 
 RECEIVED = "registration_received"
+CONFIRM_ADDRESS = "confirm_address"
 SEAT_CONFIRMED = "seat_confirmed"
 WAITLISTED = "waitlisted"
 STREAM_LINK = "stream_link"
@@ -49,20 +55,23 @@ IN_PERSON = "in_person"
 REMOTE = "remote"
 
 
-def requirements(attendance: str, seat: str | None) -> tuple[set[str], set[str]] | None:
+def requirements(
+    attendance: str, seat: str | None, first_mail: str = RECEIVED
+) -> tuple[set[str], set[str]] | None:
     """(event types, mail kinds) a registration is owed; None while it is not yet knowable.
 
     An in-person registration's needs depend on its seat decision, so they
     are unknown until ``seat.reserved`` or ``seat.waitlisted`` was seen.
+    ``first_mail``: ``confirm_address`` when the event asks for confirmation.
     """
     if attendance == REMOTE:
-        return {ACCEPTED, LINK_PROVISIONED}, {RECEIVED, STREAM_LINK}
+        return {ACCEPTED, LINK_PROVISIONED}, {first_mail, STREAM_LINK}
     if seat == SEAT_RESERVED:
-        return {ACCEPTED, SEAT_RESERVED}, {RECEIVED, SEAT_CONFIRMED}
+        return {ACCEPTED, SEAT_RESERVED}, {first_mail, SEAT_CONFIRMED}
     if seat == SEAT_WAITLISTED:
         return (
             {ACCEPTED, SEAT_WAITLISTED, LINK_PROVISIONED},
-            {RECEIVED, WAITLISTED, STREAM_LINK},
+            {first_mail, WAITLISTED, STREAM_LINK},
         )
     return None
 
@@ -85,7 +94,8 @@ class CompletionTracker:
     every update takes the tracker's lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_mail: str = RECEIVED) -> None:
+        self.first_mail = first_mail
         self._lock = threading.Lock()
         self.registrations: dict[str, Progress] = {}
         self.messages: Counter[str] = Counter()
@@ -146,7 +156,7 @@ class CompletionTracker:
     def _check(self, progress: Progress) -> None:
         if progress.completed_at is not None or progress.attendance is None:
             return
-        needs = requirements(progress.attendance, progress.seat)
+        needs = requirements(progress.attendance, progress.seat, self.first_mail)
         if needs is None:
             return
         events, mails = needs
@@ -187,7 +197,7 @@ class CompletionTracker:
         progress = self.registrations.get(registration_id)
         if progress is None or progress.attendance is None:
             return [ACCEPTED]
-        needs = requirements(progress.attendance, progress.seat)
+        needs = requirements(progress.attendance, progress.seat, self.first_mail)
         if needs is None:
             return ["seat decision"]
         events, mails = needs

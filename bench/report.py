@@ -70,6 +70,7 @@ def dig(figures: Mapping[str, Any], path: str) -> Any:
 # (label, path in a run's figures, format)
 ROWS: list[tuple[str, str, Format]] = [
     ("registrations sent", "registrations", number(0)),
+    ("email confirmation", "confirmation.email_confirmation", str),
     ("accepted (202)", "http.accepted", number(0)),
     ("refused or failed", "http.not_accepted", number(0)),
     ("accepted registrations/s at the API", "http.accepted_per_s", number(1)),
@@ -78,6 +79,12 @@ ROWS: list[tuple[str, str, Format]] = [
     ("POST latency p99 (ms)", "http.latency.p99", milliseconds),
     ("POST latency max (ms)", "http.latency.max", milliseconds),
     ("POST latency from due time p99 (ms, open loop)", "http.latency_from_due.p99", milliseconds),
+    ("addresses confirmed (link, then button)", "confirmation.confirmed", number(0)),
+    ("confirmations failed", "confirmation.failed", number(0)),
+    ("confirm step (GET page + POST) p50 (ms)", "confirmation.step_latency.p50", milliseconds),
+    ("confirm step (GET page + POST) p95 (ms)", "confirmation.step_latency.p95", milliseconds),
+    ("confirm step (GET page + POST) p99 (ms)", "confirmation.step_latency.p99", milliseconds),
+    ("confirmations/s", "confirmation.confirmed_per_s", number(1)),
     ("completed end to end", "end_to_end.completed", number(0)),
     ("not completed", "end_to_end.incomplete", number(0)),
     ("completions/s (first POST to last completion)", "end_to_end.completions_per_s", number(1)),
@@ -88,6 +95,7 @@ ROWS: list[tuple[str, str, Format]] = [
     *(
         (f"POST→{label} p50 / p95 (s)", f"end_to_end.stages.{stage}", pair)
         for label, stage in (
+            ("mail confirm_address", "mail:confirm_address"),
             ("registration.accepted seen", "event:registration.accepted"),
             ("seat decision", "event:seat decision"),
             ("stream.link.provisioned", "event:stream.link.provisioned"),

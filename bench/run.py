@@ -8,10 +8,13 @@ Run as ``uv run python -m bench.run --mode closed --concurrency 32
 2. starts an SMTP server that times each mail (``bench.mail``), an observer
    queue bound with ``#`` to ``ilmo.events`` (``bench.completion``), and the
    four services as processes (``tests/support/processes.py``);
-3. creates one event (``--seats`` in-person seats), then runs the load
+3. creates one event (``--seats`` in-person seats; registrants confirm
+   their address unless ``--email-confirmation off``), then runs the load
    generator as a separate process (``bench.load``): N registrations,
    ``--remote-share`` of them remote, closed loop at a concurrency or open
-   loop at a rate;
+   loop at a rate; meanwhile each "confirm your address" mail is followed as
+   its person would, link then button (``bench.confirm``), at the same
+   concurrency;
 4. waits until every accepted registration is complete (seat decided, mails
    in the SMTP server, stream link provisioned where owed) or nothing has
    progressed for ``--stall-timeout`` seconds, with CPU and memory of every
@@ -50,13 +53,16 @@ import psutil
 from bench import report
 from bench.baseline import run_baseline
 from bench.completion import (
+    CONFIRM_ADDRESS,
     LINK_PROVISIONED,
+    RECEIVED,
     REMOTE,
     SEAT_RESERVED,
     SEAT_WAITLISTED,
     CompletionTracker,
     EventObserver,
 )
+from bench.confirm import Confirmer
 from bench.mail import TimedSmtpServer
 from bench.profile import Recording, summarize
 from bench.resources import ResourceMonitor, listening_pid
@@ -126,9 +132,13 @@ def broker_version(infrastructure: IsolatedInfrastructure) -> str | None:
 # ------------------------------------------------------------------ pieces of a run
 
 
-def bench_event(seats: int) -> dict[str, Any]:
+def bench_event(seats: int, email_confirmation: bool) -> dict[str, Any]:
     """The seminar: in two weeks, registration open, ``seats`` seats on site."""
-    return event_payload(id=f"bench-{uuid.uuid4().hex[:8]}", in_person_capacity=seats)
+    return event_payload(
+        id=f"bench-{uuid.uuid4().hex[:8]}",
+        in_person_capacity=seats,
+        email_confirmation=email_confirmation,
+    )
 
 
 async def create_event(services: dict[str, ServiceProcess], event: dict[str, Any]) -> None:
@@ -334,9 +344,12 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
     log(f"run {number}: baseline {baseline.messages_per_second:.0f} messages/s")
 
     infrastructure = create_isolated_infrastructure()
-    tracker = CompletionTracker()
-    smtp = TimedSmtpServer(tracker.on_mail)
+    confirming = arguments.email_confirmation == "on"
+    tracker = CompletionTracker(first_mail=CONFIRM_ADDRESS if confirming else RECEIVED)
+    confirmer = Confirmer(arguments.concurrency)
+    smtp = TimedSmtpServer(tracker.on_mail, confirmations=confirmer.offer if confirming else None)
     smtp.up()
+    confirmer.start()
     observer = EventObserver(tracker.on_message)
     await observer.start(infrastructure.amqp_url)
     recordings: list[Recording] = []
@@ -355,7 +368,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
                 p for p in (str(QUERY_LOG_HOOK), os.environ.get("PYTHONPATH", "")) if p
             )
         with running_services(infrastructure, extra_environment=environment) as services:
-            event = bench_event(arguments.seats)
+            event = bench_event(arguments.seats, confirming)
             await create_event(services, event)
             pids = {name: s.process.pid for name, s in services.items() if s.process is not None}
             for name, url in (
@@ -431,6 +444,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
                 load_started,
                 smtp,
                 published,
+                confirmer,
             )
             if database_before is not None and database_after is not None:
                 commands = database_after - database_before
@@ -462,6 +476,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
             recording.stop()
         await observer.stop()
         smtp.down()
+        await confirmer.stop()
         if not arguments.keep:
             remove_test_vhost(infrastructure)
             await drop_databases(infrastructure)
@@ -483,6 +498,7 @@ def measure(
     load_started: float,
     smtp: TimedSmtpServer,
     management_published: int | None,
+    confirmer: Confirmer,
 ) -> dict[str, Any]:
     requests = loaded["requests"]
     meta = loaded["meta"]
@@ -565,7 +581,30 @@ def measure(
             "management_vhost_publish": management_published,
         },
         "mails": {"received": smtp.count, "bytes": smtp.bytes, "by_kind": dict(tracker.mails)},
+        "confirmation": confirmation_figures(arguments, confirmer, sent_at),
         "stream_links_seen": tracker.messages[LINK_PROVISIONED],
+    }
+
+
+def confirmation_figures(
+    arguments: argparse.Namespace, confirmer: Confirmer, sent_at: dict[str, float]
+) -> dict[str, Any]:
+    """What the extra step costs a person and the API: the mail's wait, the two requests."""
+    done = [c for c in confirmer.results if c.status == 303]
+    return {
+        "email_confirmation": arguments.email_confirmation,
+        "confirmed": len(done),
+        "failed": len(confirmer.results) - len(done),
+        "step_latency": distribution([c.latency for c in done]),
+        "post_to_mail": distribution(
+            [c.mail_at - sent_at[c.registration_id] for c in done if c.registration_id in sent_at]
+        ),
+        "confirmed_per_s": rate(
+            len(done),
+            (max(c.started + c.latency for c in done) - min(c.started for c in done))
+            if done
+            else None,
+        ),
     }
 
 
@@ -612,6 +651,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs; the table shows medians")
     parser.add_argument("--seats", type=int, default=300, help="in-person seats of the event")
     parser.add_argument("--remote-share", type=float, default=0.7)
+    parser.add_argument(
+        "--email-confirmation",
+        choices=("on", "off"),
+        default="on",
+        help="whether the event asks registrants to confirm their address (the default)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="who registers how")
     parser.add_argument("--baseline-messages", type=int, default=20_000)
     parser.add_argument("--baseline-window", type=int, default=256, help="confirms in flight")

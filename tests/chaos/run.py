@@ -14,9 +14,16 @@ What it does:
    (one id per logical event, every fact announced) holds for the
    integration events alone; it also checks that none of them carries a
    registrant's name or email address.
-2. Creates one event starting in a few minutes (stream links in their window),
-   drives N registrations over HTTP at concurrency C with a retrying client,
-   then cancels about 10 % of the accepted ones.
+2. Creates one event starting in a few minutes (stream links in their window)
+   that asks registrants to confirm their address, drives N registrations
+   over HTTP at concurrency C with a retrying client, then confirms each
+   address as its person would: from the "confirm your address" mail that
+   reached the SMTP server, opening the link and pressing the page's button
+   (the manage link that leads to is the person's from then on), and then
+   cancels about 10 % of the confirmed ones. A retry after an ambiguous
+   failure gets a 202 like any other (with an id that leads nowhere if the
+   first attempt was stored), so a person is identified by their address:
+   exactly one registration is stored per address.
 3. Meanwhile a seeded fault injector, one fault at a time, SIGKILLs (or, one
    time in four, SIGTERMs) a random service, or SIGKILLs the RabbitMQ node or
    the FerretDB server, and restarts it after 1-3 s; or restarts a service
@@ -56,12 +63,19 @@ import httpx
 from aio_pika.abc import AbstractIncomingMessage
 
 from tests.chaos.infrastructure import ChaosInfrastructure
+from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
 
 FINAL = ("seat_reserved", "waitlisted", "remote", "cancelled")
+# Waiting for a person, not for the system: no work outstanding.
+PENDING = "pending_confirmation"
+# Kinds a repeat registration may send again: one mail per repeat (its own
+# Message-ID), announced on ilmo.internal only.
+REPEATABLE_KINDS = ("confirm_address", "already_registered")
+MANAGE_REDIRECT = re.compile(r"manage/([0-9a-f-]{36})\?token=([A-Za-z0-9_-]+)")
 STREAM_URL = "https://stream.example.fi/live/chaos"
 LINK = re.compile(r"https?://[^\s\"'<>]+/watch/[A-Za-z0-9_-]+")
 RETRYABLE = (502, 503, 504)
@@ -137,9 +151,12 @@ class Outcome:
     attendance: str
     registration_id: str | None = None
     token: str | None = None
-    result: str = "pending"  # accepted | stored-token-unknown | gave-up | rejected
+    result: str = "pending"  # accepted (a 202) | gave-up | rejected
     attempts: int = 0
     detail: str = ""
+    # Confirmed from the mail: registration_id and token are then the manage link's.
+    confirmed: bool = False
+    confirm_detail: str = ""
     cancel_requested: bool = False
     cancelled: bool = False
 
@@ -150,8 +167,11 @@ class Load:
     event_id: str
     concurrency: int
     jitter: random.Random
+    smtp: SmtpTestServer
+    mail_wait: float = 600.0
     outcomes: list[Outcome] = field(default_factory=list)
     retries: int = 0
+    confirm_seconds: list[float] = field(default_factory=list)
 
     async def _send(
         self, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
@@ -181,32 +201,78 @@ class Load:
     async def register(
         self, client: httpx.AsyncClient, outcome: Outcome, body: dict[str, Any]
     ) -> None:
-        ambiguous = False
         for attempt in range(40):
             outcome.attempts += 1
-            answer, lost_answer = await self._send(
+            answer, _ = await self._send(
                 client, "POST", f"/api/v1/events/{self.event_id}/registrations", json=body
             )
-            ambiguous = ambiguous or lost_answer
             if answer is None or answer.status_code in RETRYABLE or answer.status_code >= 500:
                 if answer is not None and answer.status_code >= 500:
-                    ambiguous = True
                     outcome.detail = f"last {answer.status_code}"
                 await self.backoff(attempt)
                 continue
             if answer.status_code == 202:
+                # After an ambiguous attempt this may be a repeat's id, leading nowhere:
+                # the confirmation mail tells the person's real one.
                 receipt = answer.json()
                 outcome.registration_id = str(receipt["id"])
                 outcome.token = str(receipt["manage_token"])
                 outcome.result = "accepted"
                 return
-            if answer.status_code == 409 and "already-registered" in answer.text and ambiguous:
-                outcome.result = "stored-token-unknown"
-                return
             outcome.result = "rejected"
             outcome.detail = f"{answer.status_code} {answer.text[:200]}"
             return
         outcome.result = "gave-up"
+
+    def confirmation_link_for(self, email: str) -> str | None:
+        """The link of a "confirm your address" mail that reached ``email``, if one has."""
+        for mail in self.smtp.matching(kind="confirm_address"):
+            if email.lower() in (r.lower() for r in mail.recipients):
+                return confirmation_link_in(mail.text())
+        return None
+
+    async def confirm(
+        self,
+        client: httpx.AsyncClient,
+        outcome: Outcome,
+        gate: asyncio.Semaphore,
+        deadline: float | None,
+    ) -> None:
+        """Confirm as the person would, from their mail; until ``deadline`` for it to come.
+
+        Waiting for the mail takes no place at the gate; the requests do.
+        """
+        link = self.confirmation_link_for(outcome.email)
+        while link is None and deadline is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)  # until the mail is there (SMTP has no callback)
+            link = self.confirmation_link_for(outcome.email)
+        if link is None:
+            outcome.confirm_detail = "no confirmation mail" if deadline is not None else ""
+            return
+        async with gate:
+            await self._confirm_from(client, outcome, link)
+
+    async def _confirm_from(self, client: httpx.AsyncClient, outcome: Outcome, link: str) -> None:
+        started = time.monotonic()
+        for attempt in range(40):
+            try:
+                answer = await follow_confirmation(client, link)
+            except (httpx.HTTPError, AssertionError) as error:  # a service down, a 503 page
+                outcome.confirm_detail = f"confirm: {type(error).__name__}"
+                await self.backoff(attempt)
+                continue
+            if answer.status_code in RETRYABLE or answer.status_code >= 500:
+                outcome.confirm_detail = f"confirm {answer.status_code}"
+                await self.backoff(attempt)
+                continue
+            found = MANAGE_REDIRECT.search(answer.headers.get("location", ""))
+            if answer.status_code == 303 and found:
+                outcome.registration_id, outcome.token = found.group(1), found.group(2)
+                outcome.confirmed, outcome.confirm_detail = True, ""
+                self.confirm_seconds.append(time.monotonic() - started)
+                return
+            outcome.confirm_detail = f"confirm {answer.status_code} {answer.text[:100]}"
+            return
 
     async def cancel(self, client: httpx.AsyncClient, outcome: Outcome) -> None:
         outcome.cancel_requested = True
@@ -257,8 +323,16 @@ class Load:
                     for n, (o, b) in enumerate(zip(self.outcomes, people, strict=True))
                 )
             )
+
+            # People confirm from their mails: those answered 202 wait for theirs; a
+            # person who gave up confirms only if a mail came anyway.
+            deadline = time.monotonic() + self.mail_wait
             accepted = [o for o in self.outcomes if o.result == "accepted"]
-            leaving = plan.sample(accepted, len(accepted) // 10)
+            others = [o for o in self.outcomes if o.result != "accepted"]
+            await asyncio.gather(*(self.confirm(client, o, gate, deadline) for o in accepted))
+            await asyncio.gather(*(self.confirm(client, o, gate, None) for o in others))
+            confirmed = [o for o in self.outcomes if o.confirmed]
+            leaving = plan.sample(confirmed, len(confirmed) // 10)
 
             async def leave(outcome: Outcome) -> None:
                 async with gate:
@@ -555,7 +629,7 @@ class Snapshot:
     @property
     def outstanding(self) -> int:
         """Work the system still has to do: registrations not final, mails, links."""
-        undecided = sum(r["status"] not in FINAL for r in self.registrations)
+        undecided = sum(r["status"] not in (*FINAL, PENDING) for r in self.registrations)
         return undecided + self.mails_in_flight + int(self.links.get("pending", 0))
 
     def key(self) -> Any:
@@ -641,7 +715,7 @@ async def settle(
 
 
 def expected_kinds(status: str, attendance: str) -> set[str]:
-    kinds = {"registration_received"}
+    kinds = {"confirm_address"}
     if status == "seat_reserved":
         kinds.add("seat_confirmed")
     elif status == "waitlisted":
@@ -664,33 +738,40 @@ def check(
     """Every invariant, from outside; ``allowed_resends``: see the email check."""
     violations: list[str] = []
     figures: Counter[str] = Counter()
-    listed = {r["id"]: r for r in final.registrations}
-    by_email = {r["email"].lower(): r for r in final.registrations}
+    by_email: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in final.registrations:
+        by_email[row["email"].lower()].append(row)
 
-    # 1. every accepted registration exists and reached a final state.
+    # 1. every address answered 202 is stored exactly once, confirmed, and final.
     stored: list[tuple[Outcome, dict[str, Any]]] = []
     for outcome in load.outcomes:
-        if outcome.result == "accepted":
-            row = listed.get(str(outcome.registration_id))
-        elif outcome.result == "stored-token-unknown":
-            row = by_email.get(outcome.email.lower())
-        else:
+        rows = by_email.get(outcome.email.lower(), [])
+        if len(rows) > 1:
+            figures["doubled"] += len(rows) - 1
+            violations.append(f"doubled: {len(rows)} registrations stored for one address")
+        if outcome.result != "accepted":
             continue
-        if row is None:
+        if not rows:
             figures["lost"] += 1
-            violations.append(
-                f"lost: {outcome.result} registration {outcome.registration_id or outcome.email}"
-            )
+            violations.append(f"lost: 202 for an address with no registration ({outcome.email})")
             continue
+        row = rows[0]
         stored.append((outcome, row))
+        if not outcome.confirmed:
+            figures["not confirmed"] += 1
+            violations.append(f"not confirmed: {row['id']} ({outcome.confirm_detail})")
+        elif outcome.registration_id != row["id"]:
+            violations.append(f"the confirmation of {outcome.email} led to another registration")
         if row["status"] not in FINAL:
             figures["stuck"] += 1
             violations.append(f"stuck: {row['id']} ({row['attendance']}) is {row['status']}")
         if outcome.cancelled and row["status"] != "cancelled":
             figures["cancel not applied"] += 1
             violations.append(f"cancel lost: {row['id']} is {row['status']} after a 2xx DELETE")
-    unclaimed = len(listed) - len(stored)
-    figures["stored without 202"] = unclaimed
+    figures["stored without 202"] = len(final.registrations) - len(stored)
+    figures["left unconfirmed without 202"] = sum(
+        r["status"] == PENDING for r in final.registrations
+    ) - sum(row["status"] == PENDING for _o, row in stored)
 
     # 2. seats.
     seats = final.seats
@@ -773,7 +854,11 @@ def check_emails(
     """
     groups: defaultdict[tuple[str | None, str | None], list[str | None]] = defaultdict(list)
     for mail in mails:
-        groups[(mail.registration_id, mail.kind)].append(mail.message_id)
+        groups[(mail.registration_id, mail_key(mail))].append(mail.message_id)
+    present = {(mail.registration_id, mail.kind) for mail in mails}
+    figures["repeat mails (one per repeat)"] = len(
+        {(m.registration_id, mail_key(m)) for m in mails if m.kind in REPEATABLE_KINDS}
+    ) - len({(m.registration_id, m.kind) for m in mails if m.kind in REPEATABLE_KINDS})
     resends: list[str] = []
     for (rid, kind), ids in groups.items():
         if len(ids) > 1:
@@ -790,9 +875,16 @@ def check_emails(
         violations += [f"{line}: {unexplained}" for line in resends]
     for _outcome, row in stored:
         for kind in sorted(expected_kinds(row["status"], row["attendance"])):
-            if (row["id"], kind) not in groups:
+            if (row["id"], kind) not in present:
                 figures["missing emails"] += 1
                 violations.append(f"missing email: {kind} for {row['id']} ({row['status']})")
+
+
+def mail_key(mail: Mail) -> str | None:
+    """A mail's kind, and for a kind a repeat may send again its Message-ID: one per repeat."""
+    if mail.kind in REPEATABLE_KINDS:
+        return f"{mail.kind} {(mail.message_id or '').strip()}"
+    return mail.kind
 
 
 def logical_key(routing_key: str, data: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -881,7 +973,11 @@ def check_subscriber(
                 expected.append(("waitlist.left", rid, ""))
             if seen("stream.link.provisioned", rid):
                 expected.append(("stream.link.revoked", rid, ""))
-    expected += [("notification.sent", str(m.registration_id), str(m.kind)) for m in mails]
+    expected += [
+        ("notification.sent", str(m.registration_id), str(m.kind))
+        for m in mails
+        if m.kind not in REPEATABLE_KINDS  # announced on ilmo.internal only
+    ]
     for routing_key, rid, kind in expected:
         if not seen(routing_key, rid, kind):
             figures["events unseen"] += 1
@@ -928,6 +1024,7 @@ def chaos_event(capacity: int) -> dict[str, Any]:
     return event_payload(
         now=now,
         id=f"chaos-{uuid.uuid4().hex[:8]}",
+        email_confirmation=True,
         in_person_capacity=capacity,
         starts_at=starts.isoformat(),
         ends_at=(starts + timedelta(hours=3)).isoformat(),
@@ -975,7 +1072,9 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
                 if created.status_code != 201:
                     print(f"could not create the event: {created.status_code} {created.text}")
                     return 2
-            load = Load(services["registration"].url, event["id"], arguments.concurrency, jitter)
+            load = Load(
+                services["registration"].url, event["id"], arguments.concurrency, jitter, smtp
+            )
             injector = FaultInjector(services, owned, faults_rng, arguments.faults)
             started = time.monotonic()
             # Registrations are paced so that the faults fall into the load, not after it:
@@ -1041,7 +1140,11 @@ def report(
         ("run id / seed", f"{run_id} / {arguments.seed}"),
         ("registrations attempted", arguments.registrations),
         ("  202 accepted", results["accepted"]),
-        ("  stored, token unknown (409 after ambiguous)", results["stored-token-unknown"]),
+        ("  confirmed from the mail", sum(o.confirmed for o in load.outcomes)),
+        (
+            "  confirm step (GET page + POST) median / max",
+            _median_max(load.confirm_seconds),
+        ),
         ("  rejected", results["rejected"]),
         ("  gave up", results["gave-up"]),
         ("client retries", load.retries),
@@ -1075,7 +1178,13 @@ def report(
         ("subscriber messages", final.messages),
         ("lost", figures.get("lost", 0)),
         ("stuck (not final)", figures.get("stuck", 0)),
+        ("doubled (more than one stored per address)", figures.get("doubled", 0)),
+        ("not confirmed despite a 202", figures.get("not confirmed", 0)),
         ("duplicated emails", figures.get("duplicate emails", 0)),
+        (
+            "repeat mails (one per repeat registration, ok)",
+            figures.get("repeat mails (one per repeat)", 0),
+        ),
         (
             "resent after a notification crash (same Message-ID)",
             figures.get("duplicate emails (same Message-ID, resend)", 0),
@@ -1097,6 +1206,7 @@ def report(
         ),
         ("redelivered to subscriber (ok)", figures.get("redelivered to subscriber", 0)),
         ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
+        ("  of which left unconfirmed (ok)", figures.get("left unconfirmed without 202", 0)),
         ("load duration", f"{load_seconds:.1f}s"),
         ("time to settle", f"{settle_seconds:.1f}s" + ("" if settled else " (stalled)")),
         ("violations", len(violations)),
@@ -1120,6 +1230,13 @@ def report(
             print(f"  ... and {len(violations) - 200} more")
     print()
     print("FAIL" if violations else "PASS")
+
+
+def _median_max(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[len(ordered) // 2] * 1000:.0f} ms / {ordered[-1] * 1000:.0f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,9 @@
-"""All four services run as processes and talk only through the real broker."""
+"""All four services run as processes and talk only through the real broker.
+
+The registrants confirm their addresses as people do, from the link in the
+mail they receive (a real SMTP server of the test's own), before anything
+else happens.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
+from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import running_services
 from tests.support.registration import ADMIN_TOKEN, event_payload
+from tests.support.smtp import smtp_server
 
 # The notification service has no HTTP view of its contacts; read its own database.
 CONTACTS = "contacts"
@@ -24,12 +31,18 @@ CONTACTS = "contacts"
 async def test_a_registration_reaches_every_consumer_through_the_broker(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
-    with running_services(infrastructure) as services:
+    with (
+        smtp_server() as smtp,
+        running_services(
+            infrastructure,
+            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+        ) as services,
+    ):
         async with event_tap(infrastructure.amqp_url) as tap:
             async with httpx.AsyncClient(base_url=services["registration"].url) as client:
                 created = await client.post(
                     "/api/v1/events",
-                    json=event_payload(id="ministry-seminar"),
+                    json=event_payload(id="ministry-seminar", email_confirmation=True),
                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                 )
                 assert created.status_code == 201, created.text
@@ -66,6 +79,37 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
             ilmo_correlation_id = response.headers["X-Correlation-ID"]
             assert ilmo_correlation_id != "e2e-skeleton"  # Ilmo's own, never the client's
             assert remote.status_code == 202, remote.text
+            assert response.json()["status"] == remote.json()["status"] == "pending_confirmation"
+
+            # Nothing is decided until each person confirms from the mail they got.
+            submitted = await tap.wait_for(2, routing_key="registration.submitted")
+            [asked] = [m for m in submitted if m.headers["cloudEvents:subject"] == registration_id]
+            assert asked.headers["cloudEvents:correlationid"] == ilmo_correlation_id
+            async with httpx.AsyncClient(timeout=10) as browser:
+                for receipt in (response.json(), remote.json()):
+                    [mail] = await smtp.wait_for(
+                        1, registration_id=receipt["id"], kind="confirm_address"
+                    )
+                    await tap.take_arrived()
+                    assert not [
+                        m
+                        for m in tap.messages
+                        if m.routing_key == "registration.accepted"
+                        and m.data["registration_id"] == receipt["id"]
+                    ]
+                    confirm_link = confirmation_link_in(mail.text())
+                    assert confirm_link is not None, mail.text()
+                    shown = await browser.get(
+                        f"{services['registration'].url}/api/v1/registrations/{receipt['id']}",
+                        headers={"Authorization": f"Bearer {receipt['manage_token']}"},
+                    )
+                    assert shown.json()["status"] == "pending_confirmation"
+                    confirmed = await follow_confirmation(browser, confirm_link)
+                    assert confirmed.status_code == 303, confirmed.text
+                    manage = await browser.get(
+                        httpx.URL(confirm_link).join(confirmed.headers["Location"])
+                    )
+                    assert manage.status_code == 200
 
             accepted = await tap.wait_for(2, routing_key="registration.accepted")
             [published] = [
@@ -90,6 +134,32 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
                     capacity, "/api/v1/events/ministry-seminar/seats", lambda s: s["reserved"] == 1
                 )
             assert seats["capacity"] == event_payload()["in_person_capacity"]
+            await smtp.wait_for(1, registration_id=registration_id, kind="seat_confirmed")
+
+            # Registering again is answered as before; the person is told by mail.
+            async with httpx.AsyncClient(base_url=services["registration"].url) as client:
+                again = await client.post(
+                    "/api/v1/events/ministry-seminar/registrations",
+                    json={
+                        "first_name": "Someone",
+                        "last_name": "Else",
+                        "email": "ASA.OHMAN@example.fi",
+                        "attendance": "remote",
+                        "language": "en",
+                        "privacy_notice_version": notice_version,
+                    },
+                )
+            assert again.status_code == 202, again.text
+            assert set(again.json()) == set(response.json())
+            assert again.json()["status"] == "pending_confirmation"
+            assert again.json()["id"] != registration_id
+            [told] = await smtp.wait_for(
+                1, registration_id=registration_id, kind="already_registered"
+            )
+            assert told.language == "sv"
+            assert f"/manage/{registration_id}?token=" in told.text()
+            # A confirmed registrant's first mail was the confirmation: no receipt follows.
+            assert not smtp.matching(kind="registration_received")
 
         assert published.message_id == published.headers["cloudEvents:id"]
         assert published.headers["cloudEvents:type"] == "registration.accepted"
@@ -98,7 +168,8 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
         assert published.headers["cloudEvents:subject"] == registration_id
         assert published.headers["cloudEvents:datacontenttype"] == "application/json"
         assert "cloudEvents:time" in published.headers
-        assert published.headers["cloudEvents:correlationid"] == ilmo_correlation_id
+        # Accepted on confirmation: the confirming request's correlation id.
+        assert published.headers["cloudEvents:correlationid"] != ilmo_correlation_id
         assert published.delivery_mode == 2
         assert published.data["registration_id"] == registration_id
 

@@ -35,6 +35,9 @@ from ilmo_event_contracts import (
     Language,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationExpired,
+    RegistrationRepeated,
+    RegistrationSubmitted,
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
@@ -44,7 +47,7 @@ from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
 from ilmo_notification.storage import MAILS, MailAttemptStore, NotificationStores
 from ilmo_notification.storage.mails import mail_of
-from ilmo_shared.manage_links import manage_link
+from ilmo_shared.manage_links import confirmation_link, manage_link
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
@@ -1050,3 +1053,98 @@ async def test_recording_sent_again_after_a_lost_reply_announces_the_mail_once(
     assert stored is not None
     assert stored["state"] == "sent"
     assert [entry["envelope"]["type"] for entry in stored["outbox"]] == ["notification.sent"] * 2
+
+
+# ------------------------------------------------------------- confirmed addresses
+
+
+def submitted_from(registration: RegistrationAccepted) -> RegistrationSubmitted:
+    """The submission that came before ``registration`` was confirmed."""
+    return RegistrationSubmitted(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        attendance=registration.attendance,
+        language=registration.language,
+        first_name=registration.first_name,
+        last_name=registration.last_name,
+        email=registration.email,
+        submitted_at=registration.registered_at - timedelta(hours=1),
+        expires_at=registration.registered_at + timedelta(hours=23),
+    )
+
+
+def repeated(
+    registration: RegistrationAccepted, *, pending: bool, at: datetime
+) -> RegistrationRepeated:
+    return RegistrationRepeated(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        awaiting_confirmation=pending,
+        expires_at=registration.registered_at + timedelta(hours=23) if pending else None,
+        repeated_at=at,
+    )
+
+
+async def test_a_confirmed_registrant_gets_the_confirmation_then_the_seat_and_repeats_are_told(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id, language=Language.FI).model_copy(
+                update={"email_confirmed": True}
+            )
+            rid = str(registration.registration_id)
+            first_repeat = repeated(registration, pending=True, at=datetime.now(UTC))
+            await service.send(event, submitted_from(registration))
+            await smtp.wait_for(1, registration_id=rid, kind="confirm_address")
+            # A repeat while pending, delivered twice: the confirmation once more.
+            await publish(service.publisher, first_repeat, times=2)
+            await smtp.wait_for(2, registration_id=rid, kind="confirm_address")
+            await service.send(registration, reserved(registration))
+            await smtp.wait_for(1, registration_id=rid, kind="seat_confirmed")
+            await service.send(repeated(registration, pending=False, at=datetime.now(UTC)))
+            await smtp.wait_for(1, registration_id=rid, kind="already_registered")
+            await service.settle()
+
+    mails = smtp.matching(registration_id=rid)
+    assert [m.kind for m in mails] == [
+        "confirm_address",
+        "confirm_address",
+        "seat_confirmed",
+        "already_registered",
+    ]
+    first, again = mails[0], mails[1]
+    link = confirmation_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid)
+    assert link in first.text()
+    assert link in again.text()
+    assert "Aiempi ilmoittautumisesi odottaa" in again.text()
+    assert first.message_id != again.message_id
+    assert first.message["Subject"].startswith("Vahvista ilmoittautumisesi")
+    assert manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid) in mails[3].text()
+    assert len(service.announced(rid, "notification.sent")) == 4
+
+
+async def test_an_expired_registration_is_forgotten_with_its_mails(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id)
+            rid = str(registration.registration_id)
+            await service.send(event, submitted_from(registration))
+            await smtp.wait_for(1, registration_id=rid, kind="confirm_address")
+            await service.settle()
+            assert await service.database["contacts"].count_documents({"_id": rid}) == 1
+            await service.send(
+                RegistrationExpired(
+                    registration_id=registration.registration_id,
+                    event_id=registration.event_id,
+                    expired_at=datetime.now(UTC),
+                )
+            )
+            await service.handled()
+            contacts = await service.database["contacts"].count_documents({"_id": rid})
+            mails = await service.database["mails"].count_documents({"registration_id": rid})
+    assert (contacts, mails) == (0, 0)

@@ -119,6 +119,9 @@ def event_payload(now: datetime | None = None, **changes: Any) -> dict[str, Any]
         ],
         "target_groups": ["valtionhallinto", "kunnat", "hyvinvointialueet", "järjestöt"],
         "published": True,
+        # Tests about something else register people accepted at once; those
+        # about confirmation (and the walking skeleton) turn it on.
+        "email_confirmation": False,
     }
     payload.update(changes)
     return payload

@@ -79,6 +79,20 @@ def test_what_each_kind_of_registration_is_owed() -> None:
     assert mails == {"registration_received", "waitlisted", "stream_link"}
 
 
+def test_a_confirmed_registration_owes_the_confirmation_mail_instead_of_the_receipt() -> None:
+    assert requirements("remote", None, "confirm_address") == (
+        {"registration.accepted", "stream.link.provisioned"},
+        {"confirm_address", "stream_link"},
+    )
+    tracker = CompletionTracker(first_mail="confirm_address")
+    tracker.on_mail(1.0, REMOTE_ID, "confirm_address")
+    tracker.on_message(5.0, "registration.accepted", REMOTE_ID, "remote")
+    tracker.on_message(6.0, "stream.link.provisioned", REMOTE_ID)
+    assert tracker.completed_at(REMOTE_ID) is None
+    tracker.on_mail(7.0, REMOTE_ID, "stream_link")
+    assert tracker.completed_at(REMOTE_ID) == 7.0
+
+
 def test_a_remote_registration_completes_at_its_last_fact_in_any_order() -> None:
     tracker = CompletionTracker()
     tracker.on_mail(5.0, REMOTE_ID, "stream_link")

@@ -101,7 +101,7 @@ def emails_checked(*mails: SentMail, allowed_resends: int = 0) -> tuple[Counter[
     return figures, violations
 
 
-RECEIPT = SentMail("r1", "registration_received", "<r1.received@x>")
+RECEIPT = SentMail("r1", "confirm_address", "<r1.confirm_address@x>")
 LINK = SentMail("r1", "stream_link", "<r1.link@x>")
 
 
@@ -128,6 +128,27 @@ def test_a_resend_with_the_same_message_id_is_counted_and_allowed_only_after_a_c
     assert violations == []
     _, violations = emails_checked(RECEIPT, LINK, LINK, allowed_resends=0)
     assert len(violations) == 1
+
+
+def test_a_repeat_registration_may_send_the_confirmation_again_under_its_own_message_id() -> None:
+    again = SentMail("r1", "confirm_address", "<r1.confirm_address.1764583200000@x>")
+    figures, violations = emails_checked(RECEIPT, again, LINK)
+    assert violations == []
+    assert figures["repeat mails (one per repeat)"] == 1
+    # The same repeat's mail twice is a resend like any other.
+    _, violations = emails_checked(RECEIPT, again, again, LINK)
+    assert len(violations) == 1
+
+
+def test_confirmation_mails_are_not_expected_on_the_integration_exchange() -> None:
+    figures: Counter[str] = Counter()
+    violations: list[str] = []
+    mails = [RECEIPT, SentMail("r1", "stream_link", "<r1.link@x>")]
+    sent = ("m9", "notification.sent", {"registration_id": "r1", "kind": "stream_link"})
+    check_subscriber(
+        subscriber_with(*COMPLETE, sent), [remote_registration("r1")], mails, figures, violations
+    )
+    assert violations == []
 
 
 def leaks(*messages: tuple[str, str, dict[str, Any]]) -> list[str]:

@@ -38,6 +38,7 @@ from ilmo_event_contracts import (
 from ilmo_event_contracts.integration import (
     BUILT_BY_PRODUCER,
     INTEGRATION_EVENT_TYPES,
+    INTERNAL_ONLY,
     IntegrationEvent,
     integration_form,
 )
@@ -119,8 +120,16 @@ def test_integration_events_are_their_own_contracts() -> None:
 
 
 def test_every_internal_event_type_has_an_integration_form() -> None:
-    # Same routing key for the same fact; event.withdrawn is only for outside systems.
-    assert set(EVENT_TYPES) <= set(INTEGRATION_EVENT_TYPES)
+    # Same routing key for the same fact; event.withdrawn is only for outside systems,
+    # unconfirmed, repeated and expired registrations only for Ilmo's services.
+    internal_only = {cls.event_type for cls in INTERNAL_ONLY}
+    assert internal_only == {
+        "registration.submitted",
+        "registration.repeated",
+        "registration.expired",
+    }
+    assert set(EVENT_TYPES) - internal_only <= set(INTEGRATION_EVENT_TYPES)
+    assert not internal_only & set(INTEGRATION_EVENT_TYPES)
     assert set(INTEGRATION_EVENT_TYPES) - set(EVENT_TYPES) == {"event.withdrawn"}
 
 
@@ -172,7 +181,7 @@ SAMPLES = [
 
 
 def test_the_samples_cover_every_type_not_built_by_its_producer() -> None:
-    covered = {type(sample) for sample in SAMPLES} | set(BUILT_BY_PRODUCER)
+    covered = {type(sample) for sample in SAMPLES} | set(BUILT_BY_PRODUCER) | set(INTERNAL_ONLY)
     assert covered == set(EVENT_TYPES.values())
 
 

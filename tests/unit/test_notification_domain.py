@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from ilmo_event_contracts import Language, NotificationKind
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
+    KIND_ORDER,
     FailureKind,
     MailRetryPolicy,
     MailState,
@@ -27,8 +28,10 @@ from ilmo_notification.domain import (
     after_failure,
     mail_id,
     message_id,
+    occasion_of,
     superseded_by,
     waiting_delay,
+    waits_for_receipt,
 )
 from ilmo_notification.mailer import SmtpTls, classify
 from ilmo_notification.settings import NotificationSettings
@@ -81,6 +84,34 @@ def test_later_mails_make_earlier_unsent_ones_pointless() -> None:
     assert superseded_by(
         kinds.SEAT_CONFIRMED, {kinds.CANCELLATION_CONFIRMED}, MailState.SENDING
     ) is (None)
+
+
+def test_first_mails_never_wait_and_a_confirmed_registration_waits_for_no_receipt() -> None:
+    for kind in (
+        NotificationKind.CONFIRM_ADDRESS,
+        NotificationKind.REGISTRATION_RECEIVED,
+        NotificationKind.ALREADY_REGISTERED,
+    ):
+        assert not waits_for_receipt(kind, None)
+    seat = NotificationKind.SEAT_CONFIRMED
+    assert waits_for_receipt(seat, None)
+    assert waits_for_receipt(seat, MailState.PENDING)
+    assert not waits_for_receipt(seat, MailState.SENT)
+    # Confirmed: the confirmation mail was the first, and no receipt follows.
+    assert not waits_for_receipt(seat, None, MailState.SENT)
+    assert not waits_for_receipt(seat, None, MailState.PENDING)
+
+
+def test_each_repeat_mail_has_an_id_of_its_own_and_the_same_on_every_delivery() -> None:
+    moment = datetime(2026, 9, 1, 8, 0, 0, 123000, tzinfo=UTC)
+    occasion = occasion_of(moment)
+    assert occasion == occasion_of(moment)
+    kind = NotificationKind.ALREADY_REGISTERED
+    assert mail_id("r", kind) == "r:already_registered"
+    assert mail_id("r", kind, occasion) == f"r:already_registered:{occasion}"
+    assert message_id("r", kind, "x.fi", occasion) != message_id("r", kind, "x.fi")
+    assert KIND_ORDER[0] is NotificationKind.CONFIRM_ADDRESS
+    assert set(KIND_ORDER) == set(NotificationKind)
 
 
 def test_waiting_mails_look_again_sooner_first_then_less_often() -> None:

@@ -18,7 +18,12 @@ import ilmo_notification
 from ilmo_event_contracts import Attendance, Language, NotificationKind
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.rendering import ComposedMail, RenderError
-from ilmo_shared.manage_links import is_manage_link_token, manage_link
+from ilmo_shared.manage_links import (
+    confirmation_link,
+    is_confirmation_link_token,
+    is_manage_link_token,
+    manage_link,
+)
 from tests.support.notification import (
     MANAGE_LINK_SECRET,
     REGISTRATION_URL,
@@ -35,6 +40,16 @@ LANGUAGES = list(Language)
 
 # Words that only the right language's mail of each kind has.
 SUBJECTS = {
+    NotificationKind.CONFIRM_ADDRESS: {
+        Language.FI: "Vahvista ilmoittautumisesi",
+        Language.SV: "Bekräfta din anmälan",
+        Language.EN: "Confirm your registration",
+    },
+    NotificationKind.ALREADY_REGISTERED: {
+        Language.FI: "Olet jo ilmoittautunut",
+        Language.SV: "Du är redan anmäld",
+        Language.EN: "You are already registered",
+    },
     NotificationKind.REGISTRATION_RECEIVED: {
         Language.FI: "Ilmoittautumisesi on vastaanotettu",
         Language.SV: "Din anmälan har tagits emot",
@@ -75,10 +90,14 @@ WHEN = {
 GREETING = {Language.FI: "Hei Åsa", Language.SV: "Hej Åsa", Language.EN: "Hello Åsa"}
 
 STREAM_URL = "https://watch.example.fi/w/Zm9vYmFy?x=1&y=2"
+# 24 hours after NOW: 12.00 on Wednesday 2 December 2026 in Helsinki.
+EXPIRES_AT = NOW + timedelta(hours=24)
 
 
 def details_for(kind: NotificationKind, **changes: Any) -> dict[str, Any]:
     templates: dict[NotificationKind, dict[str, Any]] = {
+        NotificationKind.CONFIRM_ADDRESS: {"expires_at": EXPIRES_AT},
+        NotificationKind.ALREADY_REGISTERED: {},
         NotificationKind.REGISTRATION_RECEIVED: {"attendance": "in_person"},
         NotificationKind.SEAT_CONFIRMED: {"promoted": False},
         NotificationKind.WAITLISTED: {"position": 3},
@@ -177,12 +196,67 @@ def test_each_mail_is_in_the_registrants_language_with_times_in_the_events_zone(
         assert GREETING[language] in part
         assert TITLES[language] in part
         assert WHEN[language] in part
-    if kind is not NotificationKind.CANCELLATION_CONFIRMED:
+    if kind is NotificationKind.CONFIRM_ADDRESS:
+        # The only link is the confirmation link: nothing to manage until confirmed.
+        assert "/manage/" not in text + html
+    elif kind is not NotificationKind.CANCELLATION_CONFIRMED:
         link = manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
         assert link in text
         assert link.replace("&", "&amp;") in html or link in html
         token = link.split("token=")[1]
         assert is_manage_link_token(MANAGE_LINK_SECRET, registration_id, token)
+
+
+@pytest.mark.parametrize(
+    ("language", "expires", "ignored"),
+    [
+        (Language.FI, "ke 2.12.2026 klo 12.00", "voit jättää tämän viestin huomiotta"),
+        (Language.SV, "ons 2.12.2026 kl. 12.00", "kan du bortse från det här meddelandet"),
+        (Language.EN, "Wed 2 December 2026, 12:00", "you can ignore this message"),
+    ],
+)
+def test_the_confirmation_mail_has_the_confirmation_link_and_says_when_it_expires(
+    language: Language, expires: str, ignored: str
+) -> None:
+    message, registration_id = compose(NotificationKind.CONFIRM_ADDRESS, language)
+    received = parsed(message)
+    text, html = body(received, "plain"), body(received, "html")
+    link = confirmation_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
+    token = link.split("token=")[1]
+    assert is_confirmation_link_token(MANAGE_LINK_SECRET, registration_id, token)
+    # A confirmation link is no manage link, and the other way round.
+    assert not is_manage_link_token(MANAGE_LINK_SECRET, registration_id, token)
+    for part in (text, html):
+        assert link in part
+        assert expires in part
+        assert ignored in part
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_repeated_confirmation_mail_says_the_earlier_registration_still_waits(
+    language: Language,
+) -> None:
+    first, _ = compose(NotificationKind.CONFIRM_ADDRESS, language)
+    repeat, _ = compose(NotificationKind.CONFIRM_ADDRESS, language, repeat=True)
+    words = {
+        Language.FI: "Aiempi ilmoittautumisesi odottaa",
+        Language.SV: "Din tidigare anmälan väntar",
+        Language.EN: "Your earlier registration still waits",
+    }[language]
+    assert words in body(parsed(repeat), "plain")
+    assert words not in body(parsed(first), "plain")
+
+
+def test_each_repeat_mail_has_a_message_id_of_its_own() -> None:
+    registration_id = "5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60"
+    event = seminar("ministry-seminar")
+    ids = {
+        renderer().message_id(
+            MailRequest(registration_id, event.event_id, NotificationKind.ALREADY_REGISTERED, {}, o)
+        )
+        for o in ("", "1764583200000", "1764584100000")
+    }
+    assert len(ids) == 3
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.api import problem_for
 from ilmo_registration.catalogue import Violation
 from ilmo_registration.domain import (
-    AlreadyRegistered,
     EventExists,
     EventStarted,
     InvalidEvent,
@@ -128,12 +127,6 @@ OPENS = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
             409,
             "registration-closed",
             "Registration closed at 2026-09-01T09:00:00+00:00.",
-        ),
-        (
-            AlreadyRegistered("seminar"),
-            409,
-            "already-registered",
-            "This email address is already registered for this event.",
         ),
         (
             EventStarted(),

@@ -253,3 +253,20 @@ def test_link_tokens_are_checked_for_their_registration_only() -> None:
     )
     for wrong in (None, "", token[:-1], token + "A", "é" * 43, "x" * 10_000, token.upper()):
         assert not links.matches(REGISTRATION_ID, wrong), wrong
+
+
+def test_the_confirmation_page_is_a_button_in_three_languages_and_changes_nothing() -> None:
+    from ilmo_registration.pages import (
+        confirm_page,
+        confirmation_closed_page,
+        confirmation_expired_page,
+    )
+
+    html = confirm_page("5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60", 'tok"<en>')
+    assert '<form method="post" action="5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60">' in html
+    assert 'value="tok&quot;&lt;en&gt;"' in html
+    assert "<script" not in html
+    for words in ("Vahvista ilmoittautuminen", "Bekräfta anmälan", "Confirm my registration"):
+        assert words in html
+    assert "The link has expired" in confirmation_expired_page()
+    assert "Ilmoittautuminen on päättynyt" in confirmation_closed_page()

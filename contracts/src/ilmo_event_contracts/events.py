@@ -91,6 +91,64 @@ class RegistrationAccepted(RegistrationEvent):
     email: EmailStr
     organisation: str | None = Field(default=None, max_length=200)
     registered_at: datetime
+    email_confirmed: bool = Field(
+        default=False,
+        description="The registrant confirmed their address first (registration.submitted "
+        "came before, with the mail that asked for it), so no receipt mail follows.",
+    )
+
+
+class RegistrationSubmitted(RegistrationEvent):
+    """A person registered for an event that asks them to confirm their address first.
+
+    The registration is pending until they follow the link in the mail this
+    asks the notification service to send; only then is it accepted
+    (``registration.accepted``) and does the pipeline start. Carries the
+    contact details that mail needs. Internal only: outside systems learn of
+    a registration when it is accepted, never of unconfirmed ones.
+    """
+
+    event_type: ClassVar[str] = "registration.submitted"
+
+    attendance: Attendance
+    language: Language
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr
+    organisation: str | None = Field(default=None, max_length=200)
+    submitted_at: datetime
+    expires_at: datetime = Field(description="Unconfirmed by then, the registration is removed.")
+
+
+class RegistrationRepeated(RegistrationEvent):
+    """Someone registered again an address already registered (or pending) for the event.
+
+    ``registration_id`` is the existing registration: the notification
+    service writes to its address again (the confirmation mail while
+    ``awaiting_confirmation``, otherwise "you are already registered, here is
+    your link"). The one who asked got the same answer as for a new
+    registration, so nobody learns who registered. At most one per
+    registration per repeat interval (``docs/security.md``). Carries no
+    personal data, but is internal only: it would tell who registered twice.
+    """
+
+    event_type: ClassVar[str] = "registration.repeated"
+
+    awaiting_confirmation: bool
+    expires_at: datetime | None = None
+    repeated_at: datetime
+
+
+class RegistrationExpired(RegistrationEvent):
+    """A registration nobody confirmed in time was removed with its personal data.
+
+    The notification service forgets its copy of the contact and the mails.
+    Internal only: outside systems never heard of it.
+    """
+
+    event_type: ClassVar[str] = "registration.expired"
+
+    expired_at: datetime
 
 
 class LocalizedText(BaseModel):
@@ -189,6 +247,11 @@ class EventContent(BaseModel):
         le=MAX_RETENTION_DAYS,
         description="Registrations' personal data is erased this many days after the event "
         "ends (0: as soon as it ends); needs are erased when it ends.",
+    )
+    email_confirmation: bool = Field(
+        default=True,
+        description="Registrants confirm their address from a mail before they are accepted "
+        "(an event stored before this field existed reads as true).",
     )
 
 
@@ -322,7 +385,9 @@ class StreamLinkRevoked(RegistrationEvent):
 class NotificationKind(StrEnum):
     """The messages a registrant can receive."""
 
+    CONFIRM_ADDRESS = "confirm_address"
     REGISTRATION_RECEIVED = "registration_received"
+    ALREADY_REGISTERED = "already_registered"
     SEAT_CONFIRMED = "seat_confirmed"
     WAITLISTED = "waitlisted"
     STREAM_LINK = "stream_link"
@@ -354,6 +419,9 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
     for cls in (
         EventPublished,
         EventUpdated,
+        RegistrationSubmitted,
+        RegistrationRepeated,
+        RegistrationExpired,
         RegistrationAccepted,
         RegistrationCancelled,
         RegistrationErased,

@@ -282,6 +282,15 @@ BUILT_BY_PRODUCER: frozenset[type[InternalEvent]] = frozenset(
 )
 
 
+# Internal events with no integration form at all. Outside systems learn of a
+# registration when it is accepted: one waiting for its address to be
+# confirmed, one that expired unconfirmed, or a repeat registration of an
+# address (which would tell who registered twice) is nothing they act on.
+INTERNAL_ONLY: frozenset[type[InternalEvent]] = frozenset(
+    {events.RegistrationSubmitted, events.RegistrationRepeated, events.RegistrationExpired}
+)
+
+
 def integration_form(event: InternalEvent) -> IntegrationEvent:
     """The integration event announcing the same fact as ``event``, without personal data.
 

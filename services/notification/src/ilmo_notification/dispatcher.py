@@ -228,9 +228,14 @@ class MailDispatcher:
             m.registration_id: mail_id(m.registration_id, NotificationKind.REGISTRATION_RECEIVED)
             for m in mails
         }
+        confirmations = {
+            m.registration_id: mail_id(m.registration_id, NotificationKind.CONFIRM_ADDRESS)
+            for m in mails
+        }
         known = await self._mails.states(
             [
                 *receipts.values(),
+                *confirmations.values(),
                 *(
                     mail_id(m.registration_id, kind)
                     for m in mails
@@ -265,7 +270,10 @@ class MailDispatcher:
             if contact is None or event is None:
                 await self._wait(mail, "contact" if contact is None else "event_details")
                 continue
-            if receipt not in due_ids and waits_for_receipt(mail.kind, known.get(receipt)):
+            confirmation = known.get(confirmations[mail.registration_id])
+            if receipt not in due_ids and waits_for_receipt(
+                mail.kind, known.get(receipt), confirmation
+            ):
                 await self._wait(mail, NotificationKind.REGISTRATION_RECEIVED.value)
                 continue
             groups.setdefault(mail.registration_id, []).append(_Ready(mail, contact, event))

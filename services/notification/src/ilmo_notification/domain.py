@@ -2,7 +2,12 @@
 
 Exactly one email per (registration, kind): the mail's id *is* that pair
 (``mail_id``), recorded once with an insert against the unique ``_id``, so a
-redelivered or duplicated event finds it already there. A mail then goes
+redelivered or duplicated event finds it already there. The mails a repeat
+registration asks for (the confirmation again, "already registered") may come
+more than once: their id adds the ``occasion``, the time of the repeat, so
+each repeat is one mail however often its event is delivered (the
+registration service lets at most one repeat per interval through). A mail
+then goes
 
     pending ──▶ sending ──▶ sent
        ▲           │
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -69,10 +75,12 @@ class MailRequest:
     event_id: str
     kind: NotificationKind
     details: Mapping[str, Any]
+    # Empty for the one mail of its kind; the repeat's time for a repeat's mail.
+    occasion: str = ""
 
     @property
     def mail_id(self) -> str:
-        return mail_id(self.registration_id, self.kind)
+        return mail_id(self.registration_id, self.kind, self.occasion)
 
 
 @dataclass(frozen=True)
@@ -90,10 +98,13 @@ class Mail:
     correlation_id: str | None = None
     # Attempts made before an operator's replay; the budget counts from here.
     budget_from: int = 0
+    occasion: str = ""
 
     @property
     def request(self) -> MailRequest:
-        return MailRequest(self.registration_id, self.event_id, self.kind, self.details)
+        return MailRequest(
+            self.registration_id, self.event_id, self.kind, self.details, self.occasion
+        )
 
 
 class Claim(Enum):
@@ -106,7 +117,9 @@ class Claim(Enum):
 
 # The order a registrant should read their mails in, when several are due at once.
 KIND_ORDER: tuple[NotificationKind, ...] = (
+    NotificationKind.CONFIRM_ADDRESS,
     NotificationKind.REGISTRATION_RECEIVED,
+    NotificationKind.ALREADY_REGISTERED,
     NotificationKind.WAITLISTED,
     NotificationKind.SEAT_CONFIRMED,
     NotificationKind.STREAM_LINK,
@@ -126,14 +139,23 @@ SUPERSEDED_BY: dict[NotificationKind, tuple[NotificationKind, ...]] = {
 }
 
 
-def mail_id(registration_id: str, kind: NotificationKind) -> str:
-    """The one id a (registration, kind) pair's email can have."""
-    return f"{registration_id}:{kind.value}"
+def mail_id(registration_id: str, kind: NotificationKind, occasion: str = "") -> str:
+    """The one id a (registration, kind[, occasion]) email can have."""
+    base = f"{registration_id}:{kind.value}"
+    return f"{base}:{occasion}" if occasion else base
 
 
-def message_id(registration_id: str, kind: NotificationKind, domain: str) -> str:
+def message_id(
+    registration_id: str, kind: NotificationKind, domain: str, occasion: str = ""
+) -> str:
     """The RFC 5322 Message-ID of that email: the same on every attempt."""
-    return f"<{registration_id}.{kind.value}@{domain}>"
+    suffix = f".{occasion}" if occasion else ""
+    return f"<{registration_id}.{kind.value}{suffix}@{domain}>"
+
+
+def occasion_of(moment: datetime) -> str:
+    """The occasion of a repeat's mail: its time in milliseconds, stable across deliveries."""
+    return str(int(moment.timestamp() * 1000))
 
 
 def superseded_by(
@@ -157,14 +179,30 @@ def superseded_by(
     return None
 
 
-def waits_for_receipt(kind: NotificationKind, receipt: MailState | None) -> bool:
+# Mails that never wait for the receipt: the first mails themselves, and the
+# "already registered" mail, which answers a repeat long after the receipt.
+FIRST_MAILS = frozenset(
+    {
+        NotificationKind.CONFIRM_ADDRESS,
+        NotificationKind.REGISTRATION_RECEIVED,
+        NotificationKind.ALREADY_REGISTERED,
+    }
+)
+
+
+def waits_for_receipt(
+    kind: NotificationKind, receipt: MailState | None, confirmation: MailState | None = None
+) -> bool:
     """Whether a mail must wait for the registration's receipt to be done with.
 
     The confirmation of receipt is the first mail a registrant reads; every
     other mail waits until it was sent (or given up on). A receipt not yet
-    recorded is one whose ``registration.accepted`` has not arrived yet.
+    recorded is one whose ``registration.accepted`` has not arrived yet. A
+    registrant who confirmed their address got the "confirm your address"
+    mail first instead and gets no receipt (it would say what the
+    confirmation page said): once that mail is recorded nothing waits.
     """
-    if kind is NotificationKind.REGISTRATION_RECEIVED:
+    if kind in FIRST_MAILS or confirmation is not None:
         return False
     return receipt not in CLOSED_STATES
 

@@ -21,6 +21,9 @@ from ilmo_event_contracts import (
     RegistrationAccepted,
     RegistrationCancelled,
     RegistrationErased,
+    RegistrationExpired,
+    RegistrationRepeated,
+    RegistrationSubmitted,
     SeatReserved,
     SeatWaitlisted,
     StreamLinkProvisioned,
@@ -102,6 +105,19 @@ def email_subscription(
         await notifications.registration_erased(event, clock())
         await erase_parked(str(event.registration_id))
 
+    async def registration_submitted(event: RegistrationSubmitted, envelope: Envelope) -> None:
+        await notifications.registration_submitted(
+            event, cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def registration_repeated(event: RegistrationRepeated, envelope: Envelope) -> None:
+        await notifications.registration_repeated(
+            event, cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def registration_expired(event: RegistrationExpired, _envelope: Envelope) -> None:
+        await notifications.registration_expired(event)
+
     def asking_for(mail: Callable[[E], MailRequest]) -> Handler[E]:
         async def handle(event: E, envelope: Envelope) -> None:
             await notifications.ask_for(
@@ -114,6 +130,9 @@ def email_subscription(
         Subscription(service, "emails")
         .on(EventPublished, event_details_changed)
         .on(EventUpdated, event_details_changed)
+        .on(RegistrationSubmitted, registration_submitted)
+        .on(RegistrationRepeated, registration_repeated)
+        .on(RegistrationExpired, registration_expired)
         .on(RegistrationAccepted, registration_accepted)
         .on(SeatReserved, asking_for(seat_confirmed))
         .on(SeatWaitlisted, asking_for(waitlisted))

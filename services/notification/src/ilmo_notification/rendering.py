@@ -38,7 +38,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind
 from ilmo_notification import formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
-from ilmo_shared.manage_links import manage_link
+from ilmo_shared.manage_links import confirmation_link, manage_link
 
 KIND_HEADER = "X-Ilmo-Kind"
 LANGUAGE_HEADER = "X-Ilmo-Language"
@@ -143,7 +143,7 @@ class MailRenderer:
         return self._from.addr_spec
 
     def message_id(self, request: MailRequest) -> str:
-        return message_id(request.registration_id, request.kind, self._domain)
+        return message_id(request.registration_id, request.kind, self._domain, request.occasion)
 
     # ------------------------------------------------------------ content
 
@@ -187,12 +187,21 @@ class MailRenderer:
                 }
                 for item in sorted(event.agenda, key=lambda item: item.starts_at)
             ],
+            "confirm_url": confirmation_link(
+                self._manage_base, self._manage_secret, request.registration_id
+            ),
+            "expires": "",
+            "repeat": bool(details.get("repeat", False)),
             "promoted": bool(details.get("promoted", False)),
             "position": details.get("position"),
             "stream_url": details.get("url", ""),
             "stream_opens": "",
             "stream_closes": "",
         }
+        if request.kind is NotificationKind.CONFIRM_ADDRESS and details.get("expires_at"):
+            context["expires"] = formatting.format_datetime(
+                _moment(details["expires_at"]), tz, language
+            )
         if request.kind is NotificationKind.STREAM_LINK:
             context["stream_opens"] = formatting.format_datetime(
                 _moment(details["valid_from"]), tz, language

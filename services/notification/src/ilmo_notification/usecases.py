@@ -18,8 +18,11 @@ from ilmo_event_contracts import (
     NotificationKind,
     RegistrationAccepted,
     RegistrationErased,
+    RegistrationExpired,
+    RegistrationRepeated,
+    RegistrationSubmitted,
 )
-from ilmo_notification.domain import MailRequest
+from ilmo_notification.domain import MailRequest, occasion_of
 from ilmo_notification.metrics import MAIL_INTENTS
 from ilmo_notification.storage import NotificationStores
 
@@ -46,20 +49,71 @@ class Notifications:
     async def registration_accepted(
         self, accepted: RegistrationAccepted, *, cause: str, correlation_id: str | None
     ) -> None:
-        """Keep the contact (this service's own copy), then ask for the confirmation of receipt."""
+        """Keep the contact (this service's own copy), then ask for the confirmation of receipt.
+
+        A registrant who confirmed their address gets no receipt: the
+        "confirm your address" mail was their first, and the page they
+        confirmed on said the rest.
+        """
         registration_id = str(accepted.registration_id)
         if await self._stores.contacts.remember(accepted):
             log.info("contact_stored", registration_id=registration_id, event_id=accepted.event_id)
-        receipt = MailRequest(
-            registration_id,
-            accepted.event_id,
-            NotificationKind.REGISTRATION_RECEIVED,
-            {"attendance": accepted.attendance.value},
-        )
-        await self.ask_for(receipt, cause=cause, correlation_id=correlation_id)
+        if not accepted.email_confirmed:
+            receipt = MailRequest(
+                registration_id,
+                accepted.event_id,
+                NotificationKind.REGISTRATION_RECEIVED,
+                {"attendance": accepted.attendance.value},
+            )
+            await self.ask_for(receipt, cause=cause, correlation_id=correlation_id)
         # Mails asked for before the contact arrived (a seat decided first).
         if await self._stores.mails.wake_for_registration(registration_id):
             self._wake()
+
+    async def registration_submitted(
+        self, submitted: RegistrationSubmitted, *, cause: str, correlation_id: str | None
+    ) -> None:
+        """Keep the contact, then ask for the "confirm your address" mail."""
+        registration_id = str(submitted.registration_id)
+        if await self._stores.contacts.remember(submitted):
+            log.info("contact_stored", registration_id=registration_id, event_id=submitted.event_id)
+        confirm = MailRequest(
+            registration_id,
+            submitted.event_id,
+            NotificationKind.CONFIRM_ADDRESS,
+            {"expires_at": submitted.expires_at},
+        )
+        await self.ask_for(confirm, cause=cause, correlation_id=correlation_id)
+
+    async def registration_repeated(
+        self, repeated: RegistrationRepeated, *, cause: str, correlation_id: str | None
+    ) -> None:
+        """Write to the address again: the confirmation while pending, else "already registered".
+
+        One mail per repeat (its ``occasion``); the registration service lets
+        at most one repeat per interval through, which bounds what an
+        address can be sent.
+        """
+        if repeated.awaiting_confirmation:
+            kind = NotificationKind.CONFIRM_ADDRESS
+            details = {"expires_at": repeated.expires_at, "repeat": True}
+        else:
+            kind, details = NotificationKind.ALREADY_REGISTERED, {}
+        request = MailRequest(
+            str(repeated.registration_id),
+            repeated.event_id,
+            kind,
+            details,
+            occasion_of(repeated.repeated_at),
+        )
+        await self.ask_for(request, cause=cause, correlation_id=correlation_id)
+
+    async def registration_expired(self, expired: RegistrationExpired) -> None:
+        """Forget the contact and the mails of a registration nobody confirmed in time."""
+        registration_id = str(expired.registration_id)
+        await self._stores.contacts.forget(registration_id)
+        removed = await self._stores.mails.forget(registration_id)
+        log.info("expired_registration_forgotten", registration_id=registration_id, mails=removed)
 
     async def ask_for(
         self, request: MailRequest, *, cause: str, correlation_id: str | None

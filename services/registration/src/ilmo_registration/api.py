@@ -19,7 +19,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
-    AlreadyRegistered,
     Erased,
     EventExists,
     EventStarted,
@@ -27,7 +26,6 @@ from ilmo_registration.domain import (
     NoFreeEventId,
     Refused,
     RegistrationClosed,
-    Status,
 )
 from ilmo_registration.export import registrations_csv
 from ilmo_registration.privacy import PrivacyNoticeChanged
@@ -79,13 +77,6 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
             return _registration_closed(f"Registration opens at {opens_at.isoformat()}.")
         case RegistrationClosed(closed_at=closed_at) if closed_at is not None:
             return _registration_closed(f"Registration closed at {closed_at.isoformat()}.")
-        case AlreadyRegistered():
-            return Problem(
-                409,
-                "already-registered",
-                "Already registered",
-                "This email address is already registered for this event.",
-            )
         case PrivacyNoticeChanged(current=current):
             return Problem(
                 409,
@@ -340,17 +331,19 @@ def registration_router(
         status_code=status.HTTP_202_ACCEPTED,
         response_model=RegistrationReceipt,
         summary="Register for a published event",
-        description="Answers once the registration and its `registration.accepted` event are "
-        "stored. Keep the `manage_token`: it is needed to see or cancel the registration "
-        "and is shown only once. `privacy_notice_version` must be the version of the "
+        description="Answers once the registration and its event are stored. By default "
+        "(the event's `email_confirmation`) the registration is `pending_confirmation` and "
+        "the address gets a mail with a link that confirms it; only then is it accepted. "
+        "Keep the `manage_token`: it is needed to see or cancel the registration and is "
+        "shown only once. An address already registered or pending for the event gets the "
+        "same answer (with an id and token that lead nowhere) and a mail instead: nothing "
+        "tells anyone who registered. `privacy_notice_version` must be the version of the "
         "event's privacy notice in force.",
         responses=problem_responses(
             404,
             422,
-            _409="Registration is closed (`/problems/registration-closed`), this email "
-            "address is already registered for the event (`/problems/already-registered`), "
-            "or the privacy notice shown is no longer the one in force "
-            "(`/problems/privacy-notice-changed`).",
+            _409="Registration is closed (`/problems/registration-closed`), or the privacy "
+            "notice shown is no longer the one in force (`/problems/privacy-notice-changed`).",
             _429="Too many registrations from this client address or for this event "
             "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),
@@ -366,7 +359,7 @@ def registration_router(
             f"/api/v1/registrations/{receipt.registration_id}"
         )
         return RegistrationReceipt(
-            id=receipt.registration_id, status=Status.ACCEPTED, manage_token=receipt.manage_token
+            id=receipt.registration_id, status=receipt.status, manage_token=receipt.manage_token
         )
 
     @router.get(

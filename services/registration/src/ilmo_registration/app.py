@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
+from ilmo_registration.confirm import confirm_router
+from ilmo_registration.domain import ConfirmationPolicy
+from ilmo_registration.expiry import ExpirySweep
 from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.pages import error_page_response
@@ -45,7 +50,11 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         locks=infrastructure.locks,
     )
     notices = PrivacyNoticeStore(infrastructure.database)
-    usecases = UseCases(events, registrations, notices, manage_links, clock)
+    confirmations = ConfirmationPolicy(
+        expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
+        repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
+    )
+    usecases = UseCases(events, registrations, notices, manage_links, clock, confirmations)
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
@@ -68,14 +77,16 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
                 erasure_router(usecases, admin),
+                confirm_router(usecases),
             ],
             prepare_storage=prepare_storage,
             workers=[
                 RetentionSweeper(
                     usecases, interval_seconds=settings.retention_sweep_interval_seconds
-                )
+                ),
+                ExpirySweep(usecases, settings.confirmation_sweep_seconds),
             ],
-            pages=PageErrors(("/manage/",), render=error_page_response),
+            pages=PageErrors(("/manage/", "/confirm/"), render=error_page_response),
             # The events' publisher keeps the week of them that integrators catch up from.
             declarations=[CatchUpStream()],
         ),

@@ -3,6 +3,16 @@
 - A registration is taken only while the event's registration window is open.
 - One registration per email address and event: addresses are compared
   trimmed and case-insensitively (``normalise_email``).
+- An event may ask registrants to confirm their address (``email_confirmation``,
+  on by default): the registration is then ``pending_confirmation`` until the
+  link in the mail is followed, and only then accepted, counting from then
+  (``decide_confirmation``). Unconfirmed, it expires after
+  ``ConfirmationPolicy.expires_after`` and blocks nobody any more.
+- Registering an address that is already registered or pending is answered
+  like a new registration; nothing new is stored, and the address is told
+  instead, at most once per ``ConfirmationPolicy.repeat_interval``
+  (``decide_repeat``), so that nobody learns who registered and nobody can
+  bomb an address with mails.
 - Cancelling is possible until the event starts, also after registration
   has closed; cancelling twice changes nothing.
 - Erasing a registration (on request, or when the event's retention runs
@@ -35,6 +45,7 @@ from ilmo_event_contracts import (
     Attendance,
     Language,
     RegistrationAccepted,
+    RegistrationSubmitted,
     SeatReleased,
     SeatReserved,
     SeatWaitlisted,
@@ -104,8 +115,8 @@ class RegistrationClosed(Refused):
         self.closed_at = closed_at
 
 
-class AlreadyRegistered(Refused):
-    """This address is already registered for this event."""
+class ConfirmationExpired(Refused):
+    """The registration was not confirmed in time: it is gone, the person may register again."""
 
 
 class EventStarted(Refused):
@@ -167,13 +178,18 @@ def accept(
     registrant: Registrant,
     now: datetime,
     registration_id: uuid.UUID | None = None,
+    *,
+    email_confirmed: bool = False,
 ) -> RegistrationAccepted:
     """Accept a registration: its id and the event that records the fact.
 
     ``needs`` (accessibility and the like) stays with the registration service:
-    it is not part of the ``registration.accepted`` contract.
+    it is not part of the ``registration.accepted`` contract. ``now`` is the
+    moment of acceptance, the confirmation for a confirmed address: deadlines
+    and the waiting-list order count from it.
     """
     return RegistrationAccepted(
+        email_confirmed=email_confirmed,
         registration_id=registration_id or uuid.uuid4(),
         event_id=event_id,
         attendance=registrant.attendance,
@@ -184,6 +200,119 @@ def accept(
         organisation=registrant.organisation,
         registered_at=now,
     )
+
+
+# ---------------------------------------------------------------- confirming
+
+
+class Standing(StrEnum):
+    """A registration's life as this service decides it (the stored ``status``).
+
+    PENDING and ACTIVE hold the address for the event; CANCELLED and EXPIRED
+    give it up. An EXPIRED registration keeps no personal data.
+    """
+
+    PENDING = "pending_confirmation"
+    ACTIVE = "accepted"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class ConfirmationPolicy:
+    """How long an address may stay unconfirmed, and how often a repeat is told.
+
+    A service setting rather than a per-event one: a day fits every event
+    whose registration runs longer than a day, and one value is easier to
+    explain in the mail and in the privacy notice.
+    """
+
+    expires_after: timedelta = timedelta(hours=24)
+    repeat_interval: timedelta = timedelta(minutes=15)
+
+    def expires_at(self, submitted_at: datetime) -> datetime:
+        return submitted_at + self.expires_after
+
+
+def submit(
+    event_id: str,
+    registrant: Registrant,
+    now: datetime,
+    expires_at: datetime,
+    registration_id: uuid.UUID | None = None,
+) -> RegistrationSubmitted:
+    """Take a registration that waits for its address to be confirmed: the event recording it."""
+    return RegistrationSubmitted(
+        registration_id=registration_id or uuid.uuid4(),
+        event_id=event_id,
+        attendance=registrant.attendance,
+        language=registrant.language,
+        first_name=registrant.first_name,
+        last_name=registrant.last_name,
+        email=registrant.email,
+        organisation=registrant.organisation,
+        submitted_at=now,
+        expires_at=expires_at,
+    )
+
+
+def is_expired(standing: Standing, expires_at: datetime | None, now: datetime) -> bool:
+    """True for a registration that was never confirmed and whose time ran out."""
+    if standing is Standing.EXPIRED:
+        return True
+    return standing is Standing.PENDING and expires_at is not None and now >= expires_at
+
+
+class Confirmation(StrEnum):
+    CONFIRM = "confirm"
+    # Confirmed before (or cancelled since): confirming again changes nothing.
+    DONE = "done"
+    EXPIRED = "expired"
+    # Registration closed before the address was confirmed: it can no longer be.
+    CLOSED = "closed"
+
+
+def decide_confirmation(
+    standing: Standing, expires_at: datetime | None, closes_at: datetime, now: datetime
+) -> Confirmation:
+    """What following the confirmation link does now.
+
+    Expiry is checked before the window, so that a late click is told the
+    registration is gone rather than that registration closed.
+    """
+    if standing in (Standing.ACTIVE, Standing.CANCELLED):
+        return Confirmation.DONE
+    if is_expired(standing, expires_at, now):
+        return Confirmation.EXPIRED
+    if now >= closes_at:
+        return Confirmation.CLOSED
+    return Confirmation.CONFIRM
+
+
+class Repeat(StrEnum):
+    """What a registration of an address the event already holds leads to."""
+
+    # The holder expired unconfirmed (or is gone): it goes, the new one is stored.
+    REPLACE = "replace"
+    # Write to the address again (confirmation or "already registered").
+    NOTIFY = "notify"
+    # The address was written to within the repeat interval: nothing more.
+    QUIET = "quiet"
+
+
+def decide_repeat(
+    standing: Standing,
+    expires_at: datetime | None,
+    last_notified_at: datetime | None,
+    now: datetime,
+    interval: timedelta,
+) -> Repeat:
+    """Decide on a repeat registration; the asker is answered the same whatever this says."""
+    if standing in (Standing.CANCELLED, Standing.EXPIRED) or is_expired(standing, expires_at, now):
+        return Repeat.REPLACE
+    if last_notified_at is not None and now < last_notified_at + interval:
+        return Repeat.QUIET
+    return Repeat.NOTIFY
 
 
 # ------------------------------------------------------------------ cancelling
@@ -283,6 +412,7 @@ def retention_due(
 class Status(StrEnum):
     """What a registrant is told about their registration."""
 
+    PENDING_CONFIRMATION = "pending_confirmation"
     ACCEPTED = "accepted"
     SEAT_RESERVED = "seat_reserved"
     WAITLISTED = "waitlisted"
@@ -333,10 +463,14 @@ class RegistrationState:
     seat: Seat = Seat()
     link: StreamLink = StreamLink()
     erased: bool = False
+    # Waiting for the registrant to confirm their address.
+    pending: bool = False
 
     @property
     def status(self) -> Status:
         """``accepted`` until the responsible service reported; ``cancelled`` overrides all.
+
+        ``pending_confirmation`` until the address is confirmed.
 
         In-person registrants follow their seat (capacity), remote ones their
         stream link (streaming). An in-person registrant may get a stream link
@@ -344,6 +478,8 @@ class RegistrationState:
         """
         if self.cancelled:
             return Status.CANCELLED
+        if self.pending:
+            return Status.PENDING_CONFIRMATION
         if self.attendance is Attendance.IN_PERSON:
             if self.seat.state is SeatState.RESERVED:
                 return Status.SEAT_RESERVED

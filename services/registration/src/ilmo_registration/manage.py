@@ -106,7 +106,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
         openapi_extra={"requestBody": _TOKEN_FORM},
     )
     async def cancel_from_page(registration_id: str, request: Request) -> Response:
-        token = await _form_token(request)
+        token = await form_token(request)
         if token is None:
             return error_page_response(404)
         try:
@@ -138,7 +138,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
         openapi_extra={"requestBody": _TOKEN_FORM},
     )
     async def withdraw_from_page(registration_id: str, request: Request) -> Response:
-        token = await _form_token(request)
+        token = await form_token(request)
         if token is None:
             return error_page_response(404)
         try:
@@ -154,7 +154,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
     return router
 
 
-async def _form_token(request: Request) -> str | None:
+async def form_token(request: Request) -> str | None:
     """The ``token`` field of a small URL-encoded form, or None."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != FORM:

@@ -5,7 +5,9 @@ every page is sent as (``PAGE_HEADERS``); ``error_page_response`` is also how
 the service's ``PageErrors`` answer a failure under ``/manage/``.
 
 The notification service writes a manage link into the "registration
-received" email; following it shows this page. Everything that comes from
+received" email; following it shows this page. The confirmation link of the
+"confirm your address" mail leads to ``confirm_page``, whose button confirms
+and leads on to the manage page. Everything that comes from
 input (event title, names, venue, URLs, the token) is escaped with
 ``html.escape``; the page needs no script, and its Content-Security-Policy
 allows none. Texts are built in, in Finnish, Swedish and English; the
@@ -44,6 +46,7 @@ _STYLE = (
     "border-left:.35rem solid #0b5fa5;background:#eef4fa}"
     "button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border:2px solid #8a1c1c;"
     "border-radius:.25rem;background:#8a1c1c;color:#fff;cursor:pointer}"
+    "button.primary{border-color:#0b5fa5;background:#0b5fa5}"
     "button:focus-visible,a:focus-visible{outline:3px solid #0b5fa5;outline-offset:2px}"
     "a{color:#0b5fa5}"
 )
@@ -76,6 +79,7 @@ class Texts:
     in_person: str
     remote: str
     status: str
+    pending_confirmation: str
     accepted: str
     seat_reserved: str
     waitlisted: str  # {position}
@@ -106,6 +110,7 @@ FINNISH = Texts(
     in_person="Paikan päällä",
     remote="Etänä",
     status="Tila",
+    pending_confirmation="Vahvista sähköpostiosoitteesi sille lähetetyn viestin linkistä.",
     accepted="Ilmoittautumisesi on vastaanotettu, ja sitä käsitellään.",
     seat_reserved="Sinulle on varattu paikka.",
     waitlisted="Olet varasijalla, jonossa sijalla {position}.",
@@ -136,6 +141,7 @@ SWEDISH = Texts(
     in_person="På plats",
     remote="På distans",
     status="Status",
+    pending_confirmation="Bekräfta din e-postadress med länken i meddelandet vi skickade dit.",
     accepted="Din anmälan har tagits emot och behandlas.",
     seat_reserved="En plats är reserverad för dig.",
     waitlisted="Du står på reservlistan, som nummer {position} i kön.",
@@ -166,6 +172,8 @@ ENGLISH = Texts(
     in_person="In person",
     remote="Remotely",
     status="Status",
+    pending_confirmation="Please confirm your email address with the link in the message "
+    "we sent to it.",
     accepted="Your registration has been received and is being processed.",
     seat_reserved="A seat is reserved for you.",
     waitlisted="You are on the waiting list, number {position} in line.",
@@ -246,6 +254,8 @@ def status_text(page: ManagePage) -> str:
             return texts.remote_status
         case Status.CANCELLED:
             return texts.cancelled
+        case Status.PENDING_CONFIRMATION:
+            return texts.pending_confirmation
         case _:
             return texts.accepted
 
@@ -387,12 +397,90 @@ _GENERIC_ERROR = (
 )
 
 
-def error_page(status: int) -> str:
-    """A page for a wrong link (404) or a failure, in all three languages.
+# ---------------------------------------------------------- confirmation pages
 
-    The same for every wrong link: it never tells whether a registration exists.
+# (Finnish, Swedish, English): the confirmation link may be opened before
+# anything tells whose it is, so its pages speak all three.
+_CONFIRM_TITLE = (
+    "Vahvista sähköpostiosoitteesi",
+    "Bekräfta din e-postadress",
+    "Confirm your email address",
+)
+_CONFIRM_TEXT = (
+    "Vahvista ilmoittautumisesi painamalla alla olevaa painiketta. Vasta sitten "
+    "ilmoittautumisesi otetaan vastaan.",
+    "Bekräfta din anmälan med knappen nedan. Först då tas din anmälan emot.",
+    "Confirm your registration with the button below. Only then is your registration accepted.",
+)
+_CONFIRM_BUTTON = (
+    "Vahvista ilmoittautuminen",
+    "Bekräfta anmälan",
+    "Confirm my registration",
+)
+_EXPIRED = (
+    ("Vahvistuslinkki on vanhentunut", "Bekräftelselänken har gått ut", "The link has expired"),
+    (
+        "Ilmoittautumista ei vahvistettu ajoissa, joten sitä ei otettu vastaan. Voit "
+        "ilmoittautua uudelleen, jos ilmoittautuminen on yhä auki.",
+        "Anmälan bekräftades inte i tid och togs därför inte emot. Du kan anmäla dig på "
+        "nytt om anmälan fortfarande är öppen.",
+        "The registration was not confirmed in time, so it was not accepted. You can "
+        "register again while registration is open.",
+    ),
+)
+_CLOSED = (
+    ("Ilmoittautuminen on päättynyt", "Anmälan har stängt", "Registration has closed"),
+    (
+        "Ilmoittautuminen päättyi ennen kuin osoitteesi vahvistettiin, joten sitä ei "
+        "otettu vastaan.",
+        "Anmälan stängde innan din adress bekräftades, så den togs inte emot.",
+        "Registration closed before your address was confirmed, so it was not accepted.",
+    ),
+)
+
+
+def confirm_page(registration_id: str, token: str) -> str:
+    """The page behind the confirmation link: a button, since only a POST confirms.
+
+    Mail scanners and link previews fetch links with GET; they must not
+    confirm anybody's address, so this page changes nothing and reads
+    nothing (the link is checked from the id alone).
     """
-    titles, explanations = _ERRORS.get(status, _GENERIC_ERROR)
+    parts = []
+    for index, language in enumerate((Language.FI, Language.SV, Language.EN)):
+        heading = "h1" if index == 0 else "h2"
+        parts.append(
+            f'<section lang="{language.value}">\n'
+            f"<{heading}>{_CONFIRM_TITLE[index]}</{heading}>\n<p>{_CONFIRM_TEXT[index]}</p>\n"
+            "</section>\n"
+        )
+    action = escape(quote(registration_id, safe=""))
+    button = " / ".join(_CONFIRM_BUTTON)
+    parts.append(
+        f'<form method="post" action="{action}">\n'
+        f'<input type="hidden" name="token" value="{escape(token)}">\n'
+        f'<button class="primary" type="submit">{escape(button)}</button>\n'
+        "</form>\n"
+    )
+    return _document(Language.FI, " / ".join(_CONFIRM_TITLE), "".join(parts))
+
+
+def confirmation_expired_page() -> str:
+    """The answer to a confirmation after the registration expired (HTTP 410)."""
+    return _trilingual(*_EXPIRED)
+
+
+def confirmation_closed_page() -> str:
+    """The answer to a confirmation after registration closed (HTTP 409)."""
+    return _trilingual(*_CLOSED)
+
+
+def manage_page_of(registration_id: str, manage_token: str) -> str:
+    """The manage page, relative to ``/confirm/{id}``: where a confirmation leads."""
+    return f"../manage/{quote(registration_id, safe='')}?token={quote(manage_token, safe='')}"
+
+
+def _trilingual(titles: tuple[str, str, str], explanations: tuple[str, str, str]) -> str:
     parts = []
     for index, language in enumerate((Language.FI, Language.SV, Language.EN)):
         heading = "h1" if index == 0 else "h2"
@@ -402,6 +490,15 @@ def error_page(status: int) -> str:
             "</section>\n"
         )
     return _document(Language.FI, " / ".join(titles), "".join(parts))
+
+
+def error_page(status: int) -> str:
+    """A page for a wrong link (404) or a failure, in all three languages.
+
+    The same for every wrong link: it never tells whether a registration exists.
+    """
+    titles, explanations = _ERRORS.get(status, _GENERIC_ERROR)
+    return _trilingual(titles, explanations)
 
 
 def page_response(status: int, html: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:

@@ -214,6 +214,12 @@ class EventFields(BaseModel):
         description="Registrants' personal data is erased this many days after the event "
         f"ends (0 to {MAX_RETENTION_DAYS}); their needs are erased when it ends.",
     )
+    email_confirmation: bool = Field(
+        default=True,
+        strict=True,
+        description="Registrants confirm their address from a mail before they are accepted "
+        "(and a seat or a stream link is decided); false accepts them at once.",
+    )
 
     def to_spec(self) -> EventSpec:
         """The event these fields describe (an ``EventCreate``'s ``id`` is not part of it)."""
@@ -252,6 +258,7 @@ class EventPatch(BaseModel):
     target_groups: list[Line100] | None = Field(default=None, max_length=30)
     published: bool | None = Field(default=None, strict=True)
     retention_days: RetentionDays | None = None
+    email_confirmation: bool | None = Field(default=None, strict=True)
 
     def applied_to(self, event: EventSpec) -> EventFields:
         """``event`` with this patch's fields put in, validated again field by field.
@@ -355,10 +362,19 @@ class RegistrationRequest(BaseModel):
 
 
 class RegistrationReceipt(BaseModel):
-    """The answer to an accepted registration. Keep ``manage_token``: it is shown only once."""
+    """The answer to a registration taken. Keep ``manage_token``: it is shown only once.
+
+    The same shape, and the same status, whether the address was new or
+    already registered: a repeat gets an id and a token that lead nowhere, and
+    the address gets a mail instead (``docs/security.md``).
+    """
 
     id: UUID
-    status: Status = Field(examples=["accepted"])
+    status: Status = Field(
+        examples=["pending_confirmation"],
+        description="`pending_confirmation` for an event that asks registrants to confirm "
+        "their address (by default), `accepted` otherwise.",
+    )
     manage_token: str = Field(
         description="Bearer token for GET/DELETE /api/v1/registrations/{id}; stored only hashed."
     )

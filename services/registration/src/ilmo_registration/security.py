@@ -21,7 +21,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from ilmo_shared.http.problems import unauthorized
-from ilmo_shared.manage_links import is_manage_link_token
+from ilmo_shared.manage_links import (
+    is_confirmation_link_token,
+    is_manage_link_token,
+    manage_link_token,
+)
 
 admin_bearer = HTTPBearer(
     auto_error=False,
@@ -95,18 +99,30 @@ _MAX_LINK_TOKEN = 128
 
 
 class ManageLinks:
-    """Checks link tokens: those in the manage links the notification service emails."""
+    """Checks link tokens: those in the manage and confirmation links the notification
+    service emails (one secret, a context per purpose)."""
 
     def __init__(self, secret: SecretStr) -> None:
         self._secret = secret.get_secret_value()
 
     def matches(self, registration_id: str, token: str | None) -> bool:
-        """True when ``token`` is the link token of ``registration_id`` (constant time).
+        """True when ``token`` is the link token of ``registration_id`` (constant time)."""
+        return is_manage_link_token(self._secret, registration_id, _presented(token))
 
-        ``hmac.compare_digest`` refuses strings with non-ASCII characters
-        (TypeError); such a token, like a missing one, is compared as an
-        empty string, which never matches, so every refusal costs the same.
-        """
-        usable = token is not None and token.isascii() and len(token) <= _MAX_LINK_TOKEN
-        presented = token if usable and token is not None else ""
-        return is_manage_link_token(self._secret, registration_id, presented)
+    def confirms(self, registration_id: str, token: str | None) -> bool:
+        """True when ``token`` is the confirmation link token of ``registration_id``."""
+        return is_confirmation_link_token(self._secret, registration_id, _presented(token))
+
+    def manage_token(self, registration_id: str) -> str:
+        """The manage link's token, for the page a confirmation leads to."""
+        return manage_link_token(self._secret, registration_id)
+
+
+def _presented(token: str | None) -> str:
+    """The token as compared: a missing, non-ASCII or overlong one as "", which never matches.
+
+    ``hmac.compare_digest`` refuses strings with non-ASCII characters
+    (TypeError), so every refusal costs the same.
+    """
+    usable = token is not None and token.isascii() and len(token) <= _MAX_LINK_TOKEN
+    return token if usable and token is not None else ""

@@ -66,6 +66,13 @@ class RegistrationSettings(ServiceSettings):
 
     # How often the retention sweep runs (docs/security.md, "Retention and erasure").
     retention_sweep_interval_seconds: float = Field(default=3600.0, ge=1.0, le=7 * 24 * 3600.0)
+    # Email confirmation (docs/security.md, "Confirmed addresses"): an
+    # unconfirmed registration expires after this long; the sweep that removes
+    # expired ones runs this often; a repeat registration writes to the
+    # address at most once per repeat interval.
+    confirmation_expiry_minutes: float = Field(default=24 * 60, gt=0, le=30 * 24 * 60)
+    confirmation_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
+    repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
 
     def public_url(self, path: str) -> str:
         return f"{str(self.public_base_url).rstrip('/')}{path}"

@@ -9,12 +9,18 @@ store that writes an entry wakes the relay (``Outbox.written``).
 ``EventSpec``'s, stored with ``model_dump`` and read with ``model_validate``
 (an event stored before a field existed reads with that field's default).
 ``registrations``: one document per registration, ``_id`` = registration
-id; ``status`` is its life as decided here (``accepted`` or ``cancelled``),
+id; ``status`` is its life as decided here (``domain.Standing``:
+``pending_confirmation``, ``accepted``, ``cancelled``, ``expired``),
 ``seat`` and ``stream_link`` are what capacity and streaming reported; the
 status a registrant sees is derived from the three
 (``domain.RegistrationState``). A unique index on
 ``(event_id, email_key)`` makes "one registration per address and event" hold
-under any concurrency; a cancelled registration gives its key up.
+under any concurrency, pending or accepted; a cancelled or expired
+registration gives its key up. A pending registration that expired is kept
+as a stub without personal data (names, address, organisation, needs are
+removed in the same write that records ``registration.expired``), so that a
+late confirmation can be told it expired and the expiry event is published
+from the outbox like any other.
 
 An erased registration (``RegistrationStore.erase``) stays as a tombstone
 with what statistics need: its id, event, attendance, language, status,
@@ -59,18 +65,21 @@ from ilmo_event_contracts import (
     RegistrationAccepted,
     RegistrationCancelled,
     RegistrationErased,
+    RegistrationExpired,
+    RegistrationRepeated,
+    RegistrationSubmitted,
 )
 from ilmo_event_contracts.events import RETENTION_DAYS
 from ilmo_event_contracts.integration import integration_form
 from ilmo_registration.catalogue import EventSpec, announcement, details, normalised
 from ilmo_registration.domain import (
-    AlreadyRegistered,
     EventExists,
     LinkState,
     Registrant,
     RegistrationState,
     Seat,
     SeatState,
+    Standing,
     StatusReport,
     StreamLink,
     apply_report,
@@ -90,8 +99,10 @@ EVENT_COLLECTION = "events"
 REGISTRATION_COLLECTION = "registrations"
 NOTICE_COLLECTION = "privacy_notices"
 EVENT_NOTICE_COLLECTION = "event_privacy_notices"
-CANCELLED = "cancelled"
-ACTIVE = "accepted"
+CANCELLED = Standing.CANCELLED.value
+ACTIVE = Standing.ACTIVE.value
+PENDING = Standing.PENDING.value
+EXPIRED = Standing.EXPIRED.value
 # Conditional updates that lost to another process are decided again this often.
 ATTEMPTS = 5
 # Cancellation events get an id derived from the registration id: should two
@@ -99,7 +110,8 @@ ATTEMPTS = 5
 _CANCELLATION_IDS = uuid.UUID("0b7f4f2e-2f43-4a4e-9a59-5d8f3b0c7a11")
 # The same for erasures: one registration, one ``registration.erased`` id.
 _ERASURE_IDS = uuid.UUID("8f0c2d61-7a4e-4f5b-9d0e-3c1b6a2e9f47")
-# What identifies a person in a registration document; an erasure removes all of it.
+# What identifies a person in a registration document; an erasure removes all
+# of it, and so does the expiry of a registration never confirmed.
 PERSONAL_FIELDS = (
     "first_name",
     "last_name",
@@ -111,6 +123,9 @@ PERSONAL_FIELDS = (
 # Marks on an event document: what the retention sweep has erased, and when.
 NEEDS_ERASED = "needs_erased_at"
 PERSONAL_DATA_ERASED = "personal_data_erased_at"
+# The same for the acceptance that follows a confirmation, and for an expiry.
+_ACCEPTANCE_IDS = uuid.UUID("6a0f1b5e-94d4-4a55-8f7e-0e8d8f3c2b21")
+_EXPIRY_IDS = uuid.UUID("c2d9b7a4-3e51-4f0b-9a8e-7d6c5b4a3f92")
 
 
 # ------------------------------------------------------------------- catalogue
@@ -276,6 +291,7 @@ class StoredRegistration:
     # address, organisation or needs (empty or None), and ``token_digest`` is "".
     erased_at: datetime | None = None
     erasure_reason: ErasureReason | None = None
+    expires_at: datetime | None = None
 
     @property
     def event_id(self) -> str:
@@ -284,6 +300,17 @@ class StoredRegistration:
     @property
     def erased(self) -> bool:
         return self.erased_at is not None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The registration that holds an address for an event, as much as a repeat needs of it."""
+
+    id: str
+    event_id: str
+    standing: Standing
+    expires_at: datetime | None
+    repeat_notified_at: datetime | None
 
 
 class ReportOutcome(StrEnum):
@@ -315,29 +342,37 @@ class RegistrationStore:
 
     async def add(
         self,
-        accepted: RegistrationAccepted,
+        fact: RegistrationAccepted | RegistrationSubmitted,
         *,
         needs: str | None,
         token_digest: str,
         notice_shown: NoticeShown,
         needs_consent: NeedsConsent | None,
-    ) -> None:
-        """Durably store the registration with its ``registration.accepted`` event.
+    ) -> Holder | None:
+        """Durably store the registration with the event that records it; None when stored.
 
-        AlreadyRegistered, and nothing stored, if the address is already
-        registered for the event.
+        ``registration.submitted`` stores it pending confirmation (until
+        ``expires_at``), ``registration.accepted`` accepted at once (with its
+        integration form). When the address already holds a registration for
+        the event nothing is stored and that holder is the answer; if it
+        gave the address up in the meantime, a stand-in that reads as expired
+        (``domain.decide_repeat`` then says to try again).
         """
-        registration_id = str(accepted.registration_id)
+        registration_id = str(fact.registration_id)
+        if isinstance(fact, RegistrationSubmitted):
+            pending, taken_at, expires_at = True, fact.submitted_at, fact.expires_at
+        else:
+            pending, taken_at, expires_at = False, fact.registered_at, None
         document = {
             "_id": registration_id,
-            "event_id": accepted.event_id,
-            "email_key": normalise_email(accepted.email),
-            "first_name": accepted.first_name,
-            "last_name": accepted.last_name,
-            "email": accepted.email,
-            "organisation": accepted.organisation,
-            "attendance": accepted.attendance.value,
-            "language": accepted.language.value,
+            "event_id": fact.event_id,
+            "email_key": normalise_email(fact.email),
+            "first_name": fact.first_name,
+            "last_name": fact.last_name,
+            "email": fact.email,
+            "organisation": fact.organisation,
+            "attendance": fact.attendance.value,
+            "language": fact.language.value,
             "needs": needs,
             "needs_consent": _consent_document(needs_consent),
             "privacy_notice": {
@@ -346,29 +381,160 @@ class RegistrationStore:
                 "shown_at": notice_shown.shown_at,
             },
             "manage_token_sha256": token_digest,
-            "registered_at": accepted.registered_at,
-            "status": ACTIVE,
+            "registered_at": taken_at,
+            "status": PENDING if pending else ACTIVE,
+            "expires_at": expires_at,
             "cancelled_at": None,
             "seat": _seat_document(Seat()),
             "stream_link": _link_document(StreamLink()),
             "revision": 1,
-            OUTBOX_FIELD: self._outbox.entries(accepted, integration_form(accepted)),
+            OUTBOX_FIELD: self._outbox.entries(fact, None if pending else integration_form(fact)),
         }
         try:
             await self.registrations.insert_one(document)
         except DuplicateKeyError:
-            raise AlreadyRegistered(accepted.event_id) from None
+            holder = await self.holder(fact.event_id, normalise_email(fact.email))
+            return holder or Holder(registration_id, fact.event_id, Standing.EXPIRED, None, None)
         self._outbox.written(registration_id)
+        return None
+
+    async def holder(self, event_id: str, email_key: str) -> Holder | None:
+        """The registration holding ``email_key`` for the event, if any.
+
+        Served by the unique index on MongoDB; FerretDB v1 reads the
+        collection for it. Only a repeat registration asks.
+        """
+        document = await self.registrations.find_one(
+            {"event_id": event_id, "email_key": email_key},
+            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+        )
+        return _holder(document) if document is not None else None
+
+    async def standing(self, registration_id: str) -> Holder | None:
+        """Where a registration stands, expired ones too (they have no personal data left)."""
+        document = await self.registrations.find_one(
+            {"_id": registration_id},
+            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+        )
+        return _holder(document) if document is not None else None
+
+    async def confirm(self, accepted: RegistrationAccepted) -> bool:
+        """Accept a pending registration as of ``accepted.registered_at``; False if not pending.
+
+        One conditional write sets it active, moves ``registered_at`` to the
+        confirmation and records ``registration.accepted`` with its
+        integration form (under an envelope id derived from the registration,
+        so two processes confirming at once publish one fact).
+        """
+        registration_id = str(accepted.registration_id)
+        entries = self._outbox.entries(
+            accepted,
+            integration_form(accepted),
+            envelope_id=str(uuid.uuid5(_ACCEPTANCE_IDS, registration_id)),
+        )
+        return await self._conditional(
+            registration_id,
+            # Not past its expiry either, should it have expired since it was read.
+            {"status": PENDING, "expires_at": {"$gt": accepted.registered_at}},
+            {
+                "$set": {
+                    "status": ACTIVE,
+                    "registered_at": accepted.registered_at,
+                    "confirmed_at": accepted.registered_at,
+                    "expires_at": None,
+                },
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": entries}},
+            },
+        )
+
+    async def expire(self, holder: Holder, now: datetime) -> bool:
+        """Remove a pending registration whose time ran out; False if it is not that.
+
+        One conditional write (still pending, and expired by ``now``): the
+        address is given up, the personal data removed, and
+        ``registration.expired`` recorded for the notification service,
+        which forgets its copy. Internal only: outside systems never heard
+        of the registration.
+        """
+        expired = RegistrationExpired(
+            registration_id=uuid.UUID(holder.id), event_id=holder.event_id, expired_at=now
+        )
+        entries = self._outbox.entries(
+            expired, None, envelope_id=str(uuid.uuid5(_EXPIRY_IDS, holder.id))
+        )
+        return await self._conditional(
+            holder.id,
+            {"status": PENDING, "expires_at": {"$lte": now}},
+            {
+                "$set": {
+                    "status": EXPIRED,
+                    "expired_at": now,
+                    "email_key": f"{holder.id}/expired",
+                },
+                "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": entries}},
+            },
+        )
+
+    async def expired_pending(self, now: datetime, limit: int) -> list[Holder]:
+        """Pending registrations whose time ran out, at most ``limit`` (for the sweep)."""
+        cursor = self.registrations.find(
+            {"status": PENDING, "expires_at": {"$lte": now}},
+            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+            limit=limit,
+        )
+        return [_holder(document) async for document in cursor]
+
+    async def notify_repeat(self, holder: Holder, now: datetime) -> bool:
+        """Record ``registration.repeated`` for the holder; False if another did first.
+
+        Conditional on the holder being as read (its status and when a
+        repeat was last told), so concurrent repeats record one event and
+        the repeat interval holds across replicas.
+        """
+        pending = holder.standing is Standing.PENDING
+        repeated = RegistrationRepeated(
+            registration_id=uuid.UUID(holder.id),
+            event_id=holder.event_id,
+            awaiting_confirmation=pending,
+            expires_at=holder.expires_at if pending else None,
+            repeated_at=now,
+        )
+        return await self._conditional(
+            holder.id,
+            {"status": holder.standing.value, "repeat_notified_at": holder.repeat_notified_at},
+            {
+                "$set": {"repeat_notified_at": now},
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": self._outbox.entries(repeated, None)}},
+            },
+        )
+
+    async def _conditional(
+        self, registration_id: str, condition: Document, update: Document
+    ) -> bool:
+        """One conditional write with outbox entries; True if it matched (the relay is woken)."""
+        async with self._locks.hold(self.registrations.name, registration_id):
+            result = await self.registrations.update_one(
+                {"_id": registration_id, **condition}, update
+            )
+        if result.matched_count != 1:
+            return False
+        self._outbox.written(registration_id)
+        return True
 
     async def get(self, registration_id: str) -> StoredRegistration | None:
+        """The registration, unless there is none or it expired (nothing is left of it)."""
         document = await self.registrations.find_one(
-            {"_id": registration_id}, projection={OUTBOX_FIELD: 0}
+            {"_id": registration_id, "status": {"$ne": EXPIRED}}, projection={OUTBOX_FIELD: 0}
         )
         return _stored_registration(document) if document is not None else None
 
     async def for_event(self, event_id: str) -> list[StoredRegistration]:
         cursor = self.registrations.find(
-            {"event_id": event_id},
+            {"event_id": event_id, "status": {"$ne": EXPIRED}},
             projection={OUTBOX_FIELD: 0},
             sort=[("registered_at", ASCENDING), ("_id", ASCENDING)],
         )
@@ -377,9 +543,11 @@ class RegistrationStore:
     async def cancel(self, registration: StoredRegistration, now: datetime) -> bool:
         """Cancel and record ``registration.cancelled``; False if it was cancelled already.
 
-        One conditional write: only a registration that is not cancelled yet
-        changes, so a repeated request records no second event. The address
-        is given up, so the person may register again.
+        One conditional write: only a registration that is not cancelled (or
+        expired) yet changes, so a repeated request records no second event.
+        The address is given up, so the person may register again. A pending
+        registration's cancellation is internal only (for the notification
+        service's mail): outside systems never heard of it.
         """
         cancelled = RegistrationCancelled(
             registration_id=uuid.UUID(registration.id),
@@ -389,26 +557,22 @@ class RegistrationStore:
         )
         entries = self._outbox.entries(
             cancelled,
-            integration_form(cancelled),
+            None if registration.state.pending else integration_form(cancelled),
             envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id)),
         )
-        async with self._locks.hold(self.registrations.name, registration.id):
-            result = await self.registrations.update_one(
-                {"_id": registration.id, "status": {"$ne": CANCELLED}},
-                {
-                    "$set": {
-                        "status": CANCELLED,
-                        "cancelled_at": now,
-                        "email_key": f"{registration.id}/cancelled",
-                    },
-                    "$inc": {"revision": 1},
-                    "$push": {OUTBOX_FIELD: {"$each": entries}},
+        return await self._conditional(
+            registration.id,
+            {"status": {"$nin": [CANCELLED, EXPIRED]}},
+            {
+                "$set": {
+                    "status": CANCELLED,
+                    "cancelled_at": now,
+                    "email_key": f"{registration.id}/cancelled",
                 },
-            )
-        if result.matched_count != 1:
-            return False
-        self._outbox.written(registration.id)
-        return True
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": entries}},
+            },
+        )
 
     async def withdraw_needs_consent(self, registration_id: str, now: datetime) -> bool:
         """Erase the needs and record the withdrawal; False if there was no consent to withdraw.
@@ -562,6 +726,7 @@ def _state(document: Document) -> RegistrationState:
         attendance=Attendance(document["attendance"]),
         cancelled=document.get("status") == CANCELLED,
         erased=document.get("erased_at") is not None,
+        pending=document.get("status") == PENDING,
         seat=Seat(
             state=SeatState(seat.get("state", SeatState.NONE.value)),
             position=seat.get("position"),
@@ -598,6 +763,17 @@ def _stored_registration(document: Document) -> StoredRegistration:
         needs_consent=_needs_consent(document.get("needs_consent")),
         erased_at=document.get("erased_at"),
         erasure_reason=ErasureReason(reason) if reason is not None else None,
+        expires_at=document.get("expires_at"),
+    )
+
+
+def _holder(document: Document) -> Holder:
+    return Holder(
+        id=str(document["_id"]),
+        event_id=str(document["event_id"]),
+        standing=Standing(document.get("status", ACTIVE)),
+        expires_at=document.get("expires_at"),
+        repeat_notified_at=document.get("repeat_notified_at"),
     )
 
 

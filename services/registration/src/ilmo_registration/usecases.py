@@ -11,8 +11,9 @@ keeps losing to other writers raises ``ConcurrentChangeError``.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import Counter
@@ -26,8 +27,10 @@ from ilmo_registration.catalogue import (
     violations,
 )
 from ilmo_registration.domain import (
-    AlreadyRegistered,
     Cancellation,
+    Confirmation,
+    ConfirmationExpired,
+    ConfirmationPolicy,
     Erased,
     Erasure,
     EventExists,
@@ -38,12 +41,18 @@ from ilmo_registration.domain import (
     Registrant,
     RegistrationClosed,
     RegistrationWindow,
+    Repeat,
+    Standing,
+    Status,
     accept,
     decide_cancellation,
+    decide_confirmation,
     decide_erasure,
+    decide_repeat,
     is_registration_id,
     registration_window,
     retention_due,
+    submit,
 )
 from ilmo_registration.privacy import (
     PrivacyNotice,
@@ -54,9 +63,11 @@ from ilmo_registration.privacy import (
 )
 from ilmo_registration.security import ManageLinks, manage_token_matches, new_manage_token
 from ilmo_registration.storage import (
+    ATTEMPTS,
     NEEDS_ERASED,
     PERSONAL_DATA_ERASED,
     EventStore,
+    Holder,
     PrivacyNoticeStore,
     RegistrationStore,
     StoredEvent,
@@ -67,6 +78,23 @@ from ilmo_shared.storage import ConcurrentChangeError
 
 REGISTRATIONS = Counter(
     "ilmo_registrations_accepted_total", "Registrations accepted and stored.", ["attendance"]
+)
+SUBMISSIONS = Counter(
+    "ilmo_registrations_submitted_total",
+    "Registrations stored pending confirmation of the address.",
+    ["attendance"],
+)
+CONFIRMATIONS = Counter(
+    "ilmo_registrations_confirmed_total", "Confirmation links followed, by outcome.", ["outcome"]
+)
+REPEATS = Counter(
+    "ilmo_registrations_repeated_total",
+    "Registrations of an address already registered or pending, by what they led to "
+    "(notify: the address is written to; quiet: it was, within the repeat interval).",
+    ["decision"],
+)
+EXPIRIES = Counter(
+    "ilmo_registrations_expired_total", "Unconfirmed registrations removed when their time ran out."
 )
 REFUSALS = Counter(
     "ilmo_registrations_refused_total",
@@ -89,10 +117,15 @@ ERASURE_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Receipt:
-    """A registration just accepted, and the manage token that is shown only this once."""
+    """A registration just taken, and the manage token that is shown only this once.
+
+    For a repeat registration both are fresh and random and lead nowhere:
+    the answer looks the same as for a new one.
+    """
 
     registration_id: str
     manage_token: str
+    status: Status
 
 
 @dataclass(frozen=True)
@@ -122,6 +155,7 @@ class UseCases:
     notices: PrivacyNoticeStore
     manage_links: ManageLinks
     clock: Clock = utc_now
+    confirmations: ConfirmationPolicy = field(default_factory=ConfirmationPolicy)
 
     def now(self) -> datetime:
         """The time, as precise as it is stored."""
@@ -208,8 +242,11 @@ class UseCases:
 
         ``notice_version`` is the privacy notice the registrant was shown: it
         must be the one in force (``PrivacyNoticeChanged`` otherwise), and is
-        recorded with the language and time. Stored with its
-        ``registration.accepted`` event; one per address and event.
+        recorded with the language and time. Stored pending confirmation with
+        its ``registration.submitted`` event (the event asks for confirmed
+        addresses), or accepted at once with ``registration.accepted``. One
+        per address and event: a repeat stores nothing and answers the same
+        as a new registration (``repeated``).
         """
         event = await self.events.get(event_id) if is_event_id(event_id) else None
         if event is None or not event.spec.published:
@@ -218,21 +255,126 @@ class UseCases:
         _require_open(event.spec, now)
         current = await self.notices.for_event(event_id)
         require_current(notice_version, current)
-        accepted = accept(event_id, registrant, now)
+        confirming = event.spec.email_confirmation
+        status = Status.PENDING_CONFIRMATION if confirming else Status.ACCEPTED
+        registration_id = uuid.uuid4()
+        fact = (
+            submit(event_id, registrant, now, self.confirmations.expires_at(now), registration_id)
+            if confirming
+            else accept(event_id, registrant, now, registration_id)
+        )
         token, digest = new_manage_token()
-        try:
-            await self.registrations.add(
-                accepted,
+        for _ in range(ATTEMPTS):
+            holder = await self.registrations.add(
+                fact,
                 needs=registrant.needs,
                 token_digest=digest,
                 notice_shown=shown(current, registrant.language, now),
                 needs_consent=consent_for(registrant.needs, now),
             )
-        except AlreadyRegistered:
-            REFUSALS.labels("already_registered").inc()
-            raise
-        REGISTRATIONS.labels(registrant.attendance.value).inc()
-        return Receipt(str(accepted.registration_id), token)
+            if holder is None:
+                (SUBMISSIONS if confirming else REGISTRATIONS).labels(
+                    registrant.attendance.value
+                ).inc()
+                return Receipt(str(registration_id), token, status)
+            if await self.repeated(holder, now):
+                return Receipt(str(uuid.uuid4()), new_manage_token()[0], status)
+        raise ConcurrentChangeError
+
+    async def repeated(self, holder: Holder, now: datetime) -> bool:
+        """Deal with a registration of an address ``holder`` holds; False: store the new one.
+
+        An expired holder is removed (its address is free again); otherwise
+        the address is written to, at most once per repeat interval. The
+        asker never learns which of these happened.
+        """
+        decision = decide_repeat(
+            holder.standing,
+            holder.expires_at,
+            holder.repeat_notified_at,
+            now,
+            self.confirmations.repeat_interval,
+        )
+        if decision is Repeat.REPLACE:
+            if holder.standing is Standing.PENDING and await self.registrations.expire(holder, now):
+                EXPIRIES.inc()
+            return False
+        if decision is Repeat.NOTIFY and not await self.registrations.notify_repeat(holder, now):
+            decision = Repeat.QUIET  # a concurrent repeat told the address
+        REPEATS.labels(decision.value).inc()
+        return True
+
+    def confirmation_link_matches(self, registration_id: str, token: str) -> bool:
+        """Whether a confirmation link is right, from the id alone (no read)."""
+        return is_registration_id(registration_id) and self.manage_links.confirms(
+            registration_id, token
+        )
+
+    async def confirm(self, registration_id: str, token: str) -> Confirmation:
+        """Follow a confirmation link: CONFIRM when this accepted it, DONE if it was before.
+
+        NotFound for a wrong link (checked from the id alone, before any
+        read); ConfirmationExpired when its time ran out (it is then removed
+        at once, if the sweep has not yet); RegistrationClosed when
+        registration closed first. Those two store nothing.
+        """
+        if not self.confirmation_link_matches(registration_id, token):
+            raise NotFound
+        for _ in range(ATTEMPTS):
+            decision, registration = await self._confirmation(registration_id)
+            if registration is None:
+                CONFIRMATIONS.labels(decision.value).inc()
+                return decision
+            now = self.now()
+            accepted = accept(
+                registration.event_id,
+                registration.registrant,
+                now,
+                uuid.UUID(registration.id),
+                email_confirmed=True,
+            )
+            if await self.registrations.confirm(accepted):
+                CONFIRMATIONS.labels(decision.value).inc()
+                REGISTRATIONS.labels(registration.registrant.attendance.value).inc()
+                return decision
+        raise ConcurrentChangeError
+
+    async def _confirmation(
+        self, registration_id: str
+    ) -> tuple[Confirmation, StoredRegistration | None]:
+        """What confirming does now, with the pending registration it would accept."""
+        holder = await self.registrations.standing(registration_id)
+        event = await self.events.get(holder.event_id) if holder is not None else None
+        if holder is None or event is None:
+            raise NotFound
+        now = self.now()
+        decision = decide_confirmation(
+            holder.standing, holder.expires_at, event.spec.registration_closes_at, now
+        )
+        if decision is Confirmation.EXPIRED:
+            if holder.standing is Standing.PENDING and await self.registrations.expire(holder, now):
+                EXPIRIES.inc()
+            CONFIRMATIONS.labels(decision.value).inc()
+            raise ConfirmationExpired
+        if decision is Confirmation.CLOSED:
+            CONFIRMATIONS.labels(decision.value).inc()
+            raise RegistrationClosed(closed_at=shown_in_zone(event.spec).registration_closes_at)
+        if decision is Confirmation.DONE:
+            return decision, None
+        registration = await self.registrations.get(registration_id)
+        if registration is None:
+            raise NotFound
+        return decision, registration
+
+    async def sweep_expired(self, limit: int = 500) -> int:
+        """Remove the pending registrations whose time ran out, with their personal data."""
+        now = self.now()
+        removed = 0
+        for holder in await self.registrations.expired_pending(now, limit):
+            if await self.registrations.expire(holder, now):
+                removed += 1
+        EXPIRIES.inc(removed)
+        return removed
 
     async def own(self, registration_id: str, token: str) -> StoredRegistration:
         """The registration ``token`` is the manage token or the link token of.

@@ -1,7 +1,9 @@
 """``contacts``: how to reach each registrant, one document per registration.
 
-Kept from ``registration.accepted`` (``_id`` = registration id): the service
-never asks the registration service.
+Kept from ``registration.submitted`` (a registration waiting for its address
+to be confirmed) or ``registration.accepted``, whichever comes first (``_id``
+= registration id): the service never asks the registration service. A
+registration that expired unconfirmed is forgotten (``forget``).
 
 On ``registration.erased`` the contact is replaced by a tombstone (``_id``,
 event id, ``erased_at``): nothing of the person is left, and an
@@ -18,7 +20,12 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_event_contracts import Attendance, Language, RegistrationAccepted
+from ilmo_event_contracts import (
+    Attendance,
+    Language,
+    RegistrationAccepted,
+    RegistrationSubmitted,
+)
 from ilmo_notification.domain import Contact
 from ilmo_notification.storage.documents import by_ids, insert_new
 from ilmo_shared.clock import Clock, utc_now
@@ -50,22 +57,34 @@ class ContactStore:
     async def create_indexes(self) -> None:
         await self.collection.create_index("event_id")
 
-    async def remember(self, accepted: RegistrationAccepted) -> bool:
-        """Keep how to reach the registrant; False when it was already kept."""
+    async def remember(self, fact: RegistrationAccepted | RegistrationSubmitted) -> bool:
+        """Keep how to reach the registrant; False when it was already kept.
+
+        A confirmed registration's contact was kept from its submission; the
+        acceptance carries the same details, so the first copy stands.
+        """
+        taken_at = (
+            fact.submitted_at if isinstance(fact, RegistrationSubmitted) else fact.registered_at
+        )
         return await insert_new(
             self.collection,
             {
-                "_id": str(accepted.registration_id),
-                "event_id": accepted.event_id,
-                "email": str(accepted.email),
-                "first_name": accepted.first_name,
-                "last_name": accepted.last_name,
-                "language": accepted.language.value,
-                "attendance": accepted.attendance.value,
-                "registered_at": accepted.registered_at,
+                "_id": str(fact.registration_id),
+                "event_id": fact.event_id,
+                "email": str(fact.email),
+                "first_name": fact.first_name,
+                "last_name": fact.last_name,
+                "language": fact.language.value,
+                "attendance": fact.attendance.value,
+                "registered_at": taken_at,
                 "stored_at": self._clock(),
             },
         )
+
+    async def forget(self, registration_id: str) -> bool:
+        """Remove the contact of a registration that expired unconfirmed; False if none."""
+        result = await self.collection.delete_one({"_id": registration_id})
+        return result.deleted_count == 1
 
     async def of(self, registration_ids: Iterable[str]) -> dict[str, Contact]:
         """The contacts of those registrations that have arrived (and are not erased), by id."""

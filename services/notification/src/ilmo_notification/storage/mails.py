@@ -39,6 +39,12 @@ from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks
 
 MAILS = "mails"
+# Confirmation mails go out before a registration is accepted (outside systems
+# learn of it only then), and "already registered" mails answer a repeat (which
+# nobody outside may learn of): their notification.* events stay internal.
+INTERNAL_MAIL_KINDS = frozenset(
+    {NotificationKind.CONFIRM_ADDRESS, NotificationKind.ALREADY_REGISTERED}
+)
 
 # The condition of writes that end or reschedule an attempt: a late one (after a
 # fault) never reopens a mail already sent or failed, nor announces it twice.
@@ -58,6 +64,7 @@ def mail_of(document: Mapping[str, Any]) -> Mail:
         waiting_checks=int(document.get("waiting_checks", 0)),
         correlation_id=document.get("correlation_id"),
         budget_from=int(document.get("budget_from", 0)),
+        occasion=str(document.get("occasion", "")),
     )
 
 
@@ -105,6 +112,7 @@ class MailStore:
                 "registration_id": request.registration_id,
                 "event_id": request.event_id,
                 "kind": request.kind.value,
+                "occasion": request.occasion,
                 "details": dict(request.details),
                 "state": MailState.PENDING.value,
                 "attempts": 0,
@@ -116,6 +124,19 @@ class MailStore:
                 OUTBOX_FIELD: [],
             },
         )
+
+    async def forget(self, registration_id: str) -> int:
+        """Remove every mail of a registration that expired unconfirmed; how many.
+
+        Only the "confirm your address" mails (and their repeats) can exist for
+        one; whatever they said about the registrant goes with them. A
+        ``notification.*`` event still in such a mail's outbox goes too:
+        nothing else ever heard of the registration. Rare, so a query on
+        ``registration_id`` (a scan on FerretDB v1) is fine.
+        """
+        self._waiting.pop(registration_id, None)
+        result = await self.collection.delete_many({"registration_id": registration_id})
+        return int(result.deleted_count)
 
     async def wake_for_registration(self, registration_id: str) -> int:
         """Mails of a registration that wait for what just arrived: due now.
@@ -345,8 +366,15 @@ class MailStore:
         *,
         only_if: Mapping[str, Any],
     ) -> bool:
-        """``update``, with ``event`` in both forms added to the mail's outbox; wakes the relay."""
-        entries = self._outbox.entries(event, integration_event)
+        """``update``, with ``event`` in both forms added to the mail's outbox; wakes the relay.
+
+        Mails about a registration outside systems never heard of, or that
+        would tell who registered twice (``INTERNAL_MAIL_KINDS``), are
+        announced on ``ilmo.internal`` only.
+        """
+        kind = getattr(event, "kind", None)
+        public = None if kind in INTERNAL_MAIL_KINDS else integration_event
+        entries = self._outbox.entries(event, public)
         written = await self._update(
             mail_id,
             {**update, "$push": {OUTBOX_FIELD: {"$each": entries}}},
