@@ -186,7 +186,9 @@ async def test_an_unconfirmed_registration_expires_blocks_nobody_and_leaves_no_p
     clock: MovableClock,
 ) -> None:
     async with event_tap(infrastructure.amqp_url, "registration.*") as tap:
-        old = await register(client, event["id"], email="late@example.fi", needs="Tulkkaus")
+        old = await register(
+            client, event["id"], email="late@example.fi", needs="Tulkkaus", needs_consent=True
+        )
         clock.now += timedelta(hours=24, seconds=1)
         new = await register(client, event["id"], email="late@example.fi")
         await relayed(tap, registrations, {"event_id": event["id"]})

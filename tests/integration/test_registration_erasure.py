@@ -15,13 +15,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilmo_registration.storage import PERSONAL_FIELDS
 from ilmo_shared.manage_links import manage_link_token
 from ilmo_shared.storage import Document
+from tests.support.amqp import event_tap
+from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.registration import (
     ADMIN,
     MANAGE_LINK_SECRET,
     MovableClock,
     bearer,
+    create_event,
     register,
 )
+from tests.support.settling import relayed
 
 
 async def erase(client: httpx.AsyncClient, registration_id: str) -> httpx.Response:
@@ -168,3 +172,26 @@ async def test_the_sweep_erases_needs_when_the_event_ends_and_the_rest_after_ret
     assert await sweep(client) == nothing
     listed = await client.get(f"/api/v1/events/{event['id']}/registrations", headers=ADMIN)
     assert [row["erased_at"] is not None for row in listed.json()] == [True, True]
+
+
+async def test_a_registration_pending_confirmation_is_erased_without_a_cancellation(
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    registrations: AsyncCollection[Document],
+) -> None:
+    """Nobody downstream knew it: only ``registration.erased`` is recorded, no cancellation."""
+    confirming = await create_event(client, now=clock.now, email_confirmation=True)
+    receipt = await register(client, confirming["id"], organisation="Virasto")
+    assert receipt["status"] == "pending_confirmation"
+    async with event_tap(infrastructure.amqp_url, "registration.*") as tap:
+        answer = await erase(client, receipt["id"])
+        assert answer.status_code == 202, answer.text
+        await tap.wait_for(1, routing_key="registration.erased")
+        await relayed(tap, registrations, {"_id": receipt["id"]})
+        mine = [m for m in tap.messages if m.data["registration_id"] == receipt["id"]]
+    assert [m.routing_key for m in mine] == ["registration.erased"]  # no cancellation
+    stored = await registrations.find_one({"_id": receipt["id"]})
+    assert stored is not None
+    assert stored["status"] == "pending_confirmation"
+    assert not set(PERSONAL_FIELDS) & set(stored)

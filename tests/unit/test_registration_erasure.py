@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,6 +36,11 @@ def test_a_cancelled_registration_or_one_of_a_finished_event_is_only_erased() ->
     assert decide_erasure(cancelled, ENDS, ENDS - timedelta(days=3)) is Erasure.ERASE
     assert decide_erasure(ACTIVE, ENDS, ENDS) is Erasure.ERASE
     assert decide_erasure(ACTIVE, ENDS, ENDS + timedelta(days=90)) is Erasure.ERASE
+
+
+def test_a_registration_never_confirmed_has_nothing_to_free_and_is_only_erased() -> None:
+    for unconfirmed in (replace(ACTIVE, pending=True), replace(ACTIVE, expired=True)):
+        assert decide_erasure(unconfirmed, ENDS, ENDS - timedelta(days=3)) is Erasure.ERASE
 
 
 def test_erasing_twice_changes_nothing() -> None:

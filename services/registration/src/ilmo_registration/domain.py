@@ -356,12 +356,15 @@ def decide_erasure(state: RegistrationState, event_ends_at: datetime, now: datet
     on ``registration.cancelled``, and the registrant's tombstone then says
     ``cancelled``, which is what statistics should count. After the event has
     ended there is nothing to free and the final state is kept as it was.
+    Only an accepted registration has a seat or a link to free: one pending
+    confirmation or expired unconfirmed is erased as it is, and no service
+    hears of a cancellation of something it never knew.
     """
     if state.erased:
         return Erasure.ALREADY_ERASED
-    if not state.cancelled and now < event_ends_at:
-        return Erasure.CANCEL_AND_ERASE
-    return Erasure.ERASE
+    if state.cancelled or state.pending or state.expired or now >= event_ends_at:
+        return Erasure.ERASE
+    return Erasure.CANCEL_AND_ERASE
 
 
 def erased_email_key(registration_id: str) -> str:
@@ -465,6 +468,8 @@ class RegistrationState:
     erased: bool = False
     # Waiting for the registrant to confirm their address.
     pending: bool = False
+    # Never confirmed, and past its time: its personal data is gone already.
+    expired: bool = False
 
     @property
     def status(self) -> Status:

@@ -727,6 +727,7 @@ def _state(document: Document) -> RegistrationState:
         cancelled=document.get("status") == CANCELLED,
         erased=document.get("erased_at") is not None,
         pending=document.get("status") == PENDING,
+        expired=document.get("status") == EXPIRED,
         seat=Seat(
             state=SeatState(seat.get("state", SeatState.NONE.value)),
             position=seat.get("position"),
