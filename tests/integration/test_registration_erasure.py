@@ -189,8 +189,10 @@ async def test_a_registration_pending_confirmation_is_erased_without_a_cancellat
         assert answer.status_code == 202, answer.text
         await tap.wait_for(1, routing_key="registration.erased")
         await relayed(tap, registrations, {"_id": receipt["id"]})
-        mine = [m for m in tap.messages if m.data["registration_id"] == receipt["id"]]
-    assert [m.routing_key for m in mine] == ["registration.erased"]  # no cancellation
+        mine = [m.routing_key for m in tap.messages if m.data["registration_id"] == receipt["id"]]
+    # (registration.submitted may be relayed after the tap was bound.)
+    assert mine.count("registration.erased") == 1
+    assert "registration.cancelled" not in mine
     stored = await registrations.find_one({"_id": receipt["id"]})
     assert stored is not None
     assert stored["status"] == "pending_confirmation"
