@@ -1,51 +1,8 @@
-"""The registration service's own database: the event catalogue and the registrations.
-
-Every change and the event that announces it are one single-document write
-(the document's ``outbox`` array), which the ``OutboxRelay`` publishes; the
-store that writes an entry wakes the relay (``Outbox.written``).
-
-``events``: one document per catalogue event, ``_id`` = event id, with a
-``revision`` that grows with each change; its other fields are the
-``EventSpec``'s, stored with ``model_dump`` and read with ``model_validate``
-(an event stored before a field existed reads with that field's default).
-``registrations``: one document per registration, ``_id`` = registration
-id; ``status`` is its life as decided here (``domain.Standing``:
-``pending_confirmation``, ``accepted``, ``cancelled``, ``expired``),
-``seat`` and ``stream_link`` are what capacity and streaming reported; the
-status a registrant sees is derived from the three
-(``domain.RegistrationState``). A unique index on
-``(event_id, email_key)`` makes "one registration per address and event" hold
-under any concurrency, pending or accepted; a cancelled or expired
-registration gives its key up. A pending registration that expired is kept
-as a stub without personal data (names, address, organisation, needs are
-removed in the same write that records ``registration.expired``), so that a
-late confirmation can be told it expired and the expiry event is published
-from the outbox like any other.
-
-An erased registration (``RegistrationStore.erase``) stays as a tombstone
-with what statistics need: its id, event, attendance, language, status,
-seat and link states (the link's URL dropped), times, ``erased_at`` and
-``erasure_reason``. Names, address, organisation, needs and the manage
-token's digest are removed from the document (``PERSONAL_FIELDS``), and its
-``email_key`` becomes a value of no address (``domain.erased_email_key``).
-The event document records what the retention sweep has erased
-(``needs_erased_at``, ``personal_data_erased_at``), so a finished event's
-registrations are read once, not on every sweep.
-
-FerretDB v1, the local and test server, applies an update by reading the
-whole document and writing it back, so two concurrent updates of one
-document can lose one of them (verified: of ten concurrent conditional
-``$push`` updates, several report a modification and one survives). Writes to
-one document are therefore serialized within the process (``DocumentLocks``,
-shared with the relay's removal of published entries), and conditional
-updates on ``revision`` (``VersionedDocuments``) guard against other
-processes on MongoDB, where single-document updates are atomic.
-"""
+"""The registrations' documents (see the package's docstring)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -59,8 +16,6 @@ from pymongo.errors import DuplicateKeyError
 from ilmo_event_contracts import (
     Attendance,
     ErasureReason,
-    EventPublished,
-    EventUpdated,
     Language,
     RegistrationAccepted,
     RegistrationCancelled,
@@ -69,11 +24,8 @@ from ilmo_event_contracts import (
     RegistrationRepeated,
     RegistrationSubmitted,
 )
-from ilmo_event_contracts.events import RETENTION_DAYS
 from ilmo_event_contracts.integration import integration_form
-from ilmo_registration.catalogue import EventSpec, announcement, details, normalised
 from ilmo_registration.domain import (
-    EventExists,
     LinkState,
     Registrant,
     RegistrationState,
@@ -87,29 +39,26 @@ from ilmo_registration.domain import (
     normalise_email,
 )
 from ilmo_registration.privacy import (
-    DEFAULT_NOTICE,
     NeedsConsent,
     NoticeShown,
-    PrivacyNotice,
 )
+from ilmo_registration.storage.events import ATTEMPTS
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
 
-EVENT_COLLECTION = "events"
 REGISTRATION_COLLECTION = "registrations"
-NOTICE_COLLECTION = "privacy_notices"
-EVENT_NOTICE_COLLECTION = "event_privacy_notices"
 CANCELLED = Standing.CANCELLED.value
 ACTIVE = Standing.ACTIVE.value
 PENDING = Standing.PENDING.value
 EXPIRED = Standing.EXPIRED.value
-# Conditional updates that lost to another process are decided again this often.
-ATTEMPTS = 5
 # Cancellation events get an id derived from the registration id: should two
 # processes ever both record a cancellation, consumers see one event twice.
 _CANCELLATION_IDS = uuid.UUID("0b7f4f2e-2f43-4a4e-9a59-5d8f3b0c7a11")
 # The same for erasures: one registration, one ``registration.erased`` id.
 _ERASURE_IDS = uuid.UUID("8f0c2d61-7a4e-4f5b-9d0e-3c1b6a2e9f47")
+# The same for the acceptance that follows a confirmation, and for an expiry.
+_ACCEPTANCE_IDS = uuid.UUID("6a0f1b5e-94d4-4a55-8f7e-0e8d8f3c2b21")
+_EXPIRY_IDS = uuid.UUID("c2d9b7a4-3e51-4f0b-9a8e-7d6c5b4a3f92")
 # What identifies a person in a registration document; an erasure removes all
 # of it, and so does the expiry of a registration never confirmed.
 PERSONAL_FIELDS = (
@@ -120,158 +69,6 @@ PERSONAL_FIELDS = (
     "needs",
     "manage_token_sha256",
 )
-# Marks on an event document: what the retention sweep has erased, and when.
-NEEDS_ERASED = "needs_erased_at"
-PERSONAL_DATA_ERASED = "personal_data_erased_at"
-# The same for the acceptance that follows a confirmation, and for an expiry.
-_ACCEPTANCE_IDS = uuid.UUID("6a0f1b5e-94d4-4a55-8f7e-0e8d8f3c2b21")
-_EXPIRY_IDS = uuid.UUID("c2d9b7a4-3e51-4f0b-9a8e-7d6c5b4a3f92")
-
-
-# ------------------------------------------------------------------- catalogue
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    id: str
-    revision: int
-    spec: EventSpec
-    created_at: datetime
-    updated_at: datetime
-
-
-class EventStore:
-    """The event catalogue, each event with its pending ``event.*`` facts."""
-
-    def __init__(
-        self, database: AsyncDatabase[Document], *, outbox: Outbox, locks: DocumentLocks
-    ) -> None:
-        self.events: AsyncCollection[Document] = database[EVENT_COLLECTION]
-        self._outbox = outbox
-        self._locks = locks
-        self._documents = VersionedDocuments(
-            self.events, locks=locks, outbox=outbox, version_field="revision", attempts=ATTEMPTS
-        )
-
-    async def create_indexes(self) -> None:
-        await self.events.create_index([("published", ASCENDING), ("starts_at", ASCENDING)])
-
-    async def create(self, event_id: str, spec: EventSpec, now: datetime) -> StoredEvent:
-        """Store a new event with its ``event.published`` fact; EventExists if the id is taken."""
-        spec = normalised(spec)
-        published = details(EventPublished, event_id, 1, spec)
-        document = {
-            "_id": event_id,
-            "revision": 1,
-            **spec.model_dump(),
-            "created_at": now,
-            "updated_at": now,
-            OUTBOX_FIELD: self._outbox.entries(published, announcement(None, published)),
-        }
-        try:
-            await self.events.insert_one(document)
-        except DuplicateKeyError:
-            raise EventExists(event_id) from None
-        self._outbox.written(event_id)
-        return StoredEvent(event_id, 1, spec, now, now)
-
-    async def get(self, event_id: str) -> StoredEvent | None:
-        document = await self.events.find_one({"_id": event_id}, projection={OUTBOX_FIELD: 0})
-        return _stored_event(document) if document is not None else None
-
-    async def all(self, *, published_only: bool) -> list[StoredEvent]:
-        query = {"published": True} if published_only else {}
-        cursor = self.events.find(
-            query, projection={OUTBOX_FIELD: 0}, sort=[("starts_at", ASCENDING), ("_id", ASCENDING)]
-        )
-        return [_stored_event(document) async for document in cursor]
-
-    async def change(
-        self, event_id: str, change: Callable[[EventSpec], EventSpec], now: datetime
-    ) -> tuple[StoredEvent, bool] | None:
-        """Apply ``change`` to the stored event: the event and whether it changed.
-
-        None if there is no such event. A change that changes nothing stores
-        and publishes nothing. Otherwise the new state, the next revision and
-        its ``event.updated`` fact are one conditional write on the revision
-        that was read; ``change`` is applied again to what won a conflict.
-        """
-
-        def decide(
-            document: Document | None,
-        ) -> Keep[tuple[StoredEvent, bool] | None] | Write[tuple[StoredEvent, bool] | None]:
-            if document is None:
-                return Keep(None)
-            current = _stored_event(document)
-            spec = normalised(change(current.spec))
-            if spec == current.spec:
-                return Keep((current, False))
-            revision = current.revision + 1
-            changed = StoredEvent(event_id, revision, spec, current.created_at, now)
-            updated = details(EventUpdated, event_id, revision, spec)
-            return Write(
-                (changed, True),
-                fields={**spec.model_dump(), "revision": revision, "updated_at": now},
-                events=self._outbox.entries(updated, announcement(current.spec, updated)),
-            )
-
-        return await self._documents.change(event_id, decide)
-
-    # The retention sweep's view of the catalogue, and its marks on events.
-    # The catalogue is small (events, not registrations), so the sweep reads
-    # all of it, a few fields each, and decides in ``domain.retention_due``.
-
-    async def retention_views(self) -> list[RetentionView]:
-        """Every event's end, retention and what the sweep already erased."""
-        cursor = self.events.find(
-            {},
-            projection={
-                "ends_at": 1,
-                "retention_days": 1,
-                NEEDS_ERASED: 1,
-                PERSONAL_DATA_ERASED: 1,
-            },
-        )
-        return [
-            RetentionView(
-                event_id=document["_id"],
-                ends_at=document["ends_at"],
-                retention_days=int(document.get("retention_days", RETENTION_DAYS)),
-                needs_erased=document.get(NEEDS_ERASED) is not None,
-                personal_data_erased=document.get(PERSONAL_DATA_ERASED) is not None,
-            )
-            async for document in cursor
-        ]
-
-    async def mark_erased(self, event_id: str, mark: str, now: datetime) -> None:
-        """Record on the event that the sweep erased ``mark``'s data of its registrations.
-
-        Not part of the event's content: no revision, no ``event.updated``.
-        Under the event's document lock, as every writer of it in this process.
-        """
-        async with self._locks.hold(self.events.name, event_id):
-            await self.events.update_one({"_id": event_id}, {"$set": {mark: now}})
-
-
-@dataclass(frozen=True)
-class RetentionView:
-    """What the retention sweep reads of an event: when it ended, and what was erased."""
-
-    event_id: str
-    ends_at: datetime
-    retention_days: int
-    needs_erased: bool
-    personal_data_erased: bool
-
-
-def _stored_event(document: Document) -> StoredEvent:
-    return StoredEvent(
-        id=document["_id"],
-        revision=document["revision"],
-        spec=EventSpec.model_validate(document),
-        created_at=document["created_at"],
-        updated_at=document["updated_at"],
-    )
 
 
 # --------------------------------------------------------------- registrations
@@ -789,57 +586,3 @@ def _needs_consent(stored: dict[str, Any] | None) -> NeedsConsent | None:
     if not stored:
         return None
     return NeedsConsent(stored["given_at"], stored.get("withdrawn_at"))
-
-
-# -------------------------------------------------------------- privacy notice
-
-
-class PrivacyNoticeStore:
-    """Every privacy notice ever in force, by version, and which one each event uses now.
-
-    ``privacy_notices``: one document per version (``_id`` = version), never
-    changed or removed, so a version recorded with a registration always
-    names its texts. ``event_privacy_notices``: ``_id`` = event id, the
-    version in force; an event without one uses ``DEFAULT_NOTICE``.
-    """
-
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.notices: AsyncCollection[Document] = database[NOTICE_COLLECTION]
-        self.in_force: AsyncCollection[Document] = database[EVENT_NOTICE_COLLECTION]
-
-    async def keep_default(self, now: datetime) -> None:
-        """Keep the built-in notice's version too: registrations record it."""
-        await self.keep(DEFAULT_NOTICE, now)
-
-    async def keep(self, notice: PrivacyNotice, now: datetime) -> None:
-        """Store a version once; storing the same texts again changes nothing."""
-        texts = {language.value: text for language, text in notice.text.items()}
-        await self.notices.update_one(
-            {"_id": notice.version},
-            {"$setOnInsert": {"text": texts, "created_at": now}},
-            upsert=True,
-        )
-
-    async def put_in_force(self, event_id: str, notice: PrivacyNotice, now: datetime) -> None:
-        """Make ``notice`` the event's notice from now on (kept first, so it is never dangling)."""
-        await self.keep(notice, now)
-        await self.in_force.update_one(
-            {"_id": event_id}, {"$set": {"version": notice.version, "since": now}}, upsert=True
-        )
-
-    async def for_event(self, event_id: str) -> PrivacyNotice:
-        """The notice in force for the event."""
-        pointer = await self.in_force.find_one({"_id": event_id})
-        if pointer is None:
-            return DEFAULT_NOTICE
-        found = await self.version(pointer["version"])
-        if found is None:  # put_in_force keeps the text first; only a damaged database gets here
-            raise LookupError(f"privacy notice {pointer['version']} is missing")
-        return found
-
-    async def version(self, version: str) -> PrivacyNotice | None:
-        document = await self.notices.find_one({"_id": version})
-        if document is None:
-            return None
-        text = {Language(code): value for code, value in document["text"].items()}
-        return PrivacyNotice(version, text)
