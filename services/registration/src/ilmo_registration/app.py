@@ -9,12 +9,12 @@ from fastapi import FastAPI
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.domain import ConfirmationPolicy
-from ilmo_registration.expiry import ExpirySweep
+from ilmo_registration.expiry import expiry_sweeper
 from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.rate_limits import RateLimits
-from ilmo_registration.retention import RetentionSweeper
+from ilmo_registration.retention import retention_sweeper
 from ilmo_registration.security import AdminGuard, ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
@@ -81,10 +81,10 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             ],
             prepare_storage=prepare_storage,
             workers=[
-                RetentionSweeper(
+                retention_sweeper(
                     usecases, interval_seconds=settings.retention_sweep_interval_seconds
                 ),
-                ExpirySweep(usecases, settings.confirmation_sweep_seconds),
+                expiry_sweeper(usecases, settings.confirmation_sweep_seconds),
             ],
             pages=PageErrors(("/manage/", "/confirm/"), render=error_page_response),
             # The events' publisher keeps the week of them that integrators catch up from.

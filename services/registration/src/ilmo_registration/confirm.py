@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ilmo_registration.domain import ConfirmationExpired, NotFound, RegistrationClosed
-from ilmo_registration.manage import FORM, form_token
+from ilmo_registration.manage import HTML, TOKEN_FORM, form_token
 from ilmo_registration.pages import (
     PAGE_HEADERS,
     confirm_page,
@@ -30,7 +30,6 @@ from ilmo_registration.pages import (
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.http.problems import ProblemRoute
 
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 _TOKEN_PARAMETER = {
     "name": "token",
     "in": "query",
@@ -49,7 +48,7 @@ def confirm_router(usecases: UseCases) -> APIRouter:
         summary="The page behind the link in the 'confirm your address' email (HTML)",
         description="A button that confirms; opening the page changes nothing. "
         "A wrong link gets the 404 page.",
-        responses={200: _HTML, 404: {"description": "Wrong link.", **_HTML}},
+        responses={200: HTML, 404: {"description": "Wrong link.", **HTML}},
         openapi_extra={"parameters": [_TOKEN_PARAMETER]},
     )
     async def show_page(registration_id: str, request: Request) -> Response:
@@ -67,24 +66,11 @@ def confirm_router(usecases: UseCases) -> APIRouter:
         "then redirects to its manage page. Repeating it is harmless.",
         responses={
             303: {"description": "Confirmed (or confirmed before); to the manage page."},
-            404: {"description": "Wrong link.", **_HTML},
-            409: {"description": "Registration closed before the confirmation.", **_HTML},
-            410: {"description": "The registration expired unconfirmed.", **_HTML},
+            404: {"description": "Wrong link.", **HTML},
+            409: {"description": "Registration closed before the confirmation.", **HTML},
+            410: {"description": "The registration expired unconfirmed.", **HTML},
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    FORM: {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"token": {"type": "string"}},
-                            "required": ["token"],
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra={"requestBody": TOKEN_FORM},
     )
     async def confirm(registration_id: str, request: Request) -> Response:
         token = await form_token(request)

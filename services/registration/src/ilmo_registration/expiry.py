@@ -11,41 +11,20 @@ so several replicas sweeping at once remove each one once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
 from ilmo_registration.usecases import UseCases
+from ilmo_shared.periodic import Periodic
 
 log = structlog.get_logger(__name__)
 
 
-class ExpirySweep:
-    """A worker: every ``interval`` seconds, remove the expired unconfirmed registrations."""
+def expiry_sweeper(usecases: UseCases, interval: float) -> Periodic:
+    """The worker that removes the expired unconfirmed registrations every ``interval`` s."""
 
-    def __init__(self, usecases: UseCases, interval: float) -> None:
-        self._usecases = usecases
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+    async def sweep() -> None:
+        removed = await usecases.sweep_expired()
+        if removed:
+            log.info("expired_registrations_removed", count=removed)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="registration-expiry-sweep")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                removed = await self._usecases.sweep_expired()
-                if removed:
-                    log.info("expired_registrations_removed", count=removed)
-            except Exception:  # the database away: the next pass tries again
-                log.warning("expiry_sweep_failed", exc_info=True)
-            await asyncio.sleep(self._interval)
+    return Periodic("expiry_sweep", sweep, interval=interval, first_delay=0)

@@ -38,7 +38,7 @@ FORM = "application/x-www-form-urlencoded"
 # The form has one field of 43 characters; anything bigger is not this form.
 MAX_FORM_BYTES = 4096
 
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 _TOKEN_PARAMETER = {
     "name": "token",
     "in": "query",
@@ -48,7 +48,7 @@ _TOKEN_PARAMETER = {
 }
 
 # The body of the page's forms: the link token, nothing else.
-_TOKEN_FORM = {
+TOKEN_FORM = {
     "required": True,
     "content": {
         FORM: {
@@ -72,9 +72,9 @@ def manage_router(usecases: UseCases) -> APIRouter:
         description="The registration, its state and, until the event starts, a form that "
         "cancels it. A wrong token and an unknown id get the same 404 page.",
         responses={
-            200: _HTML,
-            404: {"description": "Wrong link.", **_HTML},
-            410: {"description": "The registration was erased.", **_HTML},
+            200: HTML,
+            404: {"description": "Wrong link.", **HTML},
+            410: {"description": "The registration was erased.", **HTML},
         },
         openapi_extra={"parameters": [_TOKEN_PARAMETER]},
     )
@@ -99,11 +99,11 @@ def manage_router(usecases: UseCases) -> APIRouter:
         "manage page. Repeating it is harmless.",
         responses={
             303: {"description": "Cancelled (or already cancelled); back to the manage page."},
-            404: {"description": "Wrong link.", **_HTML},
-            409: {"description": "The event has started.", **_HTML},
-            410: {"description": "The registration was erased.", **_HTML},
+            404: {"description": "Wrong link.", **HTML},
+            409: {"description": "The event has started.", **HTML},
+            410: {"description": "The registration was erased.", **HTML},
         },
-        openapi_extra={"requestBody": _TOKEN_FORM},
+        openapi_extra={"requestBody": TOKEN_FORM},
     )
     async def cancel_from_page(registration_id: str, request: Request) -> Response:
         token = await form_token(request)
@@ -133,9 +133,9 @@ def manage_router(usecases: UseCases) -> APIRouter:
         "redirects to the manage page. Repeating it is harmless.",
         responses={
             303: {"description": "Withdrawn (or nothing to withdraw); back to the manage page."},
-            404: {"description": "Wrong link.", **_HTML},
+            404: {"description": "Wrong link.", **HTML},
         },
-        openapi_extra={"requestBody": _TOKEN_FORM},
+        openapi_extra={"requestBody": TOKEN_FORM},
     )
     async def withdraw_from_page(registration_id: str, request: Request) -> Response:
         token = await form_token(request)
