@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,28 +22,12 @@ from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, starting_soon
 from tests.support.settling import quiescent
 from tests.support.smtp import ReceivedMail, SmtpTestServer, smtp_server
 
 STREAM_URL = "https://stream.example.fi/live/seminar"
 LINK = re.compile(r"https?://[^\s\"'<>]+/watch/[A-Za-z0-9_-]+")
-
-
-def starting_soon() -> dict[str, Any]:
-    now = datetime.now(UTC).replace(microsecond=0)
-    starts = now + timedelta(minutes=10)
-    return event_payload(
-        now=now,
-        id=f"hybrid-{uuid.uuid4().hex[:8]}",
-        in_person_capacity=1,
-        starts_at=starts.isoformat(),
-        ends_at=(starts + timedelta(hours=3)).isoformat(),
-        registration_opens_at=(now - timedelta(days=1)).isoformat(),
-        registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
-        stream_url=STREAM_URL,
-        agenda=[],
-    )
 
 
 def registrant(first: str, last: str, attendance: str, language: str) -> dict[str, Any]:
@@ -78,7 +61,7 @@ async def settle(
 async def test_everyone_gets_exactly_their_emails_and_links_work_until_cancelled(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
-    event = starting_soon()
+    event = starting_soon("hybrid", STREAM_URL)
     with (
         smtp_server() as smtp,
         running_services(

@@ -49,7 +49,7 @@ from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
+from tests.support.registration import ADMIN, NOTICE_VERSION, starting_soon
 from tests.support.settling import quiescent
 from tests.support.smtp import SmtpTestServer, smtp_server
 
@@ -103,20 +103,7 @@ class Person:
         }
 
 
-def upcoming_event() -> dict[str, Any]:
-    now = datetime.now(UTC).replace(microsecond=0)
-    starts = now + timedelta(minutes=10)
-    return event_payload(
-        now=now,
-        id=f"erasure-{uuid.uuid4().hex[:8]}",
-        in_person_capacity=1,
-        starts_at=starts.isoformat(),
-        ends_at=(starts + timedelta(hours=3)).isoformat(),
-        registration_opens_at=(now - timedelta(days=1)).isoformat(),
-        registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
-        stream_url="https://stream.example.fi/live/erasure",
-        agenda=[],
-    )
+STREAM_URL = "https://stream.example.fi/live/erasure"
 
 
 def ended(retention_days: int) -> dict[str, Any]:
@@ -276,7 +263,7 @@ async def test_erased_people_are_nowhere_in_databases_queues_or_logs(
     erased_on_request = [seated, remote]
     erased = [*erased_on_request, expired_a, expired_b]
     everyone = [*erased, waiting, kept, needy]
-    upcoming, expiring, ending = upcoming_event(), upcoming_event(), upcoming_event()
+    upcoming, expiring, ending = (starting_soon("erasure", STREAM_URL) for _ in range(3))
 
     with (
         smtp_server() as smtp,

@@ -127,6 +127,27 @@ def event_payload(now: datetime | None = None, **changes: Any) -> dict[str, Any]
     return payload
 
 
+def starting_soon(prefix: str, stream_url: str) -> dict[str, Any]:
+    """An event that starts in ten minutes, one seat, registration still open.
+
+    Its stream links open at once (they open an hour before the start), so
+    the tests that follow a watch link need not move any clock.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts = now + timedelta(minutes=10)
+    return event_payload(
+        now=now,
+        id=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        in_person_capacity=1,
+        starts_at=starts.isoformat(),
+        ends_at=(starts + timedelta(hours=3)).isoformat(),
+        registration_opens_at=(now - timedelta(days=1)).isoformat(),
+        registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
+        stream_url=stream_url,
+        agenda=[],
+    )
+
+
 def registration_payload(**changes: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "first_name": "Matti",
