@@ -269,6 +269,11 @@ class Subscription:
         self.lost = 0
         self.subscribed = 0
 
+    @property
+    def consuming(self) -> bool:
+        """Subscribed right now (as far as it knows): for a health check."""
+        return self._consuming
+
     async def run(self) -> None:
         """Until cancelled. Raises what reconnecting will not mend (``REFUSED``) and errors
         of ``deliver`` other than ``LOST`` ones (those reconnect, and the message comes again).
