@@ -157,7 +157,7 @@ async def subscribe(
 def log_subscriber_to_stderr() -> None:
     """The subscriber's losses and new subscriptions, on stderr, apart from the summary."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("subscriber: %(message)s"))
+    handler.setFormatter(logging.Formatter("subscriber: %(asctime)s %(message)s"))
     subscriber_log = logging.getLogger("examples.subscriber")
     subscriber_log.addHandler(handler)
     subscriber_log.setLevel(logging.INFO)
