@@ -275,8 +275,12 @@ class Subscription:
         return self._consuming
 
     async def run(self) -> None:
-        """Until cancelled. Raises what reconnecting will not mend (``REFUSED``) and errors
-        of ``deliver`` other than ``LOST`` ones (those reconnect, and the message comes again).
+        """Stay subscribed until cancelled.
+
+        Raises what reconnecting will not mend (``REFUSED``), and an error of
+        ``deliver`` that is not a ``LOST`` one: a bug in handling should stop
+        the subscriber, not loop. (A ``LOST`` one, such as an OSError of the
+        handler's own database, reconnects, and the message comes again.)
         """
         while True:
             try:
@@ -372,6 +376,7 @@ class Subscription:
 def _set_once(
     closed: asyncio.Future[BaseException | None], _sender: object, error: BaseException | None
 ) -> None:
+    """Close callback of the connection and of the channel: the first one to close says why."""
     if not closed.done():
         closed.set_result(error)
 
