@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -58,13 +59,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-import aio_pika
 import httpx
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from examples.subscriber import Reading, Subscription
 from tests.chaos.infrastructure import ChaosInfrastructure
+from tests.support.amqp import declare_integration_exchange
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.polling import eventually
 from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
@@ -92,6 +95,7 @@ class Subscriber:
     """An integrating system's own durable queue on ``ilmo.events`` (integration events)."""
 
     messages: list[tuple[str | None, str, str, dict[str, Any]]] = field(default_factory=list)
+    subscription: Subscription | None = None
 
     def record(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -101,43 +105,63 @@ class Subscriber:
         digest = hashlib.sha256(message.body).hexdigest()
         self.messages.append((message.message_id, str(message.routing_key or ""), digest, data))
 
+    @property
+    def listening(self) -> bool:
+        """Subscribed right now: what is published reaches it, or waits in its queue for it."""
+        return self.subscription is not None and self.subscription.consuming
+
 
 async def subscribe(
     infrastructure: IsolatedInfrastructure, subscriber: Subscriber
-) -> aio_pika.abc.AbstractRobustConnection:
-    """The outside system: an integrator user, which may bind its own queues to ilmo.events."""
+) -> asyncio.Task[None]:
+    """The outside system: an integrator user, which may bind its own queues to ilmo.events.
+
+    It stays subscribed as the example integrators copy does
+    (``examples.subscriber.Subscription``): plain connections, each one
+    declaring, binding and consuming afresh, with a backoff between attempts;
+    not ``connect_robust``, which after a broker kill sometimes came back
+    without its consumer. It logs each loss and new subscription on stderr.
+    Returns once it has subscribed, with the task that keeps it so.
+    """
     # The operator declares the exchange (as the services do when they start); an
     # integrator may only look it up.
-    async with await aio_pika.connect(infrastructure.amqp_url) as operator:
-        channel = await operator.channel()
-        await channel.declare_exchange("ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True)
-    connection = await aio_pika.connect_robust(infrastructure.integrator("chaos"))
-    channel = await connection.channel()
-    exchange = await channel.get_exchange("ilmo.events")
+    await declare_integration_exchange(infrastructure.amqp_url)
     queue_name = infrastructure.integrator_queue("chaos", "subscriber")
-    # As an integrating system would: a quorum queue survives a broker crash.
-    queue = await channel.declare_queue(
-        queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await queue.bind(exchange, "#")
 
-    async def on_message(message: AbstractIncomingMessage) -> None:
+    async def declare(channel: AbstractChannel) -> Reading:
+        exchange = await channel.get_exchange("ilmo.events")
+        # As an integrating system would: a quorum queue survives a broker crash.
+        queue = await channel.declare_queue(
+            queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, "#")
+        return Reading(queue)
+
+    async def deliver(message: AbstractIncomingMessage) -> None:
         subscriber.record(message)
         await message.ack()
 
-    await queue.consume(on_message)
+    subscription = Subscription(infrastructure.integrator("chaos"), declare, deliver, prefetch=100)
+    subscriber.subscription = subscription
+    task = asyncio.create_task(subscription.run())
 
-    # Said on stderr, so that a run whose subscriber stops seeing events shows
-    # whether its connection came back (one full run so far: it did not say).
-    def lost(_closed: object, error: BaseException | None) -> None:
-        print(f"subscriber: connection lost ({type(error).__name__})", file=sys.stderr)
+    async def subscribed() -> bool:
+        if task.done():
+            task.result()  # raises why it stopped
+        return subscription.subscribed > 0
 
-    def reconnected(_connection: object) -> None:
-        print("subscriber: reconnected", file=sys.stderr)
+    await eventually(subscribed, what="the outside subscriber's first subscription")
+    return task
 
-    connection.close_callbacks.add(lost)
-    connection.reconnect_callbacks.add(reconnected)
-    return connection
+
+def log_subscriber_to_stderr() -> None:
+    """The subscriber's losses and new subscriptions, on stderr, apart from the summary."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("subscriber: %(asctime)s %(message)s"))
+    subscriber_log = logging.getLogger("examples.subscriber")
+    subscriber_log.addHandler(handler)
+    subscriber_log.setLevel(logging.INFO)
+    subscriber_log.propagate = False
 
 
 # ------------------------------------------------------------------ load
@@ -705,9 +729,11 @@ async def settle(
             last, changed_at = now, time.monotonic()
             continue
         unchanged = time.monotonic() - changed_at
-        if not now.outstanding and unchanged >= quiet:
+        # A subscriber that is reconnecting has events still to come.
+        waiting = bool(now.outstanding) or not subscriber.listening
+        if not waiting and unchanged >= quiet:
             return now, changed_at - started, True
-        if now.outstanding and unchanged >= stall:
+        if waiting and unchanged >= stall:
             return now, time.monotonic() - started, False
 
 
@@ -919,6 +945,23 @@ def check_no_personal_data(
             violations.append(f"subscriber: {routing_key} {message_id} carried {', '.join(leaked)}")
 
 
+def check_subscription(
+    subscriber: Subscriber,
+    subscribing: asyncio.Task[None],
+    figures: dict[str, int],
+    violations: list[str],
+) -> None:
+    """The subscriber kept subscribing: it never gave up, and it came back after every loss."""
+    subscription = subscriber.subscription
+    assert subscription is not None
+    figures["subscriber connections lost"] = subscription.lost
+    figures["subscriber subscribed again"] = subscription.subscribed - 1
+    if subscribing.done():
+        violations.append(f"subscriber stopped: {subscribing.exception()!r}")
+    elif not subscriber.listening:
+        violations.append("subscriber not subscribed at the end of the run")
+
+
 def check_subscriber(
     subscriber: Subscriber,
     stored: list[tuple[Outcome, dict[str, Any]]],
@@ -1056,7 +1099,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
     smtp = SmtpTestServer()
     smtp.up()
     subscriber = Subscriber()
-    connection = await subscribe(infrastructure, subscriber)
+    subscribing = await subscribe(infrastructure, subscriber)
     try:
         with running_services(
             infrastructure,
@@ -1098,7 +1141,9 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
                 violations.append(
                     f"stalled: no progress for {arguments.stall:.0f}s with "
                     f"{final.outstanding} items of work outstanding"
+                    + ("" if subscriber.listening else ", the subscriber not subscribed")
                 )
+            check_subscription(subscriber, subscribing, figures, violations)
             report(
                 arguments,
                 load,
@@ -1114,7 +1159,9 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             )
             return 1 if violations else 0
     finally:
-        await connection.close()
+        subscribing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await subscribing
         smtp.down()
 
 
@@ -1205,6 +1252,11 @@ def report(
             figures.get("integration events with personal data", 0),
         ),
         ("redelivered to subscriber (ok)", figures.get("redelivered to subscriber", 0)),
+        (
+            "subscriber connections lost / subscribed again",
+            f"{figures.get('subscriber connections lost', 0)} / "
+            f"{figures.get('subscriber subscribed again', 0)}",
+        ),
         ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
         ("  of which left unconfirmed (ok)", figures.get("left unconfirmed without 202", 0)),
         ("load duration", f"{load_seconds:.1f}s"),
@@ -1241,9 +1293,10 @@ def _median_max(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # The subscriber's reconnects after each broker kill are expected; their
-    # tracebacks would bury the summary.
+    # tracebacks would bury the summary. Its own lines say what happened.
     for noisy in ("aio_pika", "aiormq"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    log_subscriber_to_stderr()
     parser = argparse.ArgumentParser(
         prog="python -m tests.chaos.run", description=__doc__.split("\n")[0] if __doc__ else None
     )

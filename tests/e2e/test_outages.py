@@ -14,7 +14,6 @@ import dataclasses
 import signal
 import subprocess
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -22,26 +21,13 @@ import pytest
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually, eventually_sync
 from tests.support.processes import ServiceProcess, running_services
-from tests.support.proxy import TcpRelay, relay_to
+from tests.support.proxy import relay_to, server_of, through
 from tests.support.registration import bearer, create_event, register
 from tests.support.smtp import SmtpTestServer, smtp_server
 
 # How long a service may take to be ready once the server it waited for answers:
 # the backoff's cap (5 s) and a connection's setup, with room for a loaded machine.
 READY_WITHIN = 30.0
-
-
-def through(url: str, relay: TcpRelay) -> str:
-    """``url`` with its host and port replaced by the relay's."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def server_of(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 0
 
 
 def await_readiness(

@@ -26,7 +26,7 @@ from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.subscription import PUBLISHER_HEADER, REASON_HEADER, Subscription
 from ilmo_shared.messaging.topology import RedeliveryPolicy
 from ilmo_shared.outbox import outbox_entry
-from tests.support.amqp import amqp_connection
+from tests.support.amqp import amqp_connection, declare_integration_exchange
 from tests.support.capacity import accepted
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
@@ -52,9 +52,7 @@ def message(
 @pytest.fixture(autouse=True)
 async def exchanges(infrastructure: IsolatedInfrastructure) -> None:
     """``ilmo.events`` exists, as it does once any service has started."""
-    async with amqp_connection(infrastructure.amqp_url) as connection:
-        channel = await connection.channel()
-        await channel.declare_exchange("ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    await declare_integration_exchange(infrastructure.amqp_url)
 
 
 async def test_an_integrator_reads_ilmo_events_in_its_own_queues_and_can_publish_nothing(

@@ -103,6 +103,16 @@ async def amqp_connection(url: str) -> AsyncIterator[aio_pika.abc.AbstractRobust
         await connection.close()
 
 
+async def declare_integration_exchange(url: str) -> None:
+    """``ilmo.events`` exists, as it does once any service has started.
+
+    ``url`` is the operator's (or a service's): an integrator may only look it up.
+    """
+    async with amqp_connection(url) as connection:
+        channel = await connection.channel()
+        await channel.declare_exchange("ilmo.events", aio_pika.ExchangeType.TOPIC, durable=True)
+
+
 @asynccontextmanager
 async def event_tap(
     url: str, binding: str = "#", *, exchange: str = "ilmo.internal"

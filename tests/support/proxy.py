@@ -18,6 +18,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.support.processes import free_port
 
@@ -96,3 +97,17 @@ def relay_to(host: str, port: int, *, up: bool = True) -> Iterator[TcpRelay]:
         yield relay
     finally:
         relay.close()
+
+
+def through(url: str, relay: TcpRelay) -> str:
+    """``url`` with its host and port replaced by the relay's."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def server_of(url: str) -> tuple[str, int]:
+    """The host and port ``url`` points at: what a relay forwards to."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 0
