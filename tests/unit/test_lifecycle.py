@@ -16,6 +16,12 @@ def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success() -> None
     assert backoff.next_delay() == 0.2
 
 
+def test_backoff_stays_at_its_cap_through_an_outage_of_any_length() -> None:
+    backoff = Backoff(initial=0.2, cap=5.0, jitter=lambda: 1.0)
+    waits = [backoff.next_delay() for _ in range(5000)]  # past 2**1024, a float's limit
+    assert waits[-1] == 5.0
+
+
 def test_backoff_jitter_spreads_each_wait_within_the_upper_half_of_its_step() -> None:
     waits = [Backoff(initial=1.0, cap=1.0).next_delay() for _ in range(200)]
     assert all(0.5 <= wait <= 1.0 for wait in waits)

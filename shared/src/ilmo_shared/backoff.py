@@ -13,6 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Jitter = Callable[[], float]
+# Failures past this many no longer grow the step: any cap is reached long
+# before, and a float power grows past 1e308 (OverflowError) at 2**1024, which
+# an outage of an hour or so of 5 s waits would otherwise reach.
+_MAX_EXPONENT = 64
 
 
 def _equal_jitter() -> float:
@@ -31,7 +35,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The wait after one more failure."""
-        step = min(self.cap, self.initial * self.factor**self.failures)
+        step = min(self.cap, self.initial * self.factor ** min(self.failures, _MAX_EXPONENT))
         self.failures += 1
         return step * self.jitter()
 
