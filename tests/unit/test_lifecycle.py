@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from faststream.rabbit import RabbitBroker
 
 from ilmo_shared.backoff import Backoff
-from ilmo_shared.lifecycle import Dependency, Phase, Readiness, node_name, point_broker_at
+from ilmo_shared.lifecycle import (
+    Dependency,
+    Phase,
+    Ping,
+    Readiness,
+    node_name,
+    point_broker_at,
+)
 
 
 def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success() -> None:
@@ -69,3 +78,41 @@ def test_the_broker_connects_to_the_node_it_is_pointed_at() -> None:
     assert broker._connection_kwargs["url"].startswith("amqp://guest:guest@node-a:5672/")
     point_broker_at(broker, "amqp://guest:guest@node-b:5672/")
     assert broker._connection_kwargs["url"] == "amqp://guest:guest@node-b:5672/"
+
+
+async def test_a_ping_that_will_not_let_go_counts_as_down_at_once_and_is_not_repeated() -> None:
+    """The watch loop never waits on a driver operation that is slow to cancel."""
+    release, ended = asyncio.Event(), asyncio.Event()
+    started = 0
+
+    async def stubborn() -> None:
+        nonlocal started
+        started += 1
+        while True:
+            try:
+                await release.wait()
+                break
+            except asyncio.CancelledError:
+                continue  # as PyMongo's lock re-acquisition does
+        ended.set()
+
+    ping = Ping(stubborn, timeout=0.01)
+    assert not await asyncio.wait_for(ping.answered(), timeout=5)
+    assert not await asyncio.wait_for(ping.answered(), timeout=5)
+    assert started == 1  # no second ping while the first has not ended
+    release.set()
+    await asyncio.wait_for(ended.wait(), timeout=5)
+    await asyncio.sleep(0)  # the task finishes after its body
+    assert await ping.answered()  # a new ping, which answers
+    assert started == 2
+
+
+async def test_a_ping_that_answers_or_fails_says_so() -> None:
+    async def answers() -> None:
+        return None
+
+    async def refuses() -> None:
+        raise ConnectionRefusedError
+
+    assert await Ping(answers, timeout=1).answered()
+    assert not await Ping(refuses, timeout=1).answered()

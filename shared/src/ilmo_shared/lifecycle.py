@@ -127,6 +127,34 @@ async def _bounded(step: str, work: Awaitable[None], seconds: float) -> None:
         log.warning("shutdown_step_failed", step=step, error=type(error).__name__)
 
 
+class Ping:
+    """One database ping at a time, given up on after ``timeout`` without waiting for it.
+
+    ``asyncio.wait_for`` waits for the operation it cancels to finish, and a
+    PyMongo operation may take long to let go (its condition variables
+    re-acquire their lock even when cancelled; its blocking socket calls are
+    shielded). The watch loop that tells ``/health/ready`` the database is back
+    must never wait on that: a ping that does not answer in time counts as
+    "down" at once and is left to end on its own, and no second one starts
+    while it has not.
+    """
+
+    def __init__(self, ping: Callable[[], Awaitable[object]], timeout: float) -> None:
+        self._ping = ping
+        self._timeout = timeout
+        self._pending: asyncio.Task[object] | None = None
+
+    async def answered(self) -> bool:
+        if self._pending is not None and not self._pending.done():
+            return False  # the last one has not given up yet
+        self._pending = asyncio.ensure_future(self._ping())
+        done, _ = await asyncio.wait({self._pending}, timeout=self._timeout)
+        if not done:
+            self._pending.cancel()
+            return False
+        return not self._pending.cancelled() and self._pending.exception() is None
+
+
 class Lifecycle:
     """Owns the order in which a service connects, starts its work, and stops."""
 
@@ -148,6 +176,7 @@ class Lifecycle:
         self._connect_timeout = connect_timeout
         self._failover_after = failover_after
         self._backoff = backoff
+        self._database_ping = Ping(lambda: infrastructure.database.command("ping"), 2.0)
         self._up: dict[Dependency, bool | None] = {d: None for d in Dependency}
         self._running = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -326,11 +355,7 @@ class Lifecycle:
                 broker_down_since = None
 
     async def _probe_database(self) -> bool:
-        try:
-            await asyncio.wait_for(self._infrastructure.database.command("ping"), timeout=2.0)
-        except Exception:
-            return False
-        return True
+        return await self._database_ping.answered()
 
     async def _fail_over(self) -> None:
         """The node in use stays unreachable: reconnect to another, and consume there."""
