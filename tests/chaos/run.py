@@ -794,6 +794,11 @@ def check(
         if outcome.cancelled and row["status"] != "cancelled":
             figures["cancel not applied"] += 1
             violations.append(f"cancel lost: {row['id']} is {row['status']} after a 2xx DELETE")
+        if outcome.cancel_requested and not outcome.cancelled:
+            # Every cancellation is asked for before the event starts; any
+            # answer but a 2xx (or giving up through the faults) is a fault.
+            figures["cancel refused"] += 1
+            violations.append(f"cancel refused: {row['id']} ({outcome.detail or 'gave up'})")
     figures["stored without 202"] = len(final.registrations) - len(stored)
     figures["left unconfirmed without 202"] = sum(
         r["status"] == PENDING for r in final.registrations
@@ -1063,7 +1068,10 @@ async def probe_links(
 
 def chaos_event(capacity: int) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
-    starts = now + timedelta(minutes=10)
+    # Late enough that every cancellation (the last step of the load, after
+    # faults and confirmations) comes before the start, soon enough that the
+    # personal stream links are already open (30 minutes before).
+    starts = now + timedelta(minutes=25)
     return event_payload(
         now=now,
         id=f"chaos-{uuid.uuid4().hex[:8]}",
