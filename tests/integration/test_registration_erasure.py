@@ -105,12 +105,17 @@ async def test_after_erasure_the_manage_link_and_the_api_answer_410(
     page = await client.get(f"/manage/{registration_id}?token={link_token}")
     assert page.status_code == 410
     assert "poistettu" in page.text
-    form = await client.post(
-        f"/manage/{registration_id}/cancel",
-        content=f"token={link_token}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    for form in ("cancel", "needs"):
+        posted = await client.post(
+            f"/manage/{registration_id}/{form}",
+            content=f"token={link_token}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert posted.status_code == 410, form
+    needs = await client.delete(
+        f"/api/v1/registrations/{registration_id}/needs", headers=bearer(link_token)
     )
-    assert form.status_code == 410
+    assert needs.status_code == 410
     # A wrong link token still learns nothing.
     wrong = await client.get(f"/manage/{registration_id}?token={link_token[:-1]}x")
     assert wrong.status_code == 404

@@ -410,7 +410,9 @@ def registration_router(
         summary="Withdraw the consent to process one's needs",
         description="With the manage_token or the manage link's token, as for GET. The needs "
         "are erased at once and the withdrawal is recorded; repeating it is harmless.",
-        responses=problem_responses(401, 404),
+        responses=problem_responses(
+            401, 404, _410="The registration was erased (`/problems/registration-erased`)."
+        ),
     )
     async def withdraw_needs_consent(
         registration_id: str, credentials: ManageCredentials, response: Response

@@ -84,10 +84,8 @@ def manage_router(usecases: UseCases) -> APIRouter:
             return error_page_response(404)
         try:
             linked = await usecases.follow_link(registration_id, token)
-        except NotFound:
-            return error_page_response(404)
-        except Erased:
-            return error_page_response(410)
+        except (NotFound, Erased) as refused:
+            return _gone_or_wrong(refused)
         return page_response(200, manage_page(_page(linked, token)))
 
     @router.post(
@@ -112,17 +110,12 @@ def manage_router(usecases: UseCases) -> APIRouter:
         try:
             registration = await usecases.linked(registration_id, token)
             await usecases.cancel(registration)
-        except NotFound:
-            return error_page_response(404)
-        except Erased:
-            return error_page_response(410)
+        except (NotFound, Erased) as refused:
+            return _gone_or_wrong(refused)
         except EventStarted:
             language = registration.registrant.language
             return page_response(409, event_started_page(language, registration.id, token))
-        return Response(
-            status_code=303,
-            headers={"Location": back_to_page(registration.id, token), **PAGE_HEADERS},
-        )
+        return _back_to_page(registration.id, token)
 
     @router.post(
         "/{registration_id}/needs",
@@ -134,6 +127,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
         responses={
             303: {"description": "Withdrawn (or nothing to withdraw); back to the manage page."},
             404: {"description": "Wrong link.", **HTML},
+            410: {"description": "The registration was erased.", **HTML},
         },
         openapi_extra={"requestBody": TOKEN_FORM},
     )
@@ -143,15 +137,25 @@ def manage_router(usecases: UseCases) -> APIRouter:
             return error_page_response(404)
         try:
             registration = await usecases.linked(registration_id, token)
-        except NotFound:
-            return error_page_response(404)
+        except (NotFound, Erased) as refused:
+            return _gone_or_wrong(refused)
         await usecases.withdraw_needs_consent(registration)
-        return Response(
-            status_code=303,
-            headers={"Location": back_to_page(registration.id, token), **PAGE_HEADERS},
-        )
+        return _back_to_page(registration.id, token)
 
     return router
+
+
+def _gone_or_wrong(refused: NotFound | Erased) -> Response:
+    """The page for a link to an erased registration (410), or a wrong link (404)."""
+    return error_page_response(410 if isinstance(refused, Erased) else 404)
+
+
+def _back_to_page(registration_id: str, token: str) -> Response:
+    """After a form: back to the manage page (303), which shows what changed."""
+    return Response(
+        status_code=303,
+        headers={"Location": back_to_page(registration_id, token), **PAGE_HEADERS},
+    )
 
 
 async def form_token(request: Request) -> str | None:
