@@ -73,14 +73,8 @@ rabbitmq_sbin() {
 }
 
 rabbitmq_install() {
-	local log=$LOG_DIR/rabbitmq-install.log
-	[[ $(id -u) -eq 0 ]] ||
-		die "rabbitmq: nothing answers at $(host_port "$RMQ_HOST" "$RMQ_PORT") and rabbitmq-server is not installed; install it as root (apt-get install rabbitmq-server) or set ILMO_AMQP_URL to a running broker"
-	command -v apt-get >/dev/null ||
-		die "rabbitmq: rabbitmq-server is not installed and there is no apt-get; install RabbitMQ or set ILMO_AMQP_URL to a running broker"
-	note "installing Debian package rabbitmq-server (log: $(rel "$log")) ..."
-	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server; } >>"$log" 2>&1 ||
-		die "rabbitmq: apt-get install rabbitmq-server failed; see $(rel "$log")"
+	debian_install rabbitmq rabbitmq-server "$(host_port "$RMQ_HOST" "$RMQ_PORT")" \
+		"set ILMO_AMQP_URL to a running broker"
 }
 
 # The Debian wrapper scripts run the broker and its CLI tools as the rabbitmq
@@ -422,14 +416,8 @@ ferretdb_status() {
 # no persistence (--save '' --appendonly no), and a restart merely resets them.
 
 redis_install() {
-	local log=$LOG_DIR/redis-install.log
-	[[ $(id -u) -eq 0 ]] ||
-		die "redis: nothing answers at $(host_port "$REDIS_HOST" "$REDIS_PORT") and redis-server is not installed; install it as root (apt-get install redis-server) or set ILMO_REDIS_URL to a running Redis"
-	command -v apt-get >/dev/null ||
-		die "redis: redis-server is not installed and there is no apt-get; install Redis or set ILMO_REDIS_URL to a running Redis"
-	note "installing Debian package redis-server (log: $(rel "$log")) ..."
-	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; } >>"$log" 2>&1 ||
-		die "redis: apt-get install redis-server failed; see $(rel "$log")"
+	debian_install redis redis-server "$(host_port "$REDIS_HOST" "$REDIS_PORT")" \
+		"set ILMO_REDIS_URL to a running Redis"
 }
 
 redis_owner() {

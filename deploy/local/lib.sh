@@ -40,6 +40,22 @@ rel() {
 	esac
 }
 
+# debian_install COMPONENT PACKAGE ADDRESS ALTERNATIVE
+# Install a Debian package for a component that does not answer at ADDRESS,
+# or die saying how else to get it (ALTERNATIVE, e.g. "set ILMO_X_URL to ...").
+# Needs root and apt-get; the output goes to .local/log/COMPONENT-install.log.
+debian_install() {
+	local component=$1 package=$2 address=$3 alternative=$4
+	local log=$LOG_DIR/$component-install.log
+	[[ $(id -u) -eq 0 ]] ||
+		die "$component: nothing answers at $address and $package is not installed; install it as root (apt-get install $package) or $alternative"
+	command -v apt-get >/dev/null ||
+		die "$component: $package is not installed and there is no apt-get; install it or $alternative"
+	note "installing Debian package $package (log: $(rel "$log")) ..."
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$package"; } >>"$log" 2>&1 ||
+		die "$component: apt-get install $package failed; see $(rel "$log")"
+}
+
 # parse_url URL DEFAULT_PORT: sets URL_HOST and URL_PORT from the first host of
 # scheme://[user[:password]@]host[:port][,host2...][/path][?query].
 parse_url() {
