@@ -119,6 +119,15 @@ def event_payload(now: datetime | None = None, **changes: Any) -> dict[str, Any]
         ],
         "target_groups": ["valtionhallinto", "kunnat", "hyvinvointialueet", "järjestöt"],
         "published": True,
+        "organiser": {
+            "name": {
+                "fi": "Valtiovarainministeriö",
+                "sv": "Finansministeriet",
+                "en": "Ministry of Finance",
+            },
+            "email": "seminaari@vm.example.fi",
+            "phone": "+358 295 16001",
+        },
         # Tests about something else register people accepted at once; those
         # about confirmation (and the walking skeleton) turn it on.
         "email_confirmation": False,

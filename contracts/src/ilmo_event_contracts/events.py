@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 # The durable topic exchange every internal event is published on (routing key =
 # event type); only Ilmo's services read it.
@@ -165,31 +165,74 @@ class LocalizedText(BaseModel):
         return getattr(self, language.value) or self.fi
 
 
+def _finnish_if_plain(value: object) -> object:
+    """A plain string where texts per language are expected is the Finnish text.
+
+    Events written before names differed by language (a venue's ``name`` was
+    one string) read on unchanged.
+    """
+    return {"fi": value} if isinstance(value, str) else value
+
+
+# Text per language that a plain string also gives (as the Finnish text).
+Multilingual = Annotated[LocalizedText, BeforeValidator(_finnish_if_plain)]
+
+
 class Venue(BaseModel):
-    """Where the in-person audience goes."""
+    """Where the in-person audience goes; its name may differ by language."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    name: str
+    name: Multilingual = Field(
+        description='"Valtiovarainministeriö" in Finnish, "Finansministeriet" in Swedish.'
+    )
     address: str
     arrival_instructions: LocalizedText | None = None
 
 
+class Organiser(BaseModel):
+    """Who holds the event, and where a registrant's questions go.
+
+    Mails are sent in the organiser's name (from Ilmo's own address) with
+    ``Reply-To`` set to ``email``; pages show the organiser and the contact.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Multilingual
+    email: EmailStr = Field(description="Where questions about the event go.")
+    phone: str | None = None
+
+
 class Speaker(BaseModel):
+    """A person on the agenda; title and organisation may differ by language."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str
-    title: str | None = None
-    organisation: str | None = None
+    title: Multilingual | None = None
+    organisation: Multilingual | None = None
+
+
+class Talk(BaseModel):
+    """One talk (or panel) within an agenda block, with its speakers."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    title: LocalizedText
+    speakers: tuple[Speaker, ...] = ()
 
 
 class AgendaItem(BaseModel):
+    """A block of the agenda: its time, title, its own speakers (a host) and its talks."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     starts_at: datetime
     ends_at: datetime
     title: LocalizedText
     speakers: tuple[Speaker, ...] = ()
+    talks: tuple[Talk, ...] = ()
 
 
 # Personal data of an event's registrations is erased this many days after the
@@ -238,8 +281,11 @@ class EventContent(BaseModel):
         description="Personal stream links close this long after.",
     )
     agenda: tuple[AgendaItem, ...] = ()
-    target_groups: tuple[str, ...] = ()
+    target_groups: tuple[Multilingual, ...] = ()
     published: bool
+    # Optional only so that events stored before it existed still read; the
+    # API requires it of every event written.
+    organiser: Organiser | None = None
     # With a default, so that events stored before the field existed still read.
     retention_days: int = Field(
         default=RETENTION_DAYS,

@@ -167,7 +167,7 @@ class MailRenderer:
             "manage_url": manage_link(
                 self._manage_base, self._manage_secret, request.registration_id
             ),
-            "venue_name": event.venue.name,
+            "venue_name": event.venue.name.in_language(language),
             "venue_address": event.venue.address,
             "arrival": (
                 event.venue.arrival_instructions.in_language(language)
@@ -180,8 +180,12 @@ class MailRenderer:
                     "title": item.title.in_language(language),
                     "speakers": ", ".join(
                         speaker.name
-                        + (f" ({speaker.title})" if speaker.title else "")
-                        + (f", {speaker.organisation}" if speaker.organisation else "")
+                        + (f" ({speaker.title.in_language(language)})" if speaker.title else "")
+                        + (
+                            f", {speaker.organisation.in_language(language)}"
+                            if speaker.organisation
+                            else ""
+                        )
                         for speaker in item.speakers
                     ),
                 }
@@ -326,7 +330,7 @@ class MailRenderer:
         entry = self._entry(
             f"{event.event_id}.{request.registration_id}@{self._domain}", event, language, now
         )
-        entry.add("location", f"{event.venue.name}, {event.venue.address}")
+        entry.add("location", f"{event.venue.name.in_language(language)}, {event.venue.address}")
         lines = [event.description.in_language(language)] if event.description else []
         if event.venue.arrival_instructions:
             lines.append(event.venue.arrival_instructions.in_language(language))

@@ -193,7 +193,7 @@ def _page(linked: LinkedRegistration, token: str) -> ManagePage:
         ends_at=spec.ends_at,
         timezone=spec.timezone,
         attendance=registrant.attendance,
-        venue_name=spec.venue.name if in_person else None,
+        venue_name=spec.venue.name.in_language(registrant.language) if in_person else None,
         venue_address=spec.venue.address if in_person else None,
         status=state.status,
         waitlist_position=state.waitlist_position,

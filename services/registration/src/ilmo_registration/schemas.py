@@ -145,6 +145,14 @@ class TitleIn(BaseModel):
     en: OptionalLine200 = None
 
 
+def _finnish_if_plain(value: object) -> object:
+    return {"fi": value} if isinstance(value, str) else value
+
+
+# A name per language ({"fi": ..., "sv": ...}); a plain string is the Finnish name.
+NameIn = Annotated[TitleIn, BeforeValidator(_finnish_if_plain)]
+
+
 class DescriptionIn(BaseModel):
     model_config = _INPUT
     fi: Text5000
@@ -161,7 +169,10 @@ class InstructionsIn(BaseModel):
 
 class VenueIn(BaseModel):
     model_config = _INPUT
-    name: Line200
+    name: NameIn = Field(
+        description='Per language: "Valtiovarainministeriö" (fi), "Finansministeriet" (sv); '
+        "a plain string is the Finnish name."
+    )
     address: Line300
     arrival_instructions: InstructionsIn | None = None
 
@@ -169,16 +180,36 @@ class VenueIn(BaseModel):
 class SpeakerIn(BaseModel):
     model_config = _INPUT
     name: Line100
-    title: OptionalLine200 = None
-    organisation: OptionalLine200 = None
+    title: NameIn | None = None
+    organisation: NameIn | None = None
+
+
+class TalkIn(BaseModel):
+    """A talk or panel within an agenda block."""
+
+    model_config = _INPUT
+    title: TitleIn
+    speakers: list[SpeakerIn] = Field(default_factory=list, max_length=20)
 
 
 class AgendaItemIn(BaseModel):
+    """A block of the agenda: its own speakers (a host, say) and the talks within it."""
+
     model_config = _INPUT
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     title: TitleIn
     speakers: list[SpeakerIn] = Field(default_factory=list, max_length=20)
+    talks: list[TalkIn] = Field(default_factory=list, max_length=20)
+
+
+class OrganiserIn(BaseModel):
+    """Who holds the event, and where questions go (mails carry it as Reply-To)."""
+
+    model_config = _INPUT
+    name: NameIn = Field(description='Per language, e.g. {"fi": "Valtiovarainministeriö", ...}.')
+    email: Email = Field(description="Contact for questions.")
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,30}$")] | None = None
 
 
 class EventFields(BaseModel):
@@ -207,8 +238,9 @@ class EventFields(BaseModel):
         f"(0 to {MAX_STREAM_WINDOW_MINUTES}).",
     )
     agenda: list[AgendaItemIn] = Field(default_factory=list, max_length=100)
-    target_groups: list[Line100] = Field(default_factory=list, max_length=30)
+    target_groups: list[NameIn] = Field(default_factory=list, max_length=30)
     published: bool = Field(default=False, strict=True)
+    organiser: OrganiserIn
     retention_days: RetentionDays = Field(
         default=RETENTION_DAYS,
         description="Registrants' personal data is erased this many days after the event "
@@ -255,8 +287,9 @@ class EventPatch(BaseModel):
     stream_opens_minutes_before: StreamMinutes | None = None
     stream_closes_minutes_after: StreamMinutes | None = None
     agenda: list[AgendaItemIn] | None = Field(default=None, max_length=100)
-    target_groups: list[Line100] | None = Field(default=None, max_length=30)
+    target_groups: list[NameIn] | None = Field(default=None, max_length=30)
     published: bool | None = Field(default=None, strict=True)
+    organiser: OrganiserIn | None = None
     retention_days: RetentionDays | None = None
     email_confirmation: bool | None = Field(default=None, strict=True)
 
