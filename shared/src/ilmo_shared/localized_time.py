@@ -26,6 +26,8 @@ from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_timezone_location
+
 from ilmo_event_contracts import Language
 
 WEEKDAYS_SHORT = {
@@ -182,3 +184,26 @@ def format_time_span(starts: datetime, ends: datetime, timezone: str, language: 
 
 def _times(start: datetime, end: datetime, language: Language) -> str:
     return f"{format_time(start, language)}{EN_DASH}{format_time(end, language)}"
+
+
+HELSINKI = "Europe/Helsinki"
+# How a reader names the zone of an event in Finland, next to its times.
+ZONE_NAMES = {
+    HELSINKI: {Language.FI: "Suomen aikaa", Language.SV: "finsk tid", Language.EN: "Finnish time"},
+    "UTC": {Language.FI: "UTC", Language.SV: "UTC", Language.EN: "UTC"},
+}
+
+
+def zone_name(timezone: str, language: Language) -> str:
+    """How an event's zone is named next to its times: ``Suomen aikaa``, never ``Europe/Helsinki``.
+
+    Finland's zone has the words people use; any other zone gets CLDR's
+    location name (``Sverigetid``, ``Sweden Time``) from Babel.
+    """
+    known = ZONE_NAMES.get(timezone)
+    if known is not None:
+        return known[language]
+    try:
+        return str(get_timezone_location(timezone, locale=language.value))
+    except LookupError:
+        return timezone

@@ -9,17 +9,11 @@ times (``Suomen aikaa`` rather than ``Europe/Helsinki``).
 
 from __future__ import annotations
 
-from ilmo_event_contracts import Language
-from ilmo_shared.localized_time import format_datetime, format_span, format_time_span
+from ilmo_shared.localized_time import (
+    format_datetime,
+    format_span,
+    format_time_span,
+    zone_name,
+)
 
 __all__ = ["format_datetime", "format_span", "format_time_span", "zone_name"]
-
-HELSINKI = "Europe/Helsinki"
-ZONE_NAMES = {
-    HELSINKI: {Language.FI: "Suomen aikaa", Language.SV: "finsk tid", Language.EN: "Finnish time"}
-}
-
-
-def zone_name(timezone: str, language: Language) -> str:
-    """How the event's zone is named next to its times: ``Suomen aikaa`` or the IANA name."""
-    return ZONE_NAMES.get(timezone, {}).get(language, timezone)
