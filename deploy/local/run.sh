@@ -481,9 +481,11 @@ create_sample_event() {
 		report sample exists "$base/api/v1/events/$SAMPLE_EVENT_ID"
 		return 0
 	fi
+	# The seminar of the announcement, on a Friday to come (sample_event.py).
+	"$VENV/bin/python" "$SCRIPT_DIR/sample_event.py" >"$RUN_DIR/sample-event.json"
 	status=$(curl -sS -o "$LOG_DIR/sample-event.response" -w '%{http_code}' \
 		-H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-		--data-binary "@$SAMPLE_EVENT" "$base/api/v1/events")
+		--data-binary "@$RUN_DIR/sample-event.json" "$base/api/v1/events")
 	case $status in
 	201) report sample created "$base/api/v1/events/$SAMPLE_EVENT_ID" ;;
 	409) report sample exists "$base/api/v1/events/$SAMPLE_EVENT_ID (unpublished)" ;;
@@ -496,8 +498,10 @@ print_urls() {
 	cat <<EOT
 
 Ilmo is running.
+  register here            http://127.0.0.1:$(port_of registration)/events/$SAMPLE_EVENT_ID
+  upcoming events          http://127.0.0.1:$(port_of registration)/
   API docs (registration)  http://127.0.0.1:$(operations_port_of registration)/docs
-  sample seminar           http://127.0.0.1:$(port_of registration)/api/v1/events/$SAMPLE_EVENT_ID
+  sample seminar (JSON)    http://127.0.0.1:$(port_of registration)/api/v1/events/$SAMPLE_EVENT_ID
   admin token              $(rel "$ADMIN_TOKEN_FILE") (or ILMO_ADMIN_TOKEN)
 EOT
 	printf '  %-24s %s\n' "operations listeners" "(health, /metrics, /docs, operator counts; never public)"
