@@ -130,14 +130,22 @@ async def page_at(browser: Browser) -> AsyncIterator[PageOpener]:
         await context.close()
 
 
-async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations of WCAG 2.0/2.1 A and AA on the page."""
+async def accessibility_violations(
+    page: Page, *, every_impact: bool = False
+) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations of WCAG 2.0/2.1 A and AA on the page.
+
+    ``every_impact`` keeps the minor and moderate ones too (for review, e.g. by
+    ``tests.screenshots``).
+    """
     options = {
         "runOnly": {"type": "tag", "values": list(WCAG_TAGS)},
         "resultTypes": ["violations"],
     }
     results = await _AXE.run(page, options=options)
     violations: list[dict[str, Any]] = results.response["violations"]
+    if every_impact:
+        return violations
     return [found for found in violations if found.get("impact") in BLOCKING_IMPACTS]
 
 
