@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
-        browser screenshots
+        browser screenshots messages
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -78,3 +78,19 @@ contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in con
 
 screenshots: setup infra browser ## PNGs of every page at 375 and 1280 px in fi/sv/en, under .local/screenshots/
 	$(UV) run --frozen python -m tests.screenshots
+
+# Every package with a locale/ folder has gettext catalogues (ilmo_shared.i18n).
+LOCALES = $(wildcard contracts/src/*/locale shared/src/*/locale services/*/src/*/locale)
+LANGUAGES = fi sv
+
+messages: setup ## Extract each package's texts (babel.cfg) and update its fi/sv catalogues
+	@mkdir -p .local/messages
+	for locale in $(LOCALES); do \
+	  package=$$(dirname "$$locale"); template=.local/messages/$$(basename "$$package").pot; \
+	  $(UV) run --frozen pybabel --quiet extract -F babel.cfg --sort-output --add-location file \
+	    --project Ilmo -o "$$template" "$$package"; \
+	  for language in $(LANGUAGES); do \
+	    $(UV) run --frozen pybabel --quiet update -i "$$template" -d "$$locale" -D messages \
+	      -l "$$language" --init-missing --ignore-obsolete; \
+	  done; \
+	done
