@@ -29,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.correlation import CorrelationIdMiddleware
+from ilmo_shared.http.cors import CrossOriginApi
 from ilmo_shared.http.health import health_router
 from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
 from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
@@ -139,6 +140,8 @@ class ServiceParts:
     declarations: Sequence[Declaration] = ()
     # The service's package: its gettext catalogue translates the service's problem details.
     catalogue: str = SHARED_CATALOGUE
+    # The sites whose scripts may call the public JSON API (ilmo_shared.http.cors); none: no CORS.
+    cors_origins: Sequence[str] = ()
 
 
 PROBLEMS_NOTE = (
@@ -187,6 +190,9 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     app.state.lifecycle = lifecycle
     settings = infrastructure.settings
     _add_middleware(app, settings, parts.pages)
+    if parts.cors_origins:
+        # Outermost: every answer of the API, errors included, carries the CORS headers.
+        app.add_middleware(CrossOriginApi, origins=parts.cors_origins)
     install_problem_handlers(app, parts.pages, parts.catalogue)
     app.include_router(health_router(lifecycle.readiness))
     for router in parts.routers:

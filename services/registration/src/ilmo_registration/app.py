@@ -69,6 +69,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         ServiceParts(
             title="Ilmo registration",
             catalogue=CATALOGUE,
+            cors_origins=settings.cors_allowed_origins,
             description="Event catalogue and registrations for hybrid events.",
             subscriptions=[
                 status_subscription(SERVICE, registrations),
