@@ -146,7 +146,9 @@ class ServiceParts:
 
 PROBLEMS_NOTE = (
     "Errors are RFC 9457 problem details (application/problem+json) whose `type` is a "
-    "relative URI under /problems/."
+    "relative URI under /problems/. Their `title`, `detail` and field messages follow "
+    "`Accept-Language` (fi, sv or en, named in `Content-Language`); English when it names "
+    "none of them."
 )
 
 
