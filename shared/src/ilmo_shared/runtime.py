@@ -29,9 +29,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.correlation import CorrelationIdMiddleware
+from ilmo_shared.http.cors import CrossOriginApi
 from ilmo_shared.http.health import health_router
 from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
-from ilmo_shared.http.problems import PageErrors, install_problem_handlers
+from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
@@ -137,11 +138,17 @@ class ServiceParts:
     workers: Sequence[Worker] = ()
     pages: PageErrors | None = None
     declarations: Sequence[Declaration] = ()
+    # The service's package: its gettext catalogue translates the service's problem details.
+    catalogue: str = SHARED_CATALOGUE
+    # The sites whose scripts may call the public JSON API (ilmo_shared.http.cors); none: no CORS.
+    cors_origins: Sequence[str] = ()
 
 
 PROBLEMS_NOTE = (
     "Errors are RFC 9457 problem details (application/problem+json) whose `type` is a "
-    "relative URI under /problems/."
+    "relative URI under /problems/. Their `title`, `detail` and field messages follow "
+    "`Accept-Language` (fi, sv or en, named in `Content-Language`); English when it names "
+    "none of them."
 )
 
 
@@ -185,7 +192,10 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     app.state.lifecycle = lifecycle
     settings = infrastructure.settings
     _add_middleware(app, settings, parts.pages)
-    install_problem_handlers(app, parts.pages)
+    if parts.cors_origins:
+        # Outermost: every answer of the API, errors included, carries the CORS headers.
+        app.add_middleware(CrossOriginApi, origins=parts.cors_origins)
+    install_problem_handlers(app, parts.pages, parts.catalogue)
     app.include_router(health_router(lifecycle.readiness))
     for router in parts.routers:
         app.include_router(router)

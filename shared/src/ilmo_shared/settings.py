@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ilmo_shared.http.cors import origin
 from ilmo_shared.messaging.users import SERVICES, EventOwners, default_user
 
 ENV_PREFIX = "ILMO_"
@@ -46,6 +47,10 @@ def _comma_separated(value: object) -> object:
 # whichever answers, and moves to another when the one it uses is gone.
 BrokerNodes = Annotated[
     tuple[AmqpUrl, ...], NoDecode, BeforeValidator(_comma_separated), Field(min_length=1)
+]
+# The sites whose scripts may call a JSON API (ilmo_shared.http.cors), comma-separated.
+Origins = Annotated[
+    tuple[Annotated[str, AfterValidator(origin)], ...], NoDecode, BeforeValidator(_comma_separated)
 ]
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.domain import ConfirmationPolicy
@@ -67,6 +68,8 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure,
         ServiceParts(
             title="Ilmo registration",
+            catalogue=CATALOGUE,
+            cors_origins=settings.cors_allowed_origins,
             description="Event catalogue and registrations for hybrid events.",
             subscriptions=[
                 status_subscription(SERVICE, registrations),

@@ -7,7 +7,7 @@ from typing import Annotated
 from limits import parse
 from pydantic import AfterValidator, AnyHttpUrl, Field, SecretStr
 
-from ilmo_shared.settings import Port, Secret, ServiceSettings
+from ilmo_shared.settings import Origins, Port, Secret, ServiceSettings
 
 
 def _rate_limit(value: str) -> str:
@@ -73,6 +73,11 @@ class RegistrationSettings(ServiceSettings):
     confirmation_expiry_minutes: float = Field(default=24 * 60, gt=0, le=30 * 24 * 60)
     confirmation_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+
+    # The sites whose scripts may call the JSON API from a browser (CORS; docs/integrating.md),
+    # e.g. ILMO_CORS_ALLOWED_ORIGINS=https://app.example.fi,https://intra.example.fi. None
+    # by default.
+    cors_allowed_origins: Origins = ()
 
     def public_url(self, path: str) -> str:
         return f"{str(self.public_base_url).rstrip('/')}{path}"
