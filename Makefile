@@ -9,7 +9,8 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench
+        test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
+        browser screenshots messages
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -24,7 +25,7 @@ stop: ## Stop the services, their supervisord and whatever infrastructure `make 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
 	@rc=0; deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
+test: setup infra browser lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -32,6 +33,9 @@ setup: ## Install uv if missing and the locked Python dependencies
 
 infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis and the SMTP sink
 	deploy/local/infra.sh up
+
+browser: ## Install Debian's chromium if missing: the browser tests and `make screenshots` drive it
+	deploy/local/browser.sh
 
 infra-down: ## Stop what `make infra` started
 	deploy/local/infra.sh down
@@ -43,7 +47,7 @@ lint: ## ruff: lint and formatting
 typecheck: ## mypy --strict over services, shared and tests
 	$(UV) run --frozen mypy .
 
-pytest: ## pytest over every layer (needs `make infra`)
+pytest: browser ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
@@ -52,7 +56,7 @@ test-unit: setup ## Fast unit tests, no infrastructure
 test-integration: setup infra ## Integration tests against real RabbitMQ and FerretDB
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: setup infra ## End-to-end tests: the services as processes
+test-e2e: setup infra browser ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
 
 CHAOS_ARGS ?= --seed 7 --registrations 2000 --concurrency 16 --faults 30
@@ -71,3 +75,22 @@ bench: setup infra ## Benchmark: the pipeline end to end vs the broker baseline 
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
 	$(UV) run --frozen ilmo-contracts
+
+screenshots: setup infra browser ## PNGs of every page at 375 and 1280 px in fi/sv/en, under .local/screenshots/
+	$(UV) run --frozen python -m tests.screenshots
+
+# Every package with a locale/ folder has gettext catalogues (ilmo_shared.i18n).
+LOCALES = $(wildcard contracts/src/*/locale shared/src/*/locale services/*/src/*/locale)
+LANGUAGES = fi sv
+
+messages: setup ## Extract each package's texts (babel.cfg) and update its fi/sv catalogues
+	@mkdir -p .local/messages
+	for locale in $(LOCALES); do \
+	  package=$$(dirname "$$locale"); template=.local/messages/$$(basename "$$package").pot; \
+	  $(UV) run --frozen pybabel --quiet extract -F babel.cfg --sort-output --add-location file \
+	    --project Ilmo -o "$$template" "$$package"; \
+	  for language in $(LANGUAGES); do \
+	    $(UV) run --frozen pybabel --quiet update -i "$$template" -d "$$locale" -D messages \
+	      -l "$$language" --init-missing --ignore-obsolete; \
+	  done; \
+	done

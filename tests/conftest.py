@@ -14,6 +14,9 @@ from tests.support.infrastructure import (
     remove_test_vhost,
 )
 
+# The real browser (``browser``, ``page_at``) for every layer that shows pages to people.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[IsolatedInfrastructure]:

@@ -31,7 +31,7 @@ from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.correlation import CorrelationIdMiddleware
 from ilmo_shared.http.health import health_router
 from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
-from ilmo_shared.http.problems import PageErrors, install_problem_handlers
+from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
@@ -137,6 +137,8 @@ class ServiceParts:
     workers: Sequence[Worker] = ()
     pages: PageErrors | None = None
     declarations: Sequence[Declaration] = ()
+    # The service's package: its gettext catalogue translates the service's problem details.
+    catalogue: str = SHARED_CATALOGUE
 
 
 PROBLEMS_NOTE = (
@@ -185,7 +187,7 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     app.state.lifecycle = lifecycle
     settings = infrastructure.settings
     _add_middleware(app, settings, parts.pages)
-    install_problem_handlers(app, parts.pages)
+    install_problem_handlers(app, parts.pages, parts.catalogue)
     app.include_router(health_router(lifecycle.readiness))
     for router in parts.routers:
         app.include_router(router)

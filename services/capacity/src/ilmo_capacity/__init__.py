@@ -1,0 +1,4 @@
+"""The capacity service."""
+
+# The package whose gettext catalogue (locale/) translates the texts the service defines.
+CATALOGUE = __name__

@@ -8,8 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from ilmo_capacity import CATALOGUE
 from ilmo_capacity.usecases import Seats
 from ilmo_shared.http.problems import Problem, ProblemRoute, problem_responses
+from ilmo_shared.i18n import _
 
 
 class SeatCounts(BaseModel):
@@ -42,8 +44,9 @@ def seats_router(use_cases: Seats) -> APIRouter:
             raise Problem(
                 404,
                 "event-not-found",
-                "Event not found",
-                "No published event with this id is known to the capacity service.",
+                _("Event not found"),
+                _("No published event with this id is known to the capacity service."),
+                catalogue=CATALOGUE,
             )
         return SeatCounts(
             event_id=event_id,

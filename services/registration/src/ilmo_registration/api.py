@@ -10,6 +10,7 @@ request, and nothing logs personal data.
 # No ``from __future__ import annotations``: FastAPI reads the route signatures,
 # whose dependencies refer to this module's closures.
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from ilmo_registration import CATALOGUE
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
     Erased,
@@ -54,6 +56,7 @@ from ilmo_shared.http.problems import (
     problem_responses,
     unauthorized,
 )
+from ilmo_shared.i18n import _
 from ilmo_shared.storage import ConcurrentChangeError
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -64,47 +67,61 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
     """The problem details that answer what a use case refused."""
     match refusal:
         case InvalidEvent():
-            return invalid(refusal.violations)
+            return invalid(refusal.violations, CATALOGUE)
         case EventExists():
-            return Problem(
-                409, "event-exists", "Event already exists", f"The id {refusal.event_id} is taken."
+            return _problem(
+                409,
+                "event-exists",
+                _("Event already exists"),
+                _("The id %(event_id)s is taken."),
+                event_id=refusal.event_id,
             )
         case NoFreeEventId():
-            return Problem(409, "conflict", "Could not choose an event id", "Try again.")
+            return _problem(409, "conflict", _("Could not choose an event id"), _("Try again."))
         case ConcurrentChangeError():
-            return Problem(409, "conflict", "Changed concurrently", "Try again.")
+            return _problem(409, "conflict", _("Changed concurrently"), _("Try again."))
         case RegistrationClosed(opens_at=opens_at) if opens_at is not None:
-            return _registration_closed(f"Registration opens at {opens_at.isoformat()}.")
+            return _registration_closed(_("Registration opens at %(at)s."), opens_at)
         case RegistrationClosed(closed_at=closed_at) if closed_at is not None:
-            return _registration_closed(f"Registration closed at {closed_at.isoformat()}.")
+            return _registration_closed(_("Registration closed at %(at)s."), closed_at)
         case PrivacyNoticeChanged(current=current):
-            return Problem(
+            return _problem(
                 409,
                 "privacy-notice-changed",
-                "The privacy notice has changed",
-                f"Show the notice in force (version {current.version}, "
-                "GET /api/v1/events/{id}/privacy-notice) and register with its version.",
+                _("The privacy notice has changed"),
+                _(
+                    "Show the notice in force (version %(version)s, "
+                    "GET /api/v1/events/{id}/privacy-notice) and register with its version."
+                ),
+                version=current.version,
             )
         case EventStarted():
-            return Problem(
+            return _problem(
                 409,
                 "event-started",
-                "The event has started",
-                "A registration can be cancelled only until the event starts.",
+                _("The event has started"),
+                _("A registration can be cancelled only until the event starts."),
             )
         case Erased():
-            return Problem(
+            return _problem(
                 410,
                 "registration-erased",
-                "Registration erased",
-                "The personal data of this registration was erased; its links no longer work.",
+                _("Registration erased"),
+                _("The personal data of this registration was erased; its links no longer work."),
             )
         case _:  # NotFound: a wrong token and an unknown id get the same answer
             return not_found()
 
 
-def _registration_closed(detail: str) -> Problem:
-    return Problem(409, "registration-closed", "Registration is closed", detail)
+def _problem(status: int, slug: str, title: str, detail: str, **values: object) -> Problem:
+    """A problem whose texts are in this service's catalogue."""
+    return Problem(status, slug, title, detail, values=values, catalogue=CATALOGUE)
+
+
+def _registration_closed(detail: str, at: datetime) -> Problem:
+    return _problem(
+        409, "registration-closed", _("Registration is closed"), detail, at=at.isoformat()
+    )
 
 
 class _RefusalsAsProblems(APIRoute):

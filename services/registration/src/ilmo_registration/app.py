@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 
+from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.csrf import FormTokens
@@ -80,6 +81,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure,
         ServiceParts(
             title="Ilmo registration",
+            catalogue=CATALOGUE,
             description="Event catalogue and registrations for hybrid events.",
             subscriptions=[
                 status_subscription(SERVICE, registrations),

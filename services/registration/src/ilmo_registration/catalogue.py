@@ -10,9 +10,10 @@ at once. Times are compared as instants; each must carry a UTC offset.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TypeVar
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ilmo_event_contracts import EventDetails, integration
 from ilmo_event_contracts.events import MAX_STREAM_WINDOW_MINUTES, EventContent
 from ilmo_shared.clock import to_millisecond
+from ilmo_shared.i18n import _
 
 EventT = TypeVar("EventT", bound=EventDetails)
 
@@ -36,10 +38,15 @@ _TIMEZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
 
 @dataclass(frozen=True)
 class Violation:
-    """A rule an input breaks: the JSON path of the field at fault and why."""
+    """A rule an input breaks: the JSON path of the field at fault and why.
+
+    ``message`` is an English message id of this service's catalogue; ``values``
+    fill its ``%(name)s`` placeholders once it is translated.
+    """
 
     field: str
     message: str
+    values: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
 
 # Everything the catalogue says about one event (frozen; the times carry offsets).
@@ -61,33 +68,38 @@ def zone(name: str) -> tzinfo | None:
         return None
 
 
+_STREAM_WINDOW = _("must be from 0 to %(minutes)s minutes")
+
+
 def violations(spec: EventSpec) -> list[Violation]:
     """Every catalogue rule ``spec`` breaks; empty when the event is coherent."""
     found: list[Violation] = []
     found += _text_rules(spec)
     found += _time_rules(spec)
     if spec.in_person_capacity < 0:
-        found.append(Violation("in_person_capacity", "must be zero or more"))
+        found.append(Violation("in_person_capacity", _("must be zero or more")))
     if zone(spec.timezone) is None:
-        found.append(Violation("timezone", "must be an IANA time zone name, e.g. Europe/Helsinki"))
+        found.append(
+            Violation("timezone", _("must be an IANA time zone name, e.g. Europe/Helsinki"))
+        )
     url = urlsplit(spec.stream_url)
     if url.scheme != "https" or not url.hostname:
-        found.append(Violation("stream_url", "must be an https URL"))
+        found.append(Violation("stream_url", _("must be an https URL")))
     for name in ("stream_opens_minutes_before", "stream_closes_minutes_after"):
         if not 0 <= getattr(spec, name) <= MAX_STREAM_WINDOW_MINUTES:
-            found.append(Violation(name, f"must be from 0 to {MAX_STREAM_WINDOW_MINUTES} minutes"))
+            found.append(Violation(name, _STREAM_WINDOW, {"minutes": MAX_STREAM_WINDOW_MINUTES}))
     return found
 
 
 def _text_rules(spec: EventSpec) -> list[Violation]:
     found = []
     if not spec.title.fi.strip():
-        found.append(Violation("title.fi", "a Finnish title is required"))
+        found.append(Violation("title.fi", _("a Finnish title is required")))
     if spec.description is not None and not spec.description.fi.strip():
-        found.append(Violation("description.fi", "a description needs a Finnish text"))
+        found.append(Violation("description.fi", _("a description needs a Finnish text")))
     for index, item in enumerate(spec.agenda):
         if not item.title.fi.strip():
-            found.append(Violation(f"agenda.{index}.title.fi", "a Finnish title is required"))
+            found.append(Violation(f"agenda.{index}.title.fi", _("a Finnish title is required")))
     return found
 
 
@@ -101,23 +113,25 @@ def _time_rules(spec: EventSpec) -> list[Violation]:
     for index, item in enumerate(spec.agenda):
         times[f"agenda.{index}.starts_at"] = item.starts_at
         times[f"agenda.{index}.ends_at"] = item.ends_at
-    naive = [Violation(name, "must include a UTC offset") for name, t in times.items() if _naive(t)]
+    naive = [
+        Violation(name, _("must include a UTC offset")) for name, t in times.items() if _naive(t)
+    ]
     if naive:
         return naive  # naive and aware times cannot be compared
     found = []
     if spec.ends_at <= spec.starts_at:
-        found.append(Violation("ends_at", "must be after starts_at"))
+        found.append(Violation("ends_at", _("must be after starts_at")))
     if spec.registration_closes_at >= spec.ends_at:
-        found.append(Violation("registration_closes_at", "must be before the event ends"))
+        found.append(Violation("registration_closes_at", _("must be before the event ends")))
     if spec.registration_opens_at >= spec.registration_closes_at:
-        found.append(Violation("registration_opens_at", "must be before registration_closes_at"))
+        found.append(Violation("registration_opens_at", _("must be before registration_closes_at")))
     for index, item in enumerate(spec.agenda):
         if item.starts_at < spec.starts_at or item.starts_at >= spec.ends_at:
-            found.append(Violation(f"agenda.{index}.starts_at", "must be within the event"))
+            found.append(Violation(f"agenda.{index}.starts_at", _("must be within the event")))
         if item.ends_at <= item.starts_at:
-            found.append(Violation(f"agenda.{index}.ends_at", "must be after the item starts"))
+            found.append(Violation(f"agenda.{index}.ends_at", _("must be after the item starts")))
         elif item.ends_at > spec.ends_at:
-            found.append(Violation(f"agenda.{index}.ends_at", "must be within the event"))
+            found.append(Violation(f"agenda.{index}.ends_at", _("must be within the event")))
     return found
 
 

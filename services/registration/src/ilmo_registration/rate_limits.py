@@ -27,8 +27,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter
 from starlette.requests import Request
 
+from ilmo_registration import CATALOGUE
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.http.problems import Problem
+from ilmo_shared.i18n import _
 
 log = structlog.get_logger(__name__)
 
@@ -165,7 +167,9 @@ def too_many_requests(seconds: int) -> Problem:
     return Problem(
         429,
         "too-many-requests",
-        "Too many requests",
-        f"Too many registrations; try again in {seconds} s.",
+        _("Too many requests"),
+        _("Too many registrations; try again in %(seconds)s s."),
         headers={"Retry-After": str(seconds)},
+        values={"seconds": seconds},
+        catalogue=CATALOGUE,
     )

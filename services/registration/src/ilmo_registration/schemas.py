@@ -51,6 +51,7 @@ from ilmo_registration.privacy import (
     NoticeShown,
     PrivacyNotice,
 )
+from ilmo_shared.i18n import _
 
 if TYPE_CHECKING:
     from ilmo_registration.storage import StoredEvent, StoredRegistration
@@ -60,13 +61,13 @@ if TYPE_CHECKING:
 
 def _single_line(value: str) -> str:
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
-        raise ValueError("must be a single line without control characters")
+        raise ValueError(_("must be a single line without control characters"))
     return value
 
 
 def _paragraphs(value: str) -> str:
     if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
-        raise ValueError("must not contain control characters")
+        raise ValueError(_("must not contain control characters"))
     return value
 
 
@@ -378,7 +379,7 @@ class RegistrationRequest(BaseModel):
         # Declared after ``needs``, so its validated value is known here; the
         # default is validated too, so leaving the consent out is caught.
         if info.data.get("needs") is not None and not consent:
-            raise ValueError("needs are processed only with needs_consent: true")
+            raise ValueError(_("needs are processed only with needs_consent: true"))
         return consent
 
     def registrant(self) -> Registrant:

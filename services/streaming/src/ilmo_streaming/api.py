@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 
 from ilmo_shared.http.problems import PageErrors, Problem, ProblemRoute, problem_responses
-from ilmo_streaming import pages
+from ilmo_shared.i18n import _
+from ilmo_streaming import CATALOGUE, pages
 from ilmo_streaming.domain import Ended, Gone, JoinDecision, NotOpenYet, Redirect, Unknown
 from ilmo_streaming.metrics import JOINS
 from ilmo_streaming.usecases import LinkQueries
@@ -153,8 +154,9 @@ def operator_router(queries: LinkQueries) -> APIRouter:
             raise Problem(
                 404,
                 "event-not-found",
-                "Event not found",
-                "The streaming service knows no event with this id.",
+                _("Event not found"),
+                _("The streaming service knows no event with this id."),
+                catalogue=CATALOGUE,
             )
         counts, stream = overview.counts, overview.stream
         return LinkCounts(

@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ilmo_shared.http.problems import PageErrors, http_problem
+from ilmo_shared.http.problems import PageErrors, api_language, http_problem
+from ilmo_shared.i18n import _
 
 CONTENT_TOO_LARGE = 413
 
@@ -33,8 +34,12 @@ class ContentTooLarge(HTTPException):
     the app was reading; the middleware answers it if it gets that far.
     """
 
+    # The detail's message id and values, for the problem in the client's language.
+    message = _("The request body is larger than %(limit)s bytes.")
+
     def __init__(self, limit: int) -> None:
-        super().__init__(CONTENT_TOO_LARGE, f"The request body is larger than {limit} bytes.")
+        self.values = {"limit": limit}
+        super().__init__(CONTENT_TOO_LARGE, self.message % self.values)
 
 
 class BodyLimitMiddleware:
@@ -88,8 +93,10 @@ class BodyLimitMiddleware:
         if self.pages is not None and str(scope.get("path", "")).startswith(self.pages.prefixes):
             response = self.pages.render(CONTENT_TOO_LARGE, None)
         else:
-            detail = ContentTooLarge(self.max_bytes).detail
-            response = http_problem(CONTENT_TOO_LARGE, detail).response()
+            refused = ContentTooLarge(self.max_bytes)
+            answer = http_problem(CONTENT_TOO_LARGE, refused.message, values=refused.values)
+            language = api_language(Headers(scope=scope).get("accept-language"))
+            response = answer.response(language)
         await response(scope, receive, send)
 
 

@@ -6,6 +6,15 @@ unexpected exception becomes a bare 500 problem: never a stack trace. The
 ``type`` of each problem is a relative URI under ``/problems/``, the one
 scheme of all services.
 
+``title``, ``detail`` and Ilmo's own per-field messages follow the request's
+``Accept-Language`` (Finnish, Swedish or English), answered with
+``Content-Language``; ``type``, ``status`` and field names never change. A
+request that names none of the three, or no language at all, is answered in
+English: API consumers are developers, and English is what they search for
+(``api_language``). The texts are English message ids marked with ``_()``,
+translated at response time from the catalogue of the package that defines
+the problem (``catalogue``), then from this package's own.
+
 Pages for people (a service's ``PageErrors``) are outside the JSON API's
 contract: their errors are short HTML pages the service renders, never
 problem details, and never a stack trace either.
@@ -24,19 +33,57 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ilmo_event_contracts import Language
+from ilmo_shared.i18n import _, negotiate, translations
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEMS = "/problems/"
 RETRY_AFTER_SECONDS = 5
+# The catalogue of the texts defined here; a service's problems name their own.
+SHARED_CATALOGUE = "ilmo_shared"
+# The language of a problem when the request asks for none of fi, sv and en.
+API_DEFAULT_LANGUAGE = Language.EN
+
+
+def api_language(accept_language: str | None) -> Language:
+    """The language of a JSON API answer: fi, sv or en as asked, otherwise English.
+
+    People read pages, which default to Finnish; problem details are read
+    by the developers of clients first, and shown to people only by a client
+    that asks for their language.
+    """
+    return negotiate(accept_language, default=API_DEFAULT_LANGUAGE)
+
+
+def localized(
+    catalogue: str, language: Language, message: str, values: Mapping[str, object] | None = None
+) -> str:
+    """``message`` in ``language`` from ``catalogue`` or the shared one; English if neither has it.
+
+    Values (``%(name)s``) are filled in after translation, so a translation
+    may put them where its grammar wants them.
+    """
+    text = message
+    for name in dict.fromkeys((catalogue, SHARED_CATALOGUE)):
+        found = translations(name, language).gettext(message)
+        if found != message:
+            text = found
+            break
+    return text % values if values else text
 
 
 class FieldFault(Protocol):
-    """A rule an input breaks: the JSON path of the field at fault and why."""
+    """A rule an input breaks: the JSON path of the field at fault and why.
+
+    ``message`` is an English message id; one with ``%(name)s`` placeholders
+    may carry a ``values`` mapping attribute to fill them in.
+    """
 
     @property
     def field(self) -> str: ...
@@ -82,6 +129,26 @@ class FieldError(BaseModel):
         examples=["email"], description="JSON path of the field, e.g. agenda.0.ends_at"
     )
     message: str = Field(examples=["value is not a valid email address"])
+    # The English message id and its values, when ``message`` was filled in from them.
+    _source: str | None = PrivateAttr(default=None)
+    _values: dict[str, object] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def of(cls, field: str, message: str, values: Mapping[str, object] | None = None) -> FieldError:
+        """The error with ``message`` in English, able to say it in another language."""
+        error = cls(field=field, message=message % values if values else message)
+        error._source, error._values = message, dict(values or {})
+        return error
+
+    def in_language(self, catalogue: str, language: Language) -> FieldError:
+        """This error with its message in ``language``, where it is one of Ilmo's own texts.
+
+        Messages that are not (pydantic's own) stay in English.
+        """
+        source = self._source or self.message
+        return FieldError(
+            field=self.field, message=localized(catalogue, language, source, self._values)
+        )
 
 
 class ProblemDetails(BaseModel):
@@ -108,48 +175,68 @@ class Problem(Exception):  # noqa: N818 (named after RFC 9457)
         *,
         errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        values: Mapping[str, object] | None = None,
+        catalogue: str = SHARED_CATALOGUE,
     ) -> None:
+        """``title`` and ``detail`` are English message ids of ``catalogue`` (marked ``_()``);
+        ``values`` fill the detail's ``%(name)s`` placeholders. ``detail`` is the English text.
+        """
         super().__init__(title)
         self.status = status
         self.slug = slug
         self.title = title
-        self.detail = detail
+        self.detail_source = detail
+        self.values = dict(values or {})
+        self.detail = detail % self.values if detail is not None and self.values else detail
         self.errors = list(errors)
         self.headers = dict(headers or {})
+        self.catalogue = catalogue
 
-    def response(self) -> JSONResponse:
+    def response(self, language: Language = API_DEFAULT_LANGUAGE) -> JSONResponse:
+        """The problem in ``language``, saying so in ``Content-Language``."""
         extra: dict[str, object] = {}
         if self.errors:
-            extra["errors"] = [error.model_dump() for error in self.errors]
+            extra["errors"] = [
+                error.in_language(self.catalogue, language).model_dump() for error in self.errors
+            ]
+        source, values = self.detail_source, self.values
+        detail = None if source is None else localized(self.catalogue, language, source, values)
         response = problem(
-            self.status, self.title, type_=PROBLEMS + self.slug, detail=self.detail, **extra
+            self.status,
+            localized(self.catalogue, language, self.title),
+            type_=PROBLEMS + self.slug,
+            detail=detail,
+            **extra,
         )
         response.headers.update(self.headers)
+        response.headers["Content-Language"] = language.value
+        response.headers.add_vary_header("Accept-Language")
         return response
 
 
 def not_found() -> Problem:
-    return Problem(404, "not-found", "Not found")
+    return Problem(404, "not-found", _("Not found"))
 
 
 def unauthorized() -> Problem:
     return Problem(
         401,
         "unauthorized",
-        "Unauthorized",
-        "A valid bearer token is required.",
+        _("Unauthorized"),
+        _("A valid bearer token is required."),
         headers={"WWW-Authenticate": "Bearer"},
     )
 
 
-def invalid(violations: Iterable[FieldFault]) -> Problem:
-    """A 422 naming each field at fault and why."""
+def invalid(violations: Iterable[FieldFault], catalogue: str = SHARED_CATALOGUE) -> Problem:
+    """A 422 naming each field at fault and why (``catalogue``: where their messages are)."""
     return Problem(
         422,
         "validation",
-        "Invalid request",
-        "One or more fields are invalid.",
-        errors=[FieldError(field=v.field, message=v.message) for v in violations],
+        _("Invalid request"),
+        _("One or more fields are invalid."),
+        errors=[FieldError.of(v.field, v.message, getattr(v, "values", None)) for v in violations],
+        catalogue=catalogue,
     )
 
 
@@ -163,22 +250,35 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
         field = ".".join(location) or "body"
         kind = error.get("type", "")
         if kind == "extra_forbidden":
-            message = "unknown field"
+            message = _("unknown field")
         elif kind == "missing":
-            message = "field required"
+            message = _("field required")
         elif kind == "json_invalid":
-            field, message = "body", "body is not valid JSON"
+            field, message = "body", _("body is not valid JSON")
         elif field == "body" and kind in ("model_attributes_type", "dict_type"):
-            message = "body must be a JSON object (Content-Type: application/json)"
+            message = _("body must be a JSON object (Content-Type: application/json)")
         else:
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         found.append(FieldError(field=field, message=message))
     return found
 
 
-def validation_failed(errors: Sequence[Any]) -> Problem:
-    """A 422 naming every field pydantic refused."""
-    return invalid(field_errors(errors))
+def validation_failed(errors: Sequence[Any], catalogue: str = SHARED_CATALOGUE) -> Problem:
+    """A 422 naming every field pydantic refused.
+
+    Messages of Ilmo's own validators are found in ``catalogue`` (the service's).
+    """
+    return invalid(field_errors(errors), catalogue)
+
+
+def request_language(request: Request) -> Language:
+    """The language a problem answering ``request`` is written in (``api_language``)."""
+    return api_language(request.headers.get("accept-language"))
+
+
+def _catalogue(request: Request) -> str:
+    """The catalogue of the service that answers ``request`` (``install_problem_handlers``)."""
+    return str(getattr(request.app.state, "problem_catalogue", SHARED_CATALOGUE))
 
 
 def _page_errors(request: Request) -> PageErrors | None:
@@ -191,7 +291,8 @@ async def _validation_failed(request: Request, error: Exception) -> Response:
     pages = _page_errors(request)
     if pages is not None:
         return pages.render(404, None)
-    return validation_failed(error.errors()).response()
+    problem_ = validation_failed(error.errors(), _catalogue(request))
+    return problem_.response(request_language(request))
 
 
 _HTTP_SLUGS = {
@@ -202,8 +303,17 @@ _HTTP_SLUGS = {
     413: "content-too-large",
     415: "unsupported-media-type",
 }
-# RFC 9110's name; Python before 3.13 still says "Request Entity Too Large".
-_HTTP_TITLES = {413: "Content Too Large"}
+# The titles of the HTTP-level errors the services answer, to be translated;
+# 413 is RFC 9110's name (Python before 3.13 still says "Request Entity Too Large").
+_HTTP_TITLES = {
+    400: _("Bad Request"),
+    401: _("Unauthorized"),
+    404: _("Not Found"),
+    405: _("Method Not Allowed"),
+    406: _("Not Acceptable"),
+    413: _("Content Too Large"),
+    415: _("Unsupported Media Type"),
+}
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -213,28 +323,36 @@ async def _http_error(request: Request, error: Exception) -> Response:
     if pages is not None:
         return pages.render(status, error.headers)
     detail = error.detail if isinstance(error.detail, str) else None
-    return http_problem(status, detail, error.headers).response()
+    # An exception of Ilmo's own (``ContentTooLarge``) carries its detail's message id.
+    source = getattr(error, "message", detail)
+    values = getattr(error, "values", None)
+    answer = http_problem(status, source, error.headers, values=values)
+    return answer.response(request_language(request))
 
 
 def http_problem(
-    status: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    detail: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    values: Mapping[str, object] | None = None,
 ) -> Problem:
     """The problem for an HTTP-level error (unknown path, wrong method, body too large)."""
-    title = _HTTP_TITLES.get(status) or (
-        HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    )
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    title = _HTTP_TITLES.get(status) or phrase
     return Problem(
         status,
         _HTTP_SLUGS.get(status, "http-error"),
         title,
-        detail if detail != title else None,
+        detail if detail not in (title, phrase) else None,
         headers=headers,
+        values=values,
     )
 
 
-async def _problem(_request: Request, error: Exception) -> JSONResponse:
+async def _problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Problem)
-    return error.response()
+    return error.response(request_language(request))
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -254,15 +372,19 @@ def _failure(request: Request, error: Exception) -> Response:
     pages = _page_errors(request)
     if pages is not None:
         return pages.render(503, retry) if unavailable else pages.render(500, None)
+    language = request_language(request)
     if unavailable:
         return Problem(
             503,
             "unavailable",
-            "Service temporarily unavailable",
-            "The service cannot reach its storage right now; nothing was saved. Try again shortly.",
+            _("Service temporarily unavailable"),
+            _(
+                "The service cannot reach its storage right now; nothing was saved. "
+                "Try again shortly."
+            ),
             headers=retry,
-        ).response()
-    return Problem(500, "internal-error", "Internal server error").response()
+        ).response(language)
+    return Problem(500, "internal-error", _("Internal server error")).response(language)
 
 
 def _log_failure(request: Request, error: BaseException) -> None:
@@ -310,12 +432,17 @@ def _route(request: Request) -> str:
     return str(getattr(route, "path", "?"))
 
 
-def install_problem_handlers(app: FastAPI, pages: PageErrors | None = None) -> None:
+def install_problem_handlers(
+    app: FastAPI, pages: PageErrors | None = None, catalogue: str = SHARED_CATALOGUE
+) -> None:
     """Make every error of ``app`` a problem-details response, and document the shape.
 
     Requests under ``pages.prefixes`` get the service's HTML error pages instead.
+    ``catalogue`` is the service's package, whose catalogue translates the
+    messages of its own validators.
     """
     app.state.page_errors = pages
+    app.state.problem_catalogue = catalogue
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)

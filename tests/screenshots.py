@@ -1,0 +1,249 @@
+"""``make screenshots``: every page a person sees, as PNGs, to look at before a change lands.
+
+Starts the four services as processes (as the end-to-end tests do, in a
+RabbitMQ virtual host and databases of their own, with a test SMTP server),
+seeds an event and registrations in the states worth seeing, follows the
+links in the mails people got, and writes each page at a phone's and a
+laptop's width in Finnish, Swedish and English to
+``.local/screenshots/<page>-<language>-<width>.png``. It also prints what
+axe-core finds on each page (every impact, not only those that fail tests).
+
+A new page is one line in ``PAGES``: its name, how its address follows from
+the seeded data (``Seeded``), and its languages.
+
+    uv run python -m tests.screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import httpx
+
+from ilmo_shared.storage import connect
+from tests.support.browser import (
+    SCREENSHOTS,
+    accessibility_violations,
+    describe_violation,
+    launched_browser,
+    open_page,
+    screenshot,
+)
+from tests.support.confirmation import confirmation_link_in
+from tests.support.infrastructure import (
+    IsolatedInfrastructure,
+    create_isolated_infrastructure,
+    remove_test_vhost,
+)
+from tests.support.mail_links import manage_link_in, watch_link_in
+from tests.support.polling import eventually
+from tests.support.processes import running_services
+from tests.support.registration import bearer, create_event, register
+from tests.support.smtp import SmtpTestServer, smtp_server
+
+LANGUAGES = ("fi", "sv", "en")
+WIDTHS = (375, 1280)
+# Who registers in each language: names with the letters each language needs.
+PEOPLE = {
+    "fi": ("Matti", "Meikäläinen", "Tarvitsen pyörätuolipaikan."),
+    "sv": ("Åsa", "Öhman", "Jag behöver en rullstolsplats."),
+    "en": ("Ann", "Other", "I need a wheelchair space."),
+}
+# A registration id that exists nowhere, for the pages of a wrong link.
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class Seeded:
+    """The addresses the seeded registrations lead to, by (state, language)."""
+
+    registration_url: str
+    streaming_url: str
+    manage: dict[tuple[str, str], str] = field(default_factory=dict)
+    watch: dict[tuple[str, str], str] = field(default_factory=dict)
+    confirm: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One page: its name, its address in the seeded data for a language, its languages."""
+
+    name: str
+    address: Callable[[Seeded, str], str]
+    languages: tuple[str, ...] = LANGUAGES
+
+
+PAGES = (
+    Shot("manage-seat-reserved", lambda s, language: s.manage["seated", language]),
+    Shot("manage-waitlisted", lambda s, language: s.manage["waitlisted", language]),
+    Shot("manage-remote", lambda s, language: s.manage["remote", language]),
+    Shot("manage-cancelled", lambda s, language: s.manage["cancelled", language]),
+    Shot("manage-wrong-link", lambda s, _: f"{s.registration_url}/manage/{UNKNOWN_ID}?token=x"),
+    Shot("confirm", lambda s, language: s.confirm[language]),
+    Shot("watch-not-open-yet", lambda s, language: s.watch["remote", language]),
+    Shot("watch-revoked", lambda s, language: s.watch["cancelled", language]),
+    Shot("watch-not-found", lambda s, _: f"{s.streaming_url}/watch/{'A' * 43}"),
+)
+
+# The registration's status once the services have done their part, by seeded state.
+SETTLED = {
+    "seated": "seat_reserved",
+    "waitlisted": "waitlisted",
+    "remote": "remote",
+    "cancelled": "cancelled",
+}
+
+
+class Seeder:
+    """Registers people over the JSON API and collects the links their mails carry."""
+
+    def __init__(self, api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> None:
+        self.api = api
+        self.smtp = smtp
+        self.seeded = seeded
+        self.receipts: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def person(self, event_id: str, state: str, language: str, **changes: Any) -> str:
+        """Register someone in ``language``; keep their manage link; return their id."""
+        first, last, _ = PEOPLE[language]
+        receipt = await register(
+            self.api, event_id, language=language, first_name=first, last_name=last, **changes
+        )
+        self.receipts[state, language] = receipt
+        [mail] = await self.smtp.wait_for(
+            1, registration_id=receipt["id"], kind="registration_received", timeout=60
+        )
+        self.seeded.manage[state, language] = manage_link_in(mail)
+        return str(receipt["id"])
+
+    async def mail(self, registration_id: str, kind: str) -> None:
+        await self.smtp.wait_for(1, registration_id=registration_id, kind=kind, timeout=60)
+
+    async def watcher(self, event_id: str, state: str, language: str) -> str:
+        """A remote registrant; keep their personal stream link too."""
+        registration_id = await self.person(event_id, state, language, attendance="remote")
+        [mail] = await self.smtp.wait_for(
+            1, registration_id=registration_id, kind="stream_link", timeout=60
+        )
+        self.seeded.watch[state, language] = watch_link_in(mail)
+        return registration_id
+
+    async def cancel(self, state: str, language: str) -> None:
+        receipt = self.receipts[state, language]
+        answer = await self.api.delete(
+            f"/api/v1/registrations/{receipt['id']}", headers=bearer(receipt["manage_token"])
+        )
+        assert answer.status_code in (200, 204), answer.text
+
+    async def settled(self) -> None:
+        """Until every registration has the status its page shows, and cancelled links are off."""
+        for (state, _), receipt in self.receipts.items():
+            await eventually(
+                partial(self.status_is, receipt, SETTLED[state]),
+                what=f"{state} registration settled",
+                timeout=60,
+            )
+        for (state, _), link in self.seeded.watch.items():
+            if state == "cancelled":
+                await eventually(partial(self.answers, link, 410), what="link revoked", timeout=60)
+
+    async def status_is(self, receipt: dict[str, Any], expected: str) -> bool:
+        answer = await self.api.get(
+            f"/api/v1/registrations/{receipt['id']}", headers=bearer(receipt["manage_token"])
+        )
+        return bool(answer.json()["status"] == expected)
+
+    async def answers(self, address: str, status: int) -> bool:
+        return (await self.api.get(address, follow_redirects=False)).status_code == status
+
+
+async def seed(api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> None:
+    """One event in two weeks with a seat for each language, and one that confirms addresses."""
+    seeder = Seeder(api, smtp, seeded)
+    event = await create_event(api, in_person_capacity=len(LANGUAGES))
+    for language in LANGUAGES:
+        needs = PEOPLE[language][2]
+        seated = await seeder.person(
+            event["id"], "seated", language, needs=needs, needs_consent=True
+        )
+        await seeder.mail(seated, "seat_confirmed")
+    for language in LANGUAGES:
+        waiting = await seeder.person(event["id"], "waitlisted", language)
+        await seeder.mail(waiting, "waitlisted")
+        await seeder.watcher(event["id"], "remote", language)
+        await seeder.watcher(event["id"], "cancelled", language)
+        await seeder.cancel("cancelled", language)
+    confirming = await create_event(api, email_confirmation=True)
+    for language in LANGUAGES:
+        first, last, _ = PEOPLE[language]
+        receipt = await register(
+            api, confirming["id"], language=language, first_name=first, last_name=last
+        )
+        [mail] = await smtp.wait_for(
+            1, registration_id=receipt["id"], kind="confirm_address", timeout=60
+        )
+        link = confirmation_link_in(mail.text())
+        assert link is not None, mail.text()
+        seeded.confirm[language] = link
+    await seeder.settled()
+
+
+async def photograph(seeded: Seeded) -> list[str]:
+    """Every page of ``PAGES`` at every width and language; returns axe-core's findings."""
+    findings: list[str] = []
+    async with launched_browser() as browser:
+        for shot in PAGES:
+            for language in shot.languages:
+                for width in WIDTHS:
+                    page = await open_page(
+                        browser, shot.address(seeded, language), width=width, language=language
+                    )
+                    path = await screenshot(page, f"{shot.name}-{language}-{width}")
+                    print(f"{path.relative_to(SCREENSHOTS.parent.parent)}", flush=True)
+                    if width == WIDTHS[0]:
+                        findings += [
+                            f"{shot.name} ({language}): {describe_violation(found)}"
+                            for found in await accessibility_violations(page, every_impact=True)
+                        ]
+                    await page.context.close()
+    return findings
+
+
+async def drop_databases(infrastructure: IsolatedInfrastructure) -> None:
+    client = connect(infrastructure.mongodb_url)
+    for name in await client.list_database_names():
+        if name.startswith(f"test_{infrastructure.run_id}_"):
+            await client.drop_database(name)
+    await client.close()
+
+
+async def main() -> int:
+    infrastructure = create_isolated_infrastructure()
+    try:
+        with (
+            smtp_server() as smtp,
+            running_services(
+                infrastructure,
+                extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+            ) as services,
+        ):
+            seeded = Seeded(services["registration"].url, services["streaming"].url)
+            async with httpx.AsyncClient(base_url=seeded.registration_url, timeout=30) as api:
+                await seed(api, smtp, seeded)
+            findings = await photograph(seeded)
+    finally:
+        await drop_databases(infrastructure)
+        remove_test_vhost(infrastructure)
+    print(f"axe-core: {len(findings)} findings (any impact, 375 px)")
+    for finding in findings:
+        print(finding)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
