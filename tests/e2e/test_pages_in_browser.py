@@ -4,8 +4,8 @@ The services run as processes; three people register over the JSON API, in
 Finnish, Swedish and English, and each opens the link of their "registration
 received" mail in Chromium at a phone's width. They see their registration
 in their own language, cancel it with the page's button (and the step that
-asks to be sure) and see that it was cancelled; axe-core finds no serious or critical WCAG A/AA barrier on the page
-before or after.
+asks to be sure) and see that it was cancelled; axe-core finds no serious or
+critical WCAG A/AA barrier on the page before or after.
 """
 
 from __future__ import annotations
