@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Cancellation, Status
 from ilmo_registration.pages import (
-    PAGE_HEADERS,
     ManagePage,
     back_to_page,
     cancel_step_page,
@@ -22,6 +21,7 @@ from ilmo_registration.pages import (
     manage_page,
     when,
 )
+from ilmo_registration.rendering import PAGE_HEADERS
 from ilmo_registration.security import ManageLinks
 from ilmo_shared.manage_links import manage_link_token
 

@@ -27,11 +27,9 @@ from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Cancellation, Status
 from ilmo_registration.event_views import moment
 from ilmo_registration.page_language import SwitcherLink
-from ilmo_registration.rendering import PAGE_HEADERS, page_response, render
+from ilmo_registration.rendering import page_response, render
 from ilmo_shared.i18n import _, translate
 from ilmo_shared.localized_time import WeekdayStyle, format_span, zone_name
-
-__all__ = ["PAGE_HEADERS", "page_response"]
 
 PACKAGE = "ilmo_registration"
 # The manage page's sections, each one template under templates/manage/.

@@ -30,7 +30,7 @@ from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
 from ilmo_registration.forms import FORM, form_fields
-from ilmo_registration.page_language import NAMES, PageLanguage, of_request, switcher
+from ilmo_registration.page_language import PageLanguage, of_request, switcher
 from ilmo_registration.pages import Chrome, Link, message_page
 from ilmo_registration.privacy import PrivacyNotice, PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
@@ -90,7 +90,7 @@ TOO_MANY = _(
     "Too many registrations have been sent from your network just now. Nothing was sent: "
     "wait a minute and send the form again."
 )
-# Cookie-free browsers get a form each time; a year is the cookie's limit, not the token's.
+# The stylesheet's address names its digest (rendering.stylesheet_version): cache it for good.
 STYLESHEET_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
     "X-Content-Type-Options": "nosniff",
@@ -376,6 +376,3 @@ def _form_expired(request: Request, shown: PageLanguage) -> Response:
         _chrome(request, shown.language),
     )
     return page_response(403, html)
-
-
-__all__ = ["NAMES", "public_router"]
