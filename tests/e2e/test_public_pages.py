@@ -262,12 +262,22 @@ async def test_every_page_in_every_language_and_state_has_no_serious_barrier(
             page = await page_at(running.url + path, language=language, width=1280)
             await expect(page.locator("html")).to_have_attribute("lang", language)
             await assert_accessible(page, f"{what} ({language})")
+            # 320 CSS px: a phone, or 1280 px at 400 % zoom (WCAG 1.4.10, reflow).
+            narrow = await page_at(running.url + path, language=language, width=320)
+            await assert_no_horizontal_scrolling(narrow, f"{what} ({language})")
         page = await page_at(f"{running.url}/events/{full['id']}/registration", language=language)
         await page.get_by_role("button").last.click()
         await expect(page.get_by_role("alert").first).to_be_visible()
         await assert_accessible(page, f"form with errors ({language})")
         page = await page_at(f"{waitlisted_page}&lang={language}", language=language)
         await assert_accessible(page, f"manage page, waiting list ({language})")
+
+
+async def assert_no_horizontal_scrolling(page: Page, what: str) -> None:
+    overflow = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{what}: {overflow} px wider than the window"
 
 
 async def register_for_full(running: Running, event: dict[str, Any]) -> None:
