@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -70,6 +71,17 @@ class Seeded:
     manage: dict[tuple[str, str], str] = field(default_factory=dict)
     watch: dict[tuple[str, str], str] = field(default_factory=dict)
     confirm: dict[str, str] = field(default_factory=dict)
+    # Public pages: an event open for registration, one whose registration has closed.
+    events: dict[str, str] = field(default_factory=dict)
+
+    def event(self, name: str, rest: str = "") -> str:
+        return f"{self.registration_url}/events/{self.events[name]}{rest}"
+
+
+async def send_empty_form(page: Page) -> None:
+    """The registration form sent empty: every error at once."""
+    await page.get_by_role("button").last.click()
+    await page.wait_for_load_state()
 
 
 @dataclass(frozen=True)
@@ -79,9 +91,28 @@ class Shot:
     name: str
     address: Callable[[Seeded, str], str]
     languages: tuple[str, ...] = LANGUAGES
+    # What the person does on the page before it is photographed, if anything.
+    then: Callable[[Page], Awaitable[None]] | None = None
 
 
 PAGES = (
+    Shot("events", lambda s, _: f"{s.registration_url}/"),
+    Shot("event", lambda s, _: s.event("open")),
+    Shot("event-waiting-list-only", lambda s, _: s.event("full")),
+    Shot("event-closed", lambda s, _: s.event("closed")),
+    Shot("event-not-found", lambda s, _: f"{s.registration_url}/events/no-such-event"),
+    Shot("registration-form", lambda s, _: s.event("open", "/registration")),
+    Shot(
+        "registration-form-errors",
+        lambda s, _: s.event("open", "/registration"),
+        then=send_empty_form,
+    ),
+    Shot("registration-form-closed", lambda s, _: s.event("closed", "/registration")),
+    Shot("registration-sent", lambda s, _: s.event("open", "/registration/sent")),
+    Shot(
+        "manage-cancel-step",
+        lambda s, language: s.manage["seated", language].replace("?token=", "/cancel?token="),
+    ),
     Shot("manage-seat-reserved", lambda s, language: s.manage["seated", language]),
     Shot("manage-waitlisted", lambda s, language: s.manage["waitlisted", language]),
     Shot("manage-remote", lambda s, language: s.manage["remote", language]),
@@ -182,6 +213,15 @@ async def seed(api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> 
         await seeder.watcher(event["id"], "cancelled", language)
         await seeder.cancel("cancelled", language)
     confirming = await create_event(api, email_confirmation=True)
+    seeded.events["open"] = confirming["id"]
+    seeded.events["full"] = event["id"]
+    now = datetime.now(UTC)
+    closed = await create_event(
+        api,
+        registration_opens_at=(now - timedelta(days=2)).isoformat(),
+        registration_closes_at=(now - timedelta(days=1)).isoformat(),
+    )
+    seeded.events["closed"] = closed["id"]
     for language in LANGUAGES:
         first, last, _ = PEOPLE[language]
         receipt = await register(
@@ -206,6 +246,8 @@ async def photograph(seeded: Seeded) -> list[str]:
                     page = await open_page(
                         browser, shot.address(seeded, language), width=width, language=language
                     )
+                    if shot.then is not None:
+                        await shot.then(page)
                     path = await screenshot(page, f"{shot.name}-{language}-{width}")
                     print(f"{path.relative_to(SCREENSHOTS.parent.parent)}", flush=True)
                     if width == WIDTHS[0]:

@@ -3,9 +3,9 @@
 The services run as processes; three people register over the JSON API, in
 Finnish, Swedish and English, and each opens the link of their "registration
 received" mail in Chromium at a phone's width. They see their registration
-in their own language, cancel it with the page's button and see that it was
-cancelled; axe-core finds no serious or critical WCAG A/AA barrier on the page
-before or after.
+in their own language, cancel it with the page's button (and the step that
+asks to be sure) and see that it was cancelled; axe-core finds no serious or
+critical WCAG A/AA barrier on the page before or after.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class Seen:
     event_title: str
     heading: str
     cancel_button: str
+    sure: str
+    confirm_button: str
     cancelled: str
 
 
@@ -42,6 +44,8 @@ SEEN = {
         "Tekoäly hallinnossa",
         "Ilmoittautumisesi",
         "Peru ilmoittautuminen",
+        "Haluatko perua ilmoittautumisesi?",
+        "Kyllä, peru ilmoittautumiseni",
         "Ilmoittautumisesi on peruttu.",
     ),
     "sv": Seen(
@@ -50,6 +54,8 @@ SEEN = {
         "AI i förvaltningen",
         "Din anmälan",
         "Annullera anmälan",
+        "Vill du annullera din anmälan?",
+        "Ja, annullera min anmälan",
         "Din anmälan har annullerats.",
     ),
     "en": Seen(
@@ -58,6 +64,8 @@ SEEN = {
         "AI in government",
         "Your registration",
         "Cancel my registration",
+        "Do you want to cancel your registration?",
+        "Yes, cancel my registration",
         "Your registration has been cancelled.",
     ),
 }
@@ -71,6 +79,10 @@ async def see_and_cancel(page: Page, language: str, seen: Seen) -> None:
     await assert_accessible(page, f"manage page ({language})")
 
     await page.get_by_role("button", name=seen.cancel_button).click()
+    # A step that says what cancelling means and asks to be sure.
+    await expect(page.get_by_role("heading", level=1, name=seen.sure)).to_be_visible()
+    await assert_accessible(page, f"cancel step ({language})")
+    await page.get_by_role("button", name=seen.confirm_button).click()
     await expect(page.get_by_text(seen.cancelled)).to_be_visible()
     await expect(page.get_by_role("button", name=seen.cancel_button)).to_have_count(0)
     await assert_accessible(page, f"manage page after cancelling ({language})")

@@ -24,6 +24,7 @@ from ilmo_shared.manage_links import manage_link, manage_link_token
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.pages import Page
 from tests.support.polling import eventually
 from tests.support.registration import (
     MANAGE_LINK_SECRET,
@@ -73,7 +74,7 @@ async def test_the_link_in_the_email_shows_the_registration_and_its_status(
     assert "På plats" in html
     assert "Din anmälan har tagits emot" in html
     assert "kl. " in html
-    assert "(Europe/Helsinki)" in html
+    assert "(finsk tid)" in html  # the zone in words (localized_time.zone_name)
     assert f'action="{receipt["id"]}/cancel"' in html
     assert f'name="token" value="{link_token(receipt["id"])}"' in html
 
@@ -280,3 +281,45 @@ async def test_the_pages_are_documented_apart_from_the_json_api(
     assert {"303", "404", "409"} <= set(cancel["responses"])
     assert "422" not in cancel["responses"]
     assert "application/x-www-form-urlencoded" in cancel["requestBody"]["content"]
+
+
+async def test_cancelling_asks_to_be_sure_first_and_keeps_the_chosen_language(
+    client: httpx.AsyncClient,
+    registrations: AsyncCollection[Document],
+    event: dict[str, Any],
+) -> None:
+    receipt = await register(client, event["id"], language="fi", organisation="Kunta")
+    registration_id = receipt["id"]
+    token = link_token(registration_id)
+    manage = Page(assert_page(await client.get(f"{page_path(registration_id)}&lang=en"), 200))
+    assert manage.lang == "en"
+    assert "Your details" in manage.text
+    for held in ("Matti Meikäläinen", "Kunta", "On site", "Finnish", "Not asked"):
+        assert held in manage.text, held
+    switch = {a["hreflang"]: a["href"] for a in manage.named("a") if a.get("hreflang")}
+    assert switch["sv"] == f"?token={token}&lang=sv"
+
+    # The cancel button only opens the step that asks to be sure: nothing changes.
+    button = manage.form("cancel")
+    assert button.method == "get"
+    step_path = f"/manage/{registration_id}/cancel"
+    step = Page(assert_page(await client.get(step_path, params=button.fields), 200))
+    assert step.lang == "en"
+    assert "Do you want to cancel your registration?" in step.text
+    stored = await registrations.find_one({"_id": registration_id})
+    assert stored is not None
+    assert stored["status"] == "accepted"
+
+    confirm = step.form("cancel")
+    assert confirm.method == "post"
+    done = await client.post(step_path, data=confirm.fields)
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"../{registration_id}?token={token}&lang=en"
+    after = Page(assert_page(await client.get(urljoin(step_path, done.headers["Location"])), 200))
+    assert "Your registration has been cancelled." in after.text
+    assert after.forms == []
+    # Asking again once cancelled leads straight back to the page.
+    again = await client.get(step_path, params={"token": token})
+    assert again.status_code == 303
+    wrong = await client.get(step_path, params={"token": link_token(UNKNOWN_ID)})
+    assert_page(wrong, 404)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
 from ilmo_registration.confirm import confirm_router
+from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
 from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.pages import error_page_response
+from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.retention import retention_sweeper
 from ilmo_registration.security import AdminGuard, ManageLinks
@@ -34,6 +37,16 @@ from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
 
 SERVICE = "registration"
+# Where the service serves pages for people: their errors are pages too.
+PAGE_PREFIXES = ("/manage/", "/confirm/", "/events/", "/static/")
+
+
+@dataclass(frozen=True)
+class Pages(PageErrors):
+    """The pages' addresses: the prefixes, and the list of events at the root itself."""
+
+    def serves(self, request: Request) -> bool:
+        return request.url.path == "/" or super().serves(request)
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -81,6 +94,12 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 manage_router(usecases),
                 erasure_router(usecases, admin),
                 confirm_router(usecases),
+                public_router(
+                    usecases,
+                    rate_limits,
+                    FormTokens.from_secret(secret(settings, "manage_link_secret")),
+                    expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
+                ),
             ],
             prepare_storage=prepare_storage,
             workers=[
@@ -89,7 +108,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 ),
                 expiry_sweeper(usecases, settings.confirmation_sweep_seconds),
             ],
-            pages=PageErrors(("/manage/", "/confirm/"), render=error_page_response),
+            pages=Pages(PAGE_PREFIXES, render=error_page_response),
             # The events' publisher keeps the week of them that integrators catch up from.
             declarations=[CatchUpStream()],
         ),

@@ -18,15 +18,16 @@ from fastapi.responses import HTMLResponse
 
 from ilmo_registration.domain import ConfirmationExpired, NotFound, RegistrationClosed
 from ilmo_registration.manage import HTML, TOKEN_FORM, form_token
+from ilmo_registration.page_language import of_request, switcher
 from ilmo_registration.pages import (
-    PAGE_HEADERS,
+    Chrome,
     confirm_page,
     confirmation_closed_page,
     confirmation_expired_page,
     error_page_response,
     manage_page_of,
-    page_response,
 )
+from ilmo_registration.rendering import page_response, redirect
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.http.problems import ProblemRoute
 
@@ -55,7 +56,9 @@ def confirm_router(usecases: UseCases) -> APIRouter:
         token = request.query_params.get("token")
         if token is None or not usecases.confirmation_link_matches(registration_id, token):
             return error_page_response(404)
-        return page_response(200, confirm_page(registration_id, token))
+        shown = of_request(request)
+        chrome = Chrome(root="../", switcher=switcher(request, shown.language))
+        return page_response(200, confirm_page(registration_id, token, shown.language, chrome))
 
     @router.post(
         "/{registration_id}",
@@ -87,6 +90,6 @@ def confirm_router(usecases: UseCases) -> APIRouter:
         manage = manage_page_of(
             registration_id, usecases.manage_links.manage_token(registration_id)
         )
-        return Response(status_code=303, headers={"Location": manage, **PAGE_HEADERS})
+        return redirect(manage)
 
     return router

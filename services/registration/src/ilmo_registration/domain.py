@@ -147,6 +147,23 @@ def registration_window(
     return RegistrationWindow.OPEN
 
 
+class SeatOutlook(StrEnum):
+    """What a person registering on site can expect, as far as this service can tell."""
+
+    PLACES_LEFT = "places_left"
+    WAITING_LIST = "waiting_list"
+
+
+def seat_outlook(capacity: int, holding: int) -> SeatOutlook:
+    """Whether a new on-site registration likely gets a seat.
+
+    ``holding`` counts the on-site registrations not cancelled (pending ones
+    too: each may still take a seat). Seats are decided by the capacity
+    service, so this is an estimate for the event page, never a promise.
+    """
+    return SeatOutlook.PLACES_LEFT if holding < capacity else SeatOutlook.WAITING_LIST
+
+
 def is_registration_id(value: str) -> bool:
     """True for a registration id: a UUID written in its canonical form."""
     try:

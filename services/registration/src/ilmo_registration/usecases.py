@@ -42,6 +42,7 @@ from ilmo_registration.domain import (
     RegistrationClosed,
     RegistrationWindow,
     Repeat,
+    SeatOutlook,
     Standing,
     Status,
     accept,
@@ -52,6 +53,7 @@ from ilmo_registration.domain import (
     is_registration_id,
     registration_window,
     retention_due,
+    seat_outlook,
     submit,
 )
 from ilmo_registration.privacy import (
@@ -138,6 +140,16 @@ class LinkedRegistration:
 
 
 @dataclass(frozen=True)
+class EventOutlook:
+    """A published event as its public page shows it: the registration window and seats."""
+
+    event: StoredEvent
+    window: RegistrationWindow
+    seats: SeatOutlook
+    over: bool
+
+
+@dataclass(frozen=True)
 class SweepResult:
     """What one retention sweep erased: events swept, registrations' needs and whole records."""
 
@@ -209,6 +221,27 @@ class UseCases:
         if stored is None or not (stored.spec.published or admin):
             raise NotFound
         return stored
+
+    async def upcoming_events(self) -> list[StoredEvent]:
+        """Published events not yet over, soonest first: the public list of events."""
+        now = self.now()
+        return [
+            stored for stored in await self.list_events(admin=False) if stored.spec.ends_at > now
+        ]
+
+    async def event_outlook(self, event_id: str) -> EventOutlook:
+        """A published event with what registering for it looks like now (NotFound otherwise)."""
+        stored = await self.show_event(event_id, admin=False)
+        now = self.now()
+        spec = stored.spec
+        window = registration_window(spec.registration_opens_at, spec.registration_closes_at, now)
+        holding = await self.registrations.on_site_holding(event_id)
+        return EventOutlook(
+            event=stored,
+            window=window,
+            seats=seat_outlook(spec.in_person_capacity, holding),
+            over=now >= spec.ends_at,
+        )
 
     async def privacy_notice(self, event_id: str, *, admin: bool) -> PrivacyNotice:
         """The notice in force for a published event (any event for an administrator)."""

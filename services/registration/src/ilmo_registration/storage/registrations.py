@@ -337,6 +337,19 @@ class RegistrationStore:
         )
         return [_stored_registration(document) async for document in cursor]
 
+    async def on_site_holding(self, event_id: str) -> int:
+        """How many on-site registrations of the event hold or may hold a seat (not cancelled).
+
+        For the event page's seat estimate: counted, never read.
+        """
+        return await self.registrations.count_documents(
+            {
+                "event_id": event_id,
+                "attendance": Attendance.IN_PERSON.value,
+                "status": {"$in": [ACTIVE, PENDING]},
+            }
+        )
+
     async def cancel(self, registration: StoredRegistration, now: datetime) -> bool:
         """Cancel and record ``registration.cancelled``; False if it was cancelled already.
 
