@@ -18,6 +18,7 @@ import ilmo_notification
 from ilmo_event_contracts import Attendance, Language, NotificationKind
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.rendering import ComposedMail, RenderError
+from ilmo_shared.i18n import untranslated
 from ilmo_shared.manage_links import (
     confirmation_link,
     is_confirmation_link_token,
@@ -162,16 +163,17 @@ def calendar_of(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(payload)
 
 
-def test_every_kind_has_a_text_and_an_html_template_in_every_language() -> None:
+def test_every_kind_has_one_text_and_one_html_template_for_every_language() -> None:
     templates = Path(ilmo_notification.__file__).parent / "templates"
-    for language in LANGUAGES:
-        for kind in KINDS:
-            for suffix in ("txt", "html"):
-                assert (templates / language.value / f"{kind.value}.{suffix}").is_file(), (
-                    language,
-                    kind,
-                    suffix,
-                )
+    for kind in KINDS:
+        for suffix in ("txt", "html"):
+            assert (templates / f"{kind.value}.{suffix}").is_file(), (kind, suffix)
+    assert not [path for path in templates.iterdir() if path.is_dir()], "no per-language copies"
+
+
+def test_every_text_of_the_mails_has_a_finnish_and_a_swedish_translation() -> None:
+    package = Path(ilmo_notification.__file__).parent
+    assert untranslated("ilmo_notification", package) == {}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -1,9 +1,12 @@
 """Emails as a registrant receives them: Jinja2 templates, MIME, iCalendar.
 
-Every kind has a plain-text and an HTML template in Finnish, Swedish and
-English (``templates/<language>/<kind>.txt|.html``); the text template also
-holds the subject (its ``subject`` block). HTML is autoescaped, so a name or a
-title is never markup. The message is an ``EmailMessage`` under
+Every kind has one plain-text and one HTML template (``templates/<kind>.txt``,
+``.html``), written in English with every text a gettext message (``{% trans
+%}``); Finnish and Swedish come from the package's catalogues
+(``locale/<lang>/LC_MESSAGES/messages.po``, :mod:`ilmo_shared.i18n`), one
+Jinja2 environment per language. The text template also holds the subject
+(its ``subject`` block). HTML is autoescaped, so a name or a title is never
+markup. The message is an ``EmailMessage`` under
 ``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
 multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
 (RFC 5545) is attached.
@@ -33,11 +36,12 @@ from typing import Any
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind
 from ilmo_notification import formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
+from ilmo_shared.i18n import environment
 from ilmo_shared.manage_links import confirmation_link, manage_link
 
 KIND_HEADER = "X-Ilmo-Kind"
@@ -45,6 +49,7 @@ LANGUAGE_HEADER = "X-Ilmo-Language"
 REGISTRATION_HEADER = "X-Ilmo-Registration"
 EVENT_HEADER = "X-Ilmo-Event"
 PRODUCT_ID = "-//Ilmo//Ilmo notification//EN"
+PACKAGE = "ilmo_notification"
 # CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
 # base64), so that no server's lack of 8BITMIME can mangle a message.
 WIRE = SMTP.clone(cte_type="7bit")
@@ -101,17 +106,6 @@ def recipient_address(display_name: str, email: str) -> Address:
     return Address(display_name=display_name, username=local_part, domain=domain)
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("ilmo_notification", "templates"),
-        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def _render_block(template: Template, block: str, context: Mapping[str, Any]) -> str:
     return "".join(template.blocks[block](template.new_context(dict(context))))
 
@@ -136,7 +130,9 @@ class MailRenderer:
         self._domain = address.rsplit("@", 1)[1]
         self._manage_base = registration_public_url
         self._manage_secret = manage_link_secret
-        self._templates = _environment()
+        self._templates: dict[Language, Environment] = {
+            language: environment(PACKAGE, language) for language in Language
+        }
 
     @property
     def sender(self) -> str:
@@ -221,13 +217,12 @@ class MailRenderer:
         """Subject, text and HTML in the contact's language, and the attachments of the kind."""
         try:
             context = self.context(request, contact, event)
-            language = contact.language.value
+            templates = self._templates[contact.language]
             kind = request.kind.value
-            text_template = self._templates.get_template(f"{language}/{kind}.txt")
-            html_template = self._templates.get_template(f"{language}/{kind}.html")
+            text_template = templates.get_template(f"{kind}.txt")
+            html_template = templates.get_template(f"{kind}.html")
             subject = _one_line(_render_block(text_template, "subject", context))
-            text = _BLANK_LINES.sub("\n\n", _render_block(text_template, "body", context))
-            text = text.strip() + "\n"
+            text = _BLANK_LINES.sub("\n\n", text_template.render(context)).strip() + "\n"
             html = html_template.render(context)
             attachments = self._attachments(request, contact, event, now)
         except Exception as error:  # KeyError, ValueError, a template fault, a bad zone name
