@@ -98,6 +98,16 @@ async def test_everyone_gets_exactly_their_emails_and_links_work_until_cancelled
                     (waiting, "stream_link", "en"): 1,
                 }
             )
+            organiser = event["organiser"]
+            for mail in mails:
+                # In the organiser's name in the reader's language, from Ilmo's own
+                # address (the envelope's too); a reply reaches the organiser.
+                [sender] = mail.message["From"].addresses
+                assert sender.display_name == organiser["name"][mail.language], mail.language
+                assert sender.addr_spec == mail.mail_from
+                [reply_to] = mail.message["Reply-To"].addresses
+                assert reply_to.addr_spec == organiser["email"]
+                assert organiser["phone"] in mail.text()
             [remote_link_mail] = smtp.matching(registration_id=remote, kind="stream_link")
             assert remote_link_mail.message["To"].addresses[0].display_name == "Åsa Öhman"
             remote_link = _link_in(remote_link_mail)

@@ -58,6 +58,7 @@ from tests.support.notification import (
     MAIL_FROM,
     MAILS_DUE,
     MANAGE_LINK_SECRET,
+    ORGANISER,
     REGISTRATION_URL,
     STARTS_AT,
     accepted,
@@ -307,6 +308,12 @@ async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is
         assert mail.recipients == (str(registration.email),)
         assert mail.mail_from == "ilmo@ilmo.example.fi"
         assert mail.message["To"].addresses[0].addr_spec == str(registration.email)
+        # In the organiser's name (in the reader's language), from Ilmo's own
+        # address; replies go to the organiser.
+        [sender] = mail.message["From"].addresses
+        assert sender.addr_spec == "ilmo@ilmo.example.fi"
+        assert sender.display_name == ORGANISER.name.in_language(registration.language)
+        assert mail.message["Reply-To"].addresses[0].addr_spec == ORGANISER.email
         assert mail.message_id is not None
         assert mail.message_id.strip() == (
             f"<{registration.registration_id}.{mail.kind}@ilmo.example.fi>"
@@ -346,6 +353,29 @@ async def test_each_registrant_gets_each_mail_once_in_their_language_and_each_is
     assert contact is not None
     assert contact["event_id"] == event.event_id
     assert contact["language"] == "sv"
+
+
+async def test_an_event_stored_before_it_named_an_organiser_is_mailed_as_ilmo_without_reply_to(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar(organiser=None)
+            registration = accepted(event.event_id, language=Language.FI)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            [mail] = await smtp.wait_for(1, registration_id=rid)
+            await service.wait_announced(rid, "notification.sent", 1)
+
+    assert mail.mail_from == "ilmo@ilmo.example.fi"
+    [sender] = mail.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Ilmo \u2013 Valtioneuvosto",
+        "ilmo@ilmo.example.fi",
+    )
+    assert mail.message["Reply-To"] is None
+    assert "Älä vastaa tähän viestiin." in mail.text()
+    assert "Älä vastaa tähän viestiin." in mail.html()
 
 
 async def test_a_redelivered_or_duplicated_event_sends_one_mail(

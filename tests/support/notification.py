@@ -14,8 +14,10 @@ from ilmo_event_contracts import (
     EventPublished,
     Language,
     LocalizedText,
+    Organiser,
     RegistrationAccepted,
     Speaker,
+    Talk,
     Venue,
 )
 from ilmo_notification.domain import OPEN_STATES, Contact
@@ -36,6 +38,14 @@ from ilmo_shared.storage import Document
 MANAGE_LINK_SECRET = "test-manage-link-secret-0123456789abcdef"
 REGISTRATION_URL = "https://ilmo.example.fi"
 MAIL_FROM = "Ilmo \u2013 Valtioneuvosto <ilmo@ilmo.example.fi>"
+# Who holds the seminar: the mails are in its name, and replies go to it.
+ORGANISER = Organiser(
+    name=LocalizedText(
+        fi="Valtiovarainministeriö", sv="Finansministeriet", en="Ministry of Finance"
+    ),
+    email="seminaari@vm.example.fi",
+    phone="+358 295 16001",
+)
 # Friday 29 January 2027, 9.00-12.00 in Helsinki (UTC+2 in winter).
 STARTS_AT = datetime(2027, 1, 29, 7, 0, tzinfo=UTC)
 # Open mails that are due rather than waiting for something (their contact, the
@@ -46,7 +56,12 @@ MAILS_DUE = {
 }
 
 
-def seminar(event_id: str | None = None, *, starts_at: datetime = STARTS_AT) -> EventPublished:
+def seminar(
+    event_id: str | None = None,
+    *,
+    starts_at: datetime = STARTS_AT,
+    organiser: Organiser | None = ORGANISER,
+) -> EventPublished:
     return EventPublished(
         event_id=event_id or f"seminar-{uuid.uuid4().hex[:10]}",
         revision=1,
@@ -81,9 +96,37 @@ def seminar(event_id: str | None = None, *, starts_at: datetime = STARTS_AT) -> 
                 starts_at=starts_at + timedelta(minutes=90),
                 ends_at=starts_at + timedelta(hours=3),
                 title=LocalizedText(fi="Paneeli", sv="Panel", en="Panel"),
+                talks=(
+                    Talk(
+                        title=LocalizedText(
+                            fi="Tekoäly asiakaspalvelussa",
+                            sv="AI i kundtjänsten",
+                            en="AI in customer service",
+                        ),
+                        speakers=(
+                            Speaker(
+                                name="Liisa Korhonen",
+                                title=LocalizedText(fi="johtaja", sv="direktör", en="Director"),
+                                organisation=LocalizedText(
+                                    fi="Digi- ja väestötietovirasto",
+                                    sv="Myndigheten för digitalisering och befolkningsdata",
+                                    en="Digital and Population Data Services Agency",
+                                ),
+                            ),
+                        ),
+                    ),
+                    Talk(
+                        title=LocalizedText(
+                            fi="Kysymyksiä ja keskustelua",
+                            sv="Frågor och diskussion",
+                            en="Questions and discussion",
+                        )
+                    ),
+                ),
             ),
         ),
         published=True,
+        organiser=organiser,
     )
 
 

@@ -158,3 +158,41 @@ def test_time_spans_for_agenda_items() -> None:
     assert format_time_span(SUMMER, ends, HELSINKI, Language.FI) == "9.00\u201310.30"
     assert format_time_span(SUMMER, ends, HELSINKI, Language.SV) == "9.00\u201310.30"
     assert format_time_span(SUMMER, ends, HELSINKI, Language.EN) == "9:00\u201310:30"
+
+
+def test_the_names_from_cldr_are_the_words_the_pages_and_mails_have_always_used() -> None:
+    # Pinned word for word: a Babel upgrade that changed CLDR's names must fail here.
+    assert WEEKDAYS_SHORT[Language.FI] == ("ma", "ti", "ke", "to", "pe", "la", "su")
+    assert WEEKDAYS_SHORT[Language.SV] == ("mån", "tis", "ons", "tors", "fre", "lör", "sön")
+    assert WEEKDAYS_SHORT[Language.EN] == ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    assert WEEKDAYS_LONG[Language.FI] == (
+        "maanantai",
+        "tiistai",
+        "keskiviikko",
+        "torstai",
+        "perjantai",
+        "lauantai",
+        "sunnuntai",
+    )
+    assert WEEKDAYS_LONG[Language.SV] == (
+        "måndag",
+        "tisdag",
+        "onsdag",
+        "torsdag",
+        "fredag",
+        "lördag",
+        "söndag",
+    )
+    assert WEEKDAYS_LONG[Language.EN][0] == "Monday"
+    assert WEEKDAYS_ESSIVE[Language.FI] == (
+        "maanantaina",
+        "tiistaina",
+        "keskiviikkona",
+        "torstaina",
+        "perjantaina",
+        "lauantaina",
+        "sunnuntaina",
+    )
+    assert WEEKDAYS_ESSIVE[Language.SV] == WEEKDAYS_LONG[Language.SV]
+    assert WEEKDAYS_ESSIVE[Language.EN] == WEEKDAYS_LONG[Language.EN]
+    assert ENGLISH_MONTHS[4:9] == ("May", "June", "July", "August", "September")

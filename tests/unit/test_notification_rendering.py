@@ -15,9 +15,10 @@ import pytest
 from icalendar import Calendar
 
 import ilmo_notification
-from ilmo_event_contracts import Attendance, Language, NotificationKind
+from ilmo_event_contracts import Attendance, Language, LocalizedText, NotificationKind, Organiser
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.rendering import ComposedMail, RenderError
+from ilmo_shared.i18n import untranslated
 from ilmo_shared.manage_links import (
     confirmation_link,
     is_confirmation_link_token,
@@ -26,6 +27,7 @@ from ilmo_shared.manage_links import (
 )
 from tests.support.notification import (
     MANAGE_LINK_SECRET,
+    ORGANISER,
     REGISTRATION_URL,
     STARTS_AT,
     accepted,
@@ -119,9 +121,10 @@ def compose(
     attendance: Attendance = Attendance.IN_PERSON,
     first_name: str = "Åsa",
     email: str = "asa.ohman@example.fi",
+    organiser: Organiser | None = ORGANISER,
     **details: Any,
 ) -> tuple[ComposedMail, str]:
-    event = seminar("ministry-seminar")
+    event = seminar("ministry-seminar", organiser=organiser)
     registration = accepted(
         event.event_id,
         language=language,
@@ -162,16 +165,17 @@ def calendar_of(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(payload)
 
 
-def test_every_kind_has_a_text_and_an_html_template_in_every_language() -> None:
+def test_every_kind_has_one_text_and_one_html_template_for_every_language() -> None:
     templates = Path(ilmo_notification.__file__).parent / "templates"
-    for language in LANGUAGES:
-        for kind in KINDS:
-            for suffix in ("txt", "html"):
-                assert (templates / language.value / f"{kind.value}.{suffix}").is_file(), (
-                    language,
-                    kind,
-                    suffix,
-                )
+    for kind in KINDS:
+        for suffix in ("txt", "html"):
+            assert (templates / f"{kind.value}.{suffix}").is_file(), (kind, suffix)
+    assert not [path for path in templates.iterdir() if path.is_dir()], "no per-language copies"
+
+
+def test_every_text_of_the_mails_has_a_finnish_and_a_swedish_translation() -> None:
+    package = Path(ilmo_notification.__file__).parent
+    assert untranslated("ilmo_notification", package) == {}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -409,8 +413,9 @@ def test_headers_are_valid_mime_with_utf8_names_and_a_deterministic_message_id()
     to = received["To"]
     assert to.addresses[0].display_name == "Åsa Öhman"
     assert to.addresses[0].addr_spec == "asa.ohman@example.fi"
-    assert received["From"].addresses[0].display_name == "Ilmo \u2013 Valtioneuvosto"
+    assert received["From"].addresses[0].display_name == "Finansministeriet"
     assert received["From"].addresses[0].addr_spec == "ilmo@ilmo.example.fi"
+    assert received["Reply-To"].addresses[0].addr_spec == "seminaari@vm.example.fi"
     # A long Message-ID is folded onto its own line; Python's parser keeps that space.
     assert received["Message-ID"].strip() == f"<{registration_id}.seat_confirmed@ilmo.example.fi>"
     assert received["Date"].datetime == NOW
@@ -504,3 +509,201 @@ def test_a_fault_in_the_mails_data_is_a_render_error() -> None:
     with pytest.raises(RenderError) as refused:
         renderer().compose(request, contact_of(registration), event, now=NOW)
     assert str(refused.value) == "stream_link: KeyError"
+
+
+# ---------------------------------------------------------------- the organiser
+
+ORGANISER_NAMES = {
+    Language.FI: "Valtiovarainministeriö",
+    Language.SV: "Finansministeriet",
+    Language.EN: "Ministry of Finance",
+}
+# The footer's words, and the "do not reply" of a mail that has nobody to reply to.
+ASK = {
+    Language.FI: ("ota yhteyttä järjestäjään", "Järjestäjä:", "Sähköposti:", "Puhelin:"),
+    Language.SV: ("Kontakta arrangören", "Arrangör:", "E-post:", "Telefon:"),
+    Language.EN: ("contact the organiser", "Organiser:", "Email:", "Phone:"),
+}
+REPLY = {
+    Language.FI: "Voit myös vastata tähän viestiin.",
+    Language.SV: "Du kan också svara på det här meddelandet.",
+    Language.EN: "You can also reply to this message.",
+}
+DO_NOT_REPLY = {
+    Language.FI: "Älä vastaa tähän viestiin.",
+    Language.SV: "Svara inte på det.",
+    Language.EN: "Please do not reply to it.",
+}
+
+
+def plain_text(message: EmailMessage) -> str:
+    """The text part with the line ends a reader's client shows."""
+    return body(message, "plain").replace("\r\n", "\n")
+
+
+REGARDS = {
+    Language.FI: "Ystävällisin terveisin",
+    Language.SV: "Med vänliga hälsningar",
+    Language.EN: "Kind regards",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_mail_is_in_the_organisers_name_from_ilmos_address_and_replies_go_to_the_organiser(
+    kind: NotificationKind, language: Language
+) -> None:
+    composed, _ = compose(kind, language)
+    assert composed.data.isascii()
+    [sender_line] = [
+        line for line in composed.data.decode("ascii").split("\r\n") if line.startswith("From:")
+    ]
+    # RFC 2047 for a name beyond ASCII, as for every other header.
+    assert ("=?utf-8?" in sender_line) is (not ORGANISER_NAMES[language].isascii())
+    received = parsed(composed)
+    assert received.defects == []
+    [sender] = received["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        ORGANISER_NAMES[language],
+        "ilmo@ilmo.example.fi",
+    )
+    [reply_to] = received["Reply-To"].addresses
+    assert (reply_to.display_name, reply_to.addr_spec) == (
+        ORGANISER_NAMES[language],
+        "seminaari@vm.example.fi",
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_footer_says_whom_to_ask_in_the_readers_language(
+    kind: NotificationKind, language: Language
+) -> None:
+    received = parsed(compose(kind, language)[0])
+    text, html = plain_text(received), body(received, "html")
+    question, organiser, email, phone = ASK[language]
+    assert f"{organiser} {ORGANISER_NAMES[language]}\n" in text
+    assert f"{email} seminaari@vm.example.fi\n" in text
+    assert f"{phone} +358 295 16001\n" in text
+    assert text.endswith(f"{REPLY[language]}\n")
+    assert f"{REGARDS[language]}\n{ORGANISER_NAMES[language]}\n" in text
+    assert f"{REGARDS[language]}<br>{ORGANISER_NAMES[language]}</p>" in html
+    assert f"{organiser} {ORGANISER_NAMES[language]}<br>" in html
+    assert '<a href="mailto:seminaari@vm.example.fi"' in html
+    assert '<a href="tel:+35829516001"' in html
+    for part in (text, html):
+        assert question in part
+        assert REPLY[language] in part
+        assert DO_NOT_REPLY[language] not in part
+        assert "Ilmo \u2013 Valtioneuvosto" not in part
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_without_an_organiser_the_mail_is_ilmos_with_no_reply_to_and_says_do_not_reply(
+    language: Language,
+) -> None:
+    received = parsed(compose(NotificationKind.SEAT_CONFIRMED, language, organiser=None)[0])
+    assert received["From"].addresses[0].display_name == "Ilmo \u2013 Valtioneuvosto"
+    assert received["From"].addresses[0].addr_spec == "ilmo@ilmo.example.fi"
+    assert received["Reply-To"] is None
+    text, html = plain_text(received), body(received, "html")
+    assert text.endswith(f"{DO_NOT_REPLY[language]}\n")
+    for part in (text, html):
+        assert DO_NOT_REPLY[language] in part
+        assert ASK[language][0] not in part
+        assert REPLY[language] not in part
+
+
+def test_an_organiser_without_a_phone_has_no_phone_line() -> None:
+    organiser = ORGANISER.model_copy(update={"phone": None})
+    received = parsed(compose(NotificationKind.WAITLISTED, Language.FI, organiser=organiser)[0])
+    for part in (plain_text(received), body(received, "html")):
+        assert "Puhelin" not in part
+        assert "Sähköposti:" in part
+
+
+def test_an_organiser_named_only_in_finnish_is_named_so_in_every_language() -> None:
+    organiser = ORGANISER.model_copy(update={"name": LocalizedText(fi="Opetushallitus")})
+    received = parsed(compose(NotificationKind.WAITLISTED, Language.EN, organiser=organiser)[0])
+    assert received["From"].addresses[0].display_name == "Opetushallitus"
+    assert "Organiser: Opetushallitus" in plain_text(received)
+
+
+def test_a_hostile_organiser_name_is_one_header_line_and_text_in_html() -> None:
+    organiser = ORGANISER.model_copy(
+        update={"name": LocalizedText(fi='<b>VM</b>\r\nBcc: x@example.fi "quoted"')}
+    )
+    composed, _ = compose(NotificationKind.WAITLISTED, Language.FI, organiser=organiser)
+    received = parsed(composed)
+    assert received.defects == []
+    assert received["Bcc"] is None
+    assert received["From"].addresses[0].display_name == '<b>VM</b> Bcc: x@example.fi "quoted"'
+    assert received["From"].addresses[0].addr_spec == "ilmo@ilmo.example.fi"
+    html = body(received, "html")
+    assert "<b>VM</b>" not in html
+    assert "&lt;b&gt;VM&lt;/b&gt;" in html
+
+
+def test_an_organisers_domain_beyond_ascii_is_replied_to_in_its_ascii_form() -> None:
+    organiser = ORGANISER.model_copy(update={"email": "kysymykset@pää.fi"})
+    composed, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.SV, organiser=organiser)
+    assert composed.data.isascii()
+    received = parsed(composed)
+    assert received["Reply-To"].addresses[0].addr_spec == "kysymykset@xn--p-0faa.fi"
+
+
+def test_an_organisers_local_part_beyond_ascii_is_no_reply_to_unless_the_mail_is_smtputf8() -> None:
+    organiser = ORGANISER.model_copy(update={"email": "kysymys.pää@vm.example.fi"})
+    # To an ASCII address the mail goes without SMTPUTF8: no header that needs it.
+    plain, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.FI, organiser=organiser)
+    assert plain.data.isascii()
+    received = parsed(plain)
+    assert received["Reply-To"] is None
+    assert "kysymys.pää@vm.example.fi" in plain_text(received)
+    # To an address that needs SMTPUTF8 anyway, the header is written in UTF-8.
+    utf8, _ = compose(
+        NotificationKind.SEAT_CONFIRMED, Language.FI, organiser=organiser, email="pää@esimerkki.fi"
+    )
+    text = utf8.data.decode("utf-8")
+    assert "\r\nReply-To: Valtiovarainministeriö <kysymys.pää@vm.example.fi>\r\n" in text
+    assert text.startswith("From: Valtiovarainministeriö <ilmo@ilmo.example.fi>\r\n")
+    assert parsed(utf8).defects == []
+
+
+@pytest.mark.parametrize(
+    ("language", "talk", "speaker"),
+    [
+        (
+            Language.FI,
+            "Tekoäly asiakaspalvelussa",
+            "Liisa Korhonen (johtaja), Digi- ja väestötietovirasto",
+        ),
+        (
+            Language.SV,
+            "AI i kundtjänsten",
+            "Liisa Korhonen (direktör), Myndigheten för digitalisering och befolkningsdata",
+        ),
+        (
+            Language.EN,
+            "AI in customer service",
+            "Liisa Korhonen (Director), Digital and Population Data Services Agency",
+        ),
+    ],
+)
+def test_the_agenda_shows_the_talks_of_a_block_with_their_speakers(
+    language: Language, talk: str, speaker: str
+) -> None:
+    received = parsed(compose(NotificationKind.SEAT_CONFIRMED, language)[0])
+    text, html = plain_text(received), body(received, "html")
+    panel = {Language.FI: "Paneeli", Language.SV: "Panel", Language.EN: "Panel"}[language]
+    questions = {
+        Language.FI: "Kysymyksiä ja keskustelua",
+        Language.SV: "Frågor och diskussion",
+        Language.EN: "Questions and discussion",
+    }[language]
+    # Under their block, one line each, in the reader's language.
+    block = text.split(f"  {panel}\n", 1)[1]
+    assert block.startswith(f"    - {talk} \u2013 {speaker}\n    - {questions}\n")
+    assert f'<li style="margin:0 0 2px 0;">{talk}<br>' in html
+    assert speaker in html
+    assert questions in html

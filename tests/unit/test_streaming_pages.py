@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import ilmo_streaming
 from ilmo_event_contracts import Language, LocalizedText
+from ilmo_shared.i18n import untranslated
 from ilmo_streaming import pages
 from ilmo_streaming.api import join_response
 from ilmo_streaming.domain import Ended, EventStream, Gone, NotOpenYet, Redirect, Unknown
@@ -60,7 +63,7 @@ def test_everything_inserted_is_escaped() -> None:
     )
     html = pages.render(pages.not_open_yet(hostile))
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
     assert "<b>" not in html
 
 
@@ -122,3 +125,16 @@ def test_revoked_410_and_unknown_404() -> None:
     assert missing.status_code == 404
     assert "not found" in bytes(missing.body).decode()
     _common_headers(dict(missing.headers))
+
+
+def test_every_text_of_the_pages_has_a_finnish_and_a_swedish_translation() -> None:
+    package = Path(ilmo_streaming.__file__).parent
+    assert untranslated("ilmo_streaming", package) == {}
+
+
+def test_each_paragraph_is_in_its_own_language_from_the_catalogues() -> None:
+    html = pages.render(pages.revoked())
+    assert "<title>Linkki on peruttu · Länken har återkallats · Link revoked</title>" in html
+    assert '<p lang="fi">Tämä katselulinkki on peruttu' in html
+    assert '<p lang="sv">Den här tittarlänken har återkallats' in html
+    assert '<p lang="en">This viewing link was revoked' in html

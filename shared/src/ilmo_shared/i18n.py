@@ -92,7 +92,8 @@ def environment(package: str, language: Language, **globals_: Any) -> Environmen
     """A Jinja2 environment for ``package``'s templates, speaking ``language``.
 
     One environment per language, because installed translations belong to
-    the environment; HTML autoescaped, undefined names an error.
+    the environment; HTML autoescaped, undefined names an error, ``{% trans %}``
+    trimmed as the extraction trims it.
     """
     env = Environment(
         loader=PackageLoader(package, "templates"),
@@ -102,6 +103,10 @@ def environment(package: str, language: Language, **globals_: Any) -> Environmen
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Whitespace in ``{% trans %}`` collapsed as ``pybabel extract`` (``EXTRACTION_OPTIONS``)
+    # does it: otherwise a text that spans lines is looked up under an id that
+    # no catalogue has, and shows in English.
+    env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(package, language), newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(globals_, language=language.value)
     return env

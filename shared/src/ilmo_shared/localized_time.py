@@ -16,66 +16,53 @@ as "Lähetys avautuu perjantaina ..."; Swedish and English use the long name
 there, English with its own "on"). Pages that have always shown a two-digit
 hour (``08.30``) ask for it with ``two_digit_hour=True``.
 
-The few names needed are here rather than in a locale database, so the result
-does not depend on the machine's locales. Pure functions, no I/O.
+The names of weekdays and months are CLDR's, from Babel (``babel.dates``):
+its abbreviated weekdays (``pe``, ``fre``, ``Fri``), its stand-alone wide
+ones (``perjantai``), its Finnish format-context wide ones, which are the
+essive (``perjantaina``), and its English month names are exactly the words
+above, and the locale data ships with Babel, so nothing depends on the
+machine's locales.
+
+How the parts are put together stays our own rule, because CLDR's patterns
+are not what Finnish public-sector texts write: its Finnish date-time joins
+with ``klo`` but gives seconds (``29.1.2027 klo 9.00.00``) and no weekday in
+the short form, and its long form spells the month (``29. tammikuuta
+2027``); Swedish (Sweden) writes ISO dates and ``09:00``, and even
+Finland-Swedish abbreviates the month (``29 jan. 2027``) and has no ``kl.``;
+English is a 12-hour clock, month first (``Jan 29, 2027, 9:00 AM``). The
+pages and mails say the day as people in Finland read it, so the patterns
+here are Kielitoimisto's and Språkrådet's. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_timezone_location
+from babel.dates import get_day_names, get_month_names, get_timezone_location
 
 from ilmo_event_contracts import Language
 
-WEEKDAYS_SHORT = {
-    Language.FI: ("ma", "ti", "ke", "to", "pe", "la", "su"),
-    Language.SV: ("mån", "tis", "ons", "tors", "fre", "lör", "sön"),
-    Language.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-WEEKDAYS_LONG = {
-    Language.FI: (
-        "maanantai",
-        "tiistai",
-        "keskiviikko",
-        "torstai",
-        "perjantai",
-        "lauantai",
-        "sunnuntai",
-    ),
-    Language.SV: ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
-    Language.EN: ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-# "On Friday": Finnish inflects the name (essive); Swedish and English do not.
-WEEKDAYS_ESSIVE = {
-    Language.FI: (
-        "maanantaina",
-        "tiistaina",
-        "keskiviikkona",
-        "torstaina",
-        "perjantaina",
-        "lauantaina",
-        "sunnuntaina",
-    ),
-    Language.SV: WEEKDAYS_LONG[Language.SV],
-    Language.EN: WEEKDAYS_LONG[Language.EN],
-}
-ENGLISH_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+
+def _weekdays(
+    width: Literal["abbreviated", "wide"], context: Literal["format", "stand-alone"]
+) -> dict[Language, tuple[str, ...]]:
+    """CLDR's weekday names, Monday first, in every language."""
+    return {
+        language: tuple(get_day_names(width, context, language.value)[day] for day in range(7))
+        for language in Language
+    }
+
+
+WEEKDAYS_SHORT = _weekdays("abbreviated", "format")
+WEEKDAYS_LONG = _weekdays("wide", "stand-alone")
+# "On Friday": Finnish inflects the name (essive), which is CLDR's format
+# context for Finnish; Swedish and English do not, and their format names are
+# the stand-alone ones.
+WEEKDAYS_ESSIVE = _weekdays("wide", "format")
+ENGLISH_MONTHS = tuple(get_month_names("wide", "format", "en")[month] for month in range(1, 13))
 EN_DASH = "\u2013"
 
 

@@ -1,9 +1,12 @@
 """Emails as a registrant receives them: Jinja2 templates, MIME, iCalendar.
 
-Every kind has a plain-text and an HTML template in Finnish, Swedish and
-English (``templates/<language>/<kind>.txt|.html``); the text template also
-holds the subject (its ``subject`` block). HTML is autoescaped, so a name or a
-title is never markup. The message is an ``EmailMessage`` under
+Every kind has one plain-text and one HTML template (``templates/<kind>.txt``,
+``.html``), written in English with every text a gettext message (``{% trans
+%}``); Finnish and Swedish come from the package's catalogues
+(``locale/<lang>/LC_MESSAGES/messages.po``, :mod:`ilmo_shared.i18n`), one
+Jinja2 environment per language. The text template also holds the subject
+(its ``subject`` block). HTML is autoescaped, so a name or a title is never
+markup. The message is an ``EmailMessage`` under
 ``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
 multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
 (RFC 5545) is attached.
@@ -13,6 +16,12 @@ domain's ASCII form (IDNA), which every server takes. One whose local part is
 not ASCII (``pää@esimerkki.fi``) has no ASCII form: its message is written for
 SMTPUTF8 (RFC 6531, UTF-8 headers), and the mailer sends it only to a server
 that offers that extension.
+
+A mail is in the name of the event's organiser: ``From`` is the organiser's
+name in the reader's language with Ilmo's own address (``mail_from``: the
+domain that SPF and DKIM vouch for, so DMARC holds), and ``Reply-To`` is the
+organiser's address, so that a reply reaches whoever can answer it. An event
+stored before it named an organiser is sent as Ilmo, with no ``Reply-To``.
 
 ``compose`` does everything up to the wire bytes, so whatever goes wrong
 writing one mail (templates, an address, MIME, the calendar) is a
@@ -33,11 +42,12 @@ from typing import Any
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, Template
 
-from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind
+from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
 from ilmo_notification import formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
+from ilmo_shared.i18n import environment
 from ilmo_shared.manage_links import confirmation_link, manage_link
 
 KIND_HEADER = "X-Ilmo-Kind"
@@ -45,6 +55,7 @@ LANGUAGE_HEADER = "X-Ilmo-Language"
 REGISTRATION_HEADER = "X-Ilmo-Registration"
 EVENT_HEADER = "X-Ilmo-Event"
 PRODUCT_ID = "-//Ilmo//Ilmo notification//EN"
+PACKAGE = "ilmo_notification"
 # CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
 # base64), so that no server's lack of 8BITMIME can mangle a message.
 WIRE = SMTP.clone(cte_type="7bit")
@@ -101,17 +112,6 @@ def recipient_address(display_name: str, email: str) -> Address:
     return Address(display_name=display_name, username=local_part, domain=domain)
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("ilmo_notification", "templates"),
-        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def _render_block(template: Template, block: str, context: Mapping[str, Any]) -> str:
     return "".join(template.blocks[block](template.new_context(dict(context))))
 
@@ -136,7 +136,9 @@ class MailRenderer:
         self._domain = address.rsplit("@", 1)[1]
         self._manage_base = registration_public_url
         self._manage_secret = manage_link_secret
-        self._templates = _environment()
+        self._templates: dict[Language, Environment] = {
+            language: environment(PACKAGE, language) for language in Language
+        }
 
     @property
     def sender(self) -> str:
@@ -144,6 +146,16 @@ class MailRenderer:
 
     def message_id(self, request: MailRequest) -> str:
         return message_id(request.registration_id, request.kind, self._domain, request.occasion)
+
+    def _sender_name(self, event: EventDetails, language: Language) -> str:
+        """Whose name the mail is in: the organiser's in the reader's language, else Ilmo's.
+
+        Only the name: the address stays Ilmo's own (``mail_from``), which its
+        domain's SPF and DKIM vouch for, so that DMARC holds.
+        """
+        if event.organiser is None:
+            return self._from.display_name or "Ilmo"
+        return _one_line(event.organiser.name.in_language(language))
 
     # ------------------------------------------------------------ content
 
@@ -156,7 +168,8 @@ class MailRenderer:
         details = request.details
         context: dict[str, Any] = {
             "lang": language.value,
-            "sender_name": self._from.display_name or "Ilmo",
+            "sender_name": self._sender_name(event, language),
+            "organiser": _organiser(event, language),
             "first_name": contact.first_name,
             "full_name": contact.display_name,
             "title": event.title.in_language(language),
@@ -174,23 +187,7 @@ class MailRenderer:
                 if event.venue.arrival_instructions
                 else ""
             ),
-            "agenda": [
-                {
-                    "time": formatting.format_time_span(item.starts_at, item.ends_at, tz, language),
-                    "title": item.title.in_language(language),
-                    "speakers": ", ".join(
-                        speaker.name
-                        + (f" ({speaker.title.in_language(language)})" if speaker.title else "")
-                        + (
-                            f", {speaker.organisation.in_language(language)}"
-                            if speaker.organisation
-                            else ""
-                        )
-                        for speaker in item.speakers
-                    ),
-                }
-                for item in sorted(event.agenda, key=lambda item: item.starts_at)
-            ],
+            "agenda": _agenda(event, language),
             "confirm_url": confirmation_link(
                 self._manage_base, self._manage_secret, request.registration_id
             ),
@@ -221,13 +218,12 @@ class MailRenderer:
         """Subject, text and HTML in the contact's language, and the attachments of the kind."""
         try:
             context = self.context(request, contact, event)
-            language = contact.language.value
+            templates = self._templates[contact.language]
             kind = request.kind.value
-            text_template = self._templates.get_template(f"{language}/{kind}.txt")
-            html_template = self._templates.get_template(f"{language}/{kind}.html")
+            text_template = templates.get_template(f"{kind}.txt")
+            html_template = templates.get_template(f"{kind}.html")
             subject = _one_line(_render_block(text_template, "subject", context))
-            text = _BLANK_LINES.sub("\n\n", _render_block(text_template, "body", context))
-            text = text.strip() + "\n"
+            text = _BLANK_LINES.sub("\n\n", text_template.render(context)).strip() + "\n"
             html = html_template.render(context)
             attachments = self._attachments(request, contact, event, now)
         except Exception as error:  # KeyError, ValueError, a template fault, a bad zone name
@@ -265,9 +261,17 @@ class MailRenderer:
     ) -> EmailMessage:
         """The MIME message, under the policy ``recipient`` needs (see ``compose``)."""
         rendered = self.render(request, contact, event, now=now)
-        message = EmailMessage(policy=WIRE if recipient.addr_spec.isascii() else WIRE_UTF8)
-        message["From"] = self._from
+        utf8 = not recipient.addr_spec.isascii()
+        message = EmailMessage(policy=WIRE_UTF8 if utf8 else WIRE)
+        message["From"] = Address(
+            display_name=self._sender_name(event, contact.language),
+            username=self._from.username,
+            domain=self._from.domain,
+        )
         message["To"] = recipient
+        reply_to = _reply_to(event, contact.language, utf8=utf8)
+        if reply_to is not None:
+            message["Reply-To"] = reply_to
         message["Subject"] = rendered.subject
         message["Date"] = format_datetime(now)
         message["Message-ID"] = self.message_id(request)
@@ -361,6 +365,68 @@ class MailRenderer:
             content=self._calendar(entry),
             params={"method": "PUBLISH"},
         )
+
+
+def _reply_to(event: EventDetails, language: Language, *, utf8: bool) -> Address | None:
+    """Where a reply goes: the organiser, whose questions these are; None without one.
+
+    An organiser's address whose local part is not ASCII can only be written
+    in a message that goes out as SMTPUTF8 (whose recipient needs it too);
+    any other message goes without ``Reply-To`` (the footer still names the
+    address) rather than with a header a server may refuse.
+    """
+    organiser = event.organiser
+    if organiser is None:
+        return None
+    address = recipient_address(_one_line(organiser.name.in_language(language)), organiser.email)
+    if not address.username.isascii() and not utf8:
+        return None
+    return address
+
+
+def _organiser(event: EventDetails, language: Language) -> dict[str, str] | None:
+    """Whom to ask, for the footer: name in the reader's language, email and phone."""
+    organiser = event.organiser
+    if organiser is None:
+        return None
+    phone = organiser.phone or ""
+    return {
+        "name": organiser.name.in_language(language),
+        "email": organiser.email,
+        "phone": phone,
+        "phone_uri": "tel:" + re.sub(r"[^0-9+]", "", phone) if phone else "",
+    }
+
+
+def _speakers(speakers: tuple[Speaker, ...], language: Language) -> str:
+    """``Maija Virtanen (Kansliapäällikkö), Valtiovarainministeriö, ...`` on one line."""
+    return ", ".join(
+        speaker.name
+        + (f" ({speaker.title.in_language(language)})" if speaker.title else "")
+        + (f", {speaker.organisation.in_language(language)}" if speaker.organisation else "")
+        for speaker in speakers
+    )
+
+
+def _agenda(event: EventDetails, language: Language) -> list[dict[str, Any]]:
+    """The agenda's blocks in time order, each with its speakers and its talks."""
+    return [
+        {
+            "time": formatting.format_time_span(
+                item.starts_at, item.ends_at, event.timezone, language
+            ),
+            "title": item.title.in_language(language),
+            "speakers": _speakers(item.speakers, language),
+            "talks": [
+                {
+                    "title": talk.title.in_language(language),
+                    "speakers": _speakers(talk.speakers, language),
+                }
+                for talk in item.talks
+            ],
+        }
+        for item in sorted(event.agenda, key=lambda item: item.starts_at)
+    ]
 
 
 def _moment(value: Any) -> datetime:

@@ -1,32 +1,78 @@
 """The short pages a viewer sees when their link does not lead to the stream (yet).
 
-Each page says the same thing in Finnish, Swedish and English (the service
-does not know the viewer's language: it stores nothing personal), with times
-in the event's own time zone. Everything inserted is HTML-escaped, and no
-page repeats the link's token or anything else from the request.
+Each page says the same thing in Finnish, Swedish and English, one paragraph
+per language with its ``lang`` attribute: the service does not know the
+viewer's language (it stores nothing personal). The texts are gettext
+messages in one template per page (``templates/<page>.html``: its ``title``
+and ``message`` blocks, English as written), translated from the package's
+catalogues (``locale/<lang>/LC_MESSAGES/messages.po``, :mod:`ilmo_shared.i18n`);
+``document.html`` puts the three together. Times are in the event's own time
+zone. Everything inserted is HTML-escaped, and no page repeats the link's
+token or anything else from the request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from html import escape
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jinja2 import Environment
+from markupsafe import Markup, escape
+
 from ilmo_event_contracts import Language
+from ilmo_shared.i18n import environment
 from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time
 from ilmo_streaming.domain import EventStream
 
+PACKAGE = "ilmo_streaming"
+# The order the languages are shown in; the page itself is Finnish first.
 _LANGUAGES = (Language.FI, Language.SV, Language.EN)
+_TITLE_SEPARATOR = " · "
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page: its title and one paragraph per language."""
+    """A page: its title and one paragraph per language, both already HTML."""
 
-    title: str
-    paragraphs: dict[Language, str]
+    title: Markup
+    paragraphs: dict[Language, Markup]
     heading: str | None = None
+
+
+@cache
+def _templates(language: Language) -> Environment:
+    return environment(PACKAGE, language)
+
+
+def _block(language: Language, page: str, block: str, values: Mapping[str, Any]) -> Markup:
+    """One block of a page's template in ``language``: autoescaped HTML."""
+    template = _templates(language).get_template(f"{page}.html")
+    rendered = "".join(template.blocks[block](template.new_context(dict(values))))
+    return Markup(rendered.strip())  # noqa: S704 - the template's own autoescaped output
+
+
+def _page(
+    name: str,
+    heading: str | None = None,
+    values: Mapping[Language, Mapping[str, Any]] | None = None,
+) -> Page:
+    """The page ``name`` in every language, with the values its texts need in each."""
+
+    def of(language: Language) -> Mapping[str, Any]:
+        return (values or {}).get(language, {})
+
+    titles = [_block(language, name, "title", of(language)) for language in _LANGUAGES]
+    return Page(
+        title=escape(_TITLE_SEPARATOR).join(titles),
+        paragraphs={
+            language: _block(language, name, "message", of(language)) for language in _LANGUAGES
+        },
+        heading=heading,
+    )
 
 
 def _zone(name: str) -> tzinfo:
@@ -51,94 +97,45 @@ def local_time(moment: datetime, timezone: str, language: Language) -> str:
 
 
 def not_open_yet(stream: EventStream) -> Page:
-    def when(language: Language) -> str:
-        return local_time(stream.opens_at, stream.timezone, language)
-
-    return Page(
-        title="Lähetys ei ole vielä alkanut · Sändningen har inte börjat · Not open yet",
+    return _page(
+        "not_open_yet",
         heading=stream.title.fi,
-        paragraphs={
-            Language.FI: f"Lähetys avautuu {when(Language.FI)}. Avaa linkki silloin uudelleen.",
-            Language.SV: f"Sändningen öppnas {when(Language.SV)}. Öppna länken igen då.",
-            Language.EN: f"The stream opens {when(Language.EN)}. Open this link again then.",
+        values={
+            language: {"when": local_time(stream.opens_at, stream.timezone, language)}
+            for language in _LANGUAGES
         },
     )
 
 
 def ended(stream: EventStream) -> Page:
-    return Page(
-        title="Lähetys on päättynyt · Sändningen har avslutats · The stream has ended",
-        heading=stream.title.fi,
-        paragraphs={
-            Language.FI: "Lähetys on päättynyt, eikä linkki enää toimi.",
-            Language.SV: "Sändningen har avslutats och länken fungerar inte längre.",
-            Language.EN: "The stream has ended and this link no longer works.",
-        },
-    )
+    return _page("ended", heading=stream.title.fi)
 
 
 def revoked() -> Page:
-    return Page(
-        title="Linkki on peruttu · Länken har återkallats · Link revoked",
-        paragraphs={
-            Language.FI: "Tämä katselulinkki on peruttu, koska ilmoittautuminen peruttiin "
-            "tai sen tiedot poistettiin.",
-            Language.SV: "Den här tittarlänken har återkallats eftersom anmälan avbokades "
-            "eller dess uppgifter raderades.",
-            Language.EN: "This viewing link was revoked because the registration was cancelled "
-            "or its data erased.",
-        },
-    )
+    return _page("revoked")
 
 
 def not_found() -> Page:
-    return Page(
-        title="Linkkiä ei löydy · Länken hittades inte · Link not found",
-        paragraphs={
-            Language.FI: "Katselulinkkiä ei löydy. Tarkista, että linkki on kopioitu kokonaan.",
-            Language.SV: "Tittarlänken hittades inte. Kontrollera att hela länken kopierades.",
-            Language.EN: "This viewing link was not found. Check that the whole link was copied.",
-        },
-    )
+    return _page("not_found")
 
 
 def unavailable() -> Page:
-    return Page(
-        title="Palvelu ei ole käytettävissä · Tjänsten är inte tillgänglig · Unavailable",
-        paragraphs={
-            Language.FI: "Palvelu ei juuri nyt vastaa. Yritä hetken kuluttua uudelleen.",
-            Language.SV: "Tjänsten svarar inte just nu. Försök igen om en stund.",
-            Language.EN: "The service is not answering right now. Please try again shortly.",
-        },
-    )
+    return _page("unavailable")
 
 
 def failed() -> Page:
     """Anything else that went wrong with a request for a link (e.g. a wrong method)."""
-    return Page(
-        title="Jokin meni vikaan · Något gick fel · Something went wrong",
-        paragraphs={
-            Language.FI: "Linkin avaaminen ei onnistunut. Yritä hetken kuluttua uudelleen.",
-            Language.SV: "Länken kunde inte öppnas. Försök igen om en stund.",
-            Language.EN: "The link could not be opened. Please try again shortly.",
-        },
-    )
+    return _page("failed")
 
 
 def render(page: Page) -> str:
     """The page as a small, self-contained HTML document."""
-    heading = f"<h1>{escape(page.heading)}</h1>\n" if page.heading else ""
-    paragraphs = "\n".join(
-        f'<p lang="{language.value}">{escape(page.paragraphs[language])}</p>'
-        for language in _LANGUAGES
-    )
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="fi">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="robots" content="noindex">\n'
-        f"<title>{escape(page.title)}</title>\n"
-        "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;"
-        "padding:0 1em;line-height:1.5}</style>\n"
-        f"</head>\n<body>\n{heading}{paragraphs}\n</body>\n</html>\n"
+        _templates(Language.FI)
+        .get_template("document.html")
+        .render(
+            title=page.title,
+            heading=page.heading,
+            paragraphs=[(language.value, page.paragraphs[language]) for language in _LANGUAGES],
+        )
     )
