@@ -3,6 +3,7 @@
 from ilmo_event_contracts.envelope import Envelope, EnvelopeError
 from ilmo_event_contracts.events import (
     EVENT_TYPES,
+    FIRST_ATTENDANCE_VERSION,
     AgendaItem,
     Attendance,
     ErasureReason,
@@ -16,6 +17,7 @@ from ilmo_event_contracts.events import (
     NotificationKind,
     NotificationSent,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
     RegistrationExpired,
@@ -34,6 +36,7 @@ from ilmo_event_contracts.events import (
 
 __all__ = [
     "EVENT_TYPES",
+    "FIRST_ATTENDANCE_VERSION",
     "AgendaItem",
     "Attendance",
     "Envelope",
@@ -49,6 +52,7 @@ __all__ = [
     "NotificationKind",
     "NotificationSent",
     "RegistrationAccepted",
+    "RegistrationAttendanceChanged",
     "RegistrationCancelled",
     "RegistrationErased",
     "RegistrationExpired",
