@@ -447,6 +447,12 @@ class NotificationSent(RegistrationEvent):
     kind: NotificationKind
     message_id: str
     sent_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 class NotificationFailed(RegistrationEvent):
@@ -457,6 +463,12 @@ class NotificationFailed(RegistrationEvent):
     kind: NotificationKind
     reason: str = Field(max_length=500)
     failed_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 EVENT_TYPES: dict[str, type[InternalEvent]] = {

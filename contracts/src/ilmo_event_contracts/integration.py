@@ -240,6 +240,12 @@ class NotificationSent(RegistrationFact):
 
     kind: NotificationKind
     sent_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 class MailFailure(StrEnum):
@@ -265,6 +271,12 @@ class NotificationFailed(RegistrationFact):
     kind: NotificationKind
     failure: MailFailure
     failed_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {

@@ -111,6 +111,11 @@ class Mail:
     occasion: str = ""
 
     @property
+    def attendance_version(self) -> int | None:
+        """The attendance version a seat, waiting-list or stream-link mail answers."""
+        return version_of_cause(self.occasion) if self.kind in VERSIONED_KINDS else None
+
+    @property
     def request(self) -> MailRequest:
         return MailRequest(
             self.registration_id, self.event_id, self.kind, self.details, self.occasion
@@ -177,6 +182,11 @@ VERSIONED_KINDS = frozenset(
 def cause_of_version(attendance_version: int) -> str:
     """The cause of a mail answering ``attendance_version``: empty for 1, ``v<n>`` after."""
     return "" if attendance_version <= 1 else f"v{attendance_version}"
+
+
+def version_of_cause(cause: str) -> int:
+    """The attendance version a versioned mail's cause names (inverse of ``cause_of_version``)."""
+    return int(cause[1:]) if cause.startswith("v") and cause[1:].isdigit() else 1
 
 
 def superseding_ids(mail: Mail | MailRequest) -> dict[NotificationKind, str]:

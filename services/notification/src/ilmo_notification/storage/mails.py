@@ -255,6 +255,7 @@ class MailStore:
             kind=mail.kind,
             message_id=message_id,
             sent_at=now,
+            attendance_version=mail.attendance_version,
         )
         return await self._announce(
             mail.id,
@@ -306,6 +307,7 @@ class MailStore:
             kind=mail.kind,
             reason=reason[:500],
             failed_at=now,
+            attendance_version=mail.attendance_version,
         )
         integration_event = integration.NotificationFailed(
             registration_id=event.registration_id,
@@ -313,6 +315,7 @@ class MailStore:
             kind=event.kind,
             failure=failure,
             failed_at=now,
+            attendance_version=event.attendance_version,
         )
         return await self._announce(
             mail.id,
