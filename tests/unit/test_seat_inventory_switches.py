@@ -26,6 +26,24 @@ from ilmo_capacity.domain import (
 from ilmo_event_contracts import Attendance
 from tests.unit.test_seat_inventory_properties import Replay, _check_invariants
 
+
+class VersionedReplay(Replay):
+    """A subscriber's replay that knows a seat or a place can be announced again.
+
+    A registrant whose switch to remote was overtaken keeps their seat or
+    place, announced again for the newer version: no second seat.
+    """
+
+    def apply(self, decision: Decision) -> None:
+        match decision:
+            case SeatReserved(registration_id=who, promoted=False) if who in self.holders:
+                return
+            case SeatWaitlisted(registration_id=who, position=position) if who in self.waiting:
+                assert self.waiting.index(who) + 1 == position
+                return
+        super().apply(decision)
+
+
 IN_PERSON, REMOTE = Attendance.IN_PERSON, Attendance.REMOTE
 A, B, C = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
 
@@ -122,6 +140,16 @@ def test_a_remote_cancellation_overtaking_switches_ends_in_the_newest_choice() -
     assert seats.holders == []
 
 
+def test_an_in_person_switch_overtaking_the_remote_one_announces_the_kept_seat_again() -> None:
+    # in person (v1, seated) -> remote (v2) -> in person (v3); v3 arrives first.
+    seats = seats_with(1, A, B)
+
+    assert seats.switch(A, IN_PERSON, 3) == [SeatReserved(A, attendance_version=3)]
+    assert seats.switch(B, IN_PERSON, 3) == [SeatWaitlisted(B, 1, 3)]
+    assert seats.switch(A, REMOTE, 2) == []  # older than 3
+    assert seats.holders == [A]
+
+
 def test_switches_before_the_capacity_is_known_wait_in_pending() -> None:
     seats = SeatInventory("seminar")
     seats.request_seat(A)
@@ -199,7 +227,7 @@ def test_any_order_of_choices_ends_in_each_registrants_newest_choice(
 ) -> None:
     delivered, truth = history
     seats = SeatInventory("seminar")
-    replay = Replay()
+    replay = VersionedReplay()
     if capacity_first:
         seats.set_capacity(capacity)
     newest_decided: dict[str, int] = {}
@@ -218,6 +246,7 @@ def test_any_order_of_choices_ends_in_each_registrants_newest_choice(
     if not capacity_first:
         for decision in seats.set_capacity(capacity):
             replay.apply(decision)
+            newest_decided[decision.registration_id] = decision.attendance_version
         _check_invariants(seats, [], [])
 
     wanting = {who for who, (attendance, cancelled) in truth.items() if not cancelled}
@@ -226,3 +255,10 @@ def test_any_order_of_choices_ends_in_each_registrants_newest_choice(
     assert len(seats.holders) == min(capacity, len(wanting))
     assert replay.holders == set(seats.holders)
     assert replay.waiting == seats.waiting
+    # Everyone on site heard about their newest choice: the registration
+    # service shows only answers to it (older versions are stale there).
+    newest: dict[str, int] = {}
+    for message in delivered:
+        newest[message.who] = max(newest.get(message.who, 0), message.version)
+    for who in wanting:
+        assert newest_decided.get(who) == newest[who], f"{who}: no answer to their newest choice"

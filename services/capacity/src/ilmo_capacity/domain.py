@@ -158,8 +158,11 @@ class SeatInventory:
     ) -> list[Decision]:
         """The registrant's choice number ``attendance_version`` is ``attendance``.
 
-        To in person: a seat if one is free, else a place in line (nothing if
-        it has one already). To remote: its seat goes to the first in line,
+        To in person: a seat if one is free, else a place in line; one that
+        still holds its seat or place (the switch to remote between was
+        overtaken, or is still to come and will be older) keeps it, announced
+        again with this version, since the registrant waits for an answer to
+        this choice. To remote: its seat goes to the first in line,
         or it leaves the line. A version not newer than the last one applied
         (a redelivery, or a switch overtaken by a later one) changes nothing;
         neither does anything after a cancellation. The version is recorded
@@ -172,9 +175,7 @@ class SeatInventory:
             return []
         self.versions[registration_id] = attendance_version
         if attendance is Attendance.IN_PERSON:
-            if self._has_seat_or_line(registration_id):
-                return []
-            return self._ask(registration_id)
+            return self._stay_or_ask(registration_id, attendance_version)
         return self._leave(registration_id)
 
     def cancel(
@@ -234,6 +235,16 @@ class SeatInventory:
             self.pending.append(registration_id)
             return []
         return [self._seat_or_line(registration_id)]
+
+    def _stay_or_ask(self, registration_id: str, version: int) -> list[Decision]:
+        if registration_id in self.holders:
+            return [SeatReserved(registration_id, attendance_version=version)]
+        position = self.position_of(registration_id)
+        if position is not None:
+            return [SeatWaitlisted(registration_id, position, version)]
+        if registration_id in self.pending:
+            return []
+        return self._ask(registration_id)
 
     def _leave(self, registration_id: str) -> list[Decision]:
         """Give back the seat (the first in line gets it) or the place in line, if any."""
