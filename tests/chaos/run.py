@@ -1366,6 +1366,10 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
         smtp.down()
 
 
+def _refused_switches(figures: dict[str, int]) -> str:
+    return f"{figures.get('switch refused', 0)} / {figures.get('switch not applied', 0)}"
+
+
 def report(
     arguments: argparse.Namespace,
     load: Load,
@@ -1400,6 +1404,10 @@ def report(
             "cancellations requested / confirmed",
             f"{asked} / {confirmed}",
         ),
+        (
+            "registrations that switched / switches answered",
+            f"{figures.get('registrations that switched', 0)} / {figures.get('switches made', 0)}",
+        ),
         ("concurrency", arguments.concurrency),
         ("faults injected", sum(injector.injected.values())),
         *((f"  {kind}", n) for kind, n in sorted(injector.injected.items())),
@@ -1425,6 +1433,9 @@ def report(
         ),
         ("subscriber messages", final.messages),
         ("lost", figures.get("lost", 0)),
+        ("switches refused / not applied", _refused_switches(figures)),
+        ("mails missing for the last switch", figures.get("missing mails for the last switch", 0)),
+        ("mails not fitting their switch", figures.get("mails not fitting a switch", 0)),
         ("stuck (not final)", figures.get("stuck", 0)),
         ("doubled (more than one stored per address)", figures.get("doubled", 0)),
         ("not confirmed despite a 202", figures.get("not confirmed", 0)),
