@@ -988,9 +988,8 @@ def check_switch_mails(
 ) -> None:
     """Each switch's mails fit it, and the last switch of a live registration was mailed.
 
-    A stream-link mail for a switch went to someone who switched to remote
-    then, a seat or waiting-list mail to someone who switched on site; none
-    answers a version the registration never had. A live registration whose
+    A seat or waiting-list mail for a switch went to someone who switched on
+    site then; no mail answers a version the registration never had. A live registration whose
     last choice was a switch got its mail: the stream link (remote), the
     seat or the waiting-list place (on site).
     """
@@ -1005,7 +1004,9 @@ def check_switch_mails(
             if answered_version == 1:
                 continue
             at_version = attendance_at(outcome.attendance, answered_version)
-            fits = (kind == "stream_link") == (at_version == "remote")
+            # A stream link may also answer an on-site version: a waiting-list
+            # place of that version gives one to a registrant who had none yet.
+            fits = kind == "stream_link" or at_version == "in_person"
             if answered_version > version or not fits:
                 figures["mails not fitting a switch"] += 1
                 violations.append(

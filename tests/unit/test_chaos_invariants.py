@@ -273,3 +273,12 @@ def test_events_of_each_attendance_version_are_logical_events_of_their_own() -> 
     violations.clear()
     check_subscriber(subscriber, [(outcome, row)], [], figures, violations)
     assert any("2 different events" in line for line in violations)
+
+
+def test_a_stream_link_for_a_waiting_list_place_after_a_switch_on_site_fits() -> None:
+    # On site (v1), remote (v2), on site again (v3): streaming saw the waiting-list
+    # place of v3 before the switch of v2, so the link answers v3.
+    back_on_site = switcher("waitlisted", "in_person", [2, 3])
+    waiting_v3 = SentMail("s1", "waitlisted", "<s1.waitlisted.v3@x>")
+    link_v3 = SentMail("s1", "stream_link", "<s1.stream_link.v3@x>")
+    assert switch_mails_checked(back_on_site, waiting_v3, link_v3) == []
