@@ -23,6 +23,7 @@ from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.problems import assert_problem
 from tests.support.registration import (
+    ADMIN,
     MovableClock,
     bearer,
     create_event,
@@ -167,3 +168,13 @@ async def test_cancelled_and_unconfirmed_registrations_cannot_switch(
     assert_problem(
         await switch(client, pending, "remote"), 409, "/problems/registration-not-confirmed"
     )
+
+
+async def test_an_erased_registration_cannot_switch(
+    client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    receipt = await register(client, event["id"], attendance="in_person")
+    erased = await client.delete(f"/api/v1/admin/registrations/{receipt['id']}", headers=ADMIN)
+    assert erased.status_code == 202, erased.text
+
+    assert_problem(await switch(client, receipt, "remote"), 410, "/problems/registration-erased")
