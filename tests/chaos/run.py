@@ -19,8 +19,10 @@ What it does:
    over HTTP at concurrency C with a retrying client, then confirms each
    address as its person would: from the "confirm your address" mail that
    reached the SMTP server, opening the link and pressing the page's button
-   (the manage link that leads to is the person's from then on), and then
-   cancels about 10 % of the confirmed ones. A retry after an ambiguous
+   (the manage link that leads to is the person's from then on); then about
+   a fifth of the confirmed switch attendance once or twice (on site <->
+   remote, each switch answered before the next), and then about 10 % of the
+   confirmed ones cancel. A retry after an ambiguous
    failure gets a 202 like any other (with an id that leads nowhere if the
    first attempt was stored), so a person is identified by their address:
    exactly one registration is stored per address.
@@ -183,6 +185,26 @@ class Outcome:
     confirm_detail: str = ""
     cancel_requested: bool = False
     cancelled: bool = False
+    # Switches of attendance: how many were planned, the attendance version each
+    # one answered (2, 3, ...), and why the last one failed, if it did.
+    switches_planned: int = 0
+    switched_versions: list[int] = field(default_factory=list)
+    switch_detail: str = ""
+
+    @property
+    def current_attendance(self) -> str:
+        """The attendance after the switches that were answered."""
+        return attendance_at(self.attendance, 1 + len(self.switched_versions))
+
+
+def attendance_at(initial: str, version: int) -> str:
+    """The attendance at ``version`` of a registration that started as ``initial``.
+
+    Every switch goes to the other attendance, so odd versions are the
+    initial one and even versions the other.
+    """
+    other = "remote" if initial == "in_person" else "in_person"
+    return initial if version % 2 == 1 else other
 
 
 @dataclass
@@ -316,6 +338,35 @@ class Load:
                 return
             await self.backoff(attempt)
 
+    async def switch(self, client: httpx.AsyncClient, outcome: Outcome) -> None:
+        """Switch to the other attendance, retrying as a mobile client would.
+
+        A retry after an ambiguous attempt asks for the same attendance,
+        which the service answers as done if the first attempt was stored.
+        """
+        wanted = "remote" if outcome.current_attendance == "in_person" else "in_person"
+        headers = {"Authorization": f"Bearer {outcome.token}"}
+        for attempt in range(40):
+            answer, _ = await self._send(
+                client,
+                "PUT",
+                f"/api/v1/registrations/{outcome.registration_id}/attendance",
+                json={"attendance": wanted},
+                headers=headers,
+            )
+            if answer is not None and answer.status_code == 200:
+                version = int(answer.json()["attendance_version"])
+                if answer.json()["attendance"] != wanted:
+                    outcome.switch_detail = f"switch to {wanted} answered {answer.text[:200]}"
+                    return
+                outcome.switched_versions.append(version)
+                return
+            if answer is not None and answer.status_code < 500:
+                outcome.switch_detail = f"switch {answer.status_code} {answer.text[:200]}"
+                return
+            await self.backoff(attempt)
+        outcome.switch_detail = "switch: gave up"
+
     async def run(self, count: int, plan: random.Random, spread: float) -> None:
         """Register ``count`` people, their starts spread over ``spread`` seconds, then cancel."""
         notice_version = await self.privacy_notice_version()
@@ -356,6 +407,17 @@ class Load:
             await asyncio.gather(*(self.confirm(client, o, gate, deadline) for o in accepted))
             await asyncio.gather(*(self.confirm(client, o, gate, None) for o in others))
             confirmed = [o for o in self.outcomes if o.confirmed]
+            for outcome in plan.sample(confirmed, len(confirmed) // 5):
+                outcome.switches_planned = plan.choice((1, 2))
+
+            async def switch_all(outcome: Outcome) -> None:
+                for _ in range(outcome.switches_planned):
+                    async with gate:
+                        await self.switch(client, outcome)
+                    if outcome.switch_detail:
+                        return
+
+            await asyncio.gather(*(switch_all(o) for o in confirmed if o.switches_planned))
             leaving = plan.sample(confirmed, len(confirmed) // 10)
 
             async def leave(outcome: Outcome) -> None:
@@ -740,6 +802,18 @@ async def settle(
 # ------------------------------------------------------------------ invariants
 
 
+# Mails and events that answer one attendance version of a registration.
+VERSIONED_MAIL_KINDS = ("seat_confirmed", "waitlisted", "stream_link")
+VERSIONED_EVENTS = (
+    "seat.reserved",
+    "seat.waitlisted",
+    "seat.released",
+    "waitlist.left",
+    "stream.link.provisioned",
+    "registration.attendance_changed",
+)
+
+
 def expected_kinds(status: str, attendance: str) -> set[str]:
     kinds = {"confirm_address"}
     if status == "seat_reserved":
@@ -794,6 +868,7 @@ def check(
         if outcome.cancelled and row["status"] != "cancelled":
             figures["cancel not applied"] += 1
             violations.append(f"cancel lost: {row['id']} is {row['status']} after a 2xx DELETE")
+        check_switches(outcome, row, figures, violations)
         if outcome.cancel_requested and not outcome.cancelled:
             # Every cancellation is asked for before the event starts; any
             # answer but a 2xx (or giving up through the faults) is a fault.
@@ -821,9 +896,18 @@ def check(
             f"reserved / {statuses['waitlisted']} waiting, capacity {reserved} / {waiting}"
         )
 
-    # 3. exactly one email per (registration, kind).
+    # Seat holders and those waiting are exactly the active in-person registrations.
+    for row in final.registrations:
+        on_site = row["status"] in ("seat_reserved", "waitlisted")
+        if on_site and row["attendance"] != "in_person":
+            violations.append(f"seat or place for {row['id']}, which is {row['attendance']}")
+        if row["status"] == "remote" and row["attendance"] != "remote":
+            violations.append(f"{row['id']} shows remote but is {row['attendance']}")
+
+    # 3. exactly one email per (registration, kind, cause).
     mails = smtp.received
     check_emails(mails, stored, allowed_resends, figures, violations)
+    check_switch_mails(mails, stored, figures, violations)
 
     # 4. stream links. Registration freezes a cancelled registration (its
     # stream_link_provisioned stays as it was), so only the live rows are compared,
@@ -854,6 +938,93 @@ def check(
     check_no_personal_data(subscriber, load.outcomes, figures, violations)
     figures["stored"] = len(stored)
     return dict(figures), violations
+
+
+def check_switches(
+    outcome: Outcome, row: dict[str, Any], figures: Counter[str], violations: list[str]
+) -> None:
+    """Every switch asked for was answered, and the registration shows the last one."""
+    figures["switches made"] += len(outcome.switched_versions)
+    if outcome.switches_planned:
+        figures["registrations that switched"] += 1
+    if outcome.switch_detail:
+        figures["switch refused"] += 1
+        violations.append(f"switch refused: {row['id']} ({outcome.switch_detail})")
+    expected_versions = list(range(2, 2 + len(outcome.switched_versions)))
+    if outcome.switched_versions != expected_versions:
+        violations.append(
+            f"switches of {row['id']} answered versions {outcome.switched_versions}, "
+            f"expected {expected_versions}"
+        )
+    version = int(row.get("attendance_version", 1))
+    if (row["attendance"], version) != (outcome.current_attendance, 1 + len(expected_versions)):
+        figures["switch not applied"] += 1
+        violations.append(
+            f"switch lost: {row['id']} is {row['attendance']} (version {version}), the client "
+            f"switched to {outcome.current_attendance} (version {1 + len(expected_versions)})"
+        )
+
+
+def mail_cause(mail: Mail) -> str:
+    """The cause in a mail's Message-ID (``<rid>.<kind>.<cause>@…``), empty if it has none."""
+    found = re.match(
+        rf"<{re.escape(str(mail.registration_id))}\.{re.escape(str(mail.kind))}\.([^@>]+)@",
+        (mail.message_id or "").strip(),
+    )
+    return found.group(1) if found else ""
+
+
+def mail_version(mail: Mail) -> int:
+    """The attendance version a seat, waiting-list or stream-link mail answers."""
+    cause = mail_cause(mail)
+    return int(cause[1:]) if cause.startswith("v") and cause[1:].isdigit() else 1
+
+
+def check_switch_mails(
+    mails: Sequence[Mail],
+    stored: list[tuple[Outcome, dict[str, Any]]],
+    figures: Counter[str],
+    violations: list[str],
+) -> None:
+    """Each switch's mails fit it, and the last switch of a live registration was mailed.
+
+    A seat or waiting-list mail for a switch went to someone who switched on
+    site then; no mail answers a version the registration never had. A live registration whose
+    last choice was a switch got its mail: the stream link (remote), the
+    seat or the waiting-list place (on site).
+    """
+    by_registration: defaultdict[str | None, list[Mail]] = defaultdict(list)
+    for mail in mails:
+        if mail.kind in VERSIONED_MAIL_KINDS:
+            by_registration[mail.registration_id].append(mail)
+    for outcome, row in stored:
+        version = int(row.get("attendance_version", 1))
+        answered = {(m.kind, mail_version(m)) for m in by_registration.get(row["id"], [])}
+        for kind, answered_version in sorted(answered, key=str):
+            if answered_version == 1:
+                continue
+            at_version = attendance_at(outcome.attendance, answered_version)
+            # A stream link may also answer an on-site version: a waiting-list
+            # place of that version gives one to a registrant who had none yet.
+            fits = kind == "stream_link" or at_version == "in_person"
+            if answered_version > version or not fits:
+                figures["mails not fitting a switch"] += 1
+                violations.append(
+                    f"{kind} mail for version {answered_version} of {row['id']}, which was "
+                    f"{at_version} then and is at version {version}"
+                )
+        if version == 1 or row["status"] == "cancelled":
+            continue
+        wanted = {
+            "remote": "stream_link",
+            "seat_reserved": "seat_confirmed",
+            "waitlisted": "waitlisted",
+        }.get(row["status"])
+        if wanted is not None and (wanted, version) not in answered:
+            figures["missing mails for the last switch"] += 1
+            violations.append(
+                f"missing email: {wanted} for the last switch (version {version}) of {row['id']}"
+            )
 
 
 class Mail(Protocol):
@@ -912,17 +1083,29 @@ def check_emails(
 
 
 def mail_key(mail: Mail) -> str | None:
-    """A mail's kind, and for a kind a repeat may send again its Message-ID: one per repeat."""
+    """A mail's kind and cause: one per repeat, one per attendance version (seat, link)."""
     if mail.kind in REPEATABLE_KINDS:
         return f"{mail.kind} {(mail.message_id or '').strip()}"
+    if mail.kind in VERSIONED_MAIL_KINDS and mail_version(mail) > 1:
+        return f"{mail.kind} v{mail_version(mail)}"
     return mail.kind
 
 
 def logical_key(routing_key: str, data: dict[str, Any]) -> tuple[str, str, str] | None:
-    """One logical event per registration and type (and mail kind): each must have one id."""
+    """One logical event per registration, type and cause: each must have one id.
+
+    The cause is the attendance version for seat and stream-link events and
+    switches, the mail kind (and the version it answers) for notification.*.
+    """
     if "registration_id" not in data:
         return None  # event.* messages: about the event, not a registration
-    return (routing_key, str(data["registration_id"]), str(data.get("kind", "")))
+    rid = str(data["registration_id"])
+    if routing_key in VERSIONED_EVENTS:
+        return (routing_key, rid, f"v{data.get('attendance_version') or 1}")
+    kind = str(data.get("kind", ""))
+    if kind in VERSIONED_MAIL_KINDS:
+        return (routing_key, rid, f"{kind} v{data.get('attendance_version') or 1}")
+    return (routing_key, rid, kind)
 
 
 # Fields an integration event never has: a test of the contracts checks the
@@ -1002,30 +1185,41 @@ def check_subscriber(
     def seen(routing_key: str, registration_id: str, kind: str = "") -> bool:
         return (routing_key, registration_id, kind) in ids
 
+    def seen_any(routing_key: str, registration_id: str) -> bool:
+        return any(key[:2] == (routing_key, registration_id) for key in ids)
+
     expected: list[tuple[str, str, str]] = []
     for _outcome, row in stored:
         rid, status = str(row["id"]), row["status"]
+        version = f"v{row.get('attendance_version') or 1}"
         expected.append(("registration.accepted", rid, ""))
+        expected += [
+            ("registration.attendance_changed", rid, f"v{n}")
+            for n in range(2, int(version[1:]) + 1)
+        ]
         if status == "seat_reserved":
-            expected.append(("seat.reserved", rid, ""))
+            expected.append(("seat.reserved", rid, version))
         if status == "waitlisted":
-            expected.append(("seat.waitlisted", rid, ""))
-        if row["stream_link_provisioned"]:
-            expected.append(("stream.link.provisioned", rid, ""))
+            expected.append(("seat.waitlisted", rid, version))
+        if row["stream_link_provisioned"] and not seen_any("stream.link.provisioned", rid):
+            figures["events unseen"] += 1
+            violations.append(f"subscriber never saw stream.link.provisioned for {rid}")
+        if status == "remote" and version != "v1":
+            expected.append(("stream.link.provisioned", rid, version))
         if status == "cancelled":
             expected.append(("registration.cancelled", rid, ""))
             # What a cancellation undoes depends on what came before it.
-            if seen("seat.reserved", rid):
-                expected.append(("seat.released", rid, ""))
-            elif seen("seat.waitlisted", rid):
-                expected.append(("waitlist.left", rid, ""))
-            if seen("stream.link.provisioned", rid):
+            if seen("seat.reserved", rid, version):
+                expected.append(("seat.released", rid, version))
+            elif seen("seat.waitlisted", rid, version):
+                expected.append(("waitlist.left", rid, version))
+            if seen_any("stream.link.provisioned", rid):
                 expected.append(("stream.link.revoked", rid, ""))
-    expected += [
-        ("notification.sent", str(m.registration_id), str(m.kind))
-        for m in mails
-        if m.kind not in REPEATABLE_KINDS  # announced on ilmo.internal only
-    ]
+    for m in mails:
+        if m.kind in REPEATABLE_KINDS:
+            continue  # announced on ilmo.internal only
+        cause = f" v{mail_version(m)}" if m.kind in VERSIONED_MAIL_KINDS else ""
+        expected.append(("notification.sent", str(m.registration_id), f"{m.kind}{cause}"))
     for routing_key, rid, kind in expected:
         if not seen(routing_key, rid, kind):
             figures["events unseen"] += 1
@@ -1173,6 +1367,10 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
         smtp.down()
 
 
+def _refused_switches(figures: dict[str, int]) -> str:
+    return f"{figures.get('switch refused', 0)} / {figures.get('switch not applied', 0)}"
+
+
 def report(
     arguments: argparse.Namespace,
     load: Load,
@@ -1207,6 +1405,10 @@ def report(
             "cancellations requested / confirmed",
             f"{asked} / {confirmed}",
         ),
+        (
+            "registrations that switched / switches answered",
+            f"{figures.get('registrations that switched', 0)} / {figures.get('switches made', 0)}",
+        ),
         ("concurrency", arguments.concurrency),
         ("faults injected", sum(injector.injected.values())),
         *((f"  {kind}", n) for kind, n in sorted(injector.injected.items())),
@@ -1232,6 +1434,9 @@ def report(
         ),
         ("subscriber messages", final.messages),
         ("lost", figures.get("lost", 0)),
+        ("switches refused / not applied", _refused_switches(figures)),
+        ("mails missing for the last switch", figures.get("missing mails for the last switch", 0)),
+        ("mails not fitting their switch", figures.get("mails not fitting a switch", 0)),
         ("stuck (not final)", figures.get("stuck", 0)),
         ("doubled (more than one stored per address)", figures.get("doubled", 0)),
         ("not confirmed despite a 202", figures.get("not confirmed", 0)),

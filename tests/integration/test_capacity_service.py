@@ -35,6 +35,7 @@ from tests.support.capacity import (
     event_details,
     new_event_id,
     publish,
+    switched,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
@@ -349,3 +350,51 @@ async def test_the_public_listener_answers_404_for_what_operators_read(
         assert response.headers["content-type"] == "application/problem+json", path
         assert response.json()["type"] == "/problems/not-found", path
     assert (await capacity.http.get("/health/ready")).status_code == 200
+
+
+async def test_switches_through_the_broker_free_and_take_seats_once_per_attendance_version(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 1))
+    seated, waiting, remote = (
+        accepted(event_id),
+        accepted(event_id),
+        accepted(event_id, attendance=Attendance.REMOTE),
+    )
+    for registration in (seated, waiting, remote):
+        await publish(capacity.publisher, registration)
+        await capacity.handled()
+    await capacity.settled(event_id, 2)  # a seat and a place in line
+
+    # The seat holder switches to remote, twice delivered: one release, one promotion.
+    to_remote = switched(seated, Attendance.REMOTE, 2)
+    await publish(capacity.publisher, to_remote)
+    await publish(capacity.publisher, to_remote, envelope=envelope_for(to_remote))
+    # The remote registrant's switches cross: version 3 (remote again) arrives
+    # before version 2 (in person), which is then stale and takes no seat.
+    await publish(capacity.publisher, switched(remote, Attendance.REMOTE, 3))
+    await capacity.handled()
+    await publish(capacity.publisher, switched(remote, Attendance.IN_PERSON, 2))
+    # And the seated registrant's late acceptance, redelivered: older than version 2.
+    await publish(capacity.publisher, seated, envelope=envelope_for(seated))
+    await capacity.handled()
+
+    later = (await capacity.settled(event_id, 4))[2:]
+    assert sorted(
+        (m.routing_key, m.data["registration_id"], m.data["attendance_version"]) for m in later
+    ) == sorted(
+        [
+            ("seat.released", str(seated.registration_id), 2),
+            ("seat.reserved", str(waiting.registration_id), 1),
+        ]
+    )
+
+    # Back on site: the seat is taken, so the waiting list (version 3).
+    await publish(capacity.publisher, switched(seated, Attendance.IN_PERSON, 3))
+    [back] = (await capacity.settled(event_id, 5))[4:]
+    assert (back.routing_key, back.data["attendance_version"], back.data["position"]) == (
+        "seat.waitlisted",
+        3,
+        1,
+    )

@@ -40,6 +40,7 @@ from ilmo_event_contracts import (
     RegistrationSubmitted,
     StreamLinkProvisioned,
 )
+from ilmo_notification import handlers
 from ilmo_notification.app import build_app
 from ilmo_notification.dispatcher import MailDispatcher
 from ilmo_notification.domain import Claim, Mail, MailRequest, MailRetryPolicy
@@ -47,6 +48,7 @@ from ilmo_notification.mailer import SmtpMailer, SmtpSettings, SmtpTls
 from ilmo_notification.settings import NotificationSettings
 from ilmo_notification.storage import MAILS, MailAttemptStore, NotificationStores
 from ilmo_notification.storage.mails import mail_of
+from ilmo_notification.usecases import Notifications
 from ilmo_shared.manage_links import confirmation_link, manage_link
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
@@ -1178,3 +1180,54 @@ async def test_an_expired_registration_is_forgotten_with_its_mails(
             contacts = await service.database["contacts"].count_documents({"_id": rid})
             mails = await service.database["mails"].count_documents({"registration_id": rid})
     assert (contacts, mails) == (0, 0)
+
+
+# ---------------------------------------------------------------- causes
+
+
+async def test_a_mail_stored_before_switching_existed_is_still_found_and_each_switch_mails_anew(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """Version 1 keeps the old id; a later attendance version is a mail of its own."""
+    stores = notification_stores(mongo[new_database(infrastructure)])
+    await stores.create_indexes()
+    event = seminar()
+    registration = accepted(event.event_id, language=Language.FI)
+    rid = str(registration.registration_id)
+    await stores.contacts.remember(registration)
+    # As an earlier version stored it: no cause (``occasion``) at all.
+    await stores.mails.collection.insert_one(
+        {
+            "_id": f"{rid}:seat_confirmed",
+            "registration_id": rid,
+            "event_id": event.event_id,
+            "kind": "seat_confirmed",
+            "details": {"promoted": False},
+            "state": "sent",
+            "attempts": 1,
+            "outbox": [],
+        }
+    )
+    notifications = Notifications(stores, wake=lambda: None)
+    seat = reserved(registration)
+    for event_of_version in (seat, seat.model_copy(update={"attendance_version": 3})):
+        for _ in range(2):  # each delivered twice
+            await notifications.ask_for(
+                handlers.seat_confirmed(event_of_version), cause="test", correlation_id=None
+            )
+
+    ids = sorted(
+        [
+            str(document["_id"])
+            async for document in stores.mails.collection.find({"registration_id": rid})
+        ]
+    )
+    assert ids == [f"{rid}:seat_confirmed", f"{rid}:seat_confirmed:v3"]
+    stored_v3 = mail_of(await stores.mails.document(f"{rid}:seat_confirmed:v3") or {})
+    assert (stored_v3.occasion, stored_v3.attendance_version) == ("v3", 3)
+    assert mail_of(await stores.mails.document(f"{rid}:seat_confirmed") or {}).occasion == ""
+
+    # An erasure finds every mail of the registration, whatever its cause.
+    assert await stores.mails.erase_for(rid, datetime.now(UTC)) == 2
+    async for document in stores.mails.collection.find({"registration_id": rid}):
+        assert document["details"] == {}

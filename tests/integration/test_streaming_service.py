@@ -29,6 +29,7 @@ from tests.support.capacity import (
     new_event_id,
     publish,
     reserved,
+    switched,
     waitlisted,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -406,3 +407,43 @@ async def test_what_fails_under_watch_before_the_route_answers_is_a_page_too(
     operator = await streaming.operations.post(f"/api/v1/events/{new_event_id()}/stream-links")
     assert operator.status_code == 405
     assert operator.headers["content-type"] == "application/problem+json"
+
+
+async def test_each_switch_to_remote_announces_the_link_once_and_older_switches_do_nothing(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 1))
+    switcher = accepted(event_id, attendance=Attendance.IN_PERSON)
+    await publish(streaming.publisher, switcher)
+
+    # To remote (version 2), twice delivered: a new link, announced once for version 2.
+    await publish(streaming.publisher, switched(switcher, Attendance.REMOTE, 2), times=2)
+    [first] = await streaming.link_events(switcher.registration_id, 1)
+    assert (first.routing_key, first.data["attendance_version"]) == (
+        "stream.link.provisioned",
+        2,
+    )
+    path = watch_path(first.data["url"])
+
+    # Back on site (version 3): the link is kept and nothing is announced; remote
+    # again (version 4): the kept link announced for it. Then version 6 (remote)
+    # overtakes version 5 (on site), which is stale, as is a late copy of version 2.
+    await publish(streaming.publisher, switched(switcher, Attendance.IN_PERSON, 3))
+    await publish(streaming.publisher, switched(switcher, Attendance.REMOTE, 4))
+    await streaming.link_events(switcher.registration_id, 2)
+    await publish(streaming.publisher, switched(switcher, Attendance.REMOTE, 6))
+    await streaming.link_events(switcher.registration_id, 3)
+    await publish(streaming.publisher, switched(switcher, Attendance.IN_PERSON, 5))
+    await publish(streaming.publisher, switched(switcher, Attendance.REMOTE, 2))
+    await streaming.settled()
+    announced = streaming.seen(switcher.registration_id)
+    assert [(m.routing_key, m.data["attendance_version"]) for m in announced] == [
+        ("stream.link.provisioned", 2),
+        ("stream.link.provisioned", 4),
+        ("stream.link.provisioned", 6),
+    ]
+    assert len({m.message_id for m in announced}) == 3
+    assert {m.data["url"] for m in announced} == {first.data["url"]}  # the same link, kept
+    streaming.clock.now = INSIDE
+    assert (await streaming.http.get(path)).status_code == 302

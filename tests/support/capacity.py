@@ -15,6 +15,7 @@ from ilmo_event_contracts import (
     Language,
     LocalizedText,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     SeatReserved,
     SeatWaitlisted,
@@ -83,6 +84,19 @@ def cancelled(
         event_id=registration.event_id,
         attendance=registration.attendance,
         cancelled_at=datetime.now(UTC),
+    )
+
+
+def switched(
+    registration: RegistrationAccepted, attendance: Attendance, attendance_version: int
+) -> RegistrationAttendanceChanged:
+    """The registrant's switch number ``attendance_version - 1`` to ``attendance``."""
+    return RegistrationAttendanceChanged(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        attendance=attendance,
+        attendance_version=attendance_version,
+        changed_at=datetime.now(UTC),
     )
 
 

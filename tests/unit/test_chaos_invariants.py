@@ -18,6 +18,8 @@ from tests.chaos.run import (
     check_emails,
     check_no_personal_data,
     check_subscriber,
+    check_switch_mails,
+    check_switches,
     fault_plan,
 )
 from tests.support.processes import SERVICES
@@ -170,3 +172,113 @@ def test_a_name_an_email_or_a_link_on_the_outside_exchange_is_a_violation() -> N
     assert "an email address" in violation
     [violation] = leaks(("m3", "stream.link.provisioned", {"url": "https://x/watch/t"}))
     assert "url" in violation
+
+
+# ------------------------------------------------------------------ switches
+
+
+def switcher(status: str, attendance: str, versions: list[int]) -> tuple[Outcome, dict[str, Any]]:
+    """In person at registration, then switched (each switch answered with its version)."""
+    outcome = Outcome(email="s1@example.fi", attendance="in_person", confirmed=True)
+    outcome.switches_planned = len(versions)
+    outcome.switched_versions = list(versions)
+    row = {
+        "id": "s1",
+        "status": status,
+        "attendance": attendance,
+        "attendance_version": 1 + len(versions),
+        "stream_link_provisioned": True,
+    }
+    return outcome, row
+
+
+def switch_mails_checked(
+    registration: tuple[Outcome, dict[str, Any]], *mails: SentMail
+) -> list[str]:
+    violations: list[str] = []
+    check_switch_mails(list(mails), [registration], Counter(), violations)
+    return violations
+
+
+def test_the_last_switch_to_remote_must_have_its_stream_link_mail() -> None:
+    remote_again = switcher("remote", "remote", [2])  # in person -> remote (v2)
+    link_v2 = SentMail("s1", "stream_link", "<s1.stream_link.v2@x>")
+    assert switch_mails_checked(remote_again, link_v2) == []
+    assert switch_mails_checked(remote_again) == [
+        "missing email: stream_link for the last switch (version 2) of s1"
+    ]
+
+
+def test_a_mail_that_does_not_fit_its_switch_is_a_violation() -> None:
+    back_on_site = switcher("seat_reserved", "in_person", [2, 3])
+    seat_v3 = SentMail("s1", "seat_confirmed", "<s1.seat_confirmed.v3@x>")
+    assert switch_mails_checked(back_on_site, seat_v3) == []
+    # A seat mail for version 2 (remote then), a link mail for a version never reached.
+    wrong = [
+        SentMail("s1", "seat_confirmed", "<s1.seat_confirmed.v2@x>"),
+        SentMail("s1", "stream_link", "<s1.stream_link.v5@x>"),
+    ]
+    assert len(switch_mails_checked(back_on_site, seat_v3, *wrong)) == 2
+
+
+def test_each_switch_may_mail_once_but_not_twice() -> None:
+    figures: Counter[str] = Counter()
+    violations: list[str] = []
+    link_v1 = SentMail("r1", "stream_link", "<r1.stream_link@x>")
+    link_v3 = SentMail("r1", "stream_link", "<r1.stream_link.v3@x>")
+    check_emails([RECEIPT, link_v1, link_v3], [remote_registration("r1")], 0, figures, violations)
+    assert violations == []
+    check_emails(
+        [RECEIPT, link_v1, link_v3, link_v3], [remote_registration("r1")], 0, figures, violations
+    )
+    assert len(violations) == 1
+
+
+def test_a_switch_lost_or_refused_is_a_violation() -> None:
+    outcome, row = switcher("remote", "remote", [2])
+    violations: list[str] = []
+    check_switches(outcome, row, Counter(), violations)
+    assert violations == []
+    check_switches(
+        outcome, {**row, "attendance": "in_person", "attendance_version": 1}, Counter(), violations
+    )
+    assert len(violations) == 1
+    outcome.switch_detail = "switch 409 registration-closed"
+    violations.clear()
+    check_switches(outcome, row, Counter(), violations)
+    assert violations == ["switch refused: s1 (switch 409 registration-closed)"]
+
+
+def test_events_of_each_attendance_version_are_logical_events_of_their_own() -> None:
+    figures: Counter[str] = Counter()
+    violations: list[str] = []
+    outcome, row = switcher("remote", "remote", [2])
+    subscriber = subscriber_with(
+        ("m1", "registration.accepted", {"registration_id": "s1"}),
+        (
+            "m2",
+            "registration.attendance_changed",
+            {"registration_id": "s1", "attendance_version": 2},
+        ),
+        ("m3", "seat.reserved", {"registration_id": "s1"}),
+        ("m4", "seat.released", {"registration_id": "s1", "attendance_version": 2}),
+        ("m5", "stream.link.provisioned", {"registration_id": "s1", "attendance_version": 2}),
+    )
+    check_subscriber(subscriber, [(outcome, row)], [], figures, violations)
+    assert violations == []
+    # The switch's link announced under a second id is one event published twice.
+    subscriber.messages.append(
+        ("m6", "stream.link.provisioned", "d6", {"registration_id": "s1", "attendance_version": 2})
+    )
+    violations.clear()
+    check_subscriber(subscriber, [(outcome, row)], [], figures, violations)
+    assert any("2 different events" in line for line in violations)
+
+
+def test_a_stream_link_for_a_waiting_list_place_after_a_switch_on_site_fits() -> None:
+    # On site (v1), remote (v2), on site again (v3): streaming saw the waiting-list
+    # place of v3 before the switch of v2, so the link answers v3.
+    back_on_site = switcher("waitlisted", "in_person", [2, 3])
+    waiting_v3 = SentMail("s1", "waitlisted", "<s1.waitlisted.v3@x>")
+    link_v3 = SentMail("s1", "stream_link", "<s1.stream_link.v3@x>")
+    assert switch_mails_checked(back_on_site, waiting_v3, link_v3) == []

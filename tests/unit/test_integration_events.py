@@ -24,6 +24,7 @@ from ilmo_event_contracts import (
     NotificationKind,
     NotificationSent,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
     SeatReleased,
@@ -151,6 +152,13 @@ SAMPLES = [
         event_id="seminar-2026",
         attendance=Attendance.REMOTE,
         cancelled_at=NOW,
+    ),
+    RegistrationAttendanceChanged(
+        registration_id=RID,
+        event_id="seminar-2026",
+        attendance=Attendance.REMOTE,
+        attendance_version=2,
+        changed_at=NOW,
     ),
     RegistrationErased(
         registration_id=RID,

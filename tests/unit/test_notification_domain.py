@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,23 +17,27 @@ from aiosmtplib import (
 )
 from pydantic import ValidationError
 
-from ilmo_event_contracts import Language, NotificationKind
+from ilmo_event_contracts import Language, NotificationKind, SeatReserved, StreamLinkProvisioned
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
     KIND_ORDER,
     FailureKind,
+    MailRequest,
     MailRetryPolicy,
     MailState,
     Park,
     RetryAt,
     after_failure,
+    cause_of_version,
     mail_id,
     message_id,
     occasion_of,
     superseded_by,
+    superseding_ids,
     waiting_delay,
     waits_for_receipt,
 )
+from ilmo_notification.handlers import seat_confirmed, stream_link
 from ilmo_notification.mailer import SmtpTls, classify
 from ilmo_notification.settings import NotificationSettings
 from ilmo_shared.settings import load_settings, require_secrets, secret
@@ -267,3 +272,45 @@ def test_the_ca_file_must_exist_and_hold_certificates(
     trustme.CA().cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("ILMO_SMTP_CA_FILE", str(bundle))
     assert load_settings(NotificationSettings, "ilmo-notification").smtp_ca_file == bundle
+
+
+# ------------------------------------------------------------------ causes
+
+
+def test_the_acceptances_mails_keep_the_ids_they_had_before_switching_existed() -> None:
+    request = seat_confirmed(
+        SeatReserved(registration_id=uuid.UUID(int=7), event_id="e", reserved_at=datetime.now(UTC))
+    )
+    assert request.mail_id == f"{uuid.UUID(int=7)}:seat_confirmed"
+    assert cause_of_version(1) == ""
+
+
+def test_each_attendance_version_is_a_mail_of_its_own() -> None:
+    rid = uuid.UUID(int=7)
+    link = StreamLinkProvisioned(
+        registration_id=rid,
+        event_id="e",
+        url="https://stream.example/watch/t",
+        valid_from=datetime.now(UTC),
+        valid_until=datetime.now(UTC),
+        attendance_version=4,
+    )
+    assert stream_link(link).mail_id == f"{rid}:stream_link:v4"
+    assert stream_link(link.model_copy(update={"attendance_version": 2})).mail_id == (
+        f"{rid}:stream_link:v2"
+    )
+    assert message_id(str(rid), NotificationKind.STREAM_LINK, "ilmo.test", "v4") == (
+        f"<{rid}.stream_link.v4@ilmo.test>"
+    )
+
+
+def test_a_waiting_list_mail_is_superseded_by_the_seat_of_its_own_version_only() -> None:
+    rid = str(uuid.UUID(int=7))
+    waiting_v3 = MailRequest(rid, "e", NotificationKind.WAITLISTED, {}, cause_of_version(3))
+
+    assert superseding_ids(waiting_v3) == {
+        NotificationKind.SEAT_CONFIRMED: f"{rid}:seat_confirmed:v3",
+        NotificationKind.CANCELLATION_CONFIRMED: f"{rid}:cancellation_confirmed",
+    }
+    waiting_v1 = MailRequest(rid, "e", NotificationKind.WAITLISTED, {})
+    assert superseding_ids(waiting_v1)[NotificationKind.SEAT_CONFIRMED] == f"{rid}:seat_confirmed"

@@ -132,6 +132,9 @@ def compose(
         first_name=first_name,
         registration_id=uuid.UUID("5f0c2a9d-41be-4c2e-9d8a-1b2c3d4e5f60"),
     )
+    if kind is NotificationKind.REGISTRATION_RECEIVED:
+        # The receipt says the attendance the registration was accepted with.
+        details.setdefault("attendance", attendance.value)
     request = MailRequest(
         str(registration.registration_id), event.event_id, kind, details_for(kind, **details)
     )
@@ -707,3 +710,24 @@ def test_the_agenda_shows_the_talks_of_a_block_with_their_speakers(
     assert f'<li style="margin:0 0 2px 0;">{talk}<br>' in html
     assert speaker in html
     assert questions in html
+
+
+@pytest.mark.parametrize(
+    ("attendance", "in_person"), [(Attendance.IN_PERSON, True), (Attendance.REMOTE, False)]
+)
+def test_the_cancellation_speaks_of_the_attendance_when_cancelling_not_at_registration(
+    attendance: Attendance, in_person: bool
+) -> None:
+    registered_as = Attendance.REMOTE if in_person else Attendance.IN_PERSON
+    event = seminar("ministry-seminar")
+    registration = accepted(event.event_id, attendance=registered_as)
+    request = MailRequest(
+        str(registration.registration_id),
+        event.event_id,
+        NotificationKind.CANCELLATION_CONFIRMED,
+        {"cancelled_at": NOW, "attendance": attendance.value},
+    )
+
+    context = renderer().context(request, contact_of(registration), event)
+
+    assert context["in_person"] is in_person

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,11 +31,14 @@ from ilmo_registration.domain import (
     SeatState,
     Status,
     StatusReport,
+    Switch,
     accept,
     apply_report,
     decide_cancellation,
+    decide_switch,
     normalise_email,
     registration_window,
+    switched,
 )
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -285,3 +290,114 @@ def test_any_sequence_of_reports_only_moves_forwards_and_stops_at_cancellation(
     else:
         assert state.status in (Status.ACCEPTED, Status.WAITLISTED, Status.SEAT_RESERVED)
         assert (state.waitlist_position is not None) == (state.status is Status.WAITLISTED)
+
+
+# ------------------------------------------------------- switching attendance
+
+CLOSES, STARTS = at(60), at(120)
+
+
+def active(attendance: Attendance = Attendance.IN_PERSON, **changes: object) -> RegistrationState:
+    return replace(RegistrationState(EVENT, attendance), **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "wanted", "now", "expected"),
+    [
+        (active(), Attendance.REMOTE, at(0), Switch.SWITCH),
+        (active(), Attendance.REMOTE, at(119), Switch.SWITCH),  # after closing, before start
+        (active(), Attendance.REMOTE, at(120), Switch.EVENT_STARTED),
+        (active(Attendance.REMOTE), Attendance.IN_PERSON, at(59), Switch.SWITCH),
+        (active(Attendance.REMOTE), Attendance.IN_PERSON, at(60), Switch.REGISTRATION_CLOSED),
+        (active(), Attendance.IN_PERSON, at(500), Switch.UNCHANGED),  # no-op even when late
+        (active(Attendance.REMOTE), Attendance.REMOTE, at(0), Switch.UNCHANGED),
+        (active(cancelled=True), Attendance.REMOTE, at(0), Switch.CANCELLED),
+        (active(pending=True), Attendance.REMOTE, at(0), Switch.PENDING),
+        (active(erased=True, cancelled=True), Attendance.REMOTE, at(0), Switch.ERASED),
+    ],
+)
+def test_decide_switch(
+    state: RegistrationState, wanted: Attendance, now: datetime, expected: Switch
+) -> None:
+    assert decide_switch(state, wanted, CLOSES, STARTS, now) is expected
+
+
+def test_a_switch_takes_the_next_version_and_starts_the_seat_afresh() -> None:
+    state = apply_report(active(), reserved())
+    assert state is not None
+    assert state.status is Status.SEAT_RESERVED
+
+    remote = switched(state, Attendance.REMOTE)
+    back = switched(remote, Attendance.IN_PERSON)
+
+    assert (remote.attendance_version, back.attendance_version) == (2, 3)
+    assert back.status is Status.ACCEPTED  # until capacity answers version 3
+    assert back.seat.state is SeatState.NONE
+
+
+def test_seat_reports_about_an_older_attendance_version_are_stale() -> None:
+    back = switched(switched(active(), Attendance.REMOTE), Attendance.IN_PERSON)  # version 3
+
+    assert apply_report(back, reserved()) is None  # version 1, decided before the switches
+    v2_released = SeatReleased(
+        registration_id=REGISTRATION, event_id=EVENT, released_at=at(30), attendance_version=2
+    )
+    assert apply_report(back, v2_released) is None
+    v3_waitlisted = SeatWaitlisted(
+        registration_id=REGISTRATION,
+        event_id=EVENT,
+        position=2,
+        waitlisted_at=at(31),
+        attendance_version=3,
+    )
+    state = apply_report(back, v3_waitlisted)
+    assert state is not None
+    assert state.status is Status.WAITLISTED
+    assert state.waitlist_position == 2
+
+
+def test_a_kept_stream_link_shows_the_switched_remote_registrant_as_remote() -> None:
+    link = StreamLinkProvisioned(
+        registration_id=REGISTRATION,
+        event_id=EVENT,
+        url="https://stream.example/watch/t",
+        valid_from=at(90),
+        valid_until=at(300),
+    )
+    with_link = apply_report(active(), link)
+    assert with_link is not None
+
+    remote = switched(with_link, Attendance.REMOTE)
+    assert remote.status is Status.REMOTE
+    # The same link announced again for the switch changes nothing.
+    again = link.model_copy(update={"attendance_version": 2})
+    assert apply_report(remote, again) is None
+
+
+@given(
+    switches=st.integers(min_value=0, max_value=5),
+    order=st.randoms(use_true_random=False),
+)
+def test_only_reports_of_the_newest_version_decide_the_seat(
+    switches: int, order: random.Random
+) -> None:
+    state = active()
+    for _ in range(switches):
+        state = switched(
+            state,
+            Attendance.REMOTE if state.attendance is Attendance.IN_PERSON else Attendance.IN_PERSON,
+        )
+    reports: list[StatusReport] = [
+        SeatReserved(
+            registration_id=REGISTRATION,
+            event_id=EVENT,
+            reserved_at=at(version),
+            attendance_version=version,
+        )
+        for version in range(1, state.attendance_version + 1)
+    ]
+    order.shuffle(reports)
+    for report in reports:
+        state = apply_report(state, report) or state
+    expected = Status.SEAT_RESERVED if state.attendance is Attendance.IN_PERSON else Status.ACCEPTED
+    assert state.status is expected

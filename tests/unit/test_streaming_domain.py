@@ -27,6 +27,7 @@ from ilmo_streaming.domain import (
     is_web_url,
     provision,
     revoke,
+    switch,
 )
 
 STARTS = datetime(2026, 9, 18, 6, 0, tzinfo=UTC)  # 9.00 in Helsinki
@@ -265,3 +266,74 @@ def test_a_link_is_never_sent_anywhere_but_the_web() -> None:
     assert decide_join(link, stream(event_id="other"), STARTS) == Unknown(EVENT)
     assert is_web_url("https://stream.example.fi/a?b=c")
     assert is_web_url("http://127.0.0.1:9000/")
+
+
+# ------------------------------------------------------- switching attendance
+
+LATER = NOW + timedelta(minutes=5)
+
+
+def test_switching_to_remote_without_a_link_provisions_one_for_that_version() -> None:
+    change = switch(None, RID, EVENT, Attendance.REMOTE, 2, stream(), NOW)
+
+    assert change is not None
+    assert change.link.state is LinkState.PROVISIONED
+    assert change.link.attendance_version == 2
+    assert [fact.attendance_version for fact in change.facts if isinstance(fact, Provisioned)] == [
+        2
+    ]
+
+
+def test_switching_to_remote_announces_a_kept_link_again_with_the_new_version() -> None:
+    link = provisioned_link()
+
+    change = switch(link, RID, EVENT, Attendance.REMOTE, 3, stream(), LATER)
+
+    assert change is not None
+    assert change.link.state is LinkState.PROVISIONED
+    assert change.link.provisioned_at == link.provisioned_at  # the same link, kept
+    assert change.facts == (
+        Provisioned(RID, EVENT, stream().opens_at, stream().closes_at, attendance_version=3),
+    )
+
+
+def test_switching_to_in_person_keeps_the_link_and_remembers_the_version() -> None:
+    link = provisioned_link()
+
+    change = switch(link, RID, EVENT, Attendance.IN_PERSON, 2, stream(), LATER)
+
+    assert change == Change(replace(link, attendance_version=2))
+    assert switch(None, RID, EVENT, Attendance.IN_PERSON, 2, stream(), LATER) is None
+
+
+def test_an_older_or_repeated_switch_changes_nothing() -> None:
+    link = replace(provisioned_link(), attendance_version=4)
+
+    assert switch(link, RID, EVENT, Attendance.REMOTE, 4, stream(), LATER) is None
+    assert switch(link, RID, EVENT, Attendance.REMOTE, 2, stream(), LATER) is None
+
+
+def test_nothing_follows_a_revocation() -> None:
+    revoked = revoke(provisioned_link(), RID, EVENT, LATER)
+    assert revoked is not None
+
+    assert switch(revoked.link, RID, EVENT, Attendance.REMOTE, 2, stream(), LATER) is None
+
+
+def test_a_switch_before_the_details_waits_and_is_announced_with_its_version() -> None:
+    change = switch(None, RID, EVENT, Attendance.REMOTE, 2, None, NOW)
+    assert change is not None
+    assert change.link.state is LinkState.PENDING
+
+    provisioned = provision(change.link, stream(), LATER)
+
+    assert provisioned is not None
+    assert [
+        fact.attendance_version for fact in provisioned.facts if isinstance(fact, Provisioned)
+    ] == [2]
+
+
+def test_a_waiting_list_place_keeps_an_existing_link_without_a_new_announcement() -> None:
+    link = replace(provisioned_link(), attendance_version=2)
+
+    assert grant(link, RID, EVENT, stream(), LATER, attendance_version=3) is None

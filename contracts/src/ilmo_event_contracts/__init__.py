@@ -3,6 +3,7 @@
 from ilmo_event_contracts.envelope import Envelope, EnvelopeError
 from ilmo_event_contracts.events import (
     EVENT_TYPES,
+    FIRST_ATTENDANCE_VERSION,
     AgendaItem,
     Attendance,
     ErasureReason,
@@ -18,6 +19,7 @@ from ilmo_event_contracts.events import (
     NotificationSent,
     Organiser,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
     RegistrationExpired,
@@ -37,6 +39,7 @@ from ilmo_event_contracts.events import (
 
 __all__ = [
     "EVENT_TYPES",
+    "FIRST_ATTENDANCE_VERSION",
     "AgendaItem",
     "Attendance",
     "Envelope",
@@ -54,6 +57,7 @@ __all__ = [
     "NotificationSent",
     "Organiser",
     "RegistrationAccepted",
+    "RegistrationAttendanceChanged",
     "RegistrationCancelled",
     "RegistrationErased",
     "RegistrationExpired",

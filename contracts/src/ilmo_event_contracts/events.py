@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
@@ -343,6 +343,40 @@ class RegistrationCancelled(RegistrationEvent):
     cancelled_at: datetime
 
 
+# Every registration's attendance starts at version 1 (its acceptance); each
+# switch of attendance (``registration.attendance_changed``) is the next
+# version. Capacity's and streaming's answers carry the version they answer,
+# so a consumer can tell an answer to an older choice from one to the newest.
+# Events written before switching existed read as version 1.
+FIRST_ATTENDANCE_VERSION = 1
+
+
+def _attendance_version() -> Any:
+    return Field(
+        default=FIRST_ATTENDANCE_VERSION,
+        ge=FIRST_ATTENDANCE_VERSION,
+        description="The registration's attendance version this answers: 1 for its "
+        "acceptance, then one more per switch of attendance.",
+    )
+
+
+class RegistrationAttendanceChanged(RegistrationEvent):
+    """A registrant switched between on site and remote; ``attendance`` is the new choice.
+
+    ``attendance_version`` numbers the registration's choices: 1 was its
+    acceptance, each switch is the next. Capacity asks for or gives back a
+    seat, streaming provisions (or announces again) a stream link, and both
+    answer with this version, which is what identifies the effects of this
+    switch (``docs/architecture.md``, "How repeated effects are identified").
+    """
+
+    event_type: ClassVar[str] = "registration.attendance_changed"
+
+    attendance: Attendance
+    attendance_version: int = Field(ge=FIRST_ATTENDANCE_VERSION + 1)
+    changed_at: datetime
+
+
 class ErasureReason(StrEnum):
     """Why a registration's personal data was erased."""
 
@@ -379,6 +413,7 @@ class SeatReserved(RegistrationEvent):
 
     promoted: bool = False
     reserved_at: datetime
+    attendance_version: int = _attendance_version()
 
 
 class SeatWaitlisted(RegistrationEvent):
@@ -388,22 +423,28 @@ class SeatWaitlisted(RegistrationEvent):
 
     position: int = Field(ge=1)
     waitlisted_at: datetime
+    attendance_version: int = _attendance_version()
 
 
 class SeatReleased(RegistrationEvent):
-    """A held seat was given back (the registrant cancelled); it goes to the waiting list."""
+    """A held seat was given back (the registrant cancelled or switched to remote).
+
+    It goes to the first on the waiting list.
+    """
 
     event_type: ClassVar[str] = "seat.released"
 
     released_at: datetime
+    attendance_version: int = _attendance_version()
 
 
 class WaitlistLeft(RegistrationEvent):
-    """A waitlisted registrant cancelled and left the waiting list."""
+    """A waitlisted registrant cancelled (or switched to remote) and left the waiting list."""
 
     event_type: ClassVar[str] = "waitlist.left"
 
     left_at: datetime
+    attendance_version: int = _attendance_version()
 
 
 class StreamLinkProvisioned(RegistrationEvent):
@@ -411,6 +452,9 @@ class StreamLinkProvisioned(RegistrationEvent):
 
     ``url`` is the registrant's own link; it carries an unguessable token and
     no personal data. It opens at ``valid_from`` and closes at ``valid_until``.
+    A link already provisioned is announced again, unchanged, when its
+    registrant switches to remote: ``attendance_version`` tells which switch
+    the announcement answers (1: the acceptance or a waiting-list place).
     """
 
     event_type: ClassVar[str] = "stream.link.provisioned"
@@ -418,6 +462,7 @@ class StreamLinkProvisioned(RegistrationEvent):
     url: str
     valid_from: datetime
     valid_until: datetime
+    attendance_version: int = _attendance_version()
 
 
 class StreamLinkRevoked(RegistrationEvent):
@@ -448,6 +493,12 @@ class NotificationSent(RegistrationEvent):
     kind: NotificationKind
     message_id: str
     sent_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 class NotificationFailed(RegistrationEvent):
@@ -458,6 +509,12 @@ class NotificationFailed(RegistrationEvent):
     kind: NotificationKind
     reason: str = Field(max_length=500)
     failed_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 EVENT_TYPES: dict[str, type[InternalEvent]] = {
@@ -470,6 +527,7 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
         RegistrationExpired,
         RegistrationAccepted,
         RegistrationCancelled,
+        RegistrationAttendanceChanged,
         RegistrationErased,
         SeatReserved,
         SeatWaitlisted,

@@ -136,6 +136,20 @@ class RegistrationCancelled(RegistrationFact):
     cancelled_at: datetime
 
 
+class RegistrationAttendanceChanged(RegistrationFact):
+    """A registrant switched between on site and remote (``attendance``, the new choice).
+
+    ``attendance_version`` is 1 at acceptance and one more per switch; the
+    seat and stream-link events that answer the switch carry the same number.
+    """
+
+    event_type: ClassVar[str] = "registration.attendance_changed"
+
+    attendance: Attendance
+    attendance_version: int = Field(ge=2)
+    changed_at: datetime
+
+
 class RegistrationErased(RegistrationFact):
     """The registration's personal data was erased (on request or at the end of retention).
 
@@ -157,6 +171,9 @@ class SeatReserved(RegistrationFact):
 
     promoted: bool = False
     reserved_at: datetime
+    attendance_version: int = Field(
+        default=1, ge=1, description="The attendance version this answers (1: acceptance)."
+    )
 
 
 class SeatWaitlisted(RegistrationFact):
@@ -166,22 +183,31 @@ class SeatWaitlisted(RegistrationFact):
 
     position: int = Field(ge=1)
     waitlisted_at: datetime
+    attendance_version: int = Field(
+        default=1, ge=1, description="The attendance version this answers (1: acceptance)."
+    )
 
 
 class SeatReleased(RegistrationFact):
-    """A held seat was given back (the registrant cancelled)."""
+    """A held seat was given back (the registrant cancelled or switched to remote)."""
 
     event_type: ClassVar[str] = "seat.released"
 
     released_at: datetime
+    attendance_version: int = Field(
+        default=1, ge=1, description="The attendance version this answers (1: acceptance)."
+    )
 
 
 class WaitlistLeft(RegistrationFact):
-    """A waitlisted registrant cancelled and left the waiting list."""
+    """A waitlisted registrant cancelled (or switched to remote) and left the waiting list."""
 
     event_type: ClassVar[str] = "waitlist.left"
 
     left_at: datetime
+    attendance_version: int = Field(
+        default=1, ge=1, description="The attendance version this answers (1: acceptance)."
+    )
 
 
 class StreamLinkProvisioned(RegistrationFact):
@@ -194,6 +220,9 @@ class StreamLinkProvisioned(RegistrationFact):
 
     valid_from: datetime
     valid_until: datetime
+    attendance_version: int = Field(
+        default=1, ge=1, description="The attendance version this answers (1: acceptance)."
+    )
 
 
 class StreamLinkRevoked(RegistrationFact):
@@ -211,6 +240,12 @@ class NotificationSent(RegistrationFact):
 
     kind: NotificationKind
     sent_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 class MailFailure(StrEnum):
@@ -236,6 +271,12 @@ class NotificationFailed(RegistrationFact):
     kind: NotificationKind
     failure: MailFailure
     failed_at: datetime
+    attendance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a seat, waiting-list or stream-link mail: the attendance version it "
+        "answers (each switch of attendance gets its own); none for other kinds.",
+    )
 
 
 INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
@@ -246,6 +287,7 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         EventWithdrawn,
         RegistrationAccepted,
         RegistrationCancelled,
+        RegistrationAttendanceChanged,
         RegistrationErased,
         SeatReserved,
         SeatWaitlisted,
@@ -263,6 +305,7 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
 _SAME_FACT: dict[type[InternalEvent], type[IntegrationEvent]] = {
     events.RegistrationAccepted: RegistrationAccepted,
     events.RegistrationCancelled: RegistrationCancelled,
+    events.RegistrationAttendanceChanged: RegistrationAttendanceChanged,
     events.RegistrationErased: RegistrationErased,
     events.SeatReserved: SeatReserved,
     events.SeatWaitlisted: SeatWaitlisted,

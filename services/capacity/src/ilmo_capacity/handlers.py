@@ -16,6 +16,7 @@ from ilmo_event_contracts import (
     EventPublished,
     EventUpdated,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
 )
@@ -41,9 +42,22 @@ async def registration_accepted(
 async def registration_cancelled(
     seats: Seats, event: RegistrationCancelled, envelope: Envelope
 ) -> None:
-    """A registration gives its seat or its place in line back (if it is in person)."""
+    """A registration gives its seat or its place in line back (if it has one)."""
     await seats.cancel(
         event.event_id, str(event.registration_id), event.attendance, message_id=envelope.id
+    )
+
+
+async def attendance_changed(
+    seats: Seats, event: RegistrationAttendanceChanged, envelope: Envelope
+) -> None:
+    """A registrant switched: a seat (or a place in line) is asked for or given back."""
+    await seats.switch(
+        event.event_id,
+        str(event.registration_id),
+        event.attendance,
+        event.attendance_version,
+        message_id=envelope.id,
     )
 
 
@@ -84,6 +98,7 @@ def seat_subscription(
         .on(EventPublished, details)
         .on(EventUpdated, details)
         .on(RegistrationAccepted, partial(registration_accepted, seats))
+        .on(RegistrationAttendanceChanged, partial(attendance_changed, seats))
         .on(RegistrationCancelled, partial(registration_cancelled, seats))
         .on(RegistrationErased, partial(registration_erased, erase_parked))
     )

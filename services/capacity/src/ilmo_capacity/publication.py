@@ -26,24 +26,36 @@ def seat_event(event_id: str, decision: Decision, at: datetime) -> InternalEvent
     """The event announcing ``decision`` about a seat of ``event_id``, made at ``at``."""
     registration_id = UUID(decision.registration_id)
     match decision:
-        case domain.SeatReserved(promoted=promoted):
+        case domain.SeatReserved(promoted=promoted, attendance_version=version):
             return SeatReserved(
                 registration_id=registration_id,
                 event_id=event_id,
                 promoted=promoted,
                 reserved_at=at,
+                attendance_version=version,
             )
-        case domain.SeatWaitlisted(position=position):
+        case domain.SeatWaitlisted(position=position, attendance_version=version):
             return SeatWaitlisted(
                 registration_id=registration_id,
                 event_id=event_id,
                 position=position,
                 waitlisted_at=at,
+                attendance_version=version,
             )
-        case domain.SeatReleased():
-            return SeatReleased(registration_id=registration_id, event_id=event_id, released_at=at)
-        case domain.WaitlistLeft():
-            return WaitlistLeft(registration_id=registration_id, event_id=event_id, left_at=at)
+        case domain.SeatReleased(attendance_version=version):
+            return SeatReleased(
+                registration_id=registration_id,
+                event_id=event_id,
+                released_at=at,
+                attendance_version=version,
+            )
+        case domain.WaitlistLeft(attendance_version=version):
+            return WaitlistLeft(
+                registration_id=registration_id,
+                event_id=event_id,
+                left_at=at,
+                attendance_version=version,
+            )
 
 
 def seat_events(event_id: str, decisions: Sequence[Decision], at: datetime) -> list[InternalEvent]:

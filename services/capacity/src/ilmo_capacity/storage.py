@@ -72,7 +72,16 @@ from ilmo_shared.storage import LOST, Conflict, Document, DocumentLocks, until_w
 
 COLLECTION = "seat_inventories"
 DECISIONS = "seat_decisions"  # the lock namespace of decisions, one lock per event
-STATE_FIELDS = ("capacity", "revision", "holders", "waiting", "pending", "cancelled", "applied")
+STATE_FIELDS = (
+    "capacity",
+    "revision",
+    "holders",
+    "waiting",
+    "pending",
+    "cancelled",
+    "versions",
+    "applied",
+)
 
 Operation = Callable[[SeatInventory], Sequence[Decision]]
 Monotonic = Callable[[], float]
@@ -127,6 +136,9 @@ def to_document(inventory: SeatInventory) -> dict[str, Any]:
         "waiting": list(inventory.waiting),
         "pending": list(inventory.pending),
         "cancelled": sorted(inventory.cancelled),
+        # Only registrations that switched attendance; a snapshot written before
+        # switching existed has none, and every registration in it is at version 1.
+        "versions": dict(sorted(inventory.versions.items())),
     }
 
 
@@ -140,6 +152,7 @@ def from_document(document: Mapping[str, Any]) -> SeatInventory:
         waiting=[str(r) for r in document.get("waiting", [])],
         pending=[str(r) for r in document.get("pending", [])],
         cancelled={str(r) for r in document.get("cancelled", [])},
+        versions={str(r): int(v) for r, v in (document.get("versions") or {}).items()},
     )
 
 

@@ -77,10 +77,35 @@ class Seats:
         attendance: Attendance,
         *,
         message_id: str | None = None,
-    ) -> Outcome | None:
-        """A registration gives its seat or its place in line back; None if it is remote."""
-        return await self._decide_for(
-            attendance, event_id, lambda seats: seats.cancel(registration_id), message_id
+    ) -> Outcome:
+        """A registration gives its seat or its place in line back.
+
+        Also for a remote one: it may have held a seat before it switched.
+        One never known here changes nothing and writes nothing
+        (``SeatInventory.cancel``).
+        """
+        return await self._decide(
+            event_id, lambda seats: seats.cancel(registration_id, attendance), message_id
+        )
+
+    async def switch(
+        self,
+        event_id: str,
+        registration_id: str,
+        attendance: Attendance,
+        attendance_version: int,
+        *,
+        message_id: str | None = None,
+    ) -> Outcome:
+        """A registrant switched attendance (choice number ``attendance_version``).
+
+        To in person: a seat or a place in line; to remote: the seat or the
+        place goes back. An older or repeated choice changes nothing.
+        """
+        return await self._decide(
+            event_id,
+            lambda seats: seats.switch(registration_id, attendance, attendance_version),
+            message_id,
         )
 
     async def _decide_for(

@@ -41,7 +41,6 @@ from pymongo.errors import ConnectionFailure
 from ilmo_event_contracts import EventDetails, NotificationKind
 from ilmo_event_contracts.integration import MailFailure
 from ilmo_notification.domain import (
-    SUPERSEDED_BY,
     Claim,
     Contact,
     FailureKind,
@@ -53,6 +52,7 @@ from ilmo_notification.domain import (
     kind_rank,
     mail_id,
     superseded_by,
+    superseding_ids,
     waiting_delay,
     waits_for_receipt,
 )
@@ -232,15 +232,12 @@ class MailDispatcher:
             m.registration_id: mail_id(m.registration_id, NotificationKind.CONFIRM_ADDRESS)
             for m in mails
         }
+        superseding = {m.id: superseding_ids(m) for m in mails}
         known = await self._mails.states(
             [
                 *receipts.values(),
                 *confirmations.values(),
-                *(
-                    mail_id(m.registration_id, kind)
-                    for m in mails
-                    for kind in SUPERSEDED_BY.get(m.kind, ())
-                ),
+                *(later for ids in superseding.values() for later in ids.values()),
             ]
         )
         due_ids = {m.id for m in mails}
@@ -248,19 +245,17 @@ class MailDispatcher:
         groups: dict[str, list[_Ready]] = {}
         for mail in sorted(mails, key=lambda m: (m.registration_id, kind_rank(m.kind))):
             recorded_later = {
-                kind
-                for kind in SUPERSEDED_BY.get(mail.kind, ())
-                if mail_id(mail.registration_id, kind) in known
+                kind for kind, later_id in superseding[mail.id].items() if later_id in known
             }
-            superseding = superseded_by(mail.kind, recorded_later, mail.state)
-            if superseding is not None:
-                await self._mails.mark_skipped(mail, superseded_by=superseding)
+            skipped_for = superseded_by(mail.kind, recorded_later, mail.state)
+            if skipped_for is not None:
+                await self._mails.mark_skipped(mail, superseded_by=skipped_for)
                 MAILS_SKIPPED.labels(mail.kind.value).inc()
                 log.info(
                     "mail_skipped",
                     mail_id=mail.id,
                     kind=mail.kind.value,
-                    superseded_by=superseding.value,
+                    superseded_by=skipped_for.value,
                 )
                 work.result.progressed += 1
                 continue

@@ -1,13 +1,23 @@
 """The life of one email, as rules with no I/O.
 
-Exactly one email per (registration, kind): the mail's id *is* that pair
-(``mail_id``), recorded once with an insert against the unique ``_id``, so a
-redelivered or duplicated event finds it already there. The mails a repeat
-registration asks for (the confirmation again, "already registered") may come
-more than once: their id adds the ``occasion``, the time of the repeat, so
-each repeat is one mail however often its event is delivered (the
-registration service lets at most one repeat per interval through). A mail
-then goes
+Exactly one email per (registration, kind, cause): the mail's id *is* that
+triple (``mail_id``), recorded once with an insert against the unique
+``_id``, so a redelivered or duplicated event finds it already there. The
+cause (stored as ``occasion``) says which happening of the kind the mail is
+about, for kinds that can happen more than once:
+
+- a repeat registration's mails (the confirmation again, "already
+  registered"): the time of the repeat (``occasion_of``), and the
+  registration service lets at most one repeat per interval through;
+- seat, waiting-list and stream-link mails: the attendance version they
+  answer (``cause_of_version``), since every switch of attendance asks
+  capacity and streaming again. Version 1, the acceptance, is the empty
+  cause, so mails stored before switching existed keep their ids;
+- kinds that happen once per registration (the receipt, the cancellation):
+  the empty cause.
+
+A later kind of mail (a resend, a change notice, a reminder) gets a cause
+of its own in the same way. A mail then goes
 
     pending ──▶ sending ──▶ sent
        ▲           │
@@ -101,6 +111,11 @@ class Mail:
     occasion: str = ""
 
     @property
+    def attendance_version(self) -> int | None:
+        """The attendance version a seat, waiting-list or stream-link mail answers."""
+        return version_of_cause(self.occasion) if self.kind in VERSIONED_KINDS else None
+
+    @property
     def request(self) -> MailRequest:
         return MailRequest(
             self.registration_id, self.event_id, self.kind, self.details, self.occasion
@@ -156,6 +171,36 @@ def message_id(
 def occasion_of(moment: datetime) -> str:
     """The occasion of a repeat's mail: its time in milliseconds, stable across deliveries."""
     return str(int(moment.timestamp() * 1000))
+
+
+# Kinds that answer one attendance version: their cause is the version.
+VERSIONED_KINDS = frozenset(
+    {NotificationKind.SEAT_CONFIRMED, NotificationKind.WAITLISTED, NotificationKind.STREAM_LINK}
+)
+
+
+def cause_of_version(attendance_version: int) -> str:
+    """The cause of a mail answering ``attendance_version``: empty for 1, ``v<n>`` after."""
+    return "" if attendance_version <= 1 else f"v{attendance_version}"
+
+
+def version_of_cause(cause: str) -> int:
+    """The attendance version a versioned mail's cause names (inverse of ``cause_of_version``)."""
+    return int(cause[1:]) if cause.startswith("v") and cause[1:].isdigit() else 1
+
+
+def superseding_ids(mail: Mail | MailRequest) -> dict[NotificationKind, str]:
+    """The ids of the mails that would make ``mail`` pointless, by their kind.
+
+    A waiting-list mail is superseded by the seat mail of the same
+    attendance version (a seat for an older or newer choice says nothing
+    about this one); anything by the registration's one cancellation mail.
+    """
+    ids: dict[NotificationKind, str] = {}
+    for later in SUPERSEDED_BY.get(mail.kind, ()):
+        cause = mail.occasion if later in VERSIONED_KINDS else ""
+        ids[later] = mail_id(mail.registration_id, later, cause)
+    return ids
 
 
 def superseded_by(

@@ -28,7 +28,7 @@ from ilmo_event_contracts import (
     SeatWaitlisted,
     StreamLinkProvisioned,
 )
-from ilmo_notification.domain import MailRequest
+from ilmo_notification.domain import MailRequest, cause_of_version
 from ilmo_notification.usecases import Notifications
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.messaging.subscription import Handler, Subscription
@@ -49,6 +49,7 @@ def seat_confirmed(event: SeatReserved) -> MailRequest:
         event.event_id,
         NotificationKind.SEAT_CONFIRMED,
         {"promoted": event.promoted, "reserved_at": event.reserved_at},
+        cause_of_version(event.attendance_version),
     )
 
 
@@ -58,6 +59,7 @@ def waitlisted(event: SeatWaitlisted) -> MailRequest:
         event.event_id,
         NotificationKind.WAITLISTED,
         {"position": event.position, "waitlisted_at": event.waitlisted_at},
+        cause_of_version(event.attendance_version),
     )
 
 
@@ -67,6 +69,7 @@ def stream_link(event: StreamLinkProvisioned) -> MailRequest:
         event.event_id,
         NotificationKind.STREAM_LINK,
         {"url": event.url, "valid_from": event.valid_from, "valid_until": event.valid_until},
+        cause_of_version(event.attendance_version),
     )
 
 
@@ -75,7 +78,8 @@ def cancellation_confirmed(event: RegistrationCancelled) -> MailRequest:
         str(event.registration_id),
         event.event_id,
         NotificationKind.CANCELLATION_CONFIRMED,
-        {"cancelled_at": event.cancelled_at},
+        # The attendance when cancelling: the contact's is the one registered with.
+        {"cancelled_at": event.cancelled_at, "attendance": event.attendance.value},
     )
 
 

@@ -176,7 +176,10 @@ class MailRenderer:
             "description": event.description.in_language(language) if event.description else "",
             "when": formatting.format_span(event.starts_at, event.ends_at, tz, language),
             "zone": formatting.zone_name(tz, language),
-            "in_person": contact.attendance is Attendance.IN_PERSON,
+            # The attendance the mail is about (a switch may have changed it since
+            # the contact was kept), else the one registered with.
+            "in_person": Attendance(details.get("attendance", contact.attendance))
+            is Attendance.IN_PERSON,
             "manage_url": manage_link(
                 self._manage_base, self._manage_secret, request.registration_id
             ),

@@ -26,13 +26,16 @@ from ilmo_registration.domain import (
     EventStarted,
     InvalidEvent,
     NoFreeEventId,
+    NotSwitchable,
     Refused,
     RegistrationClosed,
+    Switch,
 )
 from ilmo_registration.export import registrations_csv
 from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
+    AttendanceChange,
     EventCreate,
     EventPatch,
     EventView,
@@ -95,12 +98,36 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
                 ),
                 version=current.version,
             )
-        case EventStarted():
+        case EventStarted(action="cancelled"):
             return _problem(
                 409,
                 "event-started",
                 _("The event has started"),
                 _("A registration can be cancelled only until the event starts."),
+            )
+        case EventStarted():
+            return _problem(
+                409,
+                "event-started",
+                _("The event has started"),
+                _("Attendance can be switched to remote only until the event starts."),
+            )
+        case NotSwitchable(standing=Switch.PENDING):
+            return _problem(
+                409,
+                "registration-not-confirmed",
+                _("Registration not confirmed"),
+                _(
+                    "Confirm the address with the link in the mail first; then attendance can "
+                    "be switched."
+                ),
+            )
+        case NotSwitchable():
+            return _problem(
+                409,
+                "registration-cancelled",
+                _("Registration cancelled"),
+                _("A cancelled registration cannot switch attendance."),
             )
         case Erased():
             return _problem(
@@ -418,6 +445,42 @@ def registration_router(
         if credentials is None:
             raise unauthorized()
         registration = await usecases.cancel_own(registration_id, credentials.credentials)
+        response.headers.update(NO_STORE)
+        return RegistrationView.of(registration)
+
+    @router.put(
+        "/registrations/{registration_id}/attendance",
+        response_model=RegistrationView,
+        summary="Switch one's own attendance between on site and remote",
+        description="With the manage_token or the manage link's token, as for GET. To "
+        "`in_person` while registration is open (a seat or a place on the waiting list is "
+        "then decided, and mailed), to `remote` until the event starts (the seat or the "
+        "waiting-list place goes to the next in line, and a personal stream link is mailed). "
+        "As often as needed; each switch publishes `registration.attendance_changed` once. "
+        "Asking for the attendance the registration has already is harmless and changes "
+        "nothing.",
+        responses=problem_responses(
+            401,
+            404,
+            422,
+            _409="Registration is closed (`/problems/registration-closed`, to `in_person`), "
+            "the event has started (`/problems/event-started`, to `remote`), the registration "
+            "is cancelled (`/problems/registration-cancelled`) or its address not confirmed "
+            "yet (`/problems/registration-not-confirmed`).",
+            _410="The registration was erased (`/problems/registration-erased`).",
+        ),
+    )
+    async def switch_attendance(
+        registration_id: str,
+        body: AttendanceChange,
+        credentials: ManageCredentials,
+        response: Response,
+    ) -> RegistrationView:
+        if credentials is None:
+            raise unauthorized()
+        registration = await usecases.switch_attendance(
+            registration_id, credentials.credentials, body.attendance
+        )
         response.headers.update(NO_STORE)
         return RegistrationView.of(registration)
 

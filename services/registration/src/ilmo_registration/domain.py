@@ -15,6 +15,12 @@
   bomb an address with mails.
 - Cancelling is possible until the event starts, also after registration
   has closed; cancelling twice changes nothing.
+- An accepted registration may switch attendance, as often as the registrant
+  likes: to on site while registration is open (seats are decided until
+  then), to remote until the event starts (``decide_switch``). Each switch
+  is the registration's next attendance version (1 at acceptance); switching
+  to what one has already changes nothing. Cancelled, erased and unconfirmed
+  registrations cannot switch.
 - Erasing a registration (on request, or when the event's retention runs
   out) keeps a tombstone for statistics and drops everything that identifies
   the person; one that still holds a seat or a link is cancelled in the same
@@ -26,7 +32,9 @@
   the other services reported: capacity (``seat.*``, ``waitlist.left``) and
   streaming (``stream.link.*``). Reports may arrive repeatedly and out of
   order; ``apply_report`` moves each part of the state only forwards, and a
-  cancelled registration never changes again.
+  cancelled registration never changes again. A seat report answers one
+  attendance version: a switch starts the seat afresh, and a report about
+  an older version is stale and ignored.
 
 What the use cases refuse is said here too (``Refused`` and its kinds), in
 the words of the domain; the JSON API answers each with problem details, the
@@ -42,6 +50,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ilmo_event_contracts import (
+    FIRST_ATTENDANCE_VERSION,
     Attendance,
     Language,
     RegistrationAccepted,
@@ -120,7 +129,25 @@ class ConfirmationExpired(Refused):
 
 
 class EventStarted(Refused):
-    """The event has started: a registration can no longer be cancelled."""
+    """The event has started: a registration can no longer be cancelled (or switched to remote).
+
+    ``action`` says what was refused, in the words of the answer.
+    """
+
+    def __init__(self, action: str = "cancelled") -> None:
+        super().__init__("event started")
+        self.action = action
+
+
+class NotSwitchable(Refused):
+    """The registration cannot switch attendance: it is cancelled, or not confirmed yet.
+
+    ``standing`` says which (``Switch.CANCELLED`` or ``Switch.PENDING``).
+    """
+
+    def __init__(self, standing: Switch) -> None:
+        super().__init__(standing.value)
+        self.standing = standing
 
 
 class Erased(Refused):
@@ -350,6 +377,67 @@ def decide_cancellation(cancelled: bool, event_starts_at: datetime, now: datetim
     return Cancellation.CANCEL
 
 
+# ------------------------------------------------------- switching attendance
+
+
+class Switch(StrEnum):
+    """What a request to switch attendance does now."""
+
+    SWITCH = "switch"
+    # The registration already has that attendance: nothing changes, no event.
+    UNCHANGED = "unchanged"
+    CANCELLED = "cancelled"
+    ERASED = "erased"
+    PENDING = "pending_confirmation"
+    # To on site after registration closed: seats are decided until then.
+    REGISTRATION_CLOSED = "registration_closed"
+    # To remote once the event has started.
+    EVENT_STARTED = "event_started"
+
+
+def decide_switch(
+    state: RegistrationState,
+    wanted: Attendance,
+    registration_closes_at: datetime,
+    event_starts_at: datetime,
+    now: datetime,
+) -> Switch:
+    """Whether a registrant may switch to ``wanted`` attendance now.
+
+    To on site only while registration is open: a seat is one of the
+    things registration hands out, and it closes for everyone at the same
+    time. To remote until the event starts, like a cancellation: until then
+    the seat can still go to someone waiting. A cancelled, erased or
+    unconfirmed registration has nothing to switch; asking for what one has
+    already is answered as done, at any time, so a retried request is
+    harmless.
+    """
+    if state.erased:
+        return Switch.ERASED
+    if state.cancelled or state.expired:
+        return Switch.CANCELLED
+    if state.pending:
+        return Switch.PENDING
+    if wanted is state.attendance:
+        return Switch.UNCHANGED
+    if wanted is Attendance.IN_PERSON and (now >= registration_closes_at or now >= event_starts_at):
+        return Switch.REGISTRATION_CLOSED
+    if wanted is Attendance.REMOTE and now >= event_starts_at:
+        return Switch.EVENT_STARTED
+    return Switch.SWITCH
+
+
+def switched(state: RegistrationState, wanted: Attendance) -> RegistrationState:
+    """The state right after switching to ``wanted``: the next version, no seat decided yet.
+
+    The seat starts afresh: capacity answers the new version (a seat or a
+    place in line, or the release of the old seat), and until it has the
+    registrant is told ``accepted``. The stream link is kept as it is.
+    """
+    version = state.attendance_version + 1
+    return replace(state, attendance=wanted, attendance_version=version, seat=Seat())
+
+
 # --------------------------------------------------------------------- erasure
 
 
@@ -487,6 +575,8 @@ class RegistrationState:
     pending: bool = False
     # Never confirmed, and past its time: its personal data is gone already.
     expired: bool = False
+    # 1 at acceptance, one more per switch of attendance.
+    attendance_version: int = FIRST_ATTENDANCE_VERSION
 
     @property
     def status(self) -> Status:
@@ -537,8 +627,12 @@ def apply_report(state: RegistrationState, report: StatusReport) -> Registration
 
     None for: a cancelled or erased registration, a report about another event, a
     repeat, a report older than what is already known (``seat.waitlisted``
-    after ``seat.reserved``, an older waiting-list position), and seat reports
-    about a remote registrant (capacity has no seat for them).
+    after ``seat.reserved``, an older waiting-list position), seat reports
+    about a remote registrant (capacity has no seat for them), and seat
+    reports about another attendance version than the registration's: an
+    older one was decided for a choice the registrant has since changed
+    (a seat reserved before they switched to remote and back must not show
+    while capacity decides the new choice).
     """
     if state.cancelled or state.erased or report.event_id != state.event_id:
         return None
@@ -550,6 +644,8 @@ def apply_report(state: RegistrationState, report: StatusReport) -> Registration
                 return None
             return replace(state, link=StreamLink(LinkState.REVOKED, None, report.revoked_at))
     if state.attendance is not Attendance.IN_PERSON:
+        return None
+    if report.attendance_version != state.attendance_version:
         return None
     seat = _next_seat(report)
     if state.seat.state not in _SEAT_MOVES[seat.state]:

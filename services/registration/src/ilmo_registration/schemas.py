@@ -395,6 +395,16 @@ class RegistrationRequest(BaseModel):
         )
 
 
+class AttendanceChange(BaseModel):
+    """How the registrant wants to take part from now on."""
+
+    model_config = _INPUT
+
+    attendance: Attendance = Field(
+        description="`in_person` (a seat at the venue) or `remote` (the web stream)."
+    )
+
+
 class RegistrationReceipt(BaseModel):
     """The answer to a registration taken. Keep ``manage_token``: it is shown only once.
 
@@ -427,6 +437,9 @@ class RegistrationSummary(BaseModel):
     waitlist_position: int | None = Field(description="1 = next in line; only when waitlisted.")
     stream_link_provisioned: bool
     attendance: Attendance
+    attendance_version: int = Field(
+        default=1, description="1 at registration, one more per switch of attendance."
+    )
     language: Language
     first_name: str | None
     last_name: str | None
@@ -486,6 +499,7 @@ def _summary_fields(registration: StoredRegistration) -> dict[str, Any]:
         "waitlist_position": state.waitlist_position,
         "stream_link_provisioned": state.stream_link_provisioned,
         "attendance": registrant.attendance,
+        "attendance_version": state.attendance_version,
         "language": registrant.language,
         "first_name": None if erased else registrant.first_name,
         "last_name": None if erased else registrant.last_name,

@@ -18,7 +18,12 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from ilmo_event_contracts import ErasureReason, Language
+from ilmo_event_contracts import (
+    Attendance,
+    ErasureReason,
+    Language,
+    RegistrationAttendanceChanged,
+)
 from ilmo_registration.catalogue import (
     EventSpec,
     generated_event_id,
@@ -38,6 +43,7 @@ from ilmo_registration.domain import (
     InvalidEvent,
     NoFreeEventId,
     NotFound,
+    NotSwitchable,
     Registrant,
     RegistrationClosed,
     RegistrationWindow,
@@ -45,11 +51,13 @@ from ilmo_registration.domain import (
     SeatOutlook,
     Standing,
     Status,
+    Switch,
     accept,
     decide_cancellation,
     decide_confirmation,
     decide_erasure,
     decide_repeat,
+    decide_switch,
     is_registration_id,
     registration_window,
     retention_due,
@@ -104,6 +112,11 @@ REFUSALS = Counter(
     ["reason"],
 )
 CANCELLATIONS = Counter("ilmo_registrations_cancelled_total", "Registrations cancelled.")
+SWITCHES = Counter(
+    "ilmo_registrations_attendance_switched_total",
+    "Switches of attendance recorded, by the attendance switched to.",
+    ["attendance"],
+)
 CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
 )
@@ -438,6 +451,65 @@ class UseCases:
         registration = await self.own(registration_id, token)
         await self.cancel(registration)
         return await self.registrations.get(registration.id) or registration
+
+    async def switch_attendance(
+        self, registration_id: str, token: str, attendance: Attendance
+    ) -> StoredRegistration:
+        """Switch one's own registration to ``attendance``; the registration as it is now.
+
+        ``token`` is the manage token or the manage link's token, as for
+        ``own``: the JSON API and the manage page's form both call this.
+        Switching to the attendance the registration has changes nothing and
+        is no error (a retried request is harmless). Otherwise one
+        conditional write stores the next attendance version with
+        ``registration.attendance_changed``; capacity and streaming do the
+        rest (a seat asked for or given back, a stream link).
+
+        Raises NotFound (wrong token or id), Erased, NotSwitchable (cancelled
+        or not confirmed), RegistrationClosed (to on site after registration
+        closed) or EventStarted (to remote once the event has started).
+        """
+        registration = await self.own(registration_id, token)
+        for _ in range(ATTEMPTS):
+            event = await self.events.get(registration.event_id)
+            if event is None:
+                raise NotFound
+            now = self.now()
+            decision = decide_switch(
+                registration.state,
+                attendance,
+                event.spec.registration_closes_at,
+                event.spec.starts_at,
+                now,
+            )
+            match decision:
+                case Switch.UNCHANGED:
+                    return registration
+                case Switch.ERASED:
+                    raise Erased
+                case Switch.CANCELLED | Switch.PENDING:
+                    raise NotSwitchable(decision)
+                case Switch.REGISTRATION_CLOSED:
+                    closes_at = shown_in_zone(event.spec).registration_closes_at
+                    raise RegistrationClosed(closed_at=closes_at)
+                case Switch.EVENT_STARTED:
+                    raise EventStarted("switched to remote")
+            changed = RegistrationAttendanceChanged(
+                registration_id=uuid.UUID(registration.id),
+                event_id=registration.event_id,
+                attendance=attendance,
+                attendance_version=registration.state.attendance_version + 1,
+                changed_at=now,
+            )
+            if await self.registrations.switch_attendance(registration, changed):
+                SWITCHES.labels(attendance.value).inc()
+                return await self.registrations.get(registration.id) or registration
+            # Changed since it was read (a status report, another switch): decide again.
+            current = await self.registrations.get(registration.id)
+            if current is None:
+                raise NotFound
+            registration = current
+        raise ConcurrentChangeError
 
     async def linked(self, registration_id: str, token: str) -> StoredRegistration:
         """The registration ``token`` is the link token of (the manage link in the emails).

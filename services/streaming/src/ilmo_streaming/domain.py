@@ -7,7 +7,16 @@ Who gets a link:
 - an in-person registrant put on the waiting list (``seat.waitlisted``), so
   they can follow the event meanwhile; promoted to a seat later
   (``seat.reserved``), they keep the link: they may still prefer to watch;
-- nobody else: an in-person registrant with a seat never needs one.
+- nobody else: an in-person registrant with a seat never needs one;
+- a registrant who switches to remote (``registration.attendance_changed``)
+  gets one if they have none; a link they have is kept and announced again
+  for the switch (``switch``), so that the mail for this switch says where
+  to watch. Switching to on site keeps the link, as a promotion does.
+
+Every choice of attendance has a version (1 at acceptance, one more per
+switch); a link remembers the newest version it has seen, and a switch no
+newer than that (a redelivery, or one overtaken by a later switch) changes
+nothing. ``stream.link.provisioned`` carries the version it answers.
 
 A cancellation (``registration.cancelled``) revokes the link, and a revoked
 link stays revoked. A cancellation that arrives before the registration's
@@ -35,7 +44,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from ilmo_event_contracts import Attendance, EventDetails, LocalizedText
+from ilmo_event_contracts import FIRST_ATTENDANCE_VERSION, Attendance, EventDetails, LocalizedText
 
 
 class LinkState(StrEnum):
@@ -99,6 +108,8 @@ class StreamLink:
     changed_at: datetime
     provisioned_at: datetime | None = None
     revoked_at: datetime | None = None
+    # The newest attendance version seen for the registration; provisioning announces it.
+    attendance_version: int = FIRST_ATTENDANCE_VERSION
 
     @property
     def issued(self) -> bool:
@@ -114,6 +125,7 @@ class Provisioned:
     event_id: str
     valid_from: datetime
     valid_until: datetime
+    attendance_version: int = FIRST_ATTENDANCE_VERSION
 
 
 @dataclass(frozen=True)
@@ -147,18 +159,75 @@ def grant(
     event_id: str,
     stream: EventStream | None,
     now: datetime,
+    attendance_version: int = FIRST_ATTENDANCE_VERSION,
 ) -> Change | None:
     """The registrant is entitled to a link: provision it, or wait for the event's details.
 
     Repeating it (a redelivery, a remote registrant later waitlisted) changes
-    nothing; after a cancellation it changes nothing either.
+    nothing; after a cancellation it changes nothing either. A new link
+    answers ``attendance_version`` (the acceptance, or the waiting-list
+    place's version).
     """
     if current is None:
-        pending = StreamLink(registration_id, event_id, LinkState.PENDING, changed_at=now)
+        pending = StreamLink(
+            registration_id,
+            event_id,
+            LinkState.PENDING,
+            changed_at=now,
+            attendance_version=attendance_version,
+        )
         return _provision(pending, stream, now) or Change(pending)
     if current.state is LinkState.PENDING:
         return _provision(current, stream, now)
     return None
+
+
+def switch(
+    current: StreamLink | None,
+    registration_id: UUID,
+    event_id: str,
+    attendance: Attendance,
+    attendance_version: int,
+    stream: EventStream | None,
+    now: datetime,
+) -> Change | None:
+    """The registrant's choice number ``attendance_version`` is ``attendance``.
+
+    To remote: a link is granted (``grant``), or, if one is provisioned
+    already, announced again unchanged with this version, so that this
+    switch gets its own mail. To on site: the link is kept; only the
+    version is remembered. A version no newer than the link's (a redelivery,
+    a switch overtaken by a later one) and anything after a revocation
+    change nothing.
+    """
+    if current is not None and (
+        current.state is LinkState.REVOKED or attendance_version <= current.attendance_version
+    ):
+        return None
+    if attendance is Attendance.IN_PERSON:
+        if current is None:
+            return None  # no link to keep
+        return Change(replace(current, attendance_version=attendance_version))
+    if current is None:
+        return grant(current, registration_id, event_id, stream, now, attendance_version)
+    newer = replace(current, attendance_version=attendance_version)
+    if current.state is LinkState.PENDING:
+        return _provision(newer, stream, now) or Change(newer)
+    announced = replace(newer, changed_at=now)
+    return Change(announced, (_provisioned(announced, current.provisioned_at, stream),))
+
+
+def _provisioned(
+    link: StreamLink, provisioned_at: datetime | None, stream: EventStream | None
+) -> Provisioned:
+    """The announcement of a provisioned link; its window as the details say, if known."""
+    if stream is not None and stream.event_id == link.event_id:
+        valid_from, valid_until = stream.opens_at, stream.closes_at
+    else:  # cannot happen for a provisioned link (it needed the details), but stays total
+        valid_from = valid_until = provisioned_at or link.changed_at
+    return Provisioned(
+        link.registration_id, link.event_id, valid_from, valid_until, link.attendance_version
+    )
 
 
 def provision(current: StreamLink | None, stream: EventStream, now: datetime) -> Change | None:
@@ -172,7 +241,13 @@ def _provision(link: StreamLink, stream: EventStream | None, now: datetime) -> C
     if stream is None or stream.event_id != link.event_id:
         return None
     provisioned = replace(link, state=LinkState.PROVISIONED, changed_at=now, provisioned_at=now)
-    fact = Provisioned(link.registration_id, link.event_id, stream.opens_at, stream.closes_at)
+    fact = Provisioned(
+        link.registration_id,
+        link.event_id,
+        stream.opens_at,
+        stream.closes_at,
+        link.attendance_version,
+    )
     return Change(provisioned, (fact,))
 
 

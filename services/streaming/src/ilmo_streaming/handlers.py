@@ -16,6 +16,7 @@ from ilmo_event_contracts import (
     EventPublished,
     EventUpdated,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
     SeatReserved,
@@ -49,7 +50,16 @@ async def registration_accepted(
 
 async def seat_waitlisted(keeper: LinkKeeper, event: SeatWaitlisted, _: Envelope) -> None:
     """No seat yet: the registrant can follow the stream meanwhile."""
-    await keeper.grant(event.registration_id, event.event_id)
+    await keeper.grant(event.registration_id, event.event_id, event.attendance_version)
+
+
+async def attendance_changed(
+    keeper: LinkKeeper, event: RegistrationAttendanceChanged, _: Envelope
+) -> None:
+    """To remote: a link, or the one they have announced again; to on site: the link is kept."""
+    await keeper.switch(
+        event.registration_id, event.event_id, event.attendance, event.attendance_version
+    )
 
 
 async def seat_reserved(_keeper: LinkKeeper, event: SeatReserved, _: Envelope) -> None:
@@ -94,6 +104,7 @@ def link_subscription(
         .on(EventPublished, details)
         .on(EventUpdated, details)
         .on(RegistrationAccepted, partial(registration_accepted, keeper))
+        .on(RegistrationAttendanceChanged, partial(attendance_changed, keeper))
         .on(SeatWaitlisted, partial(seat_waitlisted, keeper))
         .on(SeatReserved, partial(seat_reserved, keeper))
         .on(RegistrationCancelled, partial(registration_cancelled, keeper))

@@ -28,6 +28,7 @@ def link_event(fact: Fact, link_url: LinkUrl) -> InternalEvent:
                 url=link_url(fact.registration_id),
                 valid_from=fact.valid_from,
                 valid_until=fact.valid_until,
+                attendance_version=fact.attendance_version,
             )
         case Revoked():
             return StreamLinkRevoked(
@@ -38,8 +39,14 @@ def link_event(fact: Fact, link_url: LinkUrl) -> InternalEvent:
 
 
 def envelope_id(fact: Fact) -> str:
-    kind = "provisioned" if isinstance(fact, Provisioned) else "revoked"
-    return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/{kind}"))
+    """One id per fact: a link's revocation, its provisioning per attendance version.
+
+    The provisioning of version 1 keeps the id it had before switching existed.
+    """
+    if isinstance(fact, Revoked):
+        return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/revoked"))
+    suffix = "" if fact.attendance_version == 1 else f"/{fact.attendance_version}"
+    return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/provisioned{suffix}"))
 
 
 def outbox_entries(

@@ -137,6 +137,7 @@ def _link_fields(link: StreamLink) -> dict[str, Any]:
         "changed_at": _millis(link.changed_at),
         "provisioned_at": _millis(link.provisioned_at) if link.provisioned_at else None,
         "revoked_at": _millis(link.revoked_at) if link.revoked_at else None,
+        "attendance_version": link.attendance_version,
     }
 
 
@@ -148,6 +149,8 @@ def _link(document: Mapping[str, Any]) -> StreamLink:
         changed_at=document["changed_at"],
         provisioned_at=document.get("provisioned_at"),
         revoked_at=document.get("revoked_at"),
+        # Stored before switching existed: version 1.
+        attendance_version=int(document.get("attendance_version") or 1),
     )
 
 

@@ -73,14 +73,42 @@ class LinkKeeper:
         if domain.entitled_on_acceptance(attendance):
             await self.grant(registration_id, event_id)
 
-    async def grant(self, registration_id: UUID, event_id: str) -> None:
+    async def grant(
+        self, registration_id: UUID, event_id: str, attendance_version: int = 1
+    ) -> None:
         """Give the registrant a link, now or as soon as the event's details are known."""
         known = await self.streams.get(event_id)
         now = self.clock()
         await self._change(
             registration_id,
-            lambda current: domain.grant(current, registration_id, event_id, known, now),
+            lambda current: domain.grant(
+                current, registration_id, event_id, known, now, attendance_version
+            ),
         )
+        await self._provision_if_missed(registration_id, event_id, known)
+
+    async def switch(
+        self,
+        registration_id: UUID,
+        event_id: str,
+        attendance: Attendance,
+        attendance_version: int,
+    ) -> None:
+        """The registrant switched attendance: to remote, a link (new, or announced again)."""
+        known = await self.streams.get(event_id)
+        now = self.clock()
+        await self._change(
+            registration_id,
+            lambda current: domain.switch(
+                current, registration_id, event_id, attendance, attendance_version, known, now
+            ),
+        )
+        if attendance is Attendance.REMOTE:
+            await self._provision_if_missed(registration_id, event_id, known)
+
+    async def _provision_if_missed(
+        self, registration_id: UUID, event_id: str, known: EventStream | None
+    ) -> None:
         if known is None:
             # The details may have been stored since they were read, and
             # ``apply_details`` may have listed the pending links before this

@@ -32,7 +32,7 @@ from ilmo_event_contracts import (
     integration,
 )
 from ilmo_event_contracts.integration import MailFailure
-from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState, mail_id
+from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState
 from ilmo_notification.storage.documents import by_ids, insert_new
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
@@ -255,6 +255,7 @@ class MailStore:
             kind=mail.kind,
             message_id=message_id,
             sent_at=now,
+            attendance_version=mail.attendance_version,
         )
         return await self._announce(
             mail.id,
@@ -306,6 +307,7 @@ class MailStore:
             kind=mail.kind,
             reason=reason[:500],
             failed_at=now,
+            attendance_version=mail.attendance_version,
         )
         integration_event = integration.NotificationFailed(
             registration_id=event.registration_id,
@@ -313,6 +315,7 @@ class MailStore:
             kind=event.kind,
             failure=failure,
             failed_at=now,
+            attendance_version=event.attendance_version,
         )
         return await self._announce(
             mail.id,
@@ -410,11 +413,17 @@ class MailStore:
         mail of the registration keeps its kind, state and times, which the
         summaries count, and loses its ``details`` (a stream link's URL, a
         waiting-list position) and ``last_error`` (a mail server's answer may
-        quote the address). Each mail is found by its ``_id`` (one per kind):
-        no scan. Returns how many mails there were.
+        quote the address). A registration can have several mails of a kind
+        (one per cause: a repeat, an attendance version), so they are found
+        by ``registration_id``: a scan on FerretDB v1, acceptable for an
+        erasure, which is rare. Returns how many mails there were.
         """
-        ids = [mail_id(registration_id, kind) for kind in NotificationKind]
-        found = await by_ids(self.collection, ids, projection={"state": 1})
+        found = [
+            str(document["_id"])
+            async for document in self.collection.find(
+                {"registration_id": registration_id}, projection={"_id": 1}
+            )
+        ]
         for document_id in found:
             await self._update(
                 document_id,

@@ -18,6 +18,7 @@ from ilmo_event_contracts import (
     ErasureReason,
     Language,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationErased,
     RegistrationExpired,
@@ -59,6 +60,8 @@ _ERASURE_IDS = uuid.UUID("8f0c2d61-7a4e-4f5b-9d0e-3c1b6a2e9f47")
 # The same for the acceptance that follows a confirmation, and for an expiry.
 _ACCEPTANCE_IDS = uuid.UUID("6a0f1b5e-94d4-4a55-8f7e-0e8d8f3c2b21")
 _EXPIRY_IDS = uuid.UUID("c2d9b7a4-3e51-4f0b-9a8e-7d6c5b4a3f92")
+# The same for switches of attendance: one id per (registration, attendance version).
+_SWITCH_IDS = uuid.UUID("3d6f0a9c-51b2-4e87-a4c3-9b2e7f1d0c58")
 # What identifies a person in a registration document; an erasure removes all
 # of it, and so does the expiry of a registration never confirmed.
 PERSONAL_FIELDS = (
@@ -89,6 +92,8 @@ class StoredRegistration:
     erased_at: datetime | None = None
     erasure_reason: ErasureReason | None = None
     expires_at: datetime | None = None
+    # The document's revision when read: a switch is written only onto what it decided from.
+    revision: int = 0
 
     @property
     def event_id(self) -> str:
@@ -169,6 +174,7 @@ class RegistrationStore:
             "email": fact.email,
             "organisation": fact.organisation,
             "attendance": fact.attendance.value,
+            "attendance_version": 1,
             "language": fact.language.value,
             "needs": needs,
             "needs_consent": _consent_document(needs_consent),
@@ -384,6 +390,40 @@ class RegistrationStore:
             },
         )
 
+    async def switch_attendance(
+        self, registration: StoredRegistration, changed: RegistrationAttendanceChanged
+    ) -> bool:
+        """Record the switch ``changed`` describes; False if the registration changed meanwhile.
+
+        One conditional write on the revision that was read (so two switches
+        decided from the same state cannot both take the same version): the
+        new attendance and its version, the seat cleared until capacity
+        answers the new version, and ``registration.attendance_changed`` with
+        its integration form, under an envelope id derived from the
+        registration and the version.
+        """
+        entries = self._outbox.entries(
+            changed,
+            integration_form(changed),
+            envelope_id=str(
+                uuid.uuid5(_SWITCH_IDS, f"{registration.id}/{changed.attendance_version}")
+            ),
+        )
+        return await self._conditional(
+            registration.id,
+            {"revision": registration.revision, "status": ACTIVE, "erased_at": None},
+            {
+                "$set": {
+                    "attendance": changed.attendance.value,
+                    "attendance_version": changed.attendance_version,
+                    "attendance_changed_at": changed.changed_at,
+                    "seat": _seat_document(Seat()),
+                },
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": entries}},
+            },
+        )
+
     async def withdraw_needs_consent(self, registration_id: str, now: datetime) -> bool:
         """Erase the needs and record the withdrawal; False if there was no consent to withdraw.
 
@@ -538,6 +578,8 @@ def _state(document: Document) -> RegistrationState:
         erased=document.get("erased_at") is not None,
         pending=document.get("status") == PENDING,
         expired=document.get("status") == EXPIRED,
+        # Stored before switching existed: version 1.
+        attendance_version=int(document.get("attendance_version") or 1),
         seat=Seat(
             state=SeatState(seat.get("state", SeatState.NONE.value)),
             position=seat.get("position"),
@@ -575,6 +617,7 @@ def _stored_registration(document: Document) -> StoredRegistration:
         erased_at=document.get("erased_at"),
         erasure_reason=ErasureReason(reason) if reason is not None else None,
         expires_at=document.get("expires_at"),
+        revision=int(document.get("revision", 0)),
     )
 
 
