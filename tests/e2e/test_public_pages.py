@@ -78,7 +78,7 @@ async def fill_in(page: Page, email: str, *, first: str, last: str, on_site: str
 # ---------------------------------------------------------------- the whole path
 
 
-async def test_a_person_registers_on_site_in_finnish_confirms_and_cancels(
+async def test_a_person_registers_on_site_in_finnish_confirms_switches_to_remote_and_cancels(
     running: Running, page_at: PageOpener
 ) -> None:
     # A title of its own, so that the list's link leads to this test's event
@@ -124,11 +124,26 @@ async def test_a_person_registers_on_site_in_finnish_confirms_and_cancels(
     await expect(page.get_by_text(email)).to_be_visible()
     await assert_accessible(page, "manage page, seat reserved (fi)")
 
+    # Plans change: the seat goes, the stream link comes by mail and shows on the page.
+    await expect(
+        page.get_by_role("heading", level=2, name="Osallistumistavan vaihtaminen")
+    ).to_be_visible()
+    await page.get_by_role("button", name="Luovun paikastani ja osallistun etänä").click()
+    stream_mail = await mail_to(running.smtp, email, "stream_link")
+    assert "katselulinkki" in stream_mail.text().lower()
+    await page.reload()
+    await expect(
+        page.get_by_text("Osallistut etänä; henkilökohtainen katselulinkkisi on valmis.")
+    ).to_be_visible()
+    await expect(
+        page.get_by_role("button", name="Osallistun sittenkin paikan päällä")
+    ).to_be_visible()
+    await assert_accessible(page, "manage page, switched to remote (fi)")
+
     await page.get_by_role("button", name="Peru ilmoittautuminen").click()
     await expect(
         page.get_by_role("heading", level=1, name="Haluatko perua ilmoittautumisesi?")
     ).to_be_visible()
-    await expect(page.get_by_text("paikkasi annetaan seuraavalle")).to_be_visible()
     await assert_accessible(page, "cancel step (fi)")
     await page.get_by_role("button", name="Kyllä, peru ilmoittautumiseni").click()
     await expect(page.get_by_text("Ilmoittautumisesi on peruttu.")).to_be_visible()

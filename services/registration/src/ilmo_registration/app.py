@@ -15,6 +15,7 @@ from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
 from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
+from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
@@ -92,6 +93,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 catalogue_router(usecases, admin, settings),
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
+                attendance_router(usecases),
                 erasure_router(usecases, admin),
                 confirm_router(usecases),
                 public_router(

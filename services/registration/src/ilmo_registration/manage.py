@@ -91,7 +91,7 @@ def manage_router(usecases: UseCases) -> APIRouter:
         try:
             linked = await usecases.follow_link(registration_id, token)
         except (NotFound, Erased) as refused:
-            return _gone_or_wrong(refused)
+            return gone_or_wrong(refused)
         page = _page(linked, token, request)
         return page_response(200, manage_page(page, _chrome(request, page.language)))
 
@@ -117,10 +117,10 @@ def manage_router(usecases: UseCases) -> APIRouter:
         try:
             linked = await usecases.follow_link(registration_id, token)
         except (NotFound, Erased) as refused:
-            return _gone_or_wrong(refused)
+            return gone_or_wrong(refused)
         page = _page(linked, token, request)
         if linked.cancellation is not Cancellation.CANCEL:
-            return _back_to_page(
+            return back_to_manage_page(
                 registration_id, token, page.language if page.language_chosen else None
             )
         return page_response(200, cancel_step_page(page, _chrome(request, page.language)))
@@ -142,20 +142,20 @@ def manage_router(usecases: UseCases) -> APIRouter:
     )
     async def cancel_from_page(registration_id: str, request: Request) -> Response:
         fields = await form_fields(request, MAX_FORM_BYTES) or {}
-        token, chosen = fields.get("token"), _chosen(fields)
+        token, chosen = fields.get("token"), chosen_language(fields)
         if token is None:
             return error_page_response(404)
         try:
             registration = await usecases.linked(registration_id, token)
             await usecases.cancel(registration)
         except (NotFound, Erased) as refused:
-            return _gone_or_wrong(refused)
+            return gone_or_wrong(refused)
         except EventStarted:
             language = chosen or registration.registrant.language
             chrome = Chrome(root="../../", switcher=[])
             html = event_started_page(language, registration.id, token, chrome)
             return page_response(409, html)
-        return _back_to_page(registration.id, token, chosen)
+        return back_to_manage_page(registration.id, token, chosen)
 
     @router.post(
         "/{registration_id}/needs",
@@ -179,24 +179,26 @@ def manage_router(usecases: UseCases) -> APIRouter:
         try:
             registration = await usecases.linked(registration_id, token)
         except (NotFound, Erased) as refused:
-            return _gone_or_wrong(refused)
+            return gone_or_wrong(refused)
         await usecases.withdraw_needs_consent(registration)
-        return _back_to_page(registration.id, token, _chosen(fields))
+        return back_to_manage_page(registration.id, token, chosen_language(fields))
 
     return router
 
 
-def _gone_or_wrong(refused: NotFound | Erased) -> Response:
+def gone_or_wrong(refused: NotFound | Erased) -> Response:
     """The page for a link to an erased registration (410), or a wrong link (404)."""
     return error_page_response(410 if isinstance(refused, Erased) else 404)
 
 
-def _back_to_page(registration_id: str, token: str, language: Language | None = None) -> Response:
+def back_to_manage_page(
+    registration_id: str, token: str, language: Language | None = None
+) -> Response:
     """After a form: back to the manage page (303), which shows what changed."""
     return redirect(back_to_page(registration_id, token, language))
 
 
-def _chosen(fields: dict[str, str]) -> Language | None:
+def chosen_language(fields: dict[str, str]) -> Language | None:
     """The language a form's page was switched to, which the page it leads to keeps."""
     value = fields.get(PARAMETER, "")
     return Language(value) if value in Language._value2member_map_ else None
@@ -253,4 +255,5 @@ def _page(linked: LinkedRegistration, token: str, request: Request) -> ManagePag
         notice_version=notice.version if notice is not None else None,
         notice_shown_at=notice.shown_at if notice is not None else None,
         language_chosen=shown.chosen,
+        switch=linked.switch,
     )

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance, Language
-from ilmo_registration.domain import Cancellation, Status
+from ilmo_registration.domain import Cancellation, Status, Switch
 from ilmo_registration.event_views import moment
 from ilmo_registration.page_language import SwitcherLink
 from ilmo_registration.rendering import page_response, render
@@ -33,7 +33,7 @@ from ilmo_shared.localized_time import WeekdayStyle, format_span, zone_name
 
 PACKAGE = "ilmo_registration"
 # The manage page's sections, each one template under templates/manage/.
-MANAGE_SECTIONS = ("status", "details", "needs", "cancel")
+MANAGE_SECTIONS = ("status", "details", "needs", "attendance", "cancel")
 LANGUAGE_NAMES = {Language.FI: _("Finnish"), Language.SV: _("Swedish"), Language.EN: _("English")}
 
 
@@ -87,6 +87,8 @@ class ManagePage:
     notice_shown_at: datetime | None = None
     # Whether the page's language was chosen with the switcher (forms keep it).
     language_chosen: bool = False
+    # What switching to the other attendance would do now: SWITCH offers it.
+    switch: Switch = Switch.UNCHANGED
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,18 @@ class ManageView:
     @property
     def withdraw_action(self) -> str:
         return withdraw_action(self.page.registration_id)
+
+    @property
+    def attendance_action(self) -> str:
+        """Where the switch form posts, relative to the manage page."""
+        return f"{quote(self.page.registration_id, safe='')}/attendance"
+
+    @property
+    def other_attendance(self) -> str:
+        """The attendance a switch would lead to."""
+        if self.page.attendance is Attendance.IN_PERSON:
+            return Attendance.REMOTE.value
+        return Attendance.IN_PERSON.value
 
     @property
     def confirm_cancel_action(self) -> str:

@@ -145,11 +145,13 @@ class Receipt:
 
 @dataclass(frozen=True)
 class LinkedRegistration:
-    """What a manage link leads to: the registration, its event, what cancelling would do."""
+    """What a manage link leads to: the registration, its event, and what cancelling and
+    switching to the other attendance would do now."""
 
     registration: StoredRegistration
     event: StoredEvent
     cancellation: Cancellation
+    switch: Switch
 
 
 @dataclass(frozen=True)
@@ -535,10 +537,17 @@ class UseCases:
         event = await self.events.get(registration.event_id)
         if event is None:
             raise NotFound
-        cancellation = decide_cancellation(
-            registration.state.cancelled, event.spec.starts_at, self.now()
+        now = self.now()
+        cancellation = decide_cancellation(registration.state.cancelled, event.spec.starts_at, now)
+        other = (
+            Attendance.REMOTE
+            if registration.registrant.attendance is Attendance.IN_PERSON
+            else Attendance.IN_PERSON
         )
-        return LinkedRegistration(registration, event, cancellation)
+        switch = decide_switch(
+            registration.state, other, event.spec.registration_closes_at, event.spec.starts_at, now
+        )
+        return LinkedRegistration(registration, event, cancellation, switch)
 
     async def withdraw_needs_consent(self, registration: StoredRegistration) -> StoredRegistration:
         """Withdraw the consent to process needs: the needs are erased at once.
