@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
+from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
@@ -76,6 +77,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 catalogue_router(usecases, admin, settings),
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
+                calendar_router(usecases, settings),
                 erasure_router(usecases, admin),
                 confirm_router(usecases),
             ],
