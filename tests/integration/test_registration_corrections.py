@@ -101,7 +101,9 @@ async def test_bad_input_names_each_field_and_stores_nothing(
     client: httpx.AsyncClient, registrations: AsyncCollection[Document], event: dict[str, Any]
 ) -> None:
     receipt = await register(client, event["id"])
-    before = await registrations.find_one({"_id": receipt["id"]})
+    # Without the outbox, which the relay empties meanwhile.
+    unchanged = {"_id": receipt["id"]}, {"outbox": 0}
+    before = await registrations.find_one(*unchanged)
     bad = await correct(
         client,
         receipt,
@@ -122,7 +124,7 @@ async def test_bad_input_names_each_field_and_stores_nothing(
         "needs_consent",
     }
     assert "uusi@example.fi" not in bad.text
-    assert await registrations.find_one({"_id": receipt["id"]}) == before
+    assert await registrations.find_one(*unchanged) == before
 
 
 async def test_needs_are_corrected_with_a_new_consent_and_cleared_by_withdrawing_it(
