@@ -151,6 +151,29 @@ class RegistrationExpired(RegistrationEvent):
     expired_at: datetime
 
 
+class RegistrationDetailsChanged(RegistrationEvent):
+    """A registrant corrected their details (GDPR Art. 16); carries them as they now are.
+
+    Names, organisation and language after the change, whichever of them
+    changed, so that a consumer keeps the whole of them from the newest change
+    alone. ``details_version`` grows by one with each change of a
+    registration's details (the registration itself is version 0): a consumer
+    that knows a version at least as new ignores an older change arriving
+    late. The address never changes (it was confirmed), nor do needs travel
+    (they stay in the registration service). Internal only: it carries
+    personal data, and outside systems keep none.
+    """
+
+    event_type: ClassVar[str] = "registration.details_changed"
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    organisation: str | None = Field(default=None, max_length=200)
+    language: Language
+    details_version: int = Field(ge=1, description="Grows by one with each change.")
+    changed_at: datetime
+
+
 class LocalizedText(BaseModel):
     """Text in the languages an event is presented in; Finnish is always there."""
 
@@ -525,6 +548,7 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
         RegistrationSubmitted,
         RegistrationRepeated,
         RegistrationExpired,
+        RegistrationDetailsChanged,
         RegistrationAccepted,
         RegistrationCancelled,
         RegistrationAttendanceChanged,

@@ -77,6 +77,28 @@ class Contact:
         return f"{self.first_name} {self.last_name}"
 
 
+class ContactCorrection(StrEnum):
+    """What a registrant's corrected details did to this service's copy of the contact."""
+
+    APPLIED = "applied"
+    # The copy already holds these details or newer ones (a repeat, or a late arrival).
+    STALE = "stale"
+    # The contact was erased: it stays so.
+    ERASED = "erased"
+    # The contact has not arrived yet (its registration event is behind, being retried).
+    NOT_KEPT = "not_kept"
+
+
+def newer_details(known_version: int, incoming_version: int) -> bool:
+    """Whether a correction of ``incoming_version`` is newer than the copy's ``known_version``.
+
+    Corrections may arrive repeated and out of order (redelivery, retries);
+    only a newer one changes the copy, so the last correction wins whatever
+    the order of arrival. A contact kept from the registration is version 0.
+    """
+    return incoming_version > known_version
+
+
 @dataclass(frozen=True)
 class MailRequest:
     """What to write: the kind and what the event that asked for it said."""

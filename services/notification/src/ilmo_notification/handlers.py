@@ -20,6 +20,7 @@ from ilmo_event_contracts import (
     NotificationKind,
     RegistrationAccepted,
     RegistrationCancelled,
+    RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
     RegistrationRepeated,
@@ -119,6 +120,11 @@ def email_subscription(
             event, cause=envelope.id, correlation_id=envelope.correlationid
         )
 
+    async def registration_details_changed(
+        event: RegistrationDetailsChanged, _envelope: Envelope
+    ) -> None:
+        await notifications.registration_details_changed(event)
+
     async def registration_expired(event: RegistrationExpired, _envelope: Envelope) -> None:
         await notifications.registration_expired(event)
 
@@ -137,6 +143,7 @@ def email_subscription(
         .on(RegistrationSubmitted, registration_submitted)
         .on(RegistrationRepeated, registration_repeated)
         .on(RegistrationExpired, registration_expired)
+        .on(RegistrationDetailsChanged, registration_details_changed)
         .on(RegistrationAccepted, registration_accepted)
         .on(SeatReserved, asking_for(seat_confirmed))
         .on(SeatWaitlisted, asking_for(waitlisted))

@@ -33,20 +33,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
 from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
 from ilmo_notification import formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
+from ilmo_shared.calendar import (
+    add_stream_link,
+    calendar_domain,
+    calendar_file,
+    entry_uid,
+    event_entry,
+    file_name,
+    registrant_entry,
+    stream_uid,
+)
 from ilmo_shared.i18n import environment
 from ilmo_shared.manage_links import confirmation_link, manage_link
 
@@ -54,7 +62,6 @@ KIND_HEADER = "X-Ilmo-Kind"
 LANGUAGE_HEADER = "X-Ilmo-Language"
 REGISTRATION_HEADER = "X-Ilmo-Registration"
 EVENT_HEADER = "X-Ilmo-Event"
-PRODUCT_ID = "-//Ilmo//Ilmo notification//EN"
 PACKAGE = "ilmo_notification"
 # CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
 # base64), so that no server's lack of 8BITMIME can mangle a message.
@@ -308,64 +315,53 @@ class MailRenderer:
             return (self._stream_calendar(request, contact, event, now),)
         return ()
 
-    def _calendar(self, entry: CalendarEvent) -> str:
-        calendar = Calendar()
-        calendar.add("prodid", PRODUCT_ID)
-        calendar.add("version", "2.0")
-        calendar.add("method", "PUBLISH")
-        calendar.add("calscale", "GREGORIAN")
-        calendar.add_component(entry)
-        ical: bytes = calendar.to_ical()
-        return ical.decode("utf-8")
-
-    def _entry(
-        self, uid: str, event: EventDetails, language: Language, now: datetime
-    ) -> CalendarEvent:
-        entry = CalendarEvent()
-        entry.add("uid", uid)
-        entry.add("dtstamp", now.astimezone(UTC).replace(microsecond=0))
-        entry.add("dtstart", event.starts_at.astimezone(UTC))
-        entry.add("dtend", event.ends_at.astimezone(UTC))
-        entry.add("summary", event.title.in_language(language))
-        entry.add("sequence", 0)
-        return entry
-
     def _seat_calendar(
         self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
     ) -> Attachment:
-        language = contact.language
-        entry = self._entry(
-            f"{event.event_id}.{request.registration_id}@{self._domain}", event, language, now
+        domain = calendar_domain(self._manage_base)
+        entry = registrant_entry(
+            event,
+            uid=entry_uid(event.event_id, request.registration_id, domain),
+            revision=event.revision,
+            attendance=Attendance.IN_PERSON,
+            language=contact.language,
+            now=now,
         )
-        entry.add("location", f"{event.venue.name.in_language(language)}, {event.venue.address}")
-        lines = [event.description.in_language(language)] if event.description else []
-        if event.venue.arrival_instructions:
-            lines.append(event.venue.arrival_instructions.in_language(language))
-        if lines:
-            entry.add("description", "\n\n".join(lines))
         return Attachment(
-            filename=f"{_file_name(event.event_id)}.ics",
-            content=self._calendar(entry),
+            filename=file_name(event.event_id),
+            content=calendar_file(entry),
             params={"method": "PUBLISH"},
         )
 
     def _stream_calendar(
         self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
     ) -> Attachment:
-        language = contact.language
+        """A remote registrant's one entry gets the link; an in-person one's stays the venue's."""
+        domain = calendar_domain(self._manage_base)
         url = str(request.details["url"])
-        entry = self._entry(
-            f"{event.event_id}.{request.registration_id}.stream@{self._domain}",
-            event,
-            language,
-            now,
-        )
-        entry.add("location", url)
-        entry.add("url", url)
-        entry.add("description", url)
+        if contact.attendance is Attendance.REMOTE:
+            entry = registrant_entry(
+                event,
+                uid=entry_uid(event.event_id, request.registration_id, domain),
+                revision=event.revision,
+                attendance=Attendance.REMOTE,
+                language=contact.language,
+                now=now,
+                stream_link=url,
+            )
+        else:
+            entry = event_entry(
+                event,
+                uid=stream_uid(event.event_id, request.registration_id, domain),
+                revision=event.revision,
+                language=contact.language,
+                now=now,
+            )
+            add_stream_link(entry, url)
+            entry.add("description", url)
         return Attachment(
-            filename=f"{_file_name(event.event_id)}-stream.ics",
-            content=self._calendar(entry),
+            filename=file_name(event.event_id, "-stream"),
+            content=calendar_file(entry),
             params={"method": "PUBLISH"},
         )
 
@@ -436,8 +432,3 @@ def _moment(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
-
-
-def _file_name(text: str) -> str:
-    """A safe attachment file name made from an event id."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "event"

@@ -17,12 +17,13 @@ from ilmo_event_contracts import (
     EventDetails,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
     RegistrationRepeated,
     RegistrationSubmitted,
 )
-from ilmo_notification.domain import MailRequest, occasion_of
+from ilmo_notification.domain import ContactCorrection, MailRequest, occasion_of
 from ilmo_notification.metrics import MAIL_INTENTS
 from ilmo_notification.storage import NotificationStores
 
@@ -30,6 +31,14 @@ from ilmo_notification.storage import NotificationStores
 Wake = Callable[[], None]
 
 log = structlog.get_logger(__name__)
+
+
+class ContactNotYetKeptError(RuntimeError):
+    """A correction arrived before the registration it corrects; its message is retried.
+
+    The registration's own event is behind it (being retried itself); once it
+    has been kept, the correction applies.
+    """
 
 
 class Notifications:
@@ -107,6 +116,25 @@ class Notifications:
             occasion_of(repeated.repeated_at),
         )
         await self.ask_for(request, cause=cause, correlation_id=correlation_id)
+
+    async def registration_details_changed(self, changed: RegistrationDetailsChanged) -> None:
+        """Keep the registrant's corrected names and language: later mails use them.
+
+        Only a correction newer than the copy changes it, so repeats and late
+        arrivals do nothing; an erased contact stays erased. A correction of
+        a contact not kept yet raises ``ContactNotYetKeptError``, so that it
+        is retried after the registration arrives.
+        """
+        registration_id = str(changed.registration_id)
+        outcome = await self._stores.contacts.correct(changed)
+        log.info(
+            "contact_corrected",
+            registration_id=registration_id,
+            details_version=changed.details_version,
+            outcome=outcome.value,
+        )
+        if outcome is ContactCorrection.NOT_KEPT:
+            raise ContactNotYetKeptError(registration_id)
 
     async def registration_expired(self, expired: RegistrationExpired) -> None:
         """Forget the contact and the mails of a registration nobody confirmed in time."""

@@ -21,10 +21,13 @@ from pydantic import TypeAdapter, ValidationError
 from ilmo_registration import CATALOGUE
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
+    Cancelled,
     Erased,
+    EventEnded,
     EventExists,
     EventStarted,
     InvalidEvent,
+    NeedsWithoutConsent,
     NoFreeEventId,
     NotSwitchable,
     Refused,
@@ -36,6 +39,7 @@ from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
     AttendanceChange,
+    DetailsChangeRequest,
     EventCreate,
     EventPatch,
     EventView,
@@ -128,6 +132,24 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
                 "registration-cancelled",
                 _("Registration cancelled"),
                 _("A cancelled registration cannot switch attendance."),
+            )
+        case EventEnded():
+            return _problem(
+                409,
+                "event-ended",
+                _("The event has ended"),
+                _("A registration's details can be corrected only until the event ends."),
+            )
+        case Cancelled():
+            return _problem(
+                410,
+                "registration-cancelled",
+                _("Registration cancelled"),
+                _("This registration was cancelled; its details can no longer be changed."),
+            )
+        case NeedsWithoutConsent():
+            return invalid(
+                [Violation("needs_consent", "needs are processed only with needs_consent: true")]
             )
         case Erased():
             return _problem(
@@ -480,6 +502,40 @@ def registration_router(
             raise unauthorized()
         registration = await usecases.switch_attendance(
             registration_id, credentials.credentials, body.attendance
+        )
+        response.headers.update(NO_STORE)
+        return RegistrationView.of(registration)
+
+    @router.patch(
+        "/registrations/{registration_id}",
+        response_model=RegistrationView,
+        summary="Correct one's own details",
+        description="With the manage_token or the manage link's token, as for GET. Each field "
+        "given replaces the stored one (`null` clears `organisation` or `needs`); they are "
+        "validated as at registration, and new `needs` need `needs_consent: true`. The email "
+        "address cannot be changed: it was confirmed, and a new address is a new "
+        "registration. Possible until the event ends. When names, organisation or language "
+        "change, `registration.details_changed` (internal) tells the other services, so later "
+        "mails use them; a request that changes nothing changes and announces nothing.",
+        responses=problem_responses(
+            401,
+            404,
+            422,
+            _409="The event has ended (`/problems/event-ended`).",
+            _410="The registration was cancelled (`/problems/registration-cancelled`) or "
+            "erased (`/problems/registration-erased`).",
+        ),
+    )
+    async def update_details(
+        registration_id: str,
+        body: DetailsChangeRequest,
+        credentials: ManageCredentials,
+        response: Response,
+    ) -> RegistrationView:
+        if credentials is None:
+            raise unauthorized()
+        registration = await usecases.update_details(
+            registration_id, credentials.credentials, body.changes()
         )
         response.headers.update(NO_STORE)
         return RegistrationView.of(registration)

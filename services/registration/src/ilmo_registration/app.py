@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 
 from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
+from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
@@ -94,6 +95,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
                 attendance_router(usecases),
+                calendar_router(usecases, settings),
                 erasure_router(usecases, admin),
                 confirm_router(usecases),
                 public_router(

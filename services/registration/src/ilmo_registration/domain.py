@@ -21,6 +21,10 @@
   is the registration's next attendance version (1 at acceptance); switching
   to what one has already changes nothing. Cancelled, erased and unconfirmed
   registrations cannot switch.
+- A registrant corrects their details (GDPR Art. 16: names, organisation,
+  language, needs) until the event ends, unless the registration was
+  cancelled or erased; never the address, which was confirmed. New needs
+  need the consent to process them, as at registration (``decide_correction``).
 - Erasing a registration (on request, or when the event's retention runs
   out) keeps a tombstone for statistics and drops everything that identifies
   the person; one that still holds a seat or a link is cancelled in the same
@@ -47,7 +51,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import TypeVar
 
 from ilmo_event_contracts import (
     FIRST_ATTENDANCE_VERSION,
@@ -63,6 +68,8 @@ from ilmo_event_contracts import (
     WaitlistLeft,
 )
 from ilmo_registration.catalogue import Violation
+
+_T = TypeVar("_T")
 
 StatusReport = (
     SeatReserved
@@ -152,6 +159,18 @@ class NotSwitchable(Refused):
 
 class Erased(Refused):
     """The registration's personal data was erased: its links are gone for good (410)."""
+
+
+class Cancelled(Refused):
+    """The registration was cancelled: there is nothing left to correct (410)."""
+
+
+class EventEnded(Refused):
+    """The event has ended: a registration's details can no longer be corrected."""
+
+
+class NeedsWithoutConsent(Refused):
+    """Needs were given without the explicit consent to process them (GDPR Art. 9(2)(a))."""
 
 
 # ----------------------------------------------------------------- registering
@@ -436,6 +455,132 @@ def switched(state: RegistrationState, wanted: Attendance) -> RegistrationState:
     """
     version = state.attendance_version + 1
     return replace(state, attendance=wanted, attendance_version=version, seat=Seat())
+
+
+# ---------------------------------------------------------- correcting details
+
+
+class Unchanged(Enum):
+    """A field a correction leaves as it is (``None`` would clear an optional one)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a registrant may correct about themselves: everything but the address.
+
+    The address was confirmed (or is being confirmed) from a mail; changing
+    it here would let anyone with the manage link put a seat on an address
+    nobody confirmed.
+    """
+
+    first_name: str
+    last_name: str
+    organisation: str | None
+    language: Language
+    needs: str | None
+
+
+@dataclass(frozen=True)
+class DetailsChanges:
+    """A registrant's correction: the fields given, each replacing the stored one.
+
+    ``needs_consent`` is the explicit consent given with new needs, as at
+    registration; clearing the needs (``None``) needs none.
+    """
+
+    first_name: str | Unchanged = UNCHANGED
+    last_name: str | Unchanged = UNCHANGED
+    organisation: str | Unchanged | None = UNCHANGED
+    language: Language | Unchanged = UNCHANGED
+    needs: str | Unchanged | None = UNCHANGED
+    needs_consent: bool = False
+
+
+class NeedsChange(StrEnum):
+    """What a correction does to the needs and the consent to process them."""
+
+    NONE = "none"
+    # New needs, with a consent given now (an earlier one is kept on record).
+    CONSENTED = "consented"
+    # Needs cleared: the consent, if any, is withdrawn now.
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The details after a correction, and what changed of them.
+
+    ``shared`` is true when something the other services keep (names,
+    organisation, language) changed: only then is ``registration.details_changed``
+    announced. Needs never leave the registration service.
+    """
+
+    details: Details
+    shared: bool
+    needs: NeedsChange
+
+    @property
+    def anything(self) -> bool:
+        return self.shared or self.needs is not NeedsChange.NONE
+
+
+def _given(current: _T, new: _T | Unchanged) -> _T:
+    return current if isinstance(new, Unchanged) else new
+
+
+def corrected(current: Details, changes: DetailsChanges) -> Details:
+    """``current`` with the fields ``changes`` gives put in."""
+    return Details(
+        first_name=_given(current.first_name, changes.first_name),
+        last_name=_given(current.last_name, changes.last_name),
+        organisation=_given(current.organisation, changes.organisation),
+        language=_given(current.language, changes.language),
+        needs=_given(current.needs, changes.needs),
+    )
+
+
+def decide_correction(
+    state: RegistrationState,
+    current: Details,
+    changes: DetailsChanges,
+    event_ends_at: datetime,
+    now: datetime,
+) -> Correction:
+    """What correcting one's details does now; raises what refuses it.
+
+    Erased (its data is gone) and Cancelled registrations are refused as
+    the manage link's other actions refuse them (410), and every
+    registration once the event has ended: what it said was what it was.
+    New needs without consent are refused whatever else changes. A
+    correction that changes nothing is no error, and announces nothing.
+    """
+    if state.erased:
+        raise Erased
+    if state.cancelled or state.expired:
+        raise Cancelled
+    if now >= event_ends_at:
+        raise EventEnded
+    if isinstance(changes.needs, str) and not changes.needs_consent:
+        raise NeedsWithoutConsent
+    details = corrected(current, changes)
+    shared = (
+        details.first_name,
+        details.last_name,
+        details.organisation,
+        details.language,
+    ) != (current.first_name, current.last_name, current.organisation, current.language)
+    return Correction(details, shared, _needs_change(current.needs, details.needs))
+
+
+def _needs_change(before: str | None, after: str | None) -> NeedsChange:
+    if after == before:
+        return NeedsChange.NONE
+    return NeedsChange.CLEARED if after is None else NeedsChange.CONSENTED
 
 
 # --------------------------------------------------------------------- erasure

@@ -44,7 +44,13 @@ from ilmo_registration.catalogue import (
     EventSpec,
     shown_in_zone,
 )
-from ilmo_registration.domain import Registrant, RegistrationWindow, Status, registration_window
+from ilmo_registration.domain import (
+    DetailsChanges,
+    Registrant,
+    RegistrationWindow,
+    Status,
+    registration_window,
+)
 from ilmo_registration.privacy import (
     MAX_NOTICE_CHARACTERS,
     NeedsConsent,
@@ -403,6 +409,55 @@ class AttendanceChange(BaseModel):
     attendance: Attendance = Field(
         description="`in_person` (a seat at the venue) or `remote` (the web stream)."
     )
+
+
+class DetailsChangeRequest(BaseModel):
+    """A registrant's correction of their details: each field given replaces the stored one.
+
+    The same fields, validated the same way, as at registration; ``null``
+    clears ``organisation`` or ``needs``. The address is not among them: it
+    was confirmed from a mail, and a new address means a new registration.
+    """
+
+    model_config = _INPUT
+
+    first_name: Line100 | None = None
+    last_name: Line100 | None = None
+    organisation: OptionalLine200 = None
+    language: Language | None = None
+    needs: OptionalText500 = Field(
+        default=None,
+        description="New needs (at most 500 characters) need `needs_consent: true`, as at "
+        "registration; `null` erases them and withdraws the consent.",
+    )
+    needs_consent: bool = Field(
+        default=False,
+        strict=True,
+        validate_default=True,
+        description="Explicit consent to process the new `needs` (GDPR Art. 9(2)(a)).",
+    )
+
+    @field_validator("first_name", "last_name", "language")
+    @classmethod
+    def _not_cleared(cls, value: object) -> object:
+        # Omitted, these stay as they are; given, they cannot be cleared.
+        if value is None:
+            raise ValueError("cannot be cleared")
+        return value
+
+    @field_validator("needs_consent")
+    @classmethod
+    def _needs_only_with_consent(cls, consent: bool, info: ValidationInfo) -> bool:
+        if info.data.get("needs") is not None and not consent:
+            raise ValueError("needs are processed only with needs_consent: true")
+        return consent
+
+    def changes(self) -> DetailsChanges:
+        """The correction as the rules know it: only the fields given."""
+        given = self.model_fields_set - {"needs_consent"}
+        return DetailsChanges(
+            **{name: getattr(self, name) for name in given}, needs_consent=self.needs_consent
+        )
 
 
 class RegistrationReceipt(BaseModel):

@@ -36,6 +36,8 @@ from ilmo_registration.domain import (
     Confirmation,
     ConfirmationExpired,
     ConfirmationPolicy,
+    Details,
+    DetailsChanges,
     Erased,
     Erasure,
     EventExists,
@@ -55,6 +57,7 @@ from ilmo_registration.domain import (
     accept,
     decide_cancellation,
     decide_confirmation,
+    decide_correction,
     decide_erasure,
     decide_repeat,
     decide_switch,
@@ -116,6 +119,12 @@ SWITCHES = Counter(
     "ilmo_registrations_attendance_switched_total",
     "Switches of attendance recorded, by the attendance switched to.",
     ["attendance"],
+)
+CORRECTIONS = Counter(
+    "ilmo_registrations_corrected_total",
+    "Registrants' corrections of their details, by what they changed (shared: names, "
+    "organisation or language, announced; needs: only needs).",
+    ["changed"],
 )
 CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
@@ -549,6 +558,39 @@ class UseCases:
         )
         return LinkedRegistration(registration, event, cancellation, switch)
 
+    async def update_details(
+        self, registration_id: str, token: str, changes: DetailsChanges
+    ) -> StoredRegistration:
+        """Correct one's own details (GDPR Art. 16); the registration as it is now.
+
+        Authorised as ``own``; refused as ``domain.decide_correction`` says
+        (Erased, Cancelled, EventEnded, NeedsWithoutConsent), storing
+        nothing. The new details and, if names, organisation or language
+        changed, ``registration.details_changed`` are one conditional write;
+        one that lost to a concurrent change is decided again from what won.
+        A correction that changes nothing stores and announces nothing.
+        """
+        registration = await self.own(registration_id, token)
+        event = await self.events.get(registration.event_id)
+        if event is None:
+            raise NotFound
+        for _ in range(ATTEMPTS):
+            now = self.now()
+            current = _details(registration.registrant)
+            correction = decide_correction(
+                registration.state, current, changes, event.spec.ends_at, now
+            )
+            if not correction.anything:
+                return registration
+            if await self.registrations.correct(registration, correction, now):
+                CORRECTIONS.labels("shared" if correction.shared else "needs").inc()
+                return await self.registrations.get(registration.id) or registration
+            again = await self.registrations.get(registration.id)
+            if again is None:
+                raise NotFound
+            registration = again
+        raise ConcurrentChangeError(registration.id)
+
     async def withdraw_needs_consent(self, registration: StoredRegistration) -> StoredRegistration:
         """Withdraw the consent to process needs: the needs are erased at once.
 
@@ -656,6 +698,17 @@ class UseCases:
                 return False
             registration = current
         raise ConcurrentChangeError(registration.id)
+
+
+def _details(registrant: Registrant) -> Details:
+    """What of a registrant the registrant may correct."""
+    return Details(
+        first_name=registrant.first_name,
+        last_name=registrant.last_name,
+        organisation=registrant.organisation,
+        language=registrant.language,
+        needs=registrant.needs,
+    )
 
 
 def _require_coherent(spec: EventSpec) -> None:

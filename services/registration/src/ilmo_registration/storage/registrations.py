@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +20,7 @@ from ilmo_event_contracts import (
     RegistrationAccepted,
     RegistrationAttendanceChanged,
     RegistrationCancelled,
+    RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
     RegistrationRepeated,
@@ -27,7 +28,9 @@ from ilmo_event_contracts import (
 )
 from ilmo_event_contracts.integration import integration_form
 from ilmo_registration.domain import (
+    Correction,
     LinkState,
+    NeedsChange,
     Registrant,
     RegistrationState,
     Seat,
@@ -62,6 +65,8 @@ _ACCEPTANCE_IDS = uuid.UUID("6a0f1b5e-94d4-4a55-8f7e-0e8d8f3c2b21")
 _EXPIRY_IDS = uuid.UUID("c2d9b7a4-3e51-4f0b-9a8e-7d6c5b4a3f92")
 # The same for switches of attendance: one id per (registration, attendance version).
 _SWITCH_IDS = uuid.UUID("3d6f0a9c-51b2-4e87-a4c3-9b2e7f1d0c58")
+# And for each version of a registration's corrected details.
+_DETAILS_IDS = uuid.UUID("5e3b9d27-81c4-4f6a-b0d2-9a7c6e1f4b38")
 # What identifies a person in a registration document; an erasure removes all
 # of it, and so does the expiry of a registration never confirmed.
 PERSONAL_FIELDS = (
@@ -92,8 +97,10 @@ class StoredRegistration:
     erased_at: datetime | None = None
     erasure_reason: ErasureReason | None = None
     expires_at: datetime | None = None
-    # The document's revision when read: a switch is written only onto what it decided from.
+    # The document's revision as read (every write grows it), and how many
+    # times the registrant corrected their details (0: never).
     revision: int = 0
+    details_version: int = 0
 
     @property
     def event_id(self) -> str:
@@ -444,6 +451,61 @@ class RegistrationStore:
             )
         return result.matched_count == 1
 
+    async def correct(
+        self, registration: StoredRegistration, correction: Correction, now: datetime
+    ) -> bool:
+        """Store the registrant's corrected details; False if the registration changed since read.
+
+        One conditional write on the revision read (so a cancellation, an
+        erasure or another correction in between makes it decide again):
+        the new details, the next ``details_version``, and, when names,
+        organisation or language changed, ``registration.details_changed``
+        for the services that keep them (internal only: personal data). New
+        needs come with a consent given now, the earlier one kept on record
+        (``earlier_needs_consents``); cleared needs withdraw the consent.
+        """
+        details = correction.details
+        version = registration.details_version + 1
+        fields: dict[str, Any] = {
+            "first_name": details.first_name,
+            "last_name": details.last_name,
+            "organisation": details.organisation,
+            "language": details.language.value,
+            "needs": details.needs,
+            "details_version": version,
+            "details_changed_at": now,
+        }
+        pushes: dict[str, Any] = {}
+        fields.update(_consent_change(registration.needs_consent, correction.needs, now, pushes))
+        if correction.shared:
+            changed = RegistrationDetailsChanged(
+                registration_id=uuid.UUID(registration.id),
+                event_id=registration.event_id,
+                first_name=details.first_name,
+                last_name=details.last_name,
+                organisation=details.organisation,
+                language=details.language,
+                details_version=version,
+                changed_at=now,
+            )
+            entries = self._outbox.entries(
+                changed,
+                None,
+                envelope_id=str(uuid.uuid5(_DETAILS_IDS, f"{registration.id}/{version}")),
+            )
+            pushes[OUTBOX_FIELD] = {"$each": entries}
+        update: dict[str, Any] = {"$set": fields, "$inc": {"revision": 1}}
+        if pushes:
+            update["$push"] = pushes
+        condition = {"revision": registration.revision, "erased_at": None}
+        if correction.shared:
+            return await self._conditional(registration.id, condition, update)
+        async with self._locks.hold(self.registrations.name, registration.id):
+            result = await self.registrations.update_one(
+                {"_id": registration.id, **condition}, update
+            )
+        return result.matched_count == 1
+
     async def erase(
         self,
         registration: StoredRegistration,
@@ -549,6 +611,26 @@ class RegistrationStore:
         return await self._documents.change(registration_id, decide)
 
 
+def _consent_change(
+    consent: NeedsConsent | None, change: NeedsChange, now: datetime, pushes: dict[str, Any]
+) -> dict[str, Any]:
+    """The fields to set for what ``change`` does to the consent for needs.
+
+    New needs come with a consent given now; the one before, if any, is
+    pushed to ``earlier_needs_consents`` (withdrawn now, if it was not), so
+    that every consent stays on record. Cleared needs withdraw the consent.
+    """
+    active = consent is not None and consent.withdrawn_at is None
+    if change is NeedsChange.CONSENTED:
+        if consent is not None:
+            earlier = replace(consent, withdrawn_at=now) if active else consent
+            pushes["earlier_needs_consents"] = _consent_document(earlier)
+        return {"needs_consent": _consent_document(NeedsConsent(given_at=now))}
+    if change is NeedsChange.CLEARED and consent is not None and active:
+        return {"needs_consent": _consent_document(replace(consent, withdrawn_at=now))}
+    return {}
+
+
 def _consent_document(consent: NeedsConsent | None) -> dict[str, Any] | None:
     if consent is None:
         return None
@@ -618,6 +700,7 @@ def _stored_registration(document: Document) -> StoredRegistration:
         erasure_reason=ErasureReason(reason) if reason is not None else None,
         expires_at=document.get("expires_at"),
         revision=int(document.get("revision", 0)),
+        details_version=int(document.get("details_version") or 0),
     )
 
 
