@@ -46,6 +46,7 @@ class Page(HTMLParser):
         self.forms: list[Form] = []
         self._text: list[str] = []
         self._open: list[str] = []
+        self._textarea: str | None = None
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -59,6 +60,9 @@ class Page(HTMLParser):
             kind = attributes.get("type", "text")
             if kind not in ("radio", "checkbox") or "checked" in attributes:
                 self.forms[-1].fields[attributes["name"]] = attributes.get("value", "")
+        if tag == "textarea" and self.forms and attributes.get("name"):
+            self._textarea = attributes["name"]
+            self.forms[-1].fields[attributes["name"]] = ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._open:
@@ -68,6 +72,9 @@ class Page(HTMLParser):
             self._text.append(" ")
 
     def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1] == "textarea" and self._textarea is not None:
+            # What a text area holds is its value.
+            self.forms[-1].fields[self._textarea] += data
         if not any(tag in _HIDDEN for tag in self._open):
             self._text.append(data)
 

@@ -69,12 +69,18 @@ class Elements(HTMLParser):
         return [attributes for name, attributes in self.tags if name == tag]
 
     def links(self) -> list[str | None]:
-        """The hrefs of the page's own content: not the skip link or the site's name."""
+        """The hrefs of the page's own content: not the skip link, the site's name or the
+        calendar file (``calendar_links``)."""
         return [
             a["href"]
             for a in self.named("a")
-            if a.get("href") not in ("#main", "/") and not str(a.get("href")).startswith("?")
+            if a.get("href") not in ("#main", "/")
+            and not str(a.get("href")).startswith("?")
+            and "/calendar.ics?" not in str(a.get("href"))
         ]
+
+    def calendar_links(self) -> list[str | None]:
+        return [a["href"] for a in self.named("a") if "/calendar.ics?" in str(a.get("href"))]
 
 
 def visible_text(html: str) -> str:
@@ -102,6 +108,15 @@ def test_hostile_titles_names_and_places_are_shown_as_text() -> None:
     assert "&lt;/dd&gt;&lt;form action=https://evil.example&gt;" in html
     assert "&#39;; --" in html
     assert elements.links() == ['https://stream.example.fi/watch/a"onmouseover="alert(1)']
+
+
+def test_the_calendar_file_is_offered_until_the_registration_is_cancelled() -> None:
+    active = Elements(manage_page(page()))
+    [link] = active.calendar_links()
+    assert link is not None
+    assert link.startswith(f"{REGISTRATION_ID}/calendar.ics?token=")
+    cancelled = Elements(manage_page(page(status=Status.CANCELLED)))
+    assert cancelled.calendar_links() == []
 
 
 def test_only_web_addresses_become_links() -> None:

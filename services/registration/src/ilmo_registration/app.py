@@ -17,6 +17,7 @@ from ilmo_registration.expiry import expiry_sweeper
 from ilmo_registration.handlers import erasure_subscription, status_subscription
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
+from ilmo_registration.manage_details import details_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
@@ -95,6 +96,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
                 attendance_router(usecases),
+                details_router(usecases),
                 calendar_router(usecases, settings),
                 erasure_router(usecases, admin),
                 confirm_router(usecases),

@@ -544,6 +544,23 @@ def corrected(current: Details, changes: DetailsChanges) -> Details:
     )
 
 
+def correction_refusal(
+    state: RegistrationState, event_ends_at: datetime, now: datetime
+) -> Refused | None:
+    """Why no correction is possible now (Erased, Cancelled, EventEnded), or None.
+
+    The manage page asks this to offer the correction form only when it can
+    succeed; ``decide_correction`` raises it.
+    """
+    if state.erased:
+        return Erased()
+    if state.cancelled or state.expired:
+        return Cancelled()
+    if now >= event_ends_at:
+        return EventEnded()
+    return None
+
+
 def decide_correction(
     state: RegistrationState,
     current: Details,
@@ -559,12 +576,9 @@ def decide_correction(
     New needs without consent are refused whatever else changes. A
     correction that changes nothing is no error, and announces nothing.
     """
-    if state.erased:
-        raise Erased
-    if state.cancelled or state.expired:
-        raise Cancelled
-    if now >= event_ends_at:
-        raise EventEnded
+    refusal = correction_refusal(state, event_ends_at, now)
+    if refusal is not None:
+        raise refusal
     if isinstance(changes.needs, str) and not changes.needs_consent:
         raise NeedsWithoutConsent
     details = corrected(current, changes)

@@ -19,6 +19,8 @@ refuse with a page.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -92,8 +94,8 @@ def manage_router(usecases: UseCases) -> APIRouter:
             linked = await usecases.follow_link(registration_id, token)
         except (NotFound, Erased) as refused:
             return gone_or_wrong(refused)
-        page = _page(linked, token, request)
-        return page_response(200, manage_page(page, _chrome(request, page.language)))
+        page = manage_page_model(linked, token, request)
+        return page_response(200, manage_page(page, manage_chrome(request, page.language)))
 
     @router.get(
         "/{registration_id}/cancel",
@@ -118,12 +120,12 @@ def manage_router(usecases: UseCases) -> APIRouter:
             linked = await usecases.follow_link(registration_id, token)
         except (NotFound, Erased) as refused:
             return gone_or_wrong(refused)
-        page = _page(linked, token, request)
+        page = manage_page_model(linked, token, request)
         if linked.cancellation is not Cancellation.CANCEL:
             return back_to_manage_page(
                 registration_id, token, page.language if page.language_chosen else None
             )
-        return page_response(200, cancel_step_page(page, _chrome(request, page.language)))
+        return page_response(200, cancel_step_page(page, manage_chrome(request, page.language)))
 
     @router.post(
         "/{registration_id}/cancel",
@@ -198,13 +200,13 @@ def back_to_manage_page(
     return redirect(back_to_page(registration_id, token, language))
 
 
-def chosen_language(fields: dict[str, str]) -> Language | None:
+def chosen_language(fields: Mapping[str, str]) -> Language | None:
     """The language a form's page was switched to, which the page it leads to keeps."""
     value = fields.get(PARAMETER, "")
     return Language(value) if value in Language._value2member_map_ else None
 
 
-def _chrome(request: Request, language: Language) -> Chrome:
+def manage_chrome(request: Request, language: Language) -> Chrome:
     """The frame of a page under ``/manage/{id}`` (one or two levels deep)."""
     depth = request.url.path.count("/") - 1
     return Chrome(root="../" * depth, switcher=switcher(request, language))
@@ -216,7 +218,7 @@ async def form_token(request: Request) -> str | None:
     return fields.get("token") if fields is not None else None
 
 
-def _page(linked: LinkedRegistration, token: str, request: Request) -> ManagePage:
+def manage_page_model(linked: LinkedRegistration, token: str, request: Request) -> ManagePage:
     spec = shown_in_zone(linked.event.spec)
     registration = linked.registration
     state = registration.state
@@ -256,4 +258,5 @@ def _page(linked: LinkedRegistration, token: str, request: Request) -> ManagePag
         notice_shown_at=notice.shown_at if notice is not None else None,
         language_chosen=shown.chosen,
         switch=linked.switch,
+        correctable=linked.correctable,
     )

@@ -27,6 +27,7 @@ from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Cancellation, Status, Switch
 from ilmo_registration.event_views import moment
 from ilmo_registration.page_language import SwitcherLink
+from ilmo_registration.registration_form import FieldError, FormInput
 from ilmo_registration.rendering import page_response, render
 from ilmo_shared.i18n import _, translate
 from ilmo_shared.localized_time import WeekdayStyle, format_span, zone_name
@@ -34,6 +35,13 @@ from ilmo_shared.localized_time import WeekdayStyle, format_span, zone_name
 PACKAGE = "ilmo_registration"
 # The manage page's sections, each one template under templates/manage/.
 MANAGE_SECTIONS = ("status", "details", "needs", "attendance", "cancel")
+# The language choices of the forms, each named in itself.
+LANGUAGE_CHOICES: Mapping[Language, str] = {
+    Language.FI: "suomi",
+    Language.SV: "svenska",
+    Language.EN: "English",
+}
+
 LANGUAGE_NAMES = {Language.FI: _("Finnish"), Language.SV: _("Swedish"), Language.EN: _("English")}
 
 
@@ -89,6 +97,8 @@ class ManagePage:
     language_chosen: bool = False
     # What switching to the other attendance would do now: SWITCH offers it.
     switch: Switch = Switch.UNCHANGED
+    # Whether the details can be corrected now (not cancelled, the event not over).
+    correctable: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,16 @@ class ManageView:
     @property
     def withdraw_action(self) -> str:
         return withdraw_action(self.page.registration_id)
+
+    @property
+    def correct_action(self) -> str:
+        """The correction form, relative to the manage page."""
+        return f"{quote(self.page.registration_id, safe='')}/details"
+
+    @property
+    def calendar_action(self) -> str:
+        """The calendar file, relative to the manage page."""
+        return f"{quote(self.page.registration_id, safe='')}/calendar.ics"
 
     @property
     def attendance_action(self) -> str:
@@ -251,6 +271,27 @@ def cancel_step_page(page: ManagePage, chrome: Chrome | None = None) -> str:
         errors=[],
         title=translate(PACKAGE, page.language, "Do you want to cancel your registration?"),
         page=ManageView(page),
+    )
+
+
+def correction_page(
+    page: ManagePage,
+    form: FormInput,
+    errors: list[FieldError],
+    chrome: Chrome | None = None,
+) -> str:
+    """The form that corrects one's details (GDPR Art. 16), filled in, with what is wrong."""
+    return render(
+        "manage_correct.html",
+        page.language,
+        chrome=chrome or Chrome(),
+        personal=True,
+        errors=errors,
+        title=translate(PACKAGE, page.language, "Correct your details"),
+        page=ManageView(page),
+        form=form,
+        errors_by_field={error.field: error for error in errors},
+        languages=[(code.value, name) for code, name in LANGUAGE_CHOICES.items()],
     )
 
 

@@ -31,7 +31,7 @@ from ilmo_registration.domain import NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
 from ilmo_registration.forms import FORM, form_fields
 from ilmo_registration.page_language import PageLanguage, of_request, switcher
-from ilmo_registration.pages import Chrome, Link, message_page
+from ilmo_registration.pages import LANGUAGE_CHOICES, Chrome, Link, message_page
 from ilmo_registration.privacy import PrivacyNotice, PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.registration_form import FieldError, FormInput, read
@@ -335,19 +335,11 @@ def _form_page(
         form_token=token,
         notice_version=notice.version,
         notice=paragraphs(notice.in_language(language)),
-        languages=[(code.value, name) for code, name in _LANGUAGE_CHOICES.items()],
+        languages=[(code.value, name) for code, name in LANGUAGE_CHOICES.items()],
     )
     response = page_response(status, html, headers)
     csrf.set_cookie(response, new_cookie, secure=_secure(request))
     return shown.remember(response, secure=_secure(request))
-
-
-# The language choices of the form, each named in itself.
-_LANGUAGE_CHOICES: Mapping[Language, str] = {
-    Language.FI: "suomi",
-    Language.SV: "svenska",
-    Language.EN: "English",
-}
 
 
 def _closed_message(event: EventPage) -> str:

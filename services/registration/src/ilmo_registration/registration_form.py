@@ -60,6 +60,7 @@ _INVALID = {
     ),
 }
 NOTICE_MISSING = _("Read the privacy notice below and send the form again.")
+CONSENT_MISSING = _INVALID["needs_consent"]
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from ilmo_registration.domain import (
     Status,
     Switch,
     accept,
+    correction_refusal,
     decide_cancellation,
     decide_confirmation,
     decide_correction,
@@ -154,13 +155,14 @@ class Receipt:
 
 @dataclass(frozen=True)
 class LinkedRegistration:
-    """What a manage link leads to: the registration, its event, and what cancelling and
-    switching to the other attendance would do now."""
+    """What a manage link leads to: the registration, its event, and what cancelling,
+    switching to the other attendance and correcting one's details would do now."""
 
     registration: StoredRegistration
     event: StoredEvent
     cancellation: Cancellation
     switch: Switch
+    correctable: bool
 
 
 @dataclass(frozen=True)
@@ -556,7 +558,8 @@ class UseCases:
         switch = decide_switch(
             registration.state, other, event.spec.registration_closes_at, event.spec.starts_at, now
         )
-        return LinkedRegistration(registration, event, cancellation, switch)
+        correctable = correction_refusal(registration.state, event.spec.ends_at, now) is None
+        return LinkedRegistration(registration, event, cancellation, switch, correctable)
 
     async def update_details(
         self, registration_id: str, token: str, changes: DetailsChanges
@@ -576,7 +579,7 @@ class UseCases:
             raise NotFound
         for _ in range(ATTEMPTS):
             now = self.now()
-            current = _details(registration.registrant)
+            current = stored_details(registration.registrant)
             correction = decide_correction(
                 registration.state, current, changes, event.spec.ends_at, now
             )
@@ -700,8 +703,8 @@ class UseCases:
         raise ConcurrentChangeError(registration.id)
 
 
-def _details(registrant: Registrant) -> Details:
-    """What of a registrant the registrant may correct."""
+def stored_details(registrant: Registrant) -> Details:
+    """What of a registrant the registrant may correct, as stored."""
     return Details(
         first_name=registrant.first_name,
         last_name=registrant.last_name,
