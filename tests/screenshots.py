@@ -84,6 +84,17 @@ async def send_empty_form(page: Page) -> None:
     await page.wait_for_load_state()
 
 
+async def send_without_names(page: Page) -> None:
+    """The correction form sent with the names emptied."""
+    for box in (await page.get_by_role("textbox").all())[:2]:
+        await box.fill("")
+    await send_empty_form(page)
+
+
+def correction_form(seeded: Seeded, language: str) -> str:
+    return seeded.manage["seated", language].replace("?token=", "/details?token=")
+
+
 @dataclass(frozen=True)
 class Shot:
     """One page: its name, its address in the seeded data for a language, its languages."""
@@ -114,6 +125,8 @@ PAGES = (
         lambda s, language: s.manage["seated", language].replace("?token=", "/cancel?token="),
     ),
     Shot("manage-seat-reserved", lambda s, language: s.manage["seated", language]),
+    Shot("manage-correct", correction_form),
+    Shot("manage-correct-errors", correction_form, then=send_without_names),
     Shot("manage-waitlisted", lambda s, language: s.manage["waitlisted", language]),
     Shot("manage-remote", lambda s, language: s.manage["remote", language]),
     Shot("manage-cancelled", lambda s, language: s.manage["cancelled", language]),

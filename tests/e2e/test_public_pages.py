@@ -287,6 +287,13 @@ async def test_every_page_in_every_language_and_state_has_no_serious_barrier(
         await assert_accessible(page, f"form with errors ({language})")
         page = await page_at(f"{waitlisted_page}&lang={language}", language=language)
         await assert_accessible(page, f"manage page, waiting list ({language})")
+        correction = waitlisted_page.replace("?token=", "/details?token=")
+        page = await page_at(f"{correction}&lang={language}", language=language)
+        await assert_accessible(page, f"correction form ({language})")
+        await page.get_by_role("textbox").first.fill("")
+        await page.get_by_role("button").last.click()
+        await expect(page.get_by_role("alert").first).to_be_visible()
+        await assert_accessible(page, f"correction form with errors ({language})")
 
 
 async def assert_no_horizontal_scrolling(page: Page, what: str) -> None:
