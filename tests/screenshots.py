@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -47,7 +48,8 @@ from tests.support.infrastructure import (
 from tests.support.mail_links import manage_link_in, watch_link_in
 from tests.support.polling import eventually
 from tests.support.processes import running_services
-from tests.support.registration import bearer, create_event, register
+from tests.support.registration import ADMIN, bearer, create_event, register
+from tests.support.sample_event import sample_event_script
 from tests.support.smtp import SmtpTestServer, smtp_server
 
 LANGUAGES = ("fi", "sv", "en")
@@ -109,6 +111,7 @@ class Shot:
 PAGES = (
     Shot("events", lambda s, _: f"{s.registration_url}/"),
     Shot("event", lambda s, _: s.event("open")),
+    Shot("event-sample-seminar", lambda s, _: s.event("sample")),
     Shot("event-waiting-list-only", lambda s, _: s.event("full")),
     Shot("event-closed", lambda s, _: s.event("closed")),
     Shot("event-not-found", lambda s, _: f"{s.registration_url}/events/no-such-event"),
@@ -209,6 +212,15 @@ class Seeder:
         return (await self.api.get(address, follow_redirects=False)).status_code == status
 
 
+async def create_sample(api: httpx.AsyncClient) -> str:
+    """The seminar `make run` creates (deploy/local/sample_event.py), under an id of its own."""
+    body = sample_event_script().sample_event(date.today())
+    body["id"] = f"sample-{uuid.uuid4().hex[:8]}"
+    response = await api.post("/api/v1/events", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return str(body["id"])
+
+
 async def seed(api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> None:
     """One event in two weeks with a seat for each language, and one that confirms addresses."""
     seeder = Seeder(api, smtp, seeded)
@@ -235,6 +247,7 @@ async def seed(api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> 
         registration_closes_at=(now - timedelta(days=1)).isoformat(),
     )
     seeded.events["closed"] = closed["id"]
+    seeded.events["sample"] = await create_sample(api)
     for language in LANGUAGES:
         first, last, _ = PEOPLE[language]
         receipt = await register(

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ilmo_registration.catalogue import violations
 from ilmo_registration.schemas import EventCreate
+from tests.support.sample_event import sample_event_script
 
-SCRIPT = Path(__file__).parents[2] / "deploy" / "local" / "sample_event.py"
 HELSINKI = ZoneInfo("Europe/Helsinki")
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sample_event", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("today", [date(2026, 12, 1), date(2027, 2, 23), date(2027, 5, 28)])
 def test_the_sample_is_a_valid_event_open_for_registration_on_a_friday_to_come(
     today: date,
 ) -> None:
-    body = _script().sample_event(today)
+    body = sample_event_script().sample_event(today)
     event = EventCreate.model_validate(body)
     spec = event.to_spec()
 
@@ -48,13 +36,15 @@ def test_the_sample_is_a_valid_event_open_for_registration_on_a_friday_to_come(
 
 def test_the_sample_never_falls_on_a_finnish_holiday() -> None:
     # 2027-01-01 (New Year's Day) and 2027-03-26 (Good Friday) are Fridays.
-    script = _script()
+    script = sample_event_script()
     assert script.seminar_day(date(2026, 12, 1)) == date(2027, 1, 8)
     assert script.seminar_day(date(2027, 2, 26)) == date(2027, 4, 2)
 
 
 def test_the_sample_has_the_announcements_agenda() -> None:
-    spec = EventCreate.model_validate(_script().sample_event(date(2026, 12, 1))).to_spec()
+    spec = EventCreate.model_validate(
+        sample_event_script().sample_event(date(2026, 12, 1))
+    ).to_spec()
 
     assert spec.title.fi.startswith("Yhteiset työympäristöt tulevat")
     first_phase = next(
