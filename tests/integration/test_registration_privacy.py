@@ -183,7 +183,7 @@ async def test_the_manage_page_shows_the_needs_and_withdraws_the_consent(
         f"/manage/{registration_id}/needs", data={"token": token}, follow_redirects=True
     )
     assert posted.status_code == 200
-    assert "You withdrew your consent; your special needs have been erased." in posted.text
+    assert "You withdrew your consent; your needs have been erased." in posted.text
     assert "Gluten-free" not in posted.text
     stored = await registrations.find_one({"_id": registration_id})
     assert stored is not None
@@ -196,5 +196,6 @@ async def test_a_registration_without_needs_has_no_consent_form(
     receipt = await register(client, event["id"], language="fi")
     link = urlsplit(manage_link(PUBLIC_URL, MANAGE_LINK_SECRET, receipt["id"]))
     page = await client.get(f"{link.path}?{link.query}")
-    assert "Suostumus erityistarpeiden" not in page.text
+    # Everything held is listed (Art. 15), the consent as never asked; there is nothing to withdraw.
+    assert "Ei kysytty, koska erityistarpeita ei annettu" in page.text
     assert "/needs" not in page.text
