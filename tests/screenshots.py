@@ -47,10 +47,9 @@ from tests.support.infrastructure import (
 )
 from tests.support.mail_links import manage_link_in, watch_link_in
 from tests.support.polling import eventually
-from tests.support.processes import running_services
 from tests.support.registration import ADMIN, bearer, create_event, register
 from tests.support.sample_event import sample_event_script
-from tests.support.smtp import SmtpTestServer, smtp_server
+from tests.support.smtp import SmtpTestServer, services_with_mail
 
 LANGUAGES = ("fi", "sv", "en")
 WIDTHS = (375, 1280)
@@ -309,13 +308,7 @@ async def drop_databases(infrastructure: IsolatedInfrastructure) -> None:
 async def main() -> int:
     infrastructure = create_isolated_infrastructure()
     try:
-        with (
-            smtp_server() as smtp,
-            running_services(
-                infrastructure,
-                extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-            ) as services,
-        ):
+        with services_with_mail(infrastructure) as (smtp, services):
             seeded = Seeded(services["registration"].url, services["streaming"].url)
             async with httpx.AsyncClient(base_url=seeded.registration_url, timeout=30) as api:
                 await seed(api, smtp, seeded)

@@ -17,10 +17,9 @@ from pymongo import AsyncMongoClient
 
 from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.processes import running_services
 from tests.support.registration import ADMIN, event_payload, registration_payload, unique_id
 from tests.support.settling import quiescent
-from tests.support.smtp import smtp_server
+from tests.support.smtp import services_with_mail
 
 MANAGE_LINK = re.compile(r"https?://[^\s\"'<>]+/manage/[0-9a-f-]{36}\?token=[A-Za-z0-9_-]+")
 
@@ -32,13 +31,7 @@ async def test_a_corrected_language_and_name_are_used_by_later_mails_and_the_cal
     person = registration_payload(
         first_name="Matti", last_name="Korjattava", email=f"{uuid.uuid4().hex[:8]}@example.fi"
     )
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with (
             httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api,
             httpx.AsyncClient(timeout=30) as browser,

@@ -21,10 +21,10 @@ from pymongo import AsyncMongoClient
 from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, running_services
+from tests.support.processes import ServiceProcess
 from tests.support.registration import ADMIN, NOTICE_VERSION, starting_soon
 from tests.support.settling import quiescent
-from tests.support.smtp import ReceivedMail, SmtpTestServer, smtp_server
+from tests.support.smtp import ReceivedMail, SmtpTestServer, services_with_mail
 
 STREAM_URL = "https://stream.example.fi/live/seminar"
 LINK = re.compile(r"https?://[^\s\"'<>]+/watch/[A-Za-z0-9_-]+")
@@ -62,13 +62,7 @@ async def test_everyone_gets_exactly_their_emails_and_links_work_until_cancelled
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
     event = starting_soon("hybrid", STREAM_URL)
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
             created = await api.post("/api/v1/events", json=event, headers=ADMIN)
             assert created.status_code == 201, created.text

@@ -48,10 +48,10 @@ from ilmo_shared.outbox import outbox_entry
 from ilmo_shared.storage import Document
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, running_services
+from tests.support.processes import ServiceProcess
 from tests.support.registration import ADMIN, NOTICE_VERSION, starting_soon
 from tests.support.settling import quiescent
-from tests.support.smtp import SmtpTestServer, smtp_server
+from tests.support.smtp import SmtpTestServer, services_with_mail
 
 MANAGE_LINK = re.compile(r"https?://[^\s\"'<>]+/manage/([0-9a-f-]{36})\?token=([A-Za-z0-9_-]+)")
 WATCH_LINK = re.compile(r"https?://[^\s\"'<>]+/watch/([A-Za-z0-9_-]+)")
@@ -265,13 +265,7 @@ async def test_erased_people_are_nowhere_in_databases_queues_or_logs(
     everyone = [*erased, waiting, kept, needy]
     upcoming, expiring, ending = (starting_soon("erasure", STREAM_URL) for _ in range(3))
 
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
             for event in (upcoming, expiring, ending):
                 created = await api.post("/api/v1/events", json=event, headers=ADMIN)

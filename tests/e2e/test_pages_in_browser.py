@@ -18,9 +18,8 @@ from playwright.async_api import Page, expect
 from tests.support.browser import PageOpener, assert_accessible
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.mail_links import manage_link_in
-from tests.support.processes import running_services
 from tests.support.registration import create_event, register
-from tests.support.smtp import smtp_server
+from tests.support.smtp import services_with_mail
 
 
 @dataclass(frozen=True)
@@ -91,13 +90,7 @@ async def see_and_cancel(page: Page, language: str, seen: Seen) -> None:
 async def test_registrants_read_and_cancel_their_registration_in_their_language(
     infrastructure: IsolatedInfrastructure, page_at: PageOpener
 ) -> None:
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
             event = await create_event(api)
             for language, seen in SEEN.items():

@@ -26,9 +26,8 @@ from tests.support.confirmation import confirmation_link_in
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.mail_links import manage_link_in, watch_link_in
 from tests.support.polling import eventually
-from tests.support.processes import running_services
 from tests.support.registration import ADMIN, create_event, register
-from tests.support.smtp import ReceivedMail, SmtpTestServer, smtp_server
+from tests.support.smtp import ReceivedMail, SmtpTestServer, services_with_mail
 
 LANGUAGES = ("fi", "sv", "en")
 
@@ -43,13 +42,7 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(infrastructure: IsolatedInfrastructure) -> Iterator[Running]:
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         yield Running(services["registration"].url, smtp)
 
 

@@ -20,22 +20,15 @@ from ilmo_shared.storage import Document
 from tests.e2e.test_emails_and_stream_links import STREAM_URL, inventory, registrant, settle
 from tests.integration.test_registration_status import wait_until
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.processes import running_services
 from tests.support.registration import ADMIN, bearer, starting_soon
-from tests.support.smtp import smtp_server
+from tests.support.smtp import services_with_mail
 
 
 async def test_switching_back_and_forth_frees_and_takes_seats_and_mails_each_switch_once(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
     event = starting_soon("switching", STREAM_URL)
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
             created = await api.post("/api/v1/events", json=event, headers=ADMIN)
             assert created.status_code == 201, created.text

@@ -20,9 +20,8 @@ from tests.support.amqp import event_tap
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.processes import running_services
 from tests.support.registration import ADMIN_TOKEN, event_payload
-from tests.support.smtp import smtp_server
+from tests.support.smtp import services_with_mail
 
 # The notification service has no HTTP view of its contacts; read its own database.
 CONTACTS = "contacts"
@@ -31,13 +30,7 @@ CONTACTS = "contacts"
 async def test_a_registration_reaches_every_consumer_through_the_broker(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
-    with (
-        smtp_server() as smtp,
-        running_services(
-            infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
-        ) as services,
-    ):
+    with services_with_mail(infrastructure) as (smtp, services):
         async with event_tap(infrastructure.amqp_url) as tap:
             async with httpx.AsyncClient(base_url=services["registration"].url) as client:
                 created = await client.post(

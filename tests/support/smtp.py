@@ -30,8 +30,9 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.processes import free_port
+from tests.support.processes import ServiceProcess, free_port, running_services
 
 HOSTNAME = "ilmo-test-smtp.localhost"
 KIND_HEADER = "X-Ilmo-Kind"
@@ -340,3 +341,18 @@ def smtp_server(
         yield server
     finally:
         server.down()
+
+
+@contextmanager
+def services_with_mail(
+    infrastructure: IsolatedInfrastructure,
+) -> Iterator[tuple[SmtpTestServer, dict[str, ServiceProcess]]]:
+    """The four services as processes, sending their mail to a test SMTP server of their own."""
+    with (
+        smtp_server() as smtp,
+        running_services(
+            infrastructure,
+            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+        ) as services,
+    ):
+        yield smtp, services

@@ -16,8 +16,7 @@ wrong token and an unknown id get the same 404 page, an erased registration
 from fastapi import APIRouter, Request, Response
 
 from ilmo_event_contracts import Attendance
-from ilmo_registration.domain import Erased, NotFound
-from ilmo_registration.pages import error_page_response
+from ilmo_registration.manage import HTML, TOKEN_PARAMETER, follow
 from ilmo_registration.rendering import PAGE_HEADERS
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.usecases import LinkedRegistration, UseCases
@@ -32,14 +31,6 @@ from ilmo_shared.calendar import (
 from ilmo_shared.http.problems import ProblemRoute
 
 _CALENDAR = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
-_TOKEN_PARAMETER = {
-    "name": "token",
-    "in": "query",
-    "required": True,
-    "description": "The link token from the email (ilmo_shared.manage_links).",
-    "schema": {"type": "string"},
-}
 
 
 def calendar_router(usecases: UseCases, settings: RegistrationSettings) -> APIRouter:
@@ -53,19 +44,15 @@ def calendar_router(usecases: UseCases, settings: RegistrationSettings) -> APIRo
         "language. A wrong token and an unknown id get the same 404 page.",
         responses={
             200: {"description": "The calendar file.", **_CALENDAR},
-            404: {"description": "Wrong link.", **_HTML},
-            410: {"description": "The registration was erased.", **_HTML},
+            404: {"description": "Wrong link.", **HTML},
+            410: {"description": "The registration was erased.", **HTML},
         },
-        openapi_extra={"parameters": [_TOKEN_PARAMETER]},
+        openapi_extra={"parameters": [TOKEN_PARAMETER]},
     )
     async def download_calendar(registration_id: str, request: Request) -> Response:
-        token = request.query_params.get("token")
-        if token is None:
-            return error_page_response(404)
-        try:
-            linked = await usecases.follow_link(registration_id, token)
-        except (NotFound, Erased) as refused:
-            return error_page_response(410 if isinstance(refused, Erased) else 404)
+        linked = await follow(usecases, registration_id, request.query_params.get("token"))
+        if isinstance(linked, Response):
+            return linked
         return Response(
             _calendar_of(linked, domain, usecases),
             media_type=MEDIA_TYPE,

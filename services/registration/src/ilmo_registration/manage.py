@@ -47,7 +47,7 @@ from ilmo_shared.http.problems import ProblemRoute
 MAX_FORM_BYTES = 4096
 
 HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
-_TOKEN_PARAMETER = {
+TOKEN_PARAMETER = {
     "name": "token",
     "in": "query",
     "required": True,
@@ -84,16 +84,13 @@ def manage_router(usecases: UseCases) -> APIRouter:
             404: {"description": "Wrong link.", **HTML},
             410: {"description": "The registration was erased.", **HTML},
         },
-        openapi_extra={"parameters": [_TOKEN_PARAMETER]},
+        openapi_extra={"parameters": [TOKEN_PARAMETER]},
     )
     async def show_page(registration_id: str, request: Request) -> Response:
-        token = request.query_params.get("token")
-        if token is None:
-            return error_page_response(404)
-        try:
-            linked = await usecases.follow_link(registration_id, token)
-        except (NotFound, Erased) as refused:
-            return gone_or_wrong(refused)
+        token = request.query_params.get("token", "")
+        linked = await follow(usecases, registration_id, request.query_params.get("token"))
+        if isinstance(linked, Response):
+            return linked
         page = manage_page_model(linked, token, request)
         return page_response(200, manage_page(page, manage_chrome(request, page.language)))
 
@@ -110,16 +107,13 @@ def manage_router(usecases: UseCases) -> APIRouter:
             404: {"description": "Wrong link.", **HTML},
             410: {"description": "The registration was erased.", **HTML},
         },
-        openapi_extra={"parameters": [_TOKEN_PARAMETER]},
+        openapi_extra={"parameters": [TOKEN_PARAMETER]},
     )
     async def ask_to_cancel(registration_id: str, request: Request) -> Response:
-        token = request.query_params.get("token")
-        if token is None:
-            return error_page_response(404)
-        try:
-            linked = await usecases.follow_link(registration_id, token)
-        except (NotFound, Erased) as refused:
-            return gone_or_wrong(refused)
+        token = request.query_params.get("token", "")
+        linked = await follow(usecases, registration_id, request.query_params.get("token"))
+        if isinstance(linked, Response):
+            return linked
         page = manage_page_model(linked, token, request)
         if linked.cancellation is not Cancellation.CANCEL:
             return back_to_manage_page(
@@ -186,6 +180,22 @@ def manage_router(usecases: UseCases) -> APIRouter:
         return back_to_manage_page(registration.id, token, chosen_language(fields))
 
     return router
+
+
+async def follow(
+    usecases: UseCases, registration_id: str, token: str | None
+) -> LinkedRegistration | Response:
+    """What a manage link leads to, or the page for a wrong (404) or erased (410) link.
+
+    Every page and file under ``/manage/{id}`` starts here, so each answers a
+    wrong link the same way.
+    """
+    if token is None:
+        return error_page_response(404)
+    try:
+        return await usecases.follow_link(registration_id, token)
+    except (NotFound, Erased) as refused:
+        return gone_or_wrong(refused)
 
 
 def gone_or_wrong(refused: NotFound | Erased) -> Response:

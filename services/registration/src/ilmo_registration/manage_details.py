@@ -21,44 +21,29 @@ from ilmo_registration.domain import (
     Erased,
     EventEnded,
     NeedsWithoutConsent,
-    NotFound,
 )
 from ilmo_registration.forms import form_fields
 from ilmo_registration.manage import (
     HTML,
+    TOKEN_PARAMETER,
     back_to_manage_page,
     chosen_language,
+    follow,
     gone_or_wrong,
     manage_chrome,
     manage_page_model,
 )
-from ilmo_registration.pages import correction_page, error_page_response
+from ilmo_registration.pages import correction_page
 from ilmo_registration.rendering import page_response
-from ilmo_registration.usecases import LinkedRegistration, UseCases, stored_details
+from ilmo_registration.usecases import UseCases, stored_details
 from ilmo_shared.http.problems import ProblemRoute
 
 # Names of 100, an organisation of 200 and needs of 500 characters, percent-encoded.
 MAX_FORM_BYTES = 16 * 1024
 
-_TOKEN_PARAMETER = {
-    "name": "token",
-    "in": "query",
-    "required": True,
-    "description": "The link token from the email (ilmo_shared.manage_links).",
-    "schema": {"type": "string"},
-}
-
 
 def details_router(usecases: UseCases) -> APIRouter:
     router = APIRouter(prefix="/manage", tags=["manage pages"], route_class=ProblemRoute)
-
-    async def linked(registration_id: str, token: str | None) -> LinkedRegistration | Response:
-        if token is None:
-            return error_page_response(404)
-        try:
-            return await usecases.follow_link(registration_id, token)
-        except (NotFound, Erased) as refused:
-            return gone_or_wrong(refused)
 
     @router.get(
         "/{registration_id}/details",
@@ -72,14 +57,14 @@ def details_router(usecases: UseCases) -> APIRouter:
             404: {"description": "Wrong link.", **HTML},
             410: {"description": "The registration was erased.", **HTML},
         },
-        openapi_extra={"parameters": [_TOKEN_PARAMETER]},
+        openapi_extra={"parameters": [TOKEN_PARAMETER]},
     )
     async def show_form(registration_id: str, request: Request) -> Response:
         token = request.query_params.get("token")
-        found = await linked(registration_id, token)
+        found = await follow(usecases, registration_id, token)
         if isinstance(found, Response):
             return found
-        assert token is not None  # linked() answered 404 otherwise
+        assert token is not None  # follow() answered 404 otherwise
         page = manage_page_model(found, token, request)
         if not found.correctable:
             return back_to_manage_page(
@@ -106,7 +91,7 @@ def details_router(usecases: UseCases) -> APIRouter:
     async def correct_from_form(registration_id: str, request: Request) -> Response:
         fields = await form_fields(request, MAX_FORM_BYTES) or {}
         token, chosen = fields.get("token"), chosen_language(fields)
-        found = await linked(registration_id, token)
+        found = await follow(usecases, registration_id, token)
         if isinstance(found, Response):
             return found
         assert token is not None

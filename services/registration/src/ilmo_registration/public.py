@@ -34,7 +34,7 @@ from ilmo_registration.page_language import PageLanguage, of_request, switcher
 from ilmo_registration.pages import LANGUAGE_CHOICES, Chrome, Link, message_page
 from ilmo_registration.privacy import PrivacyNotice, PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
-from ilmo_registration.registration_form import FieldError, FormInput, read
+from ilmo_registration.registration_form import FIELDS, NOTICE, FieldError, FormInput, read
 from ilmo_registration.rendering import (
     STYLESHEET,
     page_response,
@@ -55,21 +55,7 @@ FORM_BODY = {
         FORM: {
             "schema": {
                 "type": "object",
-                "properties": {
-                    name: {"type": "string"}
-                    for name in (
-                        "form_token",
-                        "privacy_notice_version",
-                        "first_name",
-                        "last_name",
-                        "email",
-                        "organisation",
-                        "attendance",
-                        "language",
-                        "needs",
-                        "needs_consent",
-                    )
-                },
+                "properties": {name: {"type": "string"} for name in (csrf.FIELD, NOTICE, *FIELDS)},
             }
         }
     },
