@@ -111,7 +111,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
     assert early.status_code == 403
     assert early.headers["cache-control"] == "no-store"
     assert int(early.headers["retry-after"]) == int((OPENS - streaming.clock.now).total_seconds())
-    assert "klo 11.30 (Europe/Helsinki)" in early.text  # 8.30 UTC is 11.30 in Helsinki
+    assert "klo 11.30 (Suomen aikaa)" in early.text  # 8.30 UTC is 11.30 in Helsinki
     assert token not in early.text
 
     # At opening and inside the window: to the stream.

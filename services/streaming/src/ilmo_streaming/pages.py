@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 
 from ilmo_event_contracts import Language
 from ilmo_shared.i18n import environment
-from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time
+from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time, zone_name
 from ilmo_streaming.domain import EventStream
 
 PACKAGE = "ilmo_streaming"
@@ -85,15 +85,15 @@ def _zone(name: str) -> tzinfo:
 def local_time(moment: datetime, timezone: str, language: Language) -> str:
     """``moment`` in ``timezone`` as people write it in ``language``, with the zone named.
 
-    E.g. ``perjantaina 18.9.2026 klo 08.30 (Europe/Helsinki)``, to follow "opens";
-    a zone nobody knows is shown in UTC.
+    E.g. ``perjantaina 18.9.2026 klo 08.30 (Suomen aikaa)``, to follow "opens":
+    the zone in words, as in the mails; a zone nobody knows is shown in UTC.
     """
     zone = _zone(timezone)
     local = moment.astimezone(zone)
     date = format_date(local, language, WeekdayStyle.ESSIVE)
     time = format_time(local, language, two_digit_hour=True)
     text = f"on {date} at {time}" if language is Language.EN else at_time(date, time, language)
-    return f"{text} ({timezone if isinstance(zone, ZoneInfo) else 'UTC'})"
+    return f"{text} ({zone_name(timezone, language) if isinstance(zone, ZoneInfo) else 'UTC'})"
 
 
 def not_open_yet(stream: EventStream) -> Page:
