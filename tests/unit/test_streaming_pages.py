@@ -41,9 +41,7 @@ def test_times_are_written_in_the_events_time_zone_in_each_language() -> None:
     # Winter time, another zone, and a zone nobody knows (shown in UTC).
     winter = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
     assert "klo 09.00 (Suomen aikaa)" in pages.local_time(winter, "Europe/Helsinki", Language.FI)
-    assert "at 08:00 (Sweden Time)" in pages.local_time(
-        winter, "Europe/Stockholm", Language.EN
-    )
+    assert "at 08:00 (Sweden Time)" in pages.local_time(winter, "Europe/Stockholm", Language.EN)
     assert pages.local_time(winter, "Mars/Olympus", Language.EN).endswith("at 07:00 (UTC)")
 
 
