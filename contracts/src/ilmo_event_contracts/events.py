@@ -188,7 +188,7 @@ class LocalizedText(BaseModel):
         return getattr(self, language.value) or self.fi
 
 
-def _finnish_if_plain(value: object) -> object:
+def finnish_if_plain(value: object) -> object:
     """A plain string where texts per language are expected is the Finnish text.
 
     Events written before names differed by language (a venue's ``name`` was
@@ -198,7 +198,7 @@ def _finnish_if_plain(value: object) -> object:
 
 
 # Text per language that a plain string also gives (as the Finnish text).
-Multilingual = Annotated[LocalizedText, BeforeValidator(_finnish_if_plain)]
+Multilingual = Annotated[LocalizedText, BeforeValidator(finnish_if_plain)]
 
 
 class Venue(BaseModel):

@@ -1,0 +1,4 @@
+"""The notification service."""
+
+# The package whose gettext catalogue (locale/) translates the mails.
+CATALOGUE = __name__

@@ -43,7 +43,7 @@ from typing import Any
 from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
-from ilmo_notification import formatting
+from ilmo_notification import CATALOGUE, formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
 from ilmo_shared.calendar import (
     add_stream_link,
@@ -62,7 +62,6 @@ KIND_HEADER = "X-Ilmo-Kind"
 LANGUAGE_HEADER = "X-Ilmo-Language"
 REGISTRATION_HEADER = "X-Ilmo-Registration"
 EVENT_HEADER = "X-Ilmo-Event"
-PACKAGE = "ilmo_notification"
 # CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
 # base64), so that no server's lack of 8BITMIME can mangle a message.
 WIRE = SMTP.clone(cte_type="7bit")
@@ -144,7 +143,7 @@ class MailRenderer:
         self._manage_base = registration_public_url
         self._manage_secret = manage_link_secret
         self._templates: dict[Language, Environment] = {
-            language: environment(PACKAGE, language) for language in Language
+            language: environment(CATALOGUE, language) for language in Language
         }
 
     @property

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance, Language
+from ilmo_registration import CATALOGUE
 from ilmo_registration.domain import Cancellation, Status, Switch
 from ilmo_registration.event_views import moment
 from ilmo_registration.page_language import SwitcherLink
@@ -32,7 +33,6 @@ from ilmo_registration.rendering import page_response, render
 from ilmo_shared.i18n import _, translate
 from ilmo_shared.localized_time import WeekdayStyle, format_span, zone_name
 
-PACKAGE = "ilmo_registration"
 # The manage page's sections, each one template under templates/manage/.
 MANAGE_SECTIONS = ("status", "details", "needs", "attendance", "cancel")
 # The language choices of the forms, each named in itself.
@@ -134,7 +134,7 @@ class ManageView:
     @property
     def language_name(self) -> str:
         spoken = self.page.registrant_language or self.page.language
-        return translate(PACKAGE, self.page.language, LANGUAGE_NAMES[spoken])
+        return translate(CATALOGUE, self.page.language, LANGUAGE_NAMES[spoken])
 
     @property
     def registered_at(self) -> str | None:
@@ -255,7 +255,7 @@ def manage_page(page: ManagePage, chrome: Chrome | None = None) -> str:
         chrome=chrome or Chrome(),
         personal=True,
         errors=[],
-        title=translate(PACKAGE, page.language, "Your registration"),
+        title=translate(CATALOGUE, page.language, "Your registration"),
         page=ManageView(page),
         sections=MANAGE_SECTIONS,
     )
@@ -269,7 +269,7 @@ def cancel_step_page(page: ManagePage, chrome: Chrome | None = None) -> str:
         chrome=chrome or Chrome(),
         personal=True,
         errors=[],
-        title=translate(PACKAGE, page.language, "Do you want to cancel your registration?"),
+        title=translate(CATALOGUE, page.language, "Do you want to cancel your registration?"),
         page=ManageView(page),
     )
 
@@ -287,7 +287,7 @@ def correction_page(
         chrome=chrome or Chrome(),
         personal=True,
         errors=errors,
-        title=translate(PACKAGE, page.language, "Correct your details"),
+        title=translate(CATALOGUE, page.language, "Correct your details"),
         page=ManageView(page),
         form=form,
         errors_by_field={error.field: error for error in errors},
@@ -312,10 +312,10 @@ def message_page(
         chrome=chrome or Chrome(),
         personal=True,
         errors=[],
-        title=translate(PACKAGE, language, heading),
-        heading=translate(PACKAGE, language, heading),
-        paragraphs=[translate(PACKAGE, language, text) for text in paragraphs],
-        link=Link(link.href, translate(PACKAGE, language, link.text)) if link else None,
+        title=translate(CATALOGUE, language, heading),
+        heading=translate(CATALOGUE, language, heading),
+        paragraphs=[translate(CATALOGUE, language, text) for text in paragraphs],
+        link=Link(link.href, translate(CATALOGUE, language, link.text)) if link else None,
     )
 
 
@@ -346,7 +346,7 @@ def confirm_page(
         chrome=chrome or Chrome(),
         personal=True,
         errors=[],
-        title=translate(PACKAGE, language, "Confirm your email address"),
+        title=translate(CATALOGUE, language, "Confirm your email address"),
         action=quote(registration_id, safe=""),
         token=token,
     )
@@ -409,8 +409,8 @@ def trilingual_page(heading: str, paragraphs: list[str]) -> str:
     parts = [
         Part(
             language.value,
-            translate(PACKAGE, language, heading),
-            [translate(PACKAGE, language, text) for text in paragraphs],
+            translate(CATALOGUE, language, heading),
+            [translate(CATALOGUE, language, text) for text in paragraphs],
         )
         for language in (Language.FI, Language.SV, Language.EN)
     ]

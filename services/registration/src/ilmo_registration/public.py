@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Language
-from ilmo_registration import csrf
+from ilmo_registration import CATALOGUE, csrf
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
@@ -47,7 +47,6 @@ from ilmo_registration.usecases import UseCases
 from ilmo_shared.http.problems import Problem, ProblemRoute
 from ilmo_shared.i18n import _, translate
 
-PACKAGE = "ilmo_registration"
 HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 FORM_BODY = {
     "required": True,
@@ -113,7 +112,7 @@ def public_router(
             request,
             shown,
             "event_list.html",
-            title=translate(PACKAGE, shown.language, _("Upcoming events")),
+            title=translate(CATALOGUE, shown.language, _("Upcoming events")),
             events=events,
         )
         return _public(request, shown, html)
@@ -229,7 +228,7 @@ def public_router(
             "registration_sent.html",
             personal=True,
             title=translate(
-                PACKAGE,
+                CATALOGUE,
                 shown.language,
                 _("Check your email")
                 if outlook.event.spec.email_confirmation
@@ -312,12 +311,12 @@ def _form_page(
         shown,
         "registration.html",
         personal=True,
-        title=translate(PACKAGE, language, _("Register for the event")),
+        title=translate(CATALOGUE, language, _("Register for the event")),
         errors=state.errors,
         event=event,
         form=state.form,
         errors_by_field={error.field: error for error in state.errors},
-        refusal=translate(PACKAGE, language, state.refusal) if state.refusal else None,
+        refusal=translate(CATALOGUE, language, state.refusal) if state.refusal else None,
         form_token=token,
         notice_version=notice.version,
         notice=paragraphs(notice.in_language(language)),

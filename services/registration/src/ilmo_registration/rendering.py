@@ -29,9 +29,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment
 
 from ilmo_event_contracts import Language
+from ilmo_registration import CATALOGUE
 from ilmo_shared.i18n import environment
-
-PACKAGE = "ilmo_registration"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -62,7 +61,7 @@ STYLESHEET = "ilmo.css"
 @cache
 def stylesheet() -> bytes:
     """The one stylesheet every page links to."""
-    return files(PACKAGE).joinpath("static", STYLESHEET).read_bytes()
+    return files(CATALOGUE).joinpath("static", STYLESHEET).read_bytes()
 
 
 @cache
@@ -73,7 +72,7 @@ def stylesheet_version() -> str:
 
 @cache
 def _environment(language: Language) -> Environment:
-    return environment(PACKAGE, language, stylesheet_version=stylesheet_version())
+    return environment(CATALOGUE, language, stylesheet_version=stylesheet_version())
 
 
 def render(template: str, language: Language, **values: Any) -> str:

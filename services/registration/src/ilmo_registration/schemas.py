@@ -37,6 +37,7 @@ from ilmo_event_contracts.events import (
     STREAM_CLOSES_MINUTES_AFTER,
     STREAM_OPENS_MINUTES_BEFORE,
     EventContent,
+    finnish_if_plain,
 )
 from ilmo_registration.catalogue import (
     DEFAULT_TIMEZONE,
@@ -152,12 +153,8 @@ class TitleIn(BaseModel):
     en: OptionalLine200 = None
 
 
-def _finnish_if_plain(value: object) -> object:
-    return {"fi": value} if isinstance(value, str) else value
-
-
 # A name per language ({"fi": ..., "sv": ...}); a plain string is the Finnish name.
-NameIn = Annotated[TitleIn, BeforeValidator(_finnish_if_plain)]
+NameIn = Annotated[TitleIn, BeforeValidator(finnish_if_plain)]
 
 
 class DescriptionIn(BaseModel):

@@ -26,9 +26,9 @@ from markupsafe import Markup, escape
 from ilmo_event_contracts import Language
 from ilmo_shared.i18n import environment
 from ilmo_shared.localized_time import WeekdayStyle, at_time, format_date, format_time, zone_name
+from ilmo_streaming import CATALOGUE
 from ilmo_streaming.domain import EventStream
 
-PACKAGE = "ilmo_streaming"
 # The order the languages are shown in; the page itself is Finnish first.
 _LANGUAGES = (Language.FI, Language.SV, Language.EN)
 _TITLE_SEPARATOR = " · "
@@ -45,7 +45,7 @@ class Page:
 
 @cache
 def _templates(language: Language) -> Environment:
-    return environment(PACKAGE, language)
+    return environment(CATALOGUE, language)
 
 
 def _block(language: Language, page: str, block: str, values: Mapping[str, Any]) -> Markup:
