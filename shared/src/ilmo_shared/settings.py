@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AnyHttpUrl,
     AnyUrl,
     BeforeValidator,
     Field,
@@ -48,10 +49,30 @@ def _comma_separated(value: object) -> object:
 BrokerNodes = Annotated[
     tuple[AmqpUrl, ...], NoDecode, BeforeValidator(_comma_separated), Field(min_length=1)
 ]
+ClientIds = Annotated[
+    tuple[Annotated[str, Field(min_length=1, max_length=255)], ...],
+    NoDecode,
+    BeforeValidator(_comma_separated),
+]
 # The sites whose scripts may call a JSON API (ilmo_shared.http.cors), comma-separated.
 Origins = Annotated[
     tuple[Annotated[str, AfterValidator(origin)], ...], NoDecode, BeforeValidator(_comma_separated)
 ]
+
+
+# A key or token: optional in the settings class, so that tests can build
+# settings without one, and required by the service's command
+# (``require_secrets``) and by its wiring (``secret``).
+MIN_SECRET_LENGTH = 32
+
+
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+Secret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
 
 
 class ServiceSettings(BaseSettings):
@@ -93,6 +114,24 @@ class ServiceSettings(BaseSettings):
     capacity_broker_user: BrokerUser = default_user("capacity")
     notification_broker_user: BrokerUser = default_user("notification")
     streaming_broker_user: BrokerUser = default_user("streaming")
+    # Who may call the admin API and the operations listener (ilmo_shared.access,
+    # ilmo_shared.identity; docs/security.md, "Identity and roles"): access
+    # tokens of this OpenID Connect provider, checked against its JWKS. None:
+    # no token of any provider is accepted.
+    oidc_issuer: AnyHttpUrl | None = None
+    # The `aud` an access token must carry to be accepted here.
+    oidc_audience: str = Field(default="ilmo", min_length=1, max_length=255)
+    # The claim that lists a person's roles; a dotted path for nested claims
+    # (Keycloak: realm_access.roles).
+    oidc_roles_claim: str = Field(
+        default="roles", pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$"
+    )
+    # Client ids of Ilmo's own services, comma-separated: their client-credentials
+    # tokens may read counts (the console's dashboard asks the other services).
+    oidc_service_clients: ClientIds = ()
+    # Development only: a static bearer token that has every role. Off unless
+    # set; `make run` sets one. Never set it in production (docs/security.md).
+    development_token: Secret = None
 
     @field_validator("operations_port")
     @classmethod
@@ -110,20 +149,6 @@ class ServiceSettings(BaseSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
-
-# A key or token: optional in the settings class, so that tests can build
-# settings without one, and required by the service's command
-# (``require_secrets``) and by its wiring (``secret``).
-MIN_SECRET_LENGTH = 32
-
-
-def _long_enough(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
-    return value
-
-
-Secret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
 
 
 def require_secrets(settings: ServiceSettings, program: str, *names: str) -> None:
