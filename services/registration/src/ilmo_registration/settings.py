@@ -48,6 +48,12 @@ class RegistrationSettings(ServiceSettings):
     mongodb_database: str = "ilmo_registration"
     admin_token: SecretStr | None = Field(default=None, min_length=16)
     manage_link_secret: Secret = None
+    # The console's client at the OpenID Connect provider (ILMO_OIDC_ISSUER):
+    # people sign in with the authorization code flow and PKCE, and the
+    # dashboard asks the other services for counts with this client's
+    # client-credentials tokens (docs/operations.md, "Connecting an identity provider").
+    oidc_client_id: str | None = Field(default=None, min_length=1, max_length=255)
+    oidc_client_secret: SecretStr | None = None
     # Where clients reach this service; used for Location headers.
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
 
