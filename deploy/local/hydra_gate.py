@@ -30,7 +30,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 # Hop-by-hop headers, and those httpx recomputes for the body it passes on.
@@ -41,13 +41,16 @@ _NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "con
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_gate(upstreams: Mapping[int, str]) -> Starlette:
+def create_gate(
+    upstreams: Mapping[int, str], transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
     """An app that passes each request to the upstream of the port it came in on.
 
     One lock for all ports: Hydra's public and admin ports share one database.
+    ``transport`` replaces the network, for tests.
     """
     lock = asyncio.Lock()
-    http = httpx.AsyncClient(timeout=30.0, follow_redirects=False)
+    http = httpx.AsyncClient(timeout=30.0, follow_redirects=False, transport=transport)
 
     async def forward(request: Request) -> Response:
         upstream = upstreams[request.scope["server"][1]]
@@ -64,8 +67,11 @@ def create_gate(upstreams: Mapping[int, str]) -> Starlette:
             headers=headers,
             content=body,
         )
-        async with lock:
-            answer = await http.send(outgoing)
+        try:
+            async with lock:
+                answer = await http.send(outgoing)
+        except httpx.HTTPError as error:
+            return PlainTextResponse(f"Hydra does not answer at {upstream}: {error!r}", 502)
         returned = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in answer.headers.multi_items()
