@@ -132,7 +132,7 @@ async def register_client(
         "client_name": "Ilmo test client",
         "grant_types": list(grant_types),
         "response_types": ["code"],
-        "scope": "openid offline_access",
+        "scope": "openid offline_access offline profile",
         "redirect_uris": list(redirect_uris),
         "post_logout_redirect_uris": list(post_logout_redirect_uris),
         "audience": list(audience),
