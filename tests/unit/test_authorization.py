@@ -7,6 +7,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import FastAPI
+from structlog.testing import capture_logs
 
 from ilmo_shared.access import Permission, Principal
 from ilmo_shared.http.problems import PROBLEM_JSON, install_problem_handlers
@@ -60,7 +61,10 @@ async def test_no_token_is_401_with_a_bearer_challenge_in_the_callers_language()
 
 async def test_a_bad_token_is_401_invalid_token_and_never_echoed() -> None:
     token = PROVIDER.token(aud=["elsewhere"])
-    answer = await _call("POST", "/things", {"Authorization": f"Bearer {token}"})
+    with capture_logs() as logged:
+        answer = await _call("POST", "/things", {"Authorization": f"Bearer {token}"})
+    assert [entry["reason"] for entry in logged if entry["event"] == "token_refused"]
+    assert token.split(".")[1] not in str(logged)
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"] == 'Bearer realm="ilmo", error="invalid_token"'
     assert token not in answer.text

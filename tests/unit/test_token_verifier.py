@@ -8,6 +8,7 @@ import hmac
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from ilmo_shared.access import DEVELOPMENT_ROLES, Kind, Role
 from ilmo_shared.identity import REFETCH_INTERVAL_SECONDS, InvalidToken, TokenVerifier
@@ -188,3 +189,25 @@ async def test_claims_of_an_id_token_for_the_consoles_client(provider: TestProvi
         await verifier.claims(token, audience=AUDIENCE)
     with pytest.raises(InvalidToken):
         await verifier.claims(DEVELOPMENT_TOKEN, audience=AUDIENCE)
+
+
+def test_the_start_says_what_is_accepted_and_warns_of_the_development_token(
+    provider: TestProvider,
+) -> None:
+    with capture_logs() as closed:
+        verifier_for(provider, issuer=None, development_token=None).announce()
+    assert [entry["event"] for entry in closed] == ["admin_api_closed"]
+    assert closed[0]["log_level"] == "warning"
+    with capture_logs() as development:
+        verifier_for(provider).announce()
+    events = {entry["event"]: entry["log_level"] for entry in development}
+    assert events == {"development_token_accepted": "warning", "tokens_accepted": "info"}
+    assert DEVELOPMENT_TOKEN not in str(development)
+
+
+async def test_a_refused_token_is_never_logged(provider: TestProvider) -> None:
+    token = provider.token(exp=1)
+    with capture_logs() as logged:
+        await refused(verifier_for(provider), token)
+    assert token not in str(logged)
+    assert token.split(".")[1] not in str(logged)
