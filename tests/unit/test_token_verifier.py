@@ -11,7 +11,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from ilmo_shared.access import DEVELOPMENT_ROLES, Kind, Role
-from ilmo_shared.identity import REFETCH_INTERVAL_SECONDS, InvalidToken, TokenVerifier
+from ilmo_shared.identity import (
+    COLD_RETRY_SECONDS,
+    REFETCH_INTERVAL_SECONDS,
+    InvalidToken,
+    TokenVerifier,
+)
 from tests.support.signer import AUDIENCE, TestProvider, unsigned
 
 DEVELOPMENT_TOKEN = "development-token-0123456789abcdef0123"
@@ -159,8 +164,14 @@ async def test_cached_keys_still_verify_while_the_provider_is_down() -> None:
     await verifier.principal(provider.token())
     provider.down = True
     assert (await verifier.principal(provider.token())).subject == "person-1"
-    cold = verifier_for(provider)
+    clock = Clock()
+    cold = verifier_for(provider, monotonic=clock)
     assert "unavailable" in await refused(cold, provider.token())
+    provider.down = False
+    # Without any keys it asks again soon, not only every 30 s.
+    assert "unavailable" in await refused(cold, provider.token())
+    clock.seconds += COLD_RETRY_SECONDS
+    assert (await cold.principal(provider.token())).subject == "person-1"
 
 
 async def test_the_development_token_stands_for_every_role(provider: TestProvider) -> None:

@@ -71,8 +71,10 @@ ALGORITHMS = (
 # Clock skew tolerated for ``nbf`` and ``iat`` (a token from a provider whose
 # clock runs ahead). ``exp`` gets none: an expired token is expired.
 LEEWAY_SECONDS = 30
-# Asking the provider again for its keys, on a token with an unknown ``kid``.
+# Asking the provider again for its keys, on a token with an unknown ``kid``;
+# sooner while none could be fetched yet (no token can verify until then).
 REFETCH_INTERVAL_SECONDS = 30.0
+COLD_RETRY_SECONDS = 5.0
 FETCH_TIMEOUT_SECONDS = 5.0
 REALM = "ilmo"
 DEVELOPMENT_SUBJECT = "development"
@@ -129,7 +131,8 @@ class ProviderKeys:
     def _may_fetch(self) -> bool:
         if self._fetched_at is None:
             return True
-        return self._monotonic() - self._fetched_at >= REFETCH_INTERVAL_SECONDS
+        interval = REFETCH_INTERVAL_SECONDS if self._cached else COLD_RETRY_SECONDS
+        return self._monotonic() - self._fetched_at >= interval
 
     async def _fetch(self) -> None:
         self._fetched_at = self._monotonic()
