@@ -159,7 +159,7 @@ class ConsoleSessions:
         if self._expired(document, now):
             await self.store.delete(key)
             return None
-        if now - _aware(document["seen_at"]) >= _TOUCH_EVERY:
+        if now - aware(document["seen_at"]) >= _TOUCH_EVERY:
             await self.store.touch(key, now)
         return _session(document)
 
@@ -177,7 +177,7 @@ class ConsoleSessions:
         )
 
     def _expired(self, document: Document, now: datetime) -> bool:
-        created, seen = _aware(document["created_at"]), _aware(document["seen_at"])
+        created, seen = aware(document["created_at"]), aware(document["seen_at"])
         return now - created >= self.policy.absolute or now - seen >= self.policy.idle
 
     def signed_in(self) -> Any:
@@ -303,6 +303,6 @@ def _session(document: Document) -> ConsoleSession:
     return ConsoleSession(principal, document["csrf_token"], document.get("id_token"))
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """MongoDB gives naive UTC datetimes back unless the client is told otherwise."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
