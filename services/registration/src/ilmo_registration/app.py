@@ -15,12 +15,14 @@ from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.events import events_router
 from ilmo_registration.console.pages import refusal
+from ilmo_registration.console.provider import Provider
 from ilmo_registration.console.session import (
     ConsoleAnswer,
     ConsoleSessions,
     SessionPolicy,
     answer,
 )
+from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
@@ -62,6 +64,24 @@ class Pages(PageErrors):
 
     def serves(self, request: Request) -> bool:
         return request.url.path in ("/", "/console") or super().serves(request)
+
+
+def console_provider(settings: RegistrationSettings) -> Provider | None:
+    """The console's client at the identity provider; None until all three settings are given."""
+    issuer, client_id, client_secret = (
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        settings.oidc_client_secret,
+    )
+    if issuer is None or client_id is None or client_secret is None:
+        return None
+    return Provider(
+        str(issuer),
+        client_id,
+        client_secret.get_secret_value(),
+        audience=settings.oidc_audience,
+        scope=settings.oidc_console_scope,
+    )
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -130,7 +150,13 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     FormTokens.from_secret(secret(settings, "manage_link_secret")),
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
-                events_router(usecases, sessions),
+                sign_in_router(
+                    sessions,
+                    console_provider(settings),
+                    authorization.verifier,
+                    public_url=settings.public_url(""),
+                ),
+                events_router(usecases, sessions, audit),
             ],
             prepare_storage=prepare_storage,
             workers=[

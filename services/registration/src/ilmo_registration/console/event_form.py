@@ -570,3 +570,75 @@ def inputs(form: EventForm) -> dict[str, str]:
             texts(f"{path}.talks.{number}.title", talk.title)
             speakers(f"{path}.talks.{number}.speakers", talk.speakers)
     return sent
+
+
+# ------------------------------------------------------------------- labels
+
+# What each input is called on the page (and in the error summary): English message ids.
+LABELS: Mapping[str, str] = {
+    "id": _("Address of the event's page"),
+    "title": _("Title"),
+    "description": _("Description"),
+    "starts_at": _("Starts"),
+    "ends_at": _("Ends"),
+    "timezone": _("Time zone"),
+    "venue.name": _("Name of the venue"),
+    "venue.address": _("Street address"),
+    "venue.arrival_instructions": _("Arrival instructions"),
+    "in_person_capacity": _("Seats on site"),
+    "registration_opens_at": _("Registration opens"),
+    "registration_closes_at": _("Registration closes"),
+    "stream_url": _("Address of the stream"),
+    "stream_opens_minutes_before": _("Stream links open, minutes before the start"),
+    "stream_closes_minutes_after": _("Stream links close, minutes after the end"),
+    "published": _("Published"),
+    "organiser.name": _("Organiser"),
+    "organiser.email": _("Organiser's email address"),
+    "organiser.phone": _("Organiser's phone number"),
+    "retention_days": _("Personal data kept, days after the event"),
+    "email_confirmation": _("Registrants confirm their email address"),
+    "privacy_notice": _("Privacy notice of this event"),
+}
+# The parts of a nested path: a row of a repeating group, a field of it, a language.
+ROW_LABELS: Mapping[str, str] = {
+    "agenda": _("Agenda block %(n)s"),
+    "talks": _("talk %(n)s"),
+    "speakers": _("speaker %(n)s"),
+    "target_groups": _("Target group %(n)s"),
+}
+PART_LABELS: Mapping[str, str] = {
+    "starts_at": _("starts"),
+    "ends_at": _("ends"),
+    "title": _("title"),
+    "name": _("name"),
+    "organisation": _("organisation"),
+    "fi": _("in Finnish"),
+    "sv": _("in Swedish"),
+    "en": _("in English"),
+}
+
+JOB_TITLE = _("job title")
+
+
+def label_parts(path: str) -> list[tuple[str, dict[str, object]]]:
+    """What an input is called, as message ids with values: ``Agenda block 2, talk 1, title``."""
+    parts = path.split(".")
+    for length in (2, 1):
+        head = ".".join(parts[:length])
+        if head in LABELS:
+            found: list[tuple[str, dict[str, object]]] = [(LABELS[head], {})]
+            return found + [(PART_LABELS.get(p, p), {}) for p in parts[length:]]
+    named: list[tuple[str, dict[str, object]]] = []
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        if part in ROW_LABELS and index + 1 < len(parts) and parts[index + 1].isdigit():
+            named.append((ROW_LABELS[part], {"n": int(parts[index + 1]) + 1}))
+            index += 2
+            continue
+        speaker = index >= 2 and parts[index - 2] == "speakers"
+        named.append(
+            (JOB_TITLE if speaker and part == "title" else PART_LABELS.get(part, part), {})
+        )
+        index += 1
+    return named

@@ -19,7 +19,6 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-SCOPE = "openid profile"
 TIMEOUT_SECONDS = 10.0
 
 
@@ -68,12 +67,14 @@ class Provider:
         client_secret: str,
         *,
         audience: str,
+        scope: str = "openid",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer
         self.client_id = client_id
         self._secret = client_secret
         self.audience = audience
+        self.scope = scope
         self._transport = transport
         self._endpoints: Endpoints | None = None
 
@@ -102,7 +103,7 @@ class Provider:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri,
-            "scope": SCOPE,
+            "scope": self.scope,
             "state": attempt.state,
             "nonce": attempt.nonce,
             "code_challenge": create_s256_code_challenge(attempt.verifier),

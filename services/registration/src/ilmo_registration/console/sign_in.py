@@ -22,8 +22,9 @@ own session and comes back to ``GET /console/signed-out``.
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Annotated, Protocol
+from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -43,6 +44,9 @@ from ilmo_registration.rendering import PAGE_HEADERS
 from ilmo_shared.access import Kind, Principal
 from ilmo_shared.http.problems import ProblemRoute
 from ilmo_shared.i18n import _
+from ilmo_shared.identity import InvalidToken, TokenVerifier
+
+log = structlog.get_logger(__name__)
 
 SIGN_IN_COOKIE = "ilmo_console_sign_in"
 # Time enough to type a password and answer a second factor; then start again.
@@ -72,14 +76,6 @@ SIGNED_OUT_TEXT = _(
     "Your session in the Ilmo console has ended. Close the browser on a shared computer."
 )
 SIGN_IN_AGAIN = _("Sign in again")
-
-
-class TokenVerifier(Protocol):
-    """What the sign-in needs of ``ilmo_shared.identity.TokenVerifier``."""
-
-    async def principal(self, token: str, *, audience: str | None = None) -> Principal: ...
-
-    async def claims(self, token: str, *, audience: str) -> dict[str, object]: ...
 
 
 class SignInRefused(Exception):  # noqa: N818 (what happened, as the page says it)
@@ -222,11 +218,14 @@ async def _verified(
     try:
         identity = await verifier.claims(tokens.id_token, audience=provider.client_id)
         principal = await verifier.principal(tokens.access_token, audience=provider.audience)
-    except Exception as error:  # InvalidToken: what is wrong goes to the log, not the page
-        raise SignInRefused(type(error).__name__) from None
+    except InvalidToken as invalid:
+        log.warning("console_sign_in_refused", reason=invalid.reason)
+        raise SignInRefused(invalid.reason) from None
     if identity.get("nonce") != attempt.nonce or identity.get("sub") != principal.subject:
+        log.warning("console_sign_in_refused", reason="nonce or subject")
         raise SignInRefused("nonce or subject")
     if principal.kind is not Kind.PERSON:
+        log.warning("console_sign_in_refused", reason="not a person", kind=principal.kind.value)
         raise SignInRefused("not a person")
     return principal, tokens.id_token
 
