@@ -84,6 +84,15 @@ def console_provider(settings: RegistrationSettings) -> Provider | None:
     )
 
 
+def provider_origin(settings: RegistrationSettings) -> str | None:
+    issuer = settings.oidc_issuer
+    if issuer is None:
+        return None
+    default = {"http": 80, "https": 443}.get(issuer.scheme)
+    port = f":{issuer.port}" if issuer.port not in (None, default) else ""
+    return f"{issuer.scheme}://{issuer.host}{port}"
+
+
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
     manage_links = ManageLinks(secret(settings, "manage_link_secret"))
     infrastructure = Infrastructure.create(SERVICE, settings)
@@ -172,4 +181,6 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     )
     # A console dependency's own answer (a redirect to sign in, a refusal page).
     app.add_exception_handler(ConsoleAnswer, answer)
+    # Where the sign-out form's redirect leads (console.pages.content_security_policy).
+    app.state.console_provider_origin = provider_origin(settings)
     return app
