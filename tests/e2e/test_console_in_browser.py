@@ -17,14 +17,14 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Page, expect
 
 from ilmo_registration.console.event_form import inputs, of_spec
 from ilmo_registration.schemas import EventCreate
 from tests.support.browser import PageOpener, assert_accessible
-from tests.support.identity import Client, IdentityProvider, register_client
+from tests.support.console import console_client, return_to, sign_in_at_provider
+from tests.support.identity import IdentityProvider
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import running_services
 from tests.support.registration import unique_id
@@ -38,40 +38,11 @@ async def console_url(
     infrastructure: IsolatedInfrastructure, identity: IdentityProvider
 ) -> AsyncIterator[str]:
     """The registration service as a process, its console's client registered at the provider."""
-    client = await register_client(identity)
-    environment = {
-        "ILMO_OIDC_ISSUER": identity.issuer,
-        "ILMO_OIDC_CLIENT_ID": client.client_id,
-        "ILMO_OIDC_CLIENT_SECRET": client.client_secret,
-    }
+    client, environment = await console_client(identity)
     with running_services(infrastructure, ("registration",), environment) as services:
         url = services["registration"].url
         await return_to(identity, client, url)
         yield url
-
-
-async def return_to(identity: IdentityProvider, client: Client, url: str) -> None:
-    """Let the provider send people back to the console at ``url`` (known once it started)."""
-    patch = [
-        {"op": "replace", "path": "/redirect_uris", "value": [f"{url}/console/signed-in"]},
-        {
-            "op": "replace",
-            "path": "/post_logout_redirect_uris",
-            "value": [f"{url}/console/signed-out"],
-        },
-    ]
-    async with httpx.AsyncClient(timeout=15) as http:
-        answer = await http.patch(
-            f"{identity.admin_url}/admin/clients/{client.client_id}", json=patch
-        )
-    assert answer.status_code == 200, answer.text
-
-
-async def sign_in(page: Page, identity: IdentityProvider, username: str) -> None:
-    """At the provider's login page: fill it in and send it, as a person does."""
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(identity.password)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 def seminar_inputs(event_id: str) -> dict[str, str]:
@@ -88,7 +59,7 @@ async def test_an_organiser_creates_publishes_and_signs_out(
     console_url: str, identity: IdentityProvider, page_at: PageOpener
 ) -> None:
     page = await page_at(f"{console_url}/console?lang=en", width=DESKTOP, language="en")
-    await sign_in(page, identity, "organiser")
+    await sign_in_at_provider(page, identity, "organiser")
     await expect(page.get_by_role("heading", level=1, name="Events")).to_be_visible()
     await expect(page.get_by_text("Signed in as")).to_contain_text("Organiser")
     await assert_accessible(page, "the console's list of events")
@@ -152,7 +123,7 @@ async def test_the_form_can_be_completed_with_the_keyboard(
     console_url: str, identity: IdentityProvider, page_at: PageOpener
 ) -> None:
     page = await page_at(f"{console_url}/console/events/new?lang=en", width=DESKTOP, language="en")
-    await sign_in(page, identity, "organiser")
+    await sign_in_at_provider(page, identity, "organiser")
     await expect(page.get_by_role("heading", level=1, name="New event")).to_be_visible()
 
     order = []
@@ -178,7 +149,7 @@ async def test_a_viewer_is_refused_the_form_and_a_forged_change(
     organiser = await page_at(
         f"{console_url}/console/events/new?lang=en", width=DESKTOP, language="en"
     )
-    await sign_in(organiser, identity, "organiser")
+    await sign_in_at_provider(organiser, identity, "organiser")
     event_id = unique_id("viewed")
     for name, value in seminar_inputs(event_id).items():
         if not name.startswith(("agenda.", "target_groups.", "privacy_notice.")) and name not in (
@@ -193,7 +164,7 @@ async def test_a_viewer_is_refused_the_form_and_a_forged_change(
     viewer = await page_at(
         f"{console_url}/console/events/{event_id}?lang=en", width=390, language="en"
     )
-    await sign_in(viewer, identity, "viewer")
+    await sign_in_at_provider(viewer, identity, "viewer")
     await expect(viewer.get_by_role("heading", level=1)).to_be_visible()
     await expect(viewer.get_by_role("link", name="Edit the event")).to_have_count(0)
     token = await viewer.locator('input[name="csrf_token"]').first.get_attribute("value")

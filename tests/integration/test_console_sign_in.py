@@ -8,6 +8,7 @@ login page), driven over HTTP as a browser would.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,8 +17,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ilmo_registration.storage.console_sessions import SESSION_COLLECTION
+from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
-from tests.support.console import csrf_token_in
+from tests.support.console import csrf_token_in, signed_in
 from tests.support.identity import Client, IdentityProvider, authorize, register_client
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.registration import MovableClock, running_registration
@@ -183,3 +185,19 @@ async def test_the_return_address_is_only_ever_a_console_page(
     callback, _session = await signed_in_as(console, identity, "viewer", "https://evil.example/")
 
     assert callback.headers["location"] == "/console"
+
+
+async def test_a_sign_in_clears_sessions_that_expired_unseen(
+    console: httpx.AsyncClient,
+    identity: IdentityProvider,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+) -> None:
+    forgotten = await signed_in(mongo, infrastructure, Role.VIEWER, now=clock.now)
+    clock.now += timedelta(minutes=31)
+
+    await signed_in_as(console, identity, "viewer", "/console")
+
+    sessions = mongo[infrastructure.database_name("registration")][SESSION_COLLECTION]
+    assert await sessions.find_one({"_id": forgotten.digest}) is None

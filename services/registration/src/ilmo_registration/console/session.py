@@ -135,6 +135,8 @@ class ConsoleSessions:
         value = secrets.token_urlsafe(32)
         now = self.clock()
         session = ConsoleSession(principal, secrets.token_urlsafe(32), id_token)
+        # Sessions nobody presented again since they expired go now; the database keeps no pile.
+        await self.store.delete_older(now - self.policy.absolute, now - self.policy.idle)
         await self.store.create(digest(value), _document(session, now))
         response.set_cookie(
             self.policy.cookie,

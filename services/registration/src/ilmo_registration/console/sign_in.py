@@ -114,6 +114,7 @@ def sign_in_router(
         except ProviderUnavailable:
             return message(request, UNAVAILABLE, [UNAVAILABLE_TEXT], status=502, link=again)
         value = Attempt.new().state  # the cookie's own random value
+        await sessions.store.delete_sign_ins_before(sessions.clock() - ATTEMPT_LIFETIME)
         await sessions.store.begin_sign_in(
             digest(value),
             {
