@@ -92,7 +92,7 @@ async def test_an_organiser_signs_in_and_lands_on_the_page_asked_for(
     assert f"{location.scheme}://{location.netloc}/" == identity.issuer
     assert asked["code_challenge_method"] == ["S256"]
     assert asked["audience"] == ["ilmo"]
-    assert asked["scope"] == ["openid"]
+    assert asked["scope"] == ["openid profile"]
 
     callback, session = await signed_in_as(console, identity, "organiser", "/console/events/new")
 

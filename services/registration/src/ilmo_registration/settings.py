@@ -55,11 +55,13 @@ class RegistrationSettings(ServiceSettings):
     # client-credentials tokens (docs/operations.md, "Connecting an identity provider").
     oidc_client_id: str | None = Field(default=None, min_length=1, max_length=255)
     oidc_client_secret: SecretStr | None = None
-    # The scopes the console asks for when a person signs in. "openid" is
-    # enough for Ilmo: the name and roles are read from the access token
-    # (ILMO_OIDC_ROLES_CLAIM); add e.g. "profile" where a provider puts the
-    # name there only then, and allows the console's client that scope.
-    oidc_console_scope: str = Field(default="openid", pattern=r"^openid( [A-Za-z0-9_.:/-]+)*$")
+    # The scopes the console asks for when a person signs in (the provider
+    # must allow its client them). The name and roles are read from the
+    # access token (ILMO_OIDC_ROLES_CLAIM); "profile" is what most providers
+    # want before they put a person's name in the tokens.
+    oidc_console_scope: str = Field(
+        default="openid profile", pattern=r"^openid( [A-Za-z0-9_.:/-]+)*$"
+    )
     # The console's sessions (docs/security.md, "The console's sessions"): a
     # session ends after this long without a request, and this long after
     # sign-in whatever happens.

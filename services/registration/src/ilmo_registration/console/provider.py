@@ -67,7 +67,7 @@ class Provider:
         client_secret: str,
         *,
         audience: str,
-        scope: str = "openid",
+        scope: str = "openid profile",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer
