@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ilmo_event_contracts import Language
 from ilmo_registration.catalogue import EventSpec
 from ilmo_registration.console.event_form import (
     ENTER_NUMBER,
@@ -22,6 +23,8 @@ from ilmo_registration.privacy import notice
 from ilmo_registration.schemas import EventCreate
 from tests.support.registration import event_payload
 from tests.support.sample_event import sample_event_script
+
+LANGUAGES = (Language.FI, Language.SV, Language.EN)
 
 
 def sample() -> dict[str, Any]:
@@ -54,12 +57,7 @@ def spec_of(body: dict[str, Any]) -> EventSpec:
 def test_every_field_of_the_sample_seminar_comes_back_from_the_form_unchanged() -> None:
     spec = spec_of(every_field())
     texts = {"fi": "Tietosuoja", "sv": "Dataskydd", "en": "Privacy"}
-    in_force = notice(
-        {
-            language: text
-            for language, text in zip(list(notice_languages()), texts.values(), strict=True)
-        }
-    )
+    in_force = notice(dict(zip(LANGUAGES, texts.values(), strict=True)))
     form = of_spec(spec, "yhteiset-tyoymparistot", in_force)
 
     sent_back = read(inputs(form))
@@ -70,13 +68,7 @@ def test_every_field_of_the_sample_seminar_comes_back_from_the_form_unchanged() 
     assert checked.event.id == "yhteiset-tyoymparistot"
     assert checked.event.to_spec() == spec
     assert checked.notice is not None
-    assert [checked.notice[language] for language in notice_languages()] == list(texts.values())
-
-
-def notice_languages() -> tuple[Any, ...]:
-    from ilmo_event_contracts import Language
-
-    return (Language.FI, Language.SV, Language.EN)
+    assert [checked.notice[language] for language in LANGUAGES] == list(texts.values())
 
 
 def test_times_are_typed_in_the_events_own_zone() -> None:
@@ -164,3 +156,10 @@ def test_blank_rows_are_dropped_and_unknown_actions_change_nothing() -> None:
 
     assert sent_back.target_groups == []
     assert sent_back.agenda == []
+
+
+def test_the_errors_come_in_the_order_of_the_page() -> None:
+    fields = [error.field for error in check(EventForm()).errors]
+
+    assert fields.index("title.fi") < fields.index("starts_at") < fields.index("venue.name.fi")
+    assert fields.index("venue.name.fi") < fields.index("organiser.email")

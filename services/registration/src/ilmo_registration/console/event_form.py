@@ -321,7 +321,7 @@ def check(form: EventForm) -> Checked:
         errors += [_pydantic_error(error) for error in invalid.errors()]
     if event is not None and not errors:
         errors += [FormError(v.field, v.message, v.values) for v in violations(event.to_spec())]
-    errors = _first_per_field(errors)
+    errors = sorted(_first_per_field(errors), key=lambda error: _place(error.field))
     return Checked(event if not errors else None, notice if not errors else None, errors)
 
 
@@ -448,6 +448,38 @@ def _pydantic_error(error: Mapping[str, Any]) -> FormError:
         # Ilmo's own validators raise with a message id of the catalogue.
         return FormError(path, str(context["error"]))
     return FormError(path, _PYDANTIC_MESSAGES.get(kind, _("check this value")))
+
+
+# The inputs in the order the page shows them (by their first part): the summary follows it.
+PAGE_ORDER = (
+    "title",
+    "description",
+    "id",
+    "target_groups",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "registration_opens_at",
+    "registration_closes_at",
+    "email_confirmation",
+    "published",
+    "venue",
+    "in_person_capacity",
+    "stream_url",
+    "stream_opens_minutes_before",
+    "stream_closes_minutes_after",
+    "agenda",
+    "organiser",
+    "retention_days",
+    "privacy_notice",
+)
+
+
+def _place(path: str) -> tuple[int, ...]:
+    """Where the input of ``path`` is on the page: by section, then by row numbers."""
+    head, *rest = path.split(".")
+    rank = PAGE_ORDER.index(head) if head in PAGE_ORDER else len(PAGE_ORDER)
+    return (rank, *(int(part) for part in rest if part.isdigit()))
 
 
 def _first_per_field(errors: list[FormError]) -> list[FormError]:
