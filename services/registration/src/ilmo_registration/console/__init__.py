@@ -33,6 +33,9 @@ How it fits together:
       <form method="post" action="...">{{ csrf_field() }} ... </form>
 
   ``message`` is a page that says one thing; ``text`` translates a message.
+  The stylesheet's console part (``static/ilmo.css``) has ``table.data``
+  for lists (``table.data.stack`` with ``data-label`` on each ``td``: cards
+  on a phone), ``.tag``, ``.page-heading`` and ``.actions``.
 - ``events``: the list of events, an event, and its form
   (``event_form``: form fields to and from the JSON API's ``EventCreate``).
 
