@@ -140,6 +140,9 @@ async def test_publishing_asks_first_then_publishes(
     draft = await create_event(client, now=clock.now, published=False)
     organiser = await signed_in(mongo, infrastructure, Role.ORGANISER, now=clock.now)
     assert (await client.get(f"/events/{draft['id']}")).status_code == 404
+    shown = await client.get(f"/console/events/{draft['id']}?lang=en", headers=organiser.headers)
+    assert shown.status_code == 200  # a draft, as it would look published
+    assert "Draft" in shown.text
 
     published = await form_post(client, organiser, f"/console/events/{draft['id']}/publish", {})
 

@@ -35,19 +35,13 @@ from ilmo_registration.console import event_form
 from ilmo_registration.console.event_form import EventForm, FormError
 from ilmo_registration.console.pages import console_page, language_of, message, text
 from ilmo_registration.console.session import ConsoleSessions, submitted_form
-from ilmo_registration.domain import (
-    EventExists,
-    InvalidEvent,
-    NotFound,
-    registration_window,
-    seat_outlook,
-)
+from ilmo_registration.domain import EventExists, InvalidEvent, NotFound
 from ilmo_registration.event_views import event_page, summary, when
 from ilmo_registration.pages import Link
 from ilmo_registration.privacy import DEFAULT_NOTICE, PrivacyNotice
 from ilmo_registration.rendering import redirect
 from ilmo_registration.storage import StoredEvent
-from ilmo_registration.usecases import EventOutlook, UseCases
+from ilmo_registration.usecases import UseCases
 from ilmo_shared.access import Permission, Principal
 from ilmo_shared.http.problems import ProblemRoute
 from ilmo_shared.i18n import _, translate
@@ -149,11 +143,11 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
         event_id: str, request: Request, principal: Annotated[Principal, reader]
     ) -> Response:
         try:
-            stored = await usecases.show_event(event_id, admin=True)
+            outlook = await usecases.event_outlook(event_id, admin=True)
         except NotFound:
             return _not_found(request)
+        stored = outlook.event
         language = language_of(request)
-        outlook = await _outlook(usecases, stored)
         return console_page(
             request,
             "console/event.html",
@@ -300,19 +294,6 @@ def _publishing_routes(
         if before.spec.published is not published:
             await audit.record(principal, action, event_id=event_id)
         return redirect(f"/console/events/{event_id}")
-
-
-async def _outlook(usecases: UseCases, stored: StoredEvent) -> EventOutlook:
-    """What the public sees of the event now (a draft as it would be seen)."""
-    now = usecases.now()
-    spec = stored.spec
-    holding = await usecases.registrations.on_site_holding(stored.id)
-    return EventOutlook(
-        event=stored,
-        window=registration_window(spec.registration_opens_at, spec.registration_closes_at, now),
-        seats=seat_outlook(spec.in_person_capacity, holding),
-        over=now >= spec.ends_at,
-    )
 
 
 def _own(notice: PrivacyNotice) -> PrivacyNotice | None:
