@@ -163,3 +163,9 @@ def test_the_errors_come_in_the_order_of_the_page() -> None:
 
     assert fields.index("title.fi") < fields.index("starts_at") < fields.index("venue.name.fi")
     assert fields.index("venue.name.fi") < fields.index("organiser.email")
+
+
+def test_an_id_that_is_a_console_address_is_refused() -> None:
+    form = of_spec(spec_of(every_field()), "new")
+
+    assert [error.field for error in check(form).errors] == ["id"]

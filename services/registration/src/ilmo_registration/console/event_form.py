@@ -169,6 +169,8 @@ NUMBERS = (
     "retention_days",
 )
 CHECKBOXES = ("published", "email_confirmation")
+# Ids that would be the console's own addresses (/console/events/new).
+RESERVED_IDS = frozenset({"new"})
 ENTER_TIME = _("enter a date and time")
 ENTER_NUMBER = _("enter a whole number")
 Row = TypeVar("Row")
@@ -319,6 +321,8 @@ def check(form: EventForm) -> Checked:
         event = EventCreate.model_validate(body)
     except ValidationError as invalid:
         errors += [_pydantic_error(error) for error in invalid.errors()]
+    if event is not None and event.id in RESERVED_IDS:
+        errors.append(FormError("id", _("this address is taken by another event")))
     if event is not None and not errors:
         errors += [FormError(v.field, v.message, v.values) for v in violations(event.to_spec())]
     errors = sorted(_first_per_field(errors), key=lambda error: _place(error.field))
