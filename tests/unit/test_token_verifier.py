@@ -8,9 +8,15 @@ import hmac
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from ilmo_shared.access import DEVELOPMENT_ROLES, Kind, Role
-from ilmo_shared.identity import REFETCH_INTERVAL_SECONDS, InvalidToken, TokenVerifier
+from ilmo_shared.identity import (
+    COLD_RETRY_SECONDS,
+    REFETCH_INTERVAL_SECONDS,
+    InvalidToken,
+    TokenVerifier,
+)
 from tests.support.signer import AUDIENCE, TestProvider, unsigned
 
 DEVELOPMENT_TOKEN = "development-token-0123456789abcdef0123"
@@ -158,8 +164,14 @@ async def test_cached_keys_still_verify_while_the_provider_is_down() -> None:
     await verifier.principal(provider.token())
     provider.down = True
     assert (await verifier.principal(provider.token())).subject == "person-1"
-    cold = verifier_for(provider)
+    clock = Clock()
+    cold = verifier_for(provider, monotonic=clock)
     assert "unavailable" in await refused(cold, provider.token())
+    provider.down = False
+    # Without any keys it asks again soon, not only every 30 s.
+    assert "unavailable" in await refused(cold, provider.token())
+    clock.seconds += COLD_RETRY_SECONDS
+    assert (await cold.principal(provider.token())).subject == "person-1"
 
 
 async def test_the_development_token_stands_for_every_role(provider: TestProvider) -> None:
@@ -188,3 +200,25 @@ async def test_claims_of_an_id_token_for_the_consoles_client(provider: TestProvi
         await verifier.claims(token, audience=AUDIENCE)
     with pytest.raises(InvalidToken):
         await verifier.claims(DEVELOPMENT_TOKEN, audience=AUDIENCE)
+
+
+def test_the_start_says_what_is_accepted_and_warns_of_the_development_token(
+    provider: TestProvider,
+) -> None:
+    with capture_logs() as closed:
+        verifier_for(provider, issuer=None, development_token=None).announce()
+    assert [entry["event"] for entry in closed] == ["admin_api_closed"]
+    assert closed[0]["log_level"] == "warning"
+    with capture_logs() as development:
+        verifier_for(provider).announce()
+    events = {entry["event"]: entry["log_level"] for entry in development}
+    assert events == {"development_token_accepted": "warning", "tokens_accepted": "info"}
+    assert DEVELOPMENT_TOKEN not in str(development)
+
+
+async def test_a_refused_token_is_never_logged(provider: TestProvider) -> None:
+    token = provider.token(exp=1)
+    with capture_logs() as logged:
+        await refused(verifier_for(provider), token)
+    assert token not in str(logged)
+    assert token.split(".")[1] not in str(logged)

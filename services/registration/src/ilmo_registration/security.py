@@ -1,8 +1,11 @@
-"""Bearer tokens: the administrators' shared token and each registrant's manage tokens.
+"""Registrants' bearer tokens: each registration's manage token and its link tokens.
 
-Tokens are compared in constant time (``hmac.compare_digest``). A manage
-token is random (256 bits), handed out once in the 202 answer, and stored
-only as its SHA-256 digest, so a copy of the database cannot be used to
+Organisers, viewers and operators are not here: their tokens come from the
+identity provider and one dependency checks their roles
+(``ilmo_shared.identity.Authorization``). Tokens here are compared in
+constant time (``hmac.compare_digest``). A manage token is random (256
+bits), handed out once in the 202 answer, and stored only as its SHA-256
+digest, so a copy of the database cannot be used to
 change anybody's registration. A registration can also be managed with its
 link token, the one in the manage link of its emails: an HMAC of the
 registration id under ``ILMO_MANAGE_LINK_SECRET`` (``ilmo_shared.manage_links``),
@@ -20,18 +23,12 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from ilmo_shared.http.problems import unauthorized
 from ilmo_shared.manage_links import (
     is_confirmation_link_token,
     is_manage_link_token,
     manage_link_token,
 )
 
-admin_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="adminToken",
-    description="The administrators' token (ILMO_ADMIN_TOKEN).",
-)
 manage_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="manageToken",
@@ -39,37 +36,7 @@ manage_bearer = HTTPBearer(
     "token of the manage link in the registrant's emails.",
 )
 
-AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
 ManageCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(manage_bearer)]
-
-
-class AdminGuard:
-    """Checks the administrators' bearer token."""
-
-    def __init__(self, token: SecretStr) -> None:
-        self._token = token.get_secret_value().encode()
-
-    def matches(self, credentials: HTTPAuthorizationCredentials | None) -> bool:
-        if credentials is None:
-            return False
-        return hmac.compare_digest(credentials.credentials.encode(), self._token)
-
-    async def require(self, credentials: AdminCredentials) -> None:
-        """Dependency of admin routes: 401 unless the right token is presented."""
-        if not self.matches(credentials):
-            raise unauthorized()
-
-    async def optional(self, credentials: AdminCredentials) -> bool:
-        """Dependency of public routes that show more to admins.
-
-        No token: the public view (False). The right token: True. A wrong
-        token is a mistake worth telling: 401.
-        """
-        if credentials is None:
-            return False
-        if not self.matches(credentials):
-            raise unauthorized()
-        return True
 
 
 def new_manage_token() -> tuple[str, str]:
