@@ -131,8 +131,8 @@ async def save_empty_event(page: Page) -> None:
 
 async def add_agenda_rows(page: Page) -> None:
     """A block with a talk and a speaker, added with the form's own buttons."""
-    for _ in range(3):
-        await page.locator('button[value^="add:agenda"]').last.click()
+    for action in ("add:agenda", "add:agenda.0.talks", "add:agenda.0.talks.0.speakers"):
+        await page.locator(f'button[value="{action}"]').click()
         await page.wait_for_load_state()
 
 

@@ -152,7 +152,7 @@ def test_blank_rows_are_dropped_and_unknown_actions_change_nothing() -> None:
     assert apply(form, "add:nothing")[0] == form
     assert apply(form, "remove:agenda.x")[0] == form
 
-    sent_back = read(inputs(form))
+    sent_back = check(read(inputs(form))).form
 
     assert sent_back.target_groups == []
     assert sent_back.agenda == []
@@ -169,3 +169,19 @@ def test_an_id_that_is_a_console_address_is_refused() -> None:
     form = of_spec(spec_of(every_field()), "new")
 
     assert [error.field for error in check(form).errors] == ["id"]
+
+
+def test_a_row_left_blank_is_still_there_for_its_buttons() -> None:
+    form = of_spec(spec_of(every_field()))
+    form.target_groups.insert(0, Texts())  # added, not filled in yet
+    kept = form.target_groups[-1]
+
+    changed, _focus = apply(read(inputs(form)), "remove:target_groups.1")
+    with_talk, _focus = apply(
+        read(inputs(apply(EventForm(), "add:agenda")[0])), "add:agenda.0.talks"
+    )
+
+    assert changed.target_groups[0] == Texts()
+    assert changed.target_groups[-1] == kept
+    assert len(changed.target_groups) == len(form.target_groups) - 1
+    assert len(with_talk.agenda[0].talks) == 1

@@ -6,8 +6,9 @@ that what the JSON API's validation (``schemas.EventCreate``) and the
 catalogue's rules (``catalogue.violations``) say about a path is said next
 to the input of that name. Reading (``read``) gives an ``EventForm``: every
 value as typed, the repeating groups (agenda blocks, their talks, speakers,
-target groups) as lists with wholly blank rows dropped, so a path's index
-is the row's place on the page the person sees next. ``payload`` turns
+target groups) as lists in the page's order. ``check`` drops wholly blank
+rows first (``compacted``) and names errors by their place in what is left,
+which is the form the person sees next. ``payload`` turns
 the form into the dict ``EventCreate`` validates, times read as
 ``datetime-local`` values in the event's own zone; ``of_spec`` shows a
 stored event in the same inputs, times in its zone again.
@@ -180,7 +181,7 @@ Row = TypeVar("Row")
 
 
 def read(submitted: Mapping[str, str]) -> EventForm:
-    """The form as submitted; wholly blank rows of the repeating groups are dropped."""
+    """The form as submitted, every row as the page showed it (``compacted`` drops blank ones)."""
     values: dict[str, Any] = {}
     for item in fields(EventForm):
         path = PATHS.get(item.name, item.name)
@@ -189,11 +190,9 @@ def read(submitted: Mapping[str, str]) -> EventForm:
         elif item.type == "Texts":
             values[item.name] = _texts(submitted, path)
         elif item.name == "agenda":
-            blocks = _rows(submitted, "agenda", _block)
-            values[item.name] = [block for block in blocks if not block.blank]
+            values[item.name] = _rows(submitted, "agenda", _block)
         elif item.name == "target_groups":
-            groups = _rows(submitted, "target_groups", _texts)
-            values[item.name] = [group for group in groups if not group.blank]
+            values[item.name] = _rows(submitted, "target_groups", _texts)
         else:
             values[item.name] = submitted.get(path, "")
     return EventForm(**values)
@@ -220,8 +219,7 @@ def _rows(
 
 
 def _speakers(submitted: Mapping[str, str], prefix: str) -> list[SpeakerForm]:
-    speakers = _rows(submitted, f"{prefix}.speakers", _speaker)
-    return [speaker for speaker in speakers if not speaker.blank]
+    return _rows(submitted, f"{prefix}.speakers", _speaker)
 
 
 def _speaker(submitted: Mapping[str, str], path: str) -> SpeakerForm:
@@ -237,7 +235,7 @@ def _talk(submitted: Mapping[str, str], path: str) -> TalkForm:
 
 
 def _block(submitted: Mapping[str, str], path: str) -> BlockForm:
-    talks = [talk for talk in _rows(submitted, f"{path}.talks", _talk) if not talk.blank]
+    talks = _rows(submitted, f"{path}.talks", _talk)
     return BlockForm(
         submitted.get(f"{path}.starts_at", ""),
         submitted.get(f"{path}.ends_at", ""),
@@ -245,6 +243,19 @@ def _block(submitted: Mapping[str, str], path: str) -> BlockForm:
         _speakers(submitted, path),
         talks,
     )
+
+
+def compacted(form: EventForm) -> EventForm:
+    """The form without wholly blank rows (a row added and left empty is not an error)."""
+    form = copy.deepcopy(form)
+    for block in form.agenda:
+        block.speakers = [speaker for speaker in block.speakers if not speaker.blank]
+        for talk in block.talks:
+            talk.speakers = [speaker for speaker in talk.speakers if not speaker.blank]
+        block.talks = [talk for talk in block.talks if not talk.blank]
+    form.agenda = [block for block in form.agenda if not block.blank]
+    form.target_groups = [group for group in form.target_groups if not group.blank]
+    return form
 
 
 # ------------------------------------------------------- adding and removing rows
@@ -304,15 +315,20 @@ def _first_input(path: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class Checked:
-    """The form checked: the validated event and notice, or what is wrong."""
+    """The form checked: the form as checked (``compacted``), the event and notice, or errors.
 
+    The errors' paths are those of ``form``: show it again, not the one sent.
+    """
+
+    form: EventForm
     event: EventCreate | None
     notice: dict[Language, str] | None
     errors: list[FormError]
 
 
-def check(form: EventForm) -> Checked:
+def check(sent: EventForm) -> Checked:
     """The form validated as the JSON API validates an event, and the catalogue's rules."""
+    form = compacted(sent)
     errors: list[FormError] = []
     body = payload(form, errors)
     notice = _notice(form.privacy_notice, errors)
@@ -326,7 +342,7 @@ def check(form: EventForm) -> Checked:
     if event is not None and not errors:
         errors += [FormError(v.field, v.message, v.values) for v in violations(event.to_spec())]
     errors = sorted(_first_per_field(errors), key=lambda error: _place(error.field))
-    return Checked(event if not errors else None, notice if not errors else None, errors)
+    return Checked(form, event if not errors else None, notice if not errors else None, errors)
 
 
 def payload(form: EventForm, errors: list[FormError]) -> dict[str, Any]:

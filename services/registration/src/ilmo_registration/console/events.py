@@ -123,6 +123,7 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             changed, focus = event_form.apply(form, action)
             return _form_page(request, changed, mode="new", focus=focus)
         checked = event_form.check(form)
+        form = checked.form
         if checked.event is None:
             return _form_page(request, form, mode="new", errors=checked.errors)
         try:
@@ -196,6 +197,7 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             form, focus = event_form.apply(form, action)
             return again([], focus)
         checked = event_form.check(form)
+        form = checked.form
         if checked.event is None:
             return again(checked.errors)
         new = checked.event.to_spec()
