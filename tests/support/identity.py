@@ -302,3 +302,26 @@ async def _token(
     )
     answer: dict[str, object] = response.json()
     return answer
+
+
+async def authorize(
+    provider: IdentityProvider,
+    authorization_url: str,
+    username: str,
+    *,
+    redirect_uri: str,
+    password: str | None = None,
+) -> str:
+    """Follow an application's own authorization URL through the login page, as a browser does.
+
+    For a relying party under test (the console) that made the URL itself:
+    the address it is sent back to (``redirect_uri`` with the code and state).
+    """
+    async with httpx.AsyncClient(timeout=_TIMEOUT) as browser:
+        login = await _browse(browser, await browser.get(authorization_url), redirect_uri)
+        assert isinstance(login, httpx.Response), f"no login page on the way to {login}"
+        response = await _submit_login(browser, login, username, password or provider.password)
+        arrived = await _browse(browser, response, redirect_uri)
+    if isinstance(arrived, httpx.Response):
+        raise SignInRefused(arrived.status_code, Page(arrived.text))
+    return arrived

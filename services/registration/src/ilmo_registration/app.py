@@ -13,6 +13,16 @@ from ilmo_registration.audit import AuditTrail
 from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
+from ilmo_registration.console.events import events_router
+from ilmo_registration.console.pages import refusal
+from ilmo_registration.console.provider import Provider
+from ilmo_registration.console.session import (
+    ConsoleAnswer,
+    ConsoleSessions,
+    SessionPolicy,
+    answer,
+)
+from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
@@ -34,6 +44,7 @@ from ilmo_registration.storage import (
     RegistrationStore,
 )
 from ilmo_registration.storage.audit import AuditStore
+from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
@@ -44,7 +55,7 @@ from ilmo_shared.settings import secret
 
 SERVICE = "registration"
 # Where the service serves pages for people: their errors are pages too.
-PAGE_PREFIXES = ("/manage/", "/confirm/", "/events/", "/static/")
+PAGE_PREFIXES = ("/manage/", "/confirm/", "/events/", "/static/", "/console/")
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,34 @@ class Pages(PageErrors):
     """The pages' addresses: the prefixes, and the list of events at the root itself."""
 
     def serves(self, request: Request) -> bool:
-        return request.url.path == "/" or super().serves(request)
+        return request.url.path in ("/", "/console") or super().serves(request)
+
+
+def console_provider(settings: RegistrationSettings) -> Provider | None:
+    """The console's client at the identity provider; None until all three settings are given."""
+    issuer, client_id, client_secret = (
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        settings.oidc_client_secret,
+    )
+    if issuer is None or client_id is None or client_secret is None:
+        return None
+    return Provider(
+        str(issuer),
+        client_id,
+        client_secret.get_secret_value(),
+        audience=settings.oidc_audience,
+        scope=settings.oidc_console_scope,
+    )
+
+
+def provider_origin(settings: RegistrationSettings) -> str | None:
+    issuer = settings.oidc_issuer
+    if issuer is None:
+        return None
+    default = {"http": 80, "https": 443}.get(issuer.scheme)
+    port = f":{issuer.port}" if issuer.port not in (None, default) else ""
+    return f"{issuer.scheme}://{issuer.host}{port}"
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -76,6 +114,16 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
     )
     usecases = UseCases(events, registrations, notices, manage_links, clock, confirmations)
+    sessions = ConsoleSessions(
+        ConsoleSessionStore(infrastructure.database),
+        usecases.now,
+        SessionPolicy(
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            absolute=timedelta(hours=settings.console_session_hours),
+            secure=settings.public_base_url.scheme == "https",
+        ),
+        refusal,
+    )
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
@@ -84,7 +132,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         await registrations.create_indexes()
         await notices.keep_default(usecases.now())
 
-    return create_app(
+    app = create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo registration",
@@ -111,6 +159,13 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     FormTokens.from_secret(secret(settings, "manage_link_secret")),
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
+                sign_in_router(
+                    sessions,
+                    console_provider(settings),
+                    authorization.verifier,
+                    public_url=settings.public_url(""),
+                ),
+                events_router(usecases, sessions, audit),
             ],
             prepare_storage=prepare_storage,
             workers=[
@@ -124,3 +179,8 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             declarations=[CatchUpStream()],
         ),
     )
+    # A console dependency's own answer (a redirect to sign in, a refusal page).
+    app.add_exception_handler(ConsoleAnswer, answer)
+    # Where the sign-out form's redirect leads (console.pages.content_security_policy).
+    app.state.console_provider_origin = provider_origin(settings)
+    return app

@@ -255,9 +255,12 @@ class UseCases:
             stored for stored in await self.list_events(admin=False) if stored.spec.ends_at > now
         ]
 
-    async def event_outlook(self, event_id: str) -> EventOutlook:
-        """A published event with what registering for it looks like now (NotFound otherwise)."""
-        stored = await self.show_event(event_id, admin=False)
+    async def event_outlook(self, event_id: str, *, admin: bool = False) -> EventOutlook:
+        """A published event with what registering for it looks like now (NotFound otherwise).
+
+        An administrator sees a draft too, as it would look published.
+        """
+        stored = await self.show_event(event_id, admin=admin)
         now = self.now()
         spec = stored.spec
         window = registration_window(spec.registration_opens_at, spec.registration_closes_at, now)
