@@ -75,8 +75,13 @@ async def test_a_service_clients_own_token_is_a_service(provider: TestProvider) 
     )
     assert service.kind is Kind.SERVICE
     assert service.subject == "ilmo-console"
+    # Keycloak's service accounts: the subject is the account's id, the client is in azp.
+    keycloak = await verifier_for(provider, service_clients=["3f6c2a1e-service-account"]).principal(
+        provider.token(sub="3f6c2a1e-service-account", azp="ilmo-console", roles=None, name=None)
+    )
+    assert keycloak.kind is Kind.SERVICE
     other = await verifier.principal(
-        provider.token(sub="someone", client_id="someone", roles=None, name=None)
+        provider.token(sub="someone", client_id="ilmo-console", roles=None, name=None)
     )
     assert other.kind is Kind.PERSON
     assert other.roles == frozenset()

@@ -278,8 +278,11 @@ class TokenVerifier:
 
     def _principal_of(self, claims: Mapping[str, object]) -> Principal:
         subject = str(claims["sub"])
-        client_id = claims.get("client_id")
-        if client_id in self.service_clients and subject == client_id:
+        # A service is known by the subject of its client-credentials tokens,
+        # which providers name differently: the client id (RFC 9068, Hydra),
+        # the service account's user id (Keycloak), the service principal's
+        # object id (Entra ID). No person's subject is ever one of those.
+        if subject in self.service_clients:
             return Principal(subject=subject, name=subject, kind=Kind.SERVICE)
         name = next(
             (

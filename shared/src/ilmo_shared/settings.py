@@ -126,8 +126,10 @@ class ServiceSettings(BaseSettings):
     oidc_roles_claim: str = Field(
         default="roles", pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$"
     )
-    # Client ids of Ilmo's own services, comma-separated: their client-credentials
-    # tokens may read counts (the console's dashboard asks the other services).
+    # Ilmo's own services, comma-separated, as the `sub` of their client-credentials
+    # tokens: the client id at Hydra (RFC 9068), the service account's user id at
+    # Keycloak, the service principal's object id at Entra ID. Their tokens may
+    # read counts (the console's dashboard asks the other services).
     oidc_service_clients: ClientIds = ()
     # Development only: a static bearer token that has every role. Off unless
     # set; `make run` sets one. Never set it in production (docs/security.md).
