@@ -35,6 +35,7 @@ from ilmo_registration.domain import (
     Switch,
 )
 from ilmo_registration.export import registrations_csv
+from ilmo_registration.listing import ListingParameters
 from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
@@ -296,16 +297,32 @@ def catalogue_router(
         dependencies=admin_only,
         summary="List an event's registrations (admin)",
         description="Every registration with its current state, oldest first. "
-        "`Accept: text/csv` gives the same as CSV.",
+        "`Accept: text/csv` gives the same as CSV. `q` searches names, address and "
+        "organisation (case and accents ignored); `status`, `attendance` and `language` "
+        "filter; `sort` orders by `name`, `registered_at` or `status` (`-` first: "
+        "descending); `page` (1, 2, …) answers 50 at a time, with the number of matching "
+        "registrations in `X-Total-Count`.",
         responses={
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            **problem_responses(401, 404),
+            **problem_responses(401, 404, 422),
         },
     )
     async def list_registrations(
-        event_id: str, accept: Annotated[str | None, Header()] = None
+        event_id: str,
+        listing: Annotated[ListingParameters, Depends()],
+        accept: Annotated[str | None, Header()] = None,
     ) -> Response:
-        stored = await usecases.list_registrations(event_id)
+        headers = dict(NO_STORE)
+        if listing.plain():
+            stored = await usecases.list_registrations(event_id)
+        else:
+            query = listing.query()
+            stored = await usecases.selected_registrations(
+                event_id, query, paged=listing.page is not None
+            )
+            if listing.page is not None:
+                page = await usecases.registrations_page(event_id, query)
+                headers["X-Total-Count"] = str(page.total)
         rows = [RegistrationSummary.of(registration) for registration in stored]
         if accept is not None and "text/csv" in accept.lower():
             return Response(
@@ -313,10 +330,10 @@ def catalogue_router(
                 media_type="text/csv; charset=utf-8",
                 headers={
                     "Content-Disposition": f'attachment; filename="{event_id}-registrations.csv"',
-                    **NO_STORE,
+                    **headers,
                 },
             )
-        return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=NO_STORE)
+        return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=headers)
 
     return router
 

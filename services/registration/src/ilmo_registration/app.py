@@ -31,6 +31,7 @@ from ilmo_registration.storage import (
     PrivacyNoticeStore,
     RegistrationStore,
 )
+from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
@@ -65,6 +66,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure.database,
         outbox=infrastructure.outbox(REGISTRATION_COLLECTION),
         locks=infrastructure.locks,
+        listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
     notices = PrivacyNoticeStore(infrastructure.database)
     confirmations = ConfirmationPolicy(
