@@ -11,6 +11,14 @@ from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
+from ilmo_registration.console.events import events_router
+from ilmo_registration.console.pages import refusal
+from ilmo_registration.console.session import (
+    ConsoleAnswer,
+    ConsoleSessions,
+    SessionPolicy,
+    answer,
+)
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
@@ -31,6 +39,7 @@ from ilmo_registration.storage import (
     PrivacyNoticeStore,
     RegistrationStore,
 )
+from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
@@ -42,7 +51,7 @@ from ilmo_shared.settings import secret
 
 SERVICE = "registration"
 # Where the service serves pages for people: their errors are pages too.
-PAGE_PREFIXES = ("/manage/", "/confirm/", "/events/", "/static/")
+PAGE_PREFIXES = ("/manage/", "/confirm/", "/events/", "/static/", "/console/")
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class Pages(PageErrors):
     """The pages' addresses: the prefixes, and the list of events at the root itself."""
 
     def serves(self, request: Request) -> bool:
-        return request.url.path == "/" or super().serves(request)
+        return request.url.path in ("/", "/console") or super().serves(request)
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -74,6 +83,16 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
     )
     usecases = UseCases(events, registrations, notices, manage_links, clock, confirmations)
+    sessions = ConsoleSessions(
+        ConsoleSessionStore(infrastructure.database),
+        usecases.now,
+        SessionPolicy(
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            absolute=timedelta(hours=settings.console_session_hours),
+            secure=settings.public_base_url.scheme == "https",
+        ),
+        refusal,
+    )
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
@@ -82,7 +101,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         await registrations.create_indexes()
         await notices.keep_default(usecases.now())
 
-    return create_app(
+    app = create_app(
         infrastructure,
         ServiceParts(
             title="Ilmo registration",
@@ -108,6 +127,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     FormTokens.from_secret(secret(settings, "manage_link_secret")),
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
+                events_router(usecases, sessions),
             ],
             prepare_storage=prepare_storage,
             workers=[
@@ -121,3 +141,6 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             declarations=[CatchUpStream()],
         ),
     )
+    # A console dependency's own answer (a redirect to sign in, a refusal page).
+    app.add_exception_handler(ConsoleAnswer, answer)
+    return app

@@ -75,7 +75,7 @@ def _environment(language: Language) -> Environment:
     return environment(CATALOGUE, language, stylesheet_version=stylesheet_version())
 
 
-def render(template: str, language: Language, **values: Any) -> str:
+def render(template: str, language: Language, /, **values: Any) -> str:
     """``template`` in ``language``, with ``values``; everything from input is escaped."""
     return _environment(language).get_template(template).render(**values)
 

@@ -54,6 +54,11 @@ class RegistrationSettings(ServiceSettings):
     # client-credentials tokens (docs/operations.md, "Connecting an identity provider").
     oidc_client_id: str | None = Field(default=None, min_length=1, max_length=255)
     oidc_client_secret: SecretStr | None = None
+    # The console's sessions (docs/security.md, "The console's sessions"): a
+    # session ends after this long without a request, and this long after
+    # sign-in whatever happens.
+    console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    console_session_hours: float = Field(default=10.0, gt=0, le=7 * 24)
     # Where clients reach this service; used for Location headers.
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
 

@@ -1,0 +1,41 @@
+"""The organiser console: the registration service's pages for the people who run events.
+
+It lives in the registration service because what it shows and changes is
+this service's own data, through this service's own use cases; what it
+shows of the other services (the dashboard's counts) it reads from their
+APIs, as any client would.
+
+How it fits together:
+
+- ``sign_in``: OpenID Connect, authorization code with PKCE, against
+  ``ILMO_OIDC_ISSUER`` with the console's client (``ILMO_OIDC_CLIENT_ID``,
+  ``ILMO_OIDC_CLIENT_SECRET``); the access token's ``Principal`` (its roles)
+  starts a session. Sign-out ends the session and then the provider's.
+- ``session``: ``ConsoleSessions`` keeps sessions server-side
+  (``storage.console_sessions``) behind the ``ilmo_console`` cookie, with an
+  idle and an absolute timeout. ``sessions.requires(Permission.X)`` is the
+  one dependency of every console route::
+
+      @router.get("/console/...", response_class=HTMLResponse)
+      async def page(request: Request, principal: Annotated[Principal, reader]) -> Response:
+
+  where ``reader = sessions.requires(Permission.READ_EVENTS)``. It answers
+  by itself when the route must not run: not signed in, a 303 to
+  ``/console/sign-in?next=``; no permission, a 403 page; a POST whose CSRF
+  token is not the session's, a 403 page. A POST route reads its checked
+  fields with ``session.submitted_form(request)``.
+- ``pages``: ``console_page(request, "console/x.html", title=..., **values)``
+  renders a template that extends ``console/base.html`` (blocks ``title`` and
+  ``main``) with ``principal``, ``language``, ``section`` (``"events"`` or
+  ``"audit"``: the current navigation link) and ``csrf_field()``, which
+  every console form writes inside it::
+
+      <form method="post" action="...">{{ csrf_field() }} ... </form>
+
+  ``message`` is a page that says one thing; ``text`` translates a message.
+- ``events``: the list of events, an event, and its form
+  (``event_form``: form fields to and from the JSON API's ``EventCreate``).
+
+Every text is in the service's gettext catalogue (fi, sv; English is the
+source). Nothing here runs a script: every page works without JavaScript.
+"""

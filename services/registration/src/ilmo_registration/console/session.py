@@ -1,0 +1,308 @@
+"""The console's sessions: a cookie for the browser, a document on the server.
+
+A session is made by the sign-in (``console.sign_in``) once the provider
+has vouched for the person: its cookie (``ilmo_console``) holds 32 random
+bytes, the database only their SHA-256 (``storage.console_sessions``). The
+cookie is ``HttpOnly`` and ``SameSite=Lax`` (the provider's answer is a
+cross-site top-level GET that must carry the sign-in cookie; every change
+is a POST, which Lax keeps from other sites). Its path is ``/console``;
+behind HTTPS it is ``Secure`` and named ``__Host-ilmo_console``, a prefix
+that the browser only accepts with ``Path=/`` and no ``Domain``, so there
+it is sent for the whole host, which no other application shares.
+
+A session ends after ``console_idle_minutes`` without a request or
+``console_session_hours`` after sign-in, whichever comes first; a session
+past either is refused and deleted. Signing out deletes it at once.
+
+Every console form carries the session's CSRF token (``csrf_token``); the
+dependency ``requires`` checks it on every POST before the route runs, so
+no route can forget it, and reads the form for the route
+(``submitted_form``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import Depends, Request, Response
+from starlette.exceptions import HTTPException
+
+from ilmo_registration.storage.console_sessions import ConsoleSessionStore
+from ilmo_shared.access import Kind, Permission, Principal, Role
+from ilmo_shared.storage import Document
+
+COOKIE = "ilmo_console"
+SECURE_COOKIE = "__Host-ilmo_console"
+PATH = "/console"
+CSRF_FIELD = "csrf_token"
+# The event form is the largest: every field of an event in three languages.
+MAX_FORM_BYTES = 512 * 1024
+MAX_FORM_FIELDS = 4000
+# A cookie value is 43 characters; anything much longer is not one of ours.
+_MAX_COOKIE = 128
+# A session's last use is written at most this often: reading pages is not a write each.
+_TOUCH_EVERY = timedelta(seconds=30)
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+class ConsoleAnswer(HTTPException):
+    """A finished answer from a console dependency: a redirect to sign in, a refusal page.
+
+    An ``HTTPException`` so that every route class passes it on; the app's
+    handler for it (``answer``) sends ``response`` as it is.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer(_request: Request, error: Exception) -> Response:
+    """The exception handler for ``ConsoleAnswer`` (installed in ``app.build_app``)."""
+    assert isinstance(error, ConsoleAnswer)
+    return error.response
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a session lasts, and whether its cookie needs HTTPS."""
+
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=10)
+    secure: bool = False
+
+    @property
+    def cookie(self) -> str:
+        return SECURE_COOKIE if self.secure else COOKIE
+
+    @property
+    def path(self) -> str:
+        return "/" if self.secure else PATH
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    """One signed-in browser: who, its CSRF token, and the provider's ID token for logout."""
+
+    principal: Principal
+    csrf_token: str
+    id_token: str | None = None
+
+
+# The refusal pages, rendered by ``console.pages`` (set there, to keep this module free of them).
+Refusals = Callable[[Request, str], Response]
+
+
+def digest(value: str) -> str:
+    """What the database keeps of a cookie's value."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def cookie_value(request: Request, name: str) -> str | None:
+    value = request.cookies.get(name)
+    if value is None or not value.isascii() or not 0 < len(value) <= _MAX_COOKIE:
+        return None
+    return value
+
+
+class ConsoleSessions:
+    """Opens, finds and closes sessions; ``requires`` is every console route's guard."""
+
+    def __init__(
+        self,
+        store: ConsoleSessionStore,
+        clock: Callable[[], datetime],
+        policy: SessionPolicy,
+        refuse: Refusals,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.refuse = refuse
+
+    async def open(
+        self, response: Response, principal: Principal, id_token: str | None = None
+    ) -> ConsoleSession:
+        """Start a session for ``principal`` and give ``response`` its cookie."""
+        value = secrets.token_urlsafe(32)
+        now = self.clock()
+        session = ConsoleSession(principal, secrets.token_urlsafe(32), id_token)
+        await self.store.create(digest(value), _document(session, now))
+        response.set_cookie(
+            self.policy.cookie,
+            value,
+            path=self.policy.path,
+            httponly=True,
+            samesite="lax",
+            secure=self.policy.secure,
+        )
+        return session
+
+    async def current(self, request: Request) -> ConsoleSession | None:
+        """The request's session if it has one in force; an expired one is deleted."""
+        value = cookie_value(request, self.policy.cookie)
+        if value is None:
+            return None
+        key = digest(value)
+        document = await self.store.find(key)
+        if document is None:
+            return None
+        now = self.clock()
+        if self._expired(document, now):
+            await self.store.delete(key)
+            return None
+        if now - _aware(document["seen_at"]) >= _TOUCH_EVERY:
+            await self.store.touch(key, now)
+        return _session(document)
+
+    async def close(self, request: Request, response: Response) -> None:
+        """Delete the request's session, and its cookie in the browser."""
+        value = cookie_value(request, self.policy.cookie)
+        if value is not None:
+            await self.store.delete(digest(value))
+        response.delete_cookie(
+            self.policy.cookie,
+            path=self.policy.path,
+            httponly=True,
+            samesite="lax",
+            secure=self.policy.secure,
+        )
+
+    def _expired(self, document: Document, now: datetime) -> bool:
+        created, seen = _aware(document["created_at"]), _aware(document["seen_at"])
+        return now - created >= self.policy.absolute or now - seen >= self.policy.idle
+
+    def signed_in(self) -> Any:
+        """A dependency: the session (CSRF checked on a POST), or a redirect to sign in."""
+
+        async def session_of(request: Request) -> ConsoleSession:
+            session = await self.current(request)
+            if session is None:
+                raise ConsoleAnswer(_to_sign_in(request))
+            request.state.console_session = session
+            if request.method not in _SAFE_METHODS:
+                fields = await _read_form(request)
+                if fields is None or not _same(fields.get(CSRF_FIELD), session.csrf_token):
+                    raise ConsoleAnswer(self.refuse(request, "form"))
+                request.state.console_form = fields
+            return session
+
+        return Depends(session_of)
+
+    def requires(self, permission: Permission) -> Any:
+        """A dependency giving the signed-in ``Principal`` that may do ``permission``.
+
+        Not signed in: 303 to ``/console/sign-in?next=<this page>``. Signed
+        in without the permission: a 403 page. A POST whose CSRF token is
+        not the session's: a 403 page, before the route runs.
+        """
+        session_dependency = self.signed_in()
+
+        async def principal_of(
+            request: Request, session: ConsoleSession = session_dependency
+        ) -> Principal:
+            if not session.principal.may(permission):
+                raise ConsoleAnswer(self.refuse(request, "permission"))
+            return session.principal
+
+        return Depends(principal_of)
+
+
+def submitted_form(request: Request) -> dict[str, str]:
+    """The fields of the POST that ``requires`` checked: the first value of each."""
+    fields: dict[str, str] = getattr(request.state, "console_form", {})
+    return fields
+
+
+def current_session(request: Request) -> ConsoleSession | None:
+    """The session ``requires`` found for this request, if it ran."""
+    session: ConsoleSession | None = getattr(request.state, "console_session", None)
+    return session
+
+
+def local_target(value: str | None) -> str:
+    """Where to go after signing in: a console address of this site, else the console itself."""
+    if (
+        value is None
+        or not value.startswith(PATH)
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x21 for c in value)
+    ):
+        return PATH
+    rest = value[len(PATH) :]
+    return value if rest == "" or rest[0] in "/?" else PATH
+
+
+def _to_sign_in(request: Request) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = here if request.method in _SAFE_METHODS else request.url.path
+    return Response(
+        status_code=303,
+        headers={
+            "Location": f"{PATH}/sign-in?{urlencode({'next': local_target(target)})}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        fields = parse_qs(
+            body.decode("utf-8", errors="replace"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except ValueError:
+        return None
+    return {name: values[0] for name, values in fields.items() if values}
+
+
+def _same(presented: str | None, expected: str) -> bool:
+    given = presented if presented is not None and presented.isascii() else "-"
+    return hmac.compare_digest(given, expected)
+
+
+def _document(session: ConsoleSession, now: datetime) -> Document:
+    principal = session.principal
+    return {
+        "subject": principal.subject,
+        "name": principal.name,
+        "kind": principal.kind.value,
+        "roles": sorted(role.value for role in principal.roles),
+        "csrf_token": session.csrf_token,
+        "id_token": session.id_token,
+        "created_at": now,
+        "seen_at": now,
+    }
+
+
+def _session(document: Document) -> ConsoleSession:
+    principal = Principal(
+        subject=document["subject"],
+        name=document["name"],
+        kind=Kind(document["kind"]),
+        roles=frozenset(Role(role) for role in document["roles"] if role in _ROLE_NAMES),
+    )
+    return ConsoleSession(principal, document["csrf_token"], document.get("id_token"))
+
+
+def _aware(moment: datetime) -> datetime:
+    """MongoDB gives naive UTC datetimes back unless the client is told otherwise."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
