@@ -135,7 +135,7 @@ def running_services(
         {
             "ILMO_MONGODB_URL": infrastructure.mongodb_url,
             "ILMO_LOG_LEVEL": "INFO",
-            "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
+            "ILMO_DEVELOPMENT_TOKEN": ADMIN_TOKEN,
             "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
             "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
             # The test SMTP servers are plain; the service's default requires STARTTLS.

@@ -19,7 +19,9 @@ from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.producers import counting_publisher
 
-ADMIN_TOKEN = "test-admin-token-4f1c9a7e"
+# The development token (ILMO_DEVELOPMENT_TOKEN) the services under test accept:
+# every role, so tests about something else need no identity provider.
+ADMIN_TOKEN = "test-development-token-4f1c9a7e0b6d2c81"
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The version of the built-in privacy notice, in force for every event that has
@@ -43,7 +45,7 @@ def settings_for(infrastructure: IsolatedInfrastructure, **changes: Any) -> Regi
         **infrastructure.broker_settings("registration"),
         "mongodb_url": infrastructure.mongodb_url,
         "mongodb_database": infrastructure.database_name("registration"),
-        "admin_token": ADMIN_TOKEN,
+        "development_token": ADMIN_TOKEN,
         "manage_link_secret": MANAGE_LINK_SECRET,
         "public_base_url": "https://ilmo.example.fi",
     }

@@ -19,12 +19,14 @@ from ilmo_notification.settings import NotificationSettings
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.http.operations import create_operations_app
 from ilmo_shared.http.problems import PROBLEM_JSON, install_problem_handlers
+from ilmo_shared.identity import Authorization, TokenVerifier
 from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
 from ilmo_shared.runtime import server_config
 from ilmo_shared.settings import ServiceSettings, load_settings
 from ilmo_streaming.settings import StreamingSettings
 from tests.support.polling import eventually
 from tests.support.processes import free_ports
+from tests.support.signer import AUDIENCE, TestProvider
 
 
 class Ready:
@@ -55,10 +57,27 @@ def _operator_router() -> APIRouter:
     return router
 
 
-async def _get(app: FastAPI, path: str) -> httpx.Response:
+DEVELOPMENT_TOKEN = "operations-test-development-token-0123"
+OPERATOR = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
+
+
+def _authorization(provider: TestProvider | None = None) -> Authorization:
+    return Authorization(
+        TokenVerifier(
+            issuer=provider.issuer if provider else None,
+            audience=AUDIENCE,
+            development_token=DEVELOPMENT_TOKEN,
+            transport=provider.transport() if provider else None,
+        )
+    )
+
+
+async def _get(
+    app: FastAPI, path: str, headers: dict[str, str] | None = OPERATOR
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ops.test") as client:
-        return await client.get(path)
+        return await client.get(path, headers=headers)
 
 
 # ------------------------------------------------------------------ the operations app
@@ -66,7 +85,7 @@ async def _get(app: FastAPI, path: str) -> httpx.Response:
 
 async def test_the_operations_app_documents_the_public_api_and_serves_its_own_routes() -> None:
     public = _public_app()
-    operations = create_operations_app(public, Ready, [_operator_router()])
+    operations = create_operations_app(public, Ready, _authorization(), [_operator_router()])
 
     public_api = (await _get(operations, "/openapi.json")).json()
     own = (await _get(operations, "/operations/openapi.json")).json()
@@ -84,7 +103,7 @@ async def test_the_operations_app_documents_the_public_api_and_serves_its_own_ro
 
 
 async def test_the_operations_app_serves_metrics_and_answers_problems() -> None:
-    operations = create_operations_app(_public_app(), Ready)
+    operations = create_operations_app(_public_app(), Ready, _authorization())
 
     metrics = await _get(operations, "/metrics")
     unknown = await _get(operations, "/api/v1/things")
@@ -94,6 +113,31 @@ async def test_the_operations_app_serves_metrics_and_answers_problems() -> None:
     assert "ilmo_service_ready" in metrics.text
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_only_health_is_open_and_roles_decide_the_rest() -> None:
+    provider = TestProvider()
+    operations = create_operations_app(
+        _public_app(), Ready, _authorization(provider), [_operator_router()]
+    )
+    everything = ("/metrics", "/docs", "/redoc", "/openapi.json", "/operations/openapi.json")
+    for path in (*everything, "/docs/oauth2-redirect", "/api/v1/things/count"):
+        refused = await _get(operations, path, headers=None)
+        assert refused.status_code == 401, path
+        assert refused.headers["www-authenticate"] == 'Bearer realm="ilmo"'
+        assert refused.headers["content-type"] == PROBLEM_JSON
+    assert (await _get(operations, "/health/live", headers=None)).status_code == 200
+
+    viewer = {"Authorization": f"Bearer {provider.token(roles=['viewer'])}"}
+    operator = {"Authorization": f"Bearer {provider.token(roles=['operator'])}"}
+    for path in everything:
+        assert (await _get(operations, path, headers=viewer)).status_code == 403, path
+        assert (await _get(operations, path, headers=operator)).status_code == 200, path
+    assert (await _get(operations, "/api/v1/things/count", headers=viewer)).status_code == 200
+    expired = {"Authorization": f"Bearer {provider.token(exp=1)}"}
+    answer = await _get(operations, "/metrics", headers=expired)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == 'Bearer realm="ilmo", error="invalid_token"'
 
 
 # ------------------------------------------------------------------ settings

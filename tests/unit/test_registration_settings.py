@@ -1,4 +1,4 @@
-"""The registration service's own settings: its two secrets and the public address."""
+"""The registration service's own settings: its secret, the development token, its address."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from ilmo_registration.settings import RegistrationSettings
 
 COMMAND = Path(sys.executable).parent / "ilmo-registration"
-ADMIN_TOKEN = "a-long-enough-admin-token"
+DEVELOPMENT_TOKEN = "a-long-enough-development-token-0123"
 LINK_SECRET = "a-manage-link-secret-of-32-characters"
 
 
@@ -27,19 +27,13 @@ def start(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_service_does_not_start_without_its_secrets() -> None:
+def test_the_service_does_not_start_without_its_secret() -> None:
     finished = start({})
     assert finished.returncode == 2
     assert finished.stderr.strip().splitlines() == [
-        "ilmo-registration: invalid setting ILMO_ADMIN_TOKEN: Field required",
         "ilmo-registration: invalid setting ILMO_MANAGE_LINK_SECRET: Field required",
     ]
-    finished = start({"ILMO_MANAGE_LINK_SECRET": LINK_SECRET})
-    assert finished.returncode == 2
-    assert finished.stderr.strip() == (
-        "ilmo-registration: invalid setting ILMO_ADMIN_TOKEN: Field required"
-    )
-    finished = start({"ILMO_ADMIN_TOKEN": ADMIN_TOKEN})
+    finished = start({"ILMO_DEVELOPMENT_TOKEN": DEVELOPMENT_TOKEN})
     assert finished.returncode == 2
     assert finished.stderr.strip() == (
         "ilmo-registration: invalid setting ILMO_MANAGE_LINK_SECRET: Field required"
@@ -47,12 +41,12 @@ def test_the_service_does_not_start_without_its_secrets() -> None:
 
 
 def test_short_secrets_are_refused_without_echoing_them() -> None:
-    finished = start({"ILMO_ADMIN_TOKEN": "tooshort", "ILMO_MANAGE_LINK_SECRET": LINK_SECRET})
+    finished = start({"ILMO_DEVELOPMENT_TOKEN": "tooshort", "ILMO_MANAGE_LINK_SECRET": LINK_SECRET})
     assert finished.returncode == 2
-    assert finished.stderr.startswith("ilmo-registration: invalid setting ILMO_ADMIN_TOKEN:")
+    assert finished.stderr.startswith("ilmo-registration: invalid setting ILMO_DEVELOPMENT_TOKEN:")
     assert "tooshort" not in finished.stderr
     short = "s" * 31
-    finished = start({"ILMO_ADMIN_TOKEN": ADMIN_TOKEN, "ILMO_MANAGE_LINK_SECRET": short})
+    finished = start({"ILMO_MANAGE_LINK_SECRET": short})
     assert finished.returncode == 2
     [line] = finished.stderr.strip().splitlines()
     assert line.startswith("ilmo-registration: invalid setting ILMO_MANAGE_LINK_SECRET:")
@@ -63,11 +57,11 @@ def test_short_secrets_are_refused_without_echoing_them() -> None:
 def test_the_secrets_are_secret_and_the_public_address_has_a_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ILMO_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("ILMO_DEVELOPMENT_TOKEN", DEVELOPMENT_TOKEN)
     monkeypatch.setenv("ILMO_MANAGE_LINK_SECRET", LINK_SECRET)
     settings = RegistrationSettings()
-    assert settings.admin_token is not None
-    assert settings.admin_token.get_secret_value() == ADMIN_TOKEN
+    assert settings.development_token is not None
+    assert settings.development_token.get_secret_value() == DEVELOPMENT_TOKEN
     assert settings.manage_link_secret is not None
     assert settings.manage_link_secret.get_secret_value() == LINK_SECRET
     assert "a-long-enough" not in repr(settings)

@@ -34,6 +34,7 @@ from ilmo_shared.http.health import health_router
 from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
 from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
+from ilmo_shared.identity import Authorization, name_permissions
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
 from ilmo_shared.logging import configure_logging
@@ -62,6 +63,8 @@ class Infrastructure:
     broker: RabbitBroker
     publisher: EventPublisher
     relay: OutboxRelay
+    # Who may call the admin routes and the operations listener (ilmo_shared.identity).
+    authorization: Authorization
 
     @classmethod
     def create(cls, service: str, settings: ServiceSettings) -> Infrastructure:
@@ -86,6 +89,7 @@ class Infrastructure:
             broker=broker,
             publisher=publisher,
             relay=OutboxRelay(publisher, locks=DocumentLocks()),
+            authorization=Authorization.from_settings(settings),
         )
 
     @property
@@ -173,8 +177,11 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
         )
     lifecycle = Lifecycle(infrastructure, parts)
 
+    authorization = infrastructure.authorization
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        authorization.verifier.announce()
         lifecycle.start()
         try:
             yield
@@ -200,8 +207,14 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     for router in parts.routers:
         app.include_router(router)
     operations = create_operations_app(
-        app, lifecycle.readiness, parts.operator_routers, description=PROBLEMS_NOTE
+        app,
+        lifecycle.readiness,
+        authorization,
+        parts.operator_routers,
+        description=PROBLEMS_NOTE,
     )
+    name_permissions(app)
+    name_permissions(operations)
     _add_middleware(operations, settings, no_csp_paths=DOCS_PATHS)
     app.state.operations = operations
     return app

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
 from ilmo_registration import CATALOGUE
+from ilmo_registration.audit import Action, AuditTrail
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
     Cancelled,
@@ -52,9 +53,10 @@ from ilmo_registration.schemas import (
     RegistrationView,
     SweepSummary,
 )
-from ilmo_registration.security import AdminGuard, ManageCredentials
+from ilmo_registration.security import ManageCredentials
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.usecases import UseCases
+from ilmo_shared.access import Permission, Principal
 from ilmo_shared.http.problems import (
     Problem,
     ProblemRoute,
@@ -65,6 +67,7 @@ from ilmo_shared.http.problems import (
     unauthorized,
 )
 from ilmo_shared.i18n import _
+from ilmo_shared.identity import Authorization, forbidden
 from ilmo_shared.storage import ConcurrentChangeError
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -201,51 +204,67 @@ class UseCaseRoute(ProblemRoute, _RefusalsAsProblems):
 
 
 def catalogue_router(
-    usecases: UseCases, guard: AdminGuard, settings: RegistrationSettings
+    usecases: UseCases,
+    authorization: Authorization,
+    audit: AuditTrail,
+    settings: RegistrationSettings,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["events"], route_class=UseCaseRoute)
-    admin_only = [Depends(guard.require)]
 
     @router.post(
         "/events",
         status_code=status.HTTP_201_CREATED,
         response_model=EventView,
-        dependencies=admin_only,
         summary="Create an event (admin)",
         responses=problem_responses(
-            401, 422, _409="An event with this id exists (`/problems/event-exists`)."
+            401, 403, 422, _409="An event with this id exists (`/problems/event-exists`)."
         ),
     )
-    async def create_event(body: EventCreate, response: Response) -> EventView:
+    async def create_event(
+        body: EventCreate,
+        response: Response,
+        principal: Annotated[Principal, authorization.requires(Permission.CHANGE_EVENTS)],
+    ) -> EventView:
         stored = await usecases.create_event(body.to_spec(), body.id)
+        await audit.record(principal, Action.EVENT_CREATED, event_id=stored.id)
         response.headers["Location"] = settings.public_url(f"/api/v1/events/{stored.id}")
         return EventView.of(stored, usecases.now(), admin=True)
 
     @router.patch(
         "/events/{event_id}",
         response_model=EventView,
-        dependencies=admin_only,
         summary="Change an event (admin)",
         description="Each field given replaces the stored one (`null` clears an optional field); "
         "the resulting event is validated as a whole. Publishes `event.updated` when "
         "something changed.",
         responses=problem_responses(
-            401, 404, 422, _409="Changed concurrently; try again (`/problems/conflict`)."
+            401, 403, 404, 422, _409="Changed concurrently; try again (`/problems/conflict`)."
         ),
     )
-    async def change_event(event_id: str, body: EventPatch) -> EventView:
+    async def change_event(
+        event_id: str,
+        body: EventPatch,
+        principal: Annotated[Principal, authorization.requires(Permission.CHANGE_EVENTS)],
+    ) -> EventView:
         stored = await usecases.change_event(event_id, _patching(body))
+        await _record_change(audit, principal, stored.id, body)
         return EventView.of(stored, usecases.now(), admin=True)
 
     @router.get(
         "/events",
         response_model=list[EventView],
         summary="List published events",
-        description="Published events, soonest first. With the admin token: all events, "
-        "with their stream_url.",
-        responses=problem_responses(_401="A wrong admin token was given."),
+        description="Published events, soonest first. With a token that has the permission "
+        "`read-events`: all events, drafts too, with their stream_url.",
+        responses=problem_responses(
+            _401="An invalid or expired token was given.",
+            _403="The token's roles do not include `read-events`.",
+        ),
     )
-    async def list_events(admin: Annotated[bool, Depends(guard.optional)]) -> list[EventView]:
+    async def list_events(
+        caller: Annotated[Principal | None, authorization.optional()],
+    ) -> list[EventView]:
+        admin = _reads_events(caller)
         now = usecases.now()
         stored = await usecases.list_events(admin=admin)
         return [EventView.of(event, now, admin=admin) for event in stored]
@@ -254,11 +273,18 @@ def catalogue_router(
         "/events/{event_id}",
         response_model=EventView,
         summary="Show a published event",
-        responses=problem_responses(404, _401="A wrong admin token was given."),
+        description="With a token that has the permission `read-events`: any event, "
+        "drafts too, with its stream_url.",
+        responses=problem_responses(
+            404,
+            _401="An invalid or expired token was given.",
+            _403="The token's roles do not include `read-events`.",
+        ),
     )
     async def show_event(
-        event_id: str, admin: Annotated[bool, Depends(guard.optional)]
+        event_id: str, caller: Annotated[Principal | None, authorization.optional()]
     ) -> EventView:
+        admin = _reads_events(caller)
         stored = await usecases.show_event(event_id, admin=admin)
         return EventView.of(stored, usecases.now(), admin=admin)
 
@@ -267,56 +293,77 @@ def catalogue_router(
         response_model=PrivacyNoticeView,
         summary="The event's privacy notice",
         description="The notice in force, in Finnish, Swedish and English. Show it to the "
-        "registrant and send its `version` as `privacy_notice_version` when registering.",
-        responses=problem_responses(404, _401="A wrong admin token was given."),
+        "registrant and send its `version` as `privacy_notice_version` when registering. "
+        "With a token that has `read-events`, also a draft's.",
+        responses=problem_responses(
+            404,
+            _401="An invalid or expired token was given.",
+            _403="The token's roles do not include `read-events`.",
+        ),
     )
     async def show_privacy_notice(
-        event_id: str, admin: Annotated[bool, Depends(guard.optional)]
+        event_id: str, caller: Annotated[Principal | None, authorization.optional()]
     ) -> PrivacyNoticeView:
-        notice = await usecases.privacy_notice(event_id, admin=admin)
+        notice = await usecases.privacy_notice(event_id, admin=_reads_events(caller))
         return PrivacyNoticeView.of(event_id, notice)
 
     @router.put(
         "/events/{event_id}/privacy-notice",
         response_model=PrivacyNoticeView,
-        dependencies=admin_only,
         summary="Put a privacy notice in force for the event (admin)",
         description="Replaces the built-in notice, or the event's previous one. Every version "
         "stays stored, so the version recorded with each registration keeps naming what "
         "that person was shown. Registrations sent with an older version get "
         "`409 /problems/privacy-notice-changed` from now on.",
-        responses=problem_responses(401, 404, 422),
+        responses=problem_responses(401, 403, 404, 422),
     )
-    async def put_privacy_notice(event_id: str, body: PrivacyNoticeIn) -> PrivacyNoticeView:
+    async def put_privacy_notice(
+        event_id: str,
+        body: PrivacyNoticeIn,
+        principal: Annotated[Principal, authorization.requires(Permission.CHANGE_EVENTS)],
+    ) -> PrivacyNoticeView:
         notice = await usecases.put_privacy_notice(event_id, body.texts())
+        await audit.record(
+            principal,
+            Action.PRIVACY_NOTICE_CHANGED,
+            event_id=event_id,
+            detail=f"version {notice.version}",
+        )
         return PrivacyNoticeView.of(event_id, notice)
 
     @router.get(
         "/events/{event_id}/registrations",
         response_model=list[RegistrationSummary],
-        dependencies=admin_only,
         summary="List an event's registrations (admin)",
-        description="Every registration with its current state, oldest first. "
-        "`Accept: text/csv` gives the same as CSV. `q` searches names, address and "
-        "organisation (case and accents ignored); `status`, `attendance` and `language` "
-        "filter; `sort` orders by `name`, `registered_at` or `status` (`-` first: "
-        "descending); `page` (1, 2, …) answers 50 at a time, with the number of matching "
-        "registrations in `X-Total-Count`.",
+        description="Every registration with its current state, oldest first. Callers without "
+        "the permission `read-personal-data` (viewers) get names, states and attendance "
+        "only: `email`, `organisation`, `needs` and the needs' consent times are null. "
+        "`Accept: text/csv` gives the same as CSV, which also needs the permission `export`. "
+        "`q` searches names, address and organisation (case and accents ignored; viewers "
+        "search names only); `status`, `attendance` and `language` filter; `sort` orders by "
+        "`name`, `registered_at` or `status` (`-` first: descending); `page` (1, 2, …) "
+        "answers 50 at a time, with the number of matching registrations in "
+        "`X-Total-Count`.",
         responses={
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            **problem_responses(401, 404, 422),
+            **problem_responses(401, 403, 404, 422),
         },
     )
     async def list_registrations(
         event_id: str,
+        principal: Annotated[Principal, authorization.requires(Permission.LIST_REGISTRATIONS)],
         listing: Annotated[ListingParameters, Depends()],
         accept: Annotated[str | None, Header()] = None,
     ) -> Response:
+        wants_csv = accept is not None and "text/csv" in accept.lower()
+        if wants_csv and not principal.may(Permission.EXPORT):
+            raise forbidden()
+        personal = principal.may(Permission.READ_PERSONAL_DATA)
         headers = dict(NO_STORE)
         if listing.plain():
             stored = await usecases.list_registrations(event_id)
         else:
-            query = listing.query()
+            query = listing.query(personal=personal)
             stored = await usecases.selected_registrations(
                 event_id, query, paged=listing.page is not None
             )
@@ -324,7 +371,11 @@ def catalogue_router(
                 page = await usecases.registrations_page(event_id, query)
                 headers["X-Total-Count"] = str(page.total)
         rows = [RegistrationSummary.of(registration) for registration in stored]
-        if accept is not None and "text/csv" in accept.lower():
+        rows = rows if personal else [row.without_personal_data() for row in rows]
+        if wants_csv:
+            await audit.record(
+                principal, Action.REGISTRATIONS_EXPORTED, event_id=event_id, detail="csv"
+            )
             return Response(
                 registrations_csv(rows),
                 media_type="text/csv; charset=utf-8",
@@ -333,22 +384,41 @@ def catalogue_router(
                     **headers,
                 },
             )
+        detail = None if personal else "without personal data"
+        await audit.record(principal, Action.REGISTRATIONS_LISTED, event_id=event_id, detail=detail)
         return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=headers)
 
     return router
 
 
+def _reads_events(caller: Principal | None) -> bool:
+    """Whether the caller sees drafts: no token, the public view; a token without the right, 403."""
+    if caller is None:
+        return False
+    if not caller.may(Permission.READ_EVENTS):
+        raise forbidden()
+    return True
+
+
+async def _record_change(
+    audit: AuditTrail, principal: Principal, event_id: str, body: EventPatch
+) -> None:
+    """event-changed naming the fields given, and event-(un)published when that was one."""
+    fields = sorted(body.model_fields_set)
+    await audit.record(principal, Action.EVENT_CHANGED, event_id=event_id, detail=", ".join(fields))
+    if "published" in body.model_fields_set and body.published is not None:
+        action = Action.EVENT_PUBLISHED if body.published else Action.EVENT_UNPUBLISHED
+        await audit.record(principal, action, event_id=event_id)
+
+
 # ---------------------------------------------------------- erasure (admin)
 
 
-def erasure_router(usecases: UseCases, guard: AdminGuard) -> APIRouter:
+def erasure_router(
+    usecases: UseCases, authorization: Authorization, audit: AuditTrail
+) -> APIRouter:
     """Erasure on request (GDPR Art. 17) and the retention sweep, for administrators."""
-    router = APIRouter(
-        prefix="/api/v1/admin",
-        tags=["erasure"],
-        route_class=UseCaseRoute,
-        dependencies=[Depends(guard.require)],
-    )
+    router = APIRouter(prefix="/api/v1/admin", tags=["erasure"], route_class=UseCaseRoute)
 
     @router.delete(
         "/registrations/{registration_id}",
@@ -360,10 +430,20 @@ def erasure_router(usecases: UseCases, guard: AdminGuard) -> APIRouter:
         "active registration of an event not yet over is cancelled first "
         "(`registration.cancelled`), freeing its seat. Its manage link and stream link "
         "then answer 410. Repeating the request is harmless and answers the same.",
-        responses=problem_responses(401, 404),
+        responses=problem_responses(401, 403, 404),
     )
-    async def erase_registration(registration_id: str, response: Response) -> RegistrationSummary:
+    async def erase_registration(
+        registration_id: str,
+        response: Response,
+        principal: Annotated[Principal, authorization.requires(Permission.CHANGE_REGISTRATIONS)],
+    ) -> RegistrationSummary:
         erased = await usecases.erase(registration_id)
+        await audit.record(
+            principal,
+            Action.REGISTRATION_ERASED,
+            event_id=erased.event_id,
+            registration_id=registration_id,
+        )
         response.headers.update(NO_STORE)
         return RegistrationSummary.of(erased)
 
@@ -375,10 +455,18 @@ def erasure_router(usecases: UseCases, guard: AdminGuard) -> APIRouter:
         "(`ILMO_RETENTION_SWEEP_INTERVAL_SECONDS`): erases the needs of registrations of "
         "events that have ended and erases whole registrations of events that ended more "
         "than their `retention_days` ago, each publishing `registration.erased`.",
-        responses=problem_responses(401),
+        responses=problem_responses(401, 403),
     )
-    async def sweep_retention() -> SweepSummary:
+    async def sweep_retention(
+        principal: Annotated[Principal, authorization.requires(Permission.OPERATE)],
+    ) -> SweepSummary:
         result = await usecases.sweep_retention()
+        await audit.record(
+            principal,
+            Action.RETENTION_SWEPT,
+            detail=f"events {result.events}, needs erased {result.needs_erased}, "
+            f"registrations erased {result.registrations_erased}",
+        )
         return SweepSummary(
             events=result.events,
             needs_erased=result.needs_erased,

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 
 from ilmo_registration import CATALOGUE
 from ilmo_registration.api import catalogue_router, erasure_router, registration_router
+from ilmo_registration.audit import AuditTrail
+from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.events import events_router
@@ -30,7 +32,7 @@ from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.retention import retention_sweeper
-from ilmo_registration.security import AdminGuard, ManageLinks
+from ilmo_registration.security import ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
     EVENT_COLLECTION,
@@ -39,6 +41,7 @@ from ilmo_registration.storage import (
     PrivacyNoticeStore,
     RegistrationStore,
 )
+from ilmo_registration.storage.audit import AuditStore
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
@@ -63,7 +66,6 @@ class Pages(PageErrors):
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
-    admin = AdminGuard(secret(settings, "admin_token"))
     manage_links = ManageLinks(secret(settings, "manage_link_secret"))
     infrastructure = Infrastructure.create(SERVICE, settings)
     events = EventStore(
@@ -78,6 +80,8 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
     notices = PrivacyNoticeStore(infrastructure.database)
+    audit = AuditTrail(AuditStore(infrastructure.database), clock)
+    authorization = infrastructure.authorization
     confirmations = ConfirmationPolicy(
         expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
@@ -113,13 +117,14 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 erasure_subscription(SERVICE, ParkedErasure(infrastructure.broker, SERVICE).erase),
             ],
             routers=[
-                catalogue_router(usecases, admin, settings),
+                catalogue_router(usecases, authorization, audit, settings),
                 registration_router(usecases, settings, rate_limits),
                 manage_router(usecases),
                 attendance_router(usecases),
                 details_router(usecases),
                 calendar_router(usecases, settings),
-                erasure_router(usecases, admin),
+                erasure_router(usecases, authorization, audit),
+                audit_router(authorization, audit),
                 confirm_router(usecases),
                 public_router(
                     usecases,

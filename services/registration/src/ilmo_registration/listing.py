@@ -98,6 +98,10 @@ class ListingQuery:
     language: Language | None = None
     sort: Sort = Sort()
     page: int = 1
+    # False for a reader without the permission to read personal data: a
+    # search then looks in the names only, so that it cannot tell whether an
+    # address or an organisation registered.
+    personal: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,9 @@ class ListingParameters:
         """No search, filter, order or page: every registration, oldest first."""
         return all(getattr(self, name) is None for name in self.__dataclass_fields__)
 
-    def query(self) -> ListingQuery:
+    def query(self, *, personal: bool = True) -> ListingQuery:
         return ListingQuery(
+            personal=personal,
             q=self.q or "",
             status=self.status,
             attendance=self.attendance,
@@ -152,7 +157,9 @@ def matches(row: ListingRow, query: ListingQuery) -> bool:
     if query.language is not None and row.language is not query.language:
         return False
     needle = search_key(query.q)
-    return not needle or needle in row.searched
+    if not needle:
+        return True
+    return needle in (row.searched if query.personal else search_key(row.name))
 
 
 # Statuses in the order a person reads down the list: the undecided first, the gone last.

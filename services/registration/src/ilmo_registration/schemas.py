@@ -39,6 +39,7 @@ from ilmo_event_contracts.events import (
     EventContent,
     finnish_if_plain,
 )
+from ilmo_registration.audit import Action, AuditEntry, AuditPage
 from ilmo_registration.catalogue import (
     DEFAULT_TIMEZONE,
     EVENT_ID_PATTERN,
@@ -58,6 +59,7 @@ from ilmo_registration.privacy import (
     NoticeShown,
     PrivacyNotice,
 )
+from ilmo_shared.access import Kind
 from ilmo_shared.i18n import _
 
 if TYPE_CHECKING:
@@ -476,6 +478,16 @@ class RegistrationReceipt(BaseModel):
     )
 
 
+# What a registration listing leaves out for callers without ``read-personal-data``.
+LISTING_WITHHELD = (
+    "email",
+    "organisation",
+    "needs",
+    "needs_consent_given_at",
+    "needs_consent_withdrawn_at",
+)
+
+
 class RegistrationSummary(BaseModel):
     """A registration and its current state, as administrators list it.
 
@@ -495,9 +507,9 @@ class RegistrationSummary(BaseModel):
     language: Language
     first_name: str | None
     last_name: str | None
-    email: str | None
-    organisation: str | None
-    needs: str | None
+    email: str | None = Field(description="Null for callers without `read-personal-data`.")
+    organisation: str | None = Field(description="Null for callers without `read-personal-data`.")
+    needs: str | None = Field(description="Null for callers without `read-personal-data`.")
     registered_at: datetime
     cancelled_at: datetime | None
     # Flat, so that the CSV export has one column each. Null for registrations
@@ -525,6 +537,11 @@ class RegistrationSummary(BaseModel):
     def of(cls, registration: StoredRegistration) -> Self:
         """``registration`` as administrators list it."""
         return cls.model_validate(_summary_fields(registration))
+
+    def without_personal_data(self) -> Self:
+        """What a caller without ``read-personal-data`` (a viewer) sees: names, states,
+        attendance; no address, organisation or needs, nor whether needs were given."""
+        return self.model_copy(update=dict.fromkeys(LISTING_WITHHELD))
 
 
 class RegistrationView(RegistrationSummary):
@@ -627,3 +644,34 @@ class SweepSummary(BaseModel):
     events: int = Field(description="Events with something due, swept now.")
     needs_erased: int = Field(description="Registrations whose needs were erased.")
     registrations_erased: int = Field(description="Registrations erased whole (retention).")
+
+
+class AuditEntryView(BaseModel):
+    """One entry of the audit trail: ids only, never a registrant's personal data."""
+
+    id: str = Field(description="Sorts as time does; page with `before=<id>`.")
+    at: datetime
+    actor_subject: str = Field(description="The identity provider's `sub` of who acted.")
+    actor_name: str
+    actor_kind: Kind
+    action: Action
+    event_id: str | None
+    registration_id: str | None
+    detail: str | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> Self:
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class AuditPageView(BaseModel):
+    """Entries newest first, and where the next (older) page starts."""
+
+    entries: list[AuditEntryView]
+    before: str | None = Field(
+        description="Pass as `before` for the next page; null when this page is the last."
+    )
+
+    @classmethod
+    def of(cls, page: AuditPage) -> Self:
+        return cls(entries=[AuditEntryView.of(entry) for entry in page.entries], before=page.before)

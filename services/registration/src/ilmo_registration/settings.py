@@ -33,20 +33,21 @@ RedisUrl = Annotated[str, AfterValidator(_redis_url)]
 class RegistrationSettings(ServiceSettings):
     """Defaults for the registration service; every value can be overridden from the environment.
 
-    ``admin_token`` (``ILMO_ADMIN_TOKEN``, at least 16 characters) guards the
-    event catalogue and the registration lists. ``manage_link_secret``
-    (``ILMO_MANAGE_LINK_SECRET``, at least 32 characters) is the key, shared
-    with the notification service, from which the manage links in emails are
-    derived (``ilmo_shared.manage_links``). The service does not start without
-    either (``SECRETS``, checked by ``ilmo_shared.settings.require_secrets``);
-    they are optional here only so that the settings object can be built
-    without them, e.g. by tools that read the port or the database name.
+    ``manage_link_secret`` (``ILMO_MANAGE_LINK_SECRET``, at least 32
+    characters) is the key, shared with the notification service, from which
+    the manage links in emails are derived (``ilmo_shared.manage_links``).
+    The service does not start without it (``SECRETS``, checked by
+    ``ilmo_shared.settings.require_secrets``); it is optional here only so that
+    the settings object can be built without it, e.g. by tools that read the
+    port or the database name. The admin API takes tokens of the identity
+    provider (``ILMO_OIDC_ISSUER``) or, locally, the development token
+    (``ILMO_DEVELOPMENT_TOKEN``); with neither the service starts, its admin
+    API closed (``ilmo_shared.identity``).
     """
 
     http_port: Port = 8081
     operations_port: Port = 9081
     mongodb_database: str = "ilmo_registration"
-    admin_token: SecretStr | None = Field(default=None, min_length=16)
     manage_link_secret: Secret = None
     # The console's client at the OpenID Connect provider (ILMO_OIDC_ISSUER):
     # people sign in with the authorization code flow and PKCE, and the
@@ -95,4 +96,4 @@ class RegistrationSettings(ServiceSettings):
 
 
 # The settings without which the service does not start.
-SECRETS = ("admin_token", "manage_link_secret")
+SECRETS = ("manage_link_secret",)

@@ -16,8 +16,12 @@ routes to (docs/operations.md). Here are:
   for why they are on both listeners;
 - each service's operator routes (``ServiceParts.operator_routers``).
 
-The console issue puts roles in front of these later; until then the address
-is what guards them.
+Everything but health needs a bearer token (``ilmo_shared.identity``):
+metrics, docs and the OpenAPI documents the ``operate`` permission (the
+operator role; Prometheus scrapes with a token of its own), the operator
+routes ``read-counts`` (operators, organisers, viewers and Ilmo's service
+clients, for the console's dashboard). Health stays open for the probes.
+The address still keeps all of it off the public network.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ilmo_shared.access import Permission
 from ilmo_shared.http.health import ReadinessReport, health_router
-from ilmo_shared.http.problems import install_problem_handlers
+from ilmo_shared.http.problems import install_problem_handlers, problem_responses
+from ilmo_shared.identity import Authorization
 
 PUBLIC_OPENAPI = "/openapi.json"
 PUBLIC_DOCS = "/docs"
@@ -49,9 +55,9 @@ MOVED_FROM_PUBLIC = (METRICS, PUBLIC_OPENAPI, PUBLIC_DOCS, PUBLIC_REDOC)
 DOCS_PATHS = (PUBLIC_DOCS, PUBLIC_DOCS_OAUTH2_REDIRECT, PUBLIC_REDOC)
 
 
-def metrics_router() -> APIRouter:
+def metrics_router(authorization: Authorization) -> APIRouter:
     """``/metrics``: every Prometheus metric of the process, in the text format."""
-    router = APIRouter()
+    router = APIRouter(dependencies=[authorization.requires(Permission.OPERATE)])
 
     @router.get(METRICS, include_in_schema=False)
     async def metrics() -> Response:
@@ -60,14 +66,16 @@ def metrics_router() -> APIRouter:
     return router
 
 
-def public_docs_router(public: FastAPI) -> APIRouter:
+def public_docs_router(public: FastAPI, authorization: Authorization) -> APIRouter:
     """The public app's OpenAPI document and its Swagger UI and ReDoc pages.
 
     The document is the public app's own (``public.openapi()``), generated
     once and kept by it, so it describes exactly the routes the public
     listener serves.
     """
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(
+        include_in_schema=False, dependencies=[authorization.requires(Permission.OPERATE)]
+    )
     title = public.title
 
     @router.get(PUBLIC_OPENAPI)
@@ -96,6 +104,7 @@ def public_docs_router(public: FastAPI) -> APIRouter:
 def create_operations_app(
     public: FastAPI,
     readiness: Callable[[], ReadinessReport],
+    authorization: Authorization,
     routers: Sequence[APIRouter] = (),
     **app_options: Any,
 ) -> FastAPI:
@@ -110,15 +119,31 @@ def create_operations_app(
     app = FastAPI(
         title=f"{public.title} operations",
         version=public.version,
-        openapi_url=OPERATIONS_OPENAPI,
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
         **app_options,
     )
     install_problem_handlers(app)
     app.include_router(health_router(readiness))
-    app.include_router(metrics_router())
-    app.include_router(public_docs_router(public))
+    app.include_router(metrics_router(authorization))
+    app.include_router(public_docs_router(public, authorization))
+    app.include_router(operations_document_router(app, authorization))
+    # Every operator route reads counts, never people: one permission for all of them.
+    counts = authorization.requires(Permission.READ_COUNTS)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[counts], responses=problem_responses(401, 403))
     return app
+
+
+def operations_document_router(operations: FastAPI, authorization: Authorization) -> APIRouter:
+    """``/operations/openapi.json``: this listener's own document, behind the same permission."""
+    router = APIRouter(
+        include_in_schema=False, dependencies=[authorization.requires(Permission.OPERATE)]
+    )
+
+    @router.get(OPERATIONS_OPENAPI)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(operations.openapi())
+
+    return router

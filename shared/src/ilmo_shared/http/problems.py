@@ -297,6 +297,7 @@ async def _validation_failed(request: Request, error: Exception) -> Response:
 
 _HTTP_SLUGS = {
     401: "unauthorized",
+    403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
@@ -308,6 +309,7 @@ _HTTP_SLUGS = {
 _HTTP_TITLES = {
     400: _("Bad Request"),
     401: _("Unauthorized"),
+    403: _("Forbidden"),
     404: _("Not Found"),
     405: _("Method Not Allowed"),
     406: _("Not Acceptable"),
@@ -451,7 +453,8 @@ def install_problem_handlers(
 
 
 _DESCRIPTIONS = {
-    401: "Missing or wrong bearer token (`/problems/unauthorized`).",
+    401: "No valid bearer token: missing, invalid or expired (`/problems/unauthorized`).",
+    403: "The token's roles do not permit this (`/problems/forbidden`).",
     404: "Not found (`/problems/not-found`).",
     422: "Invalid input; `errors` names each field at fault (`/problems/validation`).",
 }
