@@ -14,7 +14,9 @@ from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.events import events_router
+from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
+from ilmo_registration.console.registrations import registrations_router
 from ilmo_registration.console.session import (
     ConsoleAnswer,
     ConsoleSessions,
@@ -97,6 +99,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         ),
         refusal,
     )
+    services = OtherServices.from_settings(settings)
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
@@ -133,6 +136,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
                 events_router(usecases, sessions),
+                registrations_router(usecases, sessions, audit, services),
             ],
             prepare_storage=prepare_storage,
             workers=[

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -138,6 +139,12 @@ class ListingPage:
     total: int
     page: int
     pages: int
+    # Every listed registration of the event by status, whatever the search and filters.
+    statuses: Mapping[Status, int] = field(default_factory=dict)
+
+    @property
+    def everyone(self) -> int:
+        return sum(self.statuses.values())
 
 
 def search_key(text: str) -> str:
@@ -207,4 +214,5 @@ def select(rows: Sequence[ListingRow], query: ListingQuery) -> ListingPage:
     pages = max(1, math.ceil(len(chosen) / PAGE_SIZE))
     page = min(max(1, query.page), pages)
     start = (page - 1) * PAGE_SIZE
-    return ListingPage(chosen[start : start + PAGE_SIZE], len(chosen), page, pages)
+    statuses = Counter(row.status for row in rows if not row.expired)
+    return ListingPage(chosen[start : start + PAGE_SIZE], len(chosen), page, pages, statuses)

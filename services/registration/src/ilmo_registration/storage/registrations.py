@@ -42,7 +42,14 @@ from ilmo_registration.domain import (
     erased_email_key,
     normalise_email,
 )
-from ilmo_registration.history import Change, entry_document, reported, switched_to
+from ilmo_registration.history import (
+    Change,
+    Entry,
+    entries_of,
+    entry_document,
+    reported,
+    switched_to,
+)
 from ilmo_registration.listing import ListingRow
 from ilmo_registration.privacy import (
     NeedsConsent,
@@ -124,6 +131,8 @@ class StoredRegistration:
     # times the registrant corrected their details (0: never).
     revision: int = 0
     details_version: int = 0
+    # What happened to it, oldest first (``history``); empty for one stored before.
+    history: tuple[Entry, ...] = ()
 
     @property
     def event_id(self) -> str:
@@ -771,6 +780,7 @@ def _stored_registration(document: Document) -> StoredRegistration:
         expires_at=document.get("expires_at"),
         revision=int(document.get("revision", 0)),
         details_version=int(document.get("details_version") or 0),
+        history=tuple(entries_of(document.get("history"))),
     )
 
 
