@@ -172,3 +172,53 @@ async def test_a_viewer_sees_names_only_and_is_refused_the_rest(
         assert refused.status_code == 403, path
         assert "You do not have permission to do this" in refused.text
     assert await audit_actions(client, event_id) == Counter({("registrations-listed", None): 2})
+
+
+async def test_the_dashboard_draws_what_it_has_and_names_what_is_missing(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    event: dict[str, Any],
+) -> None:
+    event_id = event["id"]
+    await register(client, event_id)
+    await register(client, event_id, attendance="remote")
+    viewer = await session_of(Role.VIEWER, mongo, infrastructure, clock)
+
+    page = await client.get(
+        f"/console/events/{event_id}/dashboard", params={"lang": "en"}, headers=viewer.headers
+    )
+
+    assert page.status_code == 200
+    assert "2 people had registered: 1 on site and 1 remotely" in page.text
+    assert page.text.count("<polyline") == 2
+    assert "seats (capacity service), mails (notification service)" in page.text
+    assert "Meikäläinen" not in page.text  # counts only
+
+
+async def test_the_audit_trail_page_lists_filters_and_downloads(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    event: dict[str, Any],
+) -> None:
+    organiser = await session_of(Role.ORGANISER, mongo, infrastructure, clock)
+    await client.get(f"/console/events/{event['id']}/registrations", headers=organiser.headers)
+
+    page = await client.get(
+        "/console/audit",
+        params={"lang": "en", "event_id": event["id"], "action": "registrations-listed"},
+        headers=organiser.headers,
+    )
+    assert page.status_code == 200
+    assert page.text.count('data-action="registrations-listed"') == 1
+    assert 'data-action="event-created"' not in page.text
+    download = await client.get("/console/audit.csv", headers=organiser.headers)
+    assert download.status_code == 200
+    assert "registrations-listed" in download.text
+    assert "audit-read" in download.text
+
+    viewer = await session_of(Role.VIEWER, mongo, infrastructure, clock)
+    assert (await client.get("/console/audit", headers=viewer.headers)).status_code == 403

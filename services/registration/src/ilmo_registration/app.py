@@ -13,6 +13,8 @@ from ilmo_registration.audit import AuditTrail
 from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
+from ilmo_registration.console.audit_page import audit_page_router
+from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
 from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
@@ -137,6 +139,8 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 ),
                 events_router(usecases, sessions),
                 registrations_router(usecases, sessions, audit, services),
+                dashboard_router(usecases, sessions, services),
+                audit_page_router(sessions, audit),
             ],
             prepare_storage=prepare_storage,
             workers=[

@@ -316,6 +316,11 @@ class UseCases:
         stored = await self.registrations.for_event(event_id)
         return sorted((r for r in stored if r.id in order), key=lambda r: order[r.id])
 
+    async def registration_rows(self, event_id: str) -> list[ListingRow]:
+        """Every row of the event's listing, in no order (the dashboard counts and draws them)."""
+        await self._event(event_id)
+        return await self._listing_rows(event_id)
+
     async def _listing_rows(self, event_id: str) -> list[ListingRow]:
         """The event's rows from the read model, built first if it never was."""
         listing = self.registrations.listing
