@@ -8,6 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ilmo_shared.storage import Document, connect
+from tests.support.identity import IdentityProvider, identity_provider, problem_with
 from tests.support.infrastructure import (
     IsolatedInfrastructure,
     create_isolated_infrastructure,
@@ -24,6 +25,16 @@ def infrastructure() -> Iterator[IsolatedInfrastructure]:
     created = create_isolated_infrastructure()
     yield created
     remove_test_vhost(created)
+
+
+@pytest.fixture(scope="session")
+def identity() -> IdentityProvider:
+    """The development identity provider that `make infra` starts (tests.support.identity)."""
+    provider = identity_provider()
+    problem = problem_with(provider)
+    if problem is not None:
+        pytest.fail(problem)
+    return provider
 
 
 @pytest.fixture(scope="session")

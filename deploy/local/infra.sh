@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local development infrastructure for Ilmo: RabbitMQ, a MongoDB-protocol
-# server (FerretDB with SQLite), Redis (the rate limits' shared counters) and
-# an SMTP sink.
+# server (FerretDB with SQLite), Redis (the rate limits' shared counters), an
+# SMTP sink and the development identity provider (Ory Hydra with its login
+# app, deploy/local/dev_login.py: issuer http://127.0.0.1:4444/, admin API
+# 127.0.0.1:4445, sign-in pages 127.0.0.1:4446; fixed in deploy/local/hydra.yml).
 #
 #   deploy/local/infra.sh up       start what does not answer yet, reuse the rest
 #   deploy/local/infra.sh down     stop what this script started (pid files only)
@@ -19,6 +21,9 @@
 #   ILMO_FERRETDB_DEBUG_ADDR      FerretDB's metrics/debug HTTP address (default 127.0.0.1:8089)
 #   ILMO_FERRETDB_GOTOOLCHAIN     GOTOOLCHAIN value for building FerretDB (default: the local go)
 #   ILMO_LOCAL_DIR                the local state folder (default .local)
+#   ILMO_DEV_PASSWORD             the development users' one password (default: generated
+#                                 once into .local/dev-password)
+#   ILMO_HYDRA_GOTOOLCHAIN        GOTOOLCHAIN value for building Hydra (default: the local go)
 #
 # A component whose address already answers in the expected protocol is
 # reused as it is, whoever runs it (if something else answers there, that is
@@ -61,6 +66,22 @@ REDIS_STATE_DIR=$LOCAL_DIR/redis
 
 MAIL_SINK_SCRIPT=$SCRIPT_DIR/mail_sink.py
 MAIL_SINK_PIDFILE=$RUN_DIR/mail-sink.pid
+
+HYDRA_VERSION=v2.3.0
+# The tool module that pins Hydra and every dependency (go.mod, go.sum).
+HYDRA_MODULE_DIR=$SCRIPT_DIR/hydra
+HYDRA_BUILD_ID="$HYDRA_VERSION+sqlite+$(cat "$HYDRA_MODULE_DIR/go.mod" "$HYDRA_MODULE_DIR/go.sum" | cksum | cut -d' ' -f1)"
+HYDRA_BIN=$TOOLS_BIN/hydra
+HYDRA_CONFIG=$SCRIPT_DIR/hydra.yml
+HYDRA_STATE_DIR=$LOCAL_DIR/hydra
+HYDRA_PIDFILE=$RUN_DIR/hydra.pid
+# As in hydra.yml.
+OIDC_ISSUER=http://127.0.0.1:4444/
+HYDRA_ADMIN_URL=http://127.0.0.1:4445
+DEV_LOGIN_SCRIPT=$SCRIPT_DIR/dev_login.py
+DEV_LOGIN_PIDFILE=$RUN_DIR/dev-login.pid
+DEV_LOGIN_URL=http://127.0.0.1:4446
+DEV_PASSWORD_FILE=$LOCAL_DIR/dev-password
 
 # ---------------------------------------------------------------- RabbitMQ
 
@@ -486,18 +507,24 @@ redis_status() {
 
 # ---------------------------------------------------------------- SMTP sink
 
-# Interpreter of the project's environment, which has aiosmtpd (dev group).
-mail_sink_python() {
-	local venv_python=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}/bin/python
-	if [[ -x $venv_python ]] && "$venv_python" -c 'import aiosmtpd' 2>/dev/null; then
+# workspace_python COMPONENT MODULE: the interpreter of the project's
+# environment, which has MODULE (aiosmtpd for the mail sink, uvicorn for the
+# development login app).
+workspace_python() {
+	local component=$1 module=$2 venv_python=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}/bin/python
+	if [[ -x $venv_python ]] && "$venv_python" -c "import $module" 2>/dev/null; then
 		printf '%s' "$venv_python"
 		return 0
 	fi
 	command -v uv >/dev/null ||
-		die "mail-sink: no Python environment with aiosmtpd in $(rel "${venv_python%/bin/python}") and uv is not installed; run uv sync"
+		die "$component: no Python environment with $module in $(rel "${venv_python%/bin/python}") and uv is not installed; run uv sync"
 	# Creates or completes the environment from uv.lock, then names its interpreter.
-	(cd "$REPO_ROOT" && uv run --frozen --quiet python -c 'import sys, aiosmtpd; print(sys.executable)') ||
-		die "mail-sink: uv run --frozen could not provide a Python with aiosmtpd"
+	(cd "$REPO_ROOT" && uv run --frozen --quiet python -c "import sys, $module; print(sys.executable)") ||
+		die "$component: uv run --frozen could not provide a Python with $module"
+}
+
+mail_sink_python() {
+	workspace_python mail-sink aiosmtpd
 }
 
 mail_sink_owner() {
@@ -547,6 +574,202 @@ mail_sink_status() {
 	[[ $rc -eq 0 ]]
 }
 
+# ---------------------------------------------------------------- identity provider
+
+# Ory Hydra, the OpenID Connect provider of development and tests, and its
+# login and consent app (dev_login.py). Both are reused when they answer, as
+# the other components are; their addresses are fixed (hydra.yml).
+
+# Builds Hydra into .tools/bin/hydra from the tool module in deploy/local/hydra.
+#
+# Why not `go install github.com/ory/hydra/v2@v2.3.0`: Hydra's go.mod has a
+# replace directive (gobuffalo/pop by ory/pop), which go install refuses. The
+# tool module repeats that replace and pins every dependency in its go.sum.
+# The sqlite build tag (and cgo) compiles in the SQLite driver: Hydra's
+# clients, keys and sessions live in .local/hydra/hydra.sqlite.
+hydra_build() {
+	local log=$LOG_DIR/hydra-build.log
+	command -v go >/dev/null ||
+		die "hydra: $(rel "$HYDRA_BIN") is missing and Go is not installed to build it; install Go (https://go.dev/dl/)"
+	note "building Ory Hydra $HYDRA_VERSION into $(rel "$HYDRA_BIN") (log: $(rel "$log")); the first build takes a few minutes ..."
+	mkdir -p "$TOOLS_BIN"
+	local toolchain=${ILMO_HYDRA_GOTOOLCHAIN:-$(go env GOTOOLCHAIN)}
+	if ! (
+		set -euo pipefail
+		printf '\n==== %s: building github.com/ory/hydra/v2@%s with %s\n' \
+			"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$HYDRA_VERSION" "$(GOTOOLCHAIN=$toolchain go version)"
+		cd "$HYDRA_MODULE_DIR"
+		# -mod=readonly: the build uses exactly what go.sum pins, or fails.
+		GOTOOLCHAIN=$toolchain CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -tags sqlite -trimpath \
+			-ldflags "-X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION -X github.com/ory/hydra/v2/driver/config.Date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+			-o "$HYDRA_BIN.new" github.com/ory/hydra/v2
+		"$HYDRA_BIN.new" version
+	) >>"$log" 2>&1; then
+		rm -f "$HYDRA_BIN.new"
+		die "hydra: building Ory Hydra $HYDRA_VERSION failed (it needs cgo and a C compiler for SQLite); see $(rel "$log")"
+	fi
+	mv -f "$HYDRA_BIN.new" "$HYDRA_BIN"
+	printf '%s\n' "$HYDRA_BUILD_ID" >"$HYDRA_BIN.build"
+}
+
+hydra_check_binary() {
+	[[ $(cat "$HYDRA_BIN.build" 2>/dev/null) == "$HYDRA_BUILD_ID" ]] || return 1
+	[[ $("$HYDRA_BIN" version 2>&1) == *"Version:"*"$HYDRA_VERSION"* ]]
+}
+
+# 0 if the issuer's discovery document names OIDC_ISSUER, 1 if nothing
+# listens there, 2 if something else does.
+hydra_answers() {
+	parse_url "$OIDC_ISSUER" 4444
+	port_open "$URL_HOST" "$URL_PORT" || return 1
+	curl -fsS --max-time 3 "${OIDC_ISSUER}.well-known/openid-configuration" 2>/dev/null |
+		grep -qF "\"issuer\":\"$OIDC_ISSUER\"" || return 2
+}
+
+dev_login_answers() {
+	parse_url "$DEV_LOGIN_URL" 4446
+	port_open "$URL_HOST" "$URL_PORT" || return 1
+	[[ $(curl -fsS --max-time 3 "$DEV_LOGIN_URL/health" 2>/dev/null) == ok ]] || return 2
+}
+
+# A random secret of 64 hex digits (32 bytes), or of $1 bytes.
+random_hex() {
+	head -c "${1:-32}" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
+}
+
+# Hydra's system and cookie secrets, generated once: a second configuration
+# file beside hydra.yml, readable by its owner only. Hydra encrypts what it
+# stores with the system secret, so the secrets live and go with the database.
+hydra_secrets() {
+	local file=$HYDRA_STATE_DIR/secrets.yml
+	if [[ ! -s $file ]]; then
+		(umask 077 && printf 'secrets:\n  system:\n    - %s\n  cookie:\n    - %s\n' \
+			"$(random_hex)" "$(random_hex)" >"$file.tmp" && mv -f "$file.tmp" "$file")
+	fi
+	printf '%s' "$file"
+}
+
+# The development users' password: ILMO_DEV_PASSWORD, else generated once.
+dev_password_ready() {
+	if [[ -z ${ILMO_DEV_PASSWORD:-} && ! -s $DEV_PASSWORD_FILE ]]; then
+		(umask 077 && random_hex 12 >"$DEV_PASSWORD_FILE")
+	fi
+}
+
+hydra_owner() {
+	local pid
+	pid=$(our_pid "$HYDRA_PIDFILE" "$HYDRA_BIN")
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+dev_login_owner() {
+	local pid
+	pid=$(our_pid "$DEV_LOGIN_PIDFILE" "$DEV_LOGIN_SCRIPT")
+	if [[ -n $pid ]]; then
+		printf 'started by infra.sh, pid %s' "$pid"
+	else
+		printf 'not started by infra.sh'
+	fi
+}
+
+hydra_up() {
+	local rc=0 dsn secrets pid i log=$LOG_DIR/hydra.log
+	hydra_answers || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		report hydra reused "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_owner))"
+		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "hydra: something answers at $OIDC_ISSUER but not as the OpenID Connect issuer $OIDC_ISSUER"
+	fi
+	if [[ ! -x $HYDRA_BIN ]] || ! hydra_check_binary; then
+		hydra_build
+		hydra_check_binary ||
+			die "hydra: $(rel "$HYDRA_BIN") is not Ory Hydra $HYDRA_VERSION built from $(rel "$HYDRA_MODULE_DIR"); delete it to rebuild"
+	fi
+	mkdir -p "$HYDRA_STATE_DIR"
+	secrets=$(hydra_secrets)
+	dsn="sqlite://$HYDRA_STATE_DIR/hydra.sqlite?_fk=true&mode=rwc"
+	printf '\n==== %s: migrating the hydra database\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	DSN=$dsn "$HYDRA_BIN" migrate sql up --read-from-env --yes >>"$log" 2>&1 9>&- ||
+		die "hydra: migrating $(rel "$HYDRA_STATE_DIR/hydra.sqlite") failed; see $(rel "$log") (or delete $(rel "$HYDRA_STATE_DIR") to start afresh)"
+	start_background hydra "$HYDRA_PIDFILE" "$log" \
+		env "DSN=$dsn" "$HYDRA_BIN" serve all --dev --sqa-opt-out --config "$HYDRA_CONFIG" --config "$secrets"
+	pid=$(read_pid "$HYDRA_PIDFILE")
+	for ((i = 0; i < 120; i++)); do
+		hydra_answers && curl -fsS -o /dev/null --max-time 2 "$HYDRA_ADMIN_URL/health/ready" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || die "hydra: exited at start; see $(rel "$log")"
+		sleep 0.25
+	done
+	hydra_answers || die "hydra: did not answer as $OIDC_ISSUER within 30 s; see $(rel "$log")"
+	report hydra started "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL (Ory Hydra $HYDRA_VERSION, SQLite in $(rel "$HYDRA_STATE_DIR"), pid $pid)"
+}
+
+dev_login_up() {
+	local rc=0 python pid i log=$LOG_DIR/dev-login.log
+	dev_login_answers || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		report dev-login reused "$DEV_LOGIN_URL ($(dev_login_owner))"
+		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "dev-login: something answers at $DEV_LOGIN_URL but it is not the development login app"
+	fi
+	python=$(workspace_python dev-login uvicorn)
+	dev_password_ready
+	start_background dev-login "$DEV_LOGIN_PIDFILE" "$log" \
+		"$python" "$DEV_LOGIN_SCRIPT" --port "${DEV_LOGIN_URL##*:}" \
+		--admin-url "$HYDRA_ADMIN_URL" --password-file "$DEV_PASSWORD_FILE"
+	pid=$(read_pid "$DEV_LOGIN_PIDFILE")
+	for ((i = 0; i < 80; i++)); do
+		dev_login_answers && break
+		kill -0 "$pid" 2>/dev/null || die "dev-login: exited at start; see $(rel "$log")"
+		sleep 0.25
+	done
+	dev_login_answers || die "dev-login: did not answer at $DEV_LOGIN_URL within 20 s; see $(rel "$log")"
+	report dev-login started "$DEV_LOGIN_URL, users organiser, viewer, door, operator; password $(dev_password_source) (pid $pid)"
+}
+
+# Where the development users' password comes from, for messages.
+dev_password_source() {
+	if [[ -n ${ILMO_DEV_PASSWORD:-} ]]; then
+		printf 'ILMO_DEV_PASSWORD'
+	else
+		printf 'in %s' "$(rel "$DEV_PASSWORD_FILE")"
+	fi
+}
+
+identity_up() {
+	hydra_up
+	dev_login_up
+}
+
+identity_down() {
+	stop_pid dev-login "$DEV_LOGIN_PIDFILE" "$DEV_LOGIN_SCRIPT"
+	stop_pid hydra "$HYDRA_PIDFILE" "$HYDRA_BIN"
+}
+
+identity_status() {
+	local rc=0 ok=0
+	hydra_answers || rc=$?
+	case $rc in
+	0) report hydra up "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_owner))" ;;
+	1) report hydra down "$OIDC_ISSUER does not answer" ;;
+	*) report hydra wrong "$OIDC_ISSUER answers, but not as that OpenID Connect issuer" ;;
+	esac
+	[[ $rc -eq 0 ]] || ok=1
+	rc=0
+	dev_login_answers || rc=$?
+	case $rc in
+	0) report dev-login up "$DEV_LOGIN_URL ($(dev_login_owner))" ;;
+	1) report dev-login down "$DEV_LOGIN_URL does not answer" ;;
+	*) report dev-login wrong "$DEV_LOGIN_URL answers, but not as the development login app" ;;
+	esac
+	[[ $rc -eq 0 && $ok -eq 0 ]]
+}
+
 # ---------------------------------------------------------------- main
 
 usage() {
@@ -564,10 +787,12 @@ main() {
 		ferretdb_up
 		redis_up
 		mail_sink_up
+		identity_up
 		;;
 	down)
 		ensure_dirs
 		take_lock
+		identity_down
 		mail_sink_down
 		redis_down
 		ferretdb_down
@@ -579,6 +804,7 @@ main() {
 		ferretdb_status || rc=1
 		redis_status || rc=1
 		mail_sink_status || rc=1
+		identity_status || rc=1
 		return "$rc"
 		;;
 	*) usage ;;

@@ -44,6 +44,13 @@
 # .local/manage-link-secret) and the key of personal stream links
 # (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret).
 #
+# Sign-in (docs/operations.md, "The development identity provider"): every
+# service trusts the issuer infra.sh starts (ILMO_OIDC_ISSUER), the console's
+# client (ILMO_OIDC_CLIENT_ID, default ilmo-console) is created or updated at
+# every start through Hydra's admin API (secret: ILMO_OIDC_CLIENT_SECRET, or
+# .local/oidc-client-secret), and its client-credentials tokens count as an
+# Ilmo service's (ILMO_OIDC_SERVICE_CLIENTS).
+#
 # Each service connects to RabbitMQ as its own user (ilmo-<service>, or
 # ILMO_<SERVICE>_BROKER_USER), created at every start through the management
 # API from the one permission table in ilmo_shared.messaging.users, with a
@@ -77,6 +84,16 @@ MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
 STREAM_LINK_SECRET_FILE=$LOCAL_DIR/stream-link-secret
 SAMPLE_EVENT=$SCRIPT_DIR/sample-event.json
 SAMPLE_EVENT_ID=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$SAMPLE_EVENT")
+
+# ---- identity provider (issue 15) ----
+# As in deploy/local/hydra.yml and infra.sh.
+OIDC_ISSUER=http://127.0.0.1:4444/
+HYDRA_ADMIN_URL=http://127.0.0.1:4445
+# Tests name a client of their own, so that they never replace a developer's.
+CONSOLE_CLIENT_ID=${ILMO_OIDC_CLIENT_ID:-ilmo-console}
+CONSOLE_CLIENT_SECRET_FILE=$LOCAL_DIR/oidc-client-secret
+DEV_PASSWORD_FILE=$LOCAL_DIR/dev-password
+# ---- end identity provider ----
 
 SUPERVISOR_CONF=$RUN_DIR/supervisord.conf
 SUPERVISOR_SOCKET=$RUN_DIR/supervisord.sock
@@ -154,6 +171,54 @@ load_secrets() {
 	STREAM_LINK_SECRET=$(local_secret ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET_FILE")
 }
 
+# ---- identity provider (issue 15) ----
+load_identity() {
+	CONSOLE_CLIENT_SECRET=$(local_secret ILMO_OIDC_CLIENT_SECRET "$CONSOLE_CLIENT_SECRET_FILE")
+}
+
+# The console's client at the development provider, as the console expects it:
+# PUT replaces it with this definition (new secret, URIs) if it exists,
+# else POST creates it.
+register_console_client() {
+	local body status url=$HYDRA_ADMIN_URL/admin/clients
+	body=$(CLIENT_ID=$CONSOLE_CLIENT_ID CLIENT_SECRET=$CONSOLE_CLIENT_SECRET \
+		BASE=http://127.0.0.1:$(port_of registration) "$VENV/bin/python" -c '
+import json, os
+base = os.environ["BASE"]
+print(json.dumps({
+    "client_id": os.environ["CLIENT_ID"],
+    "client_secret": os.environ["CLIENT_SECRET"],
+    "client_name": "Ilmo console",
+    "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+    "response_types": ["code"],
+    "scope": "openid offline_access",
+    "audience": ["ilmo"],
+    "redirect_uris": [f"{base}/console/signed-in"],
+    "post_logout_redirect_uris": [f"{base}/console/signed-out"],
+    "token_endpoint_auth_method": "client_secret_basic",
+}))')
+	status=$(curl -sS -o "$LOG_DIR/oidc-client.response" -w '%{http_code}' -X PUT \
+		-H 'Content-Type: application/json' --data-binary "$body" "$url/$CONSOLE_CLIENT_ID" 2>/dev/null || true)
+	if [[ $status == 404 ]]; then
+		status=$(curl -sS -o "$LOG_DIR/oidc-client.response" -w '%{http_code}' -X POST \
+			-H 'Content-Type: application/json' --data-binary "$body" "$url" 2>/dev/null || true)
+	fi
+	case $status in
+	200 | 201) report oidc-client ready "$CONSOLE_CLIENT_ID at $OIDC_ISSUER (secret: $(secret_source ILMO_OIDC_CLIENT_SECRET "$CONSOLE_CLIENT_SECRET_FILE"))" ;;
+	*) die "could not create the console's client $CONSOLE_CLIENT_ID at $HYDRA_ADMIN_URL (HTTP ${status:-none}; is the identity provider up? make infra); see $(rel "$LOG_DIR/oidc-client.response")" ;;
+	esac
+}
+
+# Where a secret comes from, for messages: the variable, or the file.
+secret_source() {
+	if [[ -n ${!1:-} ]]; then
+		printf '%s' "$1"
+	else
+		rel "$2"
+	fi
+}
+# ---- end identity provider ----
+
 # Create (or update) each service's broker user and its permissions, and
 # fill AMQP_URLS with the URL each service connects with.
 provision_broker_users() {
@@ -210,6 +275,14 @@ program_environment() {
 	entries+=("$(env_entry ILMO_ADMIN_TOKEN "$ADMIN_TOKEN")")
 	entries+=("$(env_entry ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET")")
 	entries+=("$(env_entry ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET")")
+	# ---- identity provider (issue 15) ----
+	entries+=("$(env_entry ILMO_OIDC_ISSUER "$OIDC_ISSUER")")
+	entries+=("$(env_entry ILMO_OIDC_SERVICE_CLIENTS "$CONSOLE_CLIENT_ID")")
+	if [[ $name == registration ]]; then
+		entries+=("$(env_entry ILMO_OIDC_CLIENT_ID "$CONSOLE_CLIENT_ID")")
+		entries+=("$(env_entry ILMO_OIDC_CLIENT_SECRET "$CONSOLE_CLIENT_SECRET")")
+	fi
+	# ---- end identity provider ----
 	if [[ $name == registration ]]; then
 		# The rate limits' shared counters (deploy/local/infra.sh starts Redis),
 		# under the databases' prefix so that a test's run counts apart.
@@ -504,6 +577,14 @@ Ilmo is running.
   sample seminar (JSON)    http://127.0.0.1:$(port_of registration)/api/v1/events/$SAMPLE_EVENT_ID
   admin token              $(rel "$ADMIN_TOKEN_FILE") (or ILMO_ADMIN_TOKEN)
 EOT
+	# ---- identity provider (issue 15) ----
+	cat <<EOT
+  organiser console        http://127.0.0.1:$(port_of registration)/console
+    sign in as             organiser, viewer, door or operator (one role each)
+    password               $(secret_source ILMO_DEV_PASSWORD "$DEV_PASSWORD_FILE")
+    identity provider      $OIDC_ISSUER (Ory Hydra; admin API $HYDRA_ADMIN_URL)
+EOT
+	# ---- end identity provider ----
 	printf '  %-24s %s\n' "operations listeners" "(health, /metrics, /docs, operator counts; never public)"
 	for name in "${SERVICES[@]}"; do
 		printf '  %-24s http://127.0.0.1:%s/health/ready  /metrics\n' "$name" "$(operations_port_of "$name")"
@@ -549,8 +630,10 @@ follow() {
 up() {
 	check_settings
 	load_secrets
+	load_identity
 	take_lock
 	provision_broker_users
+	register_console_client
 	supervisord_up
 	exec 9>&-
 	wait_services

@@ -23,6 +23,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ilmo_shared.storage import Document
+from tests.support.identity import IdentityProvider
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually_sync
 from tests.support.processes import SERVICES, STREAM_LINK_SECRET, free_ports
@@ -106,11 +107,14 @@ class SupervisedRun:
 
 @pytest.fixture
 def supervised(
-    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+    infrastructure: IsolatedInfrastructure,
+    mongo: AsyncMongoClient[Document],
+    identity: IdentityProvider,
 ) -> Iterator[SupervisedRun]:
     """A state folder for run.sh; whatever it started is stopped afterwards."""
     # Short: the supervisord socket's path must fit a unix socket address.
     local_dir = Path(tempfile.mkdtemp(prefix="ilmo-run-"))
+    console_client = f"test-{infrastructure.run_id}-run-console"
     chosen = iter(free_ports(2 * len(SERVICES)))
     ports = {name: next(chosen) for name in SERVICES}
     operations_ports = {name: next(chosen) for name in SERVICES}
@@ -128,6 +132,9 @@ def supervised(
             "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
             "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
             "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
+            # run.sh creates the console's client at the identity provider: one
+            # of its own, so that a developer's ilmo-console stays untouched.
+            "ILMO_OIDC_CLIENT_ID": console_client,
         }
     )
     environment.update({f"ILMO_RUN_{name.upper()}_PORT": str(ports[name]) for name in SERVICES})
@@ -154,15 +161,25 @@ def supervised(
         admin = infrastructure.admin()
         for user in broker_users.values():
             admin.delete_user(user)
+        httpx.delete(f"{identity.admin_url}/admin/clients/{console_client}", timeout=10)
 
 
 def test_a_killed_service_is_restarted_and_stop_leaves_nothing_running(
-    supervised: SupervisedRun,
+    supervised: SupervisedRun, identity: IdentityProvider
 ) -> None:
     started = supervised.run_sh("up", timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     report = reported(started.stdout)
     assert report["supervisord"].startswith("started")
+    assert report["oidc-client"].startswith("ready"), report
+    client_id = supervised.environment["ILMO_OIDC_CLIENT_ID"]
+    client = httpx.get(f"{identity.admin_url}/admin/clients/{client_id}", timeout=10).json()
+    console = f"http://127.0.0.1:{supervised.ports['registration']}/console"
+    assert client["redirect_uris"] == [f"{console}/signed-in"]
+    assert client["post_logout_redirect_uris"] == [f"{console}/signed-out"]
+    configuration = (supervised.local_dir / "run" / "supervisord.conf").read_text()
+    assert f'ILMO_OIDC_ISSUER="{identity.issuer}"' in configuration
+    assert f'ILMO_OIDC_CLIENT_ID="{client_id}"' in configuration
     assert all(report[name].startswith("ready") for name in SERVICES), report
     pids = {name: supervised.pid(name) for name in SERVICES}
     assert all(pids.values()), pids
