@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_string
@@ -345,14 +345,18 @@ def smtp_server(
 
 @contextmanager
 def services_with_mail(
-    infrastructure: IsolatedInfrastructure,
+    infrastructure: IsolatedInfrastructure, extra_environment: Mapping[str, str] | None = None
 ) -> Iterator[tuple[SmtpTestServer, dict[str, ServiceProcess]]]:
     """The four services as processes, sending their mail to a test SMTP server of their own."""
     with (
         smtp_server() as smtp,
         running_services(
             infrastructure,
-            extra_environment={"ILMO_SMTP_HOST": smtp.host, "ILMO_SMTP_PORT": str(smtp.port)},
+            extra_environment={
+                **(extra_environment or {}),
+                "ILMO_SMTP_HOST": smtp.host,
+                "ILMO_SMTP_PORT": str(smtp.port),
+            },
         ) as services,
     ):
         yield smtp, services
