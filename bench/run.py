@@ -154,7 +154,7 @@ async def create_event(services: dict[str, ServiceProcess], event: dict[str, Any
             f"{services['streaming'].operations_url}/api/v1/events/{event['id']}/stream-links",
         ):
             deadline = time.monotonic() + 60
-            while (await client.get(url)).status_code != 200:
+            while (await client.get(url, headers=ADMIN)).status_code != 200:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{url}: the event never arrived")
                 await asyncio.sleep(0.1)

@@ -38,8 +38,10 @@
 # them).
 #
 # Secrets come from the environment or are generated once into git-ignored
-# files (no secret lives in the repository): the registration API's admin
-# token (ILMO_ADMIN_TOKEN, .local/admin-token), the key of the manage links in
+# files (no secret lives in the repository): the development token, which
+# every service accepts as a bearer token with every role, for the admin API,
+# metrics and docs without the identity provider (ILMO_DEVELOPMENT_TOKEN,
+# .local/development-token; never in production), the key of the manage links in
 # emails shared by registration and notification (ILMO_MANAGE_LINK_SECRET,
 # .local/manage-link-secret) and the key of personal stream links
 # (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret).
@@ -78,7 +80,7 @@ declare -A OPERATIONS_PORTS=(
 )
 DATABASE_PREFIX=${ILMO_RUN_DATABASE_PREFIX:-ilmo_}
 VENV=${UV_PROJECT_ENVIRONMENT:-$REPO_ROOT/.venv}
-ADMIN_TOKEN_FILE=$LOCAL_DIR/admin-token
+DEVELOPMENT_TOKEN_FILE=$LOCAL_DIR/development-token
 BROKER_PASSWORDS_DIR=$LOCAL_DIR/broker-users
 MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
 STREAM_LINK_SECRET_FILE=$LOCAL_DIR/stream-link-secret
@@ -166,7 +168,7 @@ check_settings() {
 }
 
 load_secrets() {
-	ADMIN_TOKEN=$(local_secret ILMO_ADMIN_TOKEN "$ADMIN_TOKEN_FILE")
+	DEVELOPMENT_TOKEN=$(local_secret ILMO_DEVELOPMENT_TOKEN "$DEVELOPMENT_TOKEN_FILE")
 	MANAGE_LINK_SECRET=$(local_secret ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET_FILE")
 	STREAM_LINK_SECRET=$(local_secret ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET_FILE")
 }
@@ -272,7 +274,7 @@ program_environment() {
 	entries+=("$(env_entry ILMO_PUBLIC_BASE_URL "http://127.0.0.1:$port")")
 	entries+=("$(env_entry ILMO_REGISTRATION_PUBLIC_URL "http://127.0.0.1:$(port_of registration)")")
 	entries+=("$(env_entry ILMO_MONGODB_DATABASE "$DATABASE_PREFIX$name")")
-	entries+=("$(env_entry ILMO_ADMIN_TOKEN "$ADMIN_TOKEN")")
+	entries+=("$(env_entry ILMO_DEVELOPMENT_TOKEN "$DEVELOPMENT_TOKEN")")
 	entries+=("$(env_entry ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET")")
 	entries+=("$(env_entry ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET")")
 	# ---- identity provider (issue 15) ----
@@ -557,7 +559,7 @@ create_sample_event() {
 	# The seminar of the announcement, on a Friday to come (sample_event.py).
 	"$VENV/bin/python" "$SCRIPT_DIR/sample_event.py" >"$RUN_DIR/sample-event.json"
 	status=$(curl -sS -o "$LOG_DIR/sample-event.response" -w '%{http_code}' \
-		-H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $DEVELOPMENT_TOKEN" -H 'Content-Type: application/json' \
 		--data-binary "@$RUN_DIR/sample-event.json" "$base/api/v1/events")
 	case $status in
 	201) report sample created "$base/api/v1/events/$SAMPLE_EVENT_ID" ;;
@@ -575,7 +577,7 @@ Ilmo is running.
   upcoming events          http://127.0.0.1:$(port_of registration)/
   API docs (registration)  http://127.0.0.1:$(operations_port_of registration)/docs
   sample seminar (JSON)    http://127.0.0.1:$(port_of registration)/api/v1/events/$SAMPLE_EVENT_ID
-  admin token              $(rel "$ADMIN_TOKEN_FILE") (or ILMO_ADMIN_TOKEN)
+  development token        $(rel "$DEVELOPMENT_TOKEN_FILE") (or ILMO_DEVELOPMENT_TOKEN): every role, as a bearer token
 EOT
 	# ---- identity provider (issue 15) ----
 	cat <<EOT
@@ -585,7 +587,7 @@ EOT
     identity provider      $OIDC_ISSUER (Ory Hydra; admin API $HYDRA_ADMIN_URL)
 EOT
 	# ---- end identity provider ----
-	printf '  %-24s %s\n' "operations listeners" "(health, /metrics, /docs, operator counts; never public)"
+	printf '  %-24s %s\n' "operations listeners" "(health open; /metrics, /docs, counts: bearer token; never public)"
 	for name in "${SERVICES[@]}"; do
 		printf '  %-24s http://127.0.0.1:%s/health/ready  /metrics\n' "$name" "$(operations_port_of "$name")"
 	done

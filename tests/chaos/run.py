@@ -743,13 +743,19 @@ async def snapshot(
             headers=ADMIN,
         )
         seats = await get_json(
-            client, f"{services['capacity'].operations_url}/api/v1/events/{event_id}/seats"
+            client,
+            f"{services['capacity'].operations_url}/api/v1/events/{event_id}/seats",
+            headers=ADMIN,
         )
         links = await get_json(
-            client, f"{services['streaming'].operations_url}/api/v1/events/{event_id}/stream-links"
+            client,
+            f"{services['streaming'].operations_url}/api/v1/events/{event_id}/stream-links",
+            headers=ADMIN,
         )
         summary = await get_json(
-            client, f"{services['notification'].operations_url}/api/v1/mails/summary"
+            client,
+            f"{services['notification'].operations_url}/api/v1/mails/summary",
+            headers=ADMIN,
         )
     mail_states: Counter[str] = Counter()
     for states in dict(summary.get("kinds", {})).values():

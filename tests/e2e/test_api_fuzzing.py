@@ -47,7 +47,9 @@ def test_no_server_errors_and_every_api_error_is_problem_details(
     # Hypothesis driven by hand rather than through schemathesis' pytest
     # plugin: the schema is only known once the service runs.
     # The public API's document, from the operations listener; the calls go to the public one.
-    schema = schemathesis.openapi.from_url(f"{registration.operations_url}/openapi.json")
+    schema = schemathesis.openapi.from_url(
+        f"{registration.operations_url}/openapi.json", headers=dict(ADMIN)
+    )
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), "the OpenAPI schema is invalid"
     operations = [result.ok() for result in results if isinstance(result, Ok)]

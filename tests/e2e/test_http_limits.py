@@ -91,7 +91,7 @@ async def test_json_answers_carry_the_security_headers(
         registration = services["registration"]
         async with (
             httpx.AsyncClient(base_url=registration.url) as client,
-            httpx.AsyncClient(base_url=registration.operations_url) as operations,
+            httpx.AsyncClient(base_url=registration.operations_url, headers=ADMIN) as operations,
         ):
             answers = [
                 await client.get("/api/v1/events"),

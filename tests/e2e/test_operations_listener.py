@@ -1,8 +1,10 @@
 """Each service process serves two listeners: the public one and the operations one.
 
 What operators read (metrics, the API's docs, seat counts, mail summaries,
-link counts) answers on the operations address only; the public address
-answers 404 problem details for it, as for any unknown path. Both stop on
+link counts) answers on the operations address only, and only to a token
+(here the development token; tests/integration/test_authorization_matrix.py
+tries every role); the public address answers 404 problem details for it,
+as for any unknown path. Both stop on
 SIGTERM, and an address that cannot be bound stops the process before it
 connects to anything.
 """
@@ -52,7 +54,7 @@ def _known_to_all(services: dict[str, ServiceProcess], event_id: str) -> bool:
     for name, routes in OPERATOR_ROUTES.items():
         for route in routes:
             url = services[name].operations_url + route.format(event=event_id)
-            if httpx.get(url, timeout=5).status_code != 200:
+            if httpx.get(url, headers=ADMIN, timeout=5).status_code != 200:
                 return False
     return True
 
@@ -68,10 +70,14 @@ def test_what_operators_read_is_on_the_operations_listener_only(
     paths = [*MOVED, *(route.format(event=event_id) for route in OPERATOR_ROUTES[name])]
     with (
         httpx.Client(base_url=service.url, timeout=5) as public,
-        httpx.Client(base_url=service.operations_url, timeout=5) as operations,
+        httpx.Client(base_url=service.operations_url, headers=ADMIN, timeout=5) as operations,
+        httpx.Client(base_url=service.operations_url, timeout=5) as anonymous,
     ):
         for path in paths:
             assert operations.get(path).status_code == 200, path
+            challenged = anonymous.get(path)
+            assert challenged.status_code == 401, path
+            assert challenged.headers["www-authenticate"] == 'Bearer realm="ilmo"', path
             refused = public.get(path)
             assert refused.status_code == 404, path
             assert refused.headers["content-type"] == "application/problem+json", path
@@ -79,19 +85,22 @@ def test_what_operators_read_is_on_the_operations_listener_only(
         # Health answers on both: the ingress checks the public one, probes may read either.
         assert public.get("/health/ready").status_code == 200
         assert operations.get("/health/ready").status_code == 200
+        assert anonymous.get("/health/ready").status_code == 200
         metrics = operations.get("/metrics").text
         assert "ilmo_service_ready 1.0" in metrics
 
 
 def test_the_docs_describe_the_public_api(services: dict[str, ServiceProcess]) -> None:
     registration, streaming = services["registration"], services["streaming"]
-    public_api = httpx.get(f"{registration.operations_url}/openapi.json", timeout=5).json()
+    public_api = httpx.get(
+        f"{registration.operations_url}/openapi.json", headers=ADMIN, timeout=5
+    ).json()
     assert "/api/v1/events/{event_id}/registrations" in public_api["paths"]
     assert "/metrics" not in public_api["paths"]
-    links = httpx.get(f"{streaming.operations_url}/openapi.json", timeout=5).json()
+    links = httpx.get(f"{streaming.operations_url}/openapi.json", headers=ADMIN, timeout=5).json()
     assert "/watch/{token}" in links["paths"]
     assert "/api/v1/events/{event_id}/stream-links" not in links["paths"]
-    docs = httpx.get(f"{registration.operations_url}/docs", timeout=5)
+    docs = httpx.get(f"{registration.operations_url}/docs", headers=ADMIN, timeout=5)
     assert "/openapi.json" in docs.text
     # The organisers' admin API stays public.
     listed = httpx.get(f"{registration.url}/api/v1/events", headers=ADMIN, timeout=5)

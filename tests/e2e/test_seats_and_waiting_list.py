@@ -54,7 +54,7 @@ async def statuses(
 
 
 async def seats(capacity: ServiceProcess, event_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=capacity.operations_url) as client:
+    async with httpx.AsyncClient(base_url=capacity.operations_url, headers=ADMIN) as client:
         answer = await client.get(f"/api/v1/events/{event_id}/seats")
     assert answer.status_code == 200, answer.text
     return dict(answer.json())

@@ -129,7 +129,7 @@ def supervised(
             "ILMO_REDIS_URL": infrastructure.redis_url,
             # Databases test_<run>_<service>, which the session removes.
             "ILMO_RUN_DATABASE_PREFIX": infrastructure.database_name(""),
-            "ILMO_ADMIN_TOKEN": ADMIN_TOKEN,
+            "ILMO_DEVELOPMENT_TOKEN": ADMIN_TOKEN,
             "ILMO_MANAGE_LINK_SECRET": MANAGE_LINK_SECRET,
             "ILMO_STREAM_LINK_SECRET": STREAM_LINK_SECRET,
             # run.sh creates the console's client at the identity provider: one

@@ -20,7 +20,7 @@ from tests.support.amqp import event_tap
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.registration import ADMIN_TOKEN, event_payload
+from tests.support.registration import ADMIN, ADMIN_TOKEN, event_payload
 from tests.support.smtp import services_with_mail
 
 # The notification service has no HTTP view of its contacts; read its own database.
@@ -115,14 +115,18 @@ async def test_a_registration_reaches_every_consumer_through_the_broker(
             [link] = await tap.wait_for(1, routing_key="stream.link.provisioned")
             assert link.headers["cloudEvents:subject"] == remote.json()["id"]
             operations = {name: service.operations_url for name, service in services.items()}
-            async with httpx.AsyncClient(base_url=operations["streaming"]) as streaming:
+            async with httpx.AsyncClient(
+                base_url=operations["streaming"], headers=ADMIN
+            ) as streaming:
                 links = await _eventually_http(
                     streaming,
                     "/api/v1/events/ministry-seminar/stream-links",
                     lambda counts: counts["provisioned"] == 1,
                 )
             assert links["revoked"] == 0
-            async with httpx.AsyncClient(base_url=operations["capacity"]) as capacity:
+            async with httpx.AsyncClient(
+                base_url=operations["capacity"], headers=ADMIN
+            ) as capacity:
                 seats = await _eventually_http(
                     capacity, "/api/v1/events/ministry-seminar/seats", lambda s: s["reserved"] == 1
                 )

@@ -37,6 +37,7 @@ from tests.support.capacity import (
     publish,
     switched,
 )
+from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.polling import eventually
@@ -111,6 +112,7 @@ async def capacity(
         mongodb_url=infrastructure.mongodb_url,
         mongodb_database=database_name,
         http_port=free_port(),
+        development_token=DEVELOPMENT_TOKEN,
     )
     await purge_queue(infrastructure.amqp_url, SEAT_DECISIONS)
     app = build_app(settings)

@@ -54,6 +54,7 @@ from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
 from tests.support.capacity import cancelled, envelope_for, publish, reserved, waitlisted
+from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.notification import (
@@ -181,6 +182,7 @@ def settings_for(
         "mail_from": MAIL_FROM,
         "registration_public_url": REGISTRATION_URL,
         "manage_link_secret": MANAGE_LINK_SECRET,
+        "development_token": DEVELOPMENT_TOKEN,
         "mail_retry_base_seconds": 0.1,
         "mail_retry_max_seconds": 0.4,
         "mail_poll_seconds": 0.2,

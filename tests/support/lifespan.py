@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from ilmo_shared.lifecycle import Lifecycle
+from tests.support.development import DEVELOPMENT
 
 
 @asynccontextmanager
@@ -27,13 +28,19 @@ async def serving(app: FastAPI, timeout: float = 30.0) -> AsyncIterator[Lifecycl
 
 
 @asynccontextmanager
-async def operations_client(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def operations_client(
+    app: FastAPI, base_url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the service's operations listener (``app.state.operations``), in-process.
+
+    It sends the development token unless ``headers`` say otherwise (``{}``:
+    none); the service's settings must accept it.
 
     The operations app has no lifespan of its own: enter ``serving(app)``
     for the service's, which both listeners share.
     """
     operations: FastAPI = app.state.operations
     transport = httpx.ASGITransport(app=operations)
-    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+    sent = DEVELOPMENT if headers is None else headers
+    async with httpx.AsyncClient(transport=transport, base_url=base_url, headers=sent) as client:
         yield client

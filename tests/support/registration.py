@@ -15,15 +15,15 @@ from ilmo_registration.app import build_app
 from ilmo_registration.privacy import DEFAULT_NOTICE
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.outbox import outbox_entry
+from tests.support.development import DEVELOPMENT, DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.producers import counting_publisher
 
-# The development token (ILMO_DEVELOPMENT_TOKEN) the services under test accept:
-# every role, so tests about something else need no identity provider.
-ADMIN_TOKEN = "test-development-token-4f1c9a7e0b6d2c81"
+# The development token (tests.support.development), under the names the tests know.
+ADMIN_TOKEN = DEVELOPMENT_TOKEN
 MANAGE_LINK_SECRET = "test-manage-link-secret-0b6e2d4c9a81f357"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+ADMIN = DEVELOPMENT
 # The version of the built-in privacy notice, in force for every event that has
 # none of its own: what a client that showed it sends.
 NOTICE_VERSION = DEFAULT_NOTICE.version

@@ -39,6 +39,7 @@ from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap
+from tests.support.development import DEVELOPMENT
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.notification import MAILS_DUE
 from tests.support.polling import eventually
@@ -206,7 +207,9 @@ async def quiescent(
 
 async def _metrics(service: ServiceProcess) -> list[Sample]:
     """The service's Prometheus samples, from its operations listener."""
-    async with httpx.AsyncClient(base_url=service.operations_url, timeout=5) as client:
+    async with httpx.AsyncClient(
+        base_url=service.operations_url, headers=DEVELOPMENT, timeout=5
+    ) as client:
         answer = await client.get("/metrics")
     answer.raise_for_status()
     return [

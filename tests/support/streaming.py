@@ -16,6 +16,7 @@ from ilmo_shared.storage import Document
 from ilmo_streaming.app import build_app
 from ilmo_streaming.settings import StreamingSettings
 from tests.support.amqp import EventTap, ObservedMessage, event_tap, purge_queue
+from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.polling import eventually
@@ -37,6 +38,7 @@ def streaming_settings(infrastructure: IsolatedInfrastructure) -> StreamingSetti
         mongodb_database=infrastructure.database_name("streaming_service"),
         stream_link_secret=LINK_SECRET,
         public_base_url=PUBLIC_BASE_URL,
+        development_token=DEVELOPMENT_TOKEN,
     )
 
 

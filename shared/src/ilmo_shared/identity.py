@@ -32,7 +32,8 @@ from typing import Annotated, Any
 import httpx
 import structlog
 from fastapi import Depends, FastAPI
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -397,40 +398,71 @@ class Authorization:
             raise unauthenticated(token_presented=True) from None
 
 
-def required_permission(route: APIRoute) -> Permission | None:
-    """The permission ``route`` requires, as its dependencies state it (None: open)."""
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependant = pending.pop()
-        if isinstance(dependant.call, Requirement):
-            return dependant.call.permission
-        pending.extend(dependant.dependencies)
-    return None
+@dataclass(frozen=True)
+class GuardedRoute:
+    """A route as it is served, and what it asks of its caller."""
+
+    method: str
+    path: str
+    permission: Permission | None  # None: open, or public with more for some (``optional``)
+    optional: bool
 
 
-def reads_principal(route: APIRoute) -> bool:
-    """True when ``route`` is public but shows more to callers with a token."""
-    pending = list(route.dependant.dependencies)
+def guarded_routes(app: FastAPI) -> list[GuardedRoute]:
+    """Every API route of ``app`` with the permission its dependencies state.
+
+    The dependencies are the route's own and those its router was included
+    with (the operations listener adds ``read-counts`` to each operator
+    router), as FastAPI serves them.
+    """
+    found: list[GuardedRoute] = []
+    for context in iter_route_contexts(app.routes):
+        dependant: Dependant | None = getattr(context, "dependant", None)
+        if dependant is None or context.path is None:
+            continue
+        permission, optional = _requirement(dependant)
+        for method in sorted((context.methods or set()) - {"HEAD"}):
+            found.append(GuardedRoute(method, context.path, permission, optional))
+    return found
+
+
+def _requirement(dependant: Dependant) -> tuple[Permission | None, bool]:
+    pending = list(dependant.dependencies)
+    optional = False
     while pending:
-        dependant = pending.pop()
-        if isinstance(dependant.call, OptionalPrincipal):
-            return True
-        pending.extend(dependant.dependencies)
-    return False
+        current = pending.pop()
+        if isinstance(current.call, Requirement):
+            return current.call.permission, False
+        optional = optional or isinstance(current.call, OptionalPrincipal)
+        pending.extend(current.dependencies)
+    return None, optional
 
 
 def name_permissions(app: FastAPI) -> None:
-    """Name in each protected route's OpenAPI description its permission and who has it."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        permission = required_permission(route)
-        if permission is None:
-            continue
-        roles = ", ".join(
-            f"`{role.value}`" for role, granted in ROLE_PERMISSIONS.items() if permission in granted
-        )
-        services = " and Ilmo's service clients" if permission in SERVICE_PERMISSIONS else ""
-        note = f"Requires the permission `{permission.value}` (roles: {roles}{services})."
-        if note not in route.description:
-            route.description = "\n\n".join(filter(None, (route.description, note)))
+    """Name in each protected operation's OpenAPI description its permission and who has it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        paths = schema.get("paths", {})
+        for route in guarded_routes(app):
+            operation = paths.get(route.path, {}).get(route.method.lower())
+            if operation is not None and route.permission is not None:
+                note = _permission_note(route.permission)
+                operation["description"] = "\n\n".join(
+                    filter(None, (operation.get("description"), note))
+                )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _permission_note(permission: Permission) -> str:
+    roles = ", ".join(
+        f"`{role.value}`" for role, granted in ROLE_PERMISSIONS.items() if permission in granted
+    )
+    services = " and Ilmo's service clients" if permission in SERVICE_PERMISSIONS else ""
+    return f"Requires the permission `{permission.value}` (roles: {roles}{services})."
