@@ -68,6 +68,9 @@ class Chart:
     bottom: float
     on_site: str  # the points of a polyline: "x,y x,y …"
     remote: str
+    # Each day's point, marked too (one day draws no line): (x, y) of each series.
+    on_site_marks: tuple[tuple[float, float], ...]
+    remote_marks: tuple[tuple[float, float], ...]
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
 
@@ -84,7 +87,12 @@ def nice_ceiling(value: int) -> int:
 
 
 def chart(days: Sequence[Day], width: int = 640, height: int = 260) -> Chart:
-    """The lines of ``days`` scaled to the plot, with five y ticks and at most six dates."""
+    """The lines of ``days`` scaled to the plot, with up to five y ticks and six dates.
+
+    Up to a month of days each day is marked as well, a circle on site and a
+    square remote, so that a single day shows and the series differ by more
+    than colour.
+    """
     left, right, top, bottom_margin = 56, 16, 16, 40
     bottom = height - bottom_margin
     plot_width, plot_height = width - left - right, bottom - top
@@ -97,8 +105,11 @@ def chart(days: Sequence[Day], width: int = 640, height: int = 260) -> Chart:
     def y(value: int) -> float:
         return round(bottom - plot_height * value / peak, 1)
 
+    def marks(values: Sequence[int]) -> tuple[tuple[float, float], ...]:
+        return tuple((x(n), y(value)) for n, value in enumerate(values))
+
     def points(values: Sequence[int]) -> str:
-        return " ".join(f"{x(n)},{y(value)}" for n, value in enumerate(values))
+        return " ".join(f"{at},{height}" for at, height in marks(values))
 
     every = max(1, math.ceil(len(days) / 6))
     return Chart(
@@ -108,7 +119,11 @@ def chart(days: Sequence[Day], width: int = 640, height: int = 260) -> Chart:
         bottom=bottom,
         on_site=points([d.on_site for d in days]),
         remote=points([d.remote for d in days]),
-        y_ticks=tuple(Tick(y(peak * n // 4), str(peak * n // 4)) for n in range(5)),
+        on_site_marks=marks([d.on_site for d in days]) if len(days) <= 31 else (),
+        remote_marks=marks([d.remote for d in days]) if len(days) <= 31 else (),
+        y_ticks=tuple(
+            Tick(y(value), str(value)) for value in sorted({peak * n // 4 for n in range(5)})
+        ),
         x_ticks=tuple(
             Tick(x(n), f"{day.day.day}.{day.day.month}.")
             for n, day in enumerate(days)

@@ -125,6 +125,8 @@ class MailRecord:
     attempts: int
     created_at: datetime | None
     sent_at: datetime | None
+    # The mail this one sent again, if it was sent again on request.
+    resent_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class OtherServices:
                 attempts=int(mail["attempts"]),
                 created_at=_time(mail.get("created_at")),
                 sent_at=_time(mail.get("sent_at")),
+                resent_from=mail.get("resent_from"),
             )
             for mail in body["mails"]
         ]
