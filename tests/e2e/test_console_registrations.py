@@ -135,7 +135,29 @@ async def viewer_through_the_api(
         headers={**bearer(viewer.access_token), "Accept": "text/csv"},
     )
     assert refused.status_code == 403
+    registration_id = listed.json()[0]["id"]
+    erasing = await api.delete(
+        f"/api/v1/admin/registrations/{registration_id}", headers=bearer(viewer.access_token)
+    )
+    assert erasing.status_code == 403
     return str(viewer.claims["sub"])
+
+
+async def a_persons_mails_are_for_services_only(
+    services: dict[str, ServiceProcess],
+    provider: IdentityProvider,
+    people: Client,
+    registration_id: str,
+) -> None:
+    """An operator reads counts, not a person's mails: only Ilmo's services may."""
+    operator = await sign_in(provider, people, "operator", redirect_uri=REDIRECT)
+    async with httpx.AsyncClient(base_url=services["notification"].operations_url) as api:
+        counts = await api.get("/api/v1/mails/summary", headers=bearer(operator.access_token))
+        mails = await api.get(
+            f"/api/v1/registrations/{registration_id}/mails", headers=bearer(operator.access_token)
+        )
+    assert counts.status_code == 200
+    assert mails.status_code == 403
 
 
 async def audit_of(api: httpx.AsyncClient, event_id: str) -> list[tuple[str, str | None, str]]:
@@ -199,6 +221,7 @@ async def test_an_organiser_reads_resends_and_cancels_and_the_audit_trail_says_s
             assert len(smtp.matching(registration_id=aino["id"], kind="registration_received")) == 2
 
             viewer = await viewer_through_the_api(api, identity, people, event_id)
+            await a_persons_mails_are_for_services_only(services, identity, people, aino["id"])
             assert await audit_of(api, event_id) == [
                 ("event-created", None, "development"),
                 ("registration-read", aino["id"], "organiser-e2e"),
