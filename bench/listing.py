@@ -8,7 +8,9 @@ registration service stores them, then times, ``--repeats`` times each:
   (``{event_id, status: {$ne: expired}}`` sorted by ``registered_at``),
   every document decoded;
 - ``page``, ``search``, ``filter``: the listing read model's page 1 (50 rows)
-  with no search, with a search for a surname, with a status filter.
+  with no search, with a search for a surname, with a status filter;
+- ``put``: what every write of a registration adds, its row put into its
+  chunk (one read and one conditional write of ~310 rows).
 
 ``uv run python -m bench.listing --registrations 10000``. The database is
 dropped at the end.
@@ -23,6 +25,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,11 +105,18 @@ async def main(url: str, count: int, repeats: int) -> None:
 
             return read
 
+        rows = await listing.rows("bench-event") or []
+
+        async def put() -> None:
+            row = rows[len(rows) // 2]
+            await listing.put("bench-event", replace(row, revision=row.revision + 1))
+
         figures = {
             "scan (before)": await _median_ms(repeats, scan),
             "page 1": await _median_ms(repeats, page(ListingQuery())),
             "search": await _median_ms(repeats, page(ListingQuery(q="mäkinen12"))),
             "filter": await _median_ms(repeats, page(ListingQuery(status=Status.CANCELLED))),
+            "put": await _median_ms(repeats, put),
         }
         print(f"{count} registrations of the event, {count} of another; median of {repeats}")
         for name, ms in figures.items():
