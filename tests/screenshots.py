@@ -11,7 +11,10 @@ and every page wider than its window (WCAG 1.4.10 Reflow, which axe-core
 does not check).
 
 A new page is one line in ``PAGES``: its name, how its address follows from
-the seeded data (``Seeded``), and its languages.
+the seeded data (``Seeded``), and its languages. The console's pages sign
+in first through the development identity provider (``make infra`` starts
+it; ILMO_DEV_PASSWORD or ``.local/dev-password`` is its password), as the
+organiser or the viewer.
 
     uv run python -m tests.screenshots
 """
@@ -40,6 +43,8 @@ from tests.support.browser import (
     screenshot,
 )
 from tests.support.confirmation import confirmation_link_in
+from tests.support.console import console_client, return_to, sign_in_at_provider
+from tests.support.identity import IdentityProvider, identity_provider
 from tests.support.infrastructure import (
     IsolatedInfrastructure,
     create_isolated_infrastructure,
@@ -74,9 +79,14 @@ class Seeded:
     confirm: dict[str, str] = field(default_factory=dict)
     # Public pages: an event open for registration, one whose registration has closed.
     events: dict[str, str] = field(default_factory=dict)
+    # The console's sign-in: the provider whose login page each console page passes.
+    identity: IdentityProvider | None = None
 
     def event(self, name: str, rest: str = "") -> str:
         return f"{self.registration_url}/events/{self.events[name]}{rest}"
+
+    def console(self, rest: str, language: str) -> str:
+        return f"{self.registration_url}/console{rest}?lang={language}"
 
 
 async def send_empty_form(page: Page) -> None:
@@ -96,6 +106,36 @@ def correction_form(seeded: Seeded, language: str) -> str:
     return seeded.manage["seated", language].replace("?token=", "/details?token=")
 
 
+def as_person(username: str, after: Callable[[Page], Awaitable[None]] | None = None) -> Any:
+    """Sign in at the provider's login page (each shot is a browser of its own), then ``after``."""
+
+    async def signed_in(page: Page, seeded: Seeded) -> None:
+        assert seeded.identity is not None
+        await sign_in_at_provider(page, seeded.identity, username)
+        if after is not None:
+            await after(page)
+
+    return signed_in
+
+
+async def save_empty_event(page: Page) -> None:
+    """The console's new event form saved empty."""
+    await (
+        page.get_by_role("button", name="Save the event")
+        .or_(page.get_by_role("button", name="Tallenna tilaisuus"))
+        .or_(page.get_by_role("button", name="Spara evenemanget"))
+        .click()
+    )
+    await page.wait_for_load_state()
+
+
+async def add_agenda_rows(page: Page) -> None:
+    """A block with a talk and a speaker, added with the form's own buttons."""
+    for _ in range(3):
+        await page.locator('button[value^="add:agenda"]').last.click()
+        await page.wait_for_load_state()
+
+
 @dataclass(frozen=True)
 class Shot:
     """One page: its name, its address in the seeded data for a language, its languages."""
@@ -105,6 +145,8 @@ class Shot:
     languages: tuple[str, ...] = LANGUAGES
     # What the person does on the page before it is photographed, if anything.
     then: Callable[[Page], Awaitable[None]] | None = None
+    # The same for a console page, which signs in first (``as_person``).
+    signed_in: Callable[[Page, Seeded], Awaitable[None]] | None = None
 
 
 PAGES = (
@@ -137,6 +179,43 @@ PAGES = (
     Shot("watch-not-open-yet", lambda s, language: s.watch["remote", language]),
     Shot("watch-revoked", lambda s, language: s.watch["cancelled", language]),
     Shot("watch-not-found", lambda s, _: f"{s.streaming_url}/watch/{'A' * 43}"),
+    Shot("console-events", lambda s, lang: s.console("", lang), signed_in=as_person("organiser")),
+    Shot(
+        "console-event",
+        lambda s, lang: s.console(f"/events/{s.events['sample']}", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-event-viewer",
+        lambda s, lang: s.console(f"/events/{s.events['sample']}", lang),
+        signed_in=as_person("viewer"),
+    ),
+    Shot(
+        "console-event-form",
+        lambda s, lang: s.console(f"/events/{s.events['sample']}/edit", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-new-event-errors",
+        lambda s, lang: s.console("/events/new", lang),
+        signed_in=as_person("organiser", save_empty_event),
+    ),
+    Shot(
+        "console-new-event-agenda",
+        lambda s, lang: s.console("/events/new", lang),
+        signed_in=as_person("organiser", add_agenda_rows),
+    ),
+    Shot(
+        "console-publish",
+        lambda s, lang: s.console(f"/events/{s.events['open']}/unpublish", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-not-permitted",
+        lambda s, lang: s.console(f"/events/{s.events['sample']}/edit", lang),
+        signed_in=as_person("viewer"),
+    ),
+    Shot("console-signed-out", lambda s, lang: s.console("/signed-out", lang)),
 )
 
 # The registration's status once the services have done their part, by seeded state.
@@ -271,6 +350,8 @@ async def photograph(seeded: Seeded) -> list[str]:
                     page = await open_page(
                         browser, shot.address(seeded, language), width=width, language=language
                     )
+                    if shot.signed_in is not None:
+                        await shot.signed_in(page, seeded)
                     if shot.then is not None:
                         await shot.then(page)
                     path = await screenshot(page, f"{shot.name}-{language}-{width}")
@@ -307,9 +388,13 @@ async def drop_databases(infrastructure: IsolatedInfrastructure) -> None:
 
 async def main() -> int:
     infrastructure = create_isolated_infrastructure()
+    identity = identity_provider()
+    client, console_settings = await console_client(identity)
     try:
-        with services_with_mail(infrastructure) as (smtp, services):
+        with services_with_mail(infrastructure, console_settings) as (smtp, services):
             seeded = Seeded(services["registration"].url, services["streaming"].url)
+            seeded.identity = identity
+            await return_to(identity, client, seeded.registration_url)
             async with httpx.AsyncClient(base_url=seeded.registration_url, timeout=30) as api:
                 await seed(api, smtp, seeded)
             findings = await photograph(seeded)

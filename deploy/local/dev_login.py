@@ -131,15 +131,16 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{% if error %}Error: {% endif %}{{ title }} - Ilmo development sign-in</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; background: #f4f4f4;
-  line-height: 1.5; }
+body { font-family: system-ui, sans-serif; margin: 0; padding: 0 1rem; color: #1a1a1a;
+  background: #f4f4f4; line-height: 1.5; }
 main { max-width: 28rem; margin: 2rem auto; padding: 1.5rem; background: #fff;
   border: 1px solid #767676; }
 h1 { font-size: 1.5rem; margin-top: 0; }
 label { display: block; font-weight: 600; margin-top: 1rem; }
-input { display: block; width: 100%; box-sizing: border-box; font-size: 1rem; padding: .5rem;
+input, button { font: inherit; }
+input { display: block; width: 100%; box-sizing: border-box; padding: .5rem;
   border: 1px solid #595959; }
-button { margin-top: 1.5rem; font-size: 1rem; padding: .6rem 1.2rem; color: #fff;
+button { margin-top: 1.5rem; padding: .6rem 1.2rem; color: #fff;
   background: #0b4f8a; border: 0; cursor: pointer; }
 :focus-visible { outline: 3px solid #0b4f8a; outline-offset: 2px; }
 .error { color: #a4001d; font-weight: 600; }

@@ -75,9 +75,13 @@ HYDRA_BIN=$TOOLS_BIN/hydra
 HYDRA_CONFIG=$SCRIPT_DIR/hydra.yml
 HYDRA_STATE_DIR=$LOCAL_DIR/hydra
 HYDRA_PIDFILE=$RUN_DIR/hydra.pid
-# As in hydra.yml.
+# As in hydra.yml: the addresses everybody uses (the gate's), and Hydra's own.
 OIDC_ISSUER=http://127.0.0.1:4444/
 HYDRA_ADMIN_URL=http://127.0.0.1:4445
+HYDRA_OWN_PUBLIC_URL=http://127.0.0.1:4454/
+HYDRA_OWN_ADMIN_URL=http://127.0.0.1:4455
+HYDRA_GATE_SCRIPT=$SCRIPT_DIR/hydra_gate.py
+HYDRA_GATE_PIDFILE=$RUN_DIR/hydra-gate.pid
 DEV_LOGIN_SCRIPT=$SCRIPT_DIR/dev_login.py
 DEV_LOGIN_PIDFILE=$RUN_DIR/dev-login.pid
 DEV_LOGIN_URL=http://127.0.0.1:4446
@@ -576,9 +580,12 @@ mail_sink_status() {
 
 # ---------------------------------------------------------------- identity provider
 
-# Ory Hydra, the OpenID Connect provider of development and tests, and its
-# login and consent app (dev_login.py). Both are reused when they answer, as
-# the other components are; their addresses are fixed (hydra.yml).
+# Ory Hydra, the OpenID Connect provider of development and tests, on its own
+# ports (4454, 4455); the gate in front of it (hydra_gate.py) on the issuer's
+# and admin API's addresses (4444, 4445), which passes requests on one at a
+# time, because Hydra's SQLite store fails under concurrent ones; and its
+# login and consent app (dev_login.py, 4446). Each is reused when it answers,
+# as the other components are; the addresses are fixed (hydra.yml).
 
 # Builds Hydra into .tools/bin/hydra from the tool module in deploy/local/hydra.
 #
@@ -617,13 +624,26 @@ hydra_check_binary() {
 	[[ $("$HYDRA_BIN" version 2>&1) == *"Version:"*"$HYDRA_VERSION"* ]]
 }
 
-# 0 if the issuer's discovery document names OIDC_ISSUER, 1 if nothing
-# listens there, 2 if something else does.
-hydra_answers() {
-	parse_url "$OIDC_ISSUER" 4444
+# oidc_answers PUBLIC_URL ADMIN_URL: 0 if the discovery document at
+# PUBLIC_URL names OIDC_ISSUER and the admin API is ready, 1 if nothing
+# listens at PUBLIC_URL, 2 if something else does.
+oidc_answers() {
+	local public=$1 admin=$2
+	parse_url "$public" 80
 	port_open "$URL_HOST" "$URL_PORT" || return 1
-	curl -fsS --max-time 3 "${OIDC_ISSUER}.well-known/openid-configuration" 2>/dev/null |
+	curl -fsS --max-time 3 "${public}.well-known/openid-configuration" 2>/dev/null |
 		grep -qF "\"issuer\":\"$OIDC_ISSUER\"" || return 2
+	curl -fsS -o /dev/null --max-time 3 "$admin/health/ready" 2>/dev/null || return 2
+}
+
+# Hydra on its own ports.
+hydra_answers() {
+	oidc_answers "$HYDRA_OWN_PUBLIC_URL" "$HYDRA_OWN_ADMIN_URL"
+}
+
+# The issuer and admin API as everybody uses them: Hydra through the gate.
+gate_answers() {
+	oidc_answers "$OIDC_ISSUER" "$HYDRA_ADMIN_URL"
 }
 
 dev_login_answers() {
@@ -656,9 +676,10 @@ dev_password_ready() {
 	fi
 }
 
-hydra_owner() {
+# owner PIDFILE NEEDLE: who runs a component, for reports.
+owner() {
 	local pid
-	pid=$(our_pid "$HYDRA_PIDFILE" "$HYDRA_BIN")
+	pid=$(our_pid "$1" "$2")
 	if [[ -n $pid ]]; then
 		printf 'started by infra.sh, pid %s' "$pid"
 	else
@@ -666,24 +687,26 @@ hydra_owner() {
 	fi
 }
 
+hydra_owner() {
+	owner "$HYDRA_PIDFILE" "$HYDRA_BIN"
+}
+
+hydra_gate_owner() {
+	owner "$HYDRA_GATE_PIDFILE" "$HYDRA_GATE_SCRIPT"
+}
+
 dev_login_owner() {
-	local pid
-	pid=$(our_pid "$DEV_LOGIN_PIDFILE" "$DEV_LOGIN_SCRIPT")
-	if [[ -n $pid ]]; then
-		printf 'started by infra.sh, pid %s' "$pid"
-	else
-		printf 'not started by infra.sh'
-	fi
+	owner "$DEV_LOGIN_PIDFILE" "$DEV_LOGIN_SCRIPT"
 }
 
 hydra_up() {
 	local rc=0 dsn secrets pid i log=$LOG_DIR/hydra.log
 	hydra_answers || rc=$?
 	if [[ $rc -eq 0 ]]; then
-		report hydra reused "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_owner))"
+		report hydra reused "$HYDRA_OWN_PUBLIC_URL, admin $HYDRA_OWN_ADMIN_URL ($(hydra_owner))"
 		return 0
 	elif [[ $rc -eq 2 ]]; then
-		die "hydra: something answers at $OIDC_ISSUER but not as the OpenID Connect issuer $OIDC_ISSUER"
+		die "hydra: something answers at $HYDRA_OWN_PUBLIC_URL, but not as the OpenID Connect issuer $OIDC_ISSUER with its admin API at $HYDRA_OWN_ADMIN_URL"
 	fi
 	if [[ ! -x $HYDRA_BIN ]] || ! hydra_check_binary; then
 		hydra_build
@@ -692,7 +715,9 @@ hydra_up() {
 	fi
 	mkdir -p "$HYDRA_STATE_DIR"
 	secrets=$(hydra_secrets)
-	dsn="sqlite://$HYDRA_STATE_DIR/hydra.sqlite?_fk=true&mode=rwc"
+	# Requests reach Hydra one at a time (hydra_gate.py); WAL and a busy
+	# timeout for what Hydra itself does at once.
+	dsn="sqlite://$HYDRA_STATE_DIR/hydra.sqlite?_fk=true&mode=rwc&_journal_mode=WAL&_busy_timeout=10000"
 	printf '\n==== %s: migrating the hydra database\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
 	DSN=$dsn "$HYDRA_BIN" migrate sql up --read-from-env --yes >>"$log" 2>&1 9>&- ||
 		die "hydra: migrating $(rel "$HYDRA_STATE_DIR/hydra.sqlite") failed; see $(rel "$log") (or delete $(rel "$HYDRA_STATE_DIR") to start afresh)"
@@ -700,12 +725,39 @@ hydra_up() {
 		env "DSN=$dsn" "$HYDRA_BIN" serve all --dev --sqa-opt-out --config "$HYDRA_CONFIG" --config "$secrets"
 	pid=$(read_pid "$HYDRA_PIDFILE")
 	for ((i = 0; i < 120; i++)); do
-		hydra_answers && curl -fsS -o /dev/null --max-time 2 "$HYDRA_ADMIN_URL/health/ready" 2>/dev/null && break
+		hydra_answers && break
 		kill -0 "$pid" 2>/dev/null || die "hydra: exited at start; see $(rel "$log")"
 		sleep 0.25
 	done
-	hydra_answers || die "hydra: did not answer as $OIDC_ISSUER within 30 s; see $(rel "$log")"
-	report hydra started "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL (Ory Hydra $HYDRA_VERSION, SQLite in $(rel "$HYDRA_STATE_DIR"), pid $pid)"
+	hydra_answers || die "hydra: did not answer at $HYDRA_OWN_PUBLIC_URL within 30 s; see $(rel "$log")"
+	report hydra started "$HYDRA_OWN_PUBLIC_URL, admin $HYDRA_OWN_ADMIN_URL (Ory Hydra $HYDRA_VERSION, SQLite in $(rel "$HYDRA_STATE_DIR"), pid $pid)"
+}
+
+hydra_gate_up() {
+	local rc=0 python pid i public admin log=$LOG_DIR/hydra-gate.log
+	gate_answers || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		report hydra-gate reused "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_gate_owner))"
+		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "hydra-gate: something answers at $OIDC_ISSUER, but not as the OpenID Connect issuer $OIDC_ISSUER with its admin API at $HYDRA_ADMIN_URL"
+	fi
+	python=$(workspace_python hydra-gate uvicorn)
+	parse_url "$OIDC_ISSUER" 80
+	public=$(host_port "$URL_HOST" "$URL_PORT")
+	parse_url "$HYDRA_ADMIN_URL" 80
+	admin=$(host_port "$URL_HOST" "$URL_PORT")
+	start_background hydra-gate "$HYDRA_GATE_PIDFILE" "$log" \
+		"$python" "$HYDRA_GATE_SCRIPT" \
+		--listen "$public=${HYDRA_OWN_PUBLIC_URL%/}" --listen "$admin=$HYDRA_OWN_ADMIN_URL"
+	pid=$(read_pid "$HYDRA_GATE_PIDFILE")
+	for ((i = 0; i < 80; i++)); do
+		gate_answers && break
+		kill -0 "$pid" 2>/dev/null || die "hydra-gate: exited at start; see $(rel "$log")"
+		sleep 0.25
+	done
+	gate_answers || die "hydra-gate: the issuer did not answer at $OIDC_ISSUER within 20 s; see $(rel "$log")"
+	report hydra-gate started "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL: one request at a time to Hydra (pid $pid)"
 }
 
 dev_login_up() {
@@ -743,11 +795,13 @@ dev_password_source() {
 
 identity_up() {
 	hydra_up
+	hydra_gate_up
 	dev_login_up
 }
 
 identity_down() {
 	stop_pid dev-login "$DEV_LOGIN_PIDFILE" "$DEV_LOGIN_SCRIPT"
+	stop_pid hydra-gate "$HYDRA_GATE_PIDFILE" "$HYDRA_GATE_SCRIPT"
 	stop_pid hydra "$HYDRA_PIDFILE" "$HYDRA_BIN"
 }
 
@@ -755,9 +809,17 @@ identity_status() {
 	local rc=0 ok=0
 	hydra_answers || rc=$?
 	case $rc in
-	0) report hydra up "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_owner))" ;;
-	1) report hydra down "$OIDC_ISSUER does not answer" ;;
-	*) report hydra wrong "$OIDC_ISSUER answers, but not as that OpenID Connect issuer" ;;
+	0) report hydra up "$HYDRA_OWN_PUBLIC_URL, admin $HYDRA_OWN_ADMIN_URL ($(hydra_owner))" ;;
+	1) report hydra down "$HYDRA_OWN_PUBLIC_URL does not answer" ;;
+	*) report hydra wrong "$HYDRA_OWN_PUBLIC_URL answers, but not as Hydra for $OIDC_ISSUER" ;;
+	esac
+	[[ $rc -eq 0 ]] || ok=1
+	rc=0
+	gate_answers || rc=$?
+	case $rc in
+	0) report hydra-gate up "issuer $OIDC_ISSUER, admin $HYDRA_ADMIN_URL ($(hydra_gate_owner))" ;;
+	1) report hydra-gate down "$OIDC_ISSUER does not answer" ;;
+	*) report hydra-gate wrong "$OIDC_ISSUER answers, but not as that OpenID Connect issuer" ;;
 	esac
 	[[ $rc -eq 0 ]] || ok=1
 	rc=0

@@ -193,7 +193,7 @@ print(json.dumps({
     "client_name": "Ilmo console",
     "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
     "response_types": ["code"],
-    "scope": "openid offline_access",
+    "scope": "openid offline_access offline profile",
     "audience": ["ilmo"],
     "redirect_uris": [f"{base}/console/signed-in"],
     "post_logout_redirect_uris": [f"{base}/console/signed-out"],

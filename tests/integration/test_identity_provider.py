@@ -7,6 +7,7 @@ issuer's JWKS here with joserfc directly, not with the code under test.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -14,11 +15,14 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.support.browser import PageOpener, assert_accessible, screenshot
 from tests.support.identity import (
     USERS,
     IdentityProvider,
     SignInRefused,
+    authorization_request,
     expired_token,
+    finish_sign_in,
     register_client,
     service_token,
     sign_in,
@@ -27,6 +31,9 @@ from tests.support.identity import (
 from tests.support.pages import Page
 
 REDIRECT_URI = "http://127.0.0.1:9/signed-in"
+# Nothing listens there: the test reads the code from the browser's request (a port
+# Chromium does not refuse to ask).
+BROWSER_REDIRECT_URI = "http://127.0.0.1:65529/signed-in"
 
 
 async def verified(identity: IdentityProvider, token: str) -> dict[str, object]:
@@ -132,3 +139,50 @@ async def test_an_expired_token_is_real_and_past_its_expiry(identity: IdentityPr
     assert claims["exp"] < time.time()
     assert claims["roles"] == ["door"]
     assert await verified(identity, token) == claims  # signed by the provider all the same
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+async def test_a_person_signs_in_in_a_browser_with_the_keyboard(
+    identity: IdentityProvider, page_at: PageOpener, width: int
+) -> None:
+    client = await register_client(identity, redirect_uris=[BROWSER_REDIRECT_URI])
+    request = authorization_request(identity, client, redirect_uri=BROWSER_REDIRECT_URI)
+    page = await page_at(request.url, width=width, language="en")
+    await assert_accessible(page, "the login page")
+    await screenshot(page, f"dev-login-{width}")
+
+    await page.get_by_label("Username").focus()
+    await page.keyboard.type("operator")
+    await page.keyboard.press("Tab")  # to the password, past the hint
+    await page.keyboard.type("not-the-password")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("alert").wait_for()
+    assert "The username or password is wrong" in await page.get_by_role("alert").inner_text()
+    await assert_accessible(page, "the login page with its error")
+    await screenshot(page, f"dev-login-refused-{width}")
+
+    await page.get_by_label("Password").focus()
+    await page.keyboard.type(identity.password)
+    async with page.expect_request(lambda sent: sent.url.startswith(BROWSER_REDIRECT_URI)) as sent:
+        await page.keyboard.press("Enter")
+
+    arrived = (await sent.value).url
+    tokens = await finish_sign_in(
+        identity, client, request, arrived, redirect_uri=BROWSER_REDIRECT_URI
+    )
+    assert tokens.claims["roles"] == ["operator"]
+
+
+async def test_people_signing_in_at_once_all_get_their_tokens(identity: IdentityProvider) -> None:
+    """Hydra's SQLite store fails concurrent requests; the gate in front of it queues them."""
+    client = await register_client(identity, redirect_uris=[REDIRECT_URI])
+
+    async def one(username: str) -> object:
+        tokens = await sign_in(identity, client, username, redirect_uri=REDIRECT_URI)
+        await service_token(identity, client)
+        return tokens.claims["roles"]
+
+    names = sorted(USERS) * 3
+    roles = await asyncio.gather(*(one(name) for name in names))
+
+    assert roles == [[USERS[name].value] for name in names]

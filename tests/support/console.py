@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from playwright.async_api import Page
 from pymongo import AsyncMongoClient
 
 from ilmo_registration.console.session import COOKIE, SECURE_COOKIE, digest
 from ilmo_registration.storage.console_sessions import SESSION_COLLECTION
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
+from tests.support.identity import Client, IdentityProvider, register_client
 from tests.support.infrastructure import IsolatedInfrastructure
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -77,3 +79,42 @@ def csrf_token_in(page: httpx.Response) -> str:
     found = _CSRF.search(page.text)
     assert found is not None, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+async def console_client(identity: IdentityProvider) -> tuple[Client, dict[str, str]]:
+    """A new client of the console at the provider, and the service's settings for it.
+
+    Where the provider sends people back is known once the service has a
+    port: ``return_to`` says it then.
+    """
+    client = await register_client(identity)
+    return client, {
+        "ILMO_OIDC_ISSUER": identity.issuer,
+        "ILMO_OIDC_CLIENT_ID": client.client_id,
+        "ILMO_OIDC_CLIENT_SECRET": client.client_secret,
+    }
+
+
+async def return_to(identity: IdentityProvider, client: Client, url: str) -> None:
+    """Let the provider send people back to the console at ``url`` (Hydra's admin API)."""
+    patch = [
+        {"op": "replace", "path": "/redirect_uris", "value": [f"{url}/console/signed-in"]},
+        {
+            "op": "replace",
+            "path": "/post_logout_redirect_uris",
+            "value": [f"{url}/console/signed-out"],
+        },
+    ]
+    async with httpx.AsyncClient(timeout=15) as http:
+        answer = await http.patch(
+            f"{identity.admin_url}/admin/clients/{client.client_id}", json=patch
+        )
+    assert answer.status_code == 200, answer.text
+
+
+async def sign_in_at_provider(page: Page, identity: IdentityProvider, username: str) -> None:
+    """At the provider's login page: fill it in and send it, as a person does."""
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(identity.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_load_state()

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -61,6 +61,15 @@ class Tokens:
     access_token: str
     id_token: str
     claims: dict[str, object]  # the access token's, unverified: for assertions only
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """Where a client sends the browser to sign in, and what it keeps to finish."""
+
+    url: str
+    state: str
+    verifier: str  # the PKCE code verifier
 
 
 class SignInRefused(Exception):  # noqa: N818 (the login page's answer, not a fault)
@@ -123,7 +132,7 @@ async def register_client(
         "client_name": "Ilmo test client",
         "grant_types": list(grant_types),
         "response_types": ["code"],
-        "scope": "openid offline_access",
+        "scope": "openid offline_access offline profile",
         "redirect_uris": list(redirect_uris),
         "post_logout_redirect_uris": list(post_logout_redirect_uris),
         "audience": list(audience),
@@ -148,9 +157,25 @@ async def sign_in(
     password: str | None = None,
 ) -> Tokens:
     """Sign ``username`` in through the login page; raises ``SignInRefused`` if it says no."""
+    request = authorization_request(provider, client, redirect_uri=redirect_uri, audience=audience)
+    async with httpx.AsyncClient(timeout=_TIMEOUT) as browser:
+        response = await browser.get(request.url)
+        login = await _browse(browser, response, redirect_uri)
+        assert isinstance(login, httpx.Response), f"no login page on the way to {login}"
+        response = await _submit_login(browser, login, username, password or provider.password)
+        arrived = await _browse(browser, response, redirect_uri)
+        if isinstance(arrived, httpx.Response):
+            raise SignInRefused(arrived.status_code, Page(arrived.text))
+    return await finish_sign_in(provider, client, request, arrived, redirect_uri=redirect_uri)
+
+
+def authorization_request(
+    provider: IdentityProvider, client: Client, *, redirect_uri: str, audience: str = "ilmo"
+) -> AuthorizationRequest:
+    """An authorization code request with PKCE (S256), a state and a nonce."""
     verifier = secrets.token_urlsafe(48)
     state = secrets.token_urlsafe(16)
-    authorize = {
+    parameters = {
         "response_type": "code",
         "client_id": client.client_id,
         "redirect_uri": redirect_uri,
@@ -161,16 +186,21 @@ async def sign_in(
         "code_challenge": _s256(verifier),
         "code_challenge_method": "S256",
     }
-    async with httpx.AsyncClient(timeout=_TIMEOUT) as browser:
-        response = await browser.get(f"{provider.issuer}oauth2/auth", params=authorize)
-        login = await _browse(browser, response, redirect_uri)
-        assert isinstance(login, httpx.Response), f"no login page on the way to {login}"
-        response = await _submit_login(browser, login, username, password or provider.password)
-        arrived = await _browse(browser, response, redirect_uri)
-        if isinstance(arrived, httpx.Response):
-            raise SignInRefused(arrived.status_code, Page(arrived.text))
+    url = f"{provider.issuer}oauth2/auth?{urlencode(parameters)}"
+    return AuthorizationRequest(url, state, verifier)
+
+
+async def finish_sign_in(
+    provider: IdentityProvider,
+    client: Client,
+    request: AuthorizationRequest,
+    arrived: str,
+    *,
+    redirect_uri: str,
+) -> Tokens:
+    """The tokens for the code in ``arrived``, the redirect URI the browser was sent to."""
     query = parse_qs(urlsplit(arrived).query)
-    assert query.get("state") == [state], f"the redirect's state does not match: {arrived}"
+    assert query.get("state") == [request.state], f"the redirect's state does not match: {arrived}"
     assert "code" in query, f"no code in the redirect: {arrived}"
     answer = await _token(
         provider,
@@ -179,7 +209,7 @@ async def sign_in(
             "grant_type": "authorization_code",
             "code": query["code"][0],
             "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
+            "code_verifier": request.verifier,
         },
     )
     access_token = str(answer["access_token"])
@@ -272,3 +302,26 @@ async def _token(
     )
     answer: dict[str, object] = response.json()
     return answer
+
+
+async def authorize(
+    provider: IdentityProvider,
+    authorization_url: str,
+    username: str,
+    *,
+    redirect_uri: str,
+    password: str | None = None,
+) -> str:
+    """Follow an application's own authorization URL through the login page, as a browser does.
+
+    For a relying party under test (the console) that made the URL itself:
+    the address it is sent back to (``redirect_uri`` with the code and state).
+    """
+    async with httpx.AsyncClient(timeout=_TIMEOUT) as browser:
+        login = await _browse(browser, await browser.get(authorization_url), redirect_uri)
+        assert isinstance(login, httpx.Response), f"no login page on the way to {login}"
+        response = await _submit_login(browser, login, username, password or provider.password)
+        arrived = await _browse(browser, response, redirect_uri)
+    if isinstance(arrived, httpx.Response):
+        raise SignInRefused(arrived.status_code, Page(arrived.text))
+    return arrived

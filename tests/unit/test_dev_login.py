@@ -95,3 +95,15 @@ def test_the_login_form_without_an_error_marks_nothing_invalid(dev_login: Module
     assert response.status_code == 200
     assert page.by_id("sign-in-error") is None
     assert all("aria-invalid" not in attrs for tag, attrs in page.elements if tag == "input")
+
+
+def test_the_password_is_the_variable_else_the_generated_file(
+    dev_login: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated = tmp_path / "dev-password"
+    generated.write_text("from-the-file\n", encoding="utf-8")
+    monkeypatch.delenv("ILMO_DEV_PASSWORD", raising=False)
+    assert dev_login._password(generated) == "from-the-file"
+
+    monkeypatch.setenv("ILMO_DEV_PASSWORD", "from-the-variable")
+    assert dev_login._password(generated) == "from-the-variable"

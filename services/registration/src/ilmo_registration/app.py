@@ -18,6 +18,7 @@ from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
 from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
+from ilmo_registration.console.provider import Provider
 from ilmo_registration.console.registrations import registrations_router
 from ilmo_registration.console.session import (
     ConsoleAnswer,
@@ -25,6 +26,7 @@ from ilmo_registration.console.session import (
     SessionPolicy,
     answer,
 )
+from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.expiry import expiry_sweeper
@@ -67,6 +69,33 @@ class Pages(PageErrors):
 
     def serves(self, request: Request) -> bool:
         return request.url.path in ("/", "/console") or super().serves(request)
+
+
+def console_provider(settings: RegistrationSettings) -> Provider | None:
+    """The console's client at the identity provider; None until all three settings are given."""
+    issuer, client_id, client_secret = (
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        settings.oidc_client_secret,
+    )
+    if issuer is None or client_id is None or client_secret is None:
+        return None
+    return Provider(
+        str(issuer),
+        client_id,
+        client_secret.get_secret_value(),
+        audience=settings.oidc_audience,
+        scope=settings.oidc_console_scope,
+    )
+
+
+def provider_origin(settings: RegistrationSettings) -> str | None:
+    issuer = settings.oidc_issuer
+    if issuer is None:
+        return None
+    default = {"http": 80, "https": 443}.get(issuer.scheme)
+    port = f":{issuer.port}" if issuer.port not in (None, default) else ""
+    return f"{issuer.scheme}://{issuer.host}{port}"
 
 
 def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -137,7 +166,13 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     FormTokens.from_secret(secret(settings, "manage_link_secret")),
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
-                events_router(usecases, sessions),
+                sign_in_router(
+                    sessions,
+                    console_provider(settings),
+                    authorization.verifier,
+                    public_url=settings.public_url(""),
+                ),
+                events_router(usecases, sessions, audit),
                 registrations_router(usecases, sessions, audit, services),
                 dashboard_router(usecases, sessions, services),
                 audit_page_router(sessions, audit),
@@ -156,4 +191,6 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     )
     # A console dependency's own answer (a redirect to sign in, a refusal page).
     app.add_exception_handler(ConsoleAnswer, answer)
+    # Where the sign-out form's redirect leads (console.pages.content_security_policy).
+    app.state.console_provider_origin = provider_origin(settings)
     return app

@@ -60,6 +60,13 @@ class RegistrationSettings(ServiceSettings):
     capacity_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9082"))
     notification_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9083"))
     streaming_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9084"))
+    # The scopes the console asks for when a person signs in (the provider
+    # must allow its client them). The name and roles are read from the
+    # access token (ILMO_OIDC_ROLES_CLAIM); "profile" is what most providers
+    # want before they put a person's name in the tokens.
+    oidc_console_scope: str = Field(
+        default="openid profile", pattern=r"^openid( [A-Za-z0-9_.:/-]+)*$"
+    )
     # The console's sessions (docs/security.md, "The console's sessions"): a
     # session ends after this long without a request, and this long after
     # sign-in whatever happens.

@@ -23,7 +23,7 @@ from ilmo_registration import CATALOGUE
 from ilmo_registration.console.session import CSRF_FIELD, current_session
 from ilmo_registration.page_language import of_request, switcher
 from ilmo_registration.pages import Link
-from ilmo_registration.rendering import page_response, render
+from ilmo_registration.rendering import CONTENT_SECURITY_POLICY, page_response, render
 from ilmo_shared.access import Permission, Role
 from ilmo_shared.i18n import _, translate
 
@@ -88,8 +88,21 @@ def console_page(
         csrf_field=csrf_field,
         **{"section": None, "errors": [], **values},
     )
-    response = page_response(status, html, headers)
+    policy = {"Content-Security-Policy": content_security_policy(request)}
+    response = page_response(status, html, {**policy, **(headers or {})})
     return shown.remember(response, secure=request.url.scheme == "https")
+
+
+def content_security_policy(request: Request) -> str:
+    """The pages' policy, with the identity provider allowed as a form's destination.
+
+    Signing out is a form whose answer redirects to the provider's logout,
+    and ``form-action`` covers where a form's redirects lead too.
+    """
+    origin: str | None = getattr(request.app.state, "console_provider_origin", None)
+    if origin is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 def message(

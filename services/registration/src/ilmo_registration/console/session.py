@@ -135,6 +135,8 @@ class ConsoleSessions:
         value = secrets.token_urlsafe(32)
         now = self.clock()
         session = ConsoleSession(principal, secrets.token_urlsafe(32), id_token)
+        # Sessions nobody presented again since they expired go now; the database keeps no pile.
+        await self.store.delete_older(now - self.policy.absolute, now - self.policy.idle)
         await self.store.create(digest(value), _document(session, now))
         response.set_cookie(
             self.policy.cookie,
@@ -159,7 +161,7 @@ class ConsoleSessions:
         if self._expired(document, now):
             await self.store.delete(key)
             return None
-        if now - _aware(document["seen_at"]) >= _TOUCH_EVERY:
+        if now - aware(document["seen_at"]) >= _TOUCH_EVERY:
             await self.store.touch(key, now)
         return _session(document)
 
@@ -177,7 +179,7 @@ class ConsoleSessions:
         )
 
     def _expired(self, document: Document, now: datetime) -> bool:
-        created, seen = _aware(document["created_at"]), _aware(document["seen_at"])
+        created, seen = aware(document["created_at"]), aware(document["seen_at"])
         return now - created >= self.policy.absolute or now - seen >= self.policy.idle
 
     def signed_in(self) -> Any:
@@ -303,6 +305,6 @@ def _session(document: Document) -> ConsoleSession:
     return ConsoleSession(principal, document["csrf_token"], document.get("id_token"))
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """MongoDB gives naive UTC datetimes back unless the client is told otherwise."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -54,6 +54,10 @@ class ConsoleSessionStore:
         )
         return result.deleted_count
 
+    async def delete_sign_ins_before(self, created_before: datetime) -> None:
+        """Forget sign-ins the provider never answered."""
+        await self.sign_ins.delete_many({"created_at": {"$lt": created_before}})
+
     async def begin_sign_in(self, digest: str, sign_in: Document) -> None:
         await self.sign_ins.insert_one({"_id": digest, **sign_in})
 
