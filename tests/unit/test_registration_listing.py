@@ -97,6 +97,10 @@ def test_plain_parameters_list_everything_as_before() -> None:
     searched = ListingParameters(q="aalto", page=2)
     assert not searched.plain()
     assert searched.query() == ListingQuery(q="aalto", page=2)
+    # A form's selects left at "any", or a value no status has: no filter.
+    form = ListingParameters(q="", status="", attendance="remote", language="xx")
+    assert form.query() == ListingQuery(attendance=Attendance.REMOTE)
+    assert ListingParameters(status="").plain()
 
 
 def test_history_of_a_seat_report_names_the_new_seat_at_its_time() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.domain import Status
@@ -107,29 +108,43 @@ class ListingQuery:
 
 @dataclass(frozen=True)
 class ListingParameters:
-    """The listing's query parameters as the JSON API and the console take them (all optional)."""
+    """The listing's query parameters as the JSON API and the console take them (all optional).
+
+    Text, as a form sends them: an empty or unknown filter (``status=`` from
+    a select left at "any") means no filter, never an error.
+    """
 
     q: str | None = None
-    status: Status | None = None
-    attendance: Attendance | None = None
-    language: Language | None = None
+    status: str | None = None
+    attendance: str | None = None
+    language: str | None = None
     sort: str | None = None
     page: int | None = None
 
     def plain(self) -> bool:
         """No search, filter, order or page: every registration, oldest first."""
-        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+        return all(not getattr(self, name) for name in self.__dataclass_fields__)
 
     def query(self, *, personal: bool = True) -> ListingQuery:
         return ListingQuery(
             personal=personal,
-            q=self.q or "",
-            status=self.status,
-            attendance=self.attendance,
-            language=self.language,
+            q=(self.q or "")[:200],
+            status=_member(Status, self.status),
+            attendance=_member(Attendance, self.attendance),
+            language=_member(Language, self.language),
             sort=Sort.parse(self.sort),
             page=self.page or 1,
         )
+
+
+_E = TypeVar("_E", Status, Attendance, Language)
+
+
+def _member(kind: type[_E], value: str | None) -> _E | None:
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
