@@ -190,7 +190,16 @@ class OtherServices:
         ]
 
     async def resend(self, registration_id: str, mail_id: str, request_id: str) -> None:
-        """Ask notification to send ``mail_id`` again, once per ``request_id``."""
+        """Ask notification to send ``mail_id`` again, once per ``request_id``.
+
+        A call to notification's API rather than an internal event
+        (``registration.mail_resend_requested``): the organiser is told at
+        once whether it worked (no such mail, notification down) instead of
+        a resend that may silently never happen, and nothing about one
+        organiser's click needs to outlive the request. ``request_id`` comes
+        from the confirmation page, so the same form sent twice is one mail
+        (notification keys the new mail by it).
+        """
         async with self._http() as http:
             token = await self.token.value(http)
             answer = await http.post(
