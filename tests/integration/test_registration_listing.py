@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from ilmo_event_contracts import (
     Attendance,
@@ -166,3 +167,22 @@ async def test_an_event_listed_before_the_read_model_is_built_from_its_registrat
     assert await store.listing.rows(event_id) is None
     await store.listing.rebuild(event_id, await store.listing_rows(event_id))
     await assert_listing_agrees(store, event_id)
+
+
+async def test_a_row_that_cannot_be_written_fails_nothing_and_the_listing_is_built_again(
+    store: RegistrationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+
+    async def refused(*_: object) -> None:
+        raise PyMongoError("the listing's chunk could not be written")
+
+    monkeypatch.setattr(store.listing, "put", refused)
+    fact = accept(event_id, person("Sofia", "Lindqvist"), datetime.now(UTC))
+    assert await store.add(fact, **NO_NEEDS) is None  # the registration is taken all the same
+    monkeypatch.undo()
+
+    assert await store.listing.rows(event_id) is None  # to be built again on its next reading
+    assert await store.get(str(fact.registration_id)) is not None

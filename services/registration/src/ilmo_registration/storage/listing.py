@@ -21,10 +21,11 @@ within the process), so concurrent writers never lose a row. A row carries
 the registration document's revision and only a newer one replaces it, so
 rows written out of order settle on the newest. The row is a second write,
 after the registration's own: should the process die in between, that one
-row is stale until the registration changes again or ``rebuild`` runs. An
-event whose listing was never built (registrations taken before the read
-model existed) is built from the registrations on its first listing
-(``<event id>/built`` marks it).
+row is stale until the registration changes again or ``rebuild`` runs; a
+put that fails marks the event's listing unbuilt (``forget``). An event
+whose listing was never built (or was forgotten) (registrations taken before the
+read model existed) is built from the registrations on its next listing
+(``<event id>/built`` marks it built).
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ class RegistrationListing:
             for chunk in found[1:]
             for registration_id, stored in _unpacked(chunk).items()
         ]
+
+    async def forget(self, event_id: str) -> None:
+        """Mark the event's listing unbuilt: its next reading builds it from the registrations."""
+        await self.collection.delete_one({"_id": _built_id(event_id)})
 
     async def rebuild(self, event_id: str, rows: Sequence[ListingRow]) -> None:
         """Replace the event's listing with ``rows`` (every registration of the event)."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ilmo_event_contracts import (
     Attendance,
@@ -58,9 +60,17 @@ from ilmo_registration.privacy import (
 from ilmo_registration.storage.events import ATTEMPTS
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
-from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
+from ilmo_shared.storage import (
+    ConcurrentChangeError,
+    Document,
+    DocumentLocks,
+    Keep,
+    VersionedDocuments,
+    Write,
+)
 
 REGISTRATION_COLLECTION = "registrations"
+log = structlog.get_logger(__name__)
 CANCELLED = Standing.CANCELLED.value
 ACTIVE = Standing.ACTIVE.value
 PENDING = Standing.PENDING.value
@@ -390,9 +400,25 @@ class RegistrationStore:
         return True
 
     async def _list(self, document: Document) -> None:
-        """Put the registration's row in the listing read model, if there is one."""
-        if self.listing is not None:
-            await self.listing.put(document["event_id"], listing_row_of(document))
+        """Put the registration's row in the listing read model, if there is one.
+
+        The registration is stored already, so a failure here must not fail
+        what the caller asked: the event's listing is marked unbuilt instead,
+        and its next reading builds it again from the registrations.
+        """
+        if self.listing is None:
+            return
+        event_id = str(document["event_id"])
+        try:
+            await self.listing.put(event_id, listing_row_of(document))
+        except (PyMongoError, ConcurrentChangeError) as error:
+            log.warning(
+                "listing_row_not_written",
+                registration_id=str(document["_id"]),
+                error_type=type(error).__name__,
+            )
+            with contextlib.suppress(PyMongoError):
+                await self.listing.forget(event_id)
 
     async def _list_by_id(self, registration_id: str) -> None:
         if self.listing is None:
