@@ -23,9 +23,9 @@ rows written out of order settle on the newest. The row is a second write,
 after the registration's own: should the process die in between, that one
 row is stale until the registration changes again or ``rebuild`` runs; a
 put that fails marks the event's listing unbuilt (``forget``). An event
-whose listing was never built (or was forgotten) (registrations taken before the
-read model existed) is built from the registrations on its next listing
-(``<event id>/built`` marks it built).
+whose listing was never built (registrations taken before the read model
+existed) or was forgotten is built from the registrations on its next
+listing (``<event id>/built`` marks it built).
 """
 
 from __future__ import annotations
