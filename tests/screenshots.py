@@ -81,6 +81,8 @@ class Seeded:
     events: dict[str, str] = field(default_factory=dict)
     # The console's sign-in: the provider whose login page each console page passes.
     identity: IdentityProvider | None = None
+    # The seeded registrations' ids, by (state, language), for the console's pages.
+    registrations: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def event(self, name: str, rest: str = "") -> str:
         return f"{self.registration_url}/events/{self.events[name]}{rest}"
@@ -216,6 +218,34 @@ PAGES = (
         signed_in=as_person("viewer"),
     ),
     Shot("console-signed-out", lambda s, lang: s.console("/signed-out", lang)),
+    Shot(
+        "console-registrations",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/registrations", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-registrations-viewer",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/registrations", lang),
+        signed_in=as_person("viewer"),
+    ),
+    Shot(
+        "console-registration",
+        lambda s, lang: s.console(f"/registrations/{s.registrations['seated', lang]}", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-registration-cancel",
+        lambda s, lang: s.console(f"/registrations/{s.registrations['seated', lang]}/cancel", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-dashboard",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/dashboard", lang),
+        signed_in=as_person("viewer"),
+    ),
+    Shot(
+        "console-audit", lambda s, lang: s.console("/audit", lang), signed_in=as_person("organiser")
+    ),
 )
 
 # The registration's status once the services have done their part, by seeded state.
@@ -243,6 +273,7 @@ class Seeder:
             self.api, event_id, language=language, first_name=first, last_name=last, **changes
         )
         self.receipts[state, language] = receipt
+        self.seeded.registrations[state, language] = str(receipt["id"])
         [mail] = await self.smtp.wait_for(
             1, registration_id=receipt["id"], kind="registration_received", timeout=60
         )
@@ -390,6 +421,8 @@ async def main() -> int:
     infrastructure = create_isolated_infrastructure()
     identity = identity_provider()
     client, console_settings = await console_client(identity)
+    # The dashboard asks the other services for counts with the console's client.
+    console_settings["ILMO_OIDC_SERVICE_CLIENTS"] = client.client_id
     try:
         with services_with_mail(infrastructure, console_settings) as (smtp, services):
             seeded = Seeded(services["registration"].url, services["streaming"].url)

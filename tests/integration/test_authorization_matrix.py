@@ -87,6 +87,8 @@ class Row:
     body: Callable[[], dict[str, Any]] | None = None
     optional: bool = False  # public without a token (Authorization.optional)
     unknown: bool = False  # asked about ids nobody knows: 404 for a caller that may ask
+    # About one person: besides the permission, only Ilmo's services (the console) may ask.
+    services_only: bool = False
 
 
 def _new_event() -> dict[str, Any]:
@@ -124,7 +126,19 @@ COUNTS_ROWS: dict[str, dict[tuple[str, str], Row]] = {
     "capacity": {
         ("GET", "/api/v1/events/{event_id}/seats"): Row(Permission.READ_COUNTS, 404, unknown=True)
     },
-    "notification": {("GET", "/api/v1/mails/summary"): Row(Permission.READ_COUNTS, 200)},
+    "notification": {
+        ("GET", "/api/v1/mails/summary"): Row(Permission.READ_COUNTS, 200),
+        ("GET", "/api/v1/registrations/{registration_id}/mails"): Row(
+            Permission.READ_COUNTS, 200, unknown=True, services_only=True
+        ),
+        ("POST", "/api/v1/registrations/{registration_id}/mails/resend"): Row(
+            Permission.READ_COUNTS,
+            404,
+            lambda: {"mail_id": "nobody:registration_received", "request_id": "matrix-resend"},
+            unknown=True,
+            services_only=True,
+        ),
+    },
     "streaming": {
         ("GET", "/api/v1/events/{event_id}/stream-links"): Row(
             Permission.READ_COUNTS, 404, unknown=True
@@ -328,6 +342,8 @@ def _expected(row: Row, caller: Caller) -> int:
         return row.succeeds
     if caller.granted is None:
         return 401
+    if row.services_only and caller.name != "service":
+        return 403
     return row.succeeds if row.permission in caller.granted else 403
 
 

@@ -160,6 +160,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
         "pending": 0,
         "opens_at": OPENS.isoformat().replace("+00:00", "Z"),
         "closes_at": CLOSES.isoformat().replace("+00:00", "Z"),
+        "joins": 3,  # the three moments within the window that got the stream
     }
 
     # Stored: state and times, no token, no outbox left behind.

@@ -17,7 +17,7 @@ import httpx
 from playwright.async_api import Page
 from pymongo import AsyncMongoClient
 
-from ilmo_registration.console.session import SECURE_COOKIE, digest
+from ilmo_registration.console.session import COOKIE, SECURE_COOKIE, digest
 from ilmo_registration.storage.console_sessions import SESSION_COLLECTION
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
@@ -39,6 +39,11 @@ class SignedIn:
     def headers(self) -> dict[str, str]:
         # The in-process service's public URL is https: its cookie is the __Host- one.
         return {"Cookie": f"{SECURE_COOKIE}={self.cookie}"}
+
+    @property
+    def plain_headers(self) -> dict[str, str]:
+        """The cookie of a service on plain HTTP (the services as processes)."""
+        return {"Cookie": f"{COOKIE}={self.cookie}"}
 
 
 async def signed_in(

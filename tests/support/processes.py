@@ -155,6 +155,10 @@ def running_services(
     operations_ports = {name: next(chosen) for name in SERVICES}
     # Where people reach each service: links in emails point at these.
     base["ILMO_REGISTRATION_PUBLIC_URL"] = f"http://127.0.0.1:{ports['registration']}"
+    # Where the console asks the other services for counts and mails.
+    for other in ("capacity", "notification", "streaming"):
+        url = f"http://127.0.0.1:{operations_ports[other]}"
+        base[f"ILMO_{other.upper()}_OPERATIONS_URL"] = url
     base.update(extra_environment or {})
     services: dict[str, ServiceProcess] = {}
     try:

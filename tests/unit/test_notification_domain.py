@@ -32,8 +32,10 @@ from ilmo_notification.domain import (
     mail_id,
     message_id,
     occasion_of,
+    resend_cause,
     superseded_by,
     superseding_ids,
+    version_of_cause,
     waiting_delay,
     waits_for_receipt,
 )
@@ -314,3 +316,9 @@ def test_a_waiting_list_mail_is_superseded_by_the_seat_of_its_own_version_only()
     }
     waiting_v1 = MailRequest(rid, "e", NotificationKind.WAITLISTED, {})
     assert superseding_ids(waiting_v1)[NotificationKind.SEAT_CONFIRMED] == f"{rid}:seat_confirmed"
+
+
+def test_a_resent_mail_keeps_the_attendance_version_of_its_original() -> None:
+    assert version_of_cause(resend_cause("v3", "4f1c9a7e")) == 3
+    assert version_of_cause(resend_cause("", "4f1c9a7e")) == 1
+    assert resend_cause("v3", "4f1c9a7e") != resend_cause("v3", "0b6d2c81")

@@ -85,7 +85,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
                     clock,
                 )
             ],
-            operator_routers=[mails_router(stores.mails)],
+            operator_routers=[mails_router(stores.mails, infrastructure.authorization)],
             prepare_storage=stores.create_indexes,
             workers=[dispatcher],
         ),

@@ -207,8 +207,17 @@ def cause_of_version(attendance_version: int) -> str:
 
 
 def version_of_cause(cause: str) -> int:
-    """The attendance version a versioned mail's cause names (inverse of ``cause_of_version``)."""
+    """The attendance version a versioned mail's cause names (inverse of ``cause_of_version``).
+
+    A resent mail's cause is its original's and ``/resend-<request>`` (``resend_cause``).
+    """
+    cause = cause.split("/", 1)[0]
     return int(cause[1:]) if cause.startswith("v") and cause[1:].isdigit() else 1
+
+
+def resend_cause(original: str, request_id: str) -> str:
+    """The cause of a mail sent again on an organiser's request: one mail per request."""
+    return f"{original}/resend-{request_id}"
 
 
 def superseding_ids(mail: Mail | MailRequest) -> dict[NotificationKind, str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
@@ -36,6 +36,7 @@ from ilmo_registration.domain import (
     Switch,
 )
 from ilmo_registration.export import registrations_csv
+from ilmo_registration.listing import ListingParameters
 from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
@@ -337,22 +338,38 @@ def catalogue_router(
         description="Every registration with its current state, oldest first. Callers without "
         "the permission `read-personal-data` (viewers) get names, states and attendance "
         "only: `email`, `organisation`, `needs` and the needs' consent times are null. "
-        "`Accept: text/csv` gives the same as CSV, which also needs the permission `export`.",
+        "`Accept: text/csv` gives the same as CSV, which also needs the permission `export`. "
+        "`q` searches names, address and organisation (case and accents ignored; viewers "
+        "search names only); `status`, `attendance` and `language` filter; `sort` orders by "
+        "`name`, `registered_at` or `status` (`-` first: descending); `page` (1, 2, …) "
+        "answers 50 at a time, with the number of matching registrations in "
+        "`X-Total-Count`.",
         responses={
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            **problem_responses(401, 403, 404),
+            **problem_responses(401, 403, 404, 422),
         },
     )
     async def list_registrations(
         event_id: str,
         principal: Annotated[Principal, authorization.requires(Permission.LIST_REGISTRATIONS)],
+        listing: Annotated[ListingParameters, Depends()],
         accept: Annotated[str | None, Header()] = None,
     ) -> Response:
         wants_csv = accept is not None and "text/csv" in accept.lower()
         if wants_csv and not principal.may(Permission.EXPORT):
             raise forbidden()
-        stored = await usecases.list_registrations(event_id)
         personal = principal.may(Permission.READ_PERSONAL_DATA)
+        headers = dict(NO_STORE)
+        if listing.plain():
+            stored = await usecases.list_registrations(event_id)
+        else:
+            query = listing.query(personal=personal)
+            stored = await usecases.selected_registrations(
+                event_id, query, paged=listing.page is not None
+            )
+            if listing.page is not None:
+                page = await usecases.registrations_page(event_id, query)
+                headers["X-Total-Count"] = str(page.total)
         rows = [RegistrationSummary.of(registration) for registration in stored]
         rows = rows if personal else [row.without_personal_data() for row in rows]
         if wants_csv:
@@ -364,12 +381,12 @@ def catalogue_router(
                 media_type="text/csv; charset=utf-8",
                 headers={
                     "Content-Disposition": f'attachment; filename="{event_id}-registrations.csv"',
-                    **NO_STORE,
+                    **headers,
                 },
             )
         detail = None if personal else "without personal data"
         await audit.record(principal, Action.REGISTRATIONS_LISTED, event_id=event_id, detail=detail)
-        return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=NO_STORE)
+        return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=headers)
 
     return router
 

@@ -13,9 +13,13 @@ from ilmo_registration.audit import AuditTrail
 from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
+from ilmo_registration.console.audit_page import audit_page_router
+from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
+from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
 from ilmo_registration.console.provider import Provider
+from ilmo_registration.console.registrations import registrations_router
 from ilmo_registration.console.session import (
     ConsoleAnswer,
     ConsoleSessions,
@@ -45,6 +49,7 @@ from ilmo_registration.storage import (
 )
 from ilmo_registration.storage.audit import AuditStore
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
+from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
@@ -105,6 +110,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure.database,
         outbox=infrastructure.outbox(REGISTRATION_COLLECTION),
         locks=infrastructure.locks,
+        listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
     notices = PrivacyNoticeStore(infrastructure.database)
     audit = AuditTrail(AuditStore(infrastructure.database), clock)
@@ -124,6 +130,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         ),
         refusal,
     )
+    services = OtherServices.from_settings(settings)
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
 
@@ -166,6 +173,9 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     public_url=settings.public_url(""),
                 ),
                 events_router(usecases, sessions, audit),
+                registrations_router(usecases, sessions, audit, services),
+                dashboard_router(usecases, sessions, services),
+                audit_page_router(sessions, audit),
             ],
             prepare_storage=prepare_storage,
             workers=[

@@ -55,6 +55,11 @@ class RegistrationSettings(ServiceSettings):
     # client-credentials tokens (docs/operations.md, "Connecting an identity provider").
     oidc_client_id: str | None = Field(default=None, min_length=1, max_length=255)
     oidc_client_secret: SecretStr | None = None
+    # The other services' operations listeners, which the console's dashboard
+    # and registration pages ask for counts and mails (never their databases).
+    capacity_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9082"))
+    notification_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9083"))
+    streaming_operations_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:9084"))
     # The scopes the console asks for when a person signs in (the provider
     # must allow its client them). The name and roles are read from the
     # access token (ILMO_OIDC_ROLES_CLAIM); "profile" is what most providers

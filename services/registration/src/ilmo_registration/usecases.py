@@ -68,6 +68,7 @@ from ilmo_registration.domain import (
     seat_outlook,
     submit,
 )
+from ilmo_registration.listing import ListingPage, ListingQuery, ListingRow, everything, select
 from ilmo_registration.privacy import (
     PrivacyNotice,
     consent_for,
@@ -292,10 +293,76 @@ class UseCases:
 
     async def list_registrations(self, event_id: str) -> list[StoredRegistration]:
         """An event's registrations, oldest first (for administrators)."""
+        await self._event(event_id)
+        return await self.registrations.for_event(event_id)
+
+    async def registrations_page(self, event_id: str, query: ListingQuery) -> ListingPage:
+        """The page of the event's registrations ``query`` asks for (``listing``)."""
+        await self._event(event_id)
+        return select(await self._listing_rows(event_id), query)
+
+    async def selected_registrations(
+        self, event_id: str, query: ListingQuery, *, paged: bool
+    ) -> list[StoredRegistration]:
+        """The registrations ``query`` selects, in its order: one page, or all of them.
+
+        A page reads its 50 registrations by ``_id``; all of them are read
+        with the event's registrations at once.
+        """
+        await self._event(event_id)
+        rows = await self._listing_rows(event_id)
+        if paged:
+            chosen = select(rows, query).rows
+            found = [await self.registrations.get(row.registration_id) for row in chosen]
+            return [registration for registration in found if registration is not None]
+        order = {row.registration_id: n for n, row in enumerate(everything(rows, query))}
+        stored = await self.registrations.for_event(event_id)
+        return sorted((r for r in stored if r.id in order), key=lambda r: order[r.id])
+
+    async def registration_rows(self, event_id: str) -> list[ListingRow]:
+        """Every row of the event's listing, in no order (the dashboard counts and draws them)."""
+        await self._event(event_id)
+        return await self._listing_rows(event_id)
+
+    async def _listing_rows(self, event_id: str) -> list[ListingRow]:
+        """The event's rows from the read model, built first if it never was."""
+        listing = self.registrations.listing
+        if listing is None:
+            return await self.registrations.listing_rows(event_id)
+        rows = await listing.rows(event_id)
+        if rows is None:
+            rows = await self.registrations.listing_rows(event_id)
+            await listing.rebuild(event_id, rows)
+        return rows
+
+    async def _event(self, event_id: str) -> StoredEvent:
         stored = await self.events.get(event_id) if is_event_id(event_id) else None
         if stored is None:
             raise NotFound
-        return await self.registrations.for_event(event_id)
+        return stored
+
+    async def registration(self, registration_id: str) -> StoredRegistration:
+        """A registration by its id, for organisers (no token); NotFound if none or expired."""
+        found = (
+            await self.registrations.get(registration_id)
+            if is_registration_id(registration_id)
+            else None
+        )
+        if found is None:
+            raise NotFound
+        return found
+
+    async def cancel_on_behalf(self, registration_id: str) -> StoredRegistration:
+        """Cancel as an organiser asked, exactly as the registrant's own cancellation.
+
+        The same ``registration.cancelled`` is recorded, so capacity frees the
+        seat and notification sends the person the same cancellation mail.
+        """
+        registration = await self.registration(registration_id)
+        if registration.erased:
+            raise Erased
+        await self.cancel(registration)
+        return await self.registrations.get(registration.id) or registration
 
     # ----------------------------------------------------------- registrations
 
@@ -485,7 +552,17 @@ class UseCases:
         or not confirmed), RegistrationClosed (to on site after registration
         closed) or EventStarted (to remote once the event has started).
         """
-        registration = await self.own(registration_id, token)
+        return await self._switch(await self.own(registration_id, token), attendance)
+
+    async def switch_on_behalf(
+        self, registration_id: str, attendance: Attendance
+    ) -> StoredRegistration:
+        """Switch a registration's attendance as an organiser asked, as if its registrant had."""
+        return await self._switch(await self.registration(registration_id), attendance)
+
+    async def _switch(
+        self, registration: StoredRegistration, attendance: Attendance
+    ) -> StoredRegistration:
         for _ in range(ATTEMPTS):
             event = await self.events.get(registration.event_id)
             if event is None:

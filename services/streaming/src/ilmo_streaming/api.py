@@ -35,7 +35,7 @@ from ilmo_shared.http.problems import PageErrors, Problem, ProblemRoute, problem
 from ilmo_shared.i18n import _
 from ilmo_streaming import CATALOGUE, pages
 from ilmo_streaming.domain import Ended, Gone, JoinDecision, NotOpenYet, Redirect, Unknown
-from ilmo_streaming.metrics import JOINS
+from ilmo_streaming.metrics import JOINS, joins_of
 from ilmo_streaming.usecases import LinkQueries
 
 UNAVAILABLE_RETRY_SECONDS = 5
@@ -137,6 +137,12 @@ class LinkCounts(BaseModel):
     pending: int = Field(ge=0, description="Entitled registrants waiting for the event's details.")
     opens_at: datetime | None = Field(description="When links open; null if the event is unknown.")
     closes_at: datetime | None = Field(description="When links close; null if unknown.")
+    joins: int = Field(
+        default=0,
+        ge=0,
+        description="Attempts to open a link of the event that got the stream, counted by this "
+        "process since it started (the metric ilmo_streaming_joins_total{outcome=redirected}).",
+    )
 
 
 def operator_router(queries: LinkQueries) -> APIRouter:
@@ -166,6 +172,7 @@ def operator_router(queries: LinkQueries) -> APIRouter:
             pending=counts.pending,
             opens_at=stream.opens_at if stream else None,
             closes_at=stream.closes_at if stream else None,
+            joins=joins_of(event_id),
         )
 
     return router

@@ -24,3 +24,17 @@ WRITE_CONFLICTS = Counter(
     "Writes of links or event details that lost a conditional update to another writer "
     "and were decided again.",
 )
+
+
+def joins_of(event_id: str) -> int:
+    """How many attempts to open a link of the event got the stream (this process's count)."""
+    return int(
+        sum(
+            sample.value
+            for metric in JOINS.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+            and sample.labels.get("event_id") == event_id
+            and sample.labels.get("outcome") == "redirected"
+        )
+    )

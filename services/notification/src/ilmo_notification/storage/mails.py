@@ -14,6 +14,7 @@ the mail moved on (sent, failed) is dropped, never decided again, so
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -32,7 +33,16 @@ from ilmo_event_contracts import (
     integration,
 )
 from ilmo_event_contracts.integration import MailFailure
-from ilmo_notification.domain import OPEN_STATES, Mail, MailRequest, MailState
+from ilmo_notification.domain import (
+    OPEN_STATES,
+    VERSIONED_KINDS,
+    Mail,
+    MailRequest,
+    MailState,
+    cause_of_version,
+    mail_id,
+    resend_cause,
+)
 from ilmo_notification.storage.documents import by_ids, insert_new
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
@@ -49,6 +59,16 @@ INTERNAL_MAIL_KINDS = frozenset(
 # The condition of writes that end or reschedule an attempt: a late one (after a
 # fault) never reopens a mail already sent or failed, nor announces it twice.
 _STILL_OPEN: Mapping[str, Any] = {"state": {"$in": [state.value for state in OPEN_STATES]}}
+# What an operator's client is told of a registration's mails: no address, no text.
+_LISTED = {
+    "kind": 1,
+    "state": 1,
+    "attempts": 1,
+    "created_at": 1,
+    "sent_at": 1,
+    "resent": 1,
+    "occasion": 1,
+}
 
 
 def mail_of(document: Mapping[str, Any]) -> Mail:
@@ -124,6 +144,60 @@ class MailStore:
                 OUTBOX_FIELD: [],
             },
         )
+
+    async def of_registration(
+        self, registration_id: str, attendance_version: int
+    ) -> list[Document]:
+        """A registration's mails, oldest first, each read by ``_id``.
+
+        Every kind once, the seat, waiting-list and stream-link mails of every
+        attendance version up to ``attendance_version``, and the mails resent
+        from those (``resend``): a query on ``registration_id`` would read the
+        whole collection on FerretDB v1. A repeat registration's mails (keyed
+        by the time of the repeat) are not among them.
+        """
+        ids = [mail_id(registration_id, kind) for kind in NotificationKind]
+        ids += [
+            mail_id(registration_id, kind, cause_of_version(version))
+            for kind in VERSIONED_KINDS
+            for version in range(2, attendance_version + 1)
+        ]
+        found = await self._by_ids(ids)
+        found += await self._by_ids([i for mail in found for i in mail.get("resent", [])])
+        return sorted(found, key=lambda mail: (mail["created_at"], mail["_id"]))
+
+    async def _by_ids(self, ids: list[str]) -> list[Document]:
+        read = await asyncio.gather(
+            *(self.collection.find_one({"_id": i}, projection=_LISTED) for i in ids)
+        )
+        return [mail for mail in read if mail is not None]
+
+    async def resend(self, original_id: str, request_id: str) -> str | None:
+        """Ask for the mail ``original_id`` once more; the new mail's id, None if there is none.
+
+        The new mail has the original's kind and details and a cause of its
+        own (``domain.resend_cause``), so it is sent like any other mail (and
+        skipped like any other, should the registration be cancelled before);
+        the same ``request_id`` asks for the same mail, so a request repeated
+        sends one. The original remembers it (``resent``), for
+        ``of_registration``.
+        """
+        original = await self.collection.find_one({"_id": original_id})
+        if original is None:
+            return None
+        request = MailRequest(
+            str(original["registration_id"]),
+            str(original["event_id"]),
+            NotificationKind(original["kind"]),
+            dict(original.get("details") or {}),
+            resend_cause(str(original.get("occasion", "")), request_id),
+        )
+        if await self.record_intent(request, cause="resend"):
+            async with self._locks.hold(self.collection.name, original_id):
+                await self.collection.update_one(
+                    {"_id": original_id}, {"$addToSet": {"resent": request.mail_id}}
+                )
+        return request.mail_id
 
     async def forget(self, registration_id: str) -> int:
         """Remove every mail of a registration that expired unconfirmed; how many.
@@ -442,11 +516,15 @@ class MailStore:
 
     # ------------------------------------------------------------ operators
 
-    async def summary(self) -> dict[str, dict[str, int]]:
-        """Mails by kind and state, and how many wait for their contact or event details."""
+    async def summary(self, event_id: str | None = None) -> dict[str, dict[str, int]]:
+        """Mails by kind and state, and how many wait for their contact or event details.
+
+        All mails, or those of one event.
+        """
         counts: Counter[tuple[str, str]] = Counter()
+        selector = {} if event_id is None else {"event_id": event_id}
         async for document in self.collection.find(
-            {}, projection={"kind": 1, "state": 1, "waiting_for": 1}
+            selector, projection={"kind": 1, "state": 1, "waiting_for": 1}
         ):
             state = str(document.get("state"))
             if state == MailState.PENDING.value and document.get("waiting_for"):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ilmo_event_contracts import (
     Attendance,
@@ -42,15 +44,33 @@ from ilmo_registration.domain import (
     erased_email_key,
     normalise_email,
 )
+from ilmo_registration.history import (
+    Change,
+    Entry,
+    entries_of,
+    entry_document,
+    reported,
+    switched_to,
+)
+from ilmo_registration.listing import ListingRow
 from ilmo_registration.privacy import (
     NeedsConsent,
     NoticeShown,
 )
 from ilmo_registration.storage.events import ATTEMPTS
+from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
-from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
+from ilmo_shared.storage import (
+    ConcurrentChangeError,
+    Document,
+    DocumentLocks,
+    Keep,
+    VersionedDocuments,
+    Write,
+)
 
 REGISTRATION_COLLECTION = "registrations"
+log = structlog.get_logger(__name__)
 CANCELLED = Standing.CANCELLED.value
 ACTIVE = Standing.ACTIVE.value
 PENDING = Standing.PENDING.value
@@ -77,6 +97,26 @@ PERSONAL_FIELDS = (
     "needs",
     "manage_token_sha256",
 )
+# What the listing read model's row is made of (``listing_row_of``).
+_LISTED_FIELDS = {
+    field: 1
+    for field in (
+        "event_id",
+        "first_name",
+        "last_name",
+        "email",
+        "organisation",
+        "language",
+        "attendance",
+        "attendance_version",
+        "status",
+        "registered_at",
+        "erased_at",
+        "revision",
+        "seat",
+        "stream_link",
+    )
+}
 
 
 # --------------------------------------------------------------- registrations
@@ -101,6 +141,8 @@ class StoredRegistration:
     # times the registrant corrected their details (0: never).
     revision: int = 0
     details_version: int = 0
+    # What happened to it, oldest first (``history``); empty for one stored before.
+    history: tuple[Entry, ...] = ()
 
     @property
     def event_id(self) -> str:
@@ -132,11 +174,18 @@ class RegistrationStore:
     """Registrations, each stored with its pending events in one document, in one write."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, outbox: Outbox, locks: DocumentLocks
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        outbox: Outbox,
+        locks: DocumentLocks,
+        listing: RegistrationListing | None = None,
     ) -> None:
         self.registrations: AsyncCollection[Document] = database[REGISTRATION_COLLECTION]
         self._outbox = outbox
         self._locks = locks
+        # The console's read model, kept after each write (``storage.listing``).
+        self.listing = listing
         self._documents = VersionedDocuments(
             self.registrations, locks=locks, version_field="revision", attempts=ATTEMPTS
         )
@@ -198,6 +247,7 @@ class RegistrationStore:
             "seat": _seat_document(Seat()),
             "stream_link": _link_document(StreamLink()),
             "revision": 1,
+            "history": [entry_document(taken_at, Change.SUBMITTED if pending else Change.ACCEPTED)],
             OUTBOX_FIELD: self._outbox.entries(fact, None if pending else integration_form(fact)),
         }
         try:
@@ -206,6 +256,7 @@ class RegistrationStore:
             holder = await self.holder(fact.event_id, normalise_email(fact.email))
             return holder or Holder(registration_id, fact.event_id, Standing.EXPIRED, None, None)
         self._outbox.written(registration_id)
+        await self._list(document)
         return None
 
     async def holder(self, event_id: str, email_key: str) -> Holder | None:
@@ -254,7 +305,10 @@ class RegistrationStore:
                     "expires_at": None,
                 },
                 "$inc": {"revision": 1},
-                "$push": {OUTBOX_FIELD: {"$each": entries}},
+                "$push": {
+                    OUTBOX_FIELD: {"$each": entries},
+                    "history": entry_document(accepted.registered_at, Change.ACCEPTED),
+                },
             },
         )
 
@@ -284,7 +338,10 @@ class RegistrationStore:
                 },
                 "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
                 "$inc": {"revision": 1},
-                "$push": {OUTBOX_FIELD: {"$each": entries}},
+                "$push": {
+                    OUTBOX_FIELD: {"$each": entries},
+                    "history": entry_document(now, Change.EXPIRED),
+                },
             },
         )
 
@@ -326,14 +383,60 @@ class RegistrationStore:
         self, registration_id: str, condition: Document, update: Document
     ) -> bool:
         """One conditional write with outbox entries; True if it matched (the relay is woken)."""
-        async with self._locks.hold(self.registrations.name, registration_id):
-            result = await self.registrations.update_one(
-                {"_id": registration_id, **condition}, update
-            )
-        if result.matched_count != 1:
+        if not await self._update_listed({"_id": registration_id, **condition}, update):
             return False
         self._outbox.written(registration_id)
         return True
+
+    async def _update_listed(self, condition: Document, update: Document) -> bool:
+        """One update of a registration, then its listing row; False if nothing matched."""
+        # Not ``find_one_and_update``: FerretDB v1 has no projection for it, and
+        # the whole document (its outbox too) would come back.
+        async with self._locks.hold(self.registrations.name, condition["_id"]):
+            result = await self.registrations.update_one(condition, update)
+        if result.matched_count != 1:
+            return False
+        await self._list_by_id(condition["_id"])
+        return True
+
+    async def _list(self, document: Document) -> None:
+        """Put the registration's row in the listing read model, if there is one.
+
+        The registration is stored already, so a failure here must not fail
+        what the caller asked: the event's listing is marked unbuilt instead,
+        and its next reading builds it again from the registrations.
+        """
+        if self.listing is None:
+            return
+        event_id = str(document["event_id"])
+        try:
+            await self.listing.put(event_id, listing_row_of(document))
+        except (PyMongoError, ConcurrentChangeError) as error:
+            log.warning(
+                "listing_row_not_written",
+                registration_id=str(document["_id"]),
+                error_type=type(error).__name__,
+            )
+            with contextlib.suppress(PyMongoError):
+                await self.listing.forget(event_id)
+
+    async def _list_by_id(self, registration_id: str) -> None:
+        if self.listing is None:
+            return
+        document = await self.registrations.find_one(
+            {"_id": registration_id}, projection=_LISTED_FIELDS
+        )
+        if document is not None:
+            await self._list(document)
+
+    async def listing_rows(self, event_id: str) -> list[ListingRow]:
+        """The rows of the event's registrations read from the registrations themselves.
+
+        A scan of the whole collection on FerretDB: only for building the
+        listing of an event that has none yet (``RegistrationListing.rebuild``).
+        """
+        cursor = self.registrations.find({"event_id": event_id}, projection=_LISTED_FIELDS)
+        return [listing_row_of(document) async for document in cursor]
 
     async def get(self, registration_id: str) -> StoredRegistration | None:
         """The registration, unless there is none or it expired (nothing is left of it)."""
@@ -393,7 +496,10 @@ class RegistrationStore:
                     "email_key": f"{registration.id}/cancelled",
                 },
                 "$inc": {"revision": 1},
-                "$push": {OUTBOX_FIELD: {"$each": entries}},
+                "$push": {
+                    OUTBOX_FIELD: {"$each": entries},
+                    "history": entry_document(now, Change.CANCELLED),
+                },
             },
         )
 
@@ -427,7 +533,10 @@ class RegistrationStore:
                     "seat": _seat_document(Seat()),
                 },
                 "$inc": {"revision": 1},
-                "$push": {OUTBOX_FIELD: {"$each": entries}},
+                "$push": {
+                    OUTBOX_FIELD: {"$each": entries},
+                    "history": entry_document(changed.changed_at, switched_to(changed.attendance)),
+                },
             },
         )
 
@@ -475,7 +584,7 @@ class RegistrationStore:
             "details_version": version,
             "details_changed_at": now,
         }
-        pushes: dict[str, Any] = {}
+        pushes: dict[str, Any] = {"history": entry_document(now, Change.DETAILS_CORRECTED)}
         fields.update(_consent_change(registration.needs_consent, correction.needs, now, pushes))
         if correction.shared:
             changed = RegistrationDetailsChanged(
@@ -494,17 +603,11 @@ class RegistrationStore:
                 envelope_id=str(uuid.uuid5(_DETAILS_IDS, f"{registration.id}/{version}")),
             )
             pushes[OUTBOX_FIELD] = {"$each": entries}
-        update: dict[str, Any] = {"$set": fields, "$inc": {"revision": 1}}
-        if pushes:
-            update["$push"] = pushes
+        update: dict[str, Any] = {"$set": fields, "$inc": {"revision": 1}, "$push": pushes}
         condition = {"revision": registration.revision, "erased_at": None}
         if correction.shared:
             return await self._conditional(registration.id, condition, update)
-        async with self._locks.hold(self.registrations.name, registration.id):
-            result = await self.registrations.update_one(
-                {"_id": registration.id, **condition}, update
-            )
-        return result.matched_count == 1
+        return await self._update_listed({"_id": registration.id, **condition}, update)
 
     async def erase(
         self,
@@ -525,6 +628,7 @@ class RegistrationStore:
         """
         registration_id = uuid.UUID(registration.id)
         entries: list[dict[str, Any]] = []
+        history = [entry_document(now, Change.ERASED)]
         fields: dict[str, Any] = {
             "erased_at": now,
             "erasure_reason": reason.value,
@@ -546,6 +650,7 @@ class RegistrationStore:
                 envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, registration.id)),
             )
             fields.update(status=CANCELLED, cancelled_at=now)
+            history.insert(0, entry_document(now, Change.CANCELLED))
             condition["status"] = {"$ne": CANCELLED}
         erased = RegistrationErased(
             registration_id=registration_id,
@@ -558,17 +663,13 @@ class RegistrationStore:
             integration_form(erased),
             envelope_id=str(uuid.uuid5(_ERASURE_IDS, registration.id)),
         )
-        async with self._locks.hold(self.registrations.name, registration.id):
-            result = await self.registrations.update_one(
-                condition,
-                {
-                    "$set": fields,
-                    "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
-                    "$inc": {"revision": 1},
-                    "$push": {OUTBOX_FIELD: {"$each": entries}},
-                },
-            )
-        if result.matched_count != 1:
+        update = {
+            "$set": fields,
+            "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
+            "$inc": {"revision": 1},
+            "$push": {OUTBOX_FIELD: {"$each": entries}, "history": {"$each": history}},
+        }
+        if not await self._update_listed(condition, update):
             return False
         self._outbox.written(registration.id)
         return True
@@ -597,7 +698,8 @@ class RegistrationStore:
             changed = apply_report(state, report)
             if changed is None:
                 return Keep(ReportOutcome.UNCHANGED)
-            fields: dict[str, Any] = {}
+            changes = [entry_document(e.at, e.change) for e in reported(state, changed)]
+            fields: dict[str, Any] = {"history": [*document.get("history", []), *changes]}
             if changed.seat != state.seat:
                 fields["seat"] = _seat_document(changed.seat)
             if changed.link != state.link:
@@ -608,7 +710,10 @@ class RegistrationStore:
                 condition={"status": {"$ne": CANCELLED}, "erased_at": None},
             )
 
-        return await self._documents.change(registration_id, decide)
+        outcome = await self._documents.change(registration_id, decide)
+        if outcome is ReportOutcome.APPLIED:
+            await self._list_by_id(registration_id)
+        return outcome
 
 
 def _consent_change(
@@ -701,6 +806,7 @@ def _stored_registration(document: Document) -> StoredRegistration:
         expires_at=document.get("expires_at"),
         revision=int(document.get("revision", 0)),
         details_version=int(document.get("details_version") or 0),
+        history=tuple(entries_of(document.get("history"))),
     )
 
 
@@ -725,3 +831,22 @@ def _needs_consent(stored: dict[str, Any] | None) -> NeedsConsent | None:
     if not stored:
         return None
     return NeedsConsent(stored["given_at"], stored.get("withdrawn_at"))
+
+
+def listing_row_of(document: Document) -> ListingRow:
+    """The listing's row of a registration document (read with ``_LISTED_FIELDS``)."""
+    state = _state(document)
+    return ListingRow(
+        registration_id=str(document["_id"]),
+        first_name=document.get("first_name", ""),
+        last_name=document.get("last_name", ""),
+        email=document.get("email", ""),
+        organisation=document.get("organisation"),
+        language=Language(document["language"]),
+        attendance=state.attendance,
+        status=state.status,
+        registered_at=document["registered_at"],
+        erased=document.get("erased_at") is not None,
+        expired=document.get("status") == EXPIRED,
+        revision=int(document.get("revision", 0)),
+    )

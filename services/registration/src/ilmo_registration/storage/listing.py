@@ -1,0 +1,182 @@
+"""The listing read model: an event's registrations in ``CHUNKS`` documents read by ``_id``.
+
+FerretDB v1 (SQLite) answers only an exact ``_id`` with its index; a query
+on ``event_id`` reads and decodes every registration of every event
+(docs/performance.md: 10.6 s for 10,000 of one event among 20,000). So the
+console's list of an event's registrations is kept apart, in
+``registration_listing``: the event's rows are spread over ``CHUNKS``
+documents, ``_id`` = ``<event id>/<n>``, where ``n`` is the registration id
+modulo ``CHUNKS`` (no counter to keep, no single hot document). A chunk
+holds its rows as one zlib-compressed JSON value (``rows``: registration id
+→ compact row) and a version ``v``: FerretDB decodes one binary value
+quickly, while the same rows as nested documents cost it about 50 ms per
+chunk. A listing reads the ``CHUNKS`` documents by ``_id``, concurrently,
+and ``listing.select`` searches, sorts and pages them in memory.
+
+``RegistrationStore`` puts a registration's row after every write that
+changes what is listed (registering, confirming, expiring, cancelling,
+switching, correcting, erasing, a seat or link report): the chunk is read,
+changed and written back conditionally on its version (and serialized
+within the process), so concurrent writers never lose a row. A row carries
+the registration document's revision and only a newer one replaces it, so
+rows written out of order settle on the newest. The row is a second write,
+after the registration's own: should the process die in between, that one
+row is stale until the registration changes again or ``rebuild`` runs; a
+put that fails marks the event's listing unbuilt (``forget``). An event
+whose listing was never built (registrations taken before the read model
+existed) or was forgotten is built from the registrations on its next
+listing (``<event id>/built`` marks it built).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import Binary
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from ilmo_event_contracts import Attendance, Language
+from ilmo_registration.domain import Status
+from ilmo_registration.listing import ListingRow
+from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
+
+LISTING_COLLECTION = "registration_listing"
+# 10,000 registrations make chunks of about 310 rows (~20 kB compressed).
+CHUNKS = 32
+_ATTEMPTS = 10
+
+
+def chunk_id(event_id: str, registration_id: str) -> str:
+    return f"{event_id}/{int(registration_id.replace('-', ''), 16) % CHUNKS}"
+
+
+def _built_id(event_id: str) -> str:
+    return f"{event_id}/built"
+
+
+class RegistrationListing:
+    """The rows of each event's registrations, by chunk (see the module's docstring)."""
+
+    def __init__(self, database: AsyncDatabase[Document], locks: DocumentLocks | None = None):
+        self.collection = database[LISTING_COLLECTION]
+        self._locks = locks or DocumentLocks()
+
+    async def put(self, event_id: str, row: ListingRow) -> None:
+        """Store ``row`` unless a row of a newer revision is there already."""
+        key = chunk_id(event_id, row.registration_id)
+        async with self._locks.hold(LISTING_COLLECTION, key):
+            for _ in range(_ATTEMPTS):
+                if await self._put_once(key, row):
+                    return
+        raise ConcurrentChangeError(f"{LISTING_COLLECTION}/{key}")
+
+    async def _put_once(self, key: str, row: ListingRow) -> bool:
+        """One read and conditional write of the chunk; False if another writer came between."""
+        chunk = await self.collection.find_one({"_id": key})
+        rows = _unpacked(chunk)
+        stored = rows.get(row.registration_id)
+        if stored is not None and stored[-1] > row.revision:
+            return True
+        rows[row.registration_id] = _row_document(row)
+        if chunk is None:
+            try:
+                await self.collection.insert_one({"_id": key, "v": 1, "rows": _packed(rows)})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self.collection.update_one(
+            {"_id": key, "v": chunk["v"]}, {"$set": {"rows": _packed(rows)}, "$inc": {"v": 1}}
+        )
+        return result.matched_count == 1
+
+    async def rows(self, event_id: str) -> list[ListingRow] | None:
+        """Every row of the event, in no order; None if its listing was never built."""
+        found = await asyncio.gather(
+            self.collection.find_one({"_id": _built_id(event_id)}),
+            *(self.collection.find_one({"_id": f"{event_id}/{n}"}) for n in range(CHUNKS)),
+        )
+        if found[0] is None:
+            return None
+        return [
+            _row(registration_id, stored)
+            for chunk in found[1:]
+            for registration_id, stored in _unpacked(chunk).items()
+        ]
+
+    async def forget(self, event_id: str) -> None:
+        """Mark the event's listing unbuilt: its next reading builds it from the registrations."""
+        await self.collection.delete_one({"_id": _built_id(event_id)})
+
+    async def rebuild(self, event_id: str, rows: Sequence[ListingRow]) -> None:
+        """Replace the event's listing with ``rows`` (every registration of the event)."""
+        chunks: dict[str, dict[str, list[Any]]] = {f"{event_id}/{n}": {} for n in range(CHUNKS)}
+        for row in rows:
+            chunks[chunk_id(event_id, row.registration_id)][row.registration_id] = _row_document(
+                row
+            )
+        for key, chunk_rows in chunks.items():
+            async with self._locks.hold(LISTING_COLLECTION, key):
+                await self.collection.update_one(
+                    {"_id": key},
+                    {"$set": {"rows": _packed(chunk_rows)}, "$inc": {"v": 1}},
+                    upsert=True,
+                )
+        await self.collection.replace_one(
+            {"_id": _built_id(event_id)}, {"built": True}, upsert=True
+        )
+
+
+def _packed(rows: dict[str, list[Any]]) -> Binary:
+    return Binary(zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1))
+
+
+def _unpacked(chunk: Document | None) -> dict[str, list[Any]]:
+    if chunk is None or "rows" not in chunk:
+        return {}
+    rows: dict[str, list[Any]] = json.loads(zlib.decompress(chunk["rows"]))
+    return rows
+
+
+def _row_document(row: ListingRow) -> list[Any]:
+    """The compact row: fields by position, the folded search text, the revision last."""
+    return [
+        row.first_name,
+        row.last_name,
+        row.email,
+        row.organisation,
+        row.language.value,
+        row.attendance.value,
+        row.status.value,
+        row.registered_at.isoformat(),
+        row.erased,
+        row.expired,
+        row.searched,
+        row.revision,
+    ]
+
+
+def _row(registration_id: str, stored: list[Any]) -> ListingRow:
+    first, last, email, organisation, language, attendance, status, at, erased, expired = stored[
+        :10
+    ]
+    return ListingRow(
+        registration_id=registration_id,
+        first_name=first,
+        last_name=last,
+        email=email,
+        organisation=organisation,
+        language=Language(language),
+        attendance=Attendance(attendance),
+        status=Status(status),
+        registered_at=datetime.fromisoformat(at),
+        erased=bool(erased),
+        expired=bool(expired),
+        revision=int(stored[-1]),
+        folded=stored[10],
+    )

@@ -1,0 +1,188 @@
+"""The listing read model against the real MongoDB-protocol server.
+
+Every write of a registration that changes what the console lists puts the
+registration's row (``storage.listing``); the rows must always say what the
+registrations themselves say, through registering, confirming, a seat
+report, switching, cancelling and erasing, and a late row never replaces a
+newer one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from ilmo_event_contracts import (
+    Attendance,
+    ErasureReason,
+    Language,
+    RegistrationAttendanceChanged,
+    SeatReserved,
+)
+from ilmo_registration.domain import Registrant, Status, accept, submit
+from ilmo_registration.history import Change, entries_of
+from ilmo_registration.listing import ListingQuery, Sort, SortKey, select
+from ilmo_registration.privacy import DEFAULT_NOTICE, NoticeShown
+from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore
+from ilmo_registration.storage.listing import RegistrationListing
+from ilmo_shared.outbox import OutboxRelay
+from ilmo_shared.storage import Document, DocumentLocks
+from tests.integration.test_registration_storage import PUBLISHER
+from tests.support.infrastructure import IsolatedInfrastructure
+
+LOCKS = DocumentLocks()
+NO_NEEDS: dict[str, Any] = {
+    "needs": None,
+    "token_digest": "digest",
+    "notice_shown": NoticeShown(DEFAULT_NOTICE.version, Language.FI, datetime.now(UTC)),
+    "needs_consent": None,
+}
+
+
+@pytest.fixture
+def store(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> RegistrationStore:
+    database = mongo[infrastructure.database_name("registration")]
+    relay = OutboxRelay(PUBLISHER, locks=LOCKS)
+    outbox = relay.outbox(database[REGISTRATION_COLLECTION], source="ilmo/test")
+    listing = RegistrationListing(database, LOCKS)
+    return RegistrationStore(database, outbox=outbox, locks=LOCKS, listing=listing)
+
+
+def person(first: str, last: str, attendance: Attendance = Attendance.IN_PERSON) -> Registrant:
+    email = f"{first.lower()}.{uuid.uuid4().hex[:6]}@example.fi"
+    return Registrant(first, last, email, "Valtiokonttori", attendance, Language.SV)
+
+
+async def assert_listing_agrees(store: RegistrationStore, event_id: str) -> None:
+    assert store.listing is not None
+    listed = await store.listing.rows(event_id)
+    assert listed is not None
+    from_registrations = await store.registrations.find({"event_id": event_id}).to_list()
+    assert len(from_registrations) == len(listed)
+    assert sorted(listed, key=lambda row: row.registration_id) == sorted(
+        await store.listing_rows(event_id), key=lambda row: row.registration_id
+    )
+
+
+async def test_the_rows_follow_every_change_of_the_registrations(
+    store: RegistrationStore,
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    now = datetime.now(UTC).replace(microsecond=0)
+    seated = accept(event_id, person("Åsa", "Öhman"), now)
+    remote = accept(event_id, person("Eero", "Mäkinen", Attendance.REMOTE), now)
+    pending = submit(event_id, person("Aino", "Aalto"), now, now + timedelta(hours=1))
+    for fact in (seated, remote, pending):
+        await store.add(fact, **NO_NEEDS)
+    await assert_listing_agrees(store, event_id)
+
+    report = SeatReserved(
+        registration_id=seated.registration_id, event_id=event_id, reserved_at=now
+    )
+    await store.apply_report(str(seated.registration_id), report)
+    confirmed = accept(event_id, person("Aino", "Aalto"), now, pending.registration_id)
+    assert await store.confirm(confirmed)
+    stored_remote = await store.get(str(remote.registration_id))
+    assert stored_remote is not None
+    switched = RegistrationAttendanceChanged(
+        registration_id=remote.registration_id,
+        event_id=event_id,
+        attendance=Attendance.IN_PERSON,
+        attendance_version=2,
+        changed_at=now,
+    )
+    assert await store.switch_attendance(stored_remote, switched)
+    await assert_listing_agrees(store, event_id)
+
+    stored_seated = await store.get(str(seated.registration_id))
+    assert stored_seated is not None
+    assert await store.cancel(stored_seated, now)
+    stored_pending = await store.get(str(pending.registration_id))
+    assert stored_pending is not None
+    assert await store.erase(stored_pending, now, ErasureReason.REQUEST, cancel=True)
+    await assert_listing_agrees(store, event_id)
+
+    rows = {row.registration_id: row for row in await store.listing.rows(event_id) or []}
+    assert rows[str(seated.registration_id)].status is Status.CANCELLED
+    assert rows[str(remote.registration_id)].attendance is Attendance.IN_PERSON
+    erased = rows[str(pending.registration_id)]
+    assert (erased.erased, erased.first_name, erased.email) == (True, "", "")
+    history = await store.registrations.find_one({"_id": str(seated.registration_id)})
+    assert history is not None
+    assert [entry.change for entry in entries_of(history["history"])] == [
+        Change.ACCEPTED,
+        Change.SEAT_RESERVED,
+        Change.CANCELLED,
+    ]
+
+
+async def test_a_late_row_never_replaces_a_newer_one(store: RegistrationStore) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    fact = accept(event_id, person("Kaisa", "Korhonen"), datetime.now(UTC))
+    await store.add(fact, **NO_NEEDS)
+    (row,) = await store.listing.rows(event_id) or []
+    newer = replace(row, status=Status.CANCELLED, revision=row.revision + 1)
+    await store.listing.put(event_id, newer)
+    await store.listing.put(event_id, row)
+    assert await store.listing.rows(event_id) == [newer]
+
+
+async def test_a_page_of_many_is_searched_filtered_and_sorted(store: RegistrationStore) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    start = datetime.now(UTC).replace(microsecond=0)
+    for n in range(120):
+        registrant = person(f"Person{n:03}", "Mäkinen" if n % 10 == 0 else "Virtanen")
+        await store.add(accept(event_id, registrant, start + timedelta(seconds=n)), **NO_NEEDS)
+    rows = await store.listing.rows(event_id) or []
+
+    first = select(rows, ListingQuery())
+    assert (first.total, first.pages, len(first.rows)) == (120, 3, 50)
+    last = select(rows, ListingQuery(page=3))
+    assert [row.first_name for row in last.rows] == [f"Person{n:03}" for n in range(100, 120)]
+    found = select(rows, ListingQuery(q="MAKINEN", sort=Sort(SortKey.NAME, descending=True)))
+    assert [row.first_name for row in found.rows] == [f"Person{n:03}" for n in range(110, -1, -10)]
+    assert select(rows, ListingQuery(status=Status.CANCELLED)).total == 0
+
+
+async def test_an_event_listed_before_the_read_model_is_built_from_its_registrations(
+    store: RegistrationStore,
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.add(accept(event_id, person("Lauri", "Lindqvist"), datetime.now(UTC)), **NO_NEEDS)
+    assert await store.listing.rows(event_id) is None
+    await store.listing.rebuild(event_id, await store.listing_rows(event_id))
+    await assert_listing_agrees(store, event_id)
+
+
+async def test_a_row_that_cannot_be_written_fails_nothing_and_the_listing_is_built_again(
+    store: RegistrationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+
+    async def refused(*_: object) -> None:
+        raise PyMongoError("the listing's chunk could not be written")
+
+    monkeypatch.setattr(store.listing, "put", refused)
+    fact = accept(event_id, person("Sofia", "Lindqvist"), datetime.now(UTC))
+    assert await store.add(fact, **NO_NEEDS) is None  # the registration is taken all the same
+    monkeypatch.undo()
+
+    assert await store.listing.rows(event_id) is None  # to be built again on its next reading
+    assert await store.get(str(fact.registration_id)) is not None
