@@ -222,3 +222,33 @@ async def test_the_audit_trail_page_lists_filters_and_downloads(
 
     viewer = await session_of(Role.VIEWER, mongo, infrastructure, clock)
     assert (await client.get("/console/audit", headers=viewer.headers)).status_code == 403
+
+
+async def test_an_invalid_query_parameter_is_ignored_not_page_not_found(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    event: dict[str, Any],
+) -> None:
+    await register(client, event["id"], first_name="Aino", last_name="Öhman")
+    organiser = await session_of(Role.ORGANISER, mongo, infrastructure, clock)
+    listing = f"/console/events/{event['id']}/registrations"
+    odd = "x" * 300
+    pages = {
+        listing: {"page": "abc"},
+        listing + "?page=-3": {},
+        listing + "?page=99999999999999999999": {},
+        listing + "?page=%C2%B2": {},  # a superscript two: a digit to str.isdigit, not to int
+        listing + "?sort=nonsense&status=maybe&attendance=x&language=klingon": {},
+        "/console/audit": {"before": odd, "event_id": odd, "action": "nonsense", "actor": odd},
+        "/console/audit.csv": {"event_id": odd, "actor": odd, "action": "nonsense"},
+    }
+
+    for path, params in pages.items():
+        answer = await client.get(path, params={**params, "lang": "en"}, headers=organiser.headers)
+
+        assert answer.status_code == 200, (path, params, answer.text[:300])
+        assert "Page not found" not in answer.text
+        if path == listing:
+            assert "Aino Öhman" in answer.text, (path, params)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from ilmo_registration.audit import Action, AuditTrail
@@ -50,7 +50,9 @@ KIND_NAMES: Mapping[Kind, str] = {
     Kind.SERVICE: _("service"),
     Kind.DEVELOPMENT: _("development token"),
 }
-Filter = Annotated[str | None, Query(max_length=255)]
+# Longer values name no entry, event, action or actor: the page ignores them.
+MAX_BEFORE = 64
+MAX_FILTER = 255
 
 
 def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter:
@@ -66,11 +68,13 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
     async def audit_trail(
         request: Request,
         principal: Annotated[Principal, auditor],
-        before: Annotated[str | None, Query(max_length=64)] = None,
-        event_id: Filter = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        actor: Filter = None,
+        before: str | None = None,
+        event_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
     ) -> Response:
+        before = _within(before, MAX_BEFORE)
+        event_id, actor = _within(event_id, MAX_FILTER), _within(actor, MAX_FILTER)
         chosen = _action(action)
         filters = {
             "event_id": event_id or "",
@@ -110,10 +114,11 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
     )
     async def audit_download(
         principal: Annotated[Principal, auditor],
-        event_id: Filter = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        actor: Filter = None,
+        event_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
     ) -> StreamingResponse:
+        event_id, actor = _within(event_id, MAX_FILTER), _within(actor, MAX_FILTER)
         chosen = _action(action)
         await audit.record(
             principal, Action.AUDIT_EXPORTED, event_id=event_id or None, detail="csv"
@@ -126,6 +131,11 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
         )
 
     return router
+
+
+def _within(value: str | None, limit: int) -> str | None:
+    """A filter as given, or none (the default) when it is too long to name anything."""
+    return value if value is not None and len(value) <= limit else None
 
 
 def _action(value: str | None) -> Action | None:

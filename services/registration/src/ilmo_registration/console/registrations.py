@@ -68,6 +68,8 @@ HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 RESENDABLE = frozenset(
     {"confirm_address", "registration_received", "seat_confirmed", "waitlisted", "stream_link"}
 )
+# Page numbers beyond this are no page (the list stops at its last page anyway).
+MAX_PAGE = 1_000_000
 NOT_FOUND = _("Not found")
 NOT_FOUND_TEXT = _("There is no such event or registration, or it has been removed.")
 
@@ -116,7 +118,7 @@ def registrations_router(
         request: Request,
         event_id: str,
         principal: Annotated[Principal, lister],
-        parameters: Annotated[ListingParameters, Depends()],
+        parameters: Annotated[ListingParameters, Depends(listing_parameters)],
     ) -> Response:
         stored = await event_of(event_id)
         if stored is None:
@@ -333,6 +335,31 @@ MAIL_STATES = {
     "failed": _("Failed"),
     "skipped": _("Not sent"),
 }
+
+
+def listing_parameters(
+    q: str | None = None,
+    status: str | None = None,
+    attendance: str | None = None,
+    language: str | None = None,
+    sort: str | None = None,
+    page: str | None = None,
+) -> ListingParameters:
+    """The list's query parameters, each as text: one that means nothing is left at its default.
+
+    A person edits an address by hand or follows an old link; the page then
+    shows the list as it would without that value, not a "page not found".
+    (The JSON API takes ``ListingParameters`` as it is and names the error.)
+    """
+    number = int(page) if page is not None and page.isascii() and page.isdigit() else None
+    return ListingParameters(
+        q=q,
+        status=status,
+        attendance=attendance,
+        language=language,
+        sort=sort,
+        page=number if number is not None and number <= MAX_PAGE else None,
+    )
 
 
 async def _do(
