@@ -194,6 +194,9 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             )
 
         if action != "save":
+            # As the form's GET: no form for an event nobody knows (a removed one, a typo).
+            if not await _exists(usecases, event_id):
+                return _not_found(request)
             form, focus = event_form.apply(form, action)
             return again([], focus)
         checked = event_form.check(form)
@@ -296,6 +299,14 @@ def _publishing_routes(
         if before.spec.published is not published:
             await audit.record(principal, action, event_id=event_id)
         return redirect(f"/console/events/{event_id}")
+
+
+async def _exists(usecases: UseCases, event_id: str) -> bool:
+    try:
+        await usecases.show_event(event_id, admin=True)
+    except NotFound:
+        return False
+    return True
 
 
 def _own(notice: PrivacyNotice) -> PrivacyNotice | None:
