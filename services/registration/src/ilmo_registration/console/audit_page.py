@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from ilmo_registration.audit import Action, AuditTrail
 from ilmo_registration.audit_api import audit_csv
+from ilmo_registration.audit_details import export_format
+from ilmo_registration.console.audit_views import detail_text
 from ilmo_registration.console.pages import console_page, text
 from ilmo_registration.console.session import ConsoleSessions
 from ilmo_registration.page_language import of_request
@@ -104,6 +106,7 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
             actions=ACTION_NAMES,
             kinds=KIND_NAMES,
             at=lambda moment: format_datetime(moment, "Europe/Helsinki", language),
+            detail=lambda stored: detail_text(request, stored),
         )
 
     @router.get(
@@ -121,7 +124,7 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
         event_id, actor = _within(event_id, MAX_FILTER), _within(actor, MAX_FILTER)
         chosen = _action(action)
         await audit.record(
-            principal, Action.AUDIT_EXPORTED, event_id=event_id or None, detail="csv"
+            principal, Action.AUDIT_EXPORTED, event_id=event_id or None, detail=export_format("csv")
         )
         entries = audit.all(event_id=event_id or None, actor=actor or None, action=chosen)
         return StreamingResponse(

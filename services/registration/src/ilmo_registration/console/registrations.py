@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance
 from ilmo_registration.audit import Action, AuditTrail
+from ilmo_registration.audit_details import WITHOUT_PERSONAL_DATA, export_format, mail, switched_to
 from ilmo_registration.catalogue import zone
 from ilmo_registration.console.other_services import OtherServices, Unavailable
 from ilmo_registration.console.pages import console_page, message, text
@@ -34,6 +35,7 @@ from ilmo_registration.console.registration_views import (
     ATTENDANCE_NAMES,
     CHANGE_NAMES,
     LANGUAGE_NAMES,
+    MAIL_KINDS,
     SERVICE_NAMES,
     STATUS_NAMES,
     figure_list,
@@ -132,7 +134,7 @@ def registrations_router(
             principal,
             Action.REGISTRATIONS_LISTED,
             event_id=event_id,
-            detail=None if personal else "without personal data",
+            detail=None if personal else WITHOUT_PERSONAL_DATA,
         )
         return console_page(
             request,
@@ -294,7 +296,10 @@ def registrations_router(
         assert where is not None  # a stored event's zone was checked when it was stored
         table = export_table(registrations, where, lambda message: text(request, message))
         await audit.record(
-            principal, Action.REGISTRATIONS_EXPORTED, event_id=event_id, detail=format
+            principal,
+            Action.REGISTRATIONS_EXPORTED,
+            event_id=event_id,
+            detail=export_format(format),
         )
         filename = f"{event_id}-registrations-{date.today().isoformat()}.{format}"
         headers = {**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
@@ -317,15 +322,6 @@ ACTIONS = {
     "switch": Action.ATTENDANCE_SWITCHED,
     "resend": Action.MAIL_RESENT,
     "erase": Action.REGISTRATION_ERASED,
-}
-MAIL_KINDS = {
-    "confirm_address": _("Confirm your address"),
-    "registration_received": _("Registration received"),
-    "already_registered": _("Already registered"),
-    "seat_confirmed": _("Seat confirmed"),
-    "waitlisted": _("On the waiting list"),
-    "stream_link": _("Stream link"),
-    "cancellation_confirmed": _("Cancellation confirmed"),
 }
 MAIL_STATES = {
     "pending": _("Waiting to be sent"),
@@ -377,13 +373,13 @@ async def _do(
         case "switch":
             to = _other(registration.registrant.attendance)
             await usecases.switch_on_behalf(registration.id, to)
-            return f"to {to.value}"
+            return switched_to(to)
         case "resend":
             mail_id = form.get("mail", "")
             if not mail_id.startswith(f"{registration.id}:"):
                 raise Unavailable("not a mail of this registration")
             await services.resend(registration.id, mail_id, form.get("request_id", ""))
-            return mail_id.split(":", 1)[1]
+            return mail(mail_id.split(":", 1)[1])
         case _:
             await usecases.erase(registration.id)
             return None
