@@ -131,8 +131,8 @@ async def test_organisers_and_viewers_see_what_their_roles_allow(
                 ("registration-cancelled", aino, None),
                 ("registration-read", aino, None),  # back on it after cancelling
                 ("registrations-listed", None, None),
-                ("registrations-exported", None, "csv"),
-                ("registrations-exported", None, "xlsx"),
+                ("registrations-exported", None, "format:csv"),
+                ("registrations-exported", None, "format:xlsx"),
             ]
             actors = {e["actor_subject"] for e in await audit_of(api, event_id)}
             assert len(actors) == 2  # the development token that created the event, the organiser

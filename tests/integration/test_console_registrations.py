@@ -17,6 +17,7 @@ import httpx
 from openpyxl import load_workbook
 from pymongo import AsyncMongoClient
 
+from ilmo_registration.audit import entry_id
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
 from tests.support.console import SignedIn, csrf_token_in, signed_in
@@ -222,3 +223,79 @@ async def test_the_audit_trail_page_lists_filters_and_downloads(
 
     viewer = await session_of(Role.VIEWER, mongo, infrastructure, clock)
     assert (await client.get("/console/audit", headers=viewer.headers)).status_code == 403
+
+
+async def test_an_invalid_query_parameter_is_ignored_not_page_not_found(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    event: dict[str, Any],
+) -> None:
+    await register(client, event["id"], first_name="Aino", last_name="Öhman")
+    organiser = await session_of(Role.ORGANISER, mongo, infrastructure, clock)
+    listing = f"/console/events/{event['id']}/registrations"
+    odd = "x" * 300
+    pages = {
+        listing: {"page": "abc"},
+        listing + "?page=-3": {},
+        listing + "?page=99999999999999999999": {},
+        listing + "?page=%C2%B2": {},  # a superscript two: a digit to str.isdigit, not to int
+        listing + "?sort=nonsense&status=maybe&attendance=x&language=klingon": {},
+        "/console/audit": {"before": odd, "event_id": odd, "action": "nonsense", "actor": odd},
+        "/console/audit.csv": {"event_id": odd, "actor": odd, "action": "nonsense"},
+    }
+
+    for path, params in pages.items():
+        answer = await client.get(path, params={**params, "lang": "en"}, headers=organiser.headers)
+
+        assert answer.status_code == 200, (path, params, answer.text[:300])
+        assert "Page not found" not in answer.text
+        if path == listing:
+            assert "Aino Öhman" in answer.text, (path, params)
+
+
+async def test_the_audit_trail_shows_details_in_the_readers_language(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    event: dict[str, Any],
+) -> None:
+    event_id = event["id"]
+    viewer = await session_of(Role.VIEWER, mongo, infrastructure, clock)
+    organiser = await session_of(Role.ORGANISER, mongo, infrastructure, clock)
+    await client.get(f"/console/events/{event_id}/registrations", headers=viewer.headers)
+    await client.get(f"/console/events/{event_id}/export.xlsx", headers=organiser.headers)
+    # Entries as the service wrote them before the codes, and a detail no code explains.
+    audit = mongo[infrastructure.database_name("registration")]["audit"]
+    for number, detail in enumerate(("to remote", "something new")):
+        await audit.insert_one(
+            {
+                "_id": f"{entry_id(clock.now)}-older-{number}",
+                "at": clock.now,
+                "actor": {"subject": "organiser-1", "name": "Testi", "kind": "person"},
+                "action": "attendance-switched",
+                "event_id": event_id,
+                "registration_id": None,
+                "detail": detail,
+            }
+        )
+    stored = {entry["detail"] async for entry in audit.find({"event_id": event_id})}
+    assert {"without-personal-data", "format:xlsx"} <= stored  # codes, not prose
+
+    expected = {
+        "fi": ["ilman henkilötietoja", "tiedostomuoto: XLSX", "uusi osallistumistapa: Etänä"],
+        "sv": ["utan personuppgifter", "filformat: XLSX", "nytt sätt att delta: På distans"],
+        "en": ["without personal data", "file format: XLSX", "to: Remotely"],
+    }
+    for language, texts in expected.items():
+        page = await client.get(
+            "/console/audit",
+            params={"lang": language, "event_id": event_id},
+            headers=organiser.headers,
+        )
+        assert page.status_code == 200
+        for shown in [*texts, "something new"]:
+            assert shown in page.text, (language, shown)
+        assert "without-personal-data" not in page.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,14 +18,19 @@ from pymongo import AsyncMongoClient
 from ilmo_registration.storage.console_sessions import SESSION_COLLECTION
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
-from tests.support.console import csrf_token_in, signed_in
+from tests.support.console import (
+    CALLBACK,
+    PUBLIC,
+    SIGNED_OUT,
+    cookie_header,
+    csrf_token_in,
+    set_cookies,
+    signed_in,
+    signed_in_as,
+)
 from tests.support.identity import Client, IdentityProvider, authorize, register_client
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.registration import MovableClock, running_registration
-
-PUBLIC = "https://ilmo.example.fi"
-CALLBACK = f"{PUBLIC}/console/signed-in"
-SIGNED_OUT = f"{PUBLIC}/console/signed-out"
 
 
 @pytest.fixture(scope="module")
@@ -52,35 +56,6 @@ async def console(
         public_base_url=PUBLIC,
     ) as client:
         yield client
-
-
-def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
-    """Each cookie the response sets, with its attributes."""
-    found = {}
-    for header in response.headers.get_list("set-cookie"):
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(header)
-        for name in cookie:
-            found[name] = cookie
-    return found
-
-
-def cookie_header(response: httpx.Response, name: str) -> dict[str, str]:
-    return {"Cookie": f"{name}={set_cookies(response)[name][name].value}"}
-
-
-async def signed_in_as(
-    console: httpx.AsyncClient, identity: IdentityProvider, username: str, next_page: str
-) -> tuple[httpx.Response, dict[str, str]]:
-    """The whole sign-in: the console's redirect, the login page, the callback."""
-    start = await console.get("/console/sign-in", params={"next": next_page})
-    assert start.status_code == 303
-    arrived = await authorize(identity, start.headers["location"], username, redirect_uri=CALLBACK)
-    callback = await console.get(
-        arrived.removeprefix(PUBLIC), headers=cookie_header(start, "ilmo_console_sign_in")
-    )
-    assert callback.status_code == 303, callback.text
-    return callback, cookie_header(callback, "__Host-ilmo_console")
 
 
 async def test_an_organiser_signs_in_and_lands_on_the_page_asked_for(

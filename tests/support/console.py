@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from http.cookies import SimpleCookie
 
 import httpx
 from playwright.async_api import Page
@@ -21,10 +22,14 @@ from ilmo_registration.console.session import COOKIE, SECURE_COOKIE, digest
 from ilmo_registration.storage.console_sessions import SESSION_COLLECTION
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
-from tests.support.identity import Client, IdentityProvider, register_client
+from tests.support.identity import Client, IdentityProvider, authorize, register_client
 from tests.support.infrastructure import IsolatedInfrastructure
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+# The in-process service's public address, and where the provider sends people back to it.
+PUBLIC = "https://ilmo.example.fi"
+CALLBACK = f"{PUBLIC}/console/signed-in"
+SIGNED_OUT = f"{PUBLIC}/console/signed-out"
 
 
 @dataclass(frozen=True)
@@ -118,3 +123,40 @@ async def sign_in_at_provider(page: Page, identity: IdentityProvider, username: 
     await page.get_by_label("Password").fill(identity.password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_load_state()
+
+
+def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
+    """Each cookie the response sets, with its attributes."""
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name in cookie:
+            found[name] = cookie
+    return found
+
+
+def cookie_header(response: httpx.Response, name: str) -> dict[str, str]:
+    return {"Cookie": f"{name}={set_cookies(response)[name][name].value}"}
+
+
+async def signed_in_as(
+    console: httpx.AsyncClient, identity: IdentityProvider, username: str, next_page: str
+) -> tuple[httpx.Response, dict[str, str]]:
+    """The in-process console's whole sign-in (its public address ``PUBLIC``), over HTTP.
+
+    The console's redirect to the provider, the provider's login page filled
+    in as ``username``, and the console's callback: that answer, and the
+    session cookie's header. The client keeps no cookies of it: each request
+    states whose session it carries.
+    """
+    console.cookies.clear()
+    start = await console.get("/console/sign-in", params={"next": next_page})
+    assert start.status_code == 303
+    arrived = await authorize(identity, start.headers["location"], username, redirect_uri=CALLBACK)
+    callback = await console.get(
+        arrived.removeprefix(PUBLIC), headers=cookie_header(start, "ilmo_console_sign_in")
+    )
+    assert callback.status_code == 303, callback.text
+    console.cookies.clear()
+    return callback, cookie_header(callback, "__Host-ilmo_console")

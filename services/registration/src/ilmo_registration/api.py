@@ -20,6 +20,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from ilmo_registration import CATALOGUE
 from ilmo_registration.audit import Action, AuditTrail
+from ilmo_registration.audit_details import (
+    WITHOUT_PERSONAL_DATA,
+    export_format,
+    fields_changed,
+    notice_version,
+    swept,
+)
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.domain import (
     Cancelled,
@@ -327,7 +334,7 @@ def catalogue_router(
             principal,
             Action.PRIVACY_NOTICE_CHANGED,
             event_id=event_id,
-            detail=f"version {notice.version}",
+            detail=notice_version(notice.version),
         )
         return PrivacyNoticeView.of(event_id, notice)
 
@@ -374,7 +381,10 @@ def catalogue_router(
         rows = rows if personal else [row.without_personal_data() for row in rows]
         if wants_csv:
             await audit.record(
-                principal, Action.REGISTRATIONS_EXPORTED, event_id=event_id, detail="csv"
+                principal,
+                Action.REGISTRATIONS_EXPORTED,
+                event_id=event_id,
+                detail=export_format("csv"),
             )
             return Response(
                 registrations_csv(rows),
@@ -384,7 +394,7 @@ def catalogue_router(
                     **headers,
                 },
             )
-        detail = None if personal else "without personal data"
+        detail = None if personal else WITHOUT_PERSONAL_DATA
         await audit.record(principal, Action.REGISTRATIONS_LISTED, event_id=event_id, detail=detail)
         return JSONResponse(_SUMMARIES.dump_python(rows, mode="json"), headers=headers)
 
@@ -405,7 +415,9 @@ async def _record_change(
 ) -> None:
     """event-changed naming the fields given, and event-(un)published when that was one."""
     fields = sorted(body.model_fields_set)
-    await audit.record(principal, Action.EVENT_CHANGED, event_id=event_id, detail=", ".join(fields))
+    await audit.record(
+        principal, Action.EVENT_CHANGED, event_id=event_id, detail=fields_changed(fields)
+    )
     if "published" in body.model_fields_set and body.published is not None:
         action = Action.EVENT_PUBLISHED if body.published else Action.EVENT_UNPUBLISHED
         await audit.record(principal, action, event_id=event_id)
@@ -464,8 +476,7 @@ def erasure_router(
         await audit.record(
             principal,
             Action.RETENTION_SWEPT,
-            detail=f"events {result.events}, needs erased {result.needs_erased}, "
-            f"registrations erased {result.registrations_erased}",
+            detail=swept(result.events, result.needs_erased, result.registrations_erased),
         )
         return SweepSummary(
             events=result.events,

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from ilmo_registration.api import NO_STORE, UseCaseRoute
 from ilmo_registration.audit import MAX_PAGE_LIMIT, PAGE_LIMIT, Action, AuditEntry, AuditTrail
+from ilmo_registration.audit_details import export_format
 from ilmo_registration.export import neutralise
 from ilmo_registration.schemas import AuditEntryView, AuditPageView
 from ilmo_shared.access import Permission, Principal
@@ -71,7 +72,9 @@ def audit_router(authorization: Authorization, audit: AuditTrail) -> APIRouter:
         actor: Actor = None,
         action: Action | None = None,
     ) -> StreamingResponse:
-        await audit.record(principal, Action.AUDIT_EXPORTED, event_id=event_id, detail="csv")
+        await audit.record(
+            principal, Action.AUDIT_EXPORTED, event_id=event_id, detail=export_format("csv")
+        )
         entries = audit.all(event_id=event_id, actor=actor, action=action)
         return StreamingResponse(
             audit_csv(entries),

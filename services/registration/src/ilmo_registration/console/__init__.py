@@ -23,7 +23,9 @@ How it fits together:
   by itself when the route must not run: not signed in, a 303 to
   ``/console/sign-in?next=``; no permission, a 403 page; a POST whose CSRF
   token is not the session's, a 403 page. A POST route reads its checked
-  fields with ``session.submitted_form(request)``.
+  fields with ``session.submitted_form(request)``. A new route needs a row
+  in tests/integration/test_console_authorization_matrix.py, which reads
+  each route's permission from the app (``session.console_requirements``).
 - ``pages``: ``console_page(request, "console/x.html", title=..., **values)``
   renders a template that extends ``console/base.html`` (blocks ``title`` and
   ``main``) with ``principal``, ``language``, ``section`` (``"events"`` or
@@ -38,6 +40,11 @@ How it fits together:
   on a phone), ``.tag``, ``.page-heading`` and ``.actions``.
 - ``events``: the list of events, an event, and its form
   (``event_form``: form fields to and from the JSON API's ``EventCreate``).
+- ``audit_page`` and ``audit_views``: the audit trail, its details' codes
+  (``audit_details``) in the reader's language.
+
+A query parameter that means nothing (``page=abc``, an unknown sort) is
+ignored, never a "page not found": the page is shown as without it.
 
 Every text is in the service's gettext catalogue (fi, sv; English is the
 source). Nothing here runs a script: every page works without JavaScript.

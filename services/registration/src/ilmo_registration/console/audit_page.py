@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from ilmo_registration.audit import Action, AuditTrail
 from ilmo_registration.audit_api import audit_csv
+from ilmo_registration.audit_details import export_format
+from ilmo_registration.console.audit_views import detail_text
 from ilmo_registration.console.pages import console_page, text
 from ilmo_registration.console.session import ConsoleSessions
 from ilmo_registration.page_language import of_request
@@ -50,7 +52,9 @@ KIND_NAMES: Mapping[Kind, str] = {
     Kind.SERVICE: _("service"),
     Kind.DEVELOPMENT: _("development token"),
 }
-Filter = Annotated[str | None, Query(max_length=255)]
+# Longer values name no entry, event, action or actor: the page ignores them.
+MAX_BEFORE = 64
+MAX_FILTER = 255
 
 
 def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter:
@@ -66,11 +70,13 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
     async def audit_trail(
         request: Request,
         principal: Annotated[Principal, auditor],
-        before: Annotated[str | None, Query(max_length=64)] = None,
-        event_id: Filter = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        actor: Filter = None,
+        before: str | None = None,
+        event_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
     ) -> Response:
+        before = _within(before, MAX_BEFORE)
+        event_id, actor = _within(event_id, MAX_FILTER), _within(actor, MAX_FILTER)
         chosen = _action(action)
         filters = {
             "event_id": event_id or "",
@@ -100,6 +106,7 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
             actions=ACTION_NAMES,
             kinds=KIND_NAMES,
             at=lambda moment: format_datetime(moment, "Europe/Helsinki", language),
+            detail=lambda stored: detail_text(request, stored),
         )
 
     @router.get(
@@ -110,13 +117,14 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
     )
     async def audit_download(
         principal: Annotated[Principal, auditor],
-        event_id: Filter = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        actor: Filter = None,
+        event_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
     ) -> StreamingResponse:
+        event_id, actor = _within(event_id, MAX_FILTER), _within(actor, MAX_FILTER)
         chosen = _action(action)
         await audit.record(
-            principal, Action.AUDIT_EXPORTED, event_id=event_id or None, detail="csv"
+            principal, Action.AUDIT_EXPORTED, event_id=event_id or None, detail=export_format("csv")
         )
         entries = audit.all(event_id=event_id or None, actor=actor or None, action=chosen)
         return StreamingResponse(
@@ -126,6 +134,11 @@ def audit_page_router(sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter
         )
 
     return router
+
+
+def _within(value: str | None, limit: int) -> str | None:
+    """A filter as given, or none (the default) when it is too long to name anything."""
+    return value if value is not None and len(value) <= limit else None
 
 
 def _action(value: str | None) -> Action | None:

@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse
 from ilmo_event_contracts import Language
 from ilmo_registration import CATALOGUE
 from ilmo_registration.audit import Action, AuditTrail
+from ilmo_registration.audit_details import duplicated_from, fields_changed
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.console import event_form
 from ilmo_registration.console.event_form import EventForm, FormError
@@ -194,6 +195,9 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             )
 
         if action != "save":
+            # As the form's GET: no form for an event nobody knows (a removed one, a typo).
+            if not await _exists(usecases, event_id):
+                return _not_found(request)
             form, focus = event_form.apply(form, action)
             return again([], focus)
         checked = event_form.check(form)
@@ -213,7 +217,7 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
         changed = _changed_fields(before.spec, new)
         if changed:
             await audit.record(
-                principal, Action.EVENT_CHANGED, event_id=event_id, detail=",".join(changed)
+                principal, Action.EVENT_CHANGED, event_id=event_id, detail=fields_changed(changed)
             )
         if checked.notice is not None and await _notice_changes(usecases, event_id, checked):
             await usecases.put_privacy_notice(event_id, checked.notice)
@@ -239,7 +243,7 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
         copy = original.spec.model_copy(update={"published": False})
         stored = await usecases.create_event(copy)
         await audit.record(
-            principal, Action.EVENT_DUPLICATED, event_id=stored.id, detail=f"from {event_id}"
+            principal, Action.EVENT_DUPLICATED, event_id=stored.id, detail=duplicated_from(event_id)
         )
         if _own(notice) is not None:
             await usecases.put_privacy_notice(stored.id, dict(notice.text))
@@ -296,6 +300,14 @@ def _publishing_routes(
         if before.spec.published is not published:
             await audit.record(principal, action, event_id=event_id)
         return redirect(f"/console/events/{event_id}")
+
+
+async def _exists(usecases: UseCases, event_id: str) -> bool:
+    try:
+        await usecases.show_event(event_id, admin=True)
+    except NotFound:
+        return False
+    return True
 
 
 def _own(notice: PrivacyNotice) -> PrivacyNotice | None:

@@ -55,6 +55,16 @@ CHANGE_NAMES: Mapping[Change, str] = {
     Change.LINK_REVOKED: _("Stream link revoked"),
     Change.ERASED: _("Personal data erased"),
 }
+# The mails' kinds, as the notification service names them.
+MAIL_KINDS: Mapping[str, str] = {
+    "confirm_address": _("Confirm your address"),
+    "registration_received": _("Registration received"),
+    "already_registered": _("Already registered"),
+    "seat_confirmed": _("Seat confirmed"),
+    "waitlisted": _("On the waiting list"),
+    "stream_link": _("Stream link"),
+    "cancellation_confirmed": _("Cancellation confirmed"),
+}
 SORT_NAMES: Mapping[SortKey, str] = {
     SortKey.NAME: _("Name"),
     SortKey.REGISTERED_AT: _("Registered at"),

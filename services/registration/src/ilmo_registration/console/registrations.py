@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 
 from ilmo_event_contracts import Attendance
 from ilmo_registration.audit import Action, AuditTrail
+from ilmo_registration.audit_details import WITHOUT_PERSONAL_DATA, export_format, mail, switched_to
 from ilmo_registration.catalogue import zone
 from ilmo_registration.console.other_services import OtherServices, Unavailable
 from ilmo_registration.console.pages import console_page, message, text
@@ -34,6 +35,7 @@ from ilmo_registration.console.registration_views import (
     ATTENDANCE_NAMES,
     CHANGE_NAMES,
     LANGUAGE_NAMES,
+    MAIL_KINDS,
     SERVICE_NAMES,
     STATUS_NAMES,
     figure_list,
@@ -68,6 +70,8 @@ HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 RESENDABLE = frozenset(
     {"confirm_address", "registration_received", "seat_confirmed", "waitlisted", "stream_link"}
 )
+# Page numbers beyond this are no page (the list stops at its last page anyway).
+MAX_PAGE = 1_000_000
 NOT_FOUND = _("Not found")
 NOT_FOUND_TEXT = _("There is no such event or registration, or it has been removed.")
 
@@ -116,7 +120,7 @@ def registrations_router(
         request: Request,
         event_id: str,
         principal: Annotated[Principal, lister],
-        parameters: Annotated[ListingParameters, Depends()],
+        parameters: Annotated[ListingParameters, Depends(listing_parameters)],
     ) -> Response:
         stored = await event_of(event_id)
         if stored is None:
@@ -130,7 +134,7 @@ def registrations_router(
             principal,
             Action.REGISTRATIONS_LISTED,
             event_id=event_id,
-            detail=None if personal else "without personal data",
+            detail=None if personal else WITHOUT_PERSONAL_DATA,
         )
         return console_page(
             request,
@@ -292,7 +296,10 @@ def registrations_router(
         assert where is not None  # a stored event's zone was checked when it was stored
         table = export_table(registrations, where, lambda message: text(request, message))
         await audit.record(
-            principal, Action.REGISTRATIONS_EXPORTED, event_id=event_id, detail=format
+            principal,
+            Action.REGISTRATIONS_EXPORTED,
+            event_id=event_id,
+            detail=export_format(format),
         )
         filename = f"{event_id}-registrations-{date.today().isoformat()}.{format}"
         headers = {**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
@@ -316,15 +323,6 @@ ACTIONS = {
     "resend": Action.MAIL_RESENT,
     "erase": Action.REGISTRATION_ERASED,
 }
-MAIL_KINDS = {
-    "confirm_address": _("Confirm your address"),
-    "registration_received": _("Registration received"),
-    "already_registered": _("Already registered"),
-    "seat_confirmed": _("Seat confirmed"),
-    "waitlisted": _("On the waiting list"),
-    "stream_link": _("Stream link"),
-    "cancellation_confirmed": _("Cancellation confirmed"),
-}
 MAIL_STATES = {
     "pending": _("Waiting to be sent"),
     "waiting": _("Waiting for details"),
@@ -333,6 +331,31 @@ MAIL_STATES = {
     "failed": _("Failed"),
     "skipped": _("Not sent"),
 }
+
+
+def listing_parameters(
+    q: str | None = None,
+    status: str | None = None,
+    attendance: str | None = None,
+    language: str | None = None,
+    sort: str | None = None,
+    page: str | None = None,
+) -> ListingParameters:
+    """The list's query parameters, each as text: one that means nothing is left at its default.
+
+    A person edits an address by hand or follows an old link; the page then
+    shows the list as it would without that value, not a "page not found".
+    (The JSON API takes ``ListingParameters`` as it is and names the error.)
+    """
+    number = int(page) if page is not None and page.isascii() and page.isdigit() else None
+    return ListingParameters(
+        q=q,
+        status=status,
+        attendance=attendance,
+        language=language,
+        sort=sort,
+        page=number if number is not None and number <= MAX_PAGE else None,
+    )
 
 
 async def _do(
@@ -350,13 +373,13 @@ async def _do(
         case "switch":
             to = _other(registration.registrant.attendance)
             await usecases.switch_on_behalf(registration.id, to)
-            return f"to {to.value}"
+            return switched_to(to)
         case "resend":
             mail_id = form.get("mail", "")
             if not mail_id.startswith(f"{registration.id}:"):
                 raise Unavailable("not a mail of this registration")
             await services.resend(registration.id, mail_id, form.get("request_id", ""))
-            return mail_id.split(":", 1)[1]
+            return mail(mail_id.split(":", 1)[1])
         case _:
             await usecases.erase(registration.id)
             return None

@@ -31,7 +31,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
@@ -182,22 +184,22 @@ class ConsoleSessions:
         created, seen = aware(document["created_at"]), aware(document["seen_at"])
         return now - created >= self.policy.absolute or now - seen >= self.policy.idle
 
+    async def session_of(self, request: Request) -> ConsoleSession:
+        """The request's session (CSRF checked on a POST); else a ``ConsoleAnswer``."""
+        session = await self.current(request)
+        if session is None:
+            raise ConsoleAnswer(_to_sign_in(request))
+        request.state.console_session = session
+        if request.method not in _SAFE_METHODS:
+            fields = await _read_form(request)
+            if fields is None or not _same(fields.get(CSRF_FIELD), session.csrf_token):
+                raise ConsoleAnswer(self.refuse(request, "form"))
+            request.state.console_form = fields
+        return session
+
     def signed_in(self) -> Any:
         """A dependency: the session (CSRF checked on a POST), or a redirect to sign in."""
-
-        async def session_of(request: Request) -> ConsoleSession:
-            session = await self.current(request)
-            if session is None:
-                raise ConsoleAnswer(_to_sign_in(request))
-            request.state.console_session = session
-            if request.method not in _SAFE_METHODS:
-                fields = await _read_form(request)
-                if fields is None or not _same(fields.get(CSRF_FIELD), session.csrf_token):
-                    raise ConsoleAnswer(self.refuse(request, "form"))
-                request.state.console_form = fields
-            return session
-
-        return Depends(session_of)
+        return Depends(self.session_of)
 
     def requires(self, permission: Permission) -> Any:
         """A dependency giving the signed-in ``Principal`` that may do ``permission``.
@@ -206,16 +208,52 @@ class ConsoleSessions:
         in without the permission: a 403 page. A POST whose CSRF token is
         not the session's: a 403 page, before the route runs.
         """
-        session_dependency = self.signed_in()
+        return Depends(ConsoleRequirement(self, permission))
 
-        async def principal_of(
-            request: Request, session: ConsoleSession = session_dependency
-        ) -> Principal:
-            if not session.principal.may(permission):
-                raise ConsoleAnswer(self.refuse(request, "permission"))
-            return session.principal
 
-        return Depends(principal_of)
+class ConsoleRequirement:
+    """The dependency ``requires`` gives: a callable that names its permission.
+
+    The permission is an attribute, not hidden in a closure, so that the
+    authorization matrix (tests/integration/test_console_authorization_matrix.py)
+    reads what each console route demands from the app itself.
+    """
+
+    def __init__(self, sessions: ConsoleSessions, permission: Permission) -> None:
+        self.sessions = sessions
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Principal:
+        session = await self.sessions.session_of(request)
+        if not session.principal.may(self.permission):
+            raise ConsoleAnswer(self.sessions.refuse(request, "permission"))
+        return session.principal
+
+
+def console_requirements(app: FastAPI) -> dict[tuple[str, str], Permission | None]:
+    """Every console route of ``app`` by method and path, with the permission it requires.
+
+    None: the route states no ``requires`` (the sign-in and sign-out pages).
+    """
+    found: dict[tuple[str, str], Permission | None] = {}
+    for context in iter_route_contexts(app.routes):
+        dependant: Dependant | None = getattr(context, "dependant", None)
+        if dependant is None or context.path is None or not context.path.startswith(PATH):
+            continue
+        permission = _requirement(dependant)
+        for method in sorted((context.methods or set()) - {"HEAD"}):
+            found[(method, context.path)] = permission
+    return found
+
+
+def _requirement(dependant: Dependant) -> Permission | None:
+    pending = list(dependant.dependencies)
+    while pending:
+        current = pending.pop()
+        if isinstance(current.call, ConsoleRequirement):
+            return current.call.permission
+        pending.extend(current.dependencies)
+    return None
 
 
 def submitted_form(request: Request) -> dict[str, str]:
