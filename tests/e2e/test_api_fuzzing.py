@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 
+from tests.support.identity import IdentityProvider
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.processes import ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
@@ -31,8 +32,20 @@ calls: list[int] = []  # status of every call, to show how much was exercised
 
 
 @pytest.fixture(scope="module")
-def registration(infrastructure: IsolatedInfrastructure) -> Iterator[ServiceProcess]:
-    with running_services(infrastructure, names=("registration",)) as services:
+def registration(
+    infrastructure: IsolatedInfrastructure, identity: IdentityProvider
+) -> Iterator[ServiceProcess]:
+    # Configured as in production, with an identity provider, so the console's
+    # sign-in pages are fuzzed as they really answer (the client need not
+    # exist at the provider: nobody signs in here).
+    console = {
+        "ILMO_OIDC_ISSUER": identity.issuer,
+        "ILMO_OIDC_CLIENT_ID": "fuzzed-console",
+        "ILMO_OIDC_CLIENT_SECRET": "fuzzed-console-secret",
+    }
+    with running_services(
+        infrastructure, names=("registration",), extra_environment=console
+    ) as services:
         service = services["registration"]
         created = httpx.post(
             f"{service.url}/api/v1/events", json=event_payload(id=EVENT_ID), headers=ADMIN

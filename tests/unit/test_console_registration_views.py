@@ -94,7 +94,7 @@ def test_the_chart_scales_to_a_round_top_and_marks_a_single_day() -> None:
     assert xs == sorted(xs)
     # 30 on site by the last day, on an axis that tops at 50 (16 px from the top).
     assert ys[-1] == round(drawn.bottom - (drawn.bottom - 16) * 30 / 50, 1)
-    assert [tick.label for tick in drawn.y_ticks] == ["0", "12", "25", "37", "50"]
+    assert [tick.label for tick in drawn.y_ticks] == ["0", "10", "20", "30", "40", "50"]
     one = chart(cumulative_by_day(rows[:1], HELSINKI))
     assert len(one.on_site_marks) == 1
     assert [tick.label for tick in one.y_ticks] == ["0", "1"]

@@ -86,8 +86,22 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude
 
 
+def tick_step(peak: int) -> int:
+    """Evenly spaced whole y ticks up to ``peak`` (1, 2 or 5 times a power of ten).
+
+    Fifths of 10, 50 or 100 and quarters of 20 or 200 (0, 5, 10, 15, 20),
+    rather than quarters rounded down (0, 2, 5, 7, 10), whose labels would
+    sit at uneven distances.
+    """
+    parts = 4 if str(peak).startswith("2") else 5
+    for candidate in (parts, 2):
+        if peak % candidate == 0 and peak >= candidate:
+            return peak // candidate
+    return peak
+
+
 def chart(days: Sequence[Day], width: int = 640, height: int = 260) -> Chart:
-    """The lines of ``days`` scaled to the plot, with up to five y ticks and six dates.
+    """The lines of ``days`` scaled to the plot, with up to six y ticks and six dates.
 
     Up to a month of days each day is marked as well, a circle on site and a
     square remote, so that a single day shows and the series differ by more
@@ -121,9 +135,7 @@ def chart(days: Sequence[Day], width: int = 640, height: int = 260) -> Chart:
         remote=points([d.remote for d in days]),
         on_site_marks=marks([d.on_site for d in days]) if len(days) <= 31 else (),
         remote_marks=marks([d.remote for d in days]) if len(days) <= 31 else (),
-        y_ticks=tuple(
-            Tick(y(value), str(value)) for value in sorted({peak * n // 4 for n in range(5)})
-        ),
+        y_ticks=tuple(Tick(y(value), str(value)) for value in range(0, peak + 1, tick_step(peak))),
         x_ticks=tuple(
             Tick(x(n), f"{day.day.day}.{day.day.month}.")
             for n, day in enumerate(days)
