@@ -5,8 +5,8 @@ each states its permission with ``ConsoleSessions.requires``); each must
 have a row below naming the permission it is meant to need and a request it
 succeeds with. A new console route without a row, a row without its route,
 or a route that states another permission than its row fails the test. The
-sign-in and sign-out routes are the only ones without a permission, and are
-named as such (``UNGUARDED``).
+sign-in and sign-out routes and continuing a session are the only ones
+without a permission, and are named as such (``UNGUARDED``).
 
 Then every row is tried by a browser that is not signed in (303 to the
 sign-in) and by each development user (one role each) signed in through the
@@ -63,6 +63,8 @@ UNGUARDED = frozenset(
         ("GET", "/console/signed-in"),
         ("POST", "/console/sign-out"),  # needs a session, any session: it ends it
         ("GET", "/console/signed-out"),
+        # Any session may restart its own idle time (test_console_session_continue.py).
+        ("POST", "/console/session/continue"),
     }
 )
 UNKNOWN = {"event_id": "matrix-unknown-event", "registration_id": str(uuid.uuid4())}

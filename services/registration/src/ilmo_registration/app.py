@@ -14,6 +14,7 @@ from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.audit_page import audit_page_router
+from ilmo_registration.console.continuation import continuation_router
 from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
 from ilmo_registration.console.other_services import OtherServices
@@ -127,6 +128,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             idle=timedelta(minutes=settings.console_idle_minutes),
             absolute=timedelta(hours=settings.console_session_hours),
             secure=settings.public_base_url.scheme == "https",
+            warn_before=timedelta(seconds=settings.console_timeout_warning_seconds),
         ),
         refusal,
     )
@@ -176,6 +178,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 registrations_router(usecases, sessions, audit, services),
                 dashboard_router(usecases, sessions, services),
                 audit_page_router(sessions, audit),
+                continuation_router(sessions),
             ],
             prepare_storage=prepare_storage,
             workers=[

@@ -15,6 +15,8 @@ Two kinds of page, two sets of headers:
 
 Both share one Content-Security-Policy: no script at all, styles only from
 the service's own stylesheet (``/static/ilmo.css``), forms only to itself.
+The console's signed-in pages alone add the one script of the service
+(``/static/console-timeout.js``, ``console.pages.content_security_policy``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ PUBLIC_HEADERS = {
 }
 
 STYLESHEET = "ilmo.css"
+SCRIPT = "console-timeout.js"
 
 
 @cache
@@ -71,8 +74,25 @@ def stylesheet_version() -> str:
 
 
 @cache
+def script() -> bytes:
+    """The console's timeout warning (``console.timeout``): the only script of the service."""
+    return files(CATALOGUE).joinpath("static", SCRIPT).read_bytes()
+
+
+@cache
+def script_version() -> str:
+    """A digest of the script, in its address, as for the stylesheet."""
+    return hashlib.sha256(script()).hexdigest()[:12]
+
+
+@cache
 def _environment(language: Language) -> Environment:
-    return environment(CATALOGUE, language, stylesheet_version=stylesheet_version())
+    return environment(
+        CATALOGUE,
+        language,
+        stylesheet_version=stylesheet_version(),
+        script_version=script_version(),
+    )
 
 
 def render(template: str, language: Language, /, **values: Any) -> str:

@@ -72,6 +72,9 @@ class RegistrationSettings(ServiceSettings):
     # sign-in whatever happens.
     console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     console_session_hours: float = Field(default=10.0, gt=0, le=7 * 24)
+    # How long before a session's end its pages warn and offer to continue
+    # (docs/accessibility.md); WCAG 2.2.1 asks for at least 20 seconds.
+    console_timeout_warning_seconds: float = Field(default=120.0, ge=20, le=3600)
     # Where clients reach this service; used for Location headers.
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8081"))
 

@@ -47,5 +47,8 @@ A query parameter that means nothing (``page=abc``, an unknown sort) is
 ignored, never a "page not found": the page is shown as without it.
 
 Every text is in the service's gettext catalogue (fi, sv; English is the
-source). Nothing here runs a script: every page works without JavaScript.
+source). Every page works without JavaScript. The one script, on signed-in
+pages only, is the session's timeout warning (``timeout``,
+``continuation``, ``static/console-timeout.js``): the page renders its
+texts, the script only shows them and counts down.
 """

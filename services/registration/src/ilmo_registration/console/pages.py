@@ -13,6 +13,7 @@ form) and whatever the route adds. Pages are never cached and never indexed
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
@@ -20,13 +21,17 @@ from markupsafe import Markup, escape
 
 from ilmo_event_contracts import Language
 from ilmo_registration import CATALOGUE
-from ilmo_registration.console.session import CSRF_FIELD, current_session
+from ilmo_registration.console.session import CSRF_FIELD, ConsoleSession, current_session
+from ilmo_registration.console.timeout import TimeLeft, countdown
 from ilmo_registration.page_language import of_request, switcher
 from ilmo_registration.pages import Link
 from ilmo_registration.rendering import CONTENT_SECURITY_POLICY, page_response, render
 from ilmo_shared.access import Permission, Role
 from ilmo_shared.i18n import _, translate
+from ilmo_shared.localized_time import format_time, local
 
+# The console's wall clock (as its audit trail): where its organisers work.
+CONSOLE_TIMEZONE = "Europe/Helsinki"
 ROLE_NAMES: Mapping[Role, str] = {
     Role.ORGANISER: _("Organiser"),
     Role.VIEWER: _("Viewer"),
@@ -43,6 +48,15 @@ NOT_PERMITTED_TEXT = _(
     "Your role in Ilmo does not allow this page or action. If you need it, ask your "
     "administrator for the right role."
 )
+
+
+@dataclass(frozen=True)
+class TimeoutView:
+    """The timeout warning of a signed-in page: seconds for its script, texts for the person."""
+
+    left: TimeLeft
+    countdown: Markup  # the warning's lead, e.g. ``2 min``, in the element the script counts down
+    absolute_end: str  # e.g. ``17.30``: when the session ends whatever happens
 
 
 def language_of(request: Request) -> Language:
@@ -86,23 +100,29 @@ def console_page(
         language=shown.language.value,
         switcher=switcher(request, shown.language),
         csrf_field=csrf_field,
+        timeout=_timeout_view(session, shown.language),
         **{"section": None, "errors": [], **values},
     )
-    policy = {"Content-Security-Policy": content_security_policy(request)}
+    policy = {"Content-Security-Policy": content_security_policy(request, scripted=principal)}
     response = page_response(status, html, {**policy, **(headers or {})})
     return shown.remember(response, secure=request.url.scheme == "https")
 
 
-def content_security_policy(request: Request) -> str:
+def content_security_policy(request: Request, *, scripted: object = None) -> str:
     """The pages' policy, with the identity provider allowed as a form's destination.
 
     Signing out is a form whose answer redirects to the provider's logout,
-    and ``form-action`` covers where a form's redirects lead too.
+    and ``form-action`` covers where a form's redirects lead too. A
+    signed-in page (``scripted``) may also run the service's own timeout
+    warning script and let it call the service (``console.continuation``).
     """
+    policy = CONTENT_SECURITY_POLICY
+    if scripted:
+        policy += "; script-src 'self'; connect-src 'self'"
     origin: str | None = getattr(request.app.state, "console_provider_origin", None)
     if origin is None:
-        return CONTENT_SECURITY_POLICY
-    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+        return policy
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 def message(
@@ -134,6 +154,18 @@ def refusal(request: Request, reason: str) -> Response:
         [NOT_PERMITTED_TEXT],
         status=403,
         link=Link("/console", _("Back to the events")),
+    )
+
+
+def _timeout_view(session: ConsoleSession | None, language: Language) -> TimeoutView | None:
+    """What the page's timeout warning needs (``console/base.html``), if signed in."""
+    if session is None or session.time_left is None:
+        return None
+    left = session.time_left
+    return TimeoutView(
+        left=left,
+        countdown=Markup("<span data-countdown>{}</span>").format(countdown(left.warn_seconds)),
+        absolute_end=format_time(local(left.absolute_at, CONSOLE_TIMEZONE), language),
     )
 
 

@@ -12,7 +12,10 @@ it is sent for the whole host, which no other application shares.
 
 A session ends after ``console_idle_minutes`` without a request or
 ``console_session_hours`` after sign-in, whichever comes first; a session
-past either is refused and deleted. Signing out deletes it at once.
+past either is refused and deleted. Signing out deletes it at once. Each
+session found carries the seconds it has left (``timeout.TimeLeft``), which
+the pages give their timeout warning; ``extend`` (``POST
+/console/session/continue``) restarts the idle time, never the absolute one.
 
 Every console form carries the session's CSRF token (``csrf_token``); the
 dependency ``requires`` checks it on every POST before the route runs, so
@@ -36,6 +39,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 
+from ilmo_registration.console.timeout import TimeLeft, session_ends, time_left
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_shared.access import Kind, Permission, Principal, Role
 from ilmo_shared.storage import Document
@@ -80,6 +84,8 @@ class SessionPolicy:
     idle: timedelta = timedelta(minutes=30)
     absolute: timedelta = timedelta(hours=10)
     secure: bool = False
+    # How long before the end the pages warn (``console_timeout_warning_seconds``).
+    warn_before: timedelta = timedelta(minutes=2)
 
     @property
     def cookie(self) -> str:
@@ -92,11 +98,16 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """One signed-in browser: who, its CSRF token, and the provider's ID token for logout."""
+    """One signed-in browser: who, its CSRF token, the provider's ID token for logout.
+
+    ``time_left``: how long it lasts from the request that found it (None
+    for one just opened, whose page is a redirect).
+    """
 
     principal: Principal
     csrf_token: str
     id_token: str | None = None
+    time_left: TimeLeft | None = None
 
 
 # The refusal pages, rendered by ``console.pages`` (set there, to keep this module free of them).
@@ -163,9 +174,25 @@ class ConsoleSessions:
         if self._expired(document, now):
             await self.store.delete(key)
             return None
-        if now - aware(document["seen_at"]) >= _TOUCH_EVERY:
+        seen = aware(document["seen_at"])
+        if now - seen >= _TOUCH_EVERY:
             await self.store.touch(key, now)
-        return _session(document)
+            seen = now
+        return _session(document, self._time_left(aware(document["created_at"]), seen, now))
+
+    async def extend(self, request: Request) -> None:
+        """Restart the idle time of the request's session now (a person chose to continue).
+
+        Not limited to once in ``_TOUCH_EVERY``: the warning's promise is the
+        whole idle time from the press of the button. The absolute end stays.
+        """
+        value = cookie_value(request, self.policy.cookie)
+        if value is not None:
+            await self.store.touch(digest(value), self.clock())
+
+    def _time_left(self, created: datetime, seen: datetime, now: datetime) -> TimeLeft:
+        ends = session_ends(created, seen, self.policy.idle, self.policy.absolute)
+        return time_left(ends, now, self.policy.idle, self.policy.warn_before)
 
     async def close(self, request: Request, response: Response) -> None:
         """Delete the request's session, and its cookie in the browser."""
@@ -333,14 +360,14 @@ def _document(session: ConsoleSession, now: datetime) -> Document:
     }
 
 
-def _session(document: Document) -> ConsoleSession:
+def _session(document: Document, left: TimeLeft) -> ConsoleSession:
     principal = Principal(
         subject=document["subject"],
         name=document["name"],
         kind=Kind(document["kind"]),
         roles=frozenset(Role(role) for role in document["roles"] if role in _ROLE_NAMES),
     )
-    return ConsoleSession(principal, document["csrf_token"], document.get("id_token"))
+    return ConsoleSession(principal, document["csrf_token"], document.get("id_token"), left)
 
 
 def aware(moment: datetime) -> datetime:
