@@ -18,7 +18,9 @@ MAX_FORM_BYTES = 16_384
 MAX_FIELDS = 20
 
 
-async def form_fields(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str] | None:
+async def form_fields(
+    request: Request, max_bytes: int = MAX_FORM_BYTES, max_fields: int = MAX_FIELDS
+) -> dict[str, str] | None:
     """The first value of each field of a URL-encoded form, or None if the body is not one."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != FORM:
@@ -32,7 +34,7 @@ async def form_fields(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict
         fields = parse_qs(
             body.decode("utf-8", errors="replace"),
             keep_blank_values=True,
-            max_num_fields=MAX_FIELDS,
+            max_num_fields=max_fields,
         )
     except ValueError:
         return None

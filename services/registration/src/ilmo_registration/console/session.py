@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
@@ -40,6 +40,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 
 from ilmo_registration.console.timeout import TimeLeft, session_ends, time_left
+from ilmo_registration.forms import form_fields
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_shared.access import Kind, Permission, Principal, Role
 from ilmo_shared.storage import Document
@@ -218,7 +219,7 @@ class ConsoleSessions:
             raise ConsoleAnswer(_to_sign_in(request))
         request.state.console_session = session
         if request.method not in _SAFE_METHODS:
-            fields = await _read_form(request)
+            fields = await form_fields(request, MAX_FORM_BYTES, MAX_FORM_FIELDS)
             if fields is None or not _same(fields.get(CSRF_FIELD), session.csrf_token):
                 raise ConsoleAnswer(self.refuse(request, "form"))
             request.state.console_form = fields
@@ -319,26 +320,6 @@ def _to_sign_in(request: Request) -> Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        fields = parse_qs(
-            body.decode("utf-8", errors="replace"),
-            keep_blank_values=True,
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except ValueError:
-        return None
-    return {name: values[0] for name, values in fields.items() if values}
 
 
 def _same(presented: str | None, expected: str) -> bool:
