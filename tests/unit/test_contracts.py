@@ -30,7 +30,9 @@ def test_every_event_type_is_a_past_tense_routing_key_with_a_channel_on_its_exch
         aggregate, _, verb = event_type.partition(".")
         assert aggregate, event_type
         assert verb, event_type
-        assert verb.split(".")[-1].endswith(("ed", "left", "sent", "withdrawn")), event_type
+        assert verb.split(".")[-1].endswith(("ed", "left", "sent", "withdrawn", "checked_in")), (
+            event_type
+        )
 
 
 def test_each_channel_says_who_may_read_it() -> None:

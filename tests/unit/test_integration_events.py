@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from ilmo_event_contracts import (
     EVENT_TYPES,
     Attendance,
+    AttendanceCheckedIn,
+    CheckInMethod,
     Envelope,
     ErasureReason,
     Language,
@@ -30,6 +32,7 @@ from ilmo_event_contracts import (
     SeatReleased,
     SeatReserved,
     SeatWaitlisted,
+    StreamJoined,
     StreamLinkProvisioned,
     StreamLinkRevoked,
     WaitlistLeft,
@@ -130,6 +133,7 @@ def test_every_internal_event_type_has_an_integration_form() -> None:
         "registration.repeated",
         "registration.expired",
         "registration.details_changed",
+        "message.requested",
     }
     assert set(EVENT_TYPES) - internal_only <= set(INTEGRATION_EVENT_TYPES)
     assert not internal_only & set(INTEGRATION_EVENT_TYPES)
@@ -180,6 +184,13 @@ SAMPLES = [
         valid_until=NOW,
     ),
     StreamLinkRevoked(registration_id=RID, event_id="seminar-2026", revoked_at=NOW),
+    AttendanceCheckedIn(
+        registration_id=RID,
+        event_id="seminar-2026",
+        checked_in_at=NOW,
+        method=CheckInMethod.QR,
+    ),
+    StreamJoined(registration_id=RID, event_id="seminar-2026", joined_at=NOW),
     NotificationSent(
         registration_id=RID,
         event_id="seminar-2026",

@@ -270,6 +270,52 @@ STREAM_OPENS_MINUTES_BEFORE = 30
 STREAM_CLOSES_MINUTES_AFTER = 120
 MAX_STREAM_WINDOW_MINUTES = 24 * 60
 
+# Reminders go at most two weeks before; an event has at most this many.
+MAX_REMINDER_MINUTES_BEFORE = 14 * 24 * 60
+MAX_REMINDERS = 5
+# A seat freed later than this before the start stays free: nobody is promoted
+# from the waiting list (a mail read on the train is no use).
+PROMOTION_CUTOFF_MINUTES = 120
+MAX_PROMOTION_CUTOFF_MINUTES = 14 * 24 * 60
+# The thank-you mail goes this long after the event ends, unless the event says otherwise.
+THANK_YOU_MINUTES_AFTER = 120
+MAX_THANK_YOU_MINUTES_AFTER = 30 * 24 * 60
+
+
+class Audience(StrEnum):
+    """Whom a message about an event goes to, among its active (not cancelled) registrants."""
+
+    # Everyone registered and not cancelled.
+    ALL = "all"
+    # Those holding a seat at the venue.
+    ON_SITE = "on_site"
+    # Those who chose to follow the web stream.
+    REMOTE = "remote"
+    # Those waiting for a seat (they may follow the stream meanwhile).
+    WAITING_LIST = "waiting_list"
+    # Everyone who will watch the stream: remote attendees and the waiting list.
+    STREAM = "stream"
+
+
+class Reminder(BaseModel):
+    """A reminder mail ``minutes_before`` the event starts, to ``audience``.
+
+    Someone holding a seat gets the arrival details (and the check-in code);
+    someone on the stream or the waiting list gets their personal stream link.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    minutes_before: int = Field(ge=1, le=MAX_REMINDER_MINUTES_BEFORE)
+    audience: Audience = Audience.ALL
+
+
+# By default: everyone the day before; the stream's audience half an hour before.
+DEFAULT_REMINDERS: tuple[Reminder, ...] = (
+    Reminder(minutes_before=24 * 60, audience=Audience.ALL),
+    Reminder(minutes_before=30, audience=Audience.STREAM),
+)
+
 
 class EventContent(BaseModel):
     """Everything the catalogue says about one event: the one definition of its fields.
@@ -322,6 +368,38 @@ class EventContent(BaseModel):
         description="Registrants confirm their address from a mail before they are accepted "
         "(an event stored before this field existed reads as true).",
     )
+    # The event's life after the first mails. Every field has a default, so that
+    # events stored before they existed still read.
+    reminders: tuple[Reminder, ...] = Field(
+        default=DEFAULT_REMINDERS,
+        max_length=MAX_REMINDERS,
+        description="Reminder mails before the start (none: an empty list).",
+    )
+    promotion_cutoff_minutes: int = Field(
+        default=PROMOTION_CUTOFF_MINUTES,
+        ge=0,
+        le=MAX_PROMOTION_CUTOFF_MINUTES,
+        description="No promotion from the waiting list this close to the start: a seat "
+        "freed later stays free.",
+    )
+    thank_you_minutes_after: int | None = Field(
+        default=THANK_YOU_MINUTES_AFTER,
+        ge=0,
+        le=MAX_THANK_YOU_MINUTES_AFTER,
+        description="The thank-you mail goes this long after the end (none: no thank-you).",
+    )
+    feedback_url: str | None = Field(
+        default=None, max_length=2000, description="The feedback form, in the thank-you mail."
+    )
+    recording_url: str | None = Field(
+        default=None, max_length=2000, description="The recording, in the thank-you mail."
+    )
+    cancelled_at: datetime | None = Field(
+        default=None, description="When the organiser cancelled the event (none: not cancelled)."
+    )
+    cancellation_note: LocalizedText | None = Field(
+        default=None, description="The organiser's word to registrants about the cancellation."
+    )
 
 
 class CatalogueEvent(InternalEvent):
@@ -355,6 +433,67 @@ class EventUpdated(EventDetails):
     """An event in the catalogue was changed; carries its whole new state."""
 
     event_type: ClassVar[str] = "event.updated"
+
+
+class EventCancelled(EventDetails):
+    """The organiser cancelled a published event; carries its whole state, ``cancelled_at`` set.
+
+    Registrants are told (notification), watch links answer 410 (streaming),
+    nobody is promoted any more (capacity). A cancelled event cannot be
+    changed or published again.
+    """
+
+    event_type: ClassVar[str] = "event.cancelled"
+
+
+class MessageRequested(InternalEvent):
+    """An organiser asked for a message to an event's registrants (``audience``).
+
+    ``message_id`` is chosen when the organiser previews the message, so a
+    send pressed twice is one message; notification sends each recipient one
+    mail per ``message_id``. Texts missing in Swedish or English fall back to
+    Finnish.
+    """
+
+    event_type: ClassVar[str] = "message.requested"
+
+    message_id: UUID
+    event_id: str = Field(min_length=1, max_length=100)
+    audience: Audience
+    title: LocalizedText = Field(description="The mail's subject.")
+    body: LocalizedText
+    requested_at: datetime
+
+    def subject(self) -> str:
+        return str(self.message_id)
+
+
+class CheckInMethod(StrEnum):
+    """How door staff found the registrant."""
+
+    QR = "qr"
+    SEARCH = "search"
+
+
+class AttendanceCheckedIn(RegistrationEvent):
+    """The registrant was checked in at the door (once; a second scan changes nothing)."""
+
+    event_type: ClassVar[str] = "attendance.checked_in"
+
+    checked_in_at: datetime
+    method: CheckInMethod
+
+
+class StreamJoined(RegistrationEvent):
+    """The registrant first opened the stream through their personal link.
+
+    Announced once per registration: later joins update streaming's record
+    (the last join) without an event.
+    """
+
+    event_type: ClassVar[str] = "stream.joined"
+
+    joined_at: datetime
 
 
 class RegistrationCancelled(RegistrationEvent):
@@ -506,6 +645,11 @@ class NotificationKind(StrEnum):
     WAITLISTED = "waitlisted"
     STREAM_LINK = "stream_link"
     CANCELLATION_CONFIRMED = "cancellation_confirmed"
+    REMINDER = "reminder"
+    EVENT_CHANGED = "event_changed"
+    EVENT_CANCELLED = "event_cancelled"
+    ORGANISER_MESSAGE = "organiser_message"
+    THANK_YOU = "thank_you"
 
 
 class NotificationSent(RegistrationEvent):
@@ -545,6 +689,10 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
     for cls in (
         EventPublished,
         EventUpdated,
+        EventCancelled,
+        MessageRequested,
+        AttendanceCheckedIn,
+        StreamJoined,
         RegistrationSubmitted,
         RegistrationRepeated,
         RegistrationExpired,

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ilmo_event_contracts import events
 from ilmo_event_contracts.events import (
     Attendance,
+    CheckInMethod,
     ErasureReason,
     InternalEvent,
     Language,
@@ -102,6 +103,14 @@ class EventWithdrawn(CatalogueFact):
     """A published event went back to being a draft: it is no longer in the public catalogue."""
 
     event_type: ClassVar[str] = "event.withdrawn"
+
+
+class EventCancelled(CatalogueFact):
+    """The organiser cancelled a published event: it will not take place."""
+
+    event_type: ClassVar[str] = "event.cancelled"
+
+    cancelled_at: datetime
 
 
 # -------------------------------------------------------------- registrations
@@ -233,6 +242,23 @@ class StreamLinkRevoked(RegistrationFact):
     revoked_at: datetime
 
 
+class AttendanceCheckedIn(RegistrationFact):
+    """The registrant was checked in at the door (once per registration)."""
+
+    event_type: ClassVar[str] = "attendance.checked_in"
+
+    checked_in_at: datetime
+    method: CheckInMethod
+
+
+class StreamJoined(RegistrationFact):
+    """The registrant first opened the stream through their personal link (once)."""
+
+    event_type: ClassVar[str] = "stream.joined"
+
+    joined_at: datetime
+
+
 class NotificationSent(RegistrationFact):
     """An email of ``kind`` to the registrant was accepted by the mail server."""
 
@@ -285,6 +311,7 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         EventPublished,
         EventUpdated,
         EventWithdrawn,
+        EventCancelled,
         RegistrationAccepted,
         RegistrationCancelled,
         RegistrationAttendanceChanged,
@@ -295,6 +322,8 @@ INTEGRATION_EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         WaitlistLeft,
         StreamLinkProvisioned,
         StreamLinkRevoked,
+        AttendanceCheckedIn,
+        StreamJoined,
         NotificationSent,
         NotificationFailed,
     )
@@ -314,6 +343,8 @@ _SAME_FACT: dict[type[InternalEvent], type[IntegrationEvent]] = {
     events.StreamLinkProvisioned: StreamLinkProvisioned,
     events.StreamLinkRevoked: StreamLinkRevoked,
     events.NotificationSent: NotificationSent,
+    events.AttendanceCheckedIn: AttendanceCheckedIn,
+    events.StreamJoined: StreamJoined,
 }
 
 # Internal events whose integration form needs what the producer knows and
@@ -321,7 +352,12 @@ _SAME_FACT: dict[type[InternalEvent], type[IntegrationEvent]] = {
 # (registration's catalogue rule ``announcement``), the category of a mail
 # failure (notification).
 BUILT_BY_PRODUCER: frozenset[type[InternalEvent]] = frozenset(
-    {events.EventPublished, events.EventUpdated, events.NotificationFailed}
+    {
+        events.EventPublished,
+        events.EventUpdated,
+        events.EventCancelled,
+        events.NotificationFailed,
+    }
 )
 
 
@@ -336,6 +372,8 @@ INTERNAL_ONLY: frozenset[type[InternalEvent]] = frozenset(
         events.RegistrationRepeated,
         events.RegistrationExpired,
         events.RegistrationDetailsChanged,
+        # The organiser's text goes to registrants by mail; outside systems act on none of it.
+        events.MessageRequested,
     }
 )
 

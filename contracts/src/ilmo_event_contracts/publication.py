@@ -30,6 +30,8 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2]
 PRODUCERS = {
     "event": "registration",
     "registration": "registration",
+    "message": "registration",
+    "attendance": "registration",
     "seat": "capacity",
     "waitlist": "capacity",
     "stream": "streaming",

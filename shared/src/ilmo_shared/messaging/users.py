@@ -46,7 +46,7 @@ SERVICES = ("registration", "capacity", "notification", "streaming")
 # The first segment of an event type names its owner: only that service publishes it.
 OWNED_PREFIXES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "registration": ("event", "registration"),
+        "registration": ("event", "registration", "message", "attendance"),
         "capacity": ("seat", "waitlist"),
         "notification": ("notification",),
         "streaming": ("stream",),
