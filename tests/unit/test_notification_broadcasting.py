@@ -1,4 +1,4 @@
-"""Who hears a broadcast and when, without I/O: audiences, the roster's transitions, the schedule."""
+"""Who hears a broadcast and when, without I/O: audiences, the roster, the schedule."""
 
 from __future__ import annotations
 
