@@ -10,8 +10,9 @@ reading it, under this store's ``DocumentLocks``: the read-decide-write is
 serialized within the process. On MongoDB a ``$set`` of one field is atomic
 and leaves the chunk's other members alone; on FerretDB v1 an update reads
 and writes back the whole document, so two *processes* updating one chunk at
-once could lose one's write: on FerretDB, notification runs as one replica
-(docs/operations.md).
+once could lose one's write: on FerretDB notification runs as one replica.
+Each write is conditional on the member being as it was read, so on
+MongoDB replicas that decide at once retry rather than lose a change.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from ilmo_event_contracts import Attendance
 from ilmo_notification.broadcasting import ROSTER_CHUNKS, Member, Place, StreamLink, roster_chunk
-from ilmo_shared.storage import Document, DocumentLocks
+from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
 
 ROSTER = "roster"
+# Reads and conditional writes of one member before giving up (the message is redelivered).
+_ATTEMPTS = 5
 
 # What a transition makes of a member (None: the member is removed).
 Transition = Callable[[Member | None], Member | None]
@@ -71,24 +75,53 @@ class RosterStore:
         self._locks = locks
 
     async def change(self, event_id: str, registration_id: str, transition: Transition) -> None:
-        """Apply ``transition`` to one member: read it, decide, write its field only."""
+        """Apply ``transition`` to one member: read it, decide, write its field only.
+
+        The write is conditional on the member being as read, so on MongoDB
+        two replicas deciding at once cannot lose one's change: the loser
+        reads and decides again. (On FerretDB v1 the condition is checked and
+        the document written back in two steps; the process's lock covers
+        that within one replica.)
+        """
         chunk = f"{event_id}:{roster_chunk(registration_id)}"
         field = f"members.{registration_id}"
         async with self._locks.hold(ROSTER, chunk):
-            document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
-            kept = ((document or {}).get("members") or {}).get(registration_id)
-            before = None if kept is None else _member_of(registration_id, kept)
-            after = transition(before)
-            if after == before:
-                return
-            if after is None:
-                await self.collection.update_one({"_id": chunk}, {"$unset": {field: ""}})
-                return
-            await self.collection.update_one(
-                {"_id": chunk},
-                {"$set": {field: _document_of(after), "event_id": event_id}},
-                upsert=True,
-            )
+            for _ in range(_ATTEMPTS):
+                document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
+                kept = ((document or {}).get("members") or {}).get(registration_id)
+                before = None if kept is None else _member_of(registration_id, kept)
+                after = transition(before)
+                if after == before:
+                    return
+                as_read: dict[str, Any] = {
+                    "_id": chunk,
+                    field: kept if kept else {"$exists": False},
+                }
+                if await self._write(as_read, field, event_id, after, document is None):
+                    return
+        raise ConcurrentChangeError(f"roster {chunk} kept changing")
+
+    async def _write(
+        self,
+        as_read: Mapping[str, Any],
+        field: str,
+        event_id: str,
+        after: Member | None,
+        new_document: bool,
+    ) -> bool:
+        """One conditional write; False if the member changed since it was read."""
+        if after is None:
+            result = await self.collection.update_one(as_read, {"$unset": {field: ""}})
+            return result.matched_count == 1
+        update = {"$set": {field: _document_of(after), "event_id": event_id}}
+        if new_document:
+            try:
+                await self.collection.update_one(as_read, update, upsert=True)
+            except DuplicateKeyError:
+                return False  # another writer created the chunk first
+            return True
+        result = await self.collection.update_one(as_read, update)
+        return result.matched_count == 1
 
     async def members(self, event_id: str) -> list[Member]:
         """Every member of the event: one ``_id`` lookup per chunk."""
