@@ -379,6 +379,7 @@ async def test_a_message_sent_twice_reaches_each_recipient_once_and_its_progress
         await service.send(message)
         mails = await service.mails(NotificationKind.ORGANISER_MESSAGE, str(message_id))
         progress = (await service.operations.get(f"/api/v1/messages/{message_id}")).json()
+        listed = await service.app.state.broadcasts.broadcast_mail_ids(str(remote.registration_id))
 
     assert sizes == {
         Audience.ALL: 3,
@@ -388,6 +389,8 @@ async def test_a_message_sent_twice_reaches_each_recipient_once_and_its_progress
         Audience.STREAM: 2,
     }
     assert unknown.status_code == 404
+    # A registration's mails (the console's list) include those of broadcasts.
+    assert f"{remote.registration_id}:organiser_message:{message_id}" in listed
     assert record["state"] == "done"
     assert_once_each(service, mails, ids([waiting, remote]), NotificationKind.ORGANISER_MESSAGE)
     details = mails[0]["details"]

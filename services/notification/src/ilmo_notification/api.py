@@ -73,7 +73,9 @@ class Resent(BaseModel):
     mail_id: str
 
 
-def mails_router(mails: MailStore, authorization: Authorization) -> APIRouter:
+def mails_router(
+    mails: MailStore, authorization: Authorization, broadcasts: Broadcasts | None = None
+) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=ProblemRoute)
 
     async def service_only(
@@ -100,7 +102,9 @@ def mails_router(mails: MailStore, authorization: Authorization) -> APIRouter:
         registration_id: Annotated[str, Path(max_length=64)],
         attendance_version: Annotated[int, Query(ge=1, le=1000)] = 1,
     ) -> RegistrationMails:
-        found = await mails.of_registration(registration_id.lower(), attendance_version)
+        registration_id = registration_id.lower()
+        also = await broadcasts.broadcast_mail_ids(registration_id) if broadcasts else []
+        found = await mails.of_registration(registration_id, attendance_version, also)
         return RegistrationMails(mails=[_entry(mail) for mail in found])
 
     @router.post(

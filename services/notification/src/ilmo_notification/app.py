@@ -99,7 +99,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
                 )
             ],
             operator_routers=[
-                mails_router(stores.mails, infrastructure.authorization),
+                mails_router(stores.mails, infrastructure.authorization, broadcasts),
                 broadcasts_router(broadcasts),
             ],
             prepare_storage=stores.create_indexes,

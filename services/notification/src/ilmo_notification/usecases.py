@@ -225,6 +225,7 @@ class Broadcasts:
     """
 
     def __init__(self, stores: NotificationStores, wake: Wake, clock: Clock = utc_now) -> None:
+        self._stores = stores
         self._roster = stores.roster
         self._mails = stores.mails
         self._schedule = stores.schedule
@@ -430,6 +431,23 @@ class Broadcasts:
                 str(record["event_id"]), Audience(record["audience"]), "waiting", nothing_yet
             )
         return None
+
+    async def broadcast_mail_ids(self, registration_id: str) -> list[str]:
+        """The ids the registration's mails from its event's broadcasts would have.
+
+        For the list of a registration's mails, which reads by ``_id``: its
+        event comes from its contact, the occasions from the event's
+        broadcast records (a few per event).
+        """
+        contact = (await self._stores.contacts.of([registration_id])).get(registration_id)
+        if contact is None:
+            return []
+        records = await self._schedule.records_of_event(contact.event_id)
+        return [
+            mail_id(registration_id, NotificationKind(r["kind"]), str(r.get("occasion", "")))
+            for r in records
+            if r.get("state") in (BroadcastState.DONE.value, BroadcastState.EXPANDING.value)
+        ]
 
     async def schedule_of(self, event_id: str) -> list[ScheduleItem]:
         """The event's broadcasts: those still to come, then what became of the others."""
