@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ import httpx
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 
 from ilmo_event_contracts import (
     Attendance,
@@ -34,7 +35,10 @@ from ilmo_event_contracts import (
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
-from ilmo_notification.domain import CLOSED_STATES, mail_id
+from ilmo_notification.domain import CLOSED_STATES, MailRequest, mail_id
+from ilmo_notification.scheduler import BroadcastScheduler
+from ilmo_notification.storage import MailStore
+from ilmo_notification.usecases import Broadcasts
 from ilmo_shared.storage import Document
 from tests.integration.test_notification_service import (
     EMAILS_QUEUE,
@@ -46,7 +50,7 @@ from tests.support.capacity import cancelled, publish, reserved, waitlisted
 from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
-from tests.support.notification import STARTS_AT, accepted, seminar
+from tests.support.notification import STARTS_AT, accepted, notification_stores, seminar
 from tests.support.polling import eventually
 from tests.support.producers import CountingPublisher, counting_publisher
 from tests.support.registration import MovableClock
@@ -412,3 +416,74 @@ async def test_a_message_sent_twice_reaches_each_recipient_once_and_its_progress
         "failed": 0,
         "pending": 0,
     }
+
+
+# ---------------------------------------------------------------- a crash midway
+
+
+class CrashingMails(MailStore):
+    """A mail store whose process "dies" (raises) after recording ``survive`` intents."""
+
+    def __init__(self, *args: Any, survive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.left = survive
+
+    async def record_intent(
+        self, request: MailRequest, *, cause: str, correlation_id: str | None = None
+    ) -> bool:
+        if self.left <= 0:
+            raise ConnectionFailure("the process died here")
+        self.left -= 1
+        return await super().record_intent(request, cause=cause, correlation_id=correlation_id)
+
+
+async def test_a_broadcast_interrupted_midway_is_finished_by_the_next_pass_once_per_person(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    clock = MovableClock(BEFORE)
+    database = mongo[new_database(infrastructure)]
+    stores = notification_stores(database, clock=clock)
+    await stores.create_indexes()
+    broadcasts = Broadcasts(stores, lambda: None, clock)
+    event = seminar()
+    people = [
+        accepted(event.event_id).model_copy(update={"registered_at": BEFORE}) for _ in range(40)
+    ]
+    await stores.event_details.remember(event)
+    await broadcasts.event_details_changed(event)
+    for person in people:
+        await broadcasts.registration_accepted(person)
+    crashing = replace(
+        stores,
+        mails=CrashingMails(
+            database, outbox=stores.mails._outbox, locks=stores.mails._locks, clock=clock, survive=7
+        ),
+    )
+    clock.now = DAY_BEFORE + timedelta(seconds=1)
+    key = f"{event.event_id}:reminder:m1440"
+
+    first = BroadcastScheduler(crashing, wake_dispatcher=lambda: None, clock=clock)
+    try:
+        await first.run_due()
+    except ConnectionFailure:
+        pass
+    else:
+        raise AssertionError("the first pass should have died midway")
+    midway = await database["broadcasts"].find_one({"_id": key})
+    still_scheduled = await database["schedule"].find_one({"_id": key})
+    recorded_midway = await database["mails"].count_documents({"kind": "reminder"})
+
+    second = BroadcastScheduler(stores, wake_dispatcher=lambda: None, clock=clock)
+    await second.run_due()
+    await second.run_due()  # and once more: nothing new
+    done = await database["broadcasts"].find_one({"_id": key})
+    reminders = [d async for d in database["mails"].find({"kind": "reminder", "occasion": "m1440"})]
+
+    assert midway is not None
+    assert midway["state"] == "expanding"
+    assert still_scheduled is not None
+    assert recorded_midway == 7
+    assert done is not None
+    assert done["state"] == "done"
+    assert sorted(str(d["registration_id"]) for d in reminders) == sorted(ids(people))
+    assert await database["schedule"].find_one({"_id": key}) is None

@@ -133,8 +133,14 @@ class BroadcastScheduler:
         recorded = 0
         for start in range(0, len(chosen), _INSERTS_AT_ONCE):
             batch = chosen[start : start + _INSERTS_AT_ONCE]
-            results = await asyncio.gather(*(self._record(broadcast, m) for m in batch))
-            recorded += sum(results)
+            # Every insert of the batch ends before a failure is raised: none is left running.
+            results = await asyncio.gather(
+                *(self._record(broadcast, m) for m in batch), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            recorded += sum(1 for result in results if result is True)
         await schedule.finish(
             broadcast, BroadcastState.DONE, [member.registration_id for member in chosen]
         )
