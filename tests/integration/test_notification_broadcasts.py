@@ -24,6 +24,7 @@ from pymongo.errors import ConnectionFailure
 from ilmo_event_contracts import (
     Attendance,
     Audience,
+    ErasureReason,
     EventCancelled,
     EventDetails,
     EventUpdated,
@@ -32,6 +33,7 @@ from ilmo_event_contracts import (
     MessageRequested,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationErased,
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
@@ -47,7 +49,6 @@ from tests.integration.test_notification_service import (
 )
 from tests.support.amqp import purge_queue
 from tests.support.capacity import cancelled, publish, reserved, waitlisted
-from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.notification import STARTS_AT, accepted, notification_stores, seminar
@@ -61,7 +62,6 @@ from tests.support.smtp import SmtpTestServer, smtp_server
 BEFORE = STARTS_AT - timedelta(days=2)
 DAY_BEFORE = STARTS_AT - timedelta(days=1)
 CLOSED = [state.value for state in CLOSED_STATES]
-AUTHORIZATION = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
 
 
 @dataclass
@@ -487,3 +487,31 @@ async def test_a_broadcast_interrupted_midway_is_finished_by_the_next_pass_once_
     assert done["state"] == "done"
     assert sorted(str(d["registration_id"]) for d in reminders) == sorted(ids(people))
     assert await database["schedule"].find_one({"_id": key}) is None
+
+
+async def test_an_erased_registration_leaves_every_audience_for_good(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    async with broadcasting(infrastructure, mongo) as service:
+        event = seminar()
+        e = event.event_id
+        kept = service.registrant(e, Attendance.REMOTE)
+        erased = service.registrant(e, Attendance.REMOTE)
+        await service.send(event, kept, erased, link_for(kept), link_for(erased))
+        before = (await service.operations.get(f"/api/v1/events/{e}/audience")).json()
+        await service.send(
+            RegistrationErased(
+                registration_id=erased.registration_id,
+                event_id=e,
+                erased_at=service.clock.now,
+                erasure_reason=ErasureReason.REQUEST,
+            )
+        )
+        # A late redelivery of the acceptance does not bring them back.
+        await service.send(erased)
+        after = (await service.operations.get(f"/api/v1/events/{e}/audience")).json()
+        roster = [d async for d in service.database["roster"].find({"event_id": e})]
+
+    assert (before["recipients"], after["recipients"]) == (2, 1)
+    members = {rid for d in roster for rid in d.get("members", {})}
+    assert members == {str(kept.registration_id)}

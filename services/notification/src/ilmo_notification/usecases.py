@@ -236,7 +236,10 @@ class Broadcasts:
     # ------------------------------------------------------------ the roster
 
     async def registration_accepted(self, event: RegistrationAccepted) -> None:
+        """The member counts from now on, unless erased already (a late redelivery)."""
         rid = str(event.registration_id)
+        if await self._stores.contacts.is_erased(rid):
+            return
         await self._roster.change(
             event.event_id,
             rid,
