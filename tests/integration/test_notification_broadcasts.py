@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
@@ -57,6 +58,11 @@ from tests.support.producers import CountingPublisher, counting_publisher
 from tests.support.registration import MovableClock
 from tests.support.settling import Inflow
 from tests.support.smtp import SmtpTestServer, smtp_server
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
 
 # Two days before the seminar: every reminder is ahead.
 BEFORE = STARTS_AT - timedelta(days=2)
@@ -295,22 +301,54 @@ async def test_a_change_of_time_moves_the_reminders_and_tells_everyone_what_chan
     assert set(reminder["recipients"]) == ids([seated, remote])
 
 
-async def test_a_reminder_found_due_after_the_start_is_missed_not_sent(
+async def test_after_a_long_outage_reminders_are_missed_and_the_thank_you_still_goes(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
+    missed_before = sample("ilmo_broadcasts_total", {"kind": "reminder", "outcome": "missed"})
     async with broadcasting(infrastructure, mongo) as service:
         event = seminar()
         e = event.event_id
         remote = service.registrant(e, Attendance.REMOTE)
-        await service.send(event, remote, link_for(remote))
+        gone = service.registrant(e, Attendance.REMOTE)
+        await service.send(event, remote, link_for(remote), gone, cancelled(gone))
         # As if the service had been down from before the reminders until after the start.
         service.move_to(STARTS_AT + timedelta(minutes=5))
         day_before = await service.outcome(f"{e}:reminder:m1440")
         half_hour = await service.outcome(f"{e}:reminder:m30")
         reminders = [d async for d in service.database["mails"].find({"kind": "reminder"})]
+        # And on until after the event: the thank-you is late, but it goes.
+        service.move_to(event.ends_at + timedelta(hours=5))
+        thanks = await service.outcome(f"{e}:thank_you")
+        thank_you_mails = await service.mails(NotificationKind.THANK_YOU)
+    missed_after = sample("ilmo_broadcasts_total", {"kind": "reminder", "outcome": "missed"})
 
     assert (day_before["state"], half_hour["state"]) == ("missed", "missed")
+    assert missed_after - missed_before == 2
     assert reminders == []
+    assert thanks["state"] == "done"
+    assert_once_each(service, thank_you_mails, ids([remote]), NotificationKind.THANK_YOU)
+
+
+async def test_a_reminder_taken_off_the_event_or_moved_into_the_past_leaves_the_schedule(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    async with broadcasting(infrastructure, mongo) as service:
+        event = seminar()
+        e = event.event_id
+        await service.send(event)
+        first = set(await service.schedule())
+        only_one = updated(event, 2, reminders=[{"minutes_before": 30, "audience": "stream"}])
+        await service.send(only_one)
+        second = set(await service.schedule())
+        # Moved so close that even the half-hour reminder's time has passed.
+        soon = service.clock.now + timedelta(minutes=10)
+        await service.send(updated(only_one, 3, starts_at=soon, ends_at=soon + timedelta(hours=3)))
+        third = await service.schedule()
+
+    assert first == {f"{e}:reminder:m1440", f"{e}:reminder:m30", f"{e}:thank_you"}
+    assert second == {f"{e}:reminder:m30", f"{e}:thank_you"}
+    # (The change notice of revision 3 may be on it too, due now.)
+    assert {key for key in third if ":event_changed:" not in key} == {f"{e}:thank_you"}
 
 
 # ---------------------------------------------------------------- cancellation
