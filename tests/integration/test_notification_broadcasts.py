@@ -228,6 +228,9 @@ async def test_reminders_fire_once_per_person_to_their_audience_and_never_late(
         half_hour = await service.outcome(f"{e}:reminder:m30")
         half_hour_mails = await service.mails(NotificationKind.REMINDER, "m30")
         schedule = (await service.operations.get(f"/api/v1/events/{e}/schedule")).json()
+        # Every mail sent: the counts are kept, and read back the same.
+        again = (await service.operations.get(f"/api/v1/events/{e}/schedule")).json()
+        settled = await service.outcome(f"{e}:reminder:m1440")
         left = await service.schedule()
 
     assert day_before["state"] == "done"
@@ -249,6 +252,8 @@ async def test_reminders_fire_once_per_person_to_their_audience_and_never_late(
     stream = ids([waiting, remote, late])
     assert_once_each(service, half_hour_mails, stream, NotificationKind.REMINDER)
     assert set(left) == {f"{e}:thank_you"}
+    assert again == schedule
+    assert settled["delivery"] == {"recipients": 3, "sent": 3, "failed": 0, "pending": 0}
     items = {item["key"]: item for item in schedule["items"]}
     assert items[f"{e}:reminder:m1440"]["state"] == "done"
     assert items[f"{e}:reminder:m1440"]["recipients"] == 3
