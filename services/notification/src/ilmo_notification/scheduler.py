@@ -116,6 +116,11 @@ class BroadcastScheduler:
 
     async def expand(self, broadcast: Broadcast) -> None:
         schedule = self._stores.schedule
+        # Read again: a new revision may have moved it (or taken it off) since the due list.
+        current = await schedule.entry(broadcast.key)
+        if current is None or current.due_at > self._clock():
+            return
+        broadcast = current
         state = await schedule.begin(broadcast)
         if state in broadcasting.FINAL_STATES:
             await schedule.remove(broadcast.key)  # a repeat scheduled it after it happened
