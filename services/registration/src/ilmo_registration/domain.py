@@ -173,6 +173,39 @@ class NeedsWithoutConsent(Refused):
     """Needs were given without the explicit consent to process them (GDPR Art. 9(2)(a))."""
 
 
+class EventIsCancelled(Refused):
+    """The organiser cancelled the event: it takes no registrations and no more changes."""
+
+
+class EventNotPublished(Refused):
+    """Only a published event can be cancelled; a draft is simply left unpublished (or kept)."""
+
+
+# ------------------------------------------------------- cancelling an event
+
+
+class EventCancellation(StrEnum):
+    """What cancelling an event does, given the event as it is."""
+
+    CANCEL = "cancel"  # published and not cancelled: cancel it now
+    ALREADY = "already"  # cancelled before: nothing more to do (the same answer)
+    DRAFT = "draft"  # never published: nobody to tell, refused
+
+
+def decide_event_cancellation(*, published: bool, cancelled: bool) -> EventCancellation:
+    """Cancel a published event once; a repeat is a no-op, a draft is refused.
+
+    Cancelling is final: a cancelled event is never changed or published
+    again, so asking twice (a double click, a client's retry) answers the
+    first cancellation.
+    """
+    if cancelled:
+        return EventCancellation.ALREADY
+    if not published:
+        return EventCancellation.DRAFT
+    return EventCancellation.CANCEL
+
+
 # ----------------------------------------------------------------- registering
 
 

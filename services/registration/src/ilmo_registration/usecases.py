@@ -22,11 +22,13 @@ from ilmo_event_contracts import (
     Attendance,
     ErasureReason,
     Language,
+    LocalizedText,
     RegistrationAttendanceChanged,
 )
 from ilmo_registration.catalogue import (
     EventSpec,
     generated_event_id,
+    is_cancelled,
     is_event_id,
     shown_in_zone,
     violations,
@@ -40,7 +42,10 @@ from ilmo_registration.domain import (
     DetailsChanges,
     Erased,
     Erasure,
+    EventCancellation,
     EventExists,
+    EventIsCancelled,
+    EventNotPublished,
     EventStarted,
     InvalidEvent,
     NoFreeEventId,
@@ -131,6 +136,7 @@ CORRECTIONS = Counter(
 CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
 )
+EVENTS_CANCELLED = Counter("ilmo_events_cancelled_total", "Events cancelled by an organiser.")
 ERASURES = Counter(
     "ilmo_registrations_erased_total", "Registrations whose personal data was erased.", ["reason"]
 )
@@ -223,9 +229,12 @@ class UseCases:
 
         ``change`` may be applied more than once (again to what won a
         concurrent change); the result must be coherent as a whole event.
+        A cancelled event is final: EventIsCancelled.
         """
 
         def coherent_change(spec: EventSpec) -> EventSpec:
+            if is_cancelled(spec):
+                raise EventIsCancelled
             changed = change(spec)
             _require_coherent(changed)
             return changed
@@ -236,6 +245,24 @@ class UseCases:
         if outcome is None:
             raise NotFound
         stored, _changed = outcome
+        return stored
+
+    async def cancel_event(self, event_id: str, note: LocalizedText | None) -> StoredEvent:
+        """Cancel a published event, telling everyone through ``event.cancelled``.
+
+        Asking again answers the event as the first cancellation left it (the
+        note given then stays); a draft is refused (EventNotPublished).
+        """
+        if not is_event_id(event_id):
+            raise NotFound
+        outcome = await self.events.cancel(event_id, note, self.now())
+        if outcome is None:
+            raise NotFound
+        stored, decision = outcome
+        if decision is EventCancellation.DRAFT:
+            raise EventNotPublished
+        if decision is EventCancellation.CANCEL:
+            EVENTS_CANCELLED.inc()
         return stored
 
     async def list_events(self, *, admin: bool) -> list[StoredEvent]:
@@ -380,6 +407,9 @@ class UseCases:
         event = await self.events.get(event_id) if is_event_id(event_id) else None
         if event is None or not event.spec.published:
             raise NotFound
+        if is_cancelled(event.spec):
+            REFUSALS.labels("event_cancelled").inc()
+            raise EventIsCancelled
         now = self.now()
         _require_open(event.spec, now)
         current = await self.notices.for_event(event_id)
