@@ -58,6 +58,7 @@ from ilmo_event_contracts import (
     FIRST_ATTENDANCE_VERSION,
     Attendance,
     Language,
+    LocalizedText,
     RegistrationAccepted,
     RegistrationSubmitted,
     SeatReleased,
@@ -179,6 +180,22 @@ class EventIsCancelled(Refused):
 
 class EventNotPublished(Refused):
     """Only a published event can be cancelled; a draft is simply left unpublished (or kept)."""
+
+
+# ------------------------------------------------------ messages to registrants
+
+
+def falls_back_to_finnish(*texts: LocalizedText) -> list[Language]:
+    """The languages in which some of ``texts`` is missing: readers of those get Finnish.
+
+    The console says so before the organiser sends, so nobody is surprised
+    that a Swedish reader gets the Finnish body under a Swedish title.
+    """
+    return [
+        language
+        for language in (Language.SV, Language.EN)
+        if any(not getattr(text, language.value) for text in texts)
+    ]
 
 
 # ------------------------------------------------------- cancelling an event

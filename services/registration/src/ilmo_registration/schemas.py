@@ -389,6 +389,30 @@ class CancellationIn(BaseModel):
         return None if self.note is None else LocalizedText.model_validate(self.note.model_dump())
 
 
+# Whom the console offers a message to (``stream`` is for reminders).
+MESSAGE_AUDIENCES = (Audience.ALL, Audience.ON_SITE, Audience.REMOTE, Audience.WAITING_LIST)
+
+
+class MessageIn(BaseModel):
+    """A message to an event's registrants: title (the mail's subject) and body, fi required.
+
+    Swedish and English readers get the Finnish text where theirs is missing.
+    """
+
+    model_config = _INPUT
+
+    audience: Audience
+    title: TitleIn
+    body: DescriptionIn
+
+    def localized(self) -> tuple[LocalizedText, LocalizedText]:
+        """The title and the body as the contract's texts."""
+        return (
+            LocalizedText.model_validate(self.title.model_dump()),
+            LocalizedText.model_validate(self.body.model_dump()),
+        )
+
+
 # ---------------------------------------------------------------- event output
 
 

@@ -20,9 +20,11 @@ from prometheus_client import Counter
 
 from ilmo_event_contracts import (
     Attendance,
+    Audience,
     ErasureReason,
     Language,
     LocalizedText,
+    MessageRequested,
     RegistrationAttendanceChanged,
 )
 from ilmo_registration.catalogue import (
@@ -88,9 +90,11 @@ from ilmo_registration.storage import (
     PERSONAL_DATA_ERASED,
     EventStore,
     Holder,
+    MessageStore,
     PrivacyNoticeStore,
     RegistrationStore,
     StoredEvent,
+    StoredMessage,
     StoredRegistration,
 )
 from ilmo_shared.clock import Clock, to_millisecond, utc_now
@@ -137,6 +141,9 @@ CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
 )
 EVENTS_CANCELLED = Counter("ilmo_events_cancelled_total", "Events cancelled by an organiser.")
+MESSAGES = Counter(
+    "ilmo_organiser_messages_total", "Messages to registrants requested by organisers."
+)
 ERASURES = Counter(
     "ilmo_registrations_erased_total", "Registrations whose personal data was erased.", ["reason"]
 )
@@ -201,6 +208,7 @@ class UseCases:
     manage_links: ManageLinks
     clock: Clock = utc_now
     confirmations: ConfirmationPolicy = field(default_factory=ConfirmationPolicy)
+    messages: MessageStore | None = None
 
     def now(self) -> datetime:
         """The time, as precise as it is stored."""
@@ -264,6 +272,55 @@ class UseCases:
         if decision is EventCancellation.CANCEL:
             EVENTS_CANCELLED.inc()
         return stored
+
+    # ---------------------------------------------------------------- messages
+
+    async def send_message(
+        self,
+        event_id: str,
+        message_id: uuid.UUID,
+        audience: Audience,
+        title: LocalizedText,
+        body: LocalizedText,
+    ) -> tuple[StoredMessage, bool]:
+        """Ask for a message to the event's ``audience``: the message, and whether it is new.
+
+        ``message_id`` was chosen when the organiser previewed the message,
+        so sending it twice stores (and announces) one message. An id already
+        used for another event's message is NotFound here.
+        """
+        await self._event(event_id)
+        fact = MessageRequested(
+            message_id=message_id,
+            event_id=event_id,
+            audience=audience,
+            title=title,
+            body=body,
+            requested_at=self.now(),
+        )
+        stored, new = await self._message_store().add(fact)
+        if stored.event_id != event_id:
+            raise NotFound
+        if new:
+            MESSAGES.inc()
+        return stored, new
+
+    async def message(self, event_id: str, message_id: str) -> StoredMessage:
+        """One of the event's messages; NotFound for another event's or an unknown id."""
+        stored = await self._message_store().get(message_id)
+        if stored is None or stored.event_id != event_id:
+            raise NotFound
+        return stored
+
+    async def event_messages(self, event_id: str) -> list[StoredMessage]:
+        """The event's messages, newest first."""
+        await self._event(event_id)
+        return await self._message_store().for_event(event_id)
+
+    def _message_store(self) -> MessageStore:
+        if self.messages is None:
+            raise RuntimeError("this service was built without its message store")
+        return self.messages
 
     async def list_events(self, *, admin: bool) -> list[StoredEvent]:
         """Published events, soonest first; an administrator sees every event."""
