@@ -87,7 +87,7 @@ def schedule_row(item: ScheduleItem, timezone: str, language: Language) -> Sched
         audience = tr(AUDIENCE_NAMES[Audience(item.audience)])
     counts = ""
     if item.recipients is not None:
-        counts = tr("%(sent)s of %(recipients)s sent, %(failed)s failed") % {
+        counts = tr(_("%(sent)s of %(recipients)s sent, %(failed)s failed")) % {
             "sent": item.sent or 0,
             "recipients": item.recipients,
             "failed": item.failed or 0,
