@@ -464,10 +464,10 @@ def _reminder_payload(path: str, reminder: ReminderForm, errors: list[FormError]
     minutes: int | None = None
     if not text.isdigit():
         errors.append(FormError(f"{path}.amount", ENTER_NUMBER))
-    elif reminder.unit not in UNITS:
-        errors.append(FormError(f"{path}.unit", _("choose minutes, hours or days")))
     else:
-        minutes = int(text) * UNITS[reminder.unit]
+        if reminder.unit not in UNITS:  # the number is still checked, as minutes
+            errors.append(FormError(f"{path}.unit", _("choose minutes, hours or days")))
+        minutes = int(text) * UNITS.get(reminder.unit, 1)
     return {"minutes_before": minutes, "audience": reminder.audience}
 
 
