@@ -184,7 +184,7 @@ def test_reminders_are_typed_in_the_largest_whole_unit_and_read_back_in_minutes(
     assert checked.event.to_spec() == stored
 
 
-def test_a_reminder_row_with_no_number_is_an_error_at_its_input_and_a_blank_one_is_dropped() -> (
+def test_a_reminder_without_a_number_is_an_error_at_its_input_and_a_blank_one_is_dropped() -> (
     None
 ):
     stored = spec()
