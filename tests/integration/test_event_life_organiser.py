@@ -120,6 +120,25 @@ async def test_a_cancelled_event_takes_no_registrations_or_changes_and_says_so(
     assert "This event is cancelled." in form.text
 
 
+async def test_after_cancellation_nobody_moves_on_site(client: httpx.AsyncClient) -> None:
+    event_id = (await create_event(client, email_confirmation=False))["id"]
+    taken = await client.post(
+        f"/api/v1/events/{event_id}/registrations",
+        json=registration_payload(attendance="remote"),
+    )
+    assert taken.status_code == 202, taken.text
+    receipt = taken.json()
+    cancelled = await client.post(f"/api/v1/events/{event_id}/cancellation", headers=ADMIN)
+    assert cancelled.status_code == 200
+
+    switched = await client.put(
+        f"/api/v1/registrations/{receipt['id']}/attendance",
+        json={"attendance": "in_person"},
+        headers={"Authorization": f"Bearer {receipt['manage_token']}"},
+    )
+    assert_problem(switched, 409, "/problems/registration-closed")
+
+
 async def test_only_a_published_event_can_be_cancelled(client: httpx.AsyncClient) -> None:
     event_id = (await create_event(client, published=False))["id"]
     refused = await client.post(f"/api/v1/events/{event_id}/cancellation", headers=ADMIN)

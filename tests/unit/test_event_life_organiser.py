@@ -18,7 +18,13 @@ from ilmo_event_contracts import (
     Reminder,
     integration,
 )
-from ilmo_registration.catalogue import EventSpec, announcement, details, violations
+from ilmo_registration.catalogue import (
+    EventSpec,
+    announcement,
+    details,
+    registration_closes,
+    violations,
+)
 from ilmo_registration.console.event_form import ReminderForm, check, inputs, of_spec, read
 from ilmo_registration.console.other_services import OtherServices, ServiceToken, Unavailable
 from ilmo_registration.domain import (
@@ -135,6 +141,16 @@ def test_an_event_is_cancelled_once_and_a_draft_not_at_all() -> None:
     assert decide_event_cancellation(published=False, cancelled=False) is EventCancellation.DRAFT
 
 
+def test_registration_closes_in_effect_when_the_event_is_cancelled() -> None:
+    made = spec()
+    assert registration_closes(made) == made.registration_closes_at
+    early = made.registration_opens_at
+    cancelled = made.model_copy(update={"cancelled_at": early})
+    assert registration_closes(cancelled) == early
+    late = made.model_copy(update={"cancelled_at": made.ends_at})
+    assert registration_closes(late) == made.registration_closes_at
+
+
 def test_outside_systems_are_told_of_a_cancellation_without_the_note() -> None:
     before = spec()
     after = before.model_copy(
@@ -184,9 +200,7 @@ def test_reminders_are_typed_in_the_largest_whole_unit_and_read_back_in_minutes(
     assert checked.event.to_spec() == stored
 
 
-def test_a_reminder_without_a_number_is_an_error_at_its_input_and_a_blank_one_is_dropped() -> (
-    None
-):
+def test_a_reminder_without_a_number_is_an_error_at_its_input_and_a_blank_one_is_dropped() -> None:
     stored = spec()
     sent = inputs(of_spec(stored, "seminaari"))
     sent.update({"reminders.0.amount": "huomenna", "reminders.1.amount": ""})

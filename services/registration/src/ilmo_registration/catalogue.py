@@ -123,6 +123,20 @@ def reminder_rules(spec: EventSpec) -> list[Violation]:
     return found
 
 
+def registration_closes(spec: EventSpec) -> datetime:
+    """When registration closes in effect: at its deadline, or when the event was cancelled.
+
+    A cancelled event confirms no address and moves nobody on site after the
+    cancellation, as if registration had closed then (in the event's zone).
+    """
+    closes = spec.registration_closes_at
+    cancelled = spec.cancelled_at
+    if cancelled is None or cancelled >= closes:
+        return closes
+    where = zone(spec.timezone)
+    return cancelled.astimezone(where) if where is not None else cancelled
+
+
 def is_cancelled(spec: EventSpec) -> bool:
     """Whether the organiser cancelled the event: it takes no registrations and no changes."""
     return spec.cancelled_at is not None

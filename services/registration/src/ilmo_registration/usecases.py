@@ -32,6 +32,7 @@ from ilmo_registration.catalogue import (
     generated_event_id,
     is_cancelled,
     is_event_id,
+    registration_closes,
     shown_in_zone,
     violations,
 )
@@ -564,9 +565,8 @@ class UseCases:
         if holder is None or event is None:
             raise NotFound
         now = self.now()
-        decision = decide_confirmation(
-            holder.standing, holder.expires_at, event.spec.registration_closes_at, now
-        )
+        closes_at = registration_closes(event.spec)
+        decision = decide_confirmation(holder.standing, holder.expires_at, closes_at, now)
         if decision is Confirmation.EXPIRED:
             if holder.standing is Standing.PENDING and await self.registrations.expire(holder, now):
                 EXPIRIES.inc()
@@ -574,7 +574,7 @@ class UseCases:
             raise ConfirmationExpired
         if decision is Confirmation.CLOSED:
             CONFIRMATIONS.labels(decision.value).inc()
-            raise RegistrationClosed(closed_at=shown_in_zone(event.spec).registration_closes_at)
+            raise RegistrationClosed(closed_at=_in_zone(closes_at, event.spec))
         if decision is Confirmation.DONE:
             return decision, None
         registration = await self.registrations.get(registration_id)
@@ -655,12 +655,9 @@ class UseCases:
             if event is None:
                 raise NotFound
             now = self.now()
+            closes_at = registration_closes(event.spec)
             decision = decide_switch(
-                registration.state,
-                attendance,
-                event.spec.registration_closes_at,
-                event.spec.starts_at,
-                now,
+                registration.state, attendance, closes_at, event.spec.starts_at, now
             )
             match decision:
                 case Switch.UNCHANGED:
@@ -670,8 +667,7 @@ class UseCases:
                 case Switch.CANCELLED | Switch.PENDING:
                     raise NotSwitchable(decision)
                 case Switch.REGISTRATION_CLOSED:
-                    closes_at = shown_in_zone(event.spec).registration_closes_at
-                    raise RegistrationClosed(closed_at=closes_at)
+                    raise RegistrationClosed(closed_at=_in_zone(closes_at, event.spec))
                 case Switch.EVENT_STARTED:
                     raise EventStarted("switched to remote")
             changed = RegistrationAttendanceChanged(
@@ -879,6 +875,13 @@ def stored_details(registrant: Registrant) -> Details:
         language=registrant.language,
         needs=registrant.needs,
     )
+
+
+def _in_zone(moment: datetime, spec: EventSpec) -> datetime:
+    """``moment`` in the event's own zone, as refusals show times."""
+    return shown_in_zone(
+        spec.model_copy(update={"registration_closes_at": moment})
+    ).registration_closes_at
 
 
 def _require_coherent(spec: EventSpec) -> None:
