@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from icalendar import Calendar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -20,6 +21,7 @@ from ilmo_event_contracts import EventCancelled, MessageRequested
 from ilmo_shared.access import Role
 from ilmo_shared.storage import Document
 from tests.integration.test_console_events import audit_actions, form_post, seminar
+from tests.integration.test_registration_calendar import calendar_path
 from tests.support.amqp import event_tap
 from tests.support.console import signed_in
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -137,6 +139,11 @@ async def test_after_cancellation_nobody_moves_on_site(client: httpx.AsyncClient
         headers={"Authorization": f"Bearer {receipt['manage_token']}"},
     )
     assert_problem(switched, 409, "/problems/registration-closed")
+    # The calendar file behind the manage page now cancels the entry it added.
+    ics = await client.get(calendar_path(receipt["id"]))
+    [entry] = Calendar.from_ical(ics.content).events
+    assert str(entry["STATUS"]) == "CANCELLED"
+    assert entry["SEQUENCE"] == 1
 
 
 async def test_only_a_published_event_can_be_cancelled(client: httpx.AsyncClient) -> None:
