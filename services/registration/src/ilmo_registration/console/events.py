@@ -75,6 +75,7 @@ class EventRow:
     when: str
     published: bool
     window: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,14 @@ class ErrorView:
 
 def event_row(stored: StoredEvent, now: datetime, language: Language) -> EventRow:
     shown = summary(stored, now, language)
-    return EventRow(stored.id, shown.title, shown.when, stored.spec.published, shown.window.value)
+    return EventRow(
+        stored.id,
+        shown.title,
+        shown.when,
+        stored.spec.published,
+        shown.window.value,
+        cancelled=stored.spec.cancelled_at is not None,
+    )
 
 
 def events_router(
