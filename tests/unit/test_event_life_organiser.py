@@ -26,7 +26,14 @@ from ilmo_registration.catalogue import (
     violations,
 )
 from ilmo_registration.console.event_form import ReminderForm, check, inputs, of_spec, read
-from ilmo_registration.console.other_services import OtherServices, ServiceToken, Unavailable
+from ilmo_registration.console.event_life import schedule_row, seats_view
+from ilmo_registration.console.other_services import (
+    OtherServices,
+    ScheduleItem,
+    SeatFigures,
+    ServiceToken,
+    Unavailable,
+)
 from ilmo_registration.domain import (
     EventCancellation,
     decide_event_cancellation,
@@ -279,3 +286,41 @@ async def test_notification_down_or_answering_nonsense_is_unavailable() -> None:
         await nonsense.schedule("seminaari")
     with pytest.raises(ValueError, match="not a count"):
         await nonsense.audience_size("seminaari", "all")
+
+
+def test_the_schedule_and_seats_read_in_the_events_zone_and_the_readers_language() -> None:
+    item = ScheduleItem(
+        key="m1440",
+        kind="reminder",
+        due_at=datetime(2026, 9, 10, 6, 0, tzinfo=UTC),
+        state="done",
+        audience="stream",
+        recipients=40,
+        sent=39,
+        failed=1,
+    )
+    row = schedule_row(item, "Europe/Helsinki", Language.FI)
+    assert row.what == "Muistutus"
+    assert "9.00" in row.due  # 6.00 UTC is 9.00 in Helsinki in September
+    assert row.state == "Lähetetty"
+    assert row.audience == "Striimin katsojat: etäosallistujat ja jonossa olevat"
+    assert row.counts == "39/40 lähetetty, 1 epäonnistui"
+    unknown = schedule_row(
+        ScheduleItem("x", "newer_kind", None, "later", None, None, None, None),
+        "Europe/Helsinki",
+        Language.EN,
+    )
+    assert (unknown.what, unknown.state, unknown.due, unknown.counts) == (
+        "newer_kind",
+        "later",
+        "",
+        "",
+    )
+
+    closed = SeatFigures(40, 38, 5, promotion_closed=True)
+    assert seats_view(closed, "Europe/Helsinki", Language.EN).closed_free == 2
+    open_ = SeatFigures(40, 43, 5, over_capacity=3, promotion_closes_at=item.due_at)
+    view = seats_view(open_, "Europe/Helsinki", Language.EN)
+    assert view.closed_free is None
+    assert view.promotion_closes_at is not None
+    assert view.promotion_closes_at.endswith("9:00")
