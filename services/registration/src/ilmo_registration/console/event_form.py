@@ -6,12 +6,14 @@ that what the JSON API's validation (``schemas.EventCreate``) and the
 catalogue's rules (``catalogue.violations``) say about a path is said next
 to the input of that name. Reading (``read``) gives an ``EventForm``: every
 value as typed, the repeating groups (agenda blocks, their talks, speakers,
-target groups) as lists in the page's order. ``check`` drops wholly blank
+target groups, reminders) as lists in the page's order. ``check`` drops wholly blank
 rows first (``compacted``) and names errors by their place in what is left,
 which is the form the person sees next. ``payload`` turns
 the form into the dict ``EventCreate`` validates, times read as
-``datetime-local`` values in the event's own zone; ``of_spec`` shows a
-stored event in the same inputs, times in its zone again.
+``datetime-local`` values in the event's own zone, a reminder's number
+and unit (minutes, hours, days) as minutes; ``of_spec`` shows a stored event
+in the same inputs, times in its zone again, each reminder in the largest
+unit that gives a whole number.
 
 The add and remove buttons of the repeating groups are submit buttons
 (``name="action"``, ``value="add:agenda.1.talks"``, ``"remove:agenda.1"``):
