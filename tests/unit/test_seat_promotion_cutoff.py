@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ilmo_capacity.domain import (
     EventTerms,
     SeatInventory,
@@ -157,3 +160,45 @@ def test_a_capacity_decrease_takes_no_seat_and_shows_how_many_are_over() -> None
     # Freeing one of three held seats at capacity 1 frees no seat: nobody is promoted.
     assert seats.cancel(holders[0], now=BEFORE) == [SeatReleased(holders[0])]
     assert (seats.over_capacity, seats.free, seats.waiting) == (1, 0, line)
+
+
+PEOPLE = [str(uuid.UUID(int=n + 1)) for n in range(12)]
+# Each step: (what, who or capacity, minutes after an hour before the cutoff).
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["request", "request", "cancel", "remote", "details"]),
+        st.integers(min_value=0, max_value=len(PEOPLE) - 1),
+        st.integers(min_value=0, max_value=120),
+    ),
+    max_size=50,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=steps)
+def test_after_the_cutoff_nobody_is_promoted_and_nothing_is_oversold(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    seats = SeatInventory("seminar")
+    seats.apply_terms(EventTerms(3, 1, STARTS_AT), BEFORE)
+    revision, now = 1, CUTOFF - timedelta(hours=1)
+    for kind, argument, minutes in sorted(steps, key=lambda step: step[2]):
+        now = max(now, CUTOFF - timedelta(hours=1) + timedelta(minutes=minutes))
+        who = PEOPLE[argument]
+        if kind == "request":
+            decisions = seats.request_seat(who)
+        elif kind == "cancel":
+            decisions = seats.cancel(who, now=now)
+        elif kind == "remote":
+            decisions = seats.switch(who, Attendance.REMOTE, seats.version_of(who) + 1, now=now)
+        else:
+            revision += 1
+            decisions = seats.apply_terms(EventTerms(argument % 6, revision, STARTS_AT), now)
+        promoted = [d for d in decisions if isinstance(d, SeatReserved) and d.promoted]
+        if now >= CUTOFF:
+            assert not promoted, f"promoted at {now}, after the cutoff"
+        capacity = seats.capacity or 0
+        if any(isinstance(d, SeatReserved) for d in decisions):
+            assert seats.reserved <= capacity, "oversold"
+        if now < CUTOFF and seats.waiting:
+            assert seats.free == 0, "a seat stays free while someone waits, before the cutoff"

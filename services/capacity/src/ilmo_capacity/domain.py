@@ -17,7 +17,7 @@ Rules (the invariants the property tests check):
   below the number of holders: nobody loses a seat, and no seat is reserved
   until the holders are fewer than the capacity again;
 - the waiting list is first in, first out, and a free seat never stays empty
-  while someone waits;
+  while someone waits, until the promotion cutoff (below);
 - a cancelled registration stays cancelled: a request that arrives after its
   cancellation (messages crossing) is ignored;
 - a registrant may switch attendance (``switch``): every choice has an
