@@ -10,10 +10,10 @@ by ``_id``, so links follow the event's time without being rewritten.
 with the event id, the link's state (``pending``, ``provisioned``,
 ``revoked``), when it changed, and its first and last join; never the
 token, which is derived from the registration id and the secret whenever it
-is needed. A transition and the
-event announcing it (``stream.link.provisioned`` / ``stream.link.revoked``)
-are one single-document write: the first state of a registration is an
-insert (unique on ``_id``), later ones a conditional update on ``version``.
+is needed. A transition and the event announcing it
+(``stream.link.provisioned`` / ``stream.link.revoked``) are one
+single-document write: the first state of a registration is an insert
+(unique on ``_id``), later ones a conditional update on ``version``.
 The first join and its ``stream.joined`` are one write too, conditional
 on the stored link having no first join yet, so concurrent first joins
 announce it once. The store wakes the outbox relay once such an event is
@@ -222,8 +222,11 @@ class StreamLinkStore:
         return [uuid.UUID(str(document["_id"])) async for document in cursor]
 
     async def counts(self, event_id: str) -> LinkCounts:
-        """Links of ``event_id``: pending, provisioned (working), revoked after provisioning,
-        and watched (joined at least once, whatever their state now)."""
+        """Links of ``event_id`` by state, and how many were ever joined.
+
+        Pending, provisioned (working), revoked after provisioning, and
+        watched (joined at least once, whatever their state now).
+        """
         pending = await self.links.count_documents(
             {"event_id": event_id, "state": LinkState.PENDING.value}
         )
