@@ -30,9 +30,21 @@ NINE = datetime(2026, 12, 4, 7, 2, tzinfo=UTC)
 def state(
     attendance: Attendance = Attendance.IN_PERSON,
     seat: SeatState = SeatState.RESERVED,
-    **flags: bool,
+    *,
+    cancelled: bool = False,
+    erased: bool = False,
+    pending: bool = False,
+    expired: bool = False,
 ) -> RegistrationState:
-    return RegistrationState(event_id=EVENT, attendance=attendance, seat=Seat(state=seat), **flags)
+    return RegistrationState(
+        event_id=EVENT,
+        attendance=attendance,
+        seat=Seat(state=seat),
+        cancelled=cancelled,
+        erased=erased,
+        pending=pending,
+        expired=expired,
+    )
 
 
 def test_a_seat_holder_is_checked_in_once() -> None:

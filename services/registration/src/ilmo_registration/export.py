@@ -9,9 +9,10 @@ UTF-8 (ä, ö, å).
 The console's export (``export_table``) has the columns an organiser works
 with (``EXPORT_COLUMNS``: who, where they stand, and when they registered,
 were checked in at the door and first opened the stream), headed in the
-organiser's language, as CSV or as XLSX (openpyxl: one sheet, a header row, column widths, times as real
-dates in the event's time zone, every text cell a string cell, never a
-formula, and the same neutralisation; no macros). The JSON API's CSV keeps
+organiser's language, as CSV or as XLSX (openpyxl: one sheet, a header
+row, column widths, times as real dates in the event's time zone, every
+text cell a string cell, never a formula, and the same neutralisation; no
+macros). The JSON API's CSV keeps
 every field of ``RegistrationSummary``.
 """
 
