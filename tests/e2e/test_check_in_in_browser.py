@@ -67,7 +67,7 @@ async def seated(
 def qr_photo(code: str, folder: Path) -> Path:
     """The QR code of ``code`` as a PNG, as a phone's photo of the mail would hold it."""
     path = folder / f"{uuid.uuid4().hex}.png"
-    segno.make(code, error="m").save(path, kind="png", scale=8, border=4)
+    segno.make(code, error="m").save(str(path), kind="png", scale=8, border=4)
     return path
 
 
