@@ -6,7 +6,8 @@ the development identity provider. Two registrants hold seats (capacity's
 px, scan a photo of the first one's QR code (the image made with segno from
 the code the mails carry; Chromium here has no ``BarcodeDetector``, so the
 page's vendored jsQR decodes it) and see the green result; then find the
-second one by name and check them in with the button. axe-core finds no
+second one by name and check them in with the button; offline, the page
+says that nothing was checked in. axe-core finds no
 serious or critical WCAG A/AA barrier before or after, and the page does
 not scroll sideways.
 """
@@ -91,6 +92,8 @@ async def test_door_staff_check_in_by_qr_photo_and_by_name_on_a_phone(
             await expect(page.get_by_role("heading", level=1)).to_contain_text("Check-in")
             await expect(page.locator("#check-in-count")).to_contain_text("Checked in 0 / ")
             await expect(page.get_by_text("This page needs a connection")).to_be_visible()
+            await expect(page.get_by_role("button", name="Scan with the camera")).to_be_visible()
+            await expect(page.get_by_role("button", name="Stop scanning")).to_be_hidden()
             await assert_accessible(page, "the check-in page")
 
             # (a) A photo of Aino's QR code: decoded on the page, sent, answered in green.
@@ -116,6 +119,14 @@ async def test_door_staff_check_in_by_qr_photo_and_by_name_on_a_phone(
             await expect(result).to_have_class("door-result ok")
             await expect(page.locator("#check-in-count")).to_contain_text("Checked in 2 / ")
             await expect(page.get_by_role("button", name="Check in Eero Mäkinen")).to_have_count(0)
+
+            # Without a connection the page says that nothing was checked in.
+            await page.context.set_offline(True)
+            await page.get_by_label("Code", exact=True).fill(check_in_code(MANAGE_LINK_SECRET, aino["id"]))
+            await page.get_by_role("button", name="Check in with the code").click()
+            await expect(result).to_contain_text("No connection")
+            await expect(result).to_contain_text("Nothing was checked in.")
+            await page.context.set_offline(False)
 
             # (c, d) Accessible with a result shown, and nothing wider than the phone.
             await assert_accessible(page, "the check-in page with a result")

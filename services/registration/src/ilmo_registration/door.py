@@ -9,7 +9,7 @@ than inside it: the door is a part of its own, with its own store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from prometheus_client import Counter
@@ -85,35 +85,35 @@ class Door:
         """
         registration = await self.usecases.registrations.get(registration_id)
         earlier = await self.check_ins.get(registration_id)
-        state = registration.state if registration is not None else None
         decision = decide_check_in(
-            state,
+            registration.state if registration is not None else None,
             event_id,
             earlier.checked_in_at if earlier is not None else None,
             without_seat=without_seat,
         )
-        name = (
-            _name(registration.registrant.first_name, registration.registrant.last_name)
-            if (registration is not None and decision.outcome is not CheckInOutcome.NOT_REGISTERED)
-            else ""
-        )
+        name = ""
+        if registration is not None and decision.outcome is not CheckInOutcome.NOT_REGISTERED:
+            person = registration.registrant
+            name = f"{person.first_name} {person.last_name}".strip()
+        if decision.records:
+            now = self.usecases.now()
+            chosen = CheckIn(registration_id, event_id, now, method, without_seat=without_seat)
+            earlier = await self.check_ins.add(chosen)
+            if earlier is None:
+                result = CheckInResult(decision, registration_id, name, now, without_seat)
+                await self.usecases.registrations.mark_checked_in(registration_id, now)
+                CHECK_INS.labels(result.outcome.value, method.value).inc()
+                return result
+            # Another phone was first, between the reading and the insert.
+            decision = CheckInDecision(CheckInOutcome.ALREADY_CHECKED_IN, decision.seat)
         result = CheckInResult(decision, registration_id, name)
         if decision.outcome is CheckInOutcome.ALREADY_CHECKED_IN and earlier is not None:
+            # The copy on the registration, again: it heals a crash after the insert.
             await self.usecases.registrations.mark_checked_in(
                 registration_id, earlier.checked_in_at
             )
-            result = CheckInResult(
-                decision, registration_id, name, earlier.checked_in_at, earlier.without_seat
-            )
-        elif decision.records:
-            now = self.usecases.now()
-            chosen = CheckIn(registration_id, event_id, now, method, without_seat=without_seat)
-            first = await self.check_ins.add(chosen) or chosen
-            await self.usecases.registrations.mark_checked_in(registration_id, first.checked_in_at)
-            if first is not chosen:
-                decision = CheckInDecision(CheckInOutcome.ALREADY_CHECKED_IN, decision.seat)
-            result = CheckInResult(
-                decision, registration_id, name, first.checked_in_at, first.without_seat
+            result = replace(
+                result, checked_in_at=earlier.checked_in_at, without_seat=earlier.without_seat
             )
         CHECK_INS.labels(result.outcome.value, method.value).inc()
         return result
@@ -134,7 +134,3 @@ class Door:
     async def record_watch(self, registration_id: str, joined_at: datetime) -> ReportOutcome:
         """The registrant first opened the stream (``stream.joined``): kept once, the first time."""
         return await self.usecases.registrations.record_watch(registration_id, joined_at)
-
-
-def _name(first: str, last: str) -> str:
-    return f"{first} {last}".strip()
