@@ -122,7 +122,9 @@ async def test_door_staff_check_in_by_qr_photo_and_by_name_on_a_phone(
 
             # Without a connection the page says that nothing was checked in.
             await page.context.set_offline(True)
-            await page.get_by_label("Code", exact=True).fill(check_in_code(MANAGE_LINK_SECRET, aino["id"]))
+            await page.get_by_label("Code", exact=True).fill(
+                check_in_code(MANAGE_LINK_SECRET, aino["id"])
+            )
             await page.get_by_role("button", name="Check in with the code").click()
             await expect(result).to_contain_text("No connection")
             await expect(result).to_contain_text("Nothing was checked in.")
