@@ -9,23 +9,27 @@ page's vendored jsQR decodes it) and see the green result; then find the
 second one by name and check them in with the button; offline, the page
 says that nothing was checked in. axe-core finds no
 serious or critical WCAG A/AA barrier before or after, and the page does
-not scroll sideways.
+not scroll sideways. Then a Chromium whose fake camera shows a QR code (a
+still Y4M video made from the code) checks a third person in with "Scan
+with the camera".
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import segno
-from playwright.async_api import expect
+from playwright.async_api import Browser, async_playwright, expect
 
 from ilmo_event_contracts import SeatReserved
 from ilmo_shared.check_in import check_in_code
 from ilmo_shared.clock import utc_now
-from tests.support.browser import PageOpener, assert_accessible
+from tests.support.browser import PageOpener, assert_accessible, chromium_path, open_page
 from tests.support.console import console_client, return_to, sign_in_at_provider
 from tests.support.identity import IdentityProvider
 from tests.support.infrastructure import IsolatedInfrastructure
@@ -63,6 +67,53 @@ async def seated(
 
     await eventually(shows_the_seat, what="the seat in the registration's status")
     return receipt
+
+
+def qr_video(code: str, folder: Path, size: int = 480) -> Path:
+    """The QR code of ``code`` as a still Y4M video, for Chromium's fake camera.
+
+    Chromium plays ``--use-file-for-fake-video-capture`` to the page as its
+    camera: grey levels only (the Y plane; U and V neutral), dark modules 16,
+    light 235, with the quiet zone of four modules around the code.
+    """
+    matrix = segno.make(code, error="m").matrix
+    modules = len(matrix) + 8
+    scale = size // modules
+    offset = (size - modules * scale) // 2
+    luma = bytearray(b"\xeb" * size * size)
+    for row, values in enumerate(matrix):
+        for column, dark in enumerate(values):
+            if not dark:
+                continue
+            for line in range(scale):
+                start = (offset + (row + 4) * scale + line) * size + offset + (column + 4) * scale
+                luma[start : start + scale] = b"\x10" * scale
+    chroma = b"\x80" * (size // 2) ** 2
+    path = folder / f"{uuid.uuid4().hex}.y4m"
+    with path.open("wb") as video:
+        video.write(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            video.write(b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path
+
+
+@asynccontextmanager
+async def camera_pointed_at(video: Path) -> AsyncIterator[Browser]:
+    """A Chromium whose camera shows ``video`` (and that never asks whether the page may use it)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=[
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 def qr_photo(code: str, folder: Path) -> Path:
@@ -146,3 +197,32 @@ async def test_door_staff_check_in_by_qr_photo_and_by_name_on_a_phone(
                 "door:qr,checked_in",
                 "door:search,checked_in",
             ]
+
+
+async def test_door_staff_check_in_with_the_phones_camera(
+    infrastructure: IsolatedInfrastructure, identity: IdentityProvider, tmp_path: Path
+) -> None:
+    client, environment = await console_client(identity)
+    with running_services(infrastructure, ("registration",), environment) as services:
+        url = services["registration"].url
+        await return_to(identity, client, url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            event_id = (await create_event(api))["id"]
+            outi = await seated(api, infrastructure, event_id, first_name="Outi", last_name="Ovi")
+            video = qr_video(check_in_code(MANAGE_LINK_SECRET, outi["id"]), tmp_path)
+            async with camera_pointed_at(video) as browser:
+                page = await open_page(
+                    browser, f"{url}/console/events/{event_id}/check-in?lang=en", width=PHONE
+                )
+                await page.context.grant_permissions(["camera"])
+                await sign_in_at_provider(page, identity, "door")
+                await page.get_by_role("button", name="Scan with the camera").click()
+                result = page.locator("#check-in-result")
+                await expect(result).to_contain_text("Checked in: Outi Ovi")
+                await expect(result).to_have_class("door-result ok")
+                # Once read, the camera is off again and the scan button back.
+                await expect(page.locator("video")).to_be_hidden()
+                await expect(
+                    page.get_by_role("button", name="Scan with the camera")
+                ).to_be_visible()
+                await page.context.close()
