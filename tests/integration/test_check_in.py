@@ -131,6 +131,17 @@ async def test_two_phones_scanning_one_code_check_the_person_in_once(
     assert 'class="door-result refused"' in again.text
     assert "Checked in 1 / " in again.text
 
+    # Each lookup is in the audit trail, in the reader's language.
+    organiser = await signed_in(mongo, infrastructure, Role.ORGANISER, now=clock.now)
+    trail = await client.get(
+        "/console/audit",
+        params={"lang": "en", "event_id": event_id, "action": "check-in"},
+        headers=organiser.headers,
+    )
+    assert trail.text.count("Check-in at the door") >= 3
+    assert "code: checked in" in trail.text
+    assert trail.text.count("code: already checked in") == 2
+
 
 async def test_the_door_tells_apart_a_forged_code_a_cancelled_and_someone_without_a_seat(
     client: httpx.AsyncClient,
