@@ -145,6 +145,7 @@
         try { code = await decode(video); } catch (error) { code = null; }
         if (code) {
           stopCamera();
+          scanButton.focus(); // the stop button it had is gone; the next scan is one press away
           submitCode(code);
           return;
         }
