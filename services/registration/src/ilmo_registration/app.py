@@ -14,9 +14,12 @@ from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.audit_page import audit_page_router
+from ilmo_registration.console.cancellation import cancellation_router
+from ilmo_registration.console.check_in import check_in_router
 from ilmo_registration.console.continuation import continuation_router
 from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
+from ilmo_registration.console.messages import messages_router
 from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
 from ilmo_registration.console.provider import Provider
@@ -30,8 +33,13 @@ from ilmo_registration.console.session import (
 from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
+from ilmo_registration.door import Door
 from ilmo_registration.expiry import expiry_sweeper
-from ilmo_registration.handlers import erasure_subscription, status_subscription
+from ilmo_registration.handlers import (
+    attendance_subscription,
+    erasure_subscription,
+    status_subscription,
+)
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.manage_details import details_router
@@ -43,12 +51,15 @@ from ilmo_registration.security import ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
     EVENT_COLLECTION,
+    MESSAGE_COLLECTION,
     REGISTRATION_COLLECTION,
     EventStore,
+    MessageStore,
     PrivacyNoticeStore,
     RegistrationStore,
 )
 from ilmo_registration.storage.audit import AuditStore
+from ilmo_registration.storage.check_ins import CHECK_IN_COLLECTION, CheckInStore
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
@@ -114,13 +125,22 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
     notices = PrivacyNoticeStore(infrastructure.database)
+    messages = MessageStore(
+        infrastructure.database, outbox=infrastructure.outbox(MESSAGE_COLLECTION)
+    )
     audit = AuditTrail(AuditStore(infrastructure.database), clock)
     authorization = infrastructure.authorization
     confirmations = ConfirmationPolicy(
         expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
     )
-    usecases = UseCases(events, registrations, notices, manage_links, clock, confirmations)
+    usecases = UseCases(
+        events, registrations, notices, manage_links, clock, confirmations, messages
+    )
+    door = Door(
+        usecases,
+        CheckInStore(infrastructure.database, outbox=infrastructure.outbox(CHECK_IN_COLLECTION)),
+    )
     sessions = ConsoleSessions(
         ConsoleSessionStore(infrastructure.database),
         usecases.now,
@@ -140,6 +160,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         await events.create_indexes()
         await registrations.create_indexes()
         await notices.keep_default(usecases.now())
+        await messages.create_indexes()
 
     app = create_app(
         infrastructure,
@@ -151,6 +172,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             subscriptions=[
                 status_subscription(SERVICE, registrations),
                 erasure_subscription(SERVICE, ParkedErasure(infrastructure.broker, SERVICE).erase),
+                attendance_subscription(SERVICE, door),
             ],
             routers=[
                 catalogue_router(usecases, authorization, audit, settings),
@@ -174,10 +196,13 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     authorization.verifier,
                     public_url=settings.public_url(""),
                 ),
-                events_router(usecases, sessions, audit),
+                events_router(usecases, sessions, audit, services),
+                cancellation_router(usecases, sessions, audit),
+                messages_router(usecases, sessions, audit, services),
                 registrations_router(usecases, sessions, audit, services),
                 dashboard_router(usecases, sessions, services),
                 audit_page_router(sessions, audit),
+                check_in_router(door, sessions, audit),
                 continuation_router(sessions),
             ],
             prepare_storage=prepare_storage,

@@ -40,6 +40,8 @@ class Action(StrEnum):
     EVENT_PUBLISHED = "event-published"
     EVENT_UNPUBLISHED = "event-unpublished"
     EVENT_DUPLICATED = "event-duplicated"
+    EVENT_CANCELLED = "event-cancelled"
+    MESSAGE_SENT = "message-sent"
     PRIVACY_NOTICE_CHANGED = "privacy-notice-changed"
     REGISTRATIONS_LISTED = "registrations-listed"
     REGISTRATION_READ = "registration-read"
@@ -51,6 +53,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit-read"
     AUDIT_EXPORTED = "audit-exported"
     RETENTION_SWEPT = "retention-swept"
+    CHECKED_IN = "check-in"  # a code or a name tried at the door (detail: how, and the outcome)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ ACTION_NAMES: Mapping[Action, str] = {
     Action.EVENT_PUBLISHED: _("Event published"),
     Action.EVENT_UNPUBLISHED: _("Event unpublished"),
     Action.EVENT_DUPLICATED: _("Event duplicated"),
+    Action.EVENT_CANCELLED: _("Event cancelled"),
+    Action.MESSAGE_SENT: _("Message sent to registrants"),
     Action.PRIVACY_NOTICE_CHANGED: _("Privacy notice changed"),
     Action.REGISTRATIONS_LISTED: _("Registrations listed"),
     Action.REGISTRATION_READ: _("Registration read"),
@@ -46,6 +48,7 @@ ACTION_NAMES: Mapping[Action, str] = {
     Action.AUDIT_READ: _("Audit trail read"),
     Action.AUDIT_EXPORTED: _("Audit trail downloaded"),
     Action.RETENTION_SWEPT: _("Retention sweep run"),
+    Action.CHECKED_IN: _("Check-in at the door"),
 }
 KIND_NAMES: Mapping[Kind, str] = {
     Kind.PERSON: _("person"),

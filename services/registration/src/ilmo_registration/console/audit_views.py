@@ -9,14 +9,26 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ilmo_event_contracts import Attendance
+from ilmo_event_contracts import Attendance, Audience
 from ilmo_registration import audit_details
 from ilmo_registration.audit_details import Detail, DetailKind
 from ilmo_registration.console.pages import text
-from ilmo_registration.console.registration_views import ATTENDANCE_NAMES, MAIL_KINDS
+from ilmo_registration.console.registration_views import (
+    ATTENDANCE_NAMES,
+    AUDIENCE_NAMES,
+    MAIL_KINDS,
+)
 from ilmo_shared.i18n import _
 
 _FORMATS = {"csv": "CSV", "xlsx": "XLSX"}
+DOOR_METHODS = {"qr": _("code"), "search": _("name search")}
+DOOR_OUTCOMES = {
+    "checked_in": _("checked in"),
+    "already_checked_in": _("already checked in"),
+    "not_registered": _("not registered"),
+    "cancelled": _("cancelled"),
+    "no_seat": _("no seat"),
+}
 
 
 def detail_text(request: Request, stored: str | None) -> str:
@@ -47,6 +59,14 @@ def _known(request: Request, detail: Detail) -> str | None:
             return text(request, _("fields: %(fields)s"), fields=", ".join(detail.values))
         case DetailKind.NOTICE_VERSION if value:
             return text(request, _("version %(version)s"), version=value)
+        case DetailKind.MESSAGE if len(detail.values) == 2 and detail.values[1] in tuple(Audience):
+            message_id, audience = detail.values
+            return text(
+                request,
+                _("message %(id)s to: %(audience)s"),
+                id=message_id,
+                audience=text(request, AUDIENCE_NAMES[Audience(audience)]),
+            )
         case DetailKind.SWEPT if len(detail.values) == 3:
             events, needs, erased = detail.values
             return text(
@@ -58,5 +78,13 @@ def _known(request: Request, detail: Detail) -> str | None:
                 events=events,
                 needs=needs,
                 erased=erased,
+            )
+        case DetailKind.DOOR if len(detail.values) == 2 and detail.values[1] in DOOR_OUTCOMES:
+            how, outcome = detail.values
+            return text(
+                request,
+                _("%(how)s: %(outcome)s"),
+                how=text(request, DOOR_METHODS.get(how, how)),
+                outcome=text(request, DOOR_OUTCOMES[outcome]),
             )
     return None
