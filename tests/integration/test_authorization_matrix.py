@@ -101,6 +101,10 @@ REGISTRATION_ROWS: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/v1/events/{event_id}"): Row(
         Permission.CHANGE_EVENTS, 200, lambda: {"in_person_capacity": 41}
     ),
+    # Cancelling is final: asked about an event nobody knows, so the shared one stays.
+    ("POST", "/api/v1/events/{event_id}/cancellation"): Row(
+        Permission.CHANGE_EVENTS, 404, unknown=True
+    ),
     ("GET", "/api/v1/events"): Row(Permission.READ_EVENTS, 200, optional=True),
     ("GET", "/api/v1/events/{event_id}"): Row(Permission.READ_EVENTS, 200, optional=True),
     ("GET", "/api/v1/events/{event_id}/privacy-notice"): Row(

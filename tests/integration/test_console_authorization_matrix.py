@@ -67,7 +67,14 @@ UNGUARDED = frozenset(
         ("POST", "/console/session/continue"),
     }
 )
-UNKNOWN = {"event_id": "matrix-unknown-event", "registration_id": str(uuid.uuid4())}
+UNKNOWN = {
+    "event_id": "matrix-unknown-event",
+    "registration_id": str(uuid.uuid4()),
+    "message_id": str(uuid.uuid4()),
+}
+# The shared event's message, sent by the organiser when the console starts.
+MESSAGE_ID = str(uuid.uuid4())
+MESSAGE = {"audience": "all", "title.fi": "Hei", "body.fi": "Tervetuloa."}
 
 Values = dict[str, str]
 
@@ -98,6 +105,12 @@ async def _spare_of(_client: httpx.AsyncClient, values: Values) -> Values:
     return _spare(values)
 
 
+async def _fresh_event(client: httpx.AsyncClient, values: Values) -> Values:
+    """Cancelling is final: each request cancels an event of its own."""
+    event = await create_event(client, unique_id("matrix-cancel"))
+    return {**values, "event_id": event["id"]}
+
+
 ADD_ROW = {"action": "add:agenda"}
 ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/console"): Row(Permission.READ_EVENTS, 200),
@@ -114,6 +127,23 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/console/events/{event_id}/unpublish"): Row(Permission.CHANGE_EVENTS, 200),
     ("POST", "/console/events/{event_id}/unpublish"): Row(
         Permission.CHANGE_EVENTS, 303, {}, fresh=_spare_of
+    ),
+    ("GET", "/console/events/{event_id}/cancel"): Row(Permission.CHANGE_EVENTS, 200),
+    ("POST", "/console/events/{event_id}/cancel"): Row(
+        Permission.CHANGE_EVENTS, 303, {}, fresh=_fresh_event
+    ),
+    ("GET", "/console/events/{event_id}/messages"): Row(Permission.READ_EVENTS, 200),
+    ("GET", "/console/events/{event_id}/messages/new"): Row(Permission.CHANGE_EVENTS, 200),
+    ("POST", "/console/events/{event_id}/messages/new"): Row(Permission.CHANGE_EVENTS, 200, {}),
+    ("POST", "/console/events/{event_id}/messages/preview"): Row(
+        Permission.CHANGE_EVENTS, 200, MESSAGE
+    ),
+    # The same message id each time: one message, every send answered with its page.
+    ("POST", "/console/events/{event_id}/messages/send"): Row(
+        Permission.CHANGE_EVENTS, 303, {**MESSAGE, "message_id": MESSAGE_ID}
+    ),
+    ("GET", "/console/events/{event_id}/messages/{message_id}"): Row(
+        Permission.READ_EVENTS, 200, fixed={"message_id": MESSAGE_ID}
     ),
     ("GET", "/console/events/{event_id}/registrations"): Row(Permission.LIST_REGISTRATIONS, 200),
     ("GET", "/console/events/{event_id}/export.{format}"): Row(
@@ -179,7 +209,19 @@ async def console(
             _callback, cookie = await signed_in_as(client, identity, username, "/console")
             sessions[username] = cookie
         idle = timedelta(minutes=settings.console_idle_minutes)
-        yield Console(app, client, clock, idle, values, sessions)
+        started = Console(app, client, clock, idle, values, sessions)
+        organiser = sessions["organiser"]
+        sent = await client.post(
+            f"/console/events/{event['id']}/messages/send",
+            data={
+                **MESSAGE,
+                "message_id": MESSAGE_ID,
+                "csrf_token": await _csrf_token(started, organiser),
+            },
+            headers=organiser,
+        )
+        assert sent.status_code == 303, sent.text
+        yield started
 
 
 def test_every_console_route_has_a_row_naming_its_permission(console: Console) -> None:

@@ -141,7 +141,7 @@ async def relayed(
 
 # The collections of each service whose documents hold an outbox.
 OUTBOXES = {
-    "registration": ("events", "registrations"),
+    "registration": ("events", "registrations", "messages"),
     "capacity": ("seat_inventories",),
     "notification": ("mails",),
     "streaming": ("stream_links",),

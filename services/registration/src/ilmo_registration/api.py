@@ -33,6 +33,8 @@ from ilmo_registration.domain import (
     Erased,
     EventEnded,
     EventExists,
+    EventIsCancelled,
+    EventNotPublished,
     EventStarted,
     InvalidEvent,
     NeedsWithoutConsent,
@@ -48,6 +50,7 @@ from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.schemas import (
     AttendanceChange,
+    CancellationIn,
     DetailsChangeRequest,
     EventCreate,
     EventPatch,
@@ -93,6 +96,20 @@ def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
                 _("Event already exists"),
                 _("The id %(event_id)s is taken."),
                 event_id=refusal.event_id,
+            )
+        case EventIsCancelled():
+            return _problem(
+                409,
+                "event-cancelled",
+                _("The event is cancelled"),
+                _("The organiser cancelled this event: it takes no registrations or changes."),
+            )
+        case EventNotPublished():
+            return _problem(
+                409,
+                "event-not-published",
+                _("The event is not published"),
+                _("Only a published event can be cancelled; a draft has nobody to tell."),
             )
         case NoFreeEventId():
             return _problem(409, "conflict", _("Could not choose an event id"), _("Try again."))
@@ -245,7 +262,12 @@ def catalogue_router(
         "the resulting event is validated as a whole. Publishes `event.updated` when "
         "something changed.",
         responses=problem_responses(
-            401, 403, 404, 422, _409="Changed concurrently; try again (`/problems/conflict`)."
+            401,
+            403,
+            404,
+            422,
+            _409="Changed concurrently; try again (`/problems/conflict`), or the event is "
+            "cancelled (`/problems/event-cancelled`).",
         ),
     )
     async def change_event(
@@ -255,6 +277,34 @@ def catalogue_router(
     ) -> EventView:
         stored = await usecases.change_event(event_id, _patching(body))
         await _record_change(audit, principal, stored.id, body)
+        return EventView.of(stored, usecases.now(), admin=True)
+
+    @router.post(
+        "/events/{event_id}/cancellation",
+        response_model=EventView,
+        summary="Cancel a published event (admin)",
+        description="Sets `cancelled_at` (and the optional `note` to registrants, in fi/sv/en) "
+        "and publishes `event.cancelled`: everyone registered is told by mail, watch links "
+        "stop working, nobody is promoted any more. Final: the event takes no registrations "
+        "and no changes from then on. Asking again answers the same event and changes "
+        "nothing (the first note stays).",
+        responses=problem_responses(
+            401,
+            403,
+            404,
+            422,
+            _409="The event is a draft (`/problems/event-not-published`), or changed "
+            "concurrently (`/problems/conflict`).",
+        ),
+    )
+    async def cancel_event(
+        event_id: str,
+        principal: Annotated[Principal, authorization.requires(Permission.CHANGE_EVENTS)],
+        body: CancellationIn | None = None,
+    ) -> EventView:
+        note = body.localized_note() if body is not None else None
+        stored = await usecases.cancel_event(event_id, note)
+        await audit.record(principal, Action.EVENT_CANCELLED, event_id=stored.id)
         return EventView.of(stored, usecases.now(), admin=True)
 
     @router.get(
@@ -492,7 +542,7 @@ def _patching(body: EventPatch) -> Callable[[EventSpec], EventSpec]:
 
     def change(spec: EventSpec) -> EventSpec:
         try:
-            return body.applied_to(spec).to_spec()
+            return body.patched(spec)
         except ValidationError as error:
             faults = field_errors(error.errors())
             raise InvalidEvent([Violation(f.field, f.message) for f in faults]) from None
@@ -524,8 +574,9 @@ def registration_router(
         responses=problem_responses(
             404,
             422,
-            _409="Registration is closed (`/problems/registration-closed`), or the privacy "
-            "notice shown is no longer the one in force (`/problems/privacy-notice-changed`).",
+            _409="Registration is closed (`/problems/registration-closed`), the event is "
+            "cancelled (`/problems/event-cancelled`), or the privacy notice shown is no "
+            "longer the one in force (`/problems/privacy-notice-changed`).",
             _429="Too many registrations from this client address or for this event "
             "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),

@@ -14,9 +14,11 @@ from ilmo_registration.audit_api import audit_router
 from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.audit_page import audit_page_router
+from ilmo_registration.console.cancellation import cancellation_router
 from ilmo_registration.console.continuation import continuation_router
 from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
+from ilmo_registration.console.messages import messages_router
 from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import refusal
 from ilmo_registration.console.provider import Provider
@@ -43,8 +45,10 @@ from ilmo_registration.security import ManageLinks
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_registration.storage import (
     EVENT_COLLECTION,
+    MESSAGE_COLLECTION,
     REGISTRATION_COLLECTION,
     EventStore,
+    MessageStore,
     PrivacyNoticeStore,
     RegistrationStore,
 )
@@ -114,13 +118,18 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
     notices = PrivacyNoticeStore(infrastructure.database)
+    messages = MessageStore(
+        infrastructure.database, outbox=infrastructure.outbox(MESSAGE_COLLECTION)
+    )
     audit = AuditTrail(AuditStore(infrastructure.database), clock)
     authorization = infrastructure.authorization
     confirmations = ConfirmationPolicy(
         expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
     )
-    usecases = UseCases(events, registrations, notices, manage_links, clock, confirmations)
+    usecases = UseCases(
+        events, registrations, notices, manage_links, clock, confirmations, messages
+    )
     sessions = ConsoleSessions(
         ConsoleSessionStore(infrastructure.database),
         usecases.now,
@@ -140,6 +149,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         await events.create_indexes()
         await registrations.create_indexes()
         await notices.keep_default(usecases.now())
+        await messages.create_indexes()
 
     app = create_app(
         infrastructure,
@@ -174,7 +184,9 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     authorization.verifier,
                     public_url=settings.public_url(""),
                 ),
-                events_router(usecases, sessions, audit),
+                events_router(usecases, sessions, audit, services),
+                cancellation_router(usecases, sessions, audit),
+                messages_router(usecases, sessions, audit, services),
                 registrations_router(usecases, sessions, audit, services),
                 dashboard_router(usecases, sessions, services),
                 audit_page_router(sessions, audit),

@@ -40,6 +40,8 @@ class Action(StrEnum):
     EVENT_PUBLISHED = "event-published"
     EVENT_UNPUBLISHED = "event-unpublished"
     EVENT_DUPLICATED = "event-duplicated"
+    EVENT_CANCELLED = "event-cancelled"
+    MESSAGE_SENT = "message-sent"
     PRIVACY_NOTICE_CHANGED = "privacy-notice-changed"
     REGISTRATIONS_LISTED = "registrations-listed"
     REGISTRATION_READ = "registration-read"

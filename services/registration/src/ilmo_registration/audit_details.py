@@ -29,6 +29,7 @@ class DetailKind(StrEnum):
     FIELDS = "fields"  # an event changed: the names of the fields changed
     NOTICE_VERSION = "notice-version"  # a privacy notice put in force: its version
     SWEPT = "swept"  # a retention sweep: events, needs erased, registrations erased
+    MESSAGE = "message"  # a message to registrants: its id and audience (its text is kept with it)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def swept(events: int, needs_erased: int, registrations_erased: int) -> str:
     return f"{DetailKind.SWEPT}:{events},{needs_erased},{registrations_erased}"
 
 
+def message_sent(message_id: str, audience: str) -> str:
+    return f"{DetailKind.MESSAGE}:{message_id},{audience}"
+
+
 # The English of entries written before the codes (and the bare export formats).
 _OLDER: tuple[tuple[re.Pattern[str], DetailKind], ...] = (
     (re.compile(r"without personal data"), DetailKind.WITHOUT_PERSONAL_DATA),
@@ -89,7 +94,7 @@ _OLDER: tuple[tuple[re.Pattern[str], DetailKind], ...] = (
         DetailKind.SWEPT,
     ),
 )
-_LISTS = frozenset({DetailKind.FIELDS, DetailKind.SWEPT})
+_LISTS = frozenset({DetailKind.FIELDS, DetailKind.SWEPT, DetailKind.MESSAGE})
 _CODES = frozenset(kind.value for kind in DetailKind)
 
 

@@ -79,6 +79,8 @@ def _calendar_of(linked: LinkedRegistration, domain: str, usecases: UseCases) ->
         now=usecases.now(),
         stream_link=state.link.url if remote and state.stream_link_provisioned else None,
     )
-    if state.cancelled:
+    # The registration's cancellation or the event's: the entry (its SEQUENCE the
+    # event's revision, which cancelling raised) replaces the earlier one as cancelled.
+    if state.cancelled or event.spec.cancelled_at is not None:
         entry.add("status", "CANCELLED")
     return calendar_file(entry)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ilmo_event_contracts import EventDetails, integration
-from ilmo_event_contracts.events import MAX_STREAM_WINDOW_MINUTES, EventContent
+from ilmo_event_contracts.events import MAX_REMINDERS, MAX_STREAM_WINDOW_MINUTES, EventContent
 from ilmo_shared.clock import to_millisecond
 from ilmo_shared.i18n import _
 
@@ -82,13 +82,64 @@ def violations(spec: EventSpec) -> list[Violation]:
         found.append(
             Violation("timezone", _("must be an IANA time zone name, e.g. Europe/Helsinki"))
         )
-    url = urlsplit(spec.stream_url)
-    if url.scheme != "https" or not url.hostname:
-        found.append(Violation("stream_url", _("must be an https URL")))
+    for name in ("stream_url", "feedback_url", "recording_url"):
+        value = getattr(spec, name)
+        if value is not None and not _is_https_url(value):
+            found.append(Violation(name, _("must be an https URL")))
     for name in ("stream_opens_minutes_before", "stream_closes_minutes_after"):
         if not 0 <= getattr(spec, name) <= MAX_STREAM_WINDOW_MINUTES:
             found.append(Violation(name, _STREAM_WINDOW, {"minutes": MAX_STREAM_WINDOW_MINUTES}))
+    found += reminder_rules(spec)
     return found
+
+
+def _is_https_url(value: str) -> bool:
+    url = urlsplit(value)
+    return url.scheme == "https" and bool(url.hostname)
+
+
+def reminder_rules(spec: EventSpec) -> list[Violation]:
+    """At most ``MAX_REMINDERS`` reminders, each offset once.
+
+    Two reminders at the same moment would be one mail sent twice (or, with
+    different audiences, a reader's puzzle about which one counts); the
+    notification schedule keys reminders by their offset.
+    """
+    found = []
+    if len(spec.reminders) > MAX_REMINDERS:
+        found.append(
+            Violation("reminders", _("at most %(count)s reminders"), {"count": MAX_REMINDERS})
+        )
+    seen: set[int] = set()
+    for index, reminder in enumerate(spec.reminders):
+        if reminder.minutes_before in seen:
+            found.append(
+                Violation(
+                    f"reminders.{index}.minutes_before",
+                    _("another reminder is already this long before the start"),
+                )
+            )
+        seen.add(reminder.minutes_before)
+    return found
+
+
+def registration_closes(spec: EventSpec) -> datetime:
+    """When registration closes in effect: at its deadline, or when the event was cancelled.
+
+    A cancelled event confirms no address and moves nobody on site after the
+    cancellation, as if registration had closed then (in the event's zone).
+    """
+    closes = spec.registration_closes_at
+    cancelled = spec.cancelled_at
+    if cancelled is None or cancelled >= closes:
+        return closes
+    where = zone(spec.timezone)
+    return cancelled.astimezone(where) if where is not None else cancelled
+
+
+def is_cancelled(spec: EventSpec) -> bool:
+    """Whether the organiser cancelled the event: it takes no registrations and no changes."""
+    return spec.cancelled_at is not None
 
 
 def _text_rules(spec: EventSpec) -> list[Violation]:
@@ -185,7 +236,8 @@ def generated_event_id(title: str, suffix: str) -> str:
 
 
 def details(event_class: type[EventT], event_id: str, revision: int, spec: EventSpec) -> EventT:
-    """The ``event.published`` / ``event.updated`` fact carrying the whole event, in its zone."""
+    """The ``event.published`` / ``event.updated`` / ``event.cancelled`` fact carrying the
+    whole event, in its zone."""
     return event_class.model_validate(
         {**shown_in_zone(spec).model_dump(), "event_id": event_id, "revision": revision}
     )
@@ -200,9 +252,14 @@ def announcement(
     an event that becomes published (created published, or published after
     being a draft) is ``event.published``; a change to a published event is
     ``event.updated``; a published event that goes back to being a draft is
-    ``event.withdrawn``; a draft that stays a draft is nothing.
+    ``event.withdrawn``; a draft that stays a draft is nothing. A cancelled
+    event (only a published one can be) is ``event.cancelled``.
     """
     was_published = before is not None and before.published
+    if after.cancelled_at is not None:
+        return integration.EventCancelled(
+            event_id=after.event_id, revision=after.revision, cancelled_at=after.cancelled_at
+        )
     if not after.published:
         if was_published:
             return integration.EventWithdrawn(event_id=after.event_id, revision=after.revision)

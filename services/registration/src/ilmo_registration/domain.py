@@ -58,6 +58,7 @@ from ilmo_event_contracts import (
     FIRST_ATTENDANCE_VERSION,
     Attendance,
     Language,
+    LocalizedText,
     RegistrationAccepted,
     RegistrationSubmitted,
     SeatReleased,
@@ -171,6 +172,55 @@ class EventEnded(Refused):
 
 class NeedsWithoutConsent(Refused):
     """Needs were given without the explicit consent to process them (GDPR Art. 9(2)(a))."""
+
+
+class EventIsCancelled(Refused):
+    """The organiser cancelled the event: it takes no registrations and no more changes."""
+
+
+class EventNotPublished(Refused):
+    """Only a published event can be cancelled; a draft is simply left unpublished (or kept)."""
+
+
+# ------------------------------------------------------ messages to registrants
+
+
+def falls_back_to_finnish(*texts: LocalizedText) -> list[Language]:
+    """The languages in which some of ``texts`` is missing: readers of those get Finnish.
+
+    The console says so before the organiser sends, so nobody is surprised
+    that a Swedish reader gets the Finnish body under a Swedish title.
+    """
+    return [
+        language
+        for language in (Language.SV, Language.EN)
+        if any(not getattr(text, language.value) for text in texts)
+    ]
+
+
+# ------------------------------------------------------- cancelling an event
+
+
+class EventCancellation(StrEnum):
+    """What cancelling an event does, given the event as it is."""
+
+    CANCEL = "cancel"  # published and not cancelled: cancel it now
+    ALREADY = "already"  # cancelled before: nothing more to do (the same answer)
+    DRAFT = "draft"  # never published: nobody to tell, refused
+
+
+def decide_event_cancellation(*, published: bool, cancelled: bool) -> EventCancellation:
+    """Cancel a published event once; a repeat is a no-op, a draft is refused.
+
+    Cancelling is final: a cancelled event is never changed or published
+    again, so asking twice (a double click, a client's retry) answers the
+    first cancellation.
+    """
+    if cancelled:
+        return EventCancellation.ALREADY
+    if not published:
+        return EventCancellation.DRAFT
+    return EventCancellation.CANCEL
 
 
 # ----------------------------------------------------------------- registering

@@ -8,7 +8,7 @@ the event's own zone, written as people write them in that language
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ilmo_event_contracts import Language
@@ -36,6 +36,7 @@ class EventSummary:
     window: RegistrationWindow
     # Opening or closing time of registration, whichever the visitor needs next.
     registration_time: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,13 @@ class EventPage:
     seats: SeatOutlook
     over: bool
     has_seats: bool
+    # Cancelled by the organiser, with their note's paragraphs (none: no note).
+    cancelled: bool = False
+    cancellation_note: list[str] = field(default_factory=list)
 
     @property
     def open(self) -> bool:
-        return self.window is RegistrationWindow.OPEN and not self.over
+        return self.window is RegistrationWindow.OPEN and not self.over and not self.cancelled
 
 
 def when(spec: EventSpec, language: Language) -> str:
@@ -131,6 +135,7 @@ def summary(stored: StoredEvent, now: datetime, language: Language) -> EventSumm
         when=when(spec, language),
         window=window,
         registration_time=moment(next_time, spec.timezone, language),
+        cancelled=spec.cancelled_at is not None,
     )
 
 
@@ -154,6 +159,8 @@ def event_page(outlook: EventOutlook, language: Language) -> EventPage:
         seats=outlook.seats,
         over=outlook.over,
         has_seats=spec.in_person_capacity > 0,
+        cancelled=spec.cancelled_at is not None,
+        cancellation_note=paragraphs(_text(spec.cancellation_note, language)),
     )
 
 

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 from ilmo_event_contracts import Attendance, Language
 from ilmo_registration.catalogue import shown_in_zone
 from ilmo_registration.domain import Cancellation, Erased, EventStarted, NotFound
+from ilmo_registration.event_views import paragraphs
 from ilmo_registration.forms import FORM, form_fields
 from ilmo_registration.page_language import PARAMETER, of_request, switcher
 from ilmo_registration.pages import (
@@ -269,4 +270,10 @@ def manage_page_model(linked: LinkedRegistration, token: str, request: Request) 
         language_chosen=shown.chosen,
         switch=linked.switch,
         correctable=linked.correctable,
+        event_cancelled=spec.cancelled_at is not None,
+        event_cancellation_note=tuple(
+            paragraphs(
+                spec.cancellation_note.in_language(language) if spec.cancellation_note else None
+            )
+        ),
     )

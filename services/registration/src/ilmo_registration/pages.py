@@ -99,6 +99,9 @@ class ManagePage:
     switch: Switch = Switch.UNCHANGED
     # Whether the details can be corrected now (not cancelled, the event not over).
     correctable: bool = False
+    # The organiser cancelled the event; their note's paragraphs, in the page's language.
+    event_cancelled: bool = False
+    event_cancellation_note: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse
 from ilmo_event_contracts import Language
 from ilmo_registration import CATALOGUE, csrf
 from ilmo_registration.csrf import FormTokens
-from ilmo_registration.domain import NotFound, RegistrationClosed
+from ilmo_registration.domain import EventIsCancelled, NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
 from ilmo_registration.forms import FORM, form_fields
 from ilmo_registration.page_language import PageLanguage, of_request, switcher
@@ -202,6 +202,8 @@ def public_router(
             await usecases.register(event_id, body.registrant(), body.privacy_notice_version)
         except RegistrationClosed:
             return again(409, [], CLOSED)
+        except EventIsCancelled:
+            return again(409, [], _("This event is cancelled."))
         except PrivacyNoticeChanged as changed:
             notice = changed.current
             return again(409, [], NOTICE_CHANGED)
@@ -328,6 +330,8 @@ def _form_page(
 
 
 def _closed_message(event: EventPage) -> str:
+    if event.cancelled:
+        return _("This event is cancelled.")
     if event.over:
         return _("This event is over.")
     return NOT_YET_OPEN if event.window.value == "not_yet_open" else CLOSED

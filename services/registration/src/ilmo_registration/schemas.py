@@ -31,12 +31,21 @@ from pydantic import (
 
 from ilmo_event_contracts import Attendance, Language
 from ilmo_event_contracts.events import (
+    DEFAULT_REMINDERS,
+    MAX_PROMOTION_CUTOFF_MINUTES,
+    MAX_REMINDER_MINUTES_BEFORE,
+    MAX_REMINDERS,
     MAX_RETENTION_DAYS,
     MAX_STREAM_WINDOW_MINUTES,
+    MAX_THANK_YOU_MINUTES_AFTER,
+    PROMOTION_CUTOFF_MINUTES,
     RETENTION_DAYS,
     STREAM_CLOSES_MINUTES_AFTER,
     STREAM_OPENS_MINUTES_BEFORE,
+    THANK_YOU_MINUTES_AFTER,
+    Audience,
     EventContent,
+    LocalizedText,
     finnish_if_plain,
 )
 from ilmo_registration.audit import Action, AuditEntry, AuditPage
@@ -139,6 +148,13 @@ StreamUrl = Annotated[
     AfterValidator(_single_line),
 ]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
+OptionalUrl = Annotated[StreamUrl | None, BeforeValidator(_blank_is_none)]
+ReminderMinutes = Annotated[int, Field(strict=True, ge=1, le=MAX_REMINDER_MINUTES_BEFORE)]
+CutoffMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_PROMOTION_CUTOFF_MINUTES)]
+ThankYouMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_THANK_YOU_MINUTES_AFTER)]
+# Set only by cancelling the event (``POST /events/{id}/cancellation``), never by a client's
+# fields: an event's input carries what its stored form dumps, and these are left as they are.
+CANCELLATION_FIELDS = frozenset({"cancelled_at", "cancellation_note"})
 
 _INPUT = ConfigDict(extra="forbid")
 
@@ -218,6 +234,20 @@ class OrganiserIn(BaseModel):
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,30}$")] | None = None
 
 
+class ReminderIn(BaseModel):
+    """A reminder mail this many minutes before the start, to this audience."""
+
+    model_config = _INPUT
+    minutes_before: ReminderMinutes = Field(
+        description=f"1 to {MAX_REMINDER_MINUTES_BEFORE} (two weeks).", examples=[1440]
+    )
+    audience: Audience = Field(
+        default=Audience.ALL,
+        description="`all`, `on_site`, `remote`, `waiting_list` or `stream` (remote and "
+        "waiting list).",
+    )
+
+
 class EventFields(BaseModel):
     """An event's fields as a client writes them (the whole event, validated field by field)."""
 
@@ -257,6 +287,29 @@ class EventFields(BaseModel):
         strict=True,
         description="Registrants confirm their address from a mail before they are accepted "
         "(and a seat or a stream link is decided); false accepts them at once.",
+    )
+    reminders: list[ReminderIn] = Field(
+        default_factory=lambda: [ReminderIn.model_validate(dict(r)) for r in DEFAULT_REMINDERS],
+        max_length=MAX_REMINDERS,
+        description=f"Reminder mails before the start, at most {MAX_REMINDERS}, each offset "
+        "once (`[]`: none). By default the day before to everyone and 30 minutes before to "
+        "the stream's audience.",
+    )
+    promotion_cutoff_minutes: CutoffMinutes = Field(
+        default=PROMOTION_CUTOFF_MINUTES,
+        description="Nobody is promoted from the waiting list this close to the start "
+        f"(0 to {MAX_PROMOTION_CUTOFF_MINUTES} minutes); a seat freed later stays free.",
+    )
+    thank_you_minutes_after: ThankYouMinutes | None = Field(
+        default=THANK_YOU_MINUTES_AFTER,
+        description="The thank-you mail goes this long after the end (0 to "
+        f"{MAX_THANK_YOU_MINUTES_AFTER} minutes); null: no thank-you mail.",
+    )
+    feedback_url: OptionalUrl = Field(
+        default=None, description="https URL of the feedback form, in the thank-you mail."
+    )
+    recording_url: OptionalUrl = Field(
+        default=None, description="https URL of the recording, in the thank-you mail."
     )
 
     def to_spec(self) -> EventSpec:
@@ -298,14 +351,66 @@ class EventPatch(BaseModel):
     organiser: OrganiserIn | None = None
     retention_days: RetentionDays | None = None
     email_confirmation: bool | None = Field(default=None, strict=True)
+    reminders: list[ReminderIn] | None = Field(default=None, max_length=MAX_REMINDERS)
+    promotion_cutoff_minutes: CutoffMinutes | None = None
+    thank_you_minutes_after: ThankYouMinutes | None = None
+    feedback_url: OptionalUrl = None
+    recording_url: OptionalUrl = None
 
     def applied_to(self, event: EventSpec) -> EventFields:
         """``event`` with this patch's fields put in, validated again field by field.
 
-        ValidationError names the fields at fault, as for a new event.
+        ValidationError names the fields at fault, as for a new event. The
+        cancellation's fields are not a client's to write; ``patched`` keeps them.
         """
         patched = self.model_dump(include=set(self.model_fields_set))
-        return EventFields.model_validate({**event.model_dump(), **patched})
+        stored = event.model_dump(exclude=set(CANCELLATION_FIELDS))
+        return EventFields.model_validate({**stored, **patched})
+
+    def patched(self, event: EventSpec) -> EventSpec:
+        """``event`` with this patch applied, its cancellation (if any) kept as it was."""
+        spec = self.applied_to(event).to_spec()
+        kept = {name: getattr(event, name) for name in CANCELLATION_FIELDS}
+        return spec.model_copy(update=kept)
+
+
+class CancellationIn(BaseModel):
+    """Cancelling an event: an optional word to registrants, in Finnish at least."""
+
+    model_config = _INPUT
+
+    note: InstructionsIn | None = Field(
+        default=None,
+        description='Per language, e.g. {"fi": "Tilaisuus siirtyy keväälle.", ...}; '
+        "shown on the event's pages and in the cancellation mail.",
+    )
+
+    def localized_note(self) -> LocalizedText | None:
+        return None if self.note is None else LocalizedText.model_validate(self.note.model_dump())
+
+
+# Whom the console offers a message to (``stream`` is for reminders).
+MESSAGE_AUDIENCES = (Audience.ALL, Audience.ON_SITE, Audience.REMOTE, Audience.WAITING_LIST)
+
+
+class MessageIn(BaseModel):
+    """A message to an event's registrants: title (the mail's subject) and body, fi required.
+
+    Swedish and English readers get the Finnish text where theirs is missing.
+    """
+
+    model_config = _INPUT
+
+    audience: Audience
+    title: TitleIn
+    body: DescriptionIn
+
+    def localized(self) -> tuple[LocalizedText, LocalizedText]:
+        """The title and the body as the contract's texts."""
+        return (
+            LocalizedText.model_validate(self.title.model_dump()),
+            LocalizedText.model_validate(self.body.model_dump()),
+        )
 
 
 # ---------------------------------------------------------------- event output

@@ -20,14 +20,19 @@ from prometheus_client import Counter
 
 from ilmo_event_contracts import (
     Attendance,
+    Audience,
     ErasureReason,
     Language,
+    LocalizedText,
+    MessageRequested,
     RegistrationAttendanceChanged,
 )
 from ilmo_registration.catalogue import (
     EventSpec,
     generated_event_id,
+    is_cancelled,
     is_event_id,
+    registration_closes,
     shown_in_zone,
     violations,
 )
@@ -40,7 +45,10 @@ from ilmo_registration.domain import (
     DetailsChanges,
     Erased,
     Erasure,
+    EventCancellation,
     EventExists,
+    EventIsCancelled,
+    EventNotPublished,
     EventStarted,
     InvalidEvent,
     NoFreeEventId,
@@ -83,9 +91,11 @@ from ilmo_registration.storage import (
     PERSONAL_DATA_ERASED,
     EventStore,
     Holder,
+    MessageStore,
     PrivacyNoticeStore,
     RegistrationStore,
     StoredEvent,
+    StoredMessage,
     StoredRegistration,
 )
 from ilmo_shared.clock import Clock, to_millisecond, utc_now
@@ -130,6 +140,10 @@ CORRECTIONS = Counter(
 )
 CONSENTS_WITHDRAWN = Counter(
     "ilmo_needs_consents_withdrawn_total", "Consents to process needs withdrawn (needs erased)."
+)
+EVENTS_CANCELLED = Counter("ilmo_events_cancelled_total", "Events cancelled by an organiser.")
+MESSAGES = Counter(
+    "ilmo_organiser_messages_total", "Messages to registrants requested by organisers."
 )
 ERASURES = Counter(
     "ilmo_registrations_erased_total", "Registrations whose personal data was erased.", ["reason"]
@@ -195,6 +209,7 @@ class UseCases:
     manage_links: ManageLinks
     clock: Clock = utc_now
     confirmations: ConfirmationPolicy = field(default_factory=ConfirmationPolicy)
+    messages: MessageStore | None = None
 
     def now(self) -> datetime:
         """The time, as precise as it is stored."""
@@ -223,9 +238,12 @@ class UseCases:
 
         ``change`` may be applied more than once (again to what won a
         concurrent change); the result must be coherent as a whole event.
+        A cancelled event is final: EventIsCancelled.
         """
 
         def coherent_change(spec: EventSpec) -> EventSpec:
+            if is_cancelled(spec):
+                raise EventIsCancelled
             changed = change(spec)
             _require_coherent(changed)
             return changed
@@ -237,6 +255,73 @@ class UseCases:
             raise NotFound
         stored, _changed = outcome
         return stored
+
+    async def cancel_event(self, event_id: str, note: LocalizedText | None) -> StoredEvent:
+        """Cancel a published event, telling everyone through ``event.cancelled``.
+
+        Asking again answers the event as the first cancellation left it (the
+        note given then stays); a draft is refused (EventNotPublished).
+        """
+        if not is_event_id(event_id):
+            raise NotFound
+        outcome = await self.events.cancel(event_id, note, self.now())
+        if outcome is None:
+            raise NotFound
+        stored, decision = outcome
+        if decision is EventCancellation.DRAFT:
+            raise EventNotPublished
+        if decision is EventCancellation.CANCEL:
+            EVENTS_CANCELLED.inc()
+        return stored
+
+    # ---------------------------------------------------------------- messages
+
+    async def send_message(
+        self,
+        event_id: str,
+        message_id: uuid.UUID,
+        audience: Audience,
+        title: LocalizedText,
+        body: LocalizedText,
+    ) -> tuple[StoredMessage, bool]:
+        """Ask for a message to the event's ``audience``: the message, and whether it is new.
+
+        ``message_id`` was chosen when the organiser previewed the message,
+        so sending it twice stores (and announces) one message. An id already
+        used for another event's message is NotFound here.
+        """
+        await self._event(event_id)
+        fact = MessageRequested(
+            message_id=message_id,
+            event_id=event_id,
+            audience=audience,
+            title=title,
+            body=body,
+            requested_at=self.now(),
+        )
+        stored, new = await self._message_store().add(fact)
+        if stored.event_id != event_id:
+            raise NotFound
+        if new:
+            MESSAGES.inc()
+        return stored, new
+
+    async def message(self, event_id: str, message_id: str) -> StoredMessage:
+        """One of the event's messages; NotFound for another event's or an unknown id."""
+        stored = await self._message_store().get(message_id)
+        if stored is None or stored.event_id != event_id:
+            raise NotFound
+        return stored
+
+    async def event_messages(self, event_id: str) -> list[StoredMessage]:
+        """The event's messages, newest first."""
+        await self._event(event_id)
+        return await self._message_store().for_event(event_id)
+
+    def _message_store(self) -> MessageStore:
+        if self.messages is None:
+            raise RuntimeError("this service was built without its message store")
+        return self.messages
 
     async def list_events(self, *, admin: bool) -> list[StoredEvent]:
         """Published events, soonest first; an administrator sees every event."""
@@ -380,6 +465,9 @@ class UseCases:
         event = await self.events.get(event_id) if is_event_id(event_id) else None
         if event is None or not event.spec.published:
             raise NotFound
+        if is_cancelled(event.spec):
+            REFUSALS.labels("event_cancelled").inc()
+            raise EventIsCancelled
         now = self.now()
         _require_open(event.spec, now)
         current = await self.notices.for_event(event_id)
@@ -477,9 +565,8 @@ class UseCases:
         if holder is None or event is None:
             raise NotFound
         now = self.now()
-        decision = decide_confirmation(
-            holder.standing, holder.expires_at, event.spec.registration_closes_at, now
-        )
+        closes_at = registration_closes(event.spec)
+        decision = decide_confirmation(holder.standing, holder.expires_at, closes_at, now)
         if decision is Confirmation.EXPIRED:
             if holder.standing is Standing.PENDING and await self.registrations.expire(holder, now):
                 EXPIRIES.inc()
@@ -487,7 +574,7 @@ class UseCases:
             raise ConfirmationExpired
         if decision is Confirmation.CLOSED:
             CONFIRMATIONS.labels(decision.value).inc()
-            raise RegistrationClosed(closed_at=shown_in_zone(event.spec).registration_closes_at)
+            raise RegistrationClosed(closed_at=_in_zone(closes_at, event.spec))
         if decision is Confirmation.DONE:
             return decision, None
         registration = await self.registrations.get(registration_id)
@@ -568,12 +655,9 @@ class UseCases:
             if event is None:
                 raise NotFound
             now = self.now()
+            closes_at = registration_closes(event.spec)
             decision = decide_switch(
-                registration.state,
-                attendance,
-                event.spec.registration_closes_at,
-                event.spec.starts_at,
-                now,
+                registration.state, attendance, closes_at, event.spec.starts_at, now
             )
             match decision:
                 case Switch.UNCHANGED:
@@ -583,8 +667,7 @@ class UseCases:
                 case Switch.CANCELLED | Switch.PENDING:
                     raise NotSwitchable(decision)
                 case Switch.REGISTRATION_CLOSED:
-                    closes_at = shown_in_zone(event.spec).registration_closes_at
-                    raise RegistrationClosed(closed_at=closes_at)
+                    raise RegistrationClosed(closed_at=_in_zone(closes_at, event.spec))
                 case Switch.EVENT_STARTED:
                     raise EventStarted("switched to remote")
             changed = RegistrationAttendanceChanged(
@@ -792,6 +875,13 @@ def stored_details(registrant: Registrant) -> Details:
         language=registrant.language,
         needs=registrant.needs,
     )
+
+
+def _in_zone(moment: datetime, spec: EventSpec) -> datetime:
+    """``moment`` in the event's own zone, as refusals show times."""
+    return shown_in_zone(
+        spec.model_copy(update={"registration_closes_at": moment})
+    ).registration_closes_at
 
 
 def _require_coherent(spec: EventSpec) -> None:

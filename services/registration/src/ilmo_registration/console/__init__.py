@@ -40,6 +40,12 @@ How it fits together:
   on a phone), ``.tag``, ``.page-heading`` and ``.actions``.
 - ``events``: the list of events, an event, and its form
   (``event_form``: form fields to and from the JSON API's ``EventCreate``).
+- ``cancellation``: "Cancel the event", a confirmation page and its POST
+  (``UseCases.cancel_event``, as the JSON API's cancellation).
+- ``messages``: messages to an event's registrants: write, preview (the
+  ``message_id`` is chosen here), send once, follow the delivery.
+- ``event_life``: the event page's schedule (notification) and seat notes
+  (capacity), read through ``other_services``.
 - ``audit_page`` and ``audit_views``: the audit trail, its details' codes
   (``audit_details``) in the reader's language.
 

@@ -35,6 +35,8 @@ ACTION_NAMES: Mapping[Action, str] = {
     Action.EVENT_PUBLISHED: _("Event published"),
     Action.EVENT_UNPUBLISHED: _("Event unpublished"),
     Action.EVENT_DUPLICATED: _("Event duplicated"),
+    Action.EVENT_CANCELLED: _("Event cancelled"),
+    Action.MESSAGE_SENT: _("Message sent to registrants"),
     Action.PRIVACY_NOTICE_CHANGED: _("Privacy notice changed"),
     Action.REGISTRATIONS_LISTED: _("Registrations listed"),
     Action.REGISTRATION_READ: _("Registration read"),

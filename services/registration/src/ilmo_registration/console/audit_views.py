@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ilmo_event_contracts import Attendance
+from ilmo_event_contracts import Attendance, Audience
 from ilmo_registration import audit_details
 from ilmo_registration.audit_details import Detail, DetailKind
 from ilmo_registration.console.pages import text
-from ilmo_registration.console.registration_views import ATTENDANCE_NAMES, MAIL_KINDS
+from ilmo_registration.console.registration_views import (
+    ATTENDANCE_NAMES,
+    AUDIENCE_NAMES,
+    MAIL_KINDS,
+)
 from ilmo_shared.i18n import _
 
 _FORMATS = {"csv": "CSV", "xlsx": "XLSX"}
@@ -47,6 +51,14 @@ def _known(request: Request, detail: Detail) -> str | None:
             return text(request, _("fields: %(fields)s"), fields=", ".join(detail.values))
         case DetailKind.NOTICE_VERSION if value:
             return text(request, _("version %(version)s"), version=value)
+        case DetailKind.MESSAGE if len(detail.values) == 2 and detail.values[1] in tuple(Audience):
+            message_id, audience = detail.values
+            return text(
+                request,
+                _("message %(id)s to: %(audience)s"),
+                id=message_id,
+                audience=text(request, AUDIENCE_NAMES[Audience(audience)]),
+            )
         case DetailKind.SWEPT if len(detail.values) == 3:
             events, needs, erased = detail.values
             return text(

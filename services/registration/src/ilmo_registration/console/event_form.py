@@ -6,12 +6,14 @@ that what the JSON API's validation (``schemas.EventCreate``) and the
 catalogue's rules (``catalogue.violations``) say about a path is said next
 to the input of that name. Reading (``read``) gives an ``EventForm``: every
 value as typed, the repeating groups (agenda blocks, their talks, speakers,
-target groups) as lists in the page's order. ``check`` drops wholly blank
+target groups, reminders) as lists in the page's order. ``check`` drops wholly blank
 rows first (``compacted``) and names errors by their place in what is left,
 which is the form the person sees next. ``payload`` turns
 the form into the dict ``EventCreate`` validates, times read as
-``datetime-local`` values in the event's own zone; ``of_spec`` shows a
-stored event in the same inputs, times in its zone again.
+``datetime-local`` values in the event's own zone, a reminder's number
+and unit (minutes, hours, days) as minutes; ``of_spec`` shows a stored event
+in the same inputs, times in its zone again, each reminder in the largest
+unit that gives a whole number.
 
 The add and remove buttons of the repeating groups are submit buttons
 (``name="action"``, ``value="add:agenda.1.talks"``, ``"remove:agenda.1"``):
@@ -32,10 +34,15 @@ from pydantic import ValidationError
 
 from ilmo_event_contracts import Language
 from ilmo_event_contracts.events import (
+    DEFAULT_REMINDERS,
+    PROMOTION_CUTOFF_MINUTES,
     RETENTION_DAYS,
     STREAM_CLOSES_MINUTES_AFTER,
     STREAM_OPENS_MINUTES_BEFORE,
+    THANK_YOU_MINUTES_AFTER,
+    Audience,
     LocalizedText,
+    Reminder,
     Speaker,
 )
 from ilmo_registration.catalogue import DEFAULT_TIMEZONE, EventSpec, violations, zone
@@ -113,6 +120,34 @@ class BlockForm:
         return not times and self.title.blank and not self.speakers and not self.talks
 
 
+# A reminder's offset is typed as a number of these units.
+UNITS: Mapping[str, int] = {"minutes": 1, "hours": 60, "days": 24 * 60}
+
+
+@dataclass
+class ReminderForm:
+    """A reminder as typed: how long before the start (a number and a unit), and to whom."""
+
+    amount: str = ""
+    unit: str = "hours"
+    audience: str = Audience.ALL.value
+
+    @property
+    def blank(self) -> bool:
+        return not self.amount.strip()
+
+    @classmethod
+    def of(cls, reminder: Reminder) -> ReminderForm:
+        """The reminder in the largest unit that gives a whole number (a day, not 1440 minutes)."""
+        minutes = reminder.minutes_before
+        unit = next(name for name in ("days", "hours", "minutes") if minutes % UNITS[name] == 0)
+        return cls(str(minutes // UNITS[unit]), unit, reminder.audience.value)
+
+
+def _default_reminders() -> list[ReminderForm]:
+    return [ReminderForm.of(reminder) for reminder in DEFAULT_REMINDERS]
+
+
 @dataclass
 class EventForm:
     """Every field of an event as the form shows it (strings as typed, two checkboxes)."""
@@ -142,6 +177,13 @@ class EventForm:
     email_confirmation: bool = True
     # The event's own privacy notice; blank keeps the notice in force.
     privacy_notice: Texts = field(default_factory=Texts)
+    reminders: list[ReminderForm] = field(default_factory=_default_reminders)
+    promotion_cutoff_minutes: str = str(PROMOTION_CUTOFF_MINUTES)
+    # Unchecked: no thank-you mail (the API's ``thank_you_minutes_after: null``).
+    thank_you: bool = True
+    thank_you_minutes_after: str = str(THANK_YOU_MINUTES_AFTER)
+    feedback_url: str = ""
+    recording_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,8 +210,9 @@ NUMBERS = (
     "stream_opens_minutes_before",
     "stream_closes_minutes_after",
     "retention_days",
+    "promotion_cutoff_minutes",
 )
-CHECKBOXES = ("published", "email_confirmation")
+CHECKBOXES = ("published", "email_confirmation", "thank_you")
 # Ids that would be the console's own addresses (/console/events/new).
 RESERVED_IDS = frozenset({"new"})
 ENTER_TIME = _("enter a date and time")
@@ -193,9 +236,19 @@ def read(submitted: Mapping[str, str]) -> EventForm:
             values[item.name] = _rows(submitted, "agenda", _block)
         elif item.name == "target_groups":
             values[item.name] = _rows(submitted, "target_groups", _texts)
+        elif item.name == "reminders":
+            values[item.name] = _rows(submitted, "reminders", _reminder)
         else:
             values[item.name] = submitted.get(path, "")
     return EventForm(**values)
+
+
+def _reminder(submitted: Mapping[str, str], path: str) -> ReminderForm:
+    return ReminderForm(
+        submitted.get(f"{path}.amount", ""),
+        submitted.get(f"{path}.unit", "hours"),
+        submitted.get(f"{path}.audience", Audience.ALL.value),
+    )
 
 
 def _texts(submitted: Mapping[str, str], path: str) -> Texts:
@@ -255,6 +308,7 @@ def compacted(form: EventForm) -> EventForm:
         block.talks = [talk for talk in block.talks if not talk.blank]
     form.agenda = [block for block in form.agenda if not block.blank]
     form.target_groups = [group for group in form.target_groups if not group.blank]
+    form.reminders = [reminder for reminder in form.reminders if not reminder.blank]
     return form
 
 
@@ -265,6 +319,7 @@ _NEW_ROW: Mapping[str, Callable[[], object]] = {
     "talks": TalkForm,
     "speakers": SpeakerForm,
     "target_groups": Texts,
+    "reminders": ReminderForm,
 }
 
 
@@ -307,6 +362,7 @@ def _first_input(path: str, kind: str) -> str:
         "talks": f"{path}.title.fi",
         "speakers": f"{path}.name",
         "target_groups": f"{path}.fi",
+        "reminders": f"{path}.amount",
     }[kind]
 
 
@@ -383,6 +439,17 @@ def payload(form: EventForm, errors: list[FormError]) -> dict[str, Any]:
             "phone": form.organiser_phone.strip() or None,
         },
         "email_confirmation": form.email_confirmation,
+        "reminders": [
+            _reminder_payload(f"reminders.{i}", reminder, errors)
+            for i, reminder in enumerate(form.reminders)
+        ],
+        "thank_you_minutes_after": (
+            number("thank_you_minutes_after", form.thank_you_minutes_after)
+            if form.thank_you
+            else None
+        ),
+        "feedback_url": form.feedback_url.strip() or None,
+        "recording_url": form.recording_url.strip() or None,
     }
     if form.id.strip():
         body["id"] = form.id.strip()
@@ -391,6 +458,19 @@ def payload(form: EventForm, errors: list[FormError]) -> dict[str, Any]:
     for name in NUMBERS:
         body[name] = number(name, getattr(form, name))
     return body
+
+
+def _reminder_payload(path: str, reminder: ReminderForm, errors: list[FormError]) -> dict[str, Any]:
+    """A reminder row as the API's ``ReminderIn``: its number times its unit, in minutes."""
+    text = reminder.amount.strip()
+    minutes: int | None = None
+    if not text.isdigit():
+        errors.append(FormError(f"{path}.amount", ENTER_NUMBER))
+    else:
+        if reminder.unit not in UNITS:  # the number is still checked, as minutes
+            errors.append(FormError(f"{path}.unit", _("choose minutes, hours or days")))
+        minutes = int(text) * UNITS.get(reminder.unit, 1)
+    return {"minutes_before": minutes, "audience": reminder.audience}
 
 
 def _block_payload(
@@ -456,6 +536,11 @@ _FIELD_MESSAGES = {
 }
 
 
+def form_errors(invalid: ValidationError) -> list[FormError]:
+    """Pydantic's errors as the form's, one per input, with messages of this catalogue."""
+    return _first_per_field([_pydantic_error(error) for error in invalid.errors()])
+
+
 def _pydantic_error(error: Mapping[str, Any]) -> FormError:
     path = ".".join(str(part) for part in error.get("loc", ()))
     kind = str(error.get("type", ""))
@@ -489,6 +574,11 @@ PAGE_ORDER = (
     "stream_opens_minutes_before",
     "stream_closes_minutes_after",
     "agenda",
+    "reminders",
+    "promotion_cutoff_minutes",
+    "thank_you_minutes_after",
+    "feedback_url",
+    "recording_url",
     "organiser",
     "retention_days",
     "privacy_notice",
@@ -523,6 +613,8 @@ def _input_of(path: str) -> str:
         return f"{path}.fi"
     if path in ("venue", "organiser"):
         return f"{path}.name.fi"
+    if path.startswith("reminders.") and last == "minutes_before":
+        return f"{path.rsplit('.', 1)[0]}.amount"
     return path
 
 
@@ -574,6 +666,16 @@ def of_spec(spec: EventSpec, event_id: str = "", notice: PrivacyNotice | None = 
         retention_days=str(spec.retention_days),
         email_confirmation=spec.email_confirmation,
         privacy_notice=_notice_texts(notice),
+        reminders=[ReminderForm.of(reminder) for reminder in spec.reminders],
+        promotion_cutoff_minutes=str(spec.promotion_cutoff_minutes),
+        thank_you=spec.thank_you_minutes_after is not None,
+        thank_you_minutes_after=str(
+            spec.thank_you_minutes_after
+            if spec.thank_you_minutes_after is not None
+            else THANK_YOU_MINUTES_AFTER
+        ),
+        feedback_url=spec.feedback_url or "",
+        recording_url=spec.recording_url or "",
     )
 
 
@@ -613,6 +715,10 @@ def inputs(form: EventForm) -> dict[str, str]:
             sent[path] = value
     for index, group in enumerate(form.target_groups):
         texts(f"target_groups.{index}", group)
+    for index, reminder in enumerate(form.reminders):
+        sent[f"reminders.{index}.amount"] = reminder.amount
+        sent[f"reminders.{index}.unit"] = reminder.unit
+        sent[f"reminders.{index}.audience"] = reminder.audience
     for index, block in enumerate(form.agenda):
         path = f"agenda.{index}"
         sent[f"{path}.starts_at"], sent[f"{path}.ends_at"] = block.starts_at, block.ends_at
@@ -650,6 +756,12 @@ LABELS: Mapping[str, str] = {
     "retention_days": _("Personal data kept, days after the event"),
     "email_confirmation": _("Registrants confirm their email address"),
     "privacy_notice": _("Privacy notice of this event"),
+    "reminders": _("Reminders"),
+    "promotion_cutoff_minutes": _("Waiting list closes, minutes before the start"),
+    "thank_you": _("Send a thank-you mail after the event"),
+    "thank_you_minutes_after": _("Thank-you mail, minutes after the end"),
+    "feedback_url": _("Address of the feedback form"),
+    "recording_url": _("Address of the recording"),
 }
 # The parts of a nested path: a row of a repeating group, a field of it, a language.
 ROW_LABELS: Mapping[str, str] = {
@@ -657,6 +769,7 @@ ROW_LABELS: Mapping[str, str] = {
     "talks": _("talk %(n)s"),
     "speakers": _("speaker %(n)s"),
     "target_groups": _("Target group %(n)s"),
+    "reminders": _("Reminder %(n)s"),
 }
 PART_LABELS: Mapping[str, str] = {
     "starts_at": _("starts"),
@@ -667,6 +780,9 @@ PART_LABELS: Mapping[str, str] = {
     "fi": _("in Finnish"),
     "sv": _("in Swedish"),
     "en": _("in English"),
+    "amount": _("how long before"),
+    "unit": _("unit"),
+    "audience": _("to whom"),
 }
 
 JOB_TITLE = _("job title")
@@ -677,7 +793,8 @@ def label_parts(path: str) -> list[tuple[str, dict[str, object]]]:
     parts = path.split(".")
     for length in (2, 1):
         head = ".".join(parts[:length])
-        if head in LABELS:
+        row = len(parts) > length and parts[length].isdigit()
+        if head in LABELS and not row:
             found: list[tuple[str, dict[str, object]]] = [(LABELS[head], {})]
             return found + [(PART_LABELS.get(p, p), {}) for p in parts[length:]]
     named: list[tuple[str, dict[str, object]]] = []

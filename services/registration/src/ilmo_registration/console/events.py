@@ -34,9 +34,11 @@ from ilmo_registration.audit_details import duplicated_from, fields_changed
 from ilmo_registration.catalogue import EventSpec, Violation
 from ilmo_registration.console import event_form
 from ilmo_registration.console.event_form import EventForm, FormError
+from ilmo_registration.console.event_life import EventLife, event_life
+from ilmo_registration.console.other_services import OtherServices
 from ilmo_registration.console.pages import console_page, language_of, message, text
 from ilmo_registration.console.session import ConsoleSessions, submitted_form
-from ilmo_registration.domain import EventExists, InvalidEvent, NotFound
+from ilmo_registration.domain import EventExists, EventIsCancelled, InvalidEvent, NotFound
 from ilmo_registration.event_views import event_page, summary, when
 from ilmo_registration.pages import Link
 from ilmo_registration.privacy import DEFAULT_NOTICE, PrivacyNotice
@@ -46,6 +48,7 @@ from ilmo_registration.usecases import UseCases
 from ilmo_shared.access import Permission, Principal
 from ilmo_shared.http.problems import ProblemRoute
 from ilmo_shared.i18n import _, translate
+from ilmo_shared.localized_time import format_datetime
 from ilmo_shared.storage import ConcurrentChangeError
 
 HTML: dict[str, Any] = {"content": {"text/html": {"schema": {"type": "string"}}}}
@@ -59,6 +62,8 @@ NOT_FOUND_TEXT = _("There is no event at this address. It may have been given a 
 CHANGED_MEANWHILE = _(
     "Someone else changed the event at the same time. Nothing was saved: try again."
 )
+CANCELLED = _("The event is cancelled")
+CANCELLED_TEXT = _("A cancelled event can no longer be changed or published.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class EventRow:
     when: str
     published: bool
     window: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,22 @@ class ErrorView:
 
 def event_row(stored: StoredEvent, now: datetime, language: Language) -> EventRow:
     shown = summary(stored, now, language)
-    return EventRow(stored.id, shown.title, shown.when, stored.spec.published, shown.window.value)
+    return EventRow(
+        stored.id,
+        shown.title,
+        shown.when,
+        stored.spec.published,
+        shown.window.value,
+        cancelled=stored.spec.cancelled_at is not None,
+    )
 
 
-def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTrail) -> APIRouter:
+def events_router(
+    usecases: UseCases,
+    sessions: ConsoleSessions,
+    audit: AuditTrail,
+    services: OtherServices | None = None,
+) -> APIRouter:
     router = APIRouter(prefix="/console", tags=["console"], route_class=ProblemRoute)
     reader = sessions.requires(Permission.READ_EVENTS)
     changer = sessions.requires(Permission.CHANGE_EVENTS)
@@ -150,6 +168,9 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             return _not_found(request)
         stored = outlook.event
         language = language_of(request)
+        life: EventLife | None = None
+        if services is not None:
+            life = await event_life(services, stored, language)
         return console_page(
             request,
             "console/event.html",
@@ -160,6 +181,13 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             when=when(stored.spec, language),
             may_change=principal.may(Permission.CHANGE_EVENTS),
             may_list=principal.may(Permission.LIST_REGISTRATIONS),
+            life=life,
+            cancelled_at=_cancelled_at(stored, language),
+            cancellation_note=(
+                stored.spec.cancellation_note.in_language(language)
+                if stored.spec.cancellation_note
+                else None
+            ),
         )
 
     @router.get(
@@ -173,6 +201,8 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             notice = await usecases.privacy_notice(event_id, admin=True)
         except NotFound:
             return _not_found(request)
+        if stored.spec.cancelled_at is not None:
+            return _cancelled(request, event_id)
         form = event_form.of_spec(stored.spec, stored.id, _own(notice))
         return _form_page(request, form, mode="edit", event_id=stored.id)
 
@@ -212,6 +242,8 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             return _not_found(request)
         except InvalidEvent as invalid:
             return again(_errors(invalid.violations))
+        except EventIsCancelled:
+            return _cancelled(request, event_id)
         except ConcurrentChangeError:
             return again([FormError("title.fi", CHANGED_MEANWHILE)])
         changed = _changed_fields(before.spec, new)
@@ -240,7 +272,10 @@ def events_router(usecases: UseCases, sessions: ConsoleSessions, audit: AuditTra
             notice = await usecases.privacy_notice(event_id, admin=True)
         except NotFound:
             return _not_found(request)
-        copy = original.spec.model_copy(update={"published": False})
+        # A copy is a new event: a draft, and not cancelled even if the original was.
+        copy = original.spec.model_copy(
+            update={"published": False, "cancelled_at": None, "cancellation_note": None}
+        )
         stored = await usecases.create_event(copy)
         await audit.record(
             principal, Action.EVENT_DUPLICATED, event_id=stored.id, detail=duplicated_from(event_id)
@@ -297,6 +332,8 @@ def _publishing_routes(
             await usecases.change_event(event_id, change)
         except NotFound:
             return _not_found(request)
+        except EventIsCancelled:
+            return _cancelled(request, event_id)
         if before.spec.published is not published:
             await audit.record(principal, action, event_id=event_id)
         return redirect(f"/console/events/{event_id}")
@@ -372,6 +409,26 @@ def _error_view(error: FormError, language: Language) -> ErrorView:
     return ErrorView(
         target="f-" + error.field.replace(".", "-"), field=error.field, label=label, message=message
     )
+
+
+def _cancelled_at(stored: StoredEvent, language: Language) -> str | None:
+    at = stored.spec.cancelled_at
+    return format_datetime(at, stored.spec.timezone, language) if at is not None else None
+
+
+def _cancelled(request: Request, event_id: str) -> Response:
+    return message(
+        request,
+        CANCELLED,
+        [CANCELLED_TEXT],
+        status=409,
+        link=Link(f"/console/events/{event_id}", _("Back to the event")),
+    )
+
+
+def not_found(request: Request) -> Response:
+    """The console's page for an event nobody knows (a removed one, a typo)."""
+    return _not_found(request)
 
 
 def _not_found(request: Request) -> Response:

@@ -82,10 +82,40 @@ class SeatFigures:
     capacity: int
     reserved: int
     waitlisted: int
+    # Reserved beyond the capacity after it was lowered (nobody loses a seat).
+    over_capacity: int = 0
+    # After the promotion cutoff a freed seat stays free (capacity's own view).
+    promotion_closes_at: datetime | None = None
+    promotion_closed: bool = False
 
     @property
     def free(self) -> int:
         return max(0, self.capacity - self.reserved)
+
+
+@dataclass(frozen=True)
+class MessageProgress:
+    """How notification is getting on with one organiser's message: counts, never people."""
+
+    state: str  # waiting | sending | done
+    recipients: int
+    sent: int
+    failed: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    """One mail notification means to send to the event's registrants (a reminder, say)."""
+
+    key: str
+    kind: str
+    due_at: datetime | None
+    state: str  # scheduled | done | missed | dropped
+    audience: str | None
+    recipients: int | None
+    sent: int | None
+    failed: int | None
 
 
 @dataclass(frozen=True)
@@ -168,6 +198,14 @@ class OtherServices:
         )
         return EventFigures(seats, mails, stream, missing)
 
+    async def seats(self, event_id: str) -> SeatFigures:
+        """The event's seat counts from capacity (``Unavailable`` if it did not answer)."""
+        async with self._http() as http:
+            try:
+                return await self._seats(http, event_id)
+            except (KeyError, TypeError, ValueError) as error:
+                raise Unavailable(f"capacity's answer did not read: {error}") from error
+
     async def mails_of(self, registration_id: str, attendance_version: int) -> list[MailRecord]:
         """The registration's mails, oldest first; ``Unavailable`` if notification did not say."""
         async with self._http() as http:
@@ -210,6 +248,55 @@ class OtherServices:
         if answer.status_code >= 300:
             raise Unavailable(f"notification answered {answer.status_code}")
 
+    async def audience_size(self, event_id: str, audience: str) -> int:
+        """How many registrants a message to ``audience`` would reach now (``Unavailable``)."""
+        async with self._http() as http:
+            body = await self._get(
+                http,
+                f"{self.notification_url}/api/v1/events/{event_id}/audience",
+                {"audience": audience},
+            )
+        return _count(body["recipients"])
+
+    async def message_progress(self, message_id: str) -> MessageProgress | None:
+        """The message's delivery so far; None while notification has not heard of it."""
+        async with self._http() as http:
+            try:
+                token = await self.token.value(http)
+                answer = await http.get(
+                    f"{self.notification_url}/api/v1/messages/{message_id}",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except httpx.HTTPError as error:
+                raise Unavailable(str(error)) from error
+        if answer.status_code == 404:
+            return None
+        if answer.status_code != 200:
+            raise Unavailable(f"notification answered {answer.status_code}")
+        body = answer.json()
+        try:
+            return MessageProgress(
+                state=str(body["state"]),
+                recipients=_count(body["recipients"]),
+                sent=_count(body["sent"]),
+                failed=_count(body["failed"]),
+                pending=_count(body["pending"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise Unavailable(f"notification's answer did not read: {error}") from error
+
+    async def schedule(self, event_id: str) -> list[ScheduleItem]:
+        """The mails notification has scheduled for the event, soonest first (``Unavailable``)."""
+        async with self._http() as http:
+            body = await self._get(
+                http, f"{self.notification_url}/api/v1/events/{event_id}/schedule"
+            )
+        try:
+            items = [_schedule_item(item) for item in body["items"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise Unavailable(f"notification's schedule did not read: {error}") from error
+        return sorted(items, key=lambda item: (item.due_at is None, item.due_at or 0, item.key))
+
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport)
 
@@ -229,7 +316,15 @@ class OtherServices:
 
     async def _seats(self, http: httpx.AsyncClient, event_id: str) -> SeatFigures:
         body = await self._get(http, f"{self.capacity_url}/api/v1/events/{event_id}/seats")
-        return SeatFigures(int(body["capacity"]), int(body["reserved"]), int(body["waitlisted"]))
+        # The cutoff's fields came later: an older capacity's answer lacks them.
+        return SeatFigures(
+            int(body["capacity"]),
+            int(body["reserved"]),
+            int(body["waitlisted"]),
+            over_capacity=int(body.get("over_capacity") or 0),
+            promotion_closes_at=_time(body.get("promotion_closes_at")),
+            promotion_closed=bool(body.get("promotion_closed", False)),
+        )
 
     async def _mails(self, http: httpx.AsyncClient, event_id: str) -> MailFigures:
         body = await self._get(
@@ -252,6 +347,29 @@ async def _or_none(call: Awaitable[_T]) -> _T | None:
         return await call
     except (Unavailable, httpx.HTTPError, KeyError, TypeError, ValueError):
         return None
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
+def _optional_count(value: object) -> int | None:
+    return None if value is None else _count(value)
+
+
+def _schedule_item(item: Mapping[str, Any]) -> ScheduleItem:
+    return ScheduleItem(
+        key=str(item["key"]),
+        kind=str(item["kind"]),
+        due_at=_time(item.get("due_at")),
+        state=str(item["state"]),
+        audience=str(item["audience"]) if item.get("audience") is not None else None,
+        recipients=_optional_count(item.get("recipients")),
+        sent=_optional_count(item.get("sent")),
+        failed=_optional_count(item.get("failed")),
+    )
 
 
 def _time(value: object) -> datetime | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from ilmo_event_contracts import Attendance, Language
+from ilmo_event_contracts import Attendance, Audience, Language
 from ilmo_registration.console.other_services import EventFigures
 from ilmo_registration.domain import Status
 from ilmo_registration.history import Change
@@ -32,6 +32,14 @@ STATUS_NAMES: Mapping[Status, str] = {
 ATTENDANCE_NAMES: Mapping[Attendance, str] = {
     Attendance.IN_PERSON: _("On site"),
     Attendance.REMOTE: _("Remotely"),
+}
+# Whom a message or a reminder goes to.
+AUDIENCE_NAMES: Mapping[Audience, str] = {
+    Audience.ALL: _("Everyone registered"),
+    Audience.ON_SITE: _("Those with a seat on site"),
+    Audience.REMOTE: _("Those following the stream"),
+    Audience.WAITING_LIST: _("The waiting list"),
+    Audience.STREAM: _("The stream's audience: remote and waiting list"),
 }
 # Each language in its own name, as language choices are written.
 LANGUAGE_NAMES: Mapping[Language, str] = {
@@ -64,6 +72,11 @@ MAIL_KINDS: Mapping[str, str] = {
     "waitlisted": _("On the waiting list"),
     "stream_link": _("Stream link"),
     "cancellation_confirmed": _("Cancellation confirmed"),
+    "reminder": _("Reminder"),
+    "event_changed": _("Change notice"),
+    "event_cancelled": _("Cancellation notice"),
+    "organiser_message": _("Message from the organiser"),
+    "thank_you": _("Thank-you mail"),
 }
 SORT_NAMES: Mapping[SortKey, str] = {
     SortKey.NAME: _("Name"),

@@ -51,6 +51,7 @@ from ilmo_registration.storage.events import (
     RetentionView,
     StoredEvent,
 )
+from ilmo_registration.storage.messages import MESSAGE_COLLECTION, MessageStore, StoredMessage
 from ilmo_registration.storage.notices import (
     EVENT_NOTICE_COLLECTION,
     NOTICE_COLLECTION,
@@ -76,6 +77,7 @@ __all__ = [
     "EVENT_COLLECTION",
     "EVENT_NOTICE_COLLECTION",
     "EXPIRED",
+    "MESSAGE_COLLECTION",
     "NEEDS_ERASED",
     "NOTICE_COLLECTION",
     "PENDING",
@@ -84,10 +86,12 @@ __all__ = [
     "REGISTRATION_COLLECTION",
     "EventStore",
     "Holder",
+    "MessageStore",
     "PrivacyNoticeStore",
     "RegistrationStore",
     "ReportOutcome",
     "RetentionView",
     "StoredEvent",
+    "StoredMessage",
     "StoredRegistration",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,13 +13,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilmo_event_contracts import (
+    EventCancelled,
     EventPublished,
     EventUpdated,
+    LocalizedText,
 )
 from ilmo_event_contracts.events import RETENTION_DAYS
 from ilmo_registration.catalogue import EventSpec, announcement, details, normalised
 from ilmo_registration.domain import (
+    EventCancellation,
     EventExists,
+    decide_event_cancellation,
 )
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
@@ -26,6 +31,9 @@ from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocument
 EVENT_COLLECTION = "events"
 # Conditional updates that lost to another process are decided again this often.
 ATTEMPTS = 5
+# An event's cancellation has one envelope id (uuid5 of the event id in this
+# namespace): were it ever recorded twice, consumers would see one fact.
+_CANCELLATION_IDS = uuid.UUID("0b6c1f52-5a7e-4f0e-9d43-7a2f1c8e6b19")
 # Marks on an event document: what the retention sweep has erased, and when.
 NEEDS_ERASED = "needs_erased_at"
 PERSONAL_DATA_ERASED = "personal_data_erased_at"
@@ -116,6 +124,48 @@ class EventStore:
                 (changed, True),
                 fields={**spec.model_dump(), "revision": revision, "updated_at": now},
                 events=self._outbox.entries(updated, announcement(current.spec, updated)),
+            )
+
+        return await self._documents.change(event_id, decide)
+
+    async def cancel(
+        self, event_id: str, note: LocalizedText | None, now: datetime
+    ) -> tuple[StoredEvent, EventCancellation] | None:
+        """Cancel the event: the event and what was decided (None if there is no such event).
+
+        ``EventCancellation.CANCEL`` wrote ``cancelled_at`` and the note, the
+        next revision, and ``event.cancelled`` in both forms in one
+        conditional write; ``ALREADY`` and ``DRAFT`` wrote nothing.
+        """
+
+        def decide(
+            document: Document | None,
+        ) -> (
+            Keep[tuple[StoredEvent, EventCancellation] | None]
+            | Write[tuple[StoredEvent, EventCancellation] | None]
+        ):
+            if document is None:
+                return Keep(None)
+            current = _stored_event(document)
+            decision = decide_event_cancellation(
+                published=current.spec.published, cancelled=current.spec.cancelled_at is not None
+            )
+            if decision is not EventCancellation.CANCEL:
+                return Keep((current, decision))
+            spec = normalised(
+                current.spec.model_copy(update={"cancelled_at": now, "cancellation_note": note})
+            )
+            revision = current.revision + 1
+            cancelled = StoredEvent(event_id, revision, spec, current.created_at, now)
+            fact = details(EventCancelled, event_id, revision, spec)
+            return Write(
+                (cancelled, decision),
+                fields={**spec.model_dump(), "revision": revision, "updated_at": now},
+                events=self._outbox.entries(
+                    fact,
+                    announcement(current.spec, fact),
+                    envelope_id=str(uuid.uuid5(_CANCELLATION_IDS, event_id)),
+                ),
             )
 
         return await self._documents.change(event_id, decide)
