@@ -1283,7 +1283,8 @@ def chaos_event(capacity: int) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     # Late enough that every cancellation (the last step of the load, after
     # faults and confirmations) comes before the start, soon enough that the
-    # personal stream links are already open (30 minutes before).
+    # personal stream links are already open (30 minutes before). Promotion
+    # runs until the start (cutoff 0), so every freed seat goes to the line.
     starts = now + timedelta(minutes=25)
     return event_payload(
         now=now,
@@ -1296,6 +1297,7 @@ def chaos_event(capacity: int) -> dict[str, Any]:
         registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
         stream_url=STREAM_URL,
         agenda=[],
+        promotion_cutoff_minutes=0,
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aio_pika
 import httpx
@@ -23,12 +24,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ilmo_capacity.app import build_app
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import COLLECTION
-from ilmo_event_contracts import Attendance
+from ilmo_event_contracts import Attendance, EventCancelled, EventDetails
 from ilmo_shared.dead_letters import ParkedMessage, browse
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from tests.support.amqp import EventTap, ObservedMessage, amqp_connection, event_tap, purge_queue
 from tests.support.capacity import (
+    STARTS_AT,
     accepted,
     cancelled,
     envelope_for,
@@ -43,10 +45,13 @@ from tests.support.lifespan import operations_client, serving
 from tests.support.polling import eventually
 from tests.support.processes import free_port
 from tests.support.producers import CountingPublisher, counting_publisher
+from tests.support.registration import MovableClock
 from tests.support.settling import Inflow, relayed
 
 SEAT_EVENTS = ("seat.reserved", "seat.waitlisted", "seat.released", "waitlist.left")
 SEAT_DECISIONS = "capacity.seat-decisions"  # the service's queue
+# The default promotion cutoff of the events in tests.support.capacity: two hours before.
+PROMOTION_CLOSES_AT = STARTS_AT - timedelta(minutes=120)
 
 
 @dataclass
@@ -60,6 +65,8 @@ class RunningCapacity:
     tap: EventTap
     database_name: str
     database: AsyncDatabase[Document]
+    # The time seat decisions are made at: a week before the events start, unless a test moves it.
+    clock: MovableClock
 
     def seen(self, event_id: str) -> list[ObservedMessage]:
         """Seat events about ``event_id`` as a consumer takes them: each envelope id once."""
@@ -115,7 +122,8 @@ async def capacity(
         development_token=DEVELOPMENT_TOKEN,
     )
     await purge_queue(infrastructure.amqp_url, SEAT_DECISIONS)
-    app = build_app(settings)
+    clock = MovableClock(STARTS_AT - timedelta(days=7))
+    app = build_app(settings, clock=clock)
     async with (
         counting_publisher(infrastructure) as publisher,
         event_tap(infrastructure.amqp_url) as tap,
@@ -134,6 +142,7 @@ async def capacity(
             tap,
             database_name,
             mongo[database_name],
+            clock,
         )
 
 
@@ -189,7 +198,16 @@ async def test_seats_are_reserved_waitlisted_released_and_promoted_through_the_b
 
     response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
     assert response.status_code == 200
-    assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 3, "waitlisted": 0}
+    assert response.json() == {
+        "event_id": event_id,
+        "capacity": 5,
+        "reserved": 3,
+        "waitlisted": 0,
+        "over_capacity": 0,
+        "free": 2,
+        "promotion_closes_at": PROMOTION_CLOSES_AT.isoformat().replace("+00:00", "Z"),
+        "promotion_closed": False,
+    }
 
     database = mongo[capacity.database_name]
     pending = {"event_id": event_id, f"{OUTBOX_FIELD}.0": {"$exists": True}}
@@ -303,7 +321,9 @@ async def test_many_concurrent_registrations_never_oversell(capacity: RunningCap
     assert len(reserved) == 5
     assert sorted(m.data["position"] for m in waitlisted) == list(range(1, 36))
     response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
-    assert response.json() == {"event_id": event_id, "capacity": 5, "reserved": 5, "waitlisted": 35}
+    counts = response.json()
+    assert (counts["capacity"], counts["reserved"], counts["waitlisted"]) == (5, 5, 35)
+    assert (counts["over_capacity"], counts["free"]) == (0, 0)
 
 
 async def test_an_unknown_event_is_a_404_problem_and_operations_endpoints_answer(
@@ -400,3 +420,121 @@ async def test_switches_through_the_broker_free_and_take_seats_once_per_attendan
         3,
         1,
     )
+
+
+async def seat_counts(capacity: RunningCapacity, event_id: str) -> dict[str, object]:
+    response = await capacity.operations.get(f"/api/v1/events/{event_id}/seats")
+    assert response.status_code == 200, response.text
+    counts: dict[str, object] = response.json()
+    return counts
+
+
+async def test_a_seat_freed_before_the_cutoff_goes_to_the_first_in_line_one_freed_after_stays_free(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 2))
+    seated = [accepted(event_id) for _ in range(2)]
+    waiting = [accepted(event_id) for _ in range(2)]
+    for registration in (*seated, *waiting):
+        await publish(capacity.publisher, registration)  # one at a time: a known order
+        await capacity.handled()
+    await capacity.settled(event_id, 4)
+
+    # A millisecond before the cutoff: the seat goes to the first in line.
+    capacity.clock.now = PROMOTION_CLOSES_AT - timedelta(milliseconds=1)
+    await publish(capacity.publisher, cancelled(seated[0]))
+    before = (await capacity.settled(event_id, 6))[4:]
+    assert sorted((m.routing_key, m.data["registration_id"]) for m in before) == sorted(
+        [
+            ("seat.released", str(seated[0].registration_id)),
+            ("seat.reserved", str(waiting[0].registration_id)),
+        ]
+    )
+    counts = await seat_counts(capacity, event_id)
+    assert (counts["free"], counts["waitlisted"], counts["promotion_closed"]) == (0, 1, False)
+
+    # At the cutoff: released, and nobody promoted; the organiser sees a free seat.
+    capacity.clock.now = PROMOTION_CLOSES_AT
+    await publish(capacity.publisher, cancelled(seated[1]))
+    [after] = (await capacity.settled(event_id, 7))[6:]
+    assert (after.routing_key, after.data["registration_id"]) == (
+        "seat.released",
+        str(seated[1].registration_id),
+    )
+    counts = await seat_counts(capacity, event_id)
+    assert counts == {
+        "event_id": event_id,
+        "capacity": 2,
+        "reserved": 1,
+        "waitlisted": 1,
+        "over_capacity": 0,
+        "free": 1,
+        "promotion_closes_at": PROMOTION_CLOSES_AT.isoformat().replace("+00:00", "Z"),
+        "promotion_closed": True,
+    }
+
+
+async def test_a_capacity_decrease_takes_no_seat_and_the_counts_show_how_many_are_over(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    await publish(capacity.publisher, event_details(event_id, 3))
+    people = [accepted(event_id) for _ in range(3)]
+    for registration in people:
+        await publish(capacity.publisher, registration)
+    await capacity.settled(event_id, 3)
+
+    await publish(capacity.publisher, event_details(event_id, 1, revision=2))
+    await capacity.handled()
+    counts = await seat_counts(capacity, event_id)
+    assert (counts["capacity"], counts["reserved"], counts["over_capacity"], counts["free"]) == (
+        1,
+        3,
+        2,
+        0,
+    )
+    # Nobody lost a seat: no release was announced.
+    assert [m.routing_key for m in await capacity.settled(event_id, 3)] == ["seat.reserved"] * 3
+
+
+def cancellation_of(details: EventDetails) -> EventCancelled:
+    """``event.cancelled`` as registration publishes it: the whole details, cancelled_at set."""
+    return EventCancelled.model_validate(
+        {
+            **details.model_dump(),
+            "revision": details.revision + 1,
+            "cancelled_at": STARTS_AT - timedelta(days=3),
+        }
+    )
+
+
+async def test_a_cancelled_event_promotes_nobody_and_gives_no_seat_to_a_late_request(
+    capacity: RunningCapacity,
+) -> None:
+    event_id = new_event_id()
+    details = event_details(event_id, 1)
+    await publish(capacity.publisher, details)
+    seated, waiting = accepted(event_id), accepted(event_id)
+    for registration in (seated, waiting):
+        await publish(capacity.publisher, registration)
+        await capacity.handled()
+    await capacity.settled(event_id, 2)
+
+    await publish(capacity.publisher, cancellation_of(details))
+    await capacity.handled()
+    counts = await seat_counts(capacity, event_id)
+    assert counts["promotion_closed"] is True
+
+    # The holder cancels: released, nobody promoted. A registration crossing the
+    # event's cancellation gets no decision at all.
+    late = accepted(event_id)
+    await publish(capacity.publisher, cancelled(seated))
+    await publish(capacity.publisher, late)
+    [released] = (await capacity.settled(event_id, 3))[2:]
+    assert (released.routing_key, released.data["registration_id"]) == (
+        "seat.released",
+        str(seated.registration_id),
+    )
+    counts = await seat_counts(capacity, event_id)
+    assert (counts["reserved"], counts["waitlisted"], counts["free"]) == (0, 1, 1)

@@ -16,10 +16,11 @@ from datetime import timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
-from ilmo_event_contracts import Attendance
+from ilmo_event_contracts import Attendance, EventCancelled, EventDetails
 from ilmo_shared.outbox import OUTBOX_FIELD
 from ilmo_shared.storage import Document
 from ilmo_streaming.tokens import TOKEN_LENGTH
+from tests.support.amqp import ObservedMessage, event_tap
 from tests.support.capacity import (
     STARTS_AT,
     accepted,
@@ -158,6 +159,7 @@ async def test_a_remote_registrant_gets_one_link_that_works_in_its_window_until_
         "provisioned": 0,
         "revoked": 1,
         "pending": 0,
+        "watched": 1,  # it led to the stream before it was revoked
         "opens_at": OPENS.isoformat().replace("+00:00", "Z"),
         "closes_at": CLOSES.isoformat().replace("+00:00", "Z"),
         "joins": 3,  # the three moments within the window that got the stream
@@ -448,3 +450,164 @@ async def test_each_switch_to_remote_announces_the_link_once_and_older_switches_
     assert {m.data["url"] for m in announced} == {first.data["url"]}  # the same link, kept
     streaming.clock.now = INSIDE
     assert (await streaming.http.get(path)).status_code == 302
+
+
+def cancellation_of(details: EventDetails) -> EventCancelled:
+    """``event.cancelled`` as registration publishes it: the whole details, cancelled_at set."""
+    return EventCancelled.model_validate(
+        {
+            **details.model_dump(),
+            "revision": details.revision + 1,
+            "cancelled_at": STARTS_AT - timedelta(days=3),
+        }
+    )
+
+
+async def test_after_event_cancelled_every_link_answers_410_and_no_link_is_provisioned(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    details = event_details(event_id, 10)
+    await publish(streaming.publisher, details)
+    watcher = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, watcher)
+    path = watch_path(await provisioned_url(streaming, watcher.registration_id))
+    streaming.clock.now = INSIDE
+    assert (await streaming.http.get(path)).status_code == 302
+
+    await publish(streaming.publisher, cancellation_of(details))
+    await streaming.handled()
+    gone = await streaming.http.get(path)
+    assert gone.status_code == 410
+    assert gone.headers["cache-control"] == "no-store"
+    assert "Tilaisuus on peruttu" in gone.text
+    assert "Evenemanget har ställts in" in gone.text
+    assert "This event has been cancelled" in gone.text
+    assert path.rsplit("/", 1)[1] not in gone.text
+
+    # Registrations crossing the cancellation get no link, and an older revision
+    # arriving late does not bring the event back.
+    late = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, late)
+    await publish(streaming.publisher, event_details(event_id, 10, revision=1))
+    await streaming.settled()
+    assert streaming.seen(late.registration_id) == []
+    assert (await streaming.http.get(path)).status_code == 410
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["pending"], counts["watched"]) == (1, 0, 1)
+    metrics = (await streaming.operations.get("/metrics")).text
+    assert f'ilmo_streaming_joins_total{{event_id="{event_id}",outcome="cancelled"}}' in metrics
+
+
+async def test_a_link_pending_when_the_event_is_cancelled_is_never_provisioned(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    early = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, early)
+
+    async def pending() -> bool:
+        response = await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")
+        return response.status_code == 200 and response.json()["pending"] == 1
+
+    await eventually(pending, what=f"{early.registration_id} recorded as pending")
+    # The first details streaming hears of are the cancellation.
+    await publish(streaming.publisher, cancellation_of(event_details(event_id, 10)))
+    sentinel = accepted(new_event_id(), attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, event_details(sentinel.event_id, 10))
+    await publish(streaming.publisher, sentinel)
+    await streaming.link_events(sentinel.registration_id, 1)
+    await streaming.settled()
+    assert streaming.seen(early.registration_id) == []
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["pending"]) == (0, 1)
+
+
+async def test_a_window_moved_earlier_closes_the_links_earlier(
+    streaming: RunningStreaming,
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    registration = accepted(event_id, attendance=Attendance.REMOTE)
+    await publish(streaming.publisher, registration)
+    path = watch_path(await provisioned_url(streaming, registration.registration_id))
+    streaming.clock.now = INSIDE + timedelta(hours=2)  # inside the first window
+    assert (await streaming.http.get(path)).status_code == 302
+
+    shortened = event_details(event_id, 10, revision=2).model_copy(
+        update={"ends_at": STARTS_AT + timedelta(hours=1), "stream_closes_minutes_after": 0}
+    )
+    await publish(streaming.publisher, shortened)
+    await streaming.settled()
+    ended = await streaming.http.get(path)
+    assert ended.status_code == 403
+    assert "The stream has ended" in ended.text
+    streaming.clock.now = STARTS_AT + timedelta(minutes=59)
+    assert (await streaming.http.get(path)).status_code == 302
+
+
+async def test_the_first_join_is_announced_once_in_both_forms_and_the_last_join_kept(
+    streaming: RunningStreaming, infrastructure: IsolatedInfrastructure
+) -> None:
+    event_id = new_event_id()
+    await publish(streaming.publisher, event_details(event_id, 10))
+    viewer, idle = (accepted(event_id, attendance=Attendance.REMOTE) for _ in range(2))
+    await publish(streaming.publisher, viewer)
+    await publish(streaming.publisher, idle)
+    path = watch_path(await provisioned_url(streaming, viewer.registration_id))
+    await streaming.link_events(idle.registration_id, 1)
+
+    async with event_tap(
+        infrastructure.amqp_url, "stream.joined", exchange="ilmo.events"
+    ) as public:
+        # Two first joins at once (two tabs), then one more a while later.
+        streaming.clock.now = INSIDE
+        both = await asyncio.gather(streaming.http.get(path), streaming.http.get(path))
+        assert [r.status_code for r in both] == [302, 302]
+        streaming.clock.now = INSIDE + timedelta(minutes=20)
+        assert (await streaming.http.get(path)).status_code == 302
+        await streaming.settled()
+
+        # Once on the wire: envelope ids are derived, so a second write would hide
+        # behind the same id; count the deliveries, not the ids.
+        assert streaming.deliveries(viewer.registration_id, "stream.joined") == 1
+        [first] = joins(streaming, viewer.registration_id)
+        assert first.data["event_id"] == event_id
+        assert first.data["joined_at"].startswith(INSIDE.isoformat().replace("+00:00", ""))
+        assert first.headers["cloudEvents:source"] == "ilmo/streaming"
+        assert first.delivery_mode == 2
+
+        async def announced() -> bool:
+            await public.take_arrived()
+            return any(
+                m.data.get("registration_id") == str(viewer.registration_id)
+                for m in public.messages
+            )
+
+        await eventually(announced, what="stream.joined on ilmo.events")
+        integration = [
+            m
+            for m in public.messages
+            if m.data.get("registration_id") == str(viewer.registration_id)
+        ]
+        assert len(integration) == 1
+        assert set(integration[0].data) == {"registration_id", "event_id", "joined_at"}
+
+    stored = await streaming.database["stream_links"].find_one({"_id": str(viewer.registration_id)})
+    assert stored is not None
+    assert stored["first_joined_at"] == INSIDE
+    assert stored["last_joined_at"] == INSIDE + timedelta(minutes=20)
+    counts = (await streaming.operations.get(f"/api/v1/events/{event_id}/stream-links")).json()
+    assert (counts["provisioned"], counts["watched"], counts["joins"]) == (2, 1, 3)
+    assert joins(streaming, idle.registration_id) == []
+
+
+def joins(streaming: RunningStreaming, registration_id: uuid.UUID) -> list[ObservedMessage]:
+    """``stream.joined`` about the registration on ``ilmo.internal``, each envelope id once."""
+    first: dict[str | None, ObservedMessage] = {}
+    for m in streaming.tap.messages:
+        if m.routing_key == "stream.joined" and m.data.get("registration_id") == str(
+            registration_id
+        ):
+            first.setdefault(m.message_id, m)
+    return list(first.values())

@@ -142,7 +142,9 @@ def starting_soon(prefix: str, stream_url: str) -> dict[str, Any]:
     """An event that starts in ten minutes, one seat, registration still open.
 
     Its stream links open at once (they open an hour before the start), so
-    the tests that follow a watch link need not move any clock.
+    the tests that follow a watch link need not move any clock; and its
+    waiting list is promoted until the start (a cutoff of 0 minutes), so
+    the tests that free a seat see it go to the first in line.
     """
     now = datetime.now(UTC).replace(microsecond=0)
     starts = now + timedelta(minutes=10)
@@ -156,6 +158,7 @@ def starting_soon(prefix: str, stream_url: str) -> dict[str, Any]:
         registration_closes_at=(starts + timedelta(hours=1)).isoformat(),
         stream_url=stream_url,
         agenda=[],
+        promotion_cutoff_minutes=0,
     )
 
 

@@ -10,9 +10,12 @@ import pytest
 
 from ilmo_event_contracts import Attendance, EventPublished, LocalizedText, Venue
 from ilmo_streaming.domain import (
+    LAST_JOIN_RESOLUTION,
+    Cancelled,
     Change,
     EventStream,
     Gone,
+    Joined,
     JoinOutcome,
     LinkState,
     NotOpenYet,
@@ -25,6 +28,7 @@ from ilmo_streaming.domain import (
     entitled_on_acceptance,
     grant,
     is_web_url,
+    join,
     provision,
     revoke,
     switch,
@@ -337,3 +341,64 @@ def test_a_waiting_list_place_keeps_an_existing_link_without_a_new_announcement(
     link = replace(provisioned_link(), attendance_version=2)
 
     assert grant(link, RID, EVENT, stream(), LATER, attendance_version=3) is None
+
+
+# ------------------------------------------------------------ a cancelled event
+
+
+def test_a_cancelled_event_answers_cancelled_to_every_link_that_was_issued() -> None:
+    link = provisioned_link()
+    cancelled = stream(revision=2, cancelled=True)
+    inside = STARTS + timedelta(minutes=5)
+    assert decide_join(link, cancelled, inside) == Cancelled(cancelled)
+    assert decide_join(link, cancelled, inside).outcome is JoinOutcome.CANCELLED
+    revoked = revoke(link, RID, EVENT, NOW)
+    assert revoked is not None
+    assert decide_join(revoked.link, cancelled, inside) == Cancelled(cancelled)
+    # A link never issued stays unknown: its owner never got it.
+    pending = StreamLink(RID, EVENT, LinkState.PENDING, changed_at=NOW)
+    assert decide_join(pending, cancelled, inside) == Unknown()
+
+
+def test_no_link_is_provisioned_or_announced_for_a_cancelled_event() -> None:
+    cancelled = stream(revision=2, cancelled=True)
+    assert grant(None, RID, EVENT, cancelled, NOW) is None
+    pending = StreamLink(RID, EVENT, LinkState.PENDING, changed_at=NOW)
+    assert provision(pending, cancelled, NOW) is None
+    # A switch to remote keeps the version, announces nothing.
+    change = switch(provisioned_link(), RID, EVENT, Attendance.REMOTE, 2, cancelled, NOW)
+    assert change is not None
+    assert (change.facts, change.link.attendance_version) == ((), 2)
+
+
+def test_a_later_revision_never_undoes_a_cancellation() -> None:
+    cancelled = stream(revision=2, cancelled=True)
+    assert stream(revision=3).after(cancelled).cancelled
+    assert not stream(revision=3).after(stream(revision=2)).cancelled
+    assert stream(revision=1).after(None) == stream(revision=1)
+
+
+# ------------------------------------------------------------ attendance
+
+
+def test_the_first_join_is_recorded_and_announced_once() -> None:
+    link = provisioned_link()
+    at = STARTS - timedelta(minutes=10)
+    first = join(link, at)
+    assert first is not None
+    assert (first.link.first_joined_at, first.link.last_joined_at) == (at, at)
+    assert first.facts == (Joined(RID, EVENT, at),)
+    # Joining again within the resolution records nothing; later, only the last join moves.
+    assert join(first.link, at + LAST_JOIN_RESOLUTION - timedelta(seconds=1)) is None
+    later = at + LAST_JOIN_RESOLUTION
+    again = join(first.link, later)
+    assert again is not None
+    assert (again.link.first_joined_at, again.link.last_joined_at, again.facts) == (at, later, ())
+
+
+def test_only_a_provisioned_link_can_be_joined() -> None:
+    assert join(None, NOW) is None
+    assert join(StreamLink(RID, EVENT, LinkState.PENDING, changed_at=NOW), NOW) is None
+    revoked = revoke(provisioned_link(), RID, EVENT, NOW)
+    assert revoked is not None
+    assert join(revoked.link, NOW) is None

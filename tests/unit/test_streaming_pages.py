@@ -13,7 +13,15 @@ from ilmo_event_contracts import Language, LocalizedText
 from ilmo_shared.i18n import untranslated
 from ilmo_streaming import pages
 from ilmo_streaming.api import join_response
-from ilmo_streaming.domain import Ended, EventStream, Gone, NotOpenYet, Redirect, Unknown
+from ilmo_streaming.domain import (
+    Cancelled,
+    Ended,
+    EventStream,
+    Gone,
+    NotOpenYet,
+    Redirect,
+    Unknown,
+)
 
 STARTS = datetime(2026, 9, 18, 6, 0, tzinfo=UTC)  # Friday 9.00 in Helsinki (UTC+3)
 STREAM = EventStream(
@@ -70,6 +78,7 @@ def test_everything_inserted_is_escaped() -> None:
     [
         pages.not_open_yet(STREAM),
         pages.ended(STREAM),
+        pages.cancelled(STREAM),
         pages.revoked(),
         pages.not_found(),
         pages.unavailable(),
@@ -136,3 +145,18 @@ def test_each_paragraph_is_in_its_own_language_from_the_catalogues() -> None:
     assert '<p lang="fi">Tämä katselulinkki on peruttu' in html
     assert '<p lang="sv">Den här tittarlänken har återkallats' in html
     assert '<p lang="en">This viewing link was revoked' in html
+
+
+def test_a_link_of_a_cancelled_event_is_410_with_a_page_that_says_so_in_three_languages() -> None:
+    response = join_response(Cancelled(replace(STREAM, cancelled=True)))
+    assert response.status_code == 410
+    assert "retry-after" not in response.headers
+    _common_headers(dict(response.headers))
+    html = bytes(response.body).decode()
+    assert "<h1>Tekoäly hallinnossa</h1>" in html
+    assert (
+        "<title>Tilaisuus on peruttu · Evenemanget har ställts in · Event cancelled</title>" in html
+    )
+    assert '<p lang="fi">Tämä tilaisuus on peruttu' in html
+    assert '<p lang="sv">Det här evenemanget har ställts in' in html
+    assert '<p lang="en">This event has been cancelled' in html

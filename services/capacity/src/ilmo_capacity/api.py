@@ -5,6 +5,8 @@ Served on the operations listener only (``ServiceParts.operator_routers``).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +29,26 @@ class SeatCounts(BaseModel):
         "below the seats already held; nobody loses a seat.",
     )
     waitlisted: int = Field(ge=0, description="People on the waiting list.")
+    over_capacity: int = Field(
+        default=0,
+        ge=0,
+        description="Seats held beyond the capacity, after it was lowered (reserved - capacity, "
+        "or 0). They stay with their holders.",
+    )
+    free: int = Field(
+        default=0, ge=0, description="Seats nobody holds (capacity - reserved, or 0)."
+    )
+    promotion_closes_at: datetime | None = Field(
+        default=None,
+        description="From this moment a freed seat stays free instead of going to the first "
+        "on the waiting list (the event's start minus its promotion cutoff); null while the "
+        "start is not known.",
+    )
+    promotion_closed: bool = Field(
+        default=False,
+        description="Whether promotion has stopped: past promotion_closes_at, or the event "
+        "was cancelled.",
+    )
 
 
 def seats_router(use_cases: Seats) -> APIRouter:
@@ -39,8 +61,8 @@ def seats_router(use_cases: Seats) -> APIRouter:
         summary="Seats of an event",
     )
     async def seats(event_id: str) -> SeatCounts:
-        inventory = await use_cases.of_event(event_id) if 0 < len(event_id) <= 100 else None
-        if inventory is None or inventory.capacity is None:
+        counts = await use_cases.counts(event_id) if 0 < len(event_id) <= 100 else None
+        if counts is None:
             raise Problem(
                 404,
                 "event-not-found",
@@ -50,9 +72,13 @@ def seats_router(use_cases: Seats) -> APIRouter:
             )
         return SeatCounts(
             event_id=event_id,
-            capacity=inventory.capacity,
-            reserved=inventory.reserved,
-            waitlisted=inventory.waitlisted,
+            capacity=counts.capacity,
+            reserved=counts.reserved,
+            waitlisted=counts.waitlisted,
+            over_capacity=counts.over_capacity,
+            free=counts.free,
+            promotion_closes_at=counts.promotion_closes_at,
+            promotion_closed=counts.promotion_closed,
         )
 
     return router

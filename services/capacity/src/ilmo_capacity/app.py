@@ -9,20 +9,25 @@ from ilmo_capacity.handlers import seat_subscription
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import COLLECTION, SeatInventoryStore
 from ilmo_capacity.usecases import Seats
+from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 
 SERVICE = "capacity"
 
 
-def build_app(settings: CapacitySettings) -> FastAPI:
+def build_app(settings: CapacitySettings, *, clock: Clock = utc_now) -> FastAPI:
+    """The service; ``clock`` is the time seat decisions are judged at (the promotion cutoff).
+
+    The store keeps the real time for its housekeeping (snapshot retention).
+    """
     infrastructure = Infrastructure.create(SERVICE, settings)
     store = SeatInventoryStore(
         infrastructure.database,
         outbox=infrastructure.outbox(COLLECTION),
         locks=infrastructure.locks,
     )
-    seats = Seats(store)
+    seats = Seats(store, clock)
     return create_app(
         infrastructure,
         ServiceParts(

@@ -17,7 +17,7 @@ Rules (the invariants the property tests check):
   below the number of holders: nobody loses a seat, and no seat is reserved
   until the holders are fewer than the capacity again;
 - the waiting list is first in, first out, and a free seat never stays empty
-  while someone waits;
+  while someone waits, until the promotion cutoff (below);
 - a cancelled registration stays cancelled: a request that arrives after its
   cancellation (messages crossing) is ignored;
 - a registrant may switch attendance (``switch``): every choice has an
@@ -26,14 +26,29 @@ Rules (the invariants the property tests check):
   older or repeated one, so switches that cross (version 3 before version 2,
   the acceptance after version 2) end in the state of the newest choice.
   Every decision carries the version of the choice it was made for (a
-  promotion: the promoted registration's version).
+  promotion: the promoted registration's version);
+- promotion stops at the cutoff: a seat freed (a cancellation, a switch to
+  remote, more seats) at or after ``starts_at - promotion_cutoff_minutes``
+  is not offered to the waiting list and stays free, because a mail read on
+  the way to the venue is no use. The time is passed in (``now``); an event
+  moved later opens promotion again, and its next details promote the
+  waiting list into the seats left free. A request that arrives after the
+  cutoff still gets a free seat if nobody waits, else a place in line;
+- a cancelled event (``event.cancelled``) promotes nobody and gives no new
+  seat or place in line: a request or a switch to in person that still
+  arrives (messages crossing the cancellation) gets no decision and no
+  event, so nobody is told "you have a seat" after "the event is
+  cancelled". Holders keep their seats (nobody is oversold), and
+  cancellations and switches to remote still free them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from ilmo_event_contracts import FIRST_ATTENDANCE_VERSION, Attendance
+from ilmo_event_contracts.events import PROMOTION_CUTOFF_MINUTES
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,22 @@ def needs_seat(attendance: Attendance) -> bool:
     return attendance is Attendance.IN_PERSON
 
 
+def promotion_closes_at(starts_at: datetime, cutoff_minutes: int) -> datetime:
+    """The first moment a freed seat is no longer offered to the waiting list."""
+    return starts_at - timedelta(minutes=cutoff_minutes)
+
+
+@dataclass(frozen=True)
+class EventTerms:
+    """What capacity keeps of an event's details (one revision of them)."""
+
+    capacity: int
+    revision: int
+    starts_at: datetime | None = None
+    promotion_cutoff_minutes: int = PROMOTION_CUTOFF_MINUTES
+    cancelled: bool = False
+
+
 @dataclass
 class SeatInventory:
     """The seats of one event.
@@ -91,7 +122,14 @@ class SeatInventory:
     event details the capacity came from. ``versions`` holds the last
     attendance version applied for registrations that switched (a
     registration missing from it is at version 1), so that a stale or
-    repeated choice is recognised.
+    repeated choice is recognised. ``starts_at`` (None until details that
+    carry it arrive) and ``promotion_cutoff_minutes`` say when promotion
+    stops; ``event_cancelled`` is final.
+
+    Operations that can free a seat take ``now``, the time of the decision;
+    None means the time is not considered (only the cutoff needs it, and
+    only callers that know no time, such as tests of the other rules, leave
+    it out).
     """
 
     event_id: str
@@ -102,6 +140,9 @@ class SeatInventory:
     pending: list[str] = field(default_factory=list)
     cancelled: set[str] = field(default_factory=set)
     versions: dict[str, int] = field(default_factory=dict)
+    starts_at: datetime | None = None
+    promotion_cutoff_minutes: int = PROMOTION_CUTOFF_MINUTES
+    event_cancelled: bool = False
 
     # ------------------------------------------------------------ queries
 
@@ -112,6 +153,34 @@ class SeatInventory:
     @property
     def waitlisted(self) -> int:
         return len(self.waiting)
+
+    @property
+    def over_capacity(self) -> int:
+        """Seats held beyond the capacity (after it was lowered): nobody lost theirs."""
+        return max(0, self.reserved - (self.capacity or 0))
+
+    @property
+    def free(self) -> int:
+        """Seats nobody holds: none while over capacity."""
+        return max(0, (self.capacity or 0) - self.reserved)
+
+    @property
+    def promotion_closes_at(self) -> datetime | None:
+        """When promotion stops; None while the start is not known."""
+        if self.starts_at is None:
+            return None
+        return promotion_closes_at(self.starts_at, self.promotion_cutoff_minutes)
+
+    def promotion_closed(self, now: datetime | None) -> bool:
+        """Whether a seat freed at ``now`` stays free: the event is cancelled, or past the cutoff.
+
+        Closed from the cutoff on (``now >= closes_at``); open before it, and
+        whenever the start or the time is not known.
+        """
+        if self.event_cancelled:
+            return True
+        closes_at = self.promotion_closes_at
+        return closes_at is not None and now is not None and now >= closes_at
 
     def knows(self, registration_id: str) -> bool:
         """Whether the registration has asked for a seat or been cancelled here."""
@@ -154,7 +223,11 @@ class SeatInventory:
         return self._ask(registration_id)
 
     def switch(
-        self, registration_id: str, attendance: Attendance, attendance_version: int
+        self,
+        registration_id: str,
+        attendance: Attendance,
+        attendance_version: int,
+        now: datetime | None = None,
     ) -> list[Decision]:
         """The registrant's choice number ``attendance_version`` is ``attendance``.
 
@@ -162,10 +235,11 @@ class SeatInventory:
         still holds its seat or place (the switch to remote between was
         overtaken, or is still to come and will be older) keeps it, announced
         again with this version, since the registrant waits for an answer to
-        this choice. To remote: its seat goes to the first in line,
-        or it leaves the line. A version not newer than the last one applied
-        (a redelivery, or a switch overtaken by a later one) changes nothing;
-        neither does anything after a cancellation. The version is recorded
+        this choice. To remote: its seat goes to the first in line (before
+        the promotion cutoff; after it the seat stays free), or it leaves the
+        line. A version not newer than the last one applied (a redelivery,
+        or a switch overtaken by a later one) changes nothing; neither does
+        anything after a cancellation. The version is recorded
         even when nothing else changes, so that the older choices arriving
         later are recognised as older.
         """
@@ -176,12 +250,17 @@ class SeatInventory:
         self.versions[registration_id] = attendance_version
         if attendance is Attendance.IN_PERSON:
             return self._stay_or_ask(registration_id, attendance_version)
-        return self._leave(registration_id)
+        return self._leave(registration_id, now)
 
     def cancel(
-        self, registration_id: str, attendance: Attendance = Attendance.IN_PERSON
+        self,
+        registration_id: str,
+        attendance: Attendance = Attendance.IN_PERSON,
+        now: datetime | None = None,
     ) -> list[Decision]:
         """A registration is cancelled: its seat goes to the first in line, or it leaves the line.
+
+        After the promotion cutoff (or the event's cancellation) the seat stays free.
 
         Cancelling an unknown in-person registration records it, so that its
         request, if it arrives later, is ignored. Cancelling again decides
@@ -201,36 +280,57 @@ class SeatInventory:
         )
         if attendance is Attendance.REMOTE and unknown:
             return []
-        decisions = self._leave(registration_id)
+        decisions = self._leave(registration_id, now)
         self.cancelled.add(registration_id)
         self.versions.pop(registration_id, None)
         return decisions
 
-    def set_capacity(self, capacity: int) -> list[Decision]:
+    def set_capacity(self, capacity: int, now: datetime | None = None) -> list[Decision]:
         """The number of seats is (now) ``capacity``.
 
-        More seats go to the waiting list in order, then to the requests that
-        waited for the capacity to be known. Fewer seats take nobody's seat:
-        the holders keep theirs, and new requests wait until enough cancel.
+        More seats go to the waiting list in order (until the promotion
+        cutoff), then to the requests that waited for the capacity to be
+        known. Fewer seats take nobody's seat: the holders keep theirs, and
+        new requests wait until enough cancel. Once the event is cancelled,
+        the requests that waited for the capacity are decided nothing.
         """
         if capacity < 0:
             raise ValueError(f"capacity must not be negative, got {capacity}")
         self.capacity = capacity
-        decisions = self._promote()
+        decisions = self._promote(now)
+        if self.event_cancelled:
+            return decisions
         pending, self.pending = self.pending, []
         decisions.extend(self._seat_or_line(registration_id) for registration_id in pending)
         return decisions
 
-    def apply_details(self, capacity: int, revision: int) -> list[Decision]:
-        """The event's details at ``revision``; an older or repeated revision changes nothing."""
-        if revision <= self.revision:
+    def apply_details(
+        self, capacity: int, revision: int, now: datetime | None = None
+    ) -> list[Decision]:
+        """The event's seat count at ``revision``; an older or repeated revision changes nothing."""
+        return self.apply_terms(EventTerms(capacity, revision), now)
+
+    def apply_terms(self, terms: EventTerms, now: datetime | None = None) -> list[Decision]:
+        """The event's details at ``terms.revision``: seats, start, cutoff, cancellation.
+
+        An older or repeated revision changes nothing. A cancellation stays
+        (a later revision without it does not undo it). Terms without a
+        start keep the start known before.
+        """
+        if terms.revision <= self.revision:
             return []
-        self.revision = revision
-        return self.set_capacity(capacity)
+        self.revision = terms.revision
+        if terms.starts_at is not None:
+            self.starts_at = terms.starts_at
+        self.promotion_cutoff_minutes = terms.promotion_cutoff_minutes
+        self.event_cancelled = self.event_cancelled or terms.cancelled
+        return self.set_capacity(terms.capacity, now)
 
     # ---------------------------------------------------------- internals
 
     def _ask(self, registration_id: str) -> list[Decision]:
+        if self.event_cancelled:
+            return []  # no new seat or place in line for an event that will not take place
         if self.capacity is None:
             self.pending.append(registration_id)
             return []
@@ -246,12 +346,12 @@ class SeatInventory:
             return []
         return self._ask(registration_id)
 
-    def _leave(self, registration_id: str) -> list[Decision]:
+    def _leave(self, registration_id: str, now: datetime | None) -> list[Decision]:
         """Give back the seat (the first in line gets it) or the place in line, if any."""
         version = self.version_of(registration_id)
         if registration_id in self.holders:
             self.holders.remove(registration_id)
-            return [SeatReleased(registration_id, version), *self._promote()]
+            return [SeatReleased(registration_id, version), *self._promote(now)]
         if registration_id in self.waiting:
             self.waiting.remove(registration_id)
             return [WaitlistLeft(registration_id, version)]
@@ -270,8 +370,11 @@ class SeatInventory:
         self.waiting.append(registration_id)
         return SeatWaitlisted(registration_id, len(self.waiting), version)
 
-    def _promote(self) -> list[Decision]:
+    def _promote(self, now: datetime | None) -> list[Decision]:
+        """Free seats to the first in line, unless promotion has closed (``promotion_closed``)."""
         promoted: list[Decision] = []
+        if self.promotion_closed(now):
+            return promoted
         while self.waiting and self._has_free_seat():
             registration_id = self.waiting.pop(0)
             self.holders.append(registration_id)

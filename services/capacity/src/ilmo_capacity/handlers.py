@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from ilmo_capacity.domain import EventTerms
 from ilmo_capacity.usecases import Seats
 from ilmo_event_contracts import (
     Envelope,
+    EventCancelled,
     EventDetails,
     EventPublished,
     EventUpdated,
@@ -23,11 +25,25 @@ from ilmo_event_contracts import (
 from ilmo_shared.messaging.subscription import Subscription
 
 
-async def event_details_changed(seats: Seats, event: EventDetails, envelope: Envelope) -> None:
-    """``event.published`` / ``event.updated``: the in-person capacity, at a revision."""
-    await seats.apply_details(
-        event.event_id, event.in_person_capacity, event.revision, message_id=envelope.id
+def event_terms(event: EventDetails) -> EventTerms:
+    """What capacity keeps of an event's details."""
+    return EventTerms(
+        capacity=event.in_person_capacity,
+        revision=event.revision,
+        starts_at=event.starts_at,
+        promotion_cutoff_minutes=event.promotion_cutoff_minutes,
+        cancelled=event.cancelled_at is not None,
     )
+
+
+async def event_details_changed(seats: Seats, event: EventDetails, envelope: Envelope) -> None:
+    """``event.published`` / ``event.updated`` / ``event.cancelled``: the event's seat terms.
+
+    The in-person capacity, the start and the promotion cutoff, at a
+    revision; ``event.cancelled`` carries the same details with
+    ``cancelled_at`` set, and from then on nobody is promoted or seated.
+    """
+    await seats.apply_details(event.event_id, event_terms(event), message_id=envelope.id)
 
 
 async def registration_accepted(
@@ -97,6 +113,7 @@ def seat_subscription(
         Subscription(service, "seat-decisions", single_active_consumer=True)
         .on(EventPublished, details)
         .on(EventUpdated, details)
+        .on(EventCancelled, details)
         .on(RegistrationAccepted, partial(registration_accepted, seats))
         .on(RegistrationAttendanceChanged, partial(attendance_changed, seats))
         .on(RegistrationCancelled, partial(registration_cancelled, seats))

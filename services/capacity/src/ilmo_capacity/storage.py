@@ -65,8 +65,9 @@ from pymongo.errors import DuplicateKeyError
 from ilmo_capacity.domain import Decision, SeatInventory
 from ilmo_capacity.metrics import WRITE_CONFLICTS
 from ilmo_capacity.publication import seat_events
+from ilmo_event_contracts.events import PROMOTION_CUTOFF_MINUTES
 from ilmo_event_contracts.integration import integration_form
-from ilmo_shared.clock import Clock, utc_now
+from ilmo_shared.clock import Clock, to_millisecond, utc_now
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import LOST, Conflict, Document, DocumentLocks, until_won
 
@@ -81,6 +82,9 @@ STATE_FIELDS = (
     "cancelled",
     "versions",
     "applied",
+    "starts_at",
+    "promotion_cutoff_minutes",
+    "event_cancelled",
 )
 
 Operation = Callable[[SeatInventory], Sequence[Decision]]
@@ -139,6 +143,11 @@ def to_document(inventory: SeatInventory) -> dict[str, Any]:
         # Only registrations that switched attendance; a snapshot written before
         # switching existed has none, and every registration in it is at version 1.
         "versions": dict(sorted(inventory.versions.items())),
+        # What the promotion cutoff needs; a snapshot written before it existed
+        # has none (no start known: promotion open, as it was then).
+        "starts_at": None if inventory.starts_at is None else to_millisecond(inventory.starts_at),
+        "promotion_cutoff_minutes": inventory.promotion_cutoff_minutes,
+        "event_cancelled": inventory.event_cancelled,
     }
 
 
@@ -153,6 +162,11 @@ def from_document(document: Mapping[str, Any]) -> SeatInventory:
         pending=[str(r) for r in document.get("pending", [])],
         cancelled={str(r) for r in document.get("cancelled", [])},
         versions={str(r): int(v) for r, v in (document.get("versions") or {}).items()},
+        starts_at=document.get("starts_at"),
+        promotion_cutoff_minutes=int(
+            document.get("promotion_cutoff_minutes", PROMOTION_CUTOFF_MINUTES)
+        ),
+        event_cancelled=bool(document.get("event_cancelled", False)),
     )
 
 

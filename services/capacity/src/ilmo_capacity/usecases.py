@@ -9,15 +9,32 @@ through here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import structlog
 
-from ilmo_capacity.domain import SeatInventory, needs_seat
+from ilmo_capacity.domain import EventTerms, SeatInventory, needs_seat
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
 from ilmo_capacity.publication import decision_kind
 from ilmo_capacity.storage import Operation, Outcome, SeatInventoryStore
 from ilmo_event_contracts import Attendance
+from ilmo_shared.clock import Clock, utc_now
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SeatCounts:
+    """An event's seats as an organiser reads them, at one moment."""
+
+    capacity: int
+    reserved: int
+    waitlisted: int
+    over_capacity: int
+    free: int
+    promotion_closes_at: datetime | None
+    promotion_closed: bool
 
 
 class Seats:
@@ -25,10 +42,13 @@ class Seats:
 
     ``message_id`` is the id of the message that asked (its envelope id): a
     message applied once is not applied again, whatever it would change.
+    ``clock`` gives the time of each decision, which the promotion cutoff
+    is judged against.
     """
 
-    def __init__(self, store: SeatInventoryStore) -> None:
+    def __init__(self, store: SeatInventoryStore, clock: Clock = utc_now) -> None:
         self._store = store
+        self._clock = clock
 
     async def of_event(self, event_id: str) -> SeatInventory | None:
         """The seats of ``event_id`` as last stored; None until its capacity is known."""
@@ -37,20 +57,38 @@ class Seats:
             return None
         return stored.inventory
 
+    async def counts(self, event_id: str) -> SeatCounts | None:
+        """The seat counts of ``event_id`` now; None until its capacity is known."""
+        inventory = await self.of_event(event_id)
+        if inventory is None or inventory.capacity is None:
+            return None
+        return SeatCounts(
+            capacity=inventory.capacity,
+            reserved=inventory.reserved,
+            waitlisted=inventory.waitlisted,
+            over_capacity=inventory.over_capacity,
+            free=inventory.free,
+            promotion_closes_at=inventory.promotion_closes_at,
+            promotion_closed=inventory.promotion_closed(self._clock()),
+        )
+
     async def apply_details(
-        self, event_id: str, capacity: int, revision: int, *, message_id: str | None = None
+        self, event_id: str, terms: EventTerms, *, message_id: str | None = None
     ) -> Outcome:
-        """The event has ``capacity`` in-person seats as of ``revision`` of its details."""
+        """The event's details as of ``terms.revision``: its seats, start, cutoff, cancellation."""
+        now = self._clock()
         outcome = await self._decide(
-            event_id, lambda seats: seats.apply_details(capacity, revision), message_id
+            event_id, lambda seats: seats.apply_terms(terms, now), message_id
         )
         if outcome.written:
             stored = outcome.stored.inventory
             log.info(
                 "seat_capacity_set",
                 event_id=event_id,
-                revision=revision,
-                capacity=capacity,
+                revision=terms.revision,
+                capacity=terms.capacity,
+                event_cancelled=stored.event_cancelled,
+                promotion_closed=stored.promotion_closed(now),
                 reserved=stored.reserved,
                 waitlisted=stored.waitlisted,
                 decisions=len(outcome.decisions),
@@ -82,10 +120,12 @@ class Seats:
 
         Also for a remote one: it may have held a seat before it switched.
         One never known here changes nothing and writes nothing
-        (``SeatInventory.cancel``).
+        (``SeatInventory.cancel``). A seat freed after the promotion cutoff
+        stays free.
         """
+        now = self._clock()
         return await self._decide(
-            event_id, lambda seats: seats.cancel(registration_id, attendance), message_id
+            event_id, lambda seats: seats.cancel(registration_id, attendance, now), message_id
         )
 
     async def switch(
@@ -100,11 +140,13 @@ class Seats:
         """A registrant switched attendance (choice number ``attendance_version``).
 
         To in person: a seat or a place in line; to remote: the seat or the
-        place goes back. An older or repeated choice changes nothing.
+        place goes back (a seat freed after the promotion cutoff stays
+        free). An older or repeated choice changes nothing.
         """
+        now = self._clock()
         return await self._decide(
             event_id,
-            lambda seats: seats.switch(registration_id, attendance, attendance_version),
+            lambda seats: seats.switch(registration_id, attendance, attendance_version, now),
             message_id,
         )
 

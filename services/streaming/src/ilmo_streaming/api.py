@@ -5,9 +5,13 @@
 - 302 to the event's stream while the link's window is open;
 - 403 with a short page saying when it opens (and ``Retry-After``), or that
   it has ended;
-- 410 for a revoked link, 404 for anything else (unknown, tampered, never
-  provisioned);
+- 410 for a link of a cancelled event (a page saying the event was
+  cancelled) and for a revoked link, 404 for anything else (unknown,
+  tampered, never provisioned);
 - 503 with ``Retry-After`` while the database does not answer.
+
+A redirect is a join: the link's first and last join are recorded, the
+first announced as ``stream.joined`` (``LinkQueries.join``).
 
 Every answer is ``Cache-Control: no-store`` (a cached redirect would outlive
 a revocation) and ``Referrer-Policy: no-referrer``, and every attempt is
@@ -34,7 +38,15 @@ from pymongo.errors import PyMongoError
 from ilmo_shared.http.problems import PageErrors, Problem, ProblemRoute, problem_responses
 from ilmo_shared.i18n import _
 from ilmo_streaming import CATALOGUE, pages
-from ilmo_streaming.domain import Ended, Gone, JoinDecision, NotOpenYet, Redirect, Unknown
+from ilmo_streaming.domain import (
+    Cancelled,
+    Ended,
+    Gone,
+    JoinDecision,
+    NotOpenYet,
+    Redirect,
+    Unknown,
+)
 from ilmo_streaming.metrics import JOINS, joins_of
 from ilmo_streaming.usecases import LinkQueries
 
@@ -81,6 +93,8 @@ def join_response(decision: JoinDecision) -> Response:
             )
         case Ended():
             return _page(pages.ended(decision.stream), 403)
+        case Cancelled():
+            return _page(pages.cancelled(decision.stream), 410)
         case Gone():
             return _page(pages.revoked(), 410)
         case Unknown():
@@ -89,7 +103,7 @@ def join_response(decision: JoinDecision) -> Response:
 
 def _event_label(decision: JoinDecision) -> str:
     match decision:
-        case Redirect() | NotOpenYet() | Ended():
+        case Redirect() | NotOpenYet() | Ended() | Cancelled():
             return decision.stream.event_id
         case Gone():
             return decision.event_id
@@ -109,7 +123,7 @@ def watch_router(queries: LinkQueries) -> APIRouter:
             302: {"description": "The link is valid and open: to the event's stream."},
             403: {"description": "Not open yet (with Retry-After) or already ended."},
             404: {"description": "No such link."},
-            410: {"description": "The link was revoked."},
+            410: {"description": "The event was cancelled, or the link was revoked."},
             503: {"description": "Temporarily unavailable; try again after Retry-After."},
         },
     )
@@ -135,6 +149,12 @@ class LinkCounts(BaseModel):
     provisioned: int = Field(ge=0, description="Links issued and working (in their window).")
     revoked: int = Field(ge=0, description="Links issued, then revoked by a cancellation.")
     pending: int = Field(ge=0, description="Entitled registrants waiting for the event's details.")
+    watched: int = Field(
+        default=0,
+        ge=0,
+        description="Links that led to the stream at least once (first join recorded), "
+        "whatever their state now.",
+    )
     opens_at: datetime | None = Field(description="When links open; null if the event is unknown.")
     closes_at: datetime | None = Field(description="When links close; null if unknown.")
     joins: int = Field(
@@ -170,6 +190,7 @@ def operator_router(queries: LinkQueries) -> APIRouter:
             provisioned=counts.provisioned,
             revoked=counts.revoked,
             pending=counts.pending,
+            watched=counts.watched,
             opens_at=stream.opens_at if stream else None,
             closes_at=stream.closes_at if stream else None,
             joins=joins_of(event_id),

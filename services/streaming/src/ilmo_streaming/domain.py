@@ -33,6 +33,15 @@ second effect.
 When a link works is not fixed at provisioning: a join attempt is judged
 against the event's details as they are then (``EventStream``), so an event
 moved or given another window takes its links along.
+
+A cancelled event (``event.cancelled``: its details with ``cancelled_at``)
+stays cancelled: its links answer that it was cancelled (410), and no link
+is provisioned or announced for it any more.
+
+Attendance: a join that leads to the stream is recorded on the link (``join``):
+the first join once, announced as ``stream.joined``; the last join, kept to
+the minute (``LAST_JOIN_RESOLUTION``), so that a viewer reloading the page
+does not cost a write per reload.
 """
 
 from __future__ import annotations
@@ -45,6 +54,9 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from ilmo_event_contracts import FIRST_ATTENDANCE_VERSION, Attendance, EventDetails, LocalizedText
+
+# The last join is recorded again only when it is this much newer than the one stored.
+LAST_JOIN_RESOLUTION = timedelta(minutes=1)
 
 
 class LinkState(StrEnum):
@@ -68,6 +80,7 @@ class EventStream:
     title: LocalizedText
     opens_minutes_before: int = 30
     closes_minutes_after: int = 120
+    cancelled: bool = False
 
     @classmethod
     def from_details(cls, details: EventDetails) -> EventStream:
@@ -81,6 +94,7 @@ class EventStream:
             title=details.title,
             opens_minutes_before=details.stream_opens_minutes_before,
             closes_minutes_after=details.stream_closes_minutes_after,
+            cancelled=details.cancelled_at is not None,
         )
 
     @property
@@ -97,6 +111,12 @@ class EventStream:
         """Whether these details replace ``other`` (a newer revision; older ones are ignored)."""
         return other is None or self.revision > other.revision
 
+    def after(self, other: EventStream | None) -> EventStream:
+        """These details as they replace ``other``: a cancellation is never undone."""
+        if other is not None and other.cancelled and not self.cancelled:
+            return replace(self, cancelled=True)
+        return self
+
 
 @dataclass(frozen=True)
 class StreamLink:
@@ -110,6 +130,9 @@ class StreamLink:
     revoked_at: datetime | None = None
     # The newest attendance version seen for the registration; provisioning announces it.
     attendance_version: int = FIRST_ATTENDANCE_VERSION
+    # When the link first and last led to the stream (None: never).
+    first_joined_at: datetime | None = None
+    last_joined_at: datetime | None = None
 
     @property
     def issued(self) -> bool:
@@ -137,7 +160,16 @@ class Revoked:
     revoked_at: datetime
 
 
-Fact = Provisioned | Revoked
+@dataclass(frozen=True)
+class Joined:
+    """Announce that the registrant first opened the stream through their link."""
+
+    registration_id: UUID
+    event_id: str
+    joined_at: datetime
+
+
+Fact = Provisioned | Revoked | Joined
 
 
 @dataclass(frozen=True)
@@ -169,6 +201,8 @@ def grant(
     place's version).
     """
     if current is None:
+        if stream is not None and stream.cancelled:
+            return None  # the event will not take place: no link, not even a pending one
         pending = StreamLink(
             registration_id,
             event_id,
@@ -213,6 +247,8 @@ def switch(
     newer = replace(current, attendance_version=attendance_version)
     if current.state is LinkState.PENDING:
         return _provision(newer, stream, now) or Change(newer)
+    if stream is not None and stream.cancelled:
+        return Change(newer)  # no stream to announce for a cancelled event
     announced = replace(newer, changed_at=now)
     return Change(announced, (_provisioned(announced, current.provisioned_at, stream),))
 
@@ -238,7 +274,7 @@ def provision(current: StreamLink | None, stream: EventStream, now: datetime) ->
 
 
 def _provision(link: StreamLink, stream: EventStream | None, now: datetime) -> Change | None:
-    if stream is None or stream.event_id != link.event_id:
+    if stream is None or stream.event_id != link.event_id or stream.cancelled:
         return None
     provisioned = replace(link, state=LinkState.PROVISIONED, changed_at=now, provisioned_at=now)
     fact = Provisioned(
@@ -272,6 +308,25 @@ def revoke(
     return Change(revoked, (Revoked(current.registration_id, current.event_id, now),))
 
 
+def join(current: StreamLink | None, now: datetime) -> Change | None:
+    """The link just led its owner to the stream at ``now``: record the join.
+
+    The first join is recorded once and announced (``Joined``); a join
+    after it moves the last join on, if it is at least
+    ``LAST_JOIN_RESOLUTION`` newer than the one stored, and announces
+    nothing. Only a provisioned link can be joined.
+    """
+    if current is None or current.state is not LinkState.PROVISIONED:
+        return None
+    if current.first_joined_at is None:
+        joined = replace(current, first_joined_at=now, last_joined_at=now)
+        return Change(joined, (Joined(current.registration_id, current.event_id, now),))
+    last = current.last_joined_at or current.first_joined_at
+    if now - last < LAST_JOIN_RESOLUTION:
+        return None
+    return Change(replace(current, last_joined_at=now))
+
+
 # ------------------------------------------------------------------ joining
 
 
@@ -279,6 +334,7 @@ class JoinOutcome(StrEnum):
     """What a join attempt got; also the label of the joins metric."""
 
     REDIRECTED = "redirected"
+    CANCELLED = "cancelled"
     REVOKED = "revoked"
     UNKNOWN = "unknown"
     NOT_OPEN_YET = "not_open_yet"
@@ -295,6 +351,14 @@ class Redirect:
     @property
     def url(self) -> str:
         return self.stream.stream_url
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The event was cancelled: no link of it works any more."""
+
+    stream: EventStream
+    outcome: JoinOutcome = JoinOutcome.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -335,7 +399,7 @@ class Ended:
     outcome: JoinOutcome = JoinOutcome.ENDED
 
 
-JoinDecision = Redirect | Gone | Unknown | NotOpenYet | Ended
+JoinDecision = Redirect | Cancelled | Gone | Unknown | NotOpenYet | Ended
 
 
 def decide_join(link: StreamLink | None, stream: EventStream | None, now: datetime) -> JoinDecision:
@@ -344,10 +408,13 @@ def decide_join(link: StreamLink | None, stream: EventStream | None, now: dateti
     The window is ``[opens_at, closes_at)``: open from ``opens_at`` on, closed
     from ``closes_at`` on. A link that was never provisioned (pending, or the
     tombstone of an early cancellation) is unknown rather than revoked: its
-    owner never received it.
+    owner never received it. A cancelled event says so to every link that
+    was issued, revoked or not: that is the news its owner needs.
     """
     if link is None or not link.issued:
         return Unknown()
+    if stream is not None and stream.event_id == link.event_id and stream.cancelled:
+        return Cancelled(stream)
     if link.state is LinkState.REVOKED:
         return Gone(link.event_id)
     if stream is None or stream.event_id != link.event_id or not is_web_url(stream.stream_url):

@@ -12,6 +12,7 @@ import structlog
 
 from ilmo_event_contracts import (
     Envelope,
+    EventCancelled,
     EventDetails,
     EventPublished,
     EventUpdated,
@@ -37,7 +38,10 @@ async def _nothing_parked(_registration_id: str) -> int:
 
 
 async def event_details_changed(keeper: LinkKeeper, event: EventDetails, _: Envelope) -> None:
-    """``event.published`` / ``event.updated``: keep the newest details, provision pending links."""
+    """``event.published`` / ``event.updated`` / ``event.cancelled``: keep the newest details.
+
+    Links waiting for the details are provisioned, unless the event was cancelled.
+    """
     await keeper.apply_details(event)
 
 
@@ -103,6 +107,7 @@ def link_subscription(
         Subscription(service, "stream-links")
         .on(EventPublished, details)
         .on(EventUpdated, details)
+        .on(EventCancelled, details)
         .on(RegistrationAccepted, partial(registration_accepted, keeper))
         .on(RegistrationAttendanceChanged, partial(attendance_changed, keeper))
         .on(SeatWaitlisted, partial(seat_waitlisted, keeper))

@@ -10,14 +10,19 @@ from prometheus_client import Counter
 
 JOINS = Counter(
     "ilmo_streaming_joins_total",
-    "Attempts to open a personal stream link, by outcome (redirected, revoked, unknown, "
-    "not_open_yet, ended, unavailable) and event ('unknown' when the link tells no event).",
+    "Attempts to open a personal stream link, by outcome (redirected, cancelled, revoked, "
+    "unknown, not_open_yet, ended, unavailable) and event ('unknown' when the link tells no "
+    "event).",
     ["outcome", "event_id"],
 )
 LINK_CHANGES = Counter(
     "ilmo_streaming_link_changes_total",
     "Stored link transitions, by the state reached (pending, provisioned, revoked).",
     ["state"],
+)
+JOINS_NOT_RECORDED = Counter(
+    "ilmo_streaming_joins_not_recorded_total",
+    "Joins that got the stream but whose record (first or last join) could not be written.",
 )
 WRITE_CONFLICTS = Counter(
     "ilmo_streaming_write_conflicts_total",

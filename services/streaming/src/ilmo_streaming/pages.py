@@ -111,6 +111,11 @@ def ended(stream: EventStream) -> Page:
     return _page("ended", heading=stream.title.fi)
 
 
+def cancelled(stream: EventStream) -> Page:
+    """The event was cancelled: the link leads nowhere any more."""
+    return _page("cancelled", heading=stream.title.fi)
+
+
 def revoked() -> Page:
     return _page("revoked")
 

@@ -1,4 +1,7 @@
-"""Link facts as the events other services (and, without the link, integrators) read."""
+"""Link facts as the events other services (and, without the link, integrators) read.
+
+``stream.joined`` carries ids and the time only, in both forms.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ilmo_event_contracts import InternalEvent, StreamLinkProvisioned, StreamLinkRevoked
+from ilmo_event_contracts import (
+    InternalEvent,
+    StreamJoined,
+    StreamLinkProvisioned,
+    StreamLinkRevoked,
+)
 from ilmo_event_contracts.integration import integration_form
 from ilmo_shared.outbox import Outbox
-from ilmo_streaming.domain import Fact, Provisioned, Revoked
+from ilmo_streaming.domain import Fact, Joined, Provisioned, Revoked
 
 # Envelope ids are derived from the registration id and the fact: should a
 # fact ever be recorded twice (two processes racing on a database without
@@ -36,15 +44,23 @@ def link_event(fact: Fact, link_url: LinkUrl) -> InternalEvent:
                 event_id=fact.event_id,
                 revoked_at=fact.revoked_at,
             )
+        case Joined():
+            return StreamJoined(
+                registration_id=fact.registration_id,
+                event_id=fact.event_id,
+                joined_at=fact.joined_at,
+            )
 
 
 def envelope_id(fact: Fact) -> str:
-    """One id per fact: a link's revocation, its provisioning per attendance version.
+    """One id per fact: a link's revocation, its first join, its provisioning per version.
 
     The provisioning of version 1 keeps the id it had before switching existed.
     """
     if isinstance(fact, Revoked):
         return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/revoked"))
+    if isinstance(fact, Joined):
+        return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/joined"))
     suffix = "" if fact.attendance_version == 1 else f"/{fact.attendance_version}"
     return str(uuid.uuid5(_ENVELOPE_IDS, f"{fact.registration_id}/provisioned{suffix}"))
 

@@ -1,17 +1,23 @@
 """The streaming service's own database: events' stream details and registrations' links.
 
 ``stream_events``: one document per event, ``_id`` = event id, with what
-links need (stream URL, times, time zone, window, title) at the newest
-revision seen; an older revision never replaces a newer one.
+links need (stream URL, times, time zone, window, title, whether the event
+was cancelled) at the newest revision seen; an older revision never
+replaces a newer one, and a cancellation is never undone. A join reads it
+by ``_id``, so links follow the event's time without being rewritten.
 
 ``stream_links``: one document per registration, ``_id`` = registration id,
 with the event id, the link's state (``pending``, ``provisioned``,
-``revoked``) and when it changed; never the token, which is derived from the
-registration id and the secret whenever it is needed. A transition and the
-event announcing it (``stream.link.provisioned`` / ``stream.link.revoked``)
-are one single-document write: the first state of a registration is an
-insert (unique on ``_id``), later ones a conditional update on ``version``.
-The store wakes the outbox relay once such an event is written.
+``revoked``), when it changed, and its first and last join; never the
+token, which is derived from the registration id and the secret whenever it
+is needed. A transition and the event announcing it
+(``stream.link.provisioned`` / ``stream.link.revoked``) are one
+single-document write: the first state of a registration is an insert
+(unique on ``_id``), later ones a conditional update on ``version``.
+The first join and its ``stream.joined`` are one write too, conditional
+on the stored link having no first join yet, so concurrent first joins
+announce it once. The store wakes the outbox relay once such an event is
+written.
 
 Both collections are ``VersionedDocuments`` (the event details versioned by
 their own ``revision``). FerretDB v1, the local and test server, applies an
@@ -39,7 +45,7 @@ from ilmo_event_contracts import EventDetails, LocalizedText
 from ilmo_shared.clock import to_millisecond
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
-from ilmo_streaming.domain import Change, EventStream, LinkState, StreamLink
+from ilmo_streaming.domain import Change, EventStream, Joined, LinkState, StreamLink
 from ilmo_streaming.metrics import WRITE_CONFLICTS
 from ilmo_streaming.publication import LinkUrl, outbox_entries
 
@@ -69,6 +75,7 @@ def _stream_document(stream: EventStream) -> dict[str, Any]:
         "title": stream.title.model_dump(),
         "opens_minutes_before": stream.opens_minutes_before,
         "closes_minutes_after": stream.closes_minutes_after,
+        "cancelled": stream.cancelled,
         # For people reading the database; links are judged from the fields above.
         "opens_at": _millis(stream.opens_at),
         "closes_at": _millis(stream.closes_at),
@@ -86,6 +93,7 @@ def _stream(document: Mapping[str, Any]) -> EventStream:
         title=LocalizedText.model_validate(document["title"]),
         opens_minutes_before=int(document["opens_minutes_before"]),
         closes_minutes_after=int(document["closes_minutes_after"]),
+        cancelled=bool(document.get("cancelled", False)),
     )
 
 
@@ -106,13 +114,13 @@ class StreamEventStore:
     async def apply(self, details: EventDetails, now: datetime) -> Applied:
         """Keep ``details`` unless a newer revision is stored: the current details, and if new."""
         offered = EventStream.from_details(details)
-        fields = _stream_document(offered)
-        stored_form = _stream({"_id": offered.event_id, **fields})
 
         def decide(document: Document | None) -> Keep[Applied] | Write[Applied]:
             current = _stream(document) if document is not None else None
             if current is not None and not offered.supersedes(current):
                 return Keep((current, False))
+            fields = _stream_document(offered.after(current))
+            stored_form = _stream({"_id": offered.event_id, **fields})
             return Write((stored_form, True), {**fields, "updated_at": now})
 
         return await self._documents.change(offered.event_id, decide)
@@ -128,6 +136,7 @@ class LinkCounts:
     pending: int
     provisioned: int
     revoked: int
+    watched: int = 0
 
 
 def _link_fields(link: StreamLink) -> dict[str, Any]:
@@ -138,6 +147,8 @@ def _link_fields(link: StreamLink) -> dict[str, Any]:
         "provisioned_at": _millis(link.provisioned_at) if link.provisioned_at else None,
         "revoked_at": _millis(link.revoked_at) if link.revoked_at else None,
         "attendance_version": link.attendance_version,
+        "first_joined_at": _millis(link.first_joined_at) if link.first_joined_at else None,
+        "last_joined_at": _millis(link.last_joined_at) if link.last_joined_at else None,
     }
 
 
@@ -151,6 +162,9 @@ def _link(document: Mapping[str, Any]) -> StreamLink:
         revoked_at=document.get("revoked_at"),
         # Stored before switching existed: version 1.
         attendance_version=int(document.get("attendance_version") or 1),
+        # Stored before attendance was recorded: never joined.
+        first_joined_at=document.get("first_joined_at"),
+        last_joined_at=document.get("last_joined_at"),
     )
 
 
@@ -193,7 +207,10 @@ class StreamLinkStore:
             if change is None:
                 return Keep(None)
             entries = outbox_entries(change.facts, self._outbox, self._link_url)
-            return Write(change, _link_fields(change.link), events=entries)
+            # The first join is announced once: only while none is stored.
+            first_join = any(isinstance(fact, Joined) for fact in change.facts)
+            condition = {"first_joined_at": None} if first_join else {}
+            return Write(change, _link_fields(change.link), events=entries, condition=condition)
 
         return await self._documents.change(str(registration_id), decide)
 
@@ -205,7 +222,11 @@ class StreamLinkStore:
         return [uuid.UUID(str(document["_id"])) async for document in cursor]
 
     async def counts(self, event_id: str) -> LinkCounts:
-        """Links of ``event_id``: pending, provisioned (working) and revoked after provisioning."""
+        """Links of ``event_id`` by state, and how many were ever joined.
+
+        Pending, provisioned (working), revoked after provisioning, and
+        watched (joined at least once, whatever their state now).
+        """
         pending = await self.links.count_documents(
             {"event_id": event_id, "state": LinkState.PENDING.value}
         )
@@ -219,4 +240,9 @@ class StreamLinkStore:
                 "provisioned_at": {"$ne": None},
             }
         )
-        return LinkCounts(pending=pending, provisioned=provisioned, revoked=revoked)
+        watched = await self.links.count_documents(
+            {"event_id": event_id, "first_joined_at": {"$ne": None}}
+        )
+        return LinkCounts(
+            pending=pending, provisioned=provisioned, revoked=revoked, watched=watched
+        )

@@ -2,7 +2,8 @@
 
 ``LinkKeeper`` changes links as messages say; ``LinkQueries`` answers the
 HTTP side (a viewer opening a link, an operator counting them) and writes
-nothing.
+only the record of a join (the first and last time a link led to the
+stream).
 
 Each change is a transition of registrations' links (``domain``), stored
 with its outgoing event in one write (``storage``, which also wakes the
@@ -22,15 +23,18 @@ concurrently and out of order; the transitions make that harmless:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import structlog
+from pymongo.errors import PyMongoError
 
 from ilmo_event_contracts import Attendance, EventDetails
 from ilmo_shared.clock import Clock
+from ilmo_shared.storage import ConcurrentChangeError
 from ilmo_streaming import domain
-from ilmo_streaming.domain import Change, EventStream, JoinDecision, decide_join
-from ilmo_streaming.metrics import LINK_CHANGES
+from ilmo_streaming.domain import Change, EventStream, JoinDecision, Redirect, decide_join
+from ilmo_streaming.metrics import JOINS_NOT_RECORDED, LINK_CHANGES
 from ilmo_streaming.storage import LinkCounts, StreamEventStore, StreamLinkStore, Transition
 from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
 
@@ -49,7 +53,10 @@ class LinkKeeper:
         """An event's details (a revision): keep the newest, provision the links waiting for them.
 
         Pending links are looked for every time, even when the details changed
-        nothing, so a redelivery finishes a pass that failed half-way.
+        nothing, so a redelivery finishes a pass that failed half-way. The
+        details of a cancelled event (``event.cancelled``) are kept the same
+        way; from then on its links answer that it was cancelled, and the
+        links still pending are never provisioned.
         """
         stream, changed = await self.streams.apply(details, self.clock())
         if changed:
@@ -59,7 +66,10 @@ class LinkKeeper:
                 revision=stream.revision,
                 opens_at=stream.opens_at.isoformat(),
                 closes_at=stream.closes_at.isoformat(),
+                cancelled=stream.cancelled,
             )
+        if stream.cancelled:
+            return
         pending = await self.links.pending_for(stream.event_id)
         for registration_id in pending:
             await self.provision(registration_id, stream)
@@ -162,15 +172,39 @@ class LinkQueries:
     clock: Clock
 
     async def join(self, token: str) -> JoinDecision:
-        """What a viewer opening the link ``token`` gets now.
+        """What a viewer opening the link ``token`` gets now; a join to the stream is recorded.
 
         A token this service did not make is unknown without a database
-        read. PyMongoError while the database does not answer.
+        read. Two reads by ``_id`` (the link, then its event's details, so
+        the window is the event's current one). PyMongoError while the
+        database does not answer.
         """
         registration_id = self.tokens.registration_of(token) if len(token) == TOKEN_LENGTH else None
         link = await self.links.get(registration_id) if registration_id else None
         stream = await self.streams.get(link.event_id) if link and link.issued else None
-        return decide_join(link, stream, self.clock())
+        now = self.clock()
+        decision = decide_join(link, stream, now)
+        if isinstance(decision, Redirect) and registration_id is not None:
+            await self._record_join(registration_id, now)
+        return decision
+
+    async def _record_join(self, registration_id: UUID, now: datetime) -> None:
+        """Record the join (the first one with ``stream.joined``), without failing the viewer.
+
+        The viewer came to watch: a database that fails now costs this
+        join's record (counted and logged; the next join records it), not
+        the stream.
+        """
+        try:
+            change = await self.links.change(
+                registration_id, lambda current: domain.join(current, now)
+            )
+        except (PyMongoError, ConcurrentChangeError) as error:
+            JOINS_NOT_RECORDED.inc()
+            log.warning("stream_join_not_recorded", error=type(error).__name__)
+            return
+        if change is not None and change.facts:
+            log.debug("stream_first_join_recorded", event_id=change.link.event_id)
 
     async def overview(self, event_id: str) -> LinkOverview | None:
         """The links of ``event_id``; None if streaming knows neither the event nor any link."""
