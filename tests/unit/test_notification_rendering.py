@@ -15,7 +15,14 @@ import pytest
 from icalendar import Calendar
 
 import ilmo_notification
-from ilmo_event_contracts import Attendance, Language, LocalizedText, NotificationKind, Organiser
+from ilmo_event_contracts import (
+    Attendance,
+    EventDetails,
+    Language,
+    LocalizedText,
+    NotificationKind,
+    Organiser,
+)
 from ilmo_notification.domain import MailRequest
 from ilmo_notification.rendering import ComposedMail, RenderError
 from ilmo_shared.i18n import untranslated
@@ -77,6 +84,53 @@ SUBJECTS = {
         Language.SV: "Din anmälan har avbokats",
         Language.EN: "Your registration has been cancelled",
     },
+    NotificationKind.REMINDER: {
+        Language.FI: "Muistutus",
+        Language.SV: "Påminnelse",
+        Language.EN: "Reminder",
+    },
+    NotificationKind.EVENT_CHANGED: {
+        Language.FI: "Muutoksia tilaisuuteen",
+        Language.SV: "Ändringar i evenemanget",
+        Language.EN: "Changes to the event",
+    },
+    NotificationKind.EVENT_CANCELLED: {
+        Language.FI: "Tilaisuus on peruttu",
+        Language.SV: "Evenemanget har ställts in",
+        Language.EN: "The event has been cancelled",
+    },
+    # The organiser's own title is the subject (``MESSAGE_TITLE``).
+    NotificationKind.ORGANISER_MESSAGE: {
+        Language.FI: "Tärkeää tietoa saapumisesta",
+        Language.SV: "Viktigt om ankomsten",
+        Language.EN: "Important: arriving",
+    },
+    NotificationKind.THANK_YOU: {
+        Language.FI: "Kiitos osallistumisestasi",
+        Language.SV: "Tack för ditt deltagande",
+        Language.EN: "Thank you for taking part",
+    },
+}
+# The reminder's subject names the day as well.
+DAY = {
+    Language.FI: "pe 29.1.2027",
+    Language.SV: "fre 29.1.2027",
+    Language.EN: "Fri 29 January 2027",
+}
+MESSAGE_TITLE = {
+    language.value: SUBJECTS[NotificationKind.ORGANISER_MESSAGE][language] for language in Language
+}
+MESSAGE_BODY = {
+    "fi": "Ovet avataan klo 8.30.\nOta henkilökortti mukaan.\n\nTervetuloa!",
+    "sv": "Dörrarna öppnas kl. 8.30.\nTa med legitimation.\n\nVälkommen!",
+    "en": "Doors open at 8:30.\nBring an ID card.\n\nWelcome!",
+}
+# Kinds whose mail has nothing left to manage: the manage link is not in them.
+WITHOUT_MANAGE_LINK = {
+    NotificationKind.CONFIRM_ADDRESS,
+    NotificationKind.CANCELLATION_CONFIRMED,
+    NotificationKind.EVENT_CANCELLED,
+    NotificationKind.THANK_YOU,
 }
 TITLES = {
     Language.FI: "Tekoäly hallinnossa",
@@ -109,6 +163,32 @@ def details_for(kind: NotificationKind, **changes: Any) -> dict[str, Any]:
             "valid_until": STARTS_AT + timedelta(hours=5),
         },
         NotificationKind.CANCELLATION_CONFIRMED: {},
+        NotificationKind.REMINDER: {"role": "seat", "stream_link": None, "minutes_before": 1440},
+        NotificationKind.EVENT_CHANGED: {
+            "role": "seat",
+            "stream_link": None,
+            "revision": 2,
+            "changes": ["time"],
+            "previous": {
+                "starts_at": STARTS_AT - timedelta(days=1),
+                "ends_at": STARTS_AT - timedelta(days=1) + timedelta(hours=3),
+                "venue_name": {"fi": "Ministeriön juhlasali", "sv": None, "en": None},
+                "venue_address": "Snellmaninkatu 1, Helsinki",
+            },
+        },
+        NotificationKind.EVENT_CANCELLED: {
+            "role": "seat",
+            "stream_link": None,
+            "cancelled_at": NOW,
+        },
+        NotificationKind.ORGANISER_MESSAGE: {
+            "role": "seat",
+            "stream_link": None,
+            "message_id": "0b7a2f5e-3c1d-4e8f-9a6b-7c5d4e3f2a10",
+            "title": MESSAGE_TITLE,
+            "body": MESSAGE_BODY,
+        },
+        NotificationKind.THANK_YOU: {"role": "seat", "stream_link": None},
     }
     details = {**templates[kind], **changes}
     return details
@@ -122,9 +202,10 @@ def compose(
     first_name: str = "Åsa",
     email: str = "asa.ohman@example.fi",
     organiser: Organiser | None = ORGANISER,
+    event: EventDetails | None = None,
     **details: Any,
 ) -> tuple[ComposedMail, str]:
-    event = seminar("ministry-seminar", organiser=organiser)
+    event = event or seminar("ministry-seminar", organiser=organiser)
     registration = accepted(
         event.event_id,
         language=language,
@@ -168,6 +249,15 @@ def calendar_of(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(payload)
 
 
+def subject_of(kind: NotificationKind, language: Language) -> str:
+    """The subject a mail of ``kind`` has in ``language``."""
+    if kind is NotificationKind.ORGANISER_MESSAGE:
+        return SUBJECTS[kind][language]
+    if kind is NotificationKind.REMINDER:
+        return f"{SUBJECTS[kind][language]}: {TITLES[language]}, {DAY[language]}"
+    return f"{SUBJECTS[kind][language]}: {TITLES[language]}"
+
+
 def test_every_kind_has_one_text_and_one_html_template_for_every_language() -> None:
     templates = Path(ilmo_notification.__file__).parent / "templates"
     for kind in KINDS:
@@ -190,7 +280,7 @@ def test_each_mail_is_in_the_registrants_language_with_times_in_the_events_zone(
     received = parsed(message)
     text, html = body(received, "plain"), body(received, "html")
 
-    assert received["Subject"] == f"{SUBJECTS[kind][language]}: {TITLES[language]}"
+    assert received["Subject"] == subject_of(kind, language)
     for other in LANGUAGES:
         if other is not language:
             assert SUBJECTS[kind][other] not in text + html
@@ -203,10 +293,11 @@ def test_each_mail_is_in_the_registrants_language_with_times_in_the_events_zone(
         assert GREETING[language] in part
         assert TITLES[language] in part
         assert WHEN[language] in part
-    if kind is NotificationKind.CONFIRM_ADDRESS:
-        # The only link is the confirmation link: nothing to manage until confirmed.
+    if kind in WITHOUT_MANAGE_LINK:
+        # Confirming: nothing to manage until confirmed; after a cancellation or the
+        # event itself, nothing left to manage.
         assert "/manage/" not in text + html
-    elif kind is not NotificationKind.CANCELLATION_CONFIRMED:
+    else:
         link = manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
         assert link in text
         assert link.replace("&", "&amp;") in html or link in html
@@ -425,10 +516,11 @@ def test_headers_are_valid_mime_with_utf8_names_and_a_deterministic_message_id()
     assert received["Auto-Submitted"] == "auto-generated"
     [alternative, _attachment] = received.iter_parts()
     assert alternative.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in alternative.iter_parts()] == [
-        "text/plain",
-        "text/html",
-    ]
+    # The HTML with its inline check-in QR code (multipart/related).
+    [plain, related] = alternative.iter_parts()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    assert [p.get_content_type() for p in related.iter_parts()] == ["text/html", "image/png"]
     assert message.message_id == f"<{registration_id}.seat_confirmed@ilmo.example.fi>"
     assert message.recipient == "asa.ohman@example.fi"
     again, _ = compose(NotificationKind.SEAT_CONFIRMED, Language.SV)

@@ -17,6 +17,22 @@ written in UTC: every calendar shows them in its own zone.
 In person, the entry's LOCATION is the venue's name in the registrant's
 language and its address; remotely there is no place, and the entry says
 that the personal stream link arrives by mail, or holds it once it has.
+
+How a file is meant (its METHOD, RFC 5546 iTIP) depends on where it goes:
+
+- the manage page's download is ``PUBLISH``: a file the registrant imports;
+- the mails' entries (seat confirmation, stream link, change notice) are
+  ``REQUEST`` and the cancellation notice ``CANCEL`` (iMIP, RFC 6047: the
+  attachment's content type carries the same ``method``). Calendars
+  (Google, Outlook, Apple, Thunderbird) update an entry they hold only from
+  an iTIP message of the same organiser with the same UID and a higher
+  SEQUENCE, and take a ``REQUEST`` or ``CANCEL`` only with an ORGANIZER and
+  the reader as an ATTENDEE (RFC 5546 section 3.2.2 and 3.2.5); so every
+  mailed entry is a ``REQUEST`` from the start, and its later updates and
+  its cancellation are read as such. The ORGANIZER is the event's organiser
+  (Ilmo's own address for an event stored before it had one), the ATTENDEE
+  the registrant, already taking part (``PARTSTAT=ACCEPTED``) and asked for
+  no reply (``RSVP=FALSE``): registering was the answer.
 """
 
 from __future__ import annotations
@@ -25,7 +41,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from icalendar import Calendar
+from icalendar import Calendar, vCalAddress
 from icalendar import Event as CalendarEvent
 
 from ilmo_event_contracts import Attendance, Language
@@ -34,6 +50,10 @@ from ilmo_shared.i18n import _, translate
 
 PRODUCT_ID = "-//Ilmo//Ilmo//EN"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
+# The iTIP methods (RFC 5546) Ilmo's files are sent with.
+PUBLISH = "PUBLISH"
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
 
 STREAM_LINK_BY_MAIL = _("Your personal link to the web stream arrives by email.")
 
@@ -108,18 +128,53 @@ def registrant_entry(
     return entry
 
 
+def invite(
+    entry: CalendarEvent,
+    *,
+    organiser_name: str,
+    organiser_email: str,
+    attendee_name: str,
+    attendee_email: str,
+) -> None:
+    """Make ``entry`` an iTIP ``REQUEST``/``CANCEL`` to the registrant: ORGANIZER and ATTENDEE.
+
+    The attendee already takes part and is asked for no reply (see the
+    module's docstring).
+    """
+    organiser = vCalAddress(f"mailto:{organiser_email}")
+    organiser.params["cn"] = organiser_name
+    entry.add("organizer", organiser)
+    attendee = vCalAddress(f"mailto:{attendee_email}")
+    attendee.params["cn"] = attendee_name
+    attendee.params["role"] = "REQ-PARTICIPANT"
+    attendee.params["partstat"] = "ACCEPTED"
+    attendee.params["rsvp"] = "FALSE"
+    entry.add("attendee", attendee)
+
+
+def cancel(entry: CalendarEvent) -> None:
+    """Mark ``entry`` as called off (for ``METHOD:CANCEL``, or a cancelled registration's file)."""
+    entry.add("status", "CANCELLED")
+
+
 def add_stream_link(entry: CalendarEvent, url: str) -> None:
     """Where a remote registrant goes: their personal stream link."""
     entry.add("location", url)
     entry.add("url", url)
 
 
-def calendar_file(entry: CalendarEvent) -> str:
-    """A calendar holding ``entry``, published (METHOD:PUBLISH), as text."""
+def calendar_file(entry: CalendarEvent, method: str = PUBLISH) -> str:
+    """A calendar holding ``entry`` as text, for ``method`` (``PUBLISH``: a file to import).
+
+    For ``REQUEST`` and ``CANCEL`` the entry needs an ORGANIZER and an
+    ATTENDEE (``invite``).
+    """
+    if method not in (PUBLISH, REQUEST, CANCEL):
+        raise ValueError(f"unknown iTIP method {method!r}")
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     calendar.add("calscale", "GREGORIAN")
     calendar.add_component(entry)
     ical: bytes = calendar.to_ical()

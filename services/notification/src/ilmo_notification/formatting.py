@@ -10,10 +10,19 @@ times (``Suomen aikaa`` rather than ``Europe/Helsinki``).
 from __future__ import annotations
 
 from ilmo_shared.localized_time import (
+    format_date,
     format_datetime,
     format_span,
     format_time_span,
+    local,
     zone_name,
 )
 
-__all__ = ["format_datetime", "format_span", "format_time_span", "zone_name"]
+__all__ = [
+    "format_date",
+    "format_datetime",
+    "format_span",
+    "format_time_span",
+    "local",
+    "zone_name",
+]

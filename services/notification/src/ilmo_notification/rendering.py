@@ -9,7 +9,19 @@ Jinja2 environment per language. The text template also holds the subject
 markup. The message is an ``EmailMessage`` under
 ``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
 multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
-(RFC 5545) is attached.
+(RFC 5545) is attached. The HTML of a mail with the check-in QR code is
+multipart/related: the code is an inline PNG (``cid:``), so that no client
+has to fetch an image from anywhere, with the code's text under it (and in
+the plain text) for whoever cannot show the image.
+
+The mails about the event's life (reminder, change and cancellation
+notices, the organiser's messages, the thank-you) say what the reader's
+``role`` (seat, waiting list, remote, in person without a seat answer yet)
+needs, from ``MailRequest.details`` as the scheduler records them; times
+come from the event's latest details, never from a stored link's window.
+Calendar entries in mails are iTIP ``REQUEST``s, their cancellation a
+``CANCEL`` (``ilmo_shared.calendar``), so a change notice updates the entry
+the seat or link mail put in the reader's calendar.
 
 An address whose domain is not ASCII (``asa@pää.fi``) is written with the
 domain's ASCII form (IDNA), which every server takes. One whose local part is
@@ -30,31 +42,39 @@ writing one mail (templates, an address, MIME, the calendar) is a
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
+import segno
+from icalendar import Event as CalendarEvent
 from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
 from ilmo_notification import CATALOGUE, formatting
 from ilmo_notification.domain import Contact, MailRequest, message_id
 from ilmo_shared.calendar import (
+    CANCEL,
+    REQUEST,
     add_stream_link,
     calendar_domain,
     calendar_file,
+    cancel,
     entry_uid,
     event_entry,
     file_name,
+    invite,
     registrant_entry,
     stream_uid,
 )
+from ilmo_shared.check_in import check_in_code
 from ilmo_shared.i18n import environment
 from ilmo_shared.manage_links import confirmation_link, manage_link
 
@@ -68,6 +88,15 @@ WIRE = SMTP.clone(cte_type="7bit")
 # The same for a recipient whose local part is not ASCII: headers in UTF-8 (RFC 6532).
 WIRE_UTF8 = WIRE.clone(utf8=True)
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
+# The check-in QR: 8 pixels a module and the standard quiet zone of 4 modules,
+# about 360 px for a code of version 5 (37 modules), which a door scanner reads
+# from a phone screen at arm's length; error correction M (15 %) survives a
+# cracked screen or glare. Shown at that size, never scaled down by the mail.
+QR_SCALE = 8
+QR_BORDER = 4
+QR_ERROR = "m"
+# The parts of an event that a change notice speaks of (``details["changes"]``).
+CHANGES = ("time", "venue", "arrival_instructions", "stream_url")
 
 
 @dataclass(frozen=True)
@@ -80,11 +109,22 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML shows from the message itself (``<img src="cid:...">``)."""
+
+    cid: str
+    content: bytes
+    filename: str
+    subtype: str = "png"
+
+
+@dataclass(frozen=True)
 class RenderedMail:
     subject: str
     text: str
     html: str
     attachments: tuple[Attachment, ...] = ()
+    images: tuple[InlineImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +248,7 @@ class MailRenderer:
             "stream_opens": "",
             "stream_closes": "",
         }
+        context.update(self._life_context(request, contact, event))
         if request.kind is NotificationKind.CONFIRM_ADDRESS and details.get("expires_at"):
             context["expires"] = formatting.format_datetime(
                 _moment(details["expires_at"]), tz, language
@@ -220,6 +261,53 @@ class MailRenderer:
                 _moment(details["valid_until"]), tz, language
             )
         return context
+
+    def _life_context(
+        self, request: MailRequest, contact: Contact, event: EventDetails
+    ) -> dict[str, Any]:
+        """What the mails of the event's life add: role, link, QR, changes, message, links."""
+        language, tz = contact.language, event.timezone
+        details = request.details
+        role = str(details.get("role") or _role_of(contact.attendance))
+        context: dict[str, Any] = {
+            "role": role,
+            "day": formatting.format_date(formatting.local(event.starts_at, tz), language),
+            "minutes_before": int(details.get("minutes_before", 0)),
+            "check_in": None,
+            "note_paragraphs": paragraphs(
+                event.cancellation_note.in_language(language) if event.cancellation_note else ""
+            ),
+            "feedback_url": event.feedback_url or "",
+            "recording_url": event.recording_url or "",
+        }
+        if self._carries_check_in(request, role):
+            code = check_in_code(self._manage_secret, request.registration_id)
+            context["check_in"] = {
+                "code": code,
+                "cid": self._check_in_cid(),
+                "size": qr_pixels(code),
+            }
+        link = details.get("stream_link")
+        if request.kind in LIFE_KINDS:
+            # The link's url is the person's; its window follows the event as it is now.
+            opens = event.starts_at - timedelta(minutes=event.stream_opens_minutes_before)
+            closes = event.ends_at + timedelta(minutes=event.stream_closes_minutes_after)
+            context["stream_url"] = str(link["url"]) if link else ""
+            context["stream_opens"] = formatting.format_datetime(opens, tz, language)
+            context["stream_closes"] = formatting.format_datetime(closes, tz, language)
+        context.update(_change_context(details, event, language))
+        context.update(_message_context(details, language))
+        return context
+
+    def _carries_check_in(self, request: MailRequest, role: str) -> bool:
+        """A seat confirmation and a seat holder's reminder carry the check-in QR."""
+        if request.kind is NotificationKind.SEAT_CONFIRMED:
+            return True
+        return request.kind is NotificationKind.REMINDER and role == "seat"
+
+    def _check_in_cid(self) -> str:
+        """The Content-ID of the QR image: unique within its message, which is all it needs."""
+        return f"check-in-code@{self._domain}"
 
     def render(
         self, request: MailRequest, contact: Contact, event: EventDetails, *, now: datetime
@@ -235,9 +323,12 @@ class MailRenderer:
             text = _BLANK_LINES.sub("\n\n", text_template.render(context)).strip() + "\n"
             html = html_template.render(context)
             attachments = self._attachments(request, contact, event, now)
+            images = _check_in_images(context["check_in"])
         except Exception as error:  # KeyError, ValueError, a template fault, a bad zone name
             raise RenderError(f"{request.kind.value}: {type(error).__name__}") from error
-        return RenderedMail(subject=subject, text=text, html=html, attachments=attachments)
+        return RenderedMail(
+            subject=subject, text=text, html=html, attachments=attachments, images=images
+        )
 
     # ------------------------------------------------------------ MIME
 
@@ -292,6 +383,19 @@ class MailRenderer:
         message[EVENT_HEADER] = request.event_id
         message.set_content(rendered.text, subtype="plain", charset="utf-8")
         message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+        if rendered.images:
+            html_part = message.get_body(("html",))
+            assert isinstance(html_part, EmailMessage)
+            for image in rendered.images:
+                # multipart/related around the HTML: the image is part of the page, not a file.
+                html_part.add_related(
+                    image.content,
+                    maintype="image",
+                    subtype=image.subtype,
+                    cid=f"<{image.cid}>",
+                    disposition="inline",
+                    filename=image.filename,
+                )
         for attachment in rendered.attachments:
             message.add_attachment(
                 attachment.content,
@@ -312,7 +416,29 @@ class MailRenderer:
             return (self._seat_calendar(request, contact, event, now),)
         if request.kind is NotificationKind.STREAM_LINK:
             return (self._stream_calendar(request, contact, event, now),)
+        if request.kind is NotificationKind.EVENT_CHANGED:
+            return (self._held_calendar(request, contact, event, now, method=REQUEST),)
+        if request.kind is NotificationKind.EVENT_CANCELLED:
+            return (self._held_calendar(request, contact, event, now, method=CANCEL),)
         return ()
+
+    def _invitation(
+        self, entry: CalendarEvent, contact: Contact, event: EventDetails, *, method: str
+    ) -> str:
+        """``entry`` as the iTIP ``method`` message from the organiser to the registrant."""
+        organiser = event.organiser
+        invite(
+            entry,
+            organiser_name=self._sender_name(event, contact.language),
+            organiser_email=organiser.email if organiser else self._from.addr_spec,
+            attendee_name=contact.display_name,
+            attendee_email=recipient_address(contact.display_name, contact.email).addr_spec,
+        )
+        if method == CANCEL:
+            cancel(entry)
+        else:
+            entry.add("status", "CONFIRMED")
+        return calendar_file(entry, method)
 
     def _seat_calendar(
         self, request: MailRequest, contact: Contact, event: EventDetails, now: datetime
@@ -328,8 +454,58 @@ class MailRenderer:
         )
         return Attachment(
             filename=file_name(event.event_id),
-            content=calendar_file(entry),
-            params={"method": "PUBLISH"},
+            content=self._invitation(entry, contact, event, method=REQUEST),
+            params={"method": REQUEST},
+        )
+
+    def _held_calendar(
+        self,
+        request: MailRequest,
+        contact: Contact,
+        event: EventDetails,
+        now: datetime,
+        *,
+        method: str,
+    ) -> Attachment:
+        """The entry the reader's earlier mails put in their calendar, updated or cancelled.
+
+        The one the role's first mail sent: a remote registrant's entry (with
+        their link once they have one), a waiting-list member's stream entry
+        (their stream-link mail's), else the in-person entry (the seat
+        confirmation's, or the manage page's download). The same UID, and a
+        SEQUENCE that has grown with the event's revision.
+        """
+        domain = calendar_domain(self._manage_base)
+        link = request.details.get("stream_link")
+        url = str(link["url"]) if link else None
+        role = str(request.details.get("role") or _role_of(contact.attendance))
+        if role == "waiting_list" and url is not None:
+            entry = event_entry(
+                event,
+                uid=stream_uid(event.event_id, request.registration_id, domain),
+                revision=event.revision,
+                language=contact.language,
+                now=now,
+            )
+            add_stream_link(entry, url)
+            entry.add("description", url)
+            suffix = "-stream"
+        else:
+            remote = role == "remote"
+            entry = registrant_entry(
+                event,
+                uid=entry_uid(event.event_id, request.registration_id, domain),
+                revision=event.revision,
+                attendance=Attendance.REMOTE if remote else Attendance.IN_PERSON,
+                language=contact.language,
+                now=now,
+                stream_link=url if remote else None,
+            )
+            suffix = ""
+        return Attachment(
+            filename=file_name(event.event_id, suffix),
+            content=self._invitation(entry, contact, event, method=method),
+            params={"method": method},
         )
 
     def _stream_calendar(
@@ -360,9 +536,108 @@ class MailRenderer:
             entry.add("description", url)
         return Attachment(
             filename=file_name(event.event_id, "-stream"),
-            content=calendar_file(entry),
-            params={"method": "PUBLISH"},
+            content=self._invitation(entry, contact, event, method=REQUEST),
+            params={"method": REQUEST},
         )
+
+
+# The kinds about the event's life, whose stream window is the event's own.
+LIFE_KINDS = frozenset(
+    {
+        NotificationKind.REMINDER,
+        NotificationKind.EVENT_CHANGED,
+        NotificationKind.EVENT_CANCELLED,
+        NotificationKind.ORGANISER_MESSAGE,
+        NotificationKind.THANK_YOU,
+    }
+)
+
+
+def _role_of(attendance: Attendance) -> str:
+    """A role for a request that names none: remote, or in person without a seat answer."""
+    return "remote" if attendance is Attendance.REMOTE else "undecided"
+
+
+def _change_context(
+    details: Mapping[str, Any], event: EventDetails, language: Language
+) -> dict[str, Any]:
+    """What a change notice says changed, and what it was before (in the reader's language)."""
+    changes = set(details.get("changes") or ())
+    previous = details.get("previous") or {}
+    tz = event.timezone
+    context: dict[str, Any] = {
+        "changed": {change: change in changes for change in CHANGES},
+        "previous_when": "",
+        "previous_venue_name": "",
+        "previous_venue_address": "",
+    }
+    if previous.get("starts_at") and previous.get("ends_at"):
+        context["previous_when"] = formatting.format_span(
+            _moment(previous["starts_at"]), _moment(previous["ends_at"]), tz, language
+        )
+    names = previous.get("venue_name") or {}
+    if isinstance(names, Mapping) and names.get("fi"):
+        context["previous_venue_name"] = names.get(language.value) or names["fi"]
+    context["previous_venue_address"] = str(previous.get("venue_address") or "")
+    return context
+
+
+def _message_context(details: Mapping[str, Any], language: Language) -> dict[str, Any]:
+    """The organiser's title and body in the reader's language (else Finnish), as plain text."""
+    title = _in_language(details.get("title"), language)
+    body = _in_language(details.get("body"), language)
+    return {
+        "message_title": _one_line(title),
+        "message_body": _lines(body).strip(),
+        "paragraphs": paragraphs(body),
+    }
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def paragraphs(text: str) -> list[list[str]]:
+    """An organiser's plain text as paragraphs (at blank lines) of lines, to show as written.
+
+    The HTML shows each line as text (escaped) with ``<br>`` between, so the
+    organiser's line breaks stay and none of their text can be markup.
+    """
+    return [
+        [line.rstrip() for line in block.strip("\n").split("\n")]
+        for block in re.split(r"\n[ \t]*\n", _lines(text).strip())
+        if block.strip()
+    ]
+
+
+def _in_language(texts: Any, language: Language) -> str:
+    """A ``{fi, sv, en}`` text of the request in ``language``, falling back to Finnish."""
+    if not isinstance(texts, Mapping):
+        return ""
+    return str(texts.get(language.value) or texts.get("fi") or "")
+
+
+def _check_in_images(check_in: Mapping[str, str] | None) -> tuple[InlineImage, ...]:
+    """The check-in QR as an inline PNG, or nothing for a mail without one."""
+    if check_in is None:
+        return ()
+    return (
+        InlineImage(cid=check_in["cid"], content=qr_png(check_in["code"]), filename="check-in.png"),
+    )
+
+
+def qr_png(text: str) -> bytes:
+    """``text`` as a QR code in a PNG, black on white, sized for a scanner (``QR_SCALE``)."""
+    buffer = io.BytesIO()
+    segno.make(text, error=QR_ERROR, micro=False).save(
+        buffer, kind="png", scale=QR_SCALE, border=QR_BORDER, dark="#000000", light="#ffffff"
+    )
+    return buffer.getvalue()
+
+
+def qr_pixels(text: str) -> int:
+    """The side of the QR image in pixels (the HTML shows it at exactly that size)."""
+    return int(segno.make(text, error=QR_ERROR, micro=False).symbol_size(QR_SCALE, QR_BORDER)[0])
 
 
 def _reply_to(event: EventDetails, language: Language, *, utf8: bool) -> Address | None:
