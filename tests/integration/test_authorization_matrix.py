@@ -74,7 +74,11 @@ OPERATIONS = (
     "/redoc",
     "/operations/openapi.json",
 )
-UNKNOWN = {"event_id": "matrix-unknown-event", "registration_id": str(uuid.uuid4())}
+UNKNOWN = {
+    "event_id": "matrix-unknown-event",
+    "registration_id": str(uuid.uuid4()),
+    "message_id": str(uuid.uuid4()),
+}
 NOTICE = {"text": {"fi": "Tietosuojaseloste.", "sv": "Dataskyddsbeskrivning.", "en": "Notice."}}
 
 
@@ -142,6 +146,9 @@ COUNTS_ROWS: dict[str, dict[tuple[str, str], Row]] = {
             unknown=True,
             services_only=True,
         ),
+        ("GET", "/api/v1/events/{event_id}/audience"): Row(Permission.READ_COUNTS, 200),
+        ("GET", "/api/v1/events/{event_id}/schedule"): Row(Permission.READ_COUNTS, 200),
+        ("GET", "/api/v1/messages/{message_id}"): Row(Permission.READ_COUNTS, 404, unknown=True),
     },
     "streaming": {
         ("GET", "/api/v1/events/{event_id}/stream-links"): Row(

@@ -29,6 +29,8 @@ from ilmo_notification.storage import (
     MailAttemptStore,
     MailStore,
     NotificationStores,
+    RosterStore,
+    ScheduleStore,
 )
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.messaging.publisher import EventPublisher
@@ -188,4 +190,6 @@ def notification_stores(
         event_details=EventDetailsStore(database, clock=clock),
         mails=MailStore(database, outbox=outbox, locks=relay.locks, clock=clock),
         attempts=MailAttemptStore(database, clock=clock),
+        roster=RosterStore(database, locks=relay.locks),
+        schedule=ScheduleStore(database, clock=clock),
     )

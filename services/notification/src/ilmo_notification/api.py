@@ -13,13 +13,16 @@ mails.
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from ilmo_event_contracts import Audience, NotificationKind
 from ilmo_notification import CATALOGUE
 from ilmo_notification.storage import MailStore
+from ilmo_notification.usecases import Broadcasts
 from ilmo_shared.access import Kind, Permission, Principal
 from ilmo_shared.http.problems import Problem, ProblemRoute, problem_responses
 from ilmo_shared.i18n import _
@@ -70,7 +73,9 @@ class Resent(BaseModel):
     mail_id: str
 
 
-def mails_router(mails: MailStore, authorization: Authorization) -> APIRouter:
+def mails_router(
+    mails: MailStore, authorization: Authorization, broadcasts: Broadcasts | None = None
+) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=ProblemRoute)
 
     async def service_only(
@@ -97,7 +102,9 @@ def mails_router(mails: MailStore, authorization: Authorization) -> APIRouter:
         registration_id: Annotated[str, Path(max_length=64)],
         attendance_version: Annotated[int, Query(ge=1, le=1000)] = 1,
     ) -> RegistrationMails:
-        found = await mails.of_registration(registration_id.lower(), attendance_version)
+        registration_id = registration_id.lower()
+        also = await broadcasts.broadcast_mail_ids(registration_id) if broadcasts else []
+        found = await mails.of_registration(registration_id, attendance_version, also)
         return RegistrationMails(mails=[_entry(mail) for mail in found])
 
     @router.post(
@@ -142,3 +149,116 @@ def _entry(mail: Mapping[str, Any]) -> MailEntry:
         sent_at=mail.get("sent_at"),
         resent_from=resent_from,
     )
+
+
+class AudienceCount(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    audience: Audience
+    recipients: int = Field(description="How many a message to this audience would reach now.")
+
+
+class MessageProgressOut(BaseModel):
+    """Where an organiser's message is: counts only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    event_id: str
+    audience: Audience
+    state: Literal["waiting", "sending", "done"]
+    recipients: int
+    sent: int
+    failed: int
+    pending: int
+
+
+class ScheduleItemOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: NotificationKind
+    due_at: datetime
+    state: Literal["scheduled", "done", "missed", "dropped"]
+    audience: Audience
+    recipients: int | None
+    sent: int | None
+    failed: int | None
+
+
+class EventSchedule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    items: list[ScheduleItemOut]
+
+
+def broadcasts_router(broadcasts: Broadcasts) -> APIRouter:
+    """Audience sizes, message progress and an event's schedule, for the console."""
+    router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=ProblemRoute)
+
+    @router.get(
+        "/events/{event_id}/audience",
+        response_model=AudienceCount,
+        summary="How many a message to an audience of the event would reach",
+    )
+    async def audience(
+        event_id: Annotated[str, Path(max_length=100)],
+        audience: Annotated[Audience, Query()] = Audience.ALL,
+    ) -> AudienceCount:
+        count = await broadcasts.audience_size(event_id, audience)
+        return AudienceCount(event_id=event_id, audience=audience, recipients=count)
+
+    @router.get(
+        "/messages/{message_id}",
+        response_model=MessageProgressOut,
+        summary="Delivery of an organiser's message",
+        responses=problem_responses(404),
+    )
+    async def message(message_id: UUID) -> MessageProgressOut:
+        progress = await broadcasts.message_progress(str(message_id))
+        if progress is None:
+            raise Problem(
+                404,
+                "message-not-found",
+                _("Message not found"),
+                _("No such message has arrived here (yet)."),
+                catalogue=CATALOGUE,
+            )
+        return MessageProgressOut(
+            message_id=str(message_id),
+            event_id=progress.event_id,
+            audience=progress.audience,
+            state=progress.state,
+            recipients=progress.delivery.recipients,
+            sent=progress.delivery.sent,
+            failed=progress.delivery.failed,
+            pending=progress.delivery.pending,
+        )
+
+    @router.get(
+        "/events/{event_id}/schedule",
+        response_model=EventSchedule,
+        summary="The event's reminders, notices and messages: scheduled, done, missed, dropped",
+    )
+    async def schedule(event_id: Annotated[str, Path(max_length=100)]) -> EventSchedule:
+        items = await broadcasts.schedule_of(event_id)
+        return EventSchedule(
+            event_id=event_id,
+            items=[
+                ScheduleItemOut(
+                    key=item.key,
+                    kind=item.kind,
+                    due_at=item.due_at,
+                    state=item.state.value,
+                    audience=item.audience,
+                    recipients=item.delivery.recipients if item.delivery else None,
+                    sent=item.delivery.sent if item.delivery else None,
+                    failed=item.delivery.failed if item.delivery else None,
+                )
+                for item in items
+            ],
+        )
+
+    return router

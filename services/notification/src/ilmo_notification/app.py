@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ilmo_notification.api import mails_router
+from ilmo_notification.api import broadcasts_router, mails_router
 from ilmo_notification.dispatcher import MailDispatcher
 from ilmo_notification.domain import MailRetryPolicy
 from ilmo_notification.handlers import email_subscription
 from ilmo_notification.mailer import SmtpMailer, SmtpSettings
 from ilmo_notification.rendering import MailRenderer
+from ilmo_notification.scheduler import BroadcastScheduler
 from ilmo_notification.settings import NotificationSettings
 from ilmo_notification.storage import (
     MAILS,
@@ -18,8 +19,10 @@ from ilmo_notification.storage import (
     MailAttemptStore,
     MailStore,
     NotificationStores,
+    RosterStore,
+    ScheduleStore,
 )
-from ilmo_notification.usecases import Notifications
+from ilmo_notification.usecases import Broadcasts, Notifications
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
@@ -39,6 +42,8 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
             database, outbox=infrastructure.outbox(MAILS), locks=infrastructure.locks, clock=clock
         ),
         attempts=MailAttemptStore(database, clock=clock),
+        roster=RosterStore(database, locks=infrastructure.locks),
+        schedule=ScheduleStore(database, clock=clock),
     )
     renderer = MailRenderer(
         mail_from=settings.mail_from,
@@ -73,6 +78,13 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         lease_seconds=settings.mail_sending_lease_seconds,
         clock=clock,
     )
+    scheduler = BroadcastScheduler(
+        stores,
+        wake_dispatcher=dispatcher.wake,
+        poll_seconds=settings.schedule_poll_seconds,
+        clock=clock,
+    )
+    broadcasts = Broadcasts(stores, scheduler.wake, clock)
     app = create_app(
         infrastructure,
         ServiceParts(
@@ -81,16 +93,22 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
                 email_subscription(
                     SERVICE,
                     Notifications(stores, dispatcher.wake),
+                    broadcasts,
                     ParkedErasure(infrastructure.broker, SERVICE).erase,
                     clock,
                 )
             ],
-            operator_routers=[mails_router(stores.mails, infrastructure.authorization)],
+            operator_routers=[
+                mails_router(stores.mails, infrastructure.authorization, broadcasts),
+                broadcasts_router(broadcasts),
+            ],
             prepare_storage=stores.create_indexes,
-            workers=[dispatcher],
+            workers=[dispatcher, scheduler],
         ),
     )
     # For tests and tools that drive the service in-process.
     app.state.stores = stores
     app.state.dispatcher = dispatcher
+    app.state.scheduler = scheduler
+    app.state.broadcasts = broadcasts
     return app

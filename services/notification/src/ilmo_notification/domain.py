@@ -16,8 +16,11 @@ about, for kinds that can happen more than once:
 - kinds that happen once per registration (the receipt, the cancellation):
   the empty cause.
 
-A later kind of mail (a resend, a change notice, a reminder) gets a cause
-of its own in the same way. A mail then goes
+- mails to an event's audience (``broadcasting``): the reminder's offset
+  (``m1440``), the change notice's revision (``r7``), the organiser
+  message's id; empty for the cancellation notice and the thank-you.
+
+A resend gets a cause of its own in the same way. A mail then goes
 
     pending ──▶ sending ──▶ sent
        ▲           │
@@ -160,6 +163,13 @@ KIND_ORDER: tuple[NotificationKind, ...] = (
     NotificationKind.WAITLISTED,
     NotificationKind.SEAT_CONFIRMED,
     NotificationKind.STREAM_LINK,
+    # Mails to the event's audience (``broadcasting``): what changed before
+    # what is coming, the cancellation of the event last of them.
+    NotificationKind.EVENT_CHANGED,
+    NotificationKind.ORGANISER_MESSAGE,
+    NotificationKind.REMINDER,
+    NotificationKind.THANK_YOU,
+    NotificationKind.EVENT_CANCELLED,
     NotificationKind.CANCELLATION_CONFIRMED,
 )
 
@@ -173,6 +183,12 @@ SUPERSEDED_BY: dict[NotificationKind, tuple[NotificationKind, ...]] = {
     ),
     NotificationKind.SEAT_CONFIRMED: (NotificationKind.CANCELLATION_CONFIRMED,),
     NotificationKind.STREAM_LINK: (NotificationKind.CANCELLATION_CONFIRMED,),
+    # A registrant who cancelled hears nothing more about the event.
+    NotificationKind.REMINDER: (NotificationKind.CANCELLATION_CONFIRMED,),
+    NotificationKind.EVENT_CHANGED: (NotificationKind.CANCELLATION_CONFIRMED,),
+    NotificationKind.EVENT_CANCELLED: (NotificationKind.CANCELLATION_CONFIRMED,),
+    NotificationKind.ORGANISER_MESSAGE: (NotificationKind.CANCELLATION_CONFIRMED,),
+    NotificationKind.THANK_YOU: (NotificationKind.CANCELLATION_CONFIRMED,),
 }
 
 

@@ -9,32 +9,34 @@ of one kind, with what the mail will say about it. The use cases
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from ilmo_event_contracts import (
     Envelope,
+    EventCancelled,
     EventDetails,
     EventPublished,
     EventUpdated,
-    InternalEvent,
+    MessageRequested,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
     RegistrationCancelled,
     RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
     RegistrationRepeated,
     RegistrationSubmitted,
+    SeatReleased,
     SeatReserved,
     SeatWaitlisted,
     StreamLinkProvisioned,
+    WaitlistLeft,
 )
 from ilmo_notification.domain import MailRequest, cause_of_version
-from ilmo_notification.usecases import Notifications
+from ilmo_notification.usecases import Broadcasts, Notifications
 from ilmo_shared.clock import Clock, utc_now
-from ilmo_shared.messaging.subscription import Handler, Subscription
+from ilmo_shared.messaging.subscription import Subscription
 
-E = TypeVar("E", bound=InternalEvent)
 # Drops a registration's messages from the service's dead-letter queue
 # (``ilmo_shared.dead_letters.ParkedErasure.erase``).
 EraseParked = Callable[[str], Awaitable[int]]
@@ -87,28 +89,74 @@ def cancellation_confirmed(event: RegistrationCancelled) -> MailRequest:
 def email_subscription(
     service: str,
     notifications: Notifications,
+    broadcasts: Broadcasts,
     erase_parked: EraseParked = _nothing_parked,
     clock: Clock = utc_now,
 ) -> Subscription:
     """``<service>.emails``: everything that asks for a mail or is needed to write one.
 
-    Competing consumers are fine here (no single active consumer): every
-    use case only inserts on unique keys, which stays right under any
-    interleaving and any number of replicas.
+    Mail intents and kept facts are inserts on unique keys, right under any
+    interleaving. The roster (``broadcasts``) is a read-then-write per member
+    under the process's locks: on FerretDB v1 one replica (see
+    ``storage.roster``); on MongoDB each write is one atomic ``$set``.
     """
 
     async def event_details_changed(event: EventDetails, _envelope: Envelope) -> None:
         await notifications.event_details_changed(event)
+        await broadcasts.event_details_changed(event)
+
+    async def event_cancelled(event: EventCancelled, _envelope: Envelope) -> None:
+        await notifications.event_details_changed(event)
+        await broadcasts.event_cancelled(event)
 
     async def registration_accepted(event: RegistrationAccepted, envelope: Envelope) -> None:
+        # The roster first: a broadcast expanded meanwhile finds the member.
+        await broadcasts.registration_accepted(event)
         await notifications.registration_accepted(
             event, cause=envelope.id, correlation_id=envelope.correlationid
         )
 
     async def registration_erased(event: RegistrationErased, _envelope: Envelope) -> None:
         # The database first, then the parked messages; a retry repeats both harmlessly.
+        await broadcasts.registration_gone(event)
         await notifications.registration_erased(event, clock())
         await erase_parked(str(event.registration_id))
+
+    async def registration_cancelled(event: RegistrationCancelled, envelope: Envelope) -> None:
+        await broadcasts.registration_cancelled(event)
+        await notifications.ask_for(
+            cancellation_confirmed(event), cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def seat_reserved(event: SeatReserved, envelope: Envelope) -> None:
+        await broadcasts.seat_reserved(event)
+        await notifications.ask_for(
+            seat_confirmed(event), cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def seat_waitlisted(event: SeatWaitlisted, envelope: Envelope) -> None:
+        await broadcasts.seat_waitlisted(event)
+        await notifications.ask_for(
+            waitlisted(event), cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def link_provisioned(event: StreamLinkProvisioned, envelope: Envelope) -> None:
+        await broadcasts.link_provisioned(event)
+        await notifications.ask_for(
+            stream_link(event), cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
+    async def seat_released(event: SeatReleased, _envelope: Envelope) -> None:
+        await broadcasts.seat_released(event)
+
+    async def waitlist_left(event: WaitlistLeft, _envelope: Envelope) -> None:
+        await broadcasts.waitlist_left(event)
+
+    async def attendance_changed(event: RegistrationAttendanceChanged, _envelope: Envelope) -> None:
+        await broadcasts.attendance_changed(event)
+
+    async def message_requested(event: MessageRequested, _envelope: Envelope) -> None:
+        await broadcasts.message_requested(event)
 
     async def registration_submitted(event: RegistrationSubmitted, envelope: Envelope) -> None:
         await notifications.registration_submitted(
@@ -126,15 +174,8 @@ def email_subscription(
         await notifications.registration_details_changed(event)
 
     async def registration_expired(event: RegistrationExpired, _envelope: Envelope) -> None:
+        await broadcasts.registration_gone(event)
         await notifications.registration_expired(event)
-
-    def asking_for(mail: Callable[[E], MailRequest]) -> Handler[E]:
-        async def handle(event: E, envelope: Envelope) -> None:
-            await notifications.ask_for(
-                mail(event), cause=envelope.id, correlation_id=envelope.correlationid
-            )
-
-        return handle
 
     return (
         Subscription(service, "emails")
@@ -145,9 +186,14 @@ def email_subscription(
         .on(RegistrationExpired, registration_expired)
         .on(RegistrationDetailsChanged, registration_details_changed)
         .on(RegistrationAccepted, registration_accepted)
-        .on(SeatReserved, asking_for(seat_confirmed))
-        .on(SeatWaitlisted, asking_for(waitlisted))
-        .on(StreamLinkProvisioned, asking_for(stream_link))
-        .on(RegistrationCancelled, asking_for(cancellation_confirmed))
+        .on(EventCancelled, event_cancelled)
+        .on(SeatReserved, seat_reserved)
+        .on(SeatWaitlisted, seat_waitlisted)
+        .on(SeatReleased, seat_released)
+        .on(WaitlistLeft, waitlist_left)
+        .on(StreamLinkProvisioned, link_provisioned)
+        .on(RegistrationAttendanceChanged, attendance_changed)
+        .on(RegistrationCancelled, registration_cancelled)
         .on(RegistrationErased, registration_erased)
+        .on(MessageRequested, message_requested)
     )

@@ -42,3 +42,20 @@ DISPATCHER_PAUSED = Gauge(
     "ilmo_mail_dispatcher_paused",
     "1 while the dispatcher waits after the SMTP server could not be reached.",
 )
+BROADCASTS = Counter(
+    "ilmo_broadcasts_total",
+    "Mails to an event's audience (reminders, change and cancellation notices, organiser "
+    "messages, thank-yous) by kind and outcome: done (recipients' mails recorded), missed "
+    "(a reminder found due after the event started), dropped (the event was cancelled).",
+    ["kind", "outcome"],
+)
+BROADCAST_RECIPIENTS = Counter(
+    "ilmo_broadcast_recipients_total",
+    "Mails recorded by broadcasts, by kind (one per recipient, whatever repeats).",
+    ["kind"],
+)
+SCHEDULE_LAG = Histogram(
+    "ilmo_schedule_lag_seconds",
+    "How late a broadcast was expanded after its due time.",
+    buckets=(0.1, 0.5, 1, 2, 5, 15, 30, 60, 300, 900, 3600),
+)

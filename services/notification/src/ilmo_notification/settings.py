@@ -68,6 +68,9 @@ class NotificationSettings(ServiceSettings):
     # it is short: an attempt is over within the SMTP timeout (the mailer bounds
     # the whole transaction), and twice that leaves room for the storage writes.
     mail_sending_lease_seconds: Seconds = 60.0
+    # The longest the broadcast scheduler sleeps between looks at its due list
+    # (it wakes at the earliest due time, and when something is scheduled).
+    schedule_poll_seconds: Seconds = 15.0
 
     @field_validator("mail_from")
     @classmethod

@@ -8,24 +8,47 @@ redelivered or duplicated one finds them already there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 from ilmo_event_contracts import (
+    Audience,
     EventDetails,
+    MessageRequested,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationAttendanceChanged,
+    RegistrationCancelled,
     RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
     RegistrationRepeated,
     RegistrationSubmitted,
+    SeatReleased,
+    SeatReserved,
+    SeatWaitlisted,
+    StreamLinkProvisioned,
+    WaitlistLeft,
 )
-from ilmo_notification.domain import ContactCorrection, MailRequest, occasion_of
-from ilmo_notification.metrics import MAIL_INTENTS
+from ilmo_event_contracts.events import RegistrationEvent
+from ilmo_notification import broadcasting
+from ilmo_notification.broadcasting import Broadcast, BroadcastState, Place, StreamLink
+from ilmo_notification.domain import (
+    OPEN_STATES,
+    ContactCorrection,
+    MailRequest,
+    MailState,
+    mail_id,
+    occasion_of,
+)
+from ilmo_notification.metrics import BROADCASTS, MAIL_INTENTS
 from ilmo_notification.storage import NotificationStores
+from ilmo_shared.clock import Clock, utc_now
 
 # Tells the dispatcher to look for due mails now.
 Wake = Callable[[], None]
@@ -191,3 +214,294 @@ class Notifications:
             event_id=erased.event_id,
             mails=mails,
         )
+
+
+class Broadcasts:
+    """The use cases that keep the roster and the schedule: who hears what, and when.
+
+    Every step is safe to repeat: roster changes are versioned transitions
+    (``broadcasting``), schedule entries are keyed by their broadcast, and a
+    broadcast that already happened is never scheduled again.
+    """
+
+    def __init__(self, stores: NotificationStores, wake: Wake, clock: Clock = utc_now) -> None:
+        self._stores = stores
+        self._roster = stores.roster
+        self._mails = stores.mails
+        self._schedule = stores.schedule
+        self._event_details = stores.event_details
+        self._wake = wake
+        self._clock = clock
+
+    # ------------------------------------------------------------ the roster
+
+    async def registration_accepted(self, event: RegistrationAccepted) -> None:
+        rid = str(event.registration_id)
+        await self._roster.change(
+            event.event_id,
+            rid,
+            lambda m: broadcasting.accepted(m, rid, event.attendance, event.registered_at),
+        )
+
+    async def attendance_changed(self, event: RegistrationAttendanceChanged) -> None:
+        rid = str(event.registration_id)
+        await self._roster.change(
+            event.event_id,
+            rid,
+            lambda m: broadcasting.attendance_changed(
+                m, rid, event.attendance, event.attendance_version
+            ),
+        )
+
+    async def seat_reserved(self, event: SeatReserved) -> None:
+        await self._placed(event, Place.SEAT, event.attendance_version, event.reserved_at)
+
+    async def seat_waitlisted(self, event: SeatWaitlisted) -> None:
+        await self._placed(event, Place.WAITING_LIST, event.attendance_version, event.waitlisted_at)
+
+    async def seat_released(self, event: SeatReleased) -> None:
+        await self._placed(
+            event, None, event.attendance_version, event.released_at, taking_away=Place.SEAT
+        )
+
+    async def waitlist_left(self, event: WaitlistLeft) -> None:
+        await self._placed(
+            event, None, event.attendance_version, event.left_at, taking_away=Place.WAITING_LIST
+        )
+
+    async def _placed(
+        self,
+        event: RegistrationEvent,
+        place: Place | None,
+        version: int,
+        at: datetime,
+        *,
+        taking_away: Place | None = None,
+    ) -> None:
+        rid = str(event.registration_id)
+        await self._roster.change(
+            event.event_id,
+            rid,
+            lambda m: broadcasting.placed(m, rid, place, version, at, taking_away=taking_away),
+        )
+
+    async def link_provisioned(self, event: StreamLinkProvisioned) -> None:
+        rid = str(event.registration_id)
+        link = StreamLink(event.url, event.valid_from, event.valid_until)
+        await self._roster.change(event.event_id, rid, lambda m: broadcasting.linked(m, rid, link))
+
+    async def registration_cancelled(self, event: RegistrationCancelled) -> None:
+        rid = str(event.registration_id)
+        await self._roster.change(event.event_id, rid, lambda m: broadcasting.cancelled(m, rid))
+
+    async def registration_gone(self, event: RegistrationErased | RegistrationExpired) -> None:
+        """Erased or expired: the member goes from the roster (and from every audience)."""
+        await self._roster.change(event.event_id, str(event.registration_id), lambda _m: None)
+
+    # ------------------------------------------------------------ the schedule
+
+    async def event_details_changed(self, details: EventDetails) -> None:
+        """Reschedule the event's reminders and thank-you; a change notice if one is due.
+
+        Called after the revision was kept. Only the event's latest revision
+        plans anything: a late or repeated older one changes nothing.
+        """
+        latest, previous = await self._event_details.latest_two(details.event_id)
+        if latest is None or latest.revision != details.revision:
+            return
+        if latest.cancelled_at is not None:
+            await self.event_cancelled(latest)
+            return
+        now = self._clock()
+        await self._plan_timed(latest, now)
+        notice = broadcasting.change_notice(previous, latest, now)
+        if (
+            notice is not None
+            and await self._schedule.state_of(notice.key) is None
+            and await self._schedule.add(notice)
+        ):
+            log.info(
+                "change_notice_scheduled",
+                event_id=latest.event_id,
+                revision=latest.revision,
+                changes=notice.details["changes"],
+            )
+        self._wake()
+
+    async def _plan_timed(self, event: EventDetails, now: datetime) -> None:
+        """Reminders and the thank-you at the times the event says; gone ones off the schedule."""
+        planned = broadcasting.timed_broadcasts(event)
+        for broadcast in planned:
+            state = await self._schedule.state_of(broadcast.key)
+            if state is BroadcastState.EXPANDING:
+                continue  # being sent: the scheduler finishes it
+            existing = await self._schedule.entry(broadcast.key)
+            unmoved = existing is not None and existing.due_at == broadcast.due_at
+            if (unmoved and state is None) or broadcasting.worth_scheduling(broadcast, now, state):
+                await self._schedule.put(broadcast)
+            elif existing is not None:
+                await self._schedule.remove(broadcast.key)
+        keys = {broadcast.key for broadcast in planned}
+        for scheduled in await self._schedule.of_event(event.event_id):
+            timed = scheduled.kind in (NotificationKind.REMINDER, NotificationKind.THANK_YOU)
+            if (
+                timed
+                and scheduled.key not in keys
+                and await self._schedule.state_of(scheduled.key) is not BroadcastState.EXPANDING
+            ):
+                await self._schedule.remove(scheduled.key)
+
+    async def event_cancelled(self, event: EventDetails) -> None:
+        """Drop what was still to come about the event; tell everyone active, now."""
+        now = self._clock()
+        for scheduled in await self._schedule.of_event(event.event_id):
+            if scheduled.kind not in broadcasting.DROPPED_BY_CANCELLATION:
+                continue
+            if await self._schedule.state_of(scheduled.key) is BroadcastState.EXPANDING:
+                continue
+            await self._schedule.finish(scheduled, BroadcastState.DROPPED)
+            BROADCASTS.labels(scheduled.kind.value, BroadcastState.DROPPED.value).inc()
+        notice = broadcasting.cancellation_notice(event, now)
+        if await self._schedule.state_of(notice.key) is None and await self._schedule.add(notice):
+            log.info("cancellation_notice_scheduled", event_id=event.event_id)
+        self._wake()
+
+    async def message_requested(self, message: MessageRequested) -> None:
+        """An organiser's message: one broadcast per ``message_id``, however often it is sent."""
+        title, body = message.title, message.body
+        broadcast = Broadcast(
+            message.event_id,
+            NotificationKind.ORGANISER_MESSAGE,
+            str(message.message_id),
+            message.audience,
+            self._clock(),
+            {
+                "message_id": str(message.message_id),
+                "title": {"fi": title.fi, "sv": title.sv or title.fi, "en": title.en or title.fi},
+                "body": {"fi": body.fi, "sv": body.sv or body.fi, "en": body.en or body.fi},
+            },
+        )
+        if await self._schedule.state_of(broadcast.key) is None and await self._schedule.add(
+            broadcast
+        ):
+            log.info(
+                "organiser_message_scheduled",
+                event_id=message.event_id,
+                message_id=str(message.message_id),
+                audience=message.audience.value,
+            )
+        self._wake()
+
+    async def audience_size(self, event_id: str, audience: Audience) -> int:
+        """How many a message to ``audience`` would reach now."""
+        members = await self._roster.members(event_id)
+        return len(broadcasting.recipients(members, audience))
+
+    # ------------------------------------------------------------ what the console reads
+
+    async def _delivery(self, record: Mapping[str, Any]) -> Delivery:
+        """How the mails of an expanded broadcast are doing (their states, read by ``_id``)."""
+        kind = NotificationKind(record["kind"])
+        occasion = str(record.get("occasion", ""))
+        ids = [mail_id(rid, kind, occasion) for rid in record.get("recipients") or []]
+        states: Counter[MailState] = Counter((await self._mails.states(ids)).values())
+        return Delivery(
+            recipients=len(ids),
+            sent=states[MailState.SENT],
+            failed=states[MailState.FAILED],
+            pending=sum(states[state] for state in OPEN_STATES),
+        )
+
+    async def message_progress(self, message_id: str) -> MessageProgress | None:
+        """Where an organiser's message is; None when it has not arrived (yet)."""
+        key = broadcasting.broadcast_key("", NotificationKind.ORGANISER_MESSAGE, message_id)
+        record = await self._schedule.record(key)
+        if record is not None and record.get("state") != BroadcastState.EXPANDING.value:
+            delivery = await self._delivery(record)
+            state = "sending" if delivery.pending else "done"
+            return MessageProgress(
+                str(record["event_id"]), Audience(record["audience"]), state, delivery
+            )
+        nothing_yet = Delivery(0, 0, 0, 0)
+        scheduled = await self._schedule.entry(key)
+        if scheduled is not None:
+            return MessageProgress(scheduled.event_id, scheduled.audience, "waiting", nothing_yet)
+        if record is not None:
+            return MessageProgress(
+                str(record["event_id"]), Audience(record["audience"]), "waiting", nothing_yet
+            )
+        return None
+
+    async def broadcast_mail_ids(self, registration_id: str) -> list[str]:
+        """The ids the registration's mails from its event's broadcasts would have.
+
+        For the list of a registration's mails, which reads by ``_id``: its
+        event comes from its contact, the occasions from the event's
+        broadcast records (a few per event).
+        """
+        contact = (await self._stores.contacts.of([registration_id])).get(registration_id)
+        if contact is None:
+            return []
+        records = await self._schedule.records_of_event(contact.event_id)
+        return [
+            mail_id(registration_id, NotificationKind(r["kind"]), str(r.get("occasion", "")))
+            for r in records
+            if r.get("state") in (BroadcastState.DONE.value, BroadcastState.EXPANDING.value)
+        ]
+
+    async def schedule_of(self, event_id: str) -> list[ScheduleItem]:
+        """The event's broadcasts: those still to come, then what became of the others."""
+        items = [
+            ScheduleItem(b.key, b.kind, b.due_at, BroadcastState.SCHEDULED, b.audience, None)
+            for b in await self._schedule.of_event(event_id)
+        ]
+        scheduled = {item.key for item in items}
+        for record in await self._schedule.records_of_event(event_id):
+            if record["_id"] in scheduled:
+                continue
+            state = BroadcastState(record["state"])
+            delivery = None
+            if state is BroadcastState.DONE:
+                full = await self._schedule.record(str(record["_id"]))
+                delivery = await self._delivery(full or record)
+            items.append(
+                ScheduleItem(
+                    str(record["_id"]),
+                    NotificationKind(record["kind"]),
+                    record["due_at"],
+                    BroadcastState.SCHEDULED if state is BroadcastState.EXPANDING else state,
+                    Audience(record["audience"]),
+                    delivery,
+                )
+            )
+        return sorted(items, key=lambda item: (item.due_at, item.key))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Counts of a broadcast's mails."""
+
+    recipients: int
+    sent: int
+    failed: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class MessageProgress:
+    event_id: str
+    audience: Audience
+    # waiting (not expanded yet), sending (mails open), done.
+    state: str
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    key: str
+    kind: NotificationKind
+    due_at: datetime
+    state: BroadcastState
+    audience: Audience
+    # None until the broadcast was expanded.
+    delivery: Delivery | None

@@ -11,7 +11,11 @@ duplicated event finds its fact already there and changes nothing:
 - ``mails`` (``MailStore``): one per (registration, kind), the intent to
   send, then the mail's state with its ``notification.*`` event in its outbox;
 - ``mail_attempts`` (``MailAttemptStore``): one per (mail, attempt number),
-  so that of several dispatchers only one makes each attempt.
+  so that of several dispatchers only one makes each attempt;
+- ``roster`` (``RosterStore``): each event's registrants in 32 chunks, for
+  audiences;
+- ``schedule`` and ``broadcasts`` (``ScheduleStore``): the broadcasts still
+  to happen, and what became of each.
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ from ilmo_notification.storage.contacts import CONTACTS, ContactStore
 from ilmo_notification.storage.event_details import EVENT_DETAILS, EventDetailsStore
 from ilmo_notification.storage.mail_attempts import ATTEMPTS, MailAttemptStore
 from ilmo_notification.storage.mails import MAILS, MailStore
+from ilmo_notification.storage.roster import ROSTER, RosterStore
+from ilmo_notification.storage.schedule import BROADCASTS, SCHEDULE, ScheduleStore
 
 __all__ = [
     "ATTEMPTS",
+    "BROADCASTS",
     "CONTACTS",
     "EVENT_DETAILS",
     "MAILS",
+    "ROSTER",
+    "SCHEDULE",
     "ContactStore",
     "EventDetailsStore",
     "MailAttemptStore",
     "MailStore",
     "NotificationStores",
+    "RosterStore",
+    "ScheduleStore",
 ]
 
 
@@ -44,9 +55,12 @@ class NotificationStores:
     event_details: EventDetailsStore
     mails: MailStore
     attempts: MailAttemptStore
+    roster: RosterStore
+    schedule: ScheduleStore
 
     async def create_indexes(self) -> None:
         """The indexes the service's queries need (``_id`` lookups need none)."""
         await self.contacts.create_indexes()
         await self.event_details.create_indexes()
         await self.mails.create_indexes()
+        await self.schedule.create_indexes()

@@ -46,3 +46,17 @@ class EventDetailsStore:
         """The event's highest revision (None: none has arrived)."""
         document = await self.collection.find_one({"event_id": event_id}, sort=[("revision", -1)])
         return None if document is None else EventDetails.model_validate(document["details"])
+
+    async def latest_two(self, event_id: str) -> tuple[EventDetails | None, EventDetails | None]:
+        """The event's highest revision and the one it replaced (None where there is none).
+
+        What a change notice compares. Read after the revision at hand was
+        kept (``remember``), whether or not this delivery kept it: a
+        redelivery after a crash decides the same again.
+        """
+        cursor = self.collection.find({"event_id": event_id}, sort=[("revision", -1)], limit=2)
+        found = [EventDetails.model_validate(document["details"]) async for document in cursor]
+        return (
+            found[0] if found else None,
+            found[1] if len(found) > 1 else None,
+        )

@@ -146,7 +146,7 @@ class MailStore:
         )
 
     async def of_registration(
-        self, registration_id: str, attendance_version: int
+        self, registration_id: str, attendance_version: int, also: Iterable[str] = ()
     ) -> list[Document]:
         """A registration's mails, oldest first, each read by ``_id``.
 
@@ -154,9 +154,11 @@ class MailStore:
         attendance version up to ``attendance_version``, and the mails resent
         from those (``resend``): a query on ``registration_id`` would read the
         whole collection on FerretDB v1. A repeat registration's mails (keyed
-        by the time of the repeat) are not among them.
+        by the time of the repeat) are not among them. ``also``: further ids
+        that may be the registration's (its mails from broadcasts).
         """
         ids = [mail_id(registration_id, kind) for kind in NotificationKind]
+        ids += [i for i in sorted(set(also)) if i not in ids]
         ids += [
             mail_id(registration_id, kind, cause_of_version(version))
             for kind in VERSIONED_KINDS

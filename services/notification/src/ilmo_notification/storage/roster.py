@@ -1,0 +1,143 @@
+"""``roster``: each event's registrants as notification keeps them, in 32 documents per event.
+
+``_id`` = ``<event_id>:<k>``, k = ``broadcasting.roster_chunk(registration)``,
+holding ``members.<registration_id>``. Reading an event's audience is 32
+``_id`` lookups, however large the mails collection grows (FerretDB v1 uses
+only the ``_id`` index; a query on ``event_id`` would read every document).
+
+One member changes with one ``$set`` (or ``$unset``) of its own field, after
+reading it, under this store's ``DocumentLocks``: the read-decide-write is
+serialized within the process. On MongoDB a ``$set`` of one field is atomic
+and leaves the chunk's other members alone; on FerretDB v1 an update reads
+and writes back the whole document, so two *processes* updating one chunk at
+once could lose one's write: on FerretDB notification runs as one replica.
+Each write is conditional on the member being as it was read, so on
+MongoDB replicas that decide at once retry rather than lose a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from ilmo_event_contracts import Attendance
+from ilmo_notification.broadcasting import ROSTER_CHUNKS, Member, Place, StreamLink, roster_chunk
+from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
+
+ROSTER = "roster"
+# Reads and conditional writes of one member before giving up (the message is redelivered).
+_ATTEMPTS = 5
+
+# What a transition makes of a member (None: the member is removed).
+Transition = Callable[[Member | None], Member | None]
+
+
+def _document_of(member: Member) -> dict[str, Any]:
+    link = member.link
+    return {
+        "attendance": member.attendance.value,
+        "version": member.version,
+        "place": None if member.place is None else member.place.value,
+        "place_at": member.place_at,
+        "link": None
+        if link is None
+        else {"url": link.url, "valid_from": link.valid_from, "valid_until": link.valid_until},
+        "accepted_at": member.accepted_at,
+        "cancelled": member.cancelled,
+    }
+
+
+def _member_of(registration_id: str, document: Mapping[str, Any]) -> Member:
+    link = document.get("link")
+    place = document.get("place")
+    return Member(
+        registration_id=registration_id,
+        attendance=Attendance(document["attendance"]),
+        version=int(document.get("version", 1)),
+        place=None if place is None else Place(place),
+        place_at=document.get("place_at"),
+        link=None if not link else StreamLink(link["url"], link["valid_from"], link["valid_until"]),
+        accepted_at=document.get("accepted_at"),
+        cancelled=bool(document.get("cancelled", False)),
+    )
+
+
+class RosterStore:
+    """Who an event's registrants are, as far as audiences go."""
+
+    def __init__(self, database: AsyncDatabase[Document], *, locks: DocumentLocks) -> None:
+        self.collection: AsyncCollection[Document] = database[ROSTER]
+        self._locks = locks
+
+    async def change(self, event_id: str, registration_id: str, transition: Transition) -> None:
+        """Apply ``transition`` to one member: read it, decide, write its field only.
+
+        The write is conditional on the member being as read, so on MongoDB
+        two replicas deciding at once cannot lose one's change: the loser
+        reads and decides again. (On FerretDB v1 the condition is checked and
+        the document written back in two steps; the process's lock covers
+        that within one replica.)
+        """
+        chunk = f"{event_id}:{roster_chunk(registration_id)}"
+        field = f"members.{registration_id}"
+        async with self._locks.hold(ROSTER, chunk):
+            for _ in range(_ATTEMPTS):
+                document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
+                kept = ((document or {}).get("members") or {}).get(registration_id)
+                before = None if kept is None else _member_of(registration_id, kept)
+                after = transition(before)
+                if after == before:
+                    return
+                as_read: dict[str, Any] = {
+                    "_id": chunk,
+                    field: kept if kept else {"$exists": False},
+                }
+                if await self._write(as_read, field, event_id, after, document is None):
+                    return
+        raise ConcurrentChangeError(f"roster {chunk} kept changing")
+
+    async def _write(
+        self,
+        as_read: Mapping[str, Any],
+        field: str,
+        event_id: str,
+        after: Member | None,
+        new_document: bool,
+    ) -> bool:
+        """One conditional write; False if the member changed since it was read."""
+        if after is None:
+            result = await self.collection.update_one(as_read, {"$unset": {field: ""}})
+            return result.matched_count == 1
+        update = {"$set": {field: _document_of(after), "event_id": event_id}}
+        if new_document:
+            try:
+                await self.collection.update_one(as_read, update, upsert=True)
+            except DuplicateKeyError:
+                return False  # another writer created the chunk first
+            return True
+        result = await self.collection.update_one(as_read, update)
+        return result.matched_count == 1
+
+    async def members(self, event_id: str) -> list[Member]:
+        """Every member of the event: one ``_id`` lookup per chunk."""
+        documents = await asyncio.gather(
+            *(self.collection.find_one({"_id": f"{event_id}:{k}"}) for k in range(ROSTER_CHUNKS))
+        )
+        return [
+            _member_of(registration_id, kept)
+            for document in documents
+            if document is not None
+            for registration_id, kept in (document.get("members") or {}).items()
+        ]
+
+    async def member(self, event_id: str, registration_id: str) -> Member | None:
+        chunk = f"{event_id}:{roster_chunk(registration_id)}"
+        field = f"members.{registration_id}"
+        document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
+        kept = ((document or {}).get("members") or {}).get(registration_id)
+        return None if kept is None else _member_of(registration_id, kept)
