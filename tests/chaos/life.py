@@ -18,9 +18,12 @@ Checked from outside (the SMTP server, notification's operations API):
   got it exactly once, none failed or is left; only stored registrations;
 - the message sent after the run: exactly once to every active registrant
   (seat, waiting list, remote), none to the cancelled or unconfirmed;
-- reminders: the chaos event's reminders (the defaults: a day and half an
-  hour before) were due before anyone registered, before and after the
-  move, so none may come (a late reminder is one nobody should get).
+- reminders: the chaos event has the default ones (a day and half an hour
+  before), due before anyone registered, before and after the move, so
+  none of them may come (a late reminder is one nobody should get); and
+  one two minutes before the start, after the end of any run that keeps to
+  its time: it must be in the schedule, moved with the start. Should a run
+  last that long, its mails are checked as once each.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any, Protocol
 import httpx
 
 from ilmo_event_contracts import LocalizedText, MessageRequested
-from ilmo_event_contracts.events import DEFAULT_REMINDERS, Audience
+from ilmo_event_contracts.events import DEFAULT_REMINDERS, Audience, Reminder
 from tests.support.development import DEVELOPMENT
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
@@ -47,6 +50,9 @@ from tests.support.registration import publish
 # Mail kinds sent once per occasion (a reminder's offset, a revision, a message).
 OCCASIONAL_KINDS = ("reminder", "event_changed", "organiser_message")
 RETRYABLE = (409, 502, 503, 504)
+# The defaults, past before anyone registers, and one due after the run.
+LATE_REMINDER = Reminder(minutes_before=2, audience=Audience.ALL)
+CHAOS_REMINDERS = (*DEFAULT_REMINDERS, LATE_REMINDER)
 MOVED_BY = timedelta(minutes=3)
 ACTIVE = ("seat_reserved", "waitlisted", "remote")
 
@@ -218,13 +224,18 @@ def check_life(
             if str(mail.registration_id) not in status_of:
                 violations.append(f"{mail.kind} mail to {mail.registration_id}, not registered")
 
-    # Reminders: every one was due before anyone registered.
-    figures["reminder mails"] = len(by_kind["reminder"])
-    for mail in by_kind["reminder"]:
-        violations.append(
-            f"late reminder {occasion_of(mail)} to {mail.registration_id}: it was due before "
-            "anyone registered"
-        )
+    # Reminders: the defaults were due before anyone registered; the last one
+    # comes only if the run outlasted it, then once each.
+    reminders = by_kind["reminder"]
+    figures["reminder mails"] = len(reminders)
+    last = f"m{LATE_REMINDER.minutes_before}"
+    for mail in reminders:
+        if occasion_of(mail) != last:
+            violations.append(
+                f"late reminder {occasion_of(mail)} to {mail.registration_id}: it was due "
+                "before anyone registered"
+            )
+    check_once_each(reminders, "reminder", figures, violations)
     check_schedule(life, figures, violations)
 
     # The change of time.
@@ -318,7 +329,13 @@ def check_schedule(life: EventLife, figures: Counter[str], violations: list[str]
         return
     reminders = [item for item in life.schedule if item.get("kind") == "reminder"]
     figures["reminders in the schedule"] = len(reminders)
-    expected = {life.moved_to - timedelta(minutes=r.minutes_before) for r in DEFAULT_REMINDERS}
+    expected = {life.moved_to - timedelta(minutes=r.minutes_before) for r in CHAOS_REMINDERS}
+    last_due = life.moved_to - timedelta(minutes=LATE_REMINDER.minutes_before)
+    if not any(datetime.fromisoformat(str(item["due_at"])) == last_due for item in reminders):
+        violations.append(
+            f"the schedule has no reminder due {last_due.isoformat()}, "
+            f"{LATE_REMINDER.minutes_before} min before the new start"
+        )
     for item in reminders:
         due = datetime.fromisoformat(str(item["due_at"]))
         if due not in expected:

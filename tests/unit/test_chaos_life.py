@@ -48,7 +48,10 @@ def life(**changes: Any) -> EventLife:
         "during_load": DURING,
         "after_run": AFTER,
         "progress": {DURING: done(1), AFTER: done(2)},
-        "schedule": [reminder_due(MOVED_TO - timedelta(minutes=30))],
+        "schedule": [
+            reminder_due(MOVED_TO - timedelta(minutes=30)),
+            reminder_due(MOVED_TO - timedelta(minutes=2)),
+        ],
     }
     values.update(changes)
     return EventLife(**values)
@@ -118,8 +121,16 @@ def test_a_change_notice_for_another_revision_or_a_reminder_is_a_violation() -> 
 
 
 def test_a_reminder_left_at_its_time_before_the_move_is_a_violation() -> None:
-    unmoved = [reminder_due(MOVED_TO - timedelta(minutes=33))]
-    assert any("not moved with the start" in v for v in checked(GOOD, life(schedule=unmoved)))
+    unmoved = [reminder_due(MOVED_TO - timedelta(minutes=5))]
+    violations = checked(GOOD, life(schedule=unmoved))
+    assert any("not moved with the start" in v for v in violations)
+    assert any("no reminder due" in v for v in violations)
+
+
+def test_the_last_reminder_may_come_if_the_run_outlasted_it_but_only_once() -> None:
+    assert checked([*GOOD, mail("r1", "reminder", "m2")]) == []
+    twice = [*GOOD, mail("r1", "reminder", "m2"), mail("r1", "reminder", "m2", copy="2")]
+    assert any("reminder m2 to r1 under 2 Message-IDs" in v for v in checked(twice))
 
 
 def test_each_message_is_its_own_mail_and_its_own_notification_sent() -> None:
