@@ -120,6 +120,12 @@ def as_person(username: str, after: Callable[[Page], Awaitable[None]] | None = N
     return signed_in
 
 
+async def check_in_the_first_found(page: Page) -> None:
+    """The door's page with a result: the first person of the name search checked in."""
+    await page.locator("#search-results button").first.click()
+    await page.locator("#check-in-result p").first.wait_for()
+
+
 async def save_empty_event(page: Page) -> None:
     """The console's new event form saved empty."""
     await (
@@ -246,7 +252,23 @@ PAGES = (
     Shot(
         "console-audit", lambda s, lang: s.console("/audit", lang), signed_in=as_person("organiser")
     ),
+    Shot(
+        "console-check-in-events",
+        lambda s, lang: s.console("/check-in", lang),
+        signed_in=as_person("door"),
+    ),
+    Shot(
+        "console-check-in",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/check-in", lang) + "&q=a",
+        signed_in=as_person("door"),
+    ),
+    Shot(
+        "console-check-in-result",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/check-in", lang) + "&q=a",
+        signed_in=as_person("door", check_in_the_first_found),
+    ),
 )
+
 
 # The registration's status once the services have done their part, by seeded state.
 SETTLED = {

@@ -161,6 +161,12 @@ ROWS: dict[tuple[str, str], Row] = {
         fixed={"action": "cancel"},
         fresh=_fresh_registration,
     ),
+    ("GET", "/console/check-in"): Row(Permission.CHECK_IN, 200),
+    ("GET", "/console/events/{event_id}/check-in"): Row(Permission.CHECK_IN, 200),
+    # The door's answer is a page whatever it says (here: not registered, a code of nobody's).
+    ("POST", "/console/events/{event_id}/check-in"): Row(
+        Permission.CHECK_IN, 200, {"code": "IC1.not-a-code"}
+    ),
     ("GET", "/console/audit"): Row(Permission.READ_AUDIT, 200),
     ("GET", "/console/audit.csv"): Row(Permission.READ_AUDIT, 200),
 }

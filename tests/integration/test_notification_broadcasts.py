@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
@@ -24,6 +25,7 @@ from pymongo.errors import ConnectionFailure
 from ilmo_event_contracts import (
     Attendance,
     Audience,
+    ErasureReason,
     EventCancelled,
     EventDetails,
     EventUpdated,
@@ -32,6 +34,7 @@ from ilmo_event_contracts import (
     MessageRequested,
     NotificationKind,
     RegistrationAccepted,
+    RegistrationErased,
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
@@ -47,7 +50,6 @@ from tests.integration.test_notification_service import (
 )
 from tests.support.amqp import purge_queue
 from tests.support.capacity import cancelled, publish, reserved, waitlisted
-from tests.support.development import DEVELOPMENT_TOKEN
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.lifespan import operations_client, serving
 from tests.support.notification import STARTS_AT, accepted, notification_stores, seminar
@@ -57,11 +59,15 @@ from tests.support.registration import MovableClock
 from tests.support.settling import Inflow
 from tests.support.smtp import SmtpTestServer, smtp_server
 
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 # Two days before the seminar: every reminder is ahead.
 BEFORE = STARTS_AT - timedelta(days=2)
 DAY_BEFORE = STARTS_AT - timedelta(days=1)
 CLOSED = [state.value for state in CLOSED_STATES]
-AUTHORIZATION = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
 
 
 @dataclass
@@ -222,6 +228,9 @@ async def test_reminders_fire_once_per_person_to_their_audience_and_never_late(
         half_hour = await service.outcome(f"{e}:reminder:m30")
         half_hour_mails = await service.mails(NotificationKind.REMINDER, "m30")
         schedule = (await service.operations.get(f"/api/v1/events/{e}/schedule")).json()
+        # Every mail sent: the counts are kept, and read back the same.
+        again = (await service.operations.get(f"/api/v1/events/{e}/schedule")).json()
+        settled = await service.outcome(f"{e}:reminder:m1440")
         left = await service.schedule()
 
     assert day_before["state"] == "done"
@@ -243,6 +252,8 @@ async def test_reminders_fire_once_per_person_to_their_audience_and_never_late(
     stream = ids([waiting, remote, late])
     assert_once_each(service, half_hour_mails, stream, NotificationKind.REMINDER)
     assert set(left) == {f"{e}:thank_you"}
+    assert again == schedule
+    assert settled["delivery"] == {"recipients": 3, "sent": 3, "failed": 0, "pending": 0}
     items = {item["key"]: item for item in schedule["items"]}
     assert items[f"{e}:reminder:m1440"]["state"] == "done"
     assert items[f"{e}:reminder:m1440"]["recipients"] == 3
@@ -295,22 +306,54 @@ async def test_a_change_of_time_moves_the_reminders_and_tells_everyone_what_chan
     assert set(reminder["recipients"]) == ids([seated, remote])
 
 
-async def test_a_reminder_found_due_after_the_start_is_missed_not_sent(
+async def test_after_a_long_outage_reminders_are_missed_and_the_thank_you_still_goes(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
+    missed_before = sample("ilmo_broadcasts_total", {"kind": "reminder", "outcome": "missed"})
     async with broadcasting(infrastructure, mongo) as service:
         event = seminar()
         e = event.event_id
         remote = service.registrant(e, Attendance.REMOTE)
-        await service.send(event, remote, link_for(remote))
+        gone = service.registrant(e, Attendance.REMOTE)
+        await service.send(event, remote, link_for(remote), gone, cancelled(gone))
         # As if the service had been down from before the reminders until after the start.
         service.move_to(STARTS_AT + timedelta(minutes=5))
         day_before = await service.outcome(f"{e}:reminder:m1440")
         half_hour = await service.outcome(f"{e}:reminder:m30")
         reminders = [d async for d in service.database["mails"].find({"kind": "reminder"})]
+        # And on until after the event: the thank-you is late, but it goes.
+        service.move_to(event.ends_at + timedelta(hours=5))
+        thanks = await service.outcome(f"{e}:thank_you")
+        thank_you_mails = await service.mails(NotificationKind.THANK_YOU)
+    missed_after = sample("ilmo_broadcasts_total", {"kind": "reminder", "outcome": "missed"})
 
     assert (day_before["state"], half_hour["state"]) == ("missed", "missed")
+    assert missed_after - missed_before == 2
     assert reminders == []
+    assert thanks["state"] == "done"
+    assert_once_each(service, thank_you_mails, ids([remote]), NotificationKind.THANK_YOU)
+
+
+async def test_a_reminder_taken_off_the_event_or_moved_into_the_past_leaves_the_schedule(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    async with broadcasting(infrastructure, mongo) as service:
+        event = seminar()
+        e = event.event_id
+        await service.send(event)
+        first = set(await service.schedule())
+        only_one = updated(event, 2, reminders=[{"minutes_before": 30, "audience": "stream"}])
+        await service.send(only_one)
+        second = set(await service.schedule())
+        # Moved so close that even the half-hour reminder's time has passed.
+        soon = service.clock.now + timedelta(minutes=10)
+        await service.send(updated(only_one, 3, starts_at=soon, ends_at=soon + timedelta(hours=3)))
+        third = await service.schedule()
+
+    assert first == {f"{e}:reminder:m1440", f"{e}:reminder:m30", f"{e}:thank_you"}
+    assert second == {f"{e}:reminder:m30", f"{e}:thank_you"}
+    # (The change notice of revision 3 may be on it too, due now.)
+    assert {key for key in third if ":event_changed:" not in key} == {f"{e}:thank_you"}
 
 
 # ---------------------------------------------------------------- cancellation
@@ -487,3 +530,31 @@ async def test_a_broadcast_interrupted_midway_is_finished_by_the_next_pass_once_
     assert done["state"] == "done"
     assert sorted(str(d["registration_id"]) for d in reminders) == sorted(ids(people))
     assert await database["schedule"].find_one({"_id": key}) is None
+
+
+async def test_an_erased_registration_leaves_every_audience_for_good(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    async with broadcasting(infrastructure, mongo) as service:
+        event = seminar()
+        e = event.event_id
+        kept = service.registrant(e, Attendance.REMOTE)
+        erased = service.registrant(e, Attendance.REMOTE)
+        await service.send(event, kept, erased, link_for(kept), link_for(erased))
+        before = (await service.operations.get(f"/api/v1/events/{e}/audience")).json()
+        await service.send(
+            RegistrationErased(
+                registration_id=erased.registration_id,
+                event_id=e,
+                erased_at=service.clock.now,
+                erasure_reason=ErasureReason.REQUEST,
+            )
+        )
+        # A late redelivery of the acceptance does not bring them back.
+        await service.send(erased)
+        after = (await service.operations.get(f"/api/v1/events/{e}/audience")).json()
+        roster = [d async for d in service.database["roster"].find({"event_id": e})]
+
+    assert (before["recipients"], after["recipients"]) == (2, 1)
+    members = {rid for d in roster for rid in d.get("members", {})}
+    assert members == {str(kept.registration_id)}

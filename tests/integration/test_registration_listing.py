@@ -9,12 +9,15 @@ newer one.
 
 from __future__ import annotations
 
+import json
 import uuid
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bson import Binary
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -30,7 +33,7 @@ from ilmo_registration.history import Change, entries_of
 from ilmo_registration.listing import ListingQuery, Sort, SortKey, select
 from ilmo_registration.privacy import DEFAULT_NOTICE, NoticeShown
 from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore
-from ilmo_registration.storage.listing import RegistrationListing
+from ilmo_registration.storage.listing import RegistrationListing, chunk_id
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks
 from tests.integration.test_registration_storage import PUBLISHER
@@ -137,6 +140,46 @@ async def test_a_late_row_never_replaces_a_newer_one(store: RegistrationStore) -
     await store.listing.put(event_id, newer)
     await store.listing.put(event_id, row)
     assert await store.listing.rows(event_id) == [newer]
+
+
+async def test_a_check_in_and_a_first_watch_reach_the_rows_and_older_rows_still_read(
+    store: RegistrationStore,
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    now = datetime.now(UTC).replace(microsecond=0)
+    fact = accept(event_id, person("Olli", "Ovi"), now)
+    await store.add(fact, **NO_NEEDS)
+    registration_id = str(fact.registration_id)
+    (before,) = await store.listing.rows(event_id) or []
+    assert (before.checked_in_at, before.watched_at) == (None, None)
+
+    assert await store.mark_checked_in(registration_id, now + timedelta(minutes=1))
+    assert not await store.mark_checked_in(registration_id, now + timedelta(minutes=2))
+    assert await store.record_watch(registration_id, now + timedelta(minutes=3)) == "applied"
+    assert await store.record_watch(registration_id, now + timedelta(minutes=4)) == "unchanged"
+    assert await store.record_watch(str(uuid.uuid4()), now) == "unknown_registration"
+    (row,) = await store.listing.rows(event_id) or []
+    assert (row.checked_in_at, row.watched_at) == (
+        now + timedelta(minutes=1),
+        now + timedelta(minutes=3),
+    )
+    await assert_listing_agrees(store, event_id)
+    stored = await store.get(registration_id)
+    assert stored is not None
+    assert (stored.checked_in_at, stored.watched_at) == (row.checked_in_at, row.watched_at)
+
+    # A row as written before attendance was listed (12 fields) reads without it.
+    chunk_key = chunk_id(event_id, registration_id)
+    chunk = await store.listing.collection.find_one({"_id": chunk_key})
+    assert chunk is not None
+    rows = json.loads(zlib.decompress(chunk["rows"]))
+    rows[registration_id] = rows[registration_id][:11] + rows[registration_id][-1:]
+    packed = Binary(zlib.compress(json.dumps(rows).encode()))
+    await store.listing.collection.update_one({"_id": chunk_key}, {"$set": {"rows": packed}})
+    (older,) = await store.listing.rows(event_id) or []
+    assert (older.checked_in_at, older.watched_at, older.revision) == (None, None, row.revision)
 
 
 async def test_a_page_of_many_is_searched_filtered_and_sorted(store: RegistrationStore) -> None:

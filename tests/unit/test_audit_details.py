@@ -23,6 +23,10 @@ from ilmo_registration.audit_details import Detail, DetailKind
         ),
         (audit_details.notice_version("3f2a"), Detail(DetailKind.NOTICE_VERSION, ("3f2a",))),
         (audit_details.swept(2, 1, 5), Detail(DetailKind.SWEPT, ("2", "1", "5"))),
+        (
+            audit_details.check_in("qr", "already_checked_in"),
+            Detail(DetailKind.DOOR, ("qr", "already_checked_in")),
+        ),
     ],
 )
 def test_each_code_reads_back_as_written(stored: str, read: Detail) -> None:
@@ -59,5 +63,6 @@ def test_a_code_carries_no_prose() -> None:
         audit_details.export_format("csv"),
         audit_details.switched_to(Attendance.IN_PERSON),
         audit_details.swept(0, 0, 0),
+        audit_details.check_in("search", "no_seat"),
     ]
     assert all(" " not in code for code in codes)

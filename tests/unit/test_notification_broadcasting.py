@@ -109,7 +109,7 @@ def test_nobody_accepted_after_a_broadcasts_time_gets_it() -> None:
 
 
 def test_a_members_chunk_is_stable_and_members_spread_over_every_chunk() -> None:
-    ids = [str(uuid.UUID(int=i)) for i in range(2000)]
+    ids = [str(uuid.UUID(int=i)) for i in range(10_000)]
     chunks = [roster_chunk(i) for i in ids]
     assert chunks == [roster_chunk(i) for i in ids]
     assert set(chunks) == set(range(ROSTER_CHUNKS))

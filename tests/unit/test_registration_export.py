@@ -17,7 +17,13 @@ from ilmo_registration.storage import StoredRegistration
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
-def registration(first: str, organisation: str | None) -> StoredRegistration:
+def registration(
+    first: str,
+    organisation: str | None,
+    *,
+    checked_in_at: datetime | None = None,
+    watched_at: datetime | None = None,
+) -> StoredRegistration:
     return StoredRegistration(
         id="3f0c2d61-7a4e-4f5b-9d0e-3c1b6a2e9f47",
         registrant=Registrant(
@@ -27,12 +33,21 @@ def registration(first: str, organisation: str | None) -> StoredRegistration:
         registered_at=datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
         cancelled_at=None,
         state=RegistrationState(event_id="seminar", attendance=Attendance.REMOTE),
+        checked_in_at=checked_in_at,
+        watched_at=watched_at,
     )
 
 
 def test_xlsx_holds_what_csv_holds_with_real_dates_and_no_formulas() -> None:
     table = export_table(
-        [registration("Åsa", '=HYPERLINK("http://evil")'), registration("-1+1", None)],
+        [
+            registration(
+                "Åsa",
+                '=HYPERLINK("http://evil")',
+                checked_in_at=datetime(2026, 12, 4, 7, 2, tzinfo=UTC),
+            ),
+            registration("-1+1", None, watched_at=datetime(2026, 12, 4, 6, 58, 30, tzinfo=UTC)),
+        ],
         HELSINKI,
         lambda text: text,
     )
@@ -45,6 +60,9 @@ def test_xlsx_holds_what_csv_holds_with_real_dates_and_no_formulas() -> None:
     assert cells[2][0] == "'-1+1"
     # 8.30 UTC is 10.30 in Helsinki in December, stored as a date, not text.
     assert cells[1][8] == datetime(2026, 12, 1, 10, 30)
+    # Checked in at the door at 9.02 Helsinki time; never watched. The other one the reverse.
+    assert cells[1][9:] == [datetime(2026, 12, 4, 9, 2), None]
+    assert cells[2][9:] == [None, datetime(2026, 12, 4, 8, 58, 30)]
     assert sheet.column_dimensions["C"].width == 32
 
     from_csv = list(csv.reader(io.StringIO(table_csv(table).removeprefix("\ufeff"))))
@@ -58,4 +76,5 @@ def test_xlsx_holds_what_csv_holds_with_real_dates_and_no_formulas() -> None:
 def test_headers_are_in_the_organisers_language() -> None:
     table = export_table([], HELSINKI, lambda text: text.upper())
     assert table.headers[0] == "FIRST NAME"
+    assert table.headers[-2:] == ["CHECKED IN AT", "WATCHED THE STREAM FROM"]
     assert table.rows == []

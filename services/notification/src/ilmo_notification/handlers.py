@@ -117,9 +117,10 @@ def email_subscription(
         )
 
     async def registration_erased(event: RegistrationErased, _envelope: Envelope) -> None:
-        # The database first, then the parked messages; a retry repeats both harmlessly.
-        await broadcasts.registration_gone(event)
+        # The database first (the tombstone before the roster, so a late acceptance
+        # finds it), then the parked messages; a retry repeats both harmlessly.
         await notifications.registration_erased(event, clock())
+        await broadcasts.registration_gone(event)
         await erase_parked(str(event.registration_id))
 
     async def registration_cancelled(event: RegistrationCancelled, envelope: Envelope) -> None:

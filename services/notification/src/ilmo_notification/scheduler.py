@@ -6,7 +6,7 @@ newly scheduled wakes it), then for each due broadcast:
 
 1. records it as ``expanding`` (``broadcasts``), unless it already happened;
 2. a reminder whose event has started by now is ``missed`` instead;
-3. reads the event's roster (32 ``_id`` lookups) and picks the audience,
+3. reads the event's roster (256 ``_id`` lookups) and picks the audience,
    among those accepted by the due time;
 4. records one ``MailRequest`` per recipient, mail id
    ``<registration>:<kind>:<occasion>``: an insert, so a pass that dies
@@ -116,6 +116,11 @@ class BroadcastScheduler:
 
     async def expand(self, broadcast: Broadcast) -> None:
         schedule = self._stores.schedule
+        # Read again: a new revision may have moved it (or taken it off) since the due list.
+        current = await schedule.entry(broadcast.key)
+        if current is None or current.due_at > self._clock():
+            return
+        broadcast = current
         state = await schedule.begin(broadcast)
         if state in broadcasting.FINAL_STATES:
             await schedule.remove(broadcast.key)  # a repeat scheduled it after it happened

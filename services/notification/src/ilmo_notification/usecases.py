@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -236,7 +236,10 @@ class Broadcasts:
     # ------------------------------------------------------------ the roster
 
     async def registration_accepted(self, event: RegistrationAccepted) -> None:
+        """The member counts from now on, unless erased already (a late redelivery)."""
         rid = str(event.registration_id)
+        if await self._stores.contacts.is_erased(rid):
+            return
         await self._roster.change(
             event.event_id,
             rid,
@@ -400,17 +403,30 @@ class Broadcasts:
     # ------------------------------------------------------------ what the console reads
 
     async def _delivery(self, record: Mapping[str, Any]) -> Delivery:
-        """How the mails of an expanded broadcast are doing (their states, read by ``_id``)."""
+        """How the mails of an expanded broadcast are doing (their states, read by ``_id``).
+
+        Once every mail is sent (none open, none failed, which an operator
+        may replay) the counts are final: they are kept in the record, so
+        the console's schedule reads the states of mails in flight only.
+        """
+        settled = record.get("delivery")
+        if settled:
+            return Delivery(**settled)
+        if "recipients" not in record:
+            record = await self._schedule.record(str(record["_id"])) or record
         kind = NotificationKind(record["kind"])
         occasion = str(record.get("occasion", ""))
         ids = [mail_id(rid, kind, occasion) for rid in record.get("recipients") or []]
         states: Counter[MailState] = Counter((await self._mails.states(ids)).values())
-        return Delivery(
+        delivery = Delivery(
             recipients=len(ids),
             sent=states[MailState.SENT],
             failed=states[MailState.FAILED],
             pending=sum(states[state] for state in OPEN_STATES),
         )
+        if not (delivery.pending or delivery.failed):
+            await self._schedule.settle(str(record["_id"]), asdict(delivery))
+        return delivery
 
     async def message_progress(self, message_id: str) -> MessageProgress | None:
         """Where an organiser's message is; None when it has not arrived (yet)."""
@@ -462,8 +478,7 @@ class Broadcasts:
             state = BroadcastState(record["state"])
             delivery = None
             if state is BroadcastState.DONE:
-                full = await self._schedule.record(str(record["_id"]))
-                delivery = await self._delivery(full or record)
+                delivery = await self._delivery(record)
             items.append(
                 ScheduleItem(
                     str(record["_id"]),

@@ -15,6 +15,7 @@ from ilmo_registration.calendar import calendar_router
 from ilmo_registration.confirm import confirm_router
 from ilmo_registration.console.audit_page import audit_page_router
 from ilmo_registration.console.cancellation import cancellation_router
+from ilmo_registration.console.check_in import check_in_router
 from ilmo_registration.console.continuation import continuation_router
 from ilmo_registration.console.dashboard import dashboard_router
 from ilmo_registration.console.events import events_router
@@ -32,8 +33,13 @@ from ilmo_registration.console.session import (
 from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
+from ilmo_registration.door import Door
 from ilmo_registration.expiry import expiry_sweeper
-from ilmo_registration.handlers import erasure_subscription, status_subscription
+from ilmo_registration.handlers import (
+    attendance_subscription,
+    erasure_subscription,
+    status_subscription,
+)
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.manage_details import details_router
@@ -53,6 +59,7 @@ from ilmo_registration.storage import (
     RegistrationStore,
 )
 from ilmo_registration.storage.audit import AuditStore
+from ilmo_registration.storage.check_ins import CHECK_IN_COLLECTION, CheckInStore
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
@@ -130,6 +137,10 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     usecases = UseCases(
         events, registrations, notices, manage_links, clock, confirmations, messages
     )
+    door = Door(
+        usecases,
+        CheckInStore(infrastructure.database, outbox=infrastructure.outbox(CHECK_IN_COLLECTION)),
+    )
     sessions = ConsoleSessions(
         ConsoleSessionStore(infrastructure.database),
         usecases.now,
@@ -161,6 +172,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             subscriptions=[
                 status_subscription(SERVICE, registrations),
                 erasure_subscription(SERVICE, ParkedErasure(infrastructure.broker, SERVICE).erase),
+                attendance_subscription(SERVICE, door),
             ],
             routers=[
                 catalogue_router(usecases, authorization, audit, settings),
@@ -190,6 +202,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 registrations_router(usecases, sessions, audit, services),
                 dashboard_router(usecases, sessions, services),
                 audit_page_router(sessions, audit),
+                check_in_router(door, sessions, audit),
                 continuation_router(sessions),
             ],
             prepare_storage=prepare_storage,

@@ -53,6 +53,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit-read"
     AUDIT_EXPORTED = "audit-exported"
     RETENTION_SWEPT = "retention-swept"
+    CHECKED_IN = "check-in"  # a code or a name tried at the door (detail: how, and the outcome)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class DetailKind(StrEnum):
     NOTICE_VERSION = "notice-version"  # a privacy notice put in force: its version
     SWEPT = "swept"  # a retention sweep: events, needs erased, registrations erased
     MESSAGE = "message"  # a message to registrants: its id and audience (its text is kept with it)
+    DOOR = "door"  # a check-in at the door: how (qr, search) and what the door was told
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ def message_sent(message_id: str, audience: str) -> str:
     return f"{DetailKind.MESSAGE}:{message_id},{audience}"
 
 
+def check_in(method: str, outcome: str) -> str:
+    return f"{DetailKind.DOOR}:{method},{outcome}"
+
+
 # The English of entries written before the codes (and the bare export formats).
 _OLDER: tuple[tuple[re.Pattern[str], DetailKind], ...] = (
     (re.compile(r"without personal data"), DetailKind.WITHOUT_PERSONAL_DATA),
@@ -94,7 +99,7 @@ _OLDER: tuple[tuple[re.Pattern[str], DetailKind], ...] = (
         DetailKind.SWEPT,
     ),
 )
-_LISTS = frozenset({DetailKind.FIELDS, DetailKind.SWEPT, DetailKind.MESSAGE})
+_LISTS = frozenset({DetailKind.FIELDS, DetailKind.SWEPT, DetailKind.MESSAGE, DetailKind.DOOR})
 _CODES = frozenset(kind.value for kind in DetailKind)
 
 

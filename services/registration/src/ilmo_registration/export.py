@@ -7,10 +7,12 @@ as text. The file starts with a byte order mark so that Excel reads it as
 UTF-8 (ä, ö, å).
 
 The console's export (``export_table``) has the columns an organiser works
-with (``EXPORT_COLUMNS``), headed in the organiser's language, as CSV or as
-XLSX (openpyxl: one sheet, a header row, column widths, times as real
-dates in the event's time zone, every text cell a string cell, never a
-formula, and the same neutralisation; no macros). The JSON API's CSV keeps
+with (``EXPORT_COLUMNS``: who, where they stand, and when they registered,
+were checked in at the door and first opened the stream), headed in the
+organiser's language, as CSV or as XLSX (openpyxl: one sheet, a header
+row, column widths, times as real dates in the event's time zone, every
+text cell a string cell, never a formula, and the same neutralisation; no
+macros). The JSON API's CSV keeps
 every field of ``RegistrationSummary``.
 """
 
@@ -80,6 +82,8 @@ EXPORT_COLUMNS = (
     Column("status", _("Status"), 22),
     Column("needs", _("Needs"), 30),
     Column("registered_at", _("Registered at"), 20),
+    Column("checked_in_at", _("Checked in at"), 20),
+    Column("watched_at", _("Watched the stream from"), 20),
 )
 Cell = str | datetime | None
 
@@ -108,10 +112,18 @@ def export_table(
                 registration.state.status.value,
                 # Stored only with consent, and erased when it is withdrawn.
                 person.needs,
-                registration.registered_at.astimezone(zone).replace(tzinfo=None),
+                _local(registration.registered_at, zone),
+                # At the door; and the first time the personal stream link was opened.
+                _local(registration.checked_in_at, zone),
+                _local(registration.watched_at, zone),
             ]
         )
     return ExportTable([translate(column.header) for column in EXPORT_COLUMNS], rows)
+
+
+def _local(at: datetime | None, zone: tzinfo) -> datetime | None:
+    """A time on the event's wall clock, as spreadsheets take it (no zone)."""
+    return at.astimezone(zone).replace(tzinfo=None) if at is not None else None
 
 
 def _text(cell: Cell) -> str:

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 from prometheus_client import Counter
 
-from ilmo_event_contracts import Envelope, RegistrationErased
+from ilmo_event_contracts import Envelope, RegistrationErased, StreamJoined
 from ilmo_registration.domain import STATUS_REPORTS, StatusReport
+from ilmo_registration.door import Door
 from ilmo_registration.storage import RegistrationStore, ReportOutcome
 from ilmo_shared.messaging.subscription import Subscription
 
@@ -71,3 +72,32 @@ def erasure_subscription(
         await erase_parked(str(event.registration_id))
 
     return Subscription(service, "erasures").on(RegistrationErased, handle)
+
+
+async def stream_joined(door: Door, joined: StreamJoined, envelope: Envelope) -> None:
+    """Record the registrant's first watch of the stream; a repeat or a later join changes nothing.
+
+    As for status reports, a join of a registration this service does not
+    have cannot become right by retrying: noted and dropped.
+    """
+    outcome = await door.record_watch(str(joined.registration_id), joined.joined_at)
+    STATUS_REPORTS_TAKEN.labels(envelope.type, outcome.value).inc()
+    if outcome is ReportOutcome.UNKNOWN_REGISTRATION:
+        log.warning(
+            "stream_join_for_unknown_registration",
+            registration_id=str(joined.registration_id),
+            envelope_id=envelope.id,
+        )
+
+
+def attendance_subscription(service: str, door: Door) -> Subscription:
+    """``<service>.attendance``: streaming's ``stream.joined``, the first watch of each registrant.
+
+    A queue of its own, beside the status updates: a burst of joins when
+    the stream starts does not hold up seat and link reports.
+    """
+
+    async def handle(joined: StreamJoined, envelope: Envelope) -> None:
+        await stream_joined(door, joined, envelope)
+
+    return Subscription(service, "attendance").on(StreamJoined, handle)

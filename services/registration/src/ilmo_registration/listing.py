@@ -45,6 +45,9 @@ class ListingRow:
     expired: bool = False
     # The registration document's revision this row was made from (newer rows win).
     revision: int = 0
+    # When the door checked the person in, and when they first opened the stream.
+    checked_in_at: datetime | None = None
+    watched_at: datetime | None = None
     # ``searched`` as the read model stored it, so that a search folds no text.
     folded: str | None = field(default=None, compare=False)
 

@@ -85,6 +85,34 @@ def script_version() -> str:
     return hashlib.sha256(script()).hexdigest()[:12]
 
 
+CHECK_IN_SCRIPT = "check-in.js"
+# jsQR 1.4.0 (Apache-2.0, github.com/cozmo/jsQR), minified with its licence beside it:
+# the check-in page's QR decoder where the browser has no ``BarcodeDetector``.
+JSQR = ("vendor", "jsqr", "jsQR.min.js")
+JSQR_LICENSE = ("vendor", "jsqr", "LICENSE")
+
+
+@cache
+def check_in_script() -> bytes:
+    """The door page's scanner (``console.check_in``)."""
+    return files(CATALOGUE).joinpath("static", CHECK_IN_SCRIPT).read_bytes()
+
+
+@cache
+def check_in_script_version() -> str:
+    return hashlib.sha256(check_in_script()).hexdigest()[:12]
+
+
+@cache
+def jsqr_script() -> bytes:
+    return files(CATALOGUE).joinpath("static", *JSQR).read_bytes()
+
+
+@cache
+def jsqr_license() -> bytes:
+    return files(CATALOGUE).joinpath("static", *JSQR_LICENSE).read_bytes()
+
+
 @cache
 def _environment(language: Language) -> Environment:
     return environment(
@@ -92,6 +120,7 @@ def _environment(language: Language) -> Environment:
         language,
         stylesheet_version=stylesheet_version(),
         script_version=script_version(),
+        check_in_script_version=check_in_script_version(),
     )
 
 

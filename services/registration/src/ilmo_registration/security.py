@@ -23,6 +23,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from ilmo_shared.check_in import registration_of
 from ilmo_shared.manage_links import (
     is_confirmation_link_token,
     is_manage_link_token,
@@ -61,6 +62,8 @@ def manage_token_matches(token: str | None, digest: str | None) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode()) and digest is not None
 
 
+# A check-in code is about 63 characters; only so much of what is typed is read.
+_MAX_CHECK_IN_CODE = 200
 # A link token is 43 characters; anything much longer is not one.
 _MAX_LINK_TOKEN = 128
 
@@ -79,6 +82,10 @@ class ManageLinks:
     def confirms(self, registration_id: str, token: str | None) -> bool:
         """True when ``token`` is the confirmation link token of ``registration_id``."""
         return is_confirmation_link_token(self._secret, registration_id, _presented(token))
+
+    def check_in_registration(self, code: str) -> str | None:
+        """The registration a check-in QR code names (``ilmo_shared.check_in``), if it is valid."""
+        return registration_of(self._secret, code[:_MAX_CHECK_IN_CODE])
 
     def manage_token(self, registration_id: str) -> str:
         """The manage link's token, for the page a confirmation leads to."""

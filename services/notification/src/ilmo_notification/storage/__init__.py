@@ -12,7 +12,7 @@ duplicated event finds its fact already there and changes nothing:
   send, then the mail's state with its ``notification.*`` event in its outbox;
 - ``mail_attempts`` (``MailAttemptStore``): one per (mail, attempt number),
   so that of several dispatchers only one makes each attempt;
-- ``roster`` (``RosterStore``): each event's registrants in 32 chunks, for
+- ``roster`` (``RosterStore``): each event's registrants in 256 chunks, for
   audiences;
 - ``schedule`` and ``broadcasts`` (``ScheduleStore``): the broadcasts still
   to happen, and what became of each.

@@ -1,7 +1,7 @@
-"""``roster``: each event's registrants as notification keeps them, in 32 documents per event.
+"""``roster``: each event's registrants as notification keeps them, in 256 documents per event.
 
 ``_id`` = ``<event_id>:<k>``, k = ``broadcasting.roster_chunk(registration)``,
-holding ``members.<registration_id>``. Reading an event's audience is 32
+holding ``members.<registration_id>``. Reading an event's audience is 256
 ``_id`` lookups, however large the mails collection grows (FerretDB v1 uses
 only the ``_id`` index; a query on ``event_id`` would read every document).
 

@@ -130,6 +130,10 @@ class ScheduleStore:
         )
         return [document async for document in cursor]
 
+    async def settle(self, key: str, delivery: Mapping[str, int]) -> None:
+        """Keep a done broadcast's final delivery counts (every mail sent)."""
+        await self.records.update_one({"_id": key}, {"$set": {"delivery": dict(delivery)}})
+
     async def begin(self, broadcast: Broadcast) -> BroadcastState:
         """Record that the broadcast is being expanded; the state it was already in, if any."""
         fresh = {

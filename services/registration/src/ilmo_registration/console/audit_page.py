@@ -48,6 +48,7 @@ ACTION_NAMES: Mapping[Action, str] = {
     Action.AUDIT_READ: _("Audit trail read"),
     Action.AUDIT_EXPORTED: _("Audit trail downloaded"),
     Action.RETENTION_SWEPT: _("Retention sweep run"),
+    Action.CHECKED_IN: _("Check-in at the door"),
 }
 KIND_NAMES: Mapping[Kind, str] = {
     Kind.PERSON: _("person"),

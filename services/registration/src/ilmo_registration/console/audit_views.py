@@ -21,6 +21,14 @@ from ilmo_registration.console.registration_views import (
 from ilmo_shared.i18n import _
 
 _FORMATS = {"csv": "CSV", "xlsx": "XLSX"}
+DOOR_METHODS = {"qr": _("code"), "search": _("name search")}
+DOOR_OUTCOMES = {
+    "checked_in": _("checked in"),
+    "already_checked_in": _("already checked in"),
+    "not_registered": _("not registered"),
+    "cancelled": _("cancelled"),
+    "no_seat": _("no seat"),
+}
 
 
 def detail_text(request: Request, stored: str | None) -> str:
@@ -70,5 +78,13 @@ def _known(request: Request, detail: Detail) -> str | None:
                 events=events,
                 needs=needs,
                 erased=erased,
+            )
+        case DetailKind.DOOR if len(detail.values) == 2 and detail.values[1] in DOOR_OUTCOMES:
+            how, outcome = detail.values
+            return text(
+                request,
+                _("%(how)s: %(outcome)s"),
+                how=text(request, DOOR_METHODS.get(how, how)),
+                outcome=text(request, DOOR_OUTCOMES[outcome]),
             )
     return None

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from ilmo_registration.attendance import attendance_figures
 from ilmo_registration.catalogue import zone
 from ilmo_registration.console.chart import chart, cumulative_by_day
 from ilmo_registration.console.other_services import OtherServices
@@ -78,6 +79,7 @@ def dashboard_router(
             chart=chart(days) if days else None,
             day_name=lambda day: format_date(datetime.combine(day, time()), language),
             may_list=principal.may(Permission.LIST_REGISTRATIONS),
+            attendance=attendance_figures(rows),
         )
 
     return router

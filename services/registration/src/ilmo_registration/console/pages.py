@@ -97,6 +97,7 @@ def console_page(
         principal=principal,
         role_names=_role_names(principal.roles, shown.language) if principal else [],
         may_read_audit=principal is not None and principal.may(Permission.READ_AUDIT),
+        may_check_in=principal is not None and principal.may(Permission.CHECK_IN),
         language=shown.language.value,
         switcher=switcher(request, shown.language),
         csrf_field=csrf_field,

@@ -15,7 +15,8 @@ and ``listing.select`` searches, sorts and pages them in memory.
 
 ``RegistrationStore`` puts a registration's row after every write that
 changes what is listed (registering, confirming, expiring, cancelling,
-switching, correcting, erasing, a seat or link report): the chunk is read,
+switching, correcting, erasing, a seat or link report, a check-in at the
+door, a first watch of the stream): the chunk is read,
 changed and written back conditionally on its version (and serialized
 within the process), so concurrent writers never lose a row. A row carries
 the registration document's revision and only a newer one replaces it, so
@@ -157,6 +158,8 @@ def _row_document(row: ListingRow) -> list[Any]:
         row.erased,
         row.expired,
         row.searched,
+        _moment(row.checked_in_at),
+        _moment(row.watched_at),
         row.revision,
     ]
 
@@ -179,4 +182,15 @@ def _row(registration_id: str, stored: list[Any]) -> ListingRow:
         expired=bool(expired),
         revision=int(stored[-1]),
         folded=stored[10],
+        # Rows written before attendance was listed have 12 fields.
+        checked_in_at=_at(stored[11]) if len(stored) > 12 else None,
+        watched_at=_at(stored[12]) if len(stored) > 13 else None,
     )
+
+
+def _moment(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _at(stored: str | None) -> datetime | None:
+    return datetime.fromisoformat(stored) if stored is not None else None

@@ -115,6 +115,8 @@ _LISTED_FIELDS = {
         "revision",
         "seat",
         "stream_link",
+        "checked_in_at",
+        "watched_at",
     )
 }
 
@@ -143,6 +145,10 @@ class StoredRegistration:
     details_version: int = 0
     # What happened to it, oldest first (``history``); empty for one stored before.
     history: tuple[Entry, ...] = ()
+    # When the door checked the person in (``storage.check_ins`` holds the record
+    # itself), and when they first opened the stream (streaming's ``stream.joined``).
+    checked_in_at: datetime | None = None
+    watched_at: datetime | None = None
 
     @property
     def event_id(self) -> str:
@@ -683,6 +689,29 @@ class RegistrationStore:
             )
         return result.matched_count == 1
 
+    async def mark_checked_in(self, registration_id: str, checked_in_at: datetime) -> bool:
+        """Copy a check-in onto the registration (for its listing row and the export).
+
+        The check-in itself is ``storage.check_ins``' insert; this is its
+        projection, written after it and again whenever the door is told
+        "already checked in", so a crash in between heals at the next scan.
+        False if it was there already (or there is no such registration).
+        """
+        return await self._update_listed(
+            {"_id": registration_id, "checked_in_at": None},
+            {"$set": {"checked_in_at": checked_in_at}, "$inc": {"revision": 1}},
+        )
+
+    async def record_watch(self, registration_id: str, joined_at: datetime) -> ReportOutcome:
+        """Record the first time the registrant opened the stream; a repeat changes nothing."""
+        if await self._update_listed(
+            {"_id": registration_id, "watched_at": None},
+            {"$set": {"watched_at": joined_at}, "$inc": {"revision": 1}},
+        ):
+            return ReportOutcome.APPLIED
+        found = await self.registrations.find_one({"_id": registration_id}, projection={"_id": 1})
+        return ReportOutcome.UNCHANGED if found is not None else ReportOutcome.UNKNOWN_REGISTRATION
+
     async def apply_report(self, registration_id: str, report: StatusReport) -> ReportOutcome:
         """Take in what capacity or streaming reported, once, and never backwards.
 
@@ -807,6 +836,8 @@ def _stored_registration(document: Document) -> StoredRegistration:
         revision=int(document.get("revision", 0)),
         details_version=int(document.get("details_version") or 0),
         history=tuple(entries_of(document.get("history"))),
+        checked_in_at=document.get("checked_in_at"),
+        watched_at=document.get("watched_at"),
     )
 
 
@@ -849,4 +880,6 @@ def listing_row_of(document: Document) -> ListingRow:
         erased=document.get("erased_at") is not None,
         expired=document.get("status") == EXPIRED,
         revision=int(document.get("revision", 0)),
+        checked_in_at=document.get("checked_in_at"),
+        watched_at=document.get("watched_at"),
     )
