@@ -1501,6 +1501,10 @@ def report(
         ),
         ("  messages missing", figures.get("messages missing", 0)),
         (
+            "  messages skipped (the recipient cancelled meanwhile)",
+            figures.get("messages skipped (the recipient cancelled meanwhile)", 0),
+        ),
+        (
             "  messages to the cancelled or unconfirmed",
             figures.get("messages to the cancelled or unconfirmed", 0),
         ),
