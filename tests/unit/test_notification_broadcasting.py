@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -130,6 +132,32 @@ def test_only_a_newer_attendance_version_changes_attendance_and_it_resets_the_pl
     assert broadcasting.attendance_changed(switched, rid, Attendance.IN_PERSON, 1) == switched
     # A seat answering the older choice arrives late: stale.
     assert broadcasting.placed(switched, rid, Place.SEAT, 1, T + timedelta(1)) == switched
+
+
+def test_a_release_for_a_switch_seen_before_the_switch_leaves_it_to_the_switch() -> None:
+    rid = "r7"
+    seated = broadcasting.placed(
+        broadcasting.accepted(None, rid, Attendance.IN_PERSON, T), rid, Place.SEAT, 1, T
+    )
+    later = T + timedelta(minutes=1)
+    released = broadcasting.placed(seated, rid, None, 2, later, taking_away=Place.SEAT)
+    assert (released.attendance, released.place) == (Attendance.IN_PERSON, None)
+    remote = broadcasting.attendance_changed(released, rid, Attendance.REMOTE, 2)
+    assert (remote.attendance, remote.version, remote.role) == (Attendance.REMOTE, 2, Role.REMOTE)
+    # Both before the acceptance, too.
+    early = broadcasting.placed(None, rid, None, 2, later, taking_away=Place.SEAT)
+    switched = broadcasting.attendance_changed(early, rid, Attendance.REMOTE, 2)
+    kept = broadcasting.accepted(switched, rid, Attendance.IN_PERSON, T)
+    assert (kept.attendance, kept.active) == (Attendance.REMOTE, True)
+
+
+def test_a_seat_for_a_switch_seen_before_the_switch_counts() -> None:
+    rid = "r8"
+    remote = broadcasting.accepted(None, rid, Attendance.REMOTE, T)
+    seated = broadcasting.placed(remote, rid, Place.SEAT, 2, T + timedelta(minutes=1))
+    switched = broadcasting.attendance_changed(seated, rid, Attendance.IN_PERSON, 2)
+    assert (switched.attendance, switched.place) == (Attendance.IN_PERSON, Place.SEAT)
+    assert in_audience(switched, Audience.ON_SITE)
 
 
 def test_a_switch_seen_before_the_acceptance_keeps_its_attendance() -> None:
@@ -317,3 +345,26 @@ def test_every_new_kind_has_a_reading_order_and_gives_way_to_the_registrants_can
     ):
         assert kind in KIND_ORDER
         assert SUPERSEDED_BY[kind] == (NotificationKind.CANCELLATION_CONFIRMED,)
+
+
+def test_a_registrants_facts_in_any_order_give_the_same_member() -> None:
+    """Accepted on site, waitlisted, promoted, switched to remote (the seat released), linked."""
+    rid = "r9"
+    link = StreamLink("https://watch.example.fi/w/y", STARTS_AT, STARTS_AT + timedelta(hours=4))
+    at = [T + timedelta(minutes=i) for i in range(4)]
+    facts: list[Callable[[Member | None], Member]] = [
+        lambda m: broadcasting.accepted(m, rid, Attendance.IN_PERSON, at[0]),
+        lambda m: broadcasting.placed(m, rid, Place.WAITING_LIST, 1, at[1]),
+        lambda m: broadcasting.placed(m, rid, Place.SEAT, 1, at[2]),
+        lambda m: broadcasting.attendance_changed(m, rid, Attendance.REMOTE, 2),
+        lambda m: broadcasting.placed(m, rid, None, 2, at[3], taking_away=Place.SEAT),
+        lambda m: broadcasting.linked(m, rid, link),
+    ]
+    outcomes = set()
+    for order in itertools.permutations(facts):
+        member: Member | None = None
+        for fact in order:
+            member = fact(member)
+        assert member is not None
+        outcomes.add((member.attendance, member.version, member.place, member.role, member.link))
+    assert outcomes == {(Attendance.REMOTE, 2, None, Role.REMOTE, link)}

@@ -73,10 +73,12 @@ class Member:
 
     registration_id: str
     attendance: Attendance
-    # The attendance version ``attendance`` is from (1: the acceptance).
+    # The attendance version ``attendance`` is from (1: the acceptance; 0: not known yet).
     version: int = 1
     place: Place | None = None
-    # When capacity decided ``place`` (or took it away): orders answers of one version.
+    # The attendance version capacity's latest answer (``place``) was for, and
+    # when it decided it: they order its answers.
+    place_version: int = 0
     place_at: datetime | None = None
     link: StreamLink | None = None
     # None until ``registration.accepted`` arrives (a seat may be decided first).
@@ -118,17 +120,23 @@ def accepted(
         return Member(registration_id, attendance, accepted_at=at)
     if member.version > 1:
         return replace(member, accepted_at=member.accepted_at or at)
-    return replace(member, attendance=attendance, accepted_at=member.accepted_at or at)
+    return replace(member, attendance=attendance, version=1, accepted_at=member.accepted_at or at)
 
 
 def attendance_changed(
     member: Member | None, registration_id: str, attendance: Attendance, version: int
 ) -> Member:
-    """A switch: only a newer version changes attendance; the place is then unknown again."""
+    """A switch: only a newer version changes attendance.
+
+    The place is unknown again, unless capacity's answer to this very
+    switch arrived first.
+    """
     if member is None:
         return Member(registration_id, attendance, version=version)
     if version <= member.version:
         return member
+    if member.place_version >= version:
+        return replace(member, attendance=attendance, version=version)
     return replace(member, attendance=attendance, version=version, place=None, place_at=None)
 
 
@@ -143,25 +151,25 @@ def placed(
 ) -> Member:
     """Capacity's answer for ``version``: a seat, a waiting-list place, or (released) none.
 
-    An answer for an older version than the member's is stale. Of two for
-    the same version the later one (``at``) wins, so a seat held after a
-    promotion is not undone by a late waiting-list answer. A release
-    (``taking_away``) clears only the place it names.
+    An answer for an older version than the member's attendance, or than
+    the place kept, is stale. Of two for the same version the later one
+    (``at``) wins, so a seat held after a promotion is not undone by a late
+    waiting-list answer. A release (``taking_away``) clears only the place it
+    names. A seat or waiting-list place for a newer version than known says
+    the registrant is in person at that version; a release says nothing
+    about the attendance (the switch to remote tells it).
     """
-    if member is None:
-        if place is None:
-            return Member(registration_id, Attendance.IN_PERSON, version=version, place_at=at)
-        return Member(
-            registration_id, Attendance.IN_PERSON, version=version, place=place, place_at=at
-        )
-    if version < member.version:
-        return member
-    if version == member.version and member.place_at is not None and at < member.place_at:
-        return member
-    if taking_away is not None and member.place not in (taking_away, None):
-        return member
-    attendance = Attendance.IN_PERSON if place is not None else member.attendance
-    return replace(member, attendance=attendance, version=version, place=place, place_at=at)
+    current = member or Member(registration_id, Attendance.IN_PERSON, version=0)
+    if version < max(current.version, current.place_version):
+        return current
+    if version == current.place_version and current.place_at is not None and at < current.place_at:
+        return current
+    if taking_away is not None and current.place not in (taking_away, None):
+        return current
+    changed = replace(current, place=place, place_version=version, place_at=at)
+    if place is not None and version > current.version:
+        changed = replace(changed, attendance=Attendance.IN_PERSON, version=version)
+    return changed
 
 
 def linked(member: Member | None, registration_id: str, link: StreamLink) -> Member:

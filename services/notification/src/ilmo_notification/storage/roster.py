@@ -43,6 +43,7 @@ def _document_of(member: Member) -> dict[str, Any]:
         "attendance": member.attendance.value,
         "version": member.version,
         "place": None if member.place is None else member.place.value,
+        "place_version": member.place_version,
         "place_at": member.place_at,
         "link": None
         if link is None
@@ -60,6 +61,7 @@ def _member_of(registration_id: str, document: Mapping[str, Any]) -> Member:
         attendance=Attendance(document["attendance"]),
         version=int(document.get("version", 1)),
         place=None if place is None else Place(place),
+        place_version=int(document.get("place_version", 0)),
         place_at=document.get("place_at"),
         link=None if not link else StreamLink(link["url"], link["valid_from"], link["valid_until"]),
         accepted_at=document.get("accepted_at"),
