@@ -128,9 +128,13 @@ async def test_real_reminders_fire_once_each_for_their_audience_with_arrival_det
                 ids[name] = answer.json()["id"]
             on_site, remote = ids["on_site"], ids["remote"]
 
-            [seat] = await smtp.wait_for(1, registration_id=on_site, kind="seat_confirmed")
+            [seat] = await smtp.wait_for(
+                1, registration_id=on_site, kind="seat_confirmed", timeout=60
+            )
             assert inline_images(seat), "the seat confirmation carries no check-in code"
-            [link_mail] = await smtp.wait_for(1, registration_id=remote, kind="stream_link")
+            [link_mail] = await smtp.wait_for(
+                1, registration_id=remote, kind="stream_link", timeout=60
+            )
             personal_link = watch_link_in(link_mail)
 
             # Two minutes before the start: everyone.
