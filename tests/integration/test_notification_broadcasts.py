@@ -253,7 +253,13 @@ async def test_reminders_fire_once_per_person_to_their_audience_and_never_late(
     assert_once_each(service, half_hour_mails, stream, NotificationKind.REMINDER)
     assert set(left) == {f"{e}:thank_you"}
     assert again == schedule
-    assert settled["delivery"] == {"recipients": 3, "sent": 3, "failed": 0, "pending": 0}
+    assert settled["delivery"] == {
+        "recipients": 3,
+        "sent": 3,
+        "failed": 0,
+        "pending": 0,
+        "skipped": 0,
+    }
     items = {item["key"]: item for item in schedule["items"]}
     assert items[f"{e}:reminder:m1440"]["state"] == "done"
     assert items[f"{e}:reminder:m1440"]["recipients"] == 3
@@ -458,6 +464,7 @@ async def test_a_message_sent_twice_reaches_each_recipient_once_and_its_progress
         "sent": 2,
         "failed": 0,
         "pending": 0,
+        "skipped": 0,
     }
 
 

@@ -244,7 +244,14 @@ async def test_the_console_reads_notifications_audience_progress_and_schedule() 
             assert request.url.params["audience"] == "on_site"
             return httpx.Response(200, json={"recipients": 12})
         if path.startswith("/api/v1/messages/known"):
-            body = {"state": "sending", "recipients": 12, "sent": 5, "failed": 1, "pending": 6}
+            body = {
+                "state": "sending",
+                "recipients": 12,
+                "sent": 4,
+                "failed": 1,
+                "pending": 6,
+                "skipped": 1,
+            }
             return httpx.Response(200, json=body)
         if path.startswith("/api/v1/messages/"):
             return httpx.Response(404, json={})
@@ -266,7 +273,12 @@ async def test_the_console_reads_notifications_audience_progress_and_schedule() 
     assert await asking.audience_size("seminaari", "on_site") == 12
     progress = await asking.message_progress("known")
     assert progress is not None
-    assert (progress.state, progress.sent, progress.pending) == ("sending", 5, 6)
+    assert (progress.state, progress.sent, progress.pending, progress.skipped) == (
+        "sending",
+        4,
+        6,
+        1,
+    )
     assert await asking.message_progress("unheard-of") is None
     [first, second] = await asking.schedule("seminaari")
     assert (first.key, first.recipients) == ("m1440", 40)  # soonest first

@@ -172,6 +172,9 @@ class MessageProgressOut(BaseModel):
     sent: int
     failed: int
     pending: int
+    skipped: int = Field(
+        description="Not sent: the registrant cancelled or was erased before their copy went out."
+    )
 
 
 class ScheduleItemOut(BaseModel):
@@ -235,6 +238,7 @@ def broadcasts_router(broadcasts: Broadcasts) -> APIRouter:
             sent=progress.delivery.sent,
             failed=progress.delivery.failed,
             pending=progress.delivery.pending,
+            skipped=progress.delivery.skipped,
         )
 
     @router.get(

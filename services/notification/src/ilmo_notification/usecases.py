@@ -423,6 +423,7 @@ class Broadcasts:
             sent=states[MailState.SENT],
             failed=states[MailState.FAILED],
             pending=sum(states[state] for state in OPEN_STATES),
+            skipped=states[MailState.SKIPPED],
         )
         if not (delivery.pending or delivery.failed):
             await self._schedule.settle(str(record["_id"]), asdict(delivery))
@@ -500,6 +501,8 @@ class Delivery:
     sent: int
     failed: int
     pending: int
+    # Not sent because the registrant cancelled (or was erased) before their copy went out.
+    skipped: int = 0
 
 
 @dataclass(frozen=True)

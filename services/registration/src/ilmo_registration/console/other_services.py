@@ -102,6 +102,8 @@ class MessageProgress:
     sent: int
     failed: int
     pending: int
+    # Not sent: the registrant cancelled before their copy went out.
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,7 @@ class OtherServices:
                 sent=_count(body["sent"]),
                 failed=_count(body["failed"]),
                 pending=_count(body["pending"]),
+                skipped=_count(body.get("skipped", 0)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise Unavailable(f"notification's answer did not read: {error}") from error
