@@ -3,8 +3,8 @@
 While the load runs (once half the people have confirmed their address,
 with switches and cancellations still to come, and faults while they last),
 the organiser moves the event three minutes later over the API and sends a
-message to everyone (``message.requested``, published as the registration
-service does, pressed twice: the same ``message_id`` again).
+message to everyone over the API (``PUT`` under its id, sent twice: the same
+``message_id`` again).
 After the run has settled, a second message goes to everyone: by then the
 set of active registrants is known from outside, so that message has an
 exact list of intended recipients.
@@ -37,17 +37,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 
-from ilmo_event_contracts import LocalizedText, MessageRequested
+from ilmo_event_contracts import LocalizedText
 from ilmo_event_contracts.events import DEFAULT_REMINDERS, Audience, Reminder
 from tests.support.development import DEVELOPMENT
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.polling import eventually
-from tests.support.registration import publish
 
 # Mail kinds sent once per occasion (a reminder's offset, a revision, a message).
 OCCASIONAL_KINDS = ("reminder", "event_changed", "organiser_message")
@@ -147,26 +146,35 @@ class EventLife:
         self.problems.append(f"the event could not be moved: {self.move_detail}")
 
     async def send(self, message_id: str, title: str) -> None:
-        """``message.requested`` as the registration service publishes it, retried under faults."""
-        message = MessageRequested(
-            message_id=uuid.UUID(message_id),
-            event_id=self.event_id,
-            audience=Audience.ALL,
-            title=message_text(title),
-            body=message_text(f"{title}: lue lisää tapahtuman sivulta."),
-            requested_at=datetime.now(UTC),
-        )
+        """The organiser's message over the API (``PUT`` under its id), retried under faults.
+
+        A retry after a lost answer is the same ``PUT``: the registration
+        service stores and announces the message once (201, then 200).
+        """
+        body = {
+            "audience": Audience.ALL.value,
+            "title": message_text(title).model_dump(),
+            "body": message_text(f"{title}: lue lisää tapahtuman sivulta.").model_dump(),
+        }
         self.requested_at.setdefault(message_id, time.monotonic())
+        path = f"/api/v1/events/{self.event_id}/messages/{message_id}"
         detail = ""
-        for attempt in range(60):
-            try:
-                await asyncio.wait_for(publish(self.infrastructure, message), timeout=15)
-                print(f"organiser message {message_id} requested")
-                return
-            except Exception as error:  # the broker is down: as the outbox would, retry
-                detail = type(error).__name__
+        async with httpx.AsyncClient(base_url=self.registration_url, timeout=15) as client:
+            for attempt in range(60):
+                try:
+                    answer = await client.put(path, json=body, headers=DEVELOPMENT)
+                except httpx.HTTPError as error:
+                    detail = type(error).__name__
+                    await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+                    continue
+                if answer.status_code in (200, 201):
+                    print(f"organiser message {message_id} sent ({answer.status_code})")
+                    return
+                detail = f"{answer.status_code} {answer.text[:200]}"
+                if answer.status_code not in RETRYABLE and answer.status_code < 500:
+                    break
                 await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
-        self.problems.append(f"message {message_id} could not be requested: {detail}")
+        self.problems.append(f"message {message_id} could not be sent: {detail}")
 
     async def after(self, timeout: float = 300.0) -> None:
         """Once the run has settled: the second message, until notification has sent it all."""

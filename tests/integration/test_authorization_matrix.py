@@ -79,6 +79,7 @@ UNKNOWN = {
     "registration_id": str(uuid.uuid4()),
     "message_id": str(uuid.uuid4()),
 }
+MESSAGE = {"audience": "all", "title": {"fi": "Tervehdys"}, "body": {"fi": "Tervetuloa."}}
 NOTICE = {"text": {"fi": "Tietosuojaseloste.", "sv": "Dataskyddsbeskrivning.", "en": "Notice."}}
 
 
@@ -108,6 +109,10 @@ REGISTRATION_ROWS: dict[tuple[str, str], Row] = {
     # Cancelling is final: asked about an event nobody knows, so the shared one stays.
     ("POST", "/api/v1/events/{event_id}/cancellation"): Row(
         Permission.CHANGE_EVENTS, 404, unknown=True
+    ),
+    # A message to nobody: asked about an event nobody knows.
+    ("PUT", "/api/v1/events/{event_id}/messages/{message_id}"): Row(
+        Permission.CHANGE_EVENTS, 404, lambda: MESSAGE, unknown=True
     ),
     ("GET", "/api/v1/events"): Row(Permission.READ_EVENTS, 200, optional=True),
     ("GET", "/api/v1/events/{event_id}"): Row(Permission.READ_EVENTS, 200, optional=True),

@@ -331,3 +331,39 @@ async def test_the_event_form_keeps_reminders_and_the_mails_after_the_event(
     refused = await form_post(client, organiser, "/console/events/new", twice)
     assert refused.status_code == 422
     assert 'href="#f-reminders-1-amount"' in refused.text
+
+
+async def test_a_message_put_twice_over_the_api_is_stored_and_announced_once(
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    database: dict[str, AsyncCollection[Document]],
+) -> None:
+    event_id = (await create_event(client))["id"]
+    message_id = "6c0f3a56-0d0a-4c8e-9d44-3b1f9a0f2c11"
+    path = f"/api/v1/events/{event_id}/messages/{message_id}"
+    body = {"audience": "remote", "title": {"fi": "Linkki"}, "body": {"fi": "Katso striimi."}}
+
+    async with event_tap(infrastructure.amqp_url, "message.requested") as tap:
+        first = await client.put(path, json=body, headers=ADMIN)
+        again = await client.put(path, json={**body, "audience": "all"}, headers=ADMIN)
+        await relayed(tap, database["messages"], {"_id": message_id})
+
+    assert (first.status_code, again.status_code) == (201, 200), (first.text, again.text)
+    # The repeat answers the message as first stored, and changes nothing.
+    assert first.json() == again.json()
+    assert first.json()["audience"] == "remote"
+    assert first.json()["title"]["fi"] == "Linkki"
+    assert [m.data["message_id"] for m in tap.messages] == [message_id]
+    assert (await audit_actions(client, event_id)).count("message-sent") == 1
+
+    stream_only = await client.put(
+        f"/api/v1/events/{event_id}/messages/{message_id[:-1]}0",
+        json={**body, "audience": "stream"},
+        headers=ADMIN,
+    )
+    assert_problem(stream_only, 422, "/problems/validation")
+    assert stream_only.json()["errors"][0]["field"] == "audience"
+    unknown = await client.put(
+        f"/api/v1/events/no-such-event/messages/{message_id}", json=body, headers=ADMIN
+    )
+    assert unknown.status_code == 404

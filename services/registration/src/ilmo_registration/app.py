@@ -43,6 +43,7 @@ from ilmo_registration.handlers import (
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.manage_details import details_router
+from ilmo_registration.message_api import message_api_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
@@ -183,6 +184,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 calendar_router(usecases, settings),
                 erasure_router(usecases, authorization, audit),
                 audit_router(authorization, audit),
+                message_api_router(usecases, authorization, audit),
                 confirm_router(usecases),
                 public_router(
                     usecases,
