@@ -64,6 +64,8 @@ PEOPLE = {
     "sv": ("Åsa", "Öhman", "Jag behöver en rullstolsplats."),
     "en": ("Ann", "Other", "I need a wheelchair space."),
 }
+# The organiser's message the seed sends to everyone at the full event.
+MESSAGE_ID = "0b7c6f0e-5d1a-4f43-9a4e-2f7e8c1d9a10"
 # A registration id that exists nowhere, for the pages of a wrong link.
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -124,6 +126,17 @@ async def check_in_the_first_found(page: Page) -> None:
     """The door's page with a result: the first person of the name search checked in."""
     await page.locator("#search-results button").first.click()
     await page.locator("#check-in-result p").first.wait_for()
+
+
+async def preview_a_message(page: Page) -> None:
+    """A message to the seat holders written in Finnish and Swedish, previewed."""
+    await page.locator('[name="title.fi"]').fill("Sali vaihtuu")
+    await page.locator('[name="title.sv"]').fill("Salen byts")
+    await page.locator('[name="body.fi"]').fill("Olemme salissa B.\n\nTervetuloa!")
+    await page.locator('[name="body.sv"]').fill("Vi är i sal B.\n\nVälkommen!")
+    await page.locator("#f-audience-on_site").check()
+    await page.locator('form button[type="submit"]').last.click()
+    await page.wait_for_load_state()
 
 
 async def save_empty_event(page: Page) -> None:
@@ -253,6 +266,32 @@ PAGES = (
         "console-audit", lambda s, lang: s.console("/audit", lang), signed_in=as_person("organiser")
     ),
     Shot(
+        "console-event-life",
+        lambda s, lang: s.console(f"/events/{s.events['full']}", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-event-cancel",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/cancel", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-messages",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/messages", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot(
+        "console-message-preview",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/messages/new", lang),
+        signed_in=as_person("organiser", preview_a_message),
+    ),
+    Shot(
+        "console-message",
+        lambda s, lang: s.console(f"/events/{s.events['full']}/messages/{MESSAGE_ID}", lang),
+        signed_in=as_person("organiser"),
+    ),
+    Shot("event-cancelled", lambda s, _: s.event("cancelled")),
+    Shot(
         "console-check-in-events",
         lambda s, lang: s.console("/check-in", lang),
         signed_in=as_person("door"),
@@ -379,6 +418,26 @@ async def seed(api: httpx.AsyncClient, smtp: SmtpTestServer, seeded: Seeded) -> 
     )
     seeded.events["closed"] = closed["id"]
     seeded.events["sample"] = await create_sample(api)
+    called_off = await create_event(api)
+    cancelled = await api.post(
+        f"/api/v1/events/{called_off['id']}/cancellation",
+        json={"note": {"fi": "Tilaisuus siirtyy keväälle.", "sv": "Evenemanget flyttas till våren.",
+                       "en": "The event moves to the spring."}},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert cancelled.status_code == 200, cancelled.text
+    seeded.events["cancelled"] = called_off["id"]
+    message = {
+        "audience": "all",
+        "title": {"fi": "Ohjelma tarkentui", "sv": "Programmet har preciserats",
+                  "en": "The programme is final"},
+        "body": {"fi": "Katso ohjelma tapahtuman sivulta.", "sv": "Se programmet på sidan.",
+                 "en": "See the programme on the event's page."},
+    }  # fmt: skip
+    sent = await api.put(
+        f"/api/v1/events/{event['id']}/messages/{MESSAGE_ID}", json=message, headers=ADMIN
+    )
+    assert sent.status_code in (200, 201), sent.text
     for language in LANGUAGES:
         first, last, _ = PEOPLE[language]
         receipt = await register(
