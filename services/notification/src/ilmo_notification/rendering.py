@@ -77,6 +77,7 @@ from ilmo_shared.calendar import (
 from ilmo_shared.check_in import check_in_code
 from ilmo_shared.i18n import environment
 from ilmo_shared.manage_links import confirmation_link, manage_link
+from ilmo_shared.plain_text import paragraphs
 
 KIND_HEADER = "X-Ilmo-Kind"
 LANGUAGE_HEADER = "X-Ilmo-Language"
@@ -588,26 +589,10 @@ def _message_context(details: Mapping[str, Any], language: Language) -> dict[str
     body = _in_language(details.get("body"), language)
     return {
         "message_title": _one_line(title),
-        "message_body": _lines(body).strip(),
+        # The plain-text part: the lines as written, with the organiser's line ends.
+        "message_body": "\n\n".join("\n".join(lines) for lines in paragraphs(body)),
         "paragraphs": paragraphs(body),
     }
-
-
-def _lines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def paragraphs(text: str) -> list[list[str]]:
-    """An organiser's plain text as paragraphs (at blank lines) of lines, to show as written.
-
-    The HTML shows each line as text (escaped) with ``<br>`` between, so the
-    organiser's line breaks stay and none of their text can be markup.
-    """
-    return [
-        [line.rstrip() for line in block.strip("\n").split("\n")]
-        for block in re.split(r"\n[ \t]*\n", _lines(text).strip())
-        if block.strip()
-    ]
 
 
 def _in_language(texts: Any, language: Language) -> str:

@@ -52,6 +52,7 @@ from ilmo_shared.access import Permission, Principal
 from ilmo_shared.http.problems import ProblemRoute
 from ilmo_shared.i18n import _, translate
 from ilmo_shared.localized_time import format_datetime
+from ilmo_shared.plain_text import paragraphs
 
 LANGUAGE_NAMES: Mapping[Language, str] = {
     Language.FI: _("Finnish"),
@@ -78,7 +79,8 @@ class Reading:
     language: str
     name: str
     title: str
-    paragraphs: list[str]
+    # Paragraphs of lines, as the mail shows them.
+    paragraphs: list[list[str]]
     falls_back: bool
     # The language each part is actually read in (Finnish where it falls back).
     title_language: str
@@ -353,7 +355,7 @@ def _readings(request: Request, title: LocalizedText, body: LocalizedText) -> li
             language=language.value,
             name=text(request, LANGUAGE_NAMES[language]),
             title=title.in_language(language),
-            paragraphs=[p for p in body.in_language(language).split("\n\n") if p.strip()],
+            paragraphs=paragraphs(body.in_language(language)),
             falls_back=language in fallback,
             title_language=language.value if getattr(title, language.value) else "fi",
             body_language=language.value if getattr(body, language.value) else "fi",
