@@ -272,3 +272,21 @@ async def test_a_name_search_checks_in_and_a_first_watch_is_recorded_once(
     assert rows["Rauni"]["Watched the stream from"] != ""
     assert rows["Outi"]["Checked in at"] == rows["Outi"]["Watched the stream from"] == ""
     assert no_show["id"] != seat["id"]
+
+
+async def test_door_staff_refused_the_events_are_sent_on_to_the_door(
+    client: httpx.AsyncClient,
+    clock: MovableClock,
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+) -> None:
+    door = await signed_in(mongo, infrastructure, Role.DOOR, now=clock.now)
+    viewer = await signed_in(mongo, infrastructure, Role.VIEWER, now=clock.now)
+    refused = await client.get("/console?lang=en", headers=door.headers)
+    assert refused.status_code == 403
+    assert 'href="/console/check-in"' in refused.text
+    assert "Go to check-in at the door" in refused.text
+    # Anyone else refused a page goes back to the events, as before.
+    elsewhere = await client.get("/console/events/new?lang=en", headers=viewer.headers)
+    assert elsewhere.status_code == 403
+    assert 'href="/console/check-in"' not in elsewhere.text

@@ -149,13 +149,20 @@ def refusal(request: Request, reason: str) -> Response:
     """The 403 pages of ``ConsoleSessions``: a form that failed its check, a missing permission."""
     if reason == "form":
         return message(request, FORM_REFUSED, [FORM_REFUSED_TEXT], status=403)
-    return message(
-        request,
-        NOT_PERMITTED,
-        [NOT_PERMITTED_TEXT],
-        status=403,
-        link=Link("/console", _("Back to the events")),
-    )
+    return message(request, NOT_PERMITTED, [NOT_PERMITTED_TEXT], status=403, link=_way_on(request))
+
+
+def _way_on(request: Request) -> Link:
+    """Where a refused person can go: door staff to the door, not to events they cannot read."""
+    session = current_session(request)
+    principal = session.principal if session is not None else None
+    if (
+        principal is not None
+        and principal.may(Permission.CHECK_IN)
+        and not principal.may(Permission.READ_EVENTS)
+    ):
+        return Link("/console/check-in", _("Go to check-in at the door"))
+    return Link("/console", _("Back to the events"))
 
 
 def _timeout_view(session: ConsoleSession | None, language: Language) -> TimeoutView | None:
