@@ -31,7 +31,7 @@ from tests.support.event_life import calendar_entry, mail_occasion
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.mail_links import watch_link_in
 from tests.support.polling import eventually
-from tests.support.registration import ADMIN, NOTICE_VERSION, bearer, event_payload
+from tests.support.registration import ADMIN, bearer, event_payload, registration_payload
 from tests.support.settling import quiescent
 from tests.support.smtp import ReceivedMail, SmtpTestServer, services_with_mail
 
@@ -61,17 +61,6 @@ def moving_event(now: datetime) -> dict[str, Any]:
     )
 
 
-def person(first: str, last: str, attendance: str, language: str) -> dict[str, Any]:
-    return {
-        "first_name": first,
-        "last_name": last,
-        "email": f"{uuid.uuid4().hex[:8]}@example.fi",
-        "attendance": attendance,
-        "language": language,
-        "privacy_notice_version": NOTICE_VERSION,
-    }
-
-
 async def one_mail(smtp: SmtpTestServer, registration_id: str, kind: str) -> ReceivedMail:
     [mail] = await smtp.wait_for(1, registration_id=registration_id, kind=kind, timeout=60)
     return mail
@@ -94,9 +83,27 @@ async def test_a_moved_then_cancelled_event_updates_then_removes_every_calendar_
             assert created.status_code == 201, created.text
             receipts: dict[str, dict[str, Any]] = {}
             for name, body in [
-                ("seated", person("Matti", "Siirrettävä", "in_person", "fi")),
-                ("remote", person("Ann", "Moved", "remote", "en")),
-                ("gone", person("Åsa", "Avbokad", "remote", "sv")),
+                (
+                    "seated",
+                    registration_payload(
+                        first_name="Matti",
+                        last_name="Siirrettävä",
+                        attendance="in_person",
+                        language="fi",
+                    ),
+                ),
+                (
+                    "remote",
+                    registration_payload(
+                        first_name="Ann", last_name="Moved", attendance="remote", language="en"
+                    ),
+                ),
+                (
+                    "gone",
+                    registration_payload(
+                        first_name="Åsa", last_name="Avbokad", attendance="remote", language="sv"
+                    ),
+                ),
             ]:
                 answer = await api.post(f"{path}/registrations", json=body)
                 assert answer.status_code == 202, answer.text

@@ -30,7 +30,7 @@ from tests.support.event_life import inline_images, mail_occasion, schedule
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.mail_links import watch_link_in
 from tests.support.polling import eventually
-from tests.support.registration import ADMIN, NOTICE_VERSION, event_payload
+from tests.support.registration import ADMIN, event_payload, registration_payload
 from tests.support.settling import quiescent
 from tests.support.smtp import ReceivedMail, SmtpTestServer, services_with_mail
 
@@ -61,17 +61,6 @@ def reminded_event(now: datetime) -> dict[str, Any]:
         ],
         thank_you_minutes_after=None,
     )
-
-
-def person(first: str, last: str, attendance: str, language: str) -> dict[str, Any]:
-    return {
-        "first_name": first,
-        "last_name": last,
-        "email": f"{uuid.uuid4().hex[:8]}@example.fi",
-        "attendance": attendance,
-        "language": language,
-        "privacy_notice_version": NOTICE_VERSION,
-    }
 
 
 def seconds_until(moment: datetime) -> float:
@@ -120,8 +109,21 @@ async def test_real_reminders_fire_once_each_for_their_audience_with_arrival_det
             register = f"/api/v1/events/{event['id']}/registrations"
             ids: dict[str, str] = {}
             for name, body in [
-                ("on_site", person("Matti", "Muistettava", "in_person", "fi")),
-                ("remote", person("Åsa", "Påminnelse", "remote", "sv")),
+                (
+                    "on_site",
+                    registration_payload(
+                        first_name="Matti",
+                        last_name="Muistettava",
+                        attendance="in_person",
+                        language="fi",
+                    ),
+                ),
+                (
+                    "remote",
+                    registration_payload(
+                        first_name="Åsa", last_name="Påminnelse", attendance="remote", language="sv"
+                    ),
+                ),
             ]:
                 answer = await api.post(register, json=body)
                 assert answer.status_code == 202, answer.text

@@ -15,17 +15,14 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from ilmo_event_contracts import Audience, LocalizedText
-from ilmo_registration import CATALOGUE
 from ilmo_registration.api import UseCaseRoute
 from ilmo_registration.audit import Action, AuditTrail
 from ilmo_registration.audit_details import message_sent
-from ilmo_registration.catalogue import Violation
-from ilmo_registration.schemas import MESSAGE_AUDIENCES, MessageIn
+from ilmo_registration.schemas import MessageIn
 from ilmo_registration.storage.messages import StoredMessage
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.access import Permission, Principal
-from ilmo_shared.http.problems import invalid, problem_responses
-from ilmo_shared.i18n import _
+from ilmo_shared.http.problems import problem_responses
 from ilmo_shared.identity import Authorization
 
 
@@ -79,15 +76,6 @@ def message_api_router(
         response: Response,
         principal: Annotated[Principal, authorization.requires(Permission.CHANGE_EVENTS)],
     ) -> MessageView:
-        if body.audience not in MESSAGE_AUDIENCES:
-            raise invalid(
-                [
-                    Violation(
-                        "audience", _("a message goes to all, on_site, remote or waiting_list")
-                    )
-                ],
-                catalogue=CATALOGUE,
-            )
         title, text = body.localized()
         stored, new = await usecases.send_message(event_id, message_id, body.audience, title, text)
         if new:

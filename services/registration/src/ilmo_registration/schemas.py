@@ -405,6 +405,14 @@ class MessageIn(BaseModel):
     title: TitleIn
     body: DescriptionIn
 
+    @field_validator("audience")
+    @classmethod
+    def _registrants(cls, audience: Audience) -> Audience:
+        """``stream`` is for reminders: an organiser writes to one of ``MESSAGE_AUDIENCES``."""
+        if audience not in MESSAGE_AUDIENCES:
+            raise ValueError(_("a message goes to all, on_site, remote or waiting_list"))
+        return audience
+
     def localized(self) -> tuple[LocalizedText, LocalizedText]:
         """The title and the body as the contract's texts."""
         return (
