@@ -12,11 +12,15 @@ would break if verification were off.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import pytest
 from prometheus_client import REGISTRY
 from pymongo.errors import ServerSelectionTimeoutError
@@ -26,9 +30,11 @@ from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.http.problems import Problem
 from ilmo_shared.lifecycle import point_broker_at
+from ilmo_shared.messaging.topology import dead_letter_queue
 from ilmo_shared.runtime import Infrastructure
 from ilmo_shared.settings import ServiceSettings
 from ilmo_shared.storage import connect
+from ilmo_shared.tls import client_context
 from tests.support.processes import free_port
 from tests.support.tls import CertificateAuthority
 from tests.support.tls_servers import (
@@ -177,6 +183,48 @@ async def test_the_broker_with_another_ca_is_refused(
             await asyncio.wait_for(broker.connect(), timeout=30)
     finally:
         await broker.stop()
+
+
+def ilmo_dlq_list(rabbitmq: TlsServer, ca: Path, secrets: Path) -> subprocess.CompletedProcess[str]:
+    """``ilmo-dlq list capacity`` as an operator runs it in a container: the URL from a file."""
+    secrets.mkdir(exist_ok=True)
+    (secrets / "ILMO_AMQP_URL").write_text(f"amqps://guest:guest@localhost:{rabbitmq.port}/\n")
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ilmo-dlq"), "list", "capacity"],
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ILMO_SECRETS_DIR": str(secrets),
+            "ILMO_AMQP_CA_FILE": str(ca),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_ilmo_dlq_reads_the_broker_over_tls_with_the_url_from_a_secret_file(
+    rabbitmq: TlsServer, authorities: Authorities, tmp_path: Path
+) -> None:
+    connection = await aio_pika.connect(
+        f"amqps://guest:guest@localhost:{rabbitmq.port}/",
+        ssl_context=client_context(authorities.trusted.certificate),
+    )
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_queue(dead_letter_queue("capacity").name, durable=True)
+
+    finished = await asyncio.to_thread(
+        ilmo_dlq_list, rabbitmq, authorities.trusted.certificate, tmp_path
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.splitlines() == ["capacity.dead-letter: 0 message(s)"]
+
+    refused = await asyncio.to_thread(
+        ilmo_dlq_list, rabbitmq, authorities.other.certificate, tmp_path
+    )
+    assert refused.returncode != 0
+    assert "no broker node answers" in refused.stderr
 
 
 # ---------------------------------------------------------------- Redis
