@@ -59,7 +59,6 @@ from ilmo_shared.messaging.users import SERVICES, configured_user, user_of
 from ilmo_shared.settings import BrokerSettings, broker_nodes, load_settings
 from ilmo_shared.tls import broker_context
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 _DROPPED_ON_REPLAY = (
     REASON_HEADER,
     ATTEMPT_HEADER,
