@@ -128,6 +128,27 @@ async def test_a_database_certificate_for_another_host_is_refused(
             await client.close()
 
 
+async def test_a_client_certificate_is_presented_when_the_database_asks(
+    authorities: Authorities, tmp_path: Path
+) -> None:
+    trusted = authorities.trusted
+    server = trusted.issue_server("asking")
+    client = trusted.issue_client("service")
+    with ferretdb_over_tls(tmp_path, server, client_ca=trusted.certificate) as ferretdb:
+        url = f"mongodb://localhost:{ferretdb.port}/"
+        without = connect(url, ca_file=trusted.certificate, server_selection_timeout_ms=3_000)
+        with_certificate = connect(
+            url, ca_file=trusted.certificate, client_cert_file=client.combined
+        )
+        try:
+            with pytest.raises(ServerSelectionTimeoutError):
+                await without["probe"].command("ping")
+            assert (await with_certificate["probe"].command("ping"))["ok"] == 1.0
+        finally:
+            await without.close()
+            await with_certificate.close()
+
+
 # ---------------------------------------------------------------- RabbitMQ
 
 
@@ -183,6 +204,39 @@ async def test_the_broker_with_another_ca_is_refused(
             await asyncio.wait_for(broker.connect(), timeout=30)
     finally:
         await broker.stop()
+
+
+async def test_a_client_certificate_is_presented_when_the_broker_asks(
+    authorities: Authorities, tmp_path: Path
+) -> None:
+    trusted = authorities.trusted
+    client = trusted.issue_client("service")
+    with rabbitmq_over_tls(
+        tmp_path, trusted.issue_server("asking"), trusted.certificate, client_certificates=True
+    ) as node:
+        url = f"amqps://guest:guest@localhost:{node.port}/"
+        anonymous = Infrastructure.create(
+            "capacity", ServiceSettings(amqp_url=url, amqp_ca_file=trusted.certificate)
+        ).broker
+        known = Infrastructure.create(
+            "capacity",
+            ServiceSettings(
+                amqp_url=url,
+                amqp_ca_file=trusted.certificate,
+                amqp_client_cert_file=client.certificate,
+                amqp_client_key_file=client.key,
+            ),
+        ).broker
+        try:
+            # TLS 1.3: the server checks the client's certificate after the
+            # handshake and closes the connection (aio-pika: a ConnectionError).
+            with pytest.raises(ConnectionError):
+                await asyncio.wait_for(anonymous.connect(), timeout=30)
+            await asyncio.wait_for(known.connect(), timeout=30)
+            assert await known.ping(timeout=5)
+        finally:
+            await anonymous.stop()
+            await known.stop()
 
 
 def ilmo_dlq_list(rabbitmq: TlsServer, ca: Path, secrets: Path) -> subprocess.CompletedProcess[str]:

@@ -89,8 +89,13 @@ def _running(
 
 
 @contextmanager
-def ferretdb_over_tls(folder: Path, certificate: IssuedCertificate) -> Iterator[TlsServer]:
-    """FerretDB (the binary ``make infra`` builds), SQLite in ``folder``, with a TLS listener."""
+def ferretdb_over_tls(
+    folder: Path, certificate: IssuedCertificate, client_ca: Path | None = None
+) -> Iterator[TlsServer]:
+    """FerretDB (the binary ``make infra`` builds), SQLite in ``folder``, with a TLS listener.
+
+    With ``client_ca`` it asks every client for a certificate signed by that CA.
+    """
     if not FERRETDB.exists():
         raise AssertionError(f"{FERRETDB} is missing: run `make infra` (deploy/local/infra.sh up)")
     data = folder / "ferretdb"
@@ -106,6 +111,7 @@ def ferretdb_over_tls(folder: Path, certificate: IssuedCertificate) -> Iterator[
             f"--listen-tls=127.0.0.1:{tls}",
             f"--listen-tls-cert-file={certificate.certificate}",
             f"--listen-tls-key-file={certificate.key}",
+            *([f"--listen-tls-ca-file={client_ca}"] if client_ca is not None else []),
             "--debug-addr=127.0.0.1:0",
             "--telemetry=disable",
         ],
@@ -154,22 +160,28 @@ def redis_over_tls(folder: Path, certificate: IssuedCertificate, ca: Path) -> It
         yield server
 
 
-def rabbitmq_tls_arguments(port: int, ca: Path, certificate: IssuedCertificate) -> str:
+def rabbitmq_tls_arguments(
+    port: int, ca: Path, certificate: IssuedCertificate, *, client_certificates: bool = False
+) -> str:
     """The Erlang arguments that give a RabbitMQ node a TLS listener.
 
-    The same ones deploy/local/infra.sh gives the shared node (port 5671):
-    the server presents its certificate; clients are not asked for one.
+    Without ``client_certificates`` the same ones deploy/local/infra.sh gives
+    the shared node (port 5671): the server presents its certificate and
+    asks clients for none. With it, every client must present one signed by
+    ``ca``.
     """
+    verify = "verify_peer" if client_certificates else "verify_none"
+    required = "true" if client_certificates else "false"
     return (
         f'-rabbit ssl_listeners [{{"127.0.0.1",{port}}}] '
         f'-rabbit ssl_options [{{cacertfile,"{ca}"}},{{certfile,"{certificate.certificate}"}},'
-        f'{{keyfile,"{certificate.key}"}},{{verify,verify_none}},{{fail_if_no_peer_cert,false}}]'
+        f'{{keyfile,"{certificate.key}"}},{{verify,{verify}}},{{fail_if_no_peer_cert,{required}}}]'
     )
 
 
 @contextmanager
 def rabbitmq_over_tls(
-    folder: Path, certificate: IssuedCertificate, ca: Path
+    folder: Path, certificate: IssuedCertificate, ca: Path, *, client_certificates: bool = False
 ) -> Iterator[TlsServer]:
     """A RabbitMQ node of the test's own: its own name, ports, database and logs, no plugins.
 
@@ -194,7 +206,9 @@ def rabbitmq_over_tls(
         "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
         "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": rabbitmq_tls_arguments(tls, ca, certificate),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": rabbitmq_tls_arguments(
+            tls, ca, certificate, client_certificates=client_certificates
+        ),
     }
     with _running(
         [str(RABBITMQ_SERVER)],
