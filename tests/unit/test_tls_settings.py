@@ -14,7 +14,8 @@ import pytest
 
 from ilmo_registration.rate_limits import redis_tls_options
 from ilmo_registration.settings import RegistrationSettings
-from ilmo_shared.runtime import broker_security
+from ilmo_shared.lifecycle import point_broker_at
+from ilmo_shared.runtime import Infrastructure, broker_security
 from ilmo_shared.settings import BrokerSettings, ServiceSettings, load_settings
 from ilmo_shared.tls import broker_context, mongodb_tls_options
 from tests.support.tls import CertificateAuthority
@@ -210,3 +211,20 @@ def test_a_bad_secret_file_is_named_by_its_variable(
     (tmp_path / "ILMO_MANAGE_LINK_SECRET").write_text("short")
     line = refusal(monkeypatch, capsys, {"ILMO_SECRETS_DIR": str(tmp_path)}, RegistrationSettings)
     assert line.startswith("ilmo-test: invalid setting ILMO_MANAGE_LINK_SECRET:")
+
+
+def test_moving_to_another_node_keeps_the_tls_context(ca: CertificateAuthority) -> None:
+    """The lifecycle's failover changes the URL only; the verifying context stays."""
+    settings = ServiceSettings(
+        amqp_url="amqps://u:p@rabbit-0:5671/,amqps://u:p@rabbit-1:5671/",
+        amqp_ca_file=ca.certificate,
+    )
+    broker = Infrastructure.create("capacity", settings).broker
+    context = broker._connection_kwargs["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.check_hostname
+
+    point_broker_at(broker, str(settings.amqp_url[1]))
+
+    assert broker._connection_kwargs["url"] == str(settings.amqp_url[1])
+    assert broker._connection_kwargs["ssl_context"] is context
