@@ -109,16 +109,15 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1
 EOT
-	openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	if ! openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 		-keyout "$SECRETS_DIR/$name.key" -out "$SECRETS_DIR/$name.csr" \
-		-subj "/O=Ilmo development/CN=$name" 2>/dev/null &&
-		openssl x509 -req -in "$SECRETS_DIR/$name.csr" -CA "$SECRETS_DIR/ca.pem" \
+		-subj "/O=Ilmo development/CN=$name" 2>/dev/null ||
+		! openssl x509 -req -in "$SECRETS_DIR/$name.csr" -CA "$SECRETS_DIR/ca.pem" \
 			-CAkey "$SECRETS_DIR/ca.key" -CAcreateserial -days "$CERTIFICATE_DAYS" \
-			-extfile "$extensions" -out "$SECRETS_DIR/$name.pem" 2>/dev/null ||
-		{
-			rm -f "$extensions"
-			die "openssl could not create the certificate of $name"
-		}
+			-extfile "$extensions" -out "$SECRETS_DIR/$name.pem" 2>/dev/null; then
+		rm -f "$extensions" "$SECRETS_DIR/$name.csr"
+		die "openssl could not create the certificate of $name"
+	fi
 	rm -f "$extensions" "$SECRETS_DIR/$name.csr"
 	chmod 0644 "$SECRETS_DIR/$name.pem" "$SECRETS_DIR/$name.key"
 	GENERATED+=("$name.pem")

@@ -18,9 +18,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from cryptography import x509
 from pydantic_settings import BaseSettings
 
 from ilmo_capacity.settings import CapacitySettings
@@ -292,3 +294,38 @@ def test_promtool_accepts_the_prometheus_configuration(
         [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_passwords_in_urls_and_server_files_are_the_generated_ones(
+    generated_secrets: Path,
+) -> None:
+    """A client's URL and the server's user list are made from the same password file."""
+
+    def secret(name: str) -> str:
+        return (generated_secrets / name).read_text().strip()
+
+    for name in SETTINGS:
+        assert urlsplit(secret(f"amqp-url-{name}")).password == secret(f"broker-password-{name}")
+        assert urlsplit(secret(f"mongodb-url-{name}")).password == secret(
+            f"mongodb-password-{name}"
+        )
+    redis_password = secret("redis-password-registration")
+    assert urlsplit(secret("redis-url-registration")).password == redis_password
+    acl = secret("redis-users.acl").splitlines()
+    assert f">{redis_password}" in next(line for line in acl if "ilmo-registration" in line)
+    assert secret("mailpit-smtp-auth") == f"ilmo:{secret('smtp-password')}"
+
+
+def test_each_server_certificate_names_its_compose_service_and_is_signed_by_the_ca(
+    compose: dict[str, Any], generated_secrets: Path
+) -> None:
+    authority = x509.load_pem_x509_certificate((generated_secrets / "ca.pem").read_bytes())
+    servers = [name for name in compose["services"] if (generated_secrets / f"{name}.pem").exists()]
+    assert set(servers) == {"rabbitmq", "mongodb", "redis", "keycloak", "mailpit"}
+    for name in servers:
+        certificate = x509.load_pem_x509_certificate(
+            (generated_secrets / f"{name}.pem").read_bytes()
+        )
+        certificate.verify_directly_issued_by(authority)
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert name in names.get_values_for_type(x509.DNSName)
