@@ -75,8 +75,10 @@ value_of() {
 
 # ---------------------------------------------------------------- certificates
 
+# A ca.pem already there is kept, with or without its key: bring your own CA
+# by putting its certificate there, with your servers' certificates (README.md).
 certificate_authority() {
-	if [[ -s $SECRETS_DIR/ca.pem && -s $SECRETS_DIR/ca.key ]]; then
+	if [[ -s $SECRETS_DIR/ca.pem ]]; then
 		return 0
 	fi
 	openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
@@ -100,6 +102,8 @@ server_certificate() {
 		openssl verify -CAfile "$SECRETS_DIR/ca.pem" "$SECRETS_DIR/$name.pem" >/dev/null 2>&1; then
 		return 0
 	fi
+	[[ -s $SECRETS_DIR/ca.key ]] ||
+		die "$(rel "$SECRETS_DIR/$name.pem") is missing or not signed by ca.pem, and there is no ca.key to sign one: put $name.pem and $name.key from your CA there"
 	extensions=$(mktemp)
 	# clientAuth too: mongod presents its own certificate when it connects to
 	# itself as a replica set member.
