@@ -329,3 +329,37 @@ def test_each_server_certificate_names_its_compose_service_and_is_signed_by_the_
         certificate.verify_directly_issued_by(authority)
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert name in names.get_values_for_type(x509.DNSName)
+
+
+def test_the_realm_matches_the_services_settings(compose: dict[str, Any]) -> None:
+    """Client, redirect, service account and roles as the services expect them."""
+    realm = json.loads((COMPOSE_DIR / "keycloak" / "ilmo-realm.json").read_text())
+    registration = compose["services"]["registration"]["environment"]
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    console = clients[registration["ILMO_OIDC_CLIENT_ID"]]
+    base = registration["ILMO_PUBLIC_BASE_URL"]
+    assert console["redirectUris"] == [f"{base}/console/signed-in"]
+    assert console["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert registration["ILMO_OIDC_ISSUER"].endswith(f"/realms/{realm['realm']}")
+    accounts = {user.get("serviceAccountClientId"): user for user in realm["users"]}
+    assert registration["ILMO_OIDC_SERVICE_CLIENTS"] == accounts["ilmo-console"]["id"]
+    assert accounts["ilmo-prometheus"]["realmRoles"] == ["operator"]
+    roles = {role["name"] for role in realm["roles"]["realm"]}
+    assert roles == {"organiser", "viewer", "door", "operator"}
+    people = {u["username"]: u["realmRoles"] for u in realm["users"] if "credentials" in u}
+    assert people == {role: [role] for role in roles}
+    for client in clients.values():
+        [mapper] = client["protocolMappers"]
+        assert mapper["config"]["included.custom.audience"] == "ilmo"
+
+
+def test_every_placeholder_in_the_realm_is_set_by_keycloaks_start() -> None:
+    realm = (COMPOSE_DIR / "keycloak" / "ilmo-realm.json").read_text()
+    start = (COMPOSE_DIR / "keycloak" / "start.sh").read_text()
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", realm))
+    exported = set(re.findall(r"^([A-Z_]+)=\$\(read_secret ", start, flags=re.MULTILINE))
+    assert placeholders
+    assert placeholders <= exported
+    # No password or secret is written in the realm file itself.
+    for entry in json.loads(realm)["clients"]:
+        assert entry["secret"].startswith("${")

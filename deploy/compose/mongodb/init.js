@@ -9,10 +9,23 @@ const secret = (name) => fs.readFileSync(`/run/secrets/${name}`, "utf8").trim();
 const services = ["registration", "capacity", "notification", "streaming"];
 
 const rootPassword = encodeURIComponent(secret("mongodb-root-password"));
-const admin = connect(
+const url =
   `mongodb://root:${rootPassword}@mongodb:27017/admin` +
-    "?tls=true&tlsCAFile=/etc/ilmo/ca.pem&directConnection=true",
-);
+  "?tls=true&tlsCAFile=/etc/ilmo/ca.pem&directConnection=true";
+
+// mongod may still be restarting after the image's first-start setup.
+function connectWithin(seconds) {
+  for (let waited = 0; ; waited += 1) {
+    try {
+      return connect(url);
+    } catch (error) {
+      if (waited >= seconds) throw error;
+      sleep(1000);
+    }
+  }
+}
+
+const admin = connectWithin(60);
 
 function replicaSetInitiated() {
   try {
