@@ -52,9 +52,9 @@ REQUIRED_SECRETS: Mapping[str, tuple[str, ...]] = {
     "notification": ("manage_link_secret",),
     "streaming": ("stream_link_secret",),
 }
-# Settings the TLS part of issue 17 adds to ilmo_shared.settings (names agreed
-# between the parts). Until they are fields, they are accepted by name; once a
-# field exists, the field is what counts (see settings_of).
+# Variables the TLS part of issue 17 adds (names agreed between the parts):
+# ILMO_SECRETS_DIR is read by ilmo_shared.settings.load_settings, not a field;
+# the others become fields of ServiceSettings, and are accepted by name until then.
 AGREED_TLS_SETTINGS = frozenset(
     {
         "ILMO_SECRETS_DIR",
@@ -210,9 +210,16 @@ def test_each_service_gets_the_secrets_its_command_requires(compose: dict[str, A
 
 
 def test_each_service_loads_its_settings_from_the_compose_file(
-    compose: dict[str, Any], generated_secrets: Path, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any],
+    generated_secrets: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The environment and the generated secrets make valid settings (URLs, keys, ports)."""
+    """The environment and the generated secrets make valid settings (URLs, keys, ports).
+
+    The secrets are read as in the container: a folder with one file per
+    setting, named like its variable (pydantic-settings' secrets directory).
+    """
     for name, service in ilmo_services(compose).items():
         for variable in list(os.environ):
             if variable.startswith(ENV_PREFIX):
@@ -222,10 +229,12 @@ def test_each_service_loads_its_settings_from_the_compose_file(
             monkeypatch.setenv(
                 variable, str(value).replace(CA_IN_CONTAINER, str(generated_secrets / "ca.pem"))
             )
+        run_secrets = tmp_path / name
+        run_secrets.mkdir()
         for variable, secret in secret_targets(service).items():
-            source = Path(compose["secrets"][secret]["file"])
-            monkeypatch.setenv(variable, (generated_secrets / source.name).read_text())
-        settings = SETTINGS[name]()
+            source = generated_secrets / Path(compose["secrets"][secret]["file"]).name
+            shutil.copyfile(source, run_secrets / variable)
+        settings = SETTINGS[name](_secrets_dir=run_secrets)
         assert settings.mongodb_database == f"ilmo_{name}"
         assert f"ilmo_{name}:" in str(settings.mongodb_url)
         assert all(url.scheme == "amqps" for url in settings.amqp_url)
