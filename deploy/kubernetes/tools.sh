@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the tools that check the Helm chart offline: helm and kubeconform,
+# pinned, built from their Go modules into .tools/bin (Debian's helm is old and
+# no release binary can be downloaded here). Idempotent: a tool whose binary
+# already records the pinned module version is left alone.
+#
+# Usage: deploy/kubernetes/tools.sh
+set -euo pipefail
+
+PROG=${PROG:-$(basename -- "$0")}
+# shellcheck source=../local/lib.sh
+source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/../local/lib.sh"
+
+# Pinned versions; bump them here (tests/deploy/test_kubernetes.py reads nothing else).
+HELM_MODULE=helm.sh/helm/v3
+HELM_VERSION=v3.21.4
+KUBECONFORM_MODULE=github.com/yannh/kubeconform
+KUBECONFORM_VERSION=v0.7.0
+
+# installed_version BINARY MODULE: the version of MODULE that BINARY was built
+# from, as the Go toolchain recorded it (`go version -m`), or nothing. Neither
+# tool's own --version works here: both print build-time ldflags that
+# `go install` does not set.
+installed_version() {
+	local binary=$1 module=$2
+	[[ -x $binary ]] || return 0
+	go version -m "$binary" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3 }'
+}
+
+# go_tool NAME MODULE VERSION PACKAGE
+go_tool() {
+	local name=$1 module=$2 version=$3 package=$4 log have
+	log=$LOG_DIR/$name-install.log
+	have=$(installed_version "$TOOLS_BIN/$name" "$module")
+	if [[ $have == "$version" ]]; then
+		report "$name" ok "$version ($(rel "$TOOLS_BIN/$name"))"
+		return 0
+	fi
+	command -v go >/dev/null ||
+		die "$name: Go is needed to build $module@$version; install Go (https://go.dev/dl/)"
+	note "building $module@$version (a few minutes; log: $(rel "$log")) ..."
+	mkdir -p "$TOOLS_BIN"
+	# GOFLAGS=-mod=mod: the module's own go.mod decides its dependencies, not
+	# whatever go.work or vendor folder is around us.
+	GOBIN=$TOOLS_BIN GOFLAGS=-mod=mod go install -trimpath "$package@$version" >>"$log" 2>&1 ||
+		die "$name: go install $package@$version failed; see $(rel "$log")"
+	have=$(installed_version "$TOOLS_BIN/$name" "$module")
+	[[ $have == "$version" ]] || die "$name: built, but $(rel "$TOOLS_BIN/$name") reports ${have:-no} version"
+	report "$name" built "$version ($(rel "$TOOLS_BIN/$name"))"
+}
+
+main() {
+	ensure_dirs
+	take_lock
+	go_tool helm "$HELM_MODULE" "$HELM_VERSION" "$HELM_MODULE/cmd/helm"
+	go_tool kubeconform "$KUBECONFORM_MODULE" "$KUBECONFORM_VERSION" "$KUBECONFORM_MODULE/cmd/kubeconform"
+}
+
+main "$@"
