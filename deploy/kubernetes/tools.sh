@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
 # Installs the tools that check the Helm chart offline: helm and kubeconform,
-# pinned, built from their Go modules into .tools/bin (Debian's helm is old and
-# no release binary can be downloaded here). Idempotent: a tool whose binary
-# already records the pinned module version is left alone.
+# pinned, built from their Go modules into .tools/bin (no release binary can be
+# downloaded here). Idempotent: a tool whose binary already records the pinned
+# module version is left alone. Building helm takes a few minutes, once.
 #
 # Usage: deploy/kubernetes/tools.sh
 set -euo pipefail
 
-PROG=${PROG:-$(basename -- "$0")}
-# shellcheck source=../local/lib.sh
-source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/../local/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname -- "${BASH_SOURCE[0]}")/../local/lib.sh"
 
-# Pinned versions; bump them here (tests/deploy/test_kubernetes.py reads nothing else).
+# Pinned versions; bump them here.
 HELM_MODULE=helm.sh/helm/v3
 HELM_VERSION=v3.21.4
 KUBECONFORM_MODULE=github.com/yannh/kubeconform
 KUBECONFORM_VERSION=v0.7.0
 
 # installed_version BINARY MODULE: the version of MODULE that BINARY was built
-# from, as the Go toolchain recorded it (`go version -m`), or nothing. Neither
-# tool's own --version works here: both print build-time ldflags that
-# `go install` does not set.
+# from, as the Go toolchain recorded it (`go version -m`), or nothing. The
+# tools' own version output comes from release ldflags that `go install` does
+# not set (kubeconform says "development", helm only "v3.21").
 installed_version() {
 	local binary=$1 module=$2
 	[[ -x $binary ]] || return 0
