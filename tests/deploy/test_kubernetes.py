@@ -134,16 +134,20 @@ def test_helm_lint_strict_passes(value_set: str) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
 
 
-def test_kubeconform_validates_every_object_offline(rendered: str, tmp_path: Path) -> None:
-    manifests = tmp_path / "rendered.yaml"
+def kubeconform(rendered: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    """kubeconform -strict against the vendored schemas only (no default location: no network)."""
+    manifests = directory / "rendered.yaml"
     manifests.write_text(rendered)
-    # Only the vendored schemas: no -schema-location default, so no network.
-    result = run(
+    return run(
         tool("kubeconform"), "-strict", "-summary", "-output", "json",
         "-schema-location", f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
         "-schema-location", f"{SCHEMAS}/rabbitmq/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
         str(manifests),
     )  # fmt: skip
+
+
+def assert_all_valid(rendered: str, directory: Path) -> None:
+    result = kubeconform(rendered, directory)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)["summary"]
     assert summary == {
@@ -154,17 +158,28 @@ def test_kubeconform_validates_every_object_offline(rendered: str, tmp_path: Pat
     }
 
 
+def test_kubeconform_validates_every_object_offline(rendered: str, tmp_path: Path) -> None:
+    assert_all_valid(rendered, tmp_path)
+
+
+AUTOSCALED = [f"--set=services.{service}.autoscaling.enabled=true" for service in SERVICES]
+OPERATORS_OFF = ["--set=rabbitmq.enabled=false,mongodb.enabled=false,certManager.enabled=false"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [AUTOSCALED, ["-f", str(PRODUCTION_VALUES), *OPERATORS_OFF]],
+    ids=["autoscaled", "operators-off"],
+)
+def test_kubeconform_validates_the_switchable_parts(values: list[str], tmp_path: Path) -> None:
+    assert_all_valid(render(*values), tmp_path)
+
+
 def test_kubeconform_refuses_a_misspelt_field(tmp_path: Path) -> None:
     """The schemas are strict: an unknown field is an error, not ignored."""
     deployment = one(documents(render()), "Deployment", f"{RELEASE}-capacity")
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
-    manifest = tmp_path / "misspelt.yaml"
-    manifest.write_text(yaml.safe_dump(deployment))
-    result = run(
-        tool("kubeconform"), "-strict", "-summary",
-        "-schema-location", f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
-        str(manifest),
-    )  # fmt: skip
+    result = kubeconform(yaml.safe_dump(deployment), tmp_path)
     assert result.returncode == 1
     assert "readinessProbes" in result.stdout
 
@@ -315,6 +330,31 @@ def test_every_service_has_its_own_network_policy_behind_a_default_deny(
     assert {9082, 9083, 9084} <= ports["registration"]
     assert ports["capacity"] == ports["streaming"] == {53, 5671, 27017, 443}
     assert ports["notification"] == {53, 5671, 27017, 443, 587}
+
+
+def test_without_the_operators_urls_and_peers_come_from_values() -> None:
+    manifests = documents(render("-f", str(PRODUCTION_VALUES), *OPERATORS_OFF))
+    for kind in ("RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "Certificate"):
+        assert of_kind(manifests, kind) == []
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["networkPolicy"]
+    for service in SERVICES:
+        policy = one(manifests, "NetworkPolicy", f"{RELEASE}-{service}")
+        peers = {
+            rule["ports"][0]["port"]: rule["to"]
+            for rule in policy["spec"]["egress"]
+            if rule["ports"][0]["port"] in (5671, 27017)
+        }
+        assert peers == {5671: values["externalRabbitmq"], 27017: values["externalMongodb"]}
+        # No operator writes the connection string: it is in the service's own Secret.
+        external = one(manifests, "ExternalSecret", f"{RELEASE}-{service}")
+        assert {"ILMO_AMQP_URL", "ILMO_MONGODB_URL"} <= set(
+            external["spec"]["target"]["template"]["data"]
+        )
+        pod = one(manifests, "Deployment", f"{RELEASE}-{service}")["spec"]["template"]["spec"]
+        (secrets,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+        assert secrets["projected"]["sources"] == [{"secret": {"name": f"{RELEASE}-{service}"}}]
+        config = one(manifests, "ConfigMap", f"{RELEASE}-{service}")["data"]
+        assert "ILMO_AMQP_CA_FILE" not in config
 
 
 def test_only_registration_reaches_the_others_operations_ports(
