@@ -57,8 +57,9 @@ SETTINGS: Mapping[str, type[BaseSettings]] = {
     "notification": NotificationSettings,
     "streaming": StreamingSettings,
 }
-# Settings the TLS/settings part of issue 17 adds to ilmo_shared.settings
-# (agreed names); once they are fields there, this set can go.
+# Variables that are not fields of the settings classes here: ILMO_SECRETS_DIR
+# is read by ilmo_shared.settings.load_settings itself; the CA files are the
+# agreed names the TLS part of issue 17 adds as fields.
 AGREED_SETTINGS = {"ILMO_SECRETS_DIR", "ILMO_AMQP_CA_FILE", "ILMO_MONGODB_CA_FILE"}
 
 Manifest = dict[str, Any]
