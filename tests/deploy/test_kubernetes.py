@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,10 +198,7 @@ def test_values_schema_refuses_a_second_replica() -> None:
 def test_the_vendored_schemas_are_what_the_generator_makes(tmp_path: Path) -> None:
     if shutil.which("go") is None:
         pytest.fail("Go is needed to regenerate the schemas (generate_schemas.py)")
-    result = run(
-        "uv", "run", "--frozen", "python", str(KUBERNETES / "generate_schemas.py"),
-        "--output", str(tmp_path),
-    )  # fmt: skip
+    result = run(sys.executable, str(KUBERNETES / "generate_schemas.py"), "--output", str(tmp_path))
     assert result.returncode == 0, result.stderr
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     vendored = sorted(
