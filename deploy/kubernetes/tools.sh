@@ -40,7 +40,7 @@ go_tool() {
 	note "building $module@$version (a few minutes; log: $(rel "$log")) ..."
 	mkdir -p "$TOOLS_BIN"
 	# GOFLAGS=-mod=mod: `go install pkg@version` builds from the module's own
-	# go.mod; a -mod=vendor (or -mod=readonly) from the environment would refuse it.
+	# go.mod; a -mod=vendor from the environment would refuse it.
 	GOBIN=$TOOLS_BIN GOFLAGS=-mod=mod go install -trimpath "$package@$version" >>"$log" 2>&1 ||
 		die "$name: go install $package@$version failed; see $(rel "$log")"
 	have=$(installed_version "$TOOLS_BIN/$name" "$module")
