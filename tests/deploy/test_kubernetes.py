@@ -61,7 +61,12 @@ SETTINGS: Mapping[str, type[BaseSettings]] = {
 # Variables that are not fields of the settings classes here: ILMO_SECRETS_DIR
 # is read by ilmo_shared.settings.load_settings itself; the CA files are the
 # agreed names the TLS part of issue 17 adds as fields.
-AGREED_SETTINGS = {"ILMO_SECRETS_DIR", "ILMO_AMQP_CA_FILE", "ILMO_MONGODB_CA_FILE"}
+AGREED_SETTINGS = {
+    "ILMO_SECRETS_DIR",
+    "ILMO_AMQP_CA_FILE",
+    "ILMO_MONGODB_CA_FILE",
+    "ILMO_REDIS_CA_FILE",
+}
 
 Manifest = dict[str, Any]
 VALUE_SETS = {"default": (), "production": ("-f", str(PRODUCTION_VALUES))}
@@ -302,6 +307,31 @@ def test_secrets_are_files_named_like_their_variables(manifests: list[Manifest])
         mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")
         assert config["ILMO_SECRETS_DIR"] == mount["mountPath"]
         assert config["ILMO_MONGODB_DATABASE"] == f"ilmo_{service}"
+
+
+def test_every_ca_file_setting_names_a_mounted_ca_certificate(
+    value_set: str, manifests: list[Manifest]
+) -> None:
+    """Services trust the servers' CAs by file; each file is one key of a Secret, never a key."""
+    for deployment in of_kind(manifests, "Deployment"):
+        service = component(deployment)
+        config = one(manifests, "ConfigMap", f"{RELEASE}-{service}")["data"]
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "tls"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "tls"]
+        mounted = {
+            f"{mount['mountPath']}/{item['path']}": item["key"]
+            for source in volume["projected"]["sources"]
+            for item in source["secret"]["items"]
+        }
+        settings = {k: v for k, v in config.items() if k.endswith("_CA_FILE")}
+        assert set(settings.values()) == set(mounted), service
+        assert set(mounted.values()) == {"ca.crt"}
+        expected = {"ILMO_AMQP_CA_FILE", "ILMO_MONGODB_CA_FILE"}
+        if service == "notification" and value_set == "production":
+            expected.add("ILMO_SMTP_CA_FILE")  # tls.smtpCa in production-values.yaml
+        assert set(settings) == expected, service
 
 
 # ---------------------------------------------------------------- the network

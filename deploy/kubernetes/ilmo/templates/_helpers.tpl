@@ -109,3 +109,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "ilmo.amqpHost" -}}
 {{- printf "%s.%s.svc" (include "ilmo.rabbitmqName" .) .Release.Namespace -}}
 {{- end -}}
+
+{{/* The CA files a service trusts, as "setting": {secret, key, path}; call with (dict "root" $ "service" "registration"). */}}
+{{- define "ilmo.caFiles" -}}
+{{- $root := .root -}}
+{{- $tls := $root.Values.tls -}}
+{{- $files := dict -}}
+{{- if or $root.Values.rabbitmq.enabled $tls.caSecretName -}}
+{{- $_ := set $files "ILMO_AMQP_CA_FILE" (dict "secret" (include "ilmo.caSecret" (dict "root" $root "server" "rabbitmq")) "key" "ca.crt" "path" "rabbitmq-ca.crt") -}}
+{{- end -}}
+{{- if or $root.Values.mongodb.enabled $tls.caSecretName -}}
+{{- $_ := set $files "ILMO_MONGODB_CA_FILE" (dict "secret" (include "ilmo.caSecret" (dict "root" $root "server" "mongodb")) "key" "ca.crt" "path" "mongodb-ca.crt") -}}
+{{- end -}}
+{{- if and (eq .service "registration") $tls.redisCa.secretName -}}
+{{- $_ := set $files "ILMO_REDIS_CA_FILE" (dict "secret" $tls.redisCa.secretName "key" $tls.redisCa.key "path" "redis-ca.crt") -}}
+{{- end -}}
+{{- if and (eq .service "notification") $tls.smtpCa.secretName -}}
+{{- $_ := set $files "ILMO_SMTP_CA_FILE" (dict "secret" $tls.smtpCa.secretName "key" $tls.smtpCa.key "path" "smtp-ca.crt") -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
