@@ -14,6 +14,7 @@ their files. ``make kubernetes-tools`` installs helm and kubeconform.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -39,6 +41,8 @@ from ilmo_shared.messaging.users import (
     integrator_user,
     service_permissions,
 )
+from ilmo_shared.settings import SECRETS_DIR_VARIABLE, ServiceSettings
+from ilmo_shared.storage import connect_with
 from ilmo_streaming.settings import StreamingSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +62,8 @@ SETTINGS: Mapping[str, type[BaseSettings]] = {
     "notification": NotificationSettings,
     "streaming": StreamingSettings,
 }
-# Variables that are not fields of the settings classes here: ILMO_SECRETS_DIR
-# is read by ilmo_shared.settings.load_settings itself; the CA files are the
-# agreed names the TLS part of issue 17 adds as fields.
-AGREED_SETTINGS = {
-    "ILMO_SECRETS_DIR",
-    "ILMO_AMQP_CA_FILE",
-    "ILMO_MONGODB_CA_FILE",
-    "ILMO_REDIS_CA_FILE",
-}
+# Read by ilmo_shared.settings.load_settings itself, not a field of the settings.
+NOT_FIELDS = {SECRETS_DIR_VARIABLE}
 
 Manifest = dict[str, Any]
 VALUE_SETS = {"default": (), "production": ("-f", str(PRODUCTION_VALUES))}
@@ -278,7 +275,7 @@ def test_settings_are_settings_the_services_read(manifests: list[Manifest]) -> N
             continue  # a dashboard
         service = component(config_map)
         fields = {f"ILMO_{name.upper()}" for name in SETTINGS[service].model_fields}
-        unknown = set(config_map["data"]) - fields - AGREED_SETTINGS
+        unknown = set(config_map["data"]) - fields - NOT_FIELDS
         assert not unknown, f"{service}: {sorted(unknown)}"
 
 
@@ -301,7 +298,7 @@ def test_secrets_are_files_named_like_their_variables(manifests: list[Manifest])
         # The MongoDB operator's connection string becomes ILMO_MONGODB_URL.
         assert sources[1]["secret"] == {
             "name": f"{RELEASE}-{service}-mongodb-connection",
-            "items": [{"key": "connectionString.standard", "path": "ILMO_MONGODB_URL"}],
+            "items": [{"key": "connectionString.standardSrv", "path": "ILMO_MONGODB_URL"}],
         }
         (container,) = pod["containers"]
         mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")
@@ -504,6 +501,58 @@ def test_each_service_has_a_database_user_for_its_own_database_only(
         user = users[f"ilmo-{service}"]
         assert user["roles"] == [{"name": "readWrite", "db": f"ilmo_{service}"}]
         assert user["connectionStringSecretName"] == f"{RELEASE}-{service}-mongodb-connection"
+
+
+def operator_connection_string(mongodb: Manifest, user: str, password: str) -> str:
+    """The SRV URL the MongoDB Community Operator writes for ``user`` (MongoAuthUserSRVURI)."""
+    name = mongodb["metadata"]["name"]
+    tls = str(mongodb["spec"]["security"]["tls"]["enabled"]).lower()
+    host = f"{name}-svc.{NAMESPACE}.svc.cluster.local"
+    return f"mongodb+srv://{user}:{password}@{host}/admin?replicaSet={name}&ssl={tls}"
+
+
+async def test_services_accept_the_urls_and_files_the_chart_hands_them(
+    manifests: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings and database client take the operator's URL, the broker URL and the CA files.
+
+    Nothing connects: the settings validate, and PyMongo checks its options
+    (TLS from the URL's ssl=true and from the CA file must agree) when the
+    client is made.
+    """
+    (mongodb,) = of_kind(manifests, "MongoDBCommunity")
+    authority = trustme.CA()
+    mount = tmp_path / "tls"
+    mount.mkdir()
+    for name in ("rabbitmq-ca.crt", "mongodb-ca.crt"):
+        authority.cert_pem.write_to_path(str(mount / name))
+    for service in SERVICES:
+        config = one(manifests, "ConfigMap", f"{RELEASE}-{service}")["data"]
+        for name in list(os.environ):
+            if name.startswith("ILMO_"):
+                monkeypatch.delenv(name)
+        for key, value in config.items():
+            if key.endswith("_CA_FILE") and key in ("ILMO_AMQP_CA_FILE", "ILMO_MONGODB_CA_FILE"):
+                value = str(mount / Path(value).name)
+            if key != SECRETS_DIR_VARIABLE and not key.endswith(
+                ("_SMTP_CA_FILE", "_REDIS_CA_FILE")
+            ):
+                monkeypatch.setenv(key, value)
+        user = f"ilmo-{service}"
+        monkeypatch.setenv(
+            "ILMO_MONGODB_URL", operator_connection_string(mongodb, user, "p4ss-w0rd")
+        )
+        host = f"{RELEASE}-rabbitmq.{NAMESPACE}.svc"
+        monkeypatch.setenv("ILMO_AMQP_URL", f"amqps://{user}:p4ss-w0rd@{host}:5671/ilmo")
+        settings = SETTINGS[service]()
+        assert isinstance(settings, ServiceSettings)
+        assert settings.mongodb_ca_file == mount / "mongodb-ca.crt"
+        assert settings.amqp_tls
+        client = connect_with(settings)
+        try:
+            assert client.options.pool_options._ssl_context is not None
+        finally:
+            await client.close()
 
 
 # ---------------------------------------------------------------- monitoring
