@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
-        browser screenshots messages
+        browser screenshots messages kubernetes-tools test-kubernetes
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ stop: ## Stop the services, their supervisord and whatever infrastructure `make 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
 	@rc=0; deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra browser lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
+test: setup infra browser kubernetes-tools lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -40,6 +40,12 @@ browser: ## Install Debian's chromium if missing: the browser tests and `make sc
 infra-down: ## Stop what `make infra` started
 	deploy/local/infra.sh down
 
+kubernetes-tools: ## Build the pinned helm and kubeconform into .tools/bin (Go modules; once)
+	deploy/kubernetes/tools.sh
+
+test-kubernetes: setup kubernetes-tools ## The Helm chart: helm lint, helm template, kubeconform -strict offline, checks against the code
+	$(UV) run --frozen pytest tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
+
 lint: ## ruff: lint and formatting
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
@@ -47,7 +53,7 @@ lint: ## ruff: lint and formatting
 typecheck: ## mypy --strict over services, shared and tests
 	$(UV) run --frozen mypy .
 
-pytest: browser ## pytest over every layer (needs `make infra`)
+pytest: browser kubernetes-tools ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
