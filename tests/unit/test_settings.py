@@ -45,6 +45,23 @@ def test_the_broker_setting_takes_the_nodes_of_a_cluster(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        # A replica set's seed list, as MongoDB's documentation writes it.
+        "mongodb://u:p@mongo-0:27017,mongo-1:27017,mongo-2/ilmo?replicaSet=rs0&tls=true",
+        # An SRV record (the MongoDB operators' connection string): no port may be added.
+        "mongodb+srv://u:p@ilmo-mongodb-svc.ilmo.svc.cluster.local/ilmo?replicaSet=ilmo",
+    ],
+)
+def test_the_database_setting_takes_a_replica_set_as_written(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("ILMO_MONGODB_URL", url)
+    settings = load_settings(CapacitySettings, "ilmo-capacity")
+    assert str(settings.mongodb_url) == url
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("ILMO_HTTP_PORT", "eighty"),

@@ -31,6 +31,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import MultiHostUrl
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ilmo_shared.http.cors import origin
@@ -44,7 +45,9 @@ SECRETS_DIR_VARIABLE = f"{ENV_PREFIX}SECRETS_DIR"
 AmqpUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["amqp", "amqps"])]
 Port = Annotated[int, Field(ge=1, le=65535)]
 BrokerUser = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s,]+$")]
-MongoUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
+# Several hosts for a replica set's seed list (``mongodb://a:27017,b:27017/``);
+# no default port is added, since a ``mongodb+srv`` URL must carry none.
+MongoUrl = Annotated[MultiHostUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
 
 
 def broker_nodes(value: str) -> list[str]:
@@ -63,7 +66,7 @@ def _one_scheme(nodes: tuple[AnyUrl, ...]) -> tuple[AnyUrl, ...]:
     return nodes
 
 
-def _verified_mongodb_url(url: AnyUrl) -> AnyUrl:
+def _verified_mongodb_url(url: MultiHostUrl) -> MultiHostUrl:
     """Refuse URL options that would turn certificate or host name checks off."""
     weakening = sorted(set(url_options(str(url))) & MONGODB_UNVERIFIED_OPTIONS)
     if weakening:
