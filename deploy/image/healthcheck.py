@@ -21,7 +21,7 @@ from collections.abc import Mapping
 PATH = "/health/ready"
 TIMEOUT_SECONDS = 4.0
 # Listening on every address means loopback answers too.
-WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 (read, not bound)
 
 
 def address(environment: Mapping[str, str]) -> tuple[str, int]:

@@ -52,7 +52,7 @@ WHEELS = {
 }
 
 
-class WheelRefused(Exception):
+class WheelRefusedError(Exception):
     """The downloaded file is not the wheel pinned here."""
 
 
@@ -60,14 +60,14 @@ def wheel_for(machine: str) -> Wheel:
     try:
         return WHEELS[machine]
     except KeyError:
-        raise WheelRefused(f"no uv wheel pinned for the architecture {machine!r}") from None
+        raise WheelRefusedError(f"no uv wheel pinned for the architecture {machine!r}") from None
 
 
 def checked(content: bytes, wheel: Wheel) -> bytes:
     """``content`` if its SHA-256 is the pinned one; a mismatch is never unpacked."""
     digest = hashlib.sha256(content).hexdigest()
     if digest != wheel.sha256:
-        raise WheelRefused(f"{wheel.url}: SHA-256 {digest}, expected {wheel.sha256}")
+        raise WheelRefusedError(f"{wheel.url}: SHA-256 {digest}, expected {wheel.sha256}")
     return content
 
 
