@@ -84,6 +84,11 @@ def test_every_command_is_on_the_path_and_no_build_tool_is(image: str) -> None:
         assert where[tool] == "None", f"{tool} is in the image: {where[tool]}"
 
 
+@pytest.mark.parametrize("tool", ["ilmo-dlq", "ilmo-notification-replay"])
+def test_the_operators_tools_start_on_a_read_only_filesystem(image: str, tool: str) -> None:
+    assert run_in_image(tool, "--help", image=image).startswith(f"usage: {tool}")
+
+
 async def test_the_four_services_from_the_image_register_a_person_and_send_the_mails(
     image: str, infrastructure: IsolatedInfrastructure
 ) -> None:
