@@ -6,7 +6,8 @@
 #
 #   deploy/image/base.sh     build it unless an image of the same recipe exists
 #
-# The recipe (this script and ILMO_DEBIAN_MIRROR) is hashed into the label
+# The recipe (the build function below, as bash prints it without comments,
+# the suite, the packages and ILMO_DEBIAN_MIRROR) is hashed into the label
 # org.ilmo.base.recipe: a changed recipe builds a new base, the same recipe
 # reuses the one there is. Security updates come in when the recipe changes
 # or when ILMO_BASE_REBUILD=1 forces a fresh one.
@@ -27,10 +28,10 @@ SUITE=bookworm
 # SMTP servers. Nothing else: no pip, no compilers, no shell tools beyond minbase.
 PACKAGES=python3,ca-certificates
 RECIPE_LABEL=org.ilmo.base.recipe
-RECIPE=$({
-	cat "${BASH_SOURCE[0]}"
-	printf '%s\n' "$MIRROR"
-} | sha256sum | cut -c1-16)
+
+recipe() {
+	printf '%s\n' "$(declare -f build)" "$SUITE" "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-16
+}
 
 recipe_of_existing() {
 	ilmo_podman image inspect --format "{{index .Labels \"$RECIPE_LABEL\"}}" "$BASE_IMAGE_TAG" \
@@ -67,6 +68,8 @@ build() {
 }
 
 main() {
+	local previous
+	RECIPE=$(recipe)
 	ensure_dirs
 	command -v mmdebstrap >/dev/null || die "base: mmdebstrap is missing; run deploy/image/tools.sh"
 	if [[ ${ILMO_BASE_REBUILD:-0} != 1 && $(recipe_of_existing) == "$RECIPE" ]]; then
@@ -74,7 +77,12 @@ main() {
 		return 0
 	fi
 	[[ $(id -u) -eq 0 ]] || die "base: mmdebstrap --mode=root needs root"
+	previous=$(ilmo_podman image inspect --format '{{.Id}}' "$BASE_IMAGE_TAG" 2>/dev/null || true)
 	build
+	# The base this one replaced: removed once no image built on it is left.
+	if [[ -n $previous ]]; then
+		ilmo_podman rmi "$previous" >>"$LOG_DIR/image-base.log" 2>&1 || true
+	fi
 	report base built "$BASE_IMAGE_TAG (recipe $RECIPE)"
 }
 
