@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ def podman(*arguments: str, check: bool = True, timeout: float = 120) -> str:
 
 def build_image() -> None:
     """deploy/image/build.sh: reuses every layer when nothing changed, minutes from scratch."""
+    if shutil.which("podman") is None:
+        raise AssertionError(
+            "podman is not installed: run `make containers` (deploy/image/tools.sh)"
+        )
     done = subprocess.run(
         [str(BUILD_SCRIPT)], env={**os.environ, "ILMO_IMAGE": IMAGE}, capture_output=True, text=True
     )
