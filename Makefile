@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
-        browser screenshots messages kubernetes-tools test-kubernetes
+        browser screenshots messages kubernetes-tools test-kubernetes containers image audit
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ stop: ## Stop the services, their supervisord and whatever infrastructure `make 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
 	@rc=0; deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra browser kubernetes-tools lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
+test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -36,6 +36,15 @@ infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis and the SMTP sink
 
 browser: ## Install Debian's chromium if missing: the browser tests and `make screenshots` drive it
 	deploy/local/browser.sh
+
+containers: ## Install podman (with runc), mmdebstrap and uidmap if missing: the image's build and smoke test need them
+	deploy/image/tools.sh
+
+image: containers ## Build the container image localhost/ilmo:dev (on a Debian base made locally; deploy/image/README.md)
+	deploy/image/build.sh
+
+audit: setup ## pip-audit over the lock: fails on a known vulnerability, says NOT AUDITED when no service answers
+	deploy/image/audit.sh
 
 infra-down: ## Stop what `make infra` started
 	deploy/local/infra.sh down
@@ -53,7 +62,7 @@ lint: ## ruff: lint and formatting
 typecheck: ## mypy --strict over services, shared and tests
 	$(UV) run --frozen mypy .
 
-pytest: browser kubernetes-tools ## pytest over every layer (needs `make infra`)
+pytest: browser containers kubernetes-tools ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
@@ -62,7 +71,7 @@ test-unit: setup ## Fast unit tests, no infrastructure
 test-integration: setup infra ## Integration tests against real RabbitMQ and FerretDB
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: setup infra browser ## End-to-end tests: the services as processes
+test-e2e: setup infra browser containers ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
 
 CHAOS_ARGS ?= --seed 7 --registrations 2000 --concurrency 16 --faults 30

@@ -123,11 +123,14 @@ def running_services(
     extra_environment: Mapping[str, str] | None = None,
     *,
     wait_ready: bool = True,
+    process_type: type[ServiceProcess] = ServiceProcess,
 ) -> Iterator[dict[str, ServiceProcess]]:
     """Start ``names`` as processes, wait until each is ready, stop them all afterwards.
 
     ``wait_ready=False`` returns once they are started, for tests of a start
-    while the broker or the database is away.
+    while the broker or the database is away. ``process_type`` starts each
+    otherwise than from the venv's console command (tests.support.containers:
+    from the container image), with the same settings.
     """
     log_dir = Path(tempfile.mkdtemp(prefix="ilmo-e2e-"))
     base = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
@@ -170,7 +173,7 @@ def running_services(
             environment["ILMO_HTTP_PORT"] = str(ports[name])
             environment["ILMO_OPERATIONS_PORT"] = str(operations_ports[name])
             environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports[name]}"
-            services[name] = ServiceProcess(
+            services[name] = process_type(
                 name, ports[name], operations_ports[name], environment, log_dir / f"{name}.log"
             )
             services[name].start()

@@ -345,7 +345,10 @@ def smtp_server(
 
 @contextmanager
 def services_with_mail(
-    infrastructure: IsolatedInfrastructure, extra_environment: Mapping[str, str] | None = None
+    infrastructure: IsolatedInfrastructure,
+    extra_environment: Mapping[str, str] | None = None,
+    *,
+    process_type: type[ServiceProcess] = ServiceProcess,
 ) -> Iterator[tuple[SmtpTestServer, dict[str, ServiceProcess]]]:
     """The four services as processes, sending their mail to a test SMTP server of their own."""
     with (
@@ -357,6 +360,7 @@ def services_with_mail(
                 "ILMO_SMTP_HOST": smtp.host,
                 "ILMO_SMTP_PORT": str(smtp.port),
             },
+            process_type=process_type,
         ) as services,
     ):
         yield smtp, services
