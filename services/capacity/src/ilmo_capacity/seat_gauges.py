@@ -100,12 +100,13 @@ class SeatGaugeKeeper(Periodic):
         *,
         interval: float = 300.0,
     ) -> None:
-        super().__init__("seat_gauges", self._keep, interval=interval, first_delay=0)
+        super().__init__("seat_gauges", self.keep, interval=interval, first_delay=0)
         self._gauges = gauges
         self._latest_states = latest_states
         self._loaded = False
 
-    async def _keep(self) -> None:
+    async def keep(self) -> None:
+        """One run: the stored states the first time (until it succeeds), then the tidying."""
         if not self._loaded:
             self._gauges.show_stored(await self._latest_states())
             self._loaded = True
