@@ -892,8 +892,12 @@ prometheus_up() {
 		die "prometheus: nothing answers at $PROMETHEUS_ADDR (ILMO_PROMETHEUS_ADDR), which is not a loopback address, so it is not started here"
 	if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
 		debian_install prometheus prometheus "$PROMETHEUS_ADDR" "set ILMO_PROMETHEUS_ADDR to a running Prometheus"
-		# The package's postinst may have started its own service: leave it, but
-		# it must not hold our address.
+		# Where systemd runs, the package's postinst enables and starts its own
+		# service with /etc/prometheus's configuration on our address: this
+		# script runs its own process instead, so that unit, just installed, goes.
+		if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+			systemctl disable --now prometheus >>"$LOG_DIR/prometheus-install.log" 2>&1 || true
+		fi
 	fi
 	prometheus_config
 	start_background prometheus "$PROMETHEUS_PIDFILE" "$log" \

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ilmo_capacity.domain import SeatInventory
 from ilmo_capacity.metrics import SEAT_CAPACITY, SEATS_OVERSOLD, SEATS_TAKEN, WAITING_LIST
@@ -34,7 +34,16 @@ def is_over(inventory: SeatInventory, now: datetime) -> bool:
     """Cancelled, or started more than a day ago; an event whose start is not known is ahead."""
     if inventory.event_cancelled:
         return True
-    return inventory.starts_at is not None and now >= inventory.starts_at + OVER_AFTER_START
+    return _over_by(inventory.starts_at, now)
+
+
+def _over_by(starts_at: datetime | None, now: datetime) -> bool:
+    if starts_at is None:
+        return False
+    if starts_at.tzinfo is None:
+        # A client without tz_aware hands back naive UTC; a gauge must never fail a decision.
+        starts_at = starts_at.replace(tzinfo=UTC)
+    return now >= starts_at + OVER_AFTER_START
 
 
 class SeatGauges:
@@ -75,7 +84,7 @@ class SeatGauges:
         """Remove the series of events that are over by now."""
         now = self._clock()
         for event, starts_at in list(self._shown.items()):
-            if starts_at is not None and now >= starts_at + OVER_AFTER_START:
+            if _over_by(starts_at, now):
                 self._forget(event)
 
     def _forget(self, event: str) -> None:
