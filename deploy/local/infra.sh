@@ -3,7 +3,10 @@
 # server (FerretDB with SQLite), Redis (the rate limits' shared counters), an
 # SMTP sink and the development identity provider (Ory Hydra with its login
 # app, deploy/local/dev_login.py: issuer http://127.0.0.1:4444/, admin API
-# 127.0.0.1:4445, sign-in pages 127.0.0.1:4446; fixed in deploy/local/hydra.yml).
+# 127.0.0.1:4445, sign-in pages 127.0.0.1:4446; fixed in deploy/local/hydra.yml),
+# and Prometheus (Debian's package; 127.0.0.1:9090, configuration written from
+# deploy/prometheus/prometheus.local.yml into .local/prometheus, the alert
+# rules of deploy/prometheus/rules; docs/operations.md, "Metrics and alerts").
 #
 #   deploy/local/infra.sh up       start what does not answer yet, reuse the rest
 #   deploy/local/infra.sh down     stop what this script started (pid files only)
