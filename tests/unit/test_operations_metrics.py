@@ -10,8 +10,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
+from ilmo_capacity.app import build_app as build_capacity_app
 from ilmo_capacity.domain import EventTerms, SeatInventory, seats_granted_beyond_capacity
 from ilmo_capacity.seat_gauges import SeatGauges, is_over
+from ilmo_capacity.settings import CapacitySettings
 from ilmo_event_contracts import Attendance
 from ilmo_notification.waiting import waiting_age
 from ilmo_shared.http.metrics import HttpMetricsMiddleware, status_class
@@ -216,3 +218,21 @@ def test_the_waiting_age_is_zero_without_mails_and_works_with_naive_times() -> N
     assert waiting_age(now - timedelta(minutes=16), now) == 16 * 60
     assert waiting_age((now - timedelta(minutes=1)).replace(tzinfo=None), now) == 60
     assert waiting_age(now + timedelta(seconds=5), now) == 0
+
+
+@pytest.mark.usefixtures("clean_environment")
+async def test_a_service_counts_requests_on_its_public_listener_only() -> None:
+    # Building the app connects to nothing; the lifespan (not run here) would.
+    app = build_capacity_app(CapacitySettings())
+    live = ("/health/live", "GET", "2xx")
+    before = counted(*live)
+
+    async def get(target: FastAPI, path: str) -> int:
+        transport = httpx.ASGITransport(app=target)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get(path)).status_code
+
+    assert await get(app.state.operations, "/health/live") == 200
+    assert counted(*live) == before
+    assert await get(app, "/health/live") == 200
+    assert counted(*live) == before + 1
