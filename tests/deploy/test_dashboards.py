@@ -74,6 +74,8 @@ def test_the_dashboard_is_a_grafana_dashboard(path: Path) -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))
 def test_every_panel_says_what_it_shows_and_where_from(path: Path) -> None:
+    titles = [panel.get("title") for panel in _visible(load_dashboard(path))]
+    assert len(set(titles)) == len(titles), f"two panels with one title: {titles}"
     for panel in _visible(load_dashboard(path)):
         where = f"panel {panel.get('id')} {panel.get('title')!r}"
         assert panel.get("title"), where
