@@ -9,8 +9,9 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
-        browser screenshots messages kubernetes-tools test-kubernetes containers image audit alert-rules
+        test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short contracts \
+        bench browser promtool screenshots messages kubernetes-tools test-kubernetes containers \
+        image audit alert-rules
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,7 +63,10 @@ lint: ## ruff: lint and formatting
 typecheck: ## mypy --strict over services, shared and tests
 	$(UV) run --frozen mypy .
 
-pytest: browser containers kubernetes-tools ## pytest over every layer (needs `make infra`)
+promtool: ## Install Debian's prometheus package if promtool is missing: the deployment tests check PromQL with it
+	deploy/local/promtool.sh
+
+pytest: browser containers kubernetes-tools promtool ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
@@ -73,6 +77,9 @@ test-integration: setup infra ## Integration tests against real RabbitMQ and Fer
 
 test-e2e: setup infra browser containers ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
+
+test-deploy: setup promtool kubernetes-tools ## The deployment files checked by their own tools (dashboards, alert rules); no infrastructure
+	$(UV) run --frozen pytest tests/deploy $(PYTEST_ARGS)
 
 CHAOS_ARGS ?= --seed 7 --registrations 2000 --concurrency 16 --faults 30
 CHAOS_SHORT_ARGS ?= --seed 11 --registrations 100 --concurrency 16 --faults 6
