@@ -94,3 +94,7 @@ messages: setup ## Extract each package's texts (babel.cfg) and update its fi/sv
 	      -l "$$language" --init-missing --ignore-obsolete; \
 	  done; \
 	done
+
+.PHONY: compose-secrets
+compose-secrets: setup ## The compose stack's secrets and development CA, once, into deploy/compose/secrets (deploy/compose/README.md)
+	deploy/compose/secrets.sh

@@ -18,6 +18,9 @@
 # and, for the local tools only:
 #   ILMO_MAIL_SINK_DIR            where the SMTP sink stores .eml files (default .local/mail)
 #   ILMO_RABBITMQ_MANAGEMENT_PORT RabbitMQ management API port (default 15672)
+#   ILMO_RABBITMQ_TLS_PORT        RabbitMQ's amqps:// listener (default 5671), with a
+#                                 certificate of a local CA made once into .local/tls
+#                                 (ca.pem is what ILMO_AMQP_CA_FILE names)
 #   ILMO_FERRETDB_DEBUG_ADDR      FerretDB's metrics/debug HTTP address (default 127.0.0.1:8089)
 #   ILMO_FERRETDB_GOTOOLCHAIN     GOTOOLCHAIN value for building FerretDB (default: the local go)
 #   ILMO_LOCAL_DIR                the local state folder (default .local)
@@ -48,6 +51,10 @@ REDIS_URL=${ILMO_REDIS_URL:-redis://127.0.0.1:6379/0}
 RABBITMQ_PIDFILE=$RUN_DIR/rabbitmq.pid
 RABBITMQ_MGMT_PORT=${ILMO_RABBITMQ_MANAGEMENT_PORT:-15672}
 RABBITMQ_PROMETHEUS_PORT=15692
+RABBITMQ_TLS_PORT=${ILMO_RABBITMQ_TLS_PORT:-5671}
+# The local CA and the server certificate for 127.0.0.1/localhost (tls_material).
+TLS_DIR=$LOCAL_DIR/tls
+TLS_DAYS=825
 RABBITMQ_START_TIMEOUT=120
 
 FERRETDB_VERSION=v1.24.2
@@ -86,6 +93,41 @@ DEV_LOGIN_SCRIPT=$SCRIPT_DIR/dev_login.py
 DEV_LOGIN_PIDFILE=$RUN_DIR/dev-login.pid
 DEV_LOGIN_URL=http://127.0.0.1:4446
 DEV_PASSWORD_FILE=$LOCAL_DIR/dev-password
+
+# ---------------------------------------------------------------- TLS material
+
+# A private CA and one server certificate for localhost and 127.0.0.1, made
+# once (kept while all three files exist): the local broker's amqps://
+# listener uses them, and tests and developers trust $TLS_DIR/ca.pem. The CA's
+# key stays beside it, git-ignored like all of .local; nothing here is a
+# production secret.
+tls_material() {
+	local log=$LOG_DIR/tls.log extensions
+	if [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server-key.pem ]]; then
+		return 0
+	fi
+	command -v openssl >/dev/null || die "tls: openssl is missing (apt-get install openssl)"
+	mkdir -p "$TLS_DIR"
+	chmod 755 "$TLS_DIR"
+	extensions=$TLS_DIR/server.ext
+	printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'extendedKeyUsage=serverAuth' \
+		'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$extensions"
+	{
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-days "$TLS_DAYS" -subj "/CN=Ilmo local development CA" \
+			-addext 'basicConstraints=critical,CA:TRUE,pathlen:0' \
+			-addext 'keyUsage=critical,keyCertSign,cRLSign' \
+			-keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-subj "/CN=localhost" -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" &&
+			openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" \
+				-CAkey "$TLS_DIR/ca-key.pem" -CAcreateserial -days "$TLS_DAYS" \
+				-extfile "$extensions" -out "$TLS_DIR/server.pem"
+	} >>"$log" 2>&1 || die "tls: could not make the local CA and certificate; see $(rel "$log")"
+	chmod 600 "$TLS_DIR/ca-key.pem" "$TLS_DIR/server-key.pem"
+	rm -f "$TLS_DIR/server.csr" "$extensions"
+	report tls made "local CA $(rel "$TLS_DIR/ca.pem"), server certificate for localhost and 127.0.0.1"
+}
 
 # ---------------------------------------------------------------- RabbitMQ
 
@@ -139,6 +181,27 @@ rabbitmq_describe() {
 		mgmt="management http://$(host_port "$host" "$RABBITMQ_MGMT_PORT") NOT answering (guest:guest)"
 	fi
 	printf 'amqp://%s, %s' "$(host_port "$host" "$port")" "$mgmt"
+	if port_open "$host" "$RABBITMQ_TLS_PORT"; then
+		printf ', amqps://%s (CA %s)' "$(host_port "$host" "$RABBITMQ_TLS_PORT")" "$(rel "$TLS_DIR/ca.pem")"
+	fi
+}
+
+# Where the broker reads the certificate and key: .local/tls when the
+# rabbitmq user can read the key there (it is given the key when this runs
+# as root), else a copy in that user's home, one per checkout.
+rabbitmq_tls_dir() {
+	local dir=$TLS_DIR file
+	if [[ $(id -u) -eq 0 ]]; then
+		chown rabbitmq: "$TLS_DIR/server-key.pem"
+	fi
+	if ! rabbitmq_user_can -r "$TLS_DIR/server-key.pem"; then
+		dir=/var/lib/rabbitmq/ilmo-tls-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)
+		install -d -o rabbitmq -g rabbitmq -m 700 "$dir"
+		for file in ca.pem server.pem server-key.pem; do
+			install -o rabbitmq -g rabbitmq -m 600 "$TLS_DIR/$file" "$dir/$file"
+		done
+	fi
+	printf '%s' "$dir"
 }
 
 rabbitmq_owner() {
@@ -152,7 +215,7 @@ rabbitmq_owner() {
 }
 
 rabbitmq_up() {
-	local sbin bind log server_pidfile pid erl_args rc
+	local sbin bind log server_pidfile pid erl_args rc tls_dir
 	parse_url "$AMQP_URL" 5672
 	RMQ_HOST=$URL_HOST RMQ_PORT=$URL_PORT
 	rc=0
@@ -214,6 +277,13 @@ rabbitmq_up() {
 	bind=$(bind_address "$RMQ_HOST")
 	erl_args="-rabbitmq_management tcp_config [{ip,\"$bind\"},{port,$RABBITMQ_MGMT_PORT}]"
 	erl_args+=" -rabbitmq_prometheus tcp_config [{ip,\"$bind\"},{port,$RABBITMQ_PROMETHEUS_PORT}]"
+	# amqps:// beside amqp:// (docs/security.md, "TLS to the broker, the database,
+	# Redis and SMTP"); clients are not asked for a certificate. The same
+	# arguments as tests/support/tls_servers.py's rabbitmq_tls_arguments.
+	tls_dir=$(rabbitmq_tls_dir)
+	erl_args+=" -rabbit ssl_listeners [{\"$bind\",$RABBITMQ_TLS_PORT}]"
+	erl_args+=" -rabbit ssl_options [{cacertfile,\"$tls_dir/ca.pem\"},{certfile,\"$tls_dir/server.pem\"}"
+	erl_args+=",{keyfile,\"$tls_dir/server-key.pem\"},{verify,verify_none},{fail_if_no_peer_cert,false}]"
 	printf '\n==== %s: starting rabbitmq\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
 	RABBITMQ_PID_FILE=$server_pidfile \
 		RABBITMQ_NODE_IP_ADDRESS=$bind \
@@ -239,6 +309,8 @@ rabbitmq_up() {
 	done
 	rabbitmq_mgmt_ok "$RMQ_HOST" ||
 		die "rabbitmq: management API does not answer at http://$(host_port "$RMQ_HOST" "$RABBITMQ_MGMT_PORT")/api/overview with guest:guest"
+	port_open "$RMQ_HOST" "$RABBITMQ_TLS_PORT" ||
+		die "rabbitmq: node is up but amqps:// does not answer on $(host_port "$RMQ_HOST" "$RABBITMQ_TLS_PORT"); see /var/log/rabbitmq/"
 	report rabbitmq started "$(rabbitmq_describe "$RMQ_HOST" "$RMQ_PORT") (pid $pid)"
 }
 
@@ -845,6 +917,7 @@ main() {
 	up)
 		ensure_dirs
 		take_lock
+		tls_material
 		rabbitmq_up
 		ferretdb_up
 		redis_up

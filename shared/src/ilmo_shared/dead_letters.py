@@ -56,9 +56,9 @@ from ilmo_shared.messaging.subscription import (
 )
 from ilmo_shared.messaging.topology import dead_letter_queue
 from ilmo_shared.messaging.users import SERVICES, configured_user, user_of
-from ilmo_shared.settings import broker_nodes
+from ilmo_shared.settings import BrokerSettings, broker_nodes, load_settings
+from ilmo_shared.tls import broker_context
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 _DROPPED_ON_REPLAY = (
     REASON_HEADER,
     ATTEMPT_HEADER,
@@ -227,12 +227,13 @@ def _queue_for(service: str) -> str:
     return f"{service}.dead-letter"
 
 
-async def _connect(nodes: str) -> AbstractConnection:
-    """A connection to the first of the cluster's nodes that answers."""
+async def _connect(settings: BrokerSettings) -> AbstractConnection:
+    """A connection to the first of the cluster's nodes that answers (over TLS with amqps://)."""
     failure: Exception | None = None
-    for url in broker_nodes(nodes):
+    context = broker_context(settings)
+    for node in settings.amqp_url:
         try:
-            return await aio_pika.connect(url, timeout=10)
+            return await aio_pika.connect(str(node), timeout=10, ssl_context=context)
         except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as error:
             failure = error
     raise SystemExit(f"ilmo-dlq: no broker node answers ({type(failure).__name__})")
@@ -244,6 +245,11 @@ def service_user(service: str) -> str:
 
 
 async def _run(arguments: argparse.Namespace) -> int:
+    # The service's own broker settings (ILMO_AMQP_URL and its TLS files, from
+    # the environment or ILMO_SECRETS_DIR); --amqp-url wins over the URL.
+    overrides = {"amqp_url": arguments.amqp_url} if arguments.amqp_url else {}
+    settings = load_settings(BrokerSettings, "ilmo-dlq", **overrides)
+    arguments.amqp_url = ",".join(str(node) for node in settings.amqp_url)
     if arguments.command == "replay":
         user = user_of(broker_nodes(arguments.amqp_url)[0])
         if user != service_user(arguments.service):
@@ -254,7 +260,7 @@ async def _run(arguments: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    connection = await _connect(arguments.amqp_url)
+    connection = await _connect(settings)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         if arguments.command == "list":
@@ -288,7 +294,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ilmo-dlq", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--amqp-url",
-        default=os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL),
         help="the broker, or the nodes of a cluster, comma-separated (default: ILMO_AMQP_URL)",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -24,6 +24,7 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.rabbit import RabbitBroker
+from faststream.security import BaseSecurity
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -47,7 +48,8 @@ from ilmo_shared.settings import (
     load_settings,
     report_invalid_setting,
 )
-from ilmo_shared.storage import Document, DocumentLocks, connect
+from ilmo_shared.storage import Document, DocumentLocks, connect_with
+from ilmo_shared.tls import broker_context
 
 log = structlog.get_logger(__name__)
 
@@ -68,10 +70,14 @@ class Infrastructure:
 
     @classmethod
     def create(cls, service: str, settings: ServiceSettings) -> Infrastructure:
-        mongo = connect(str(settings.mongodb_url))
+        mongo = connect_with(settings)
         broker = RabbitBroker(
             # The first node; the lifecycle moves the broker to another when it is gone.
             str(settings.amqp_url[0]),
+            # Over amqps://, a context that verifies the node's certificate and
+            # host name; it stays with the broker when the lifecycle moves it
+            # to another node (point_broker_at changes only the URL).
+            security=broker_security(settings),
             app_id=f"ilmo-{service}",
             logger=None,  # our own structured logs, without message bodies
             graceful_timeout=15.0,
@@ -105,6 +111,12 @@ class Infrastructure:
     def outbox(self, collection_name: str) -> Outbox:
         """The outbox of one of the service's collections; the relay publishes what it holds."""
         return self.relay.outbox(self.database[collection_name], source=self.source)
+
+
+def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """FastStream's TLS for the broker over amqps://; None over amqp://."""
+    context = broker_context(settings)
+    return None if context is None else BaseSecurity(ssl_context=context)
 
 
 class Declaration(Protocol):

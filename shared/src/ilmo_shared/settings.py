@@ -3,12 +3,20 @@
 A service that starts with a wrong setting would fail later, in the middle of
 someone's registration; instead ``load_settings`` stops it at once with one
 line per offending variable, naming it.
+
+In a container, secrets come from files rather than the environment:
+``ILMO_SECRETS_DIR`` names a folder with one file per setting, named like its
+variable (``/run/secrets/ILMO_AMQP_URL``), read by pydantic-settings' own
+secrets-directory support. A variable set in the environment wins over its
+file, so an operator can override one value without rebuilding the secret.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated, NoReturn, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +24,7 @@ from pydantic import (
     AnyUrl,
     BeforeValidator,
     Field,
+    FilePath,
     SecretStr,
     UrlConstraints,
     ValidationError,
@@ -26,8 +35,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ilmo_shared.http.cors import origin
 from ilmo_shared.messaging.users import SERVICES, EventOwners, default_user
+from ilmo_shared.tls import MONGODB_UNVERIFIED_OPTIONS, mongodb_tls_requested, url_options
 
 ENV_PREFIX = "ILMO_"
+# The folder of secret files (one per setting, named like its variable).
+SECRETS_DIR_VARIABLE = f"{ENV_PREFIX}SECRETS_DIR"
 
 AmqpUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["amqp", "amqps"])]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -44,10 +56,31 @@ def _comma_separated(value: object) -> object:
     return broker_nodes(value) if isinstance(value, str) else value
 
 
+def _one_scheme(nodes: tuple[AnyUrl, ...]) -> tuple[AnyUrl, ...]:
+    """Refuse a cluster reached partly over TLS: a plain node would carry the password in clear."""
+    if len({node.scheme for node in nodes}) > 1:
+        raise ValueError("every node must use the same scheme (all amqps:// or all amqp://)")
+    return nodes
+
+
+def _verified_mongodb_url(url: AnyUrl) -> AnyUrl:
+    """Refuse URL options that would turn certificate or host name checks off."""
+    weakening = sorted(set(url_options(str(url))) & MONGODB_UNVERIFIED_OPTIONS)
+    if weakening:
+        raise ValueError(
+            f"{', '.join(weakening)}: Ilmo always verifies the server's certificate and host name"
+        )
+    return url
+
+
 # The nodes of one RabbitMQ cluster, comma-separated: a service connects to
 # whichever answers, and moves to another when the one it uses is gone.
 BrokerNodes = Annotated[
-    tuple[AmqpUrl, ...], NoDecode, BeforeValidator(_comma_separated), Field(min_length=1)
+    tuple[AmqpUrl, ...],
+    NoDecode,
+    BeforeValidator(_comma_separated),
+    AfterValidator(_one_scheme),
+    Field(min_length=1),
 ]
 ClientIds = Annotated[
     tuple[Annotated[str, Field(min_length=1, max_length=255)], ...],
@@ -75,13 +108,57 @@ def _long_enough(value: SecretStr | None) -> SecretStr | None:
 Secret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
 
 
-class ServiceSettings(BaseSettings):
-    """What every Ilmo service needs: broker, database, HTTP port, logging."""
+class BrokerSettings(BaseSettings):
+    """How to reach the broker: its nodes and, over ``amqps://``, the TLS files.
+
+    Its own class because the operator's tools (``ilmo-dlq``) connect with
+    exactly these settings and need nothing else of a service's.
+    """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     amqp_url: BrokerNodes = (AmqpUrl("amqp://guest:guest@127.0.0.1:5672/"),)
-    mongodb_url: MongoUrl = Field(default=MongoUrl("mongodb://127.0.0.1:27017/"))
+    # TLS to the broker (docs/security.md, "TLS to the broker, the database,
+    # Redis and SMTP"): on with amqps:// URLs. The CA that signed the broker's
+    # certificate (default: the system's CAs), and the client's own
+    # certificate and key when the broker asks for one.
+    amqp_ca_file: FilePath | None = None
+    amqp_client_cert_file: FilePath | None = None
+    amqp_client_key_file: FilePath | None = None
+
+    @field_validator("amqp_ca_file", "amqp_client_cert_file", "amqp_client_key_file")
+    @classmethod
+    def _only_over_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Refuse a TLS file with amqp://: it would be ignored, and the connection stay plain."""
+        nodes = info.data.get("amqp_url")
+        if value is not None and nodes and any(node.scheme != "amqps" for node in nodes):
+            raise ValueError("is set, but ILMO_AMQP_URL is amqp://, not amqps://: use amqps://")
+        return value
+
+    @field_validator("amqp_client_key_file")
+    @classmethod
+    def _key_with_certificate(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("amqp_client_cert_file") is None:
+            raise ValueError("needs ILMO_AMQP_CLIENT_CERT_FILE (the certificate of this key)")
+        return value
+
+    @property
+    def amqp_tls(self) -> bool:
+        """Whether the broker is reached over TLS (every node is amqps://, see ``_one_scheme``)."""
+        return self.amqp_url[0].scheme == "amqps"
+
+
+class ServiceSettings(BrokerSettings):
+    """What every Ilmo service needs: broker, database, HTTP port, logging."""
+
+    mongodb_url: Annotated[MongoUrl, AfterValidator(_verified_mongodb_url)] = Field(
+        default=MongoUrl("mongodb://127.0.0.1:27017/")
+    )
+    # TLS to the database: on when ILMO_MONGODB_URL says tls=true (or is
+    # mongodb+srv://) or either file is set. The CA of the server's
+    # certificate, and the client's certificate with its key in one PEM.
+    mongodb_ca_file: FilePath | None = None
+    mongodb_client_cert_file: FilePath | None = None
     # Each service owns its database; subclasses set their own default name.
     mongodb_database: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     http_host: str = "127.0.0.1"
@@ -135,6 +212,15 @@ class ServiceSettings(BaseSettings):
     # set; `make run` sets one. Never set it in production (docs/security.md).
     development_token: Secret = None
 
+    @field_validator("mongodb_ca_file", "mongodb_client_cert_file")
+    @classmethod
+    def _not_with_tls_off(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Refuse a TLS file with a URL that turns TLS off: one of the two is a mistake."""
+        url = info.data.get("mongodb_url")
+        if value is not None and url is not None and mongodb_tls_requested(str(url)) is False:
+            raise ValueError("is set, but ILMO_MONGODB_URL turns TLS off (tls=false)")
+        return value
+
     @field_validator("operations_port")
     @classmethod
     def _operations_port_is_its_own(cls, value: int, info: ValidationInfo) -> int:
@@ -151,6 +237,7 @@ class ServiceSettings(BaseSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+LoadedT = TypeVar("LoadedT", bound=BaseSettings)
 
 
 def require_secrets(settings: ServiceSettings, program: str, *names: str) -> None:
@@ -170,10 +257,21 @@ def secret(settings: ServiceSettings, name: str) -> SecretStr:
     return value
 
 
-def load_settings(cls: type[SettingsT], program: str) -> SettingsT:
-    """Read and validate settings, or exit with one clear line per bad variable."""
+def load_settings(cls: type[LoadedT], program: str, **values: Any) -> LoadedT:
+    """Read and validate settings, or exit with one clear line per bad variable.
+
+    With ``ILMO_SECRETS_DIR`` set, a setting missing from the environment is
+    read from the file of its variable's name in that folder. A folder that
+    does not exist stops the program (pydantic-settings would only warn, and
+    the service would start without its secrets). ``values`` (a tool's
+    command-line options) win over both.
+    """
+    secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE)
+    if secrets_dir is not None and not Path(secrets_dir).is_dir():
+        report_invalid_setting(program, SECRETS_DIR_VARIABLE, f"no such folder: {secrets_dir}")
+        raise SystemExit(2)
     try:
-        return cls()
+        return cls(_secrets_dir=secrets_dir, **values)
     except ValidationError as error:
         _exit_with(program, error)
 

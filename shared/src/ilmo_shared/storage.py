@@ -25,14 +25,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from ilmo_shared.tls import mongodb_tls_options
+
 if TYPE_CHECKING:
     from ilmo_shared.outbox import Outbox
+    from ilmo_shared.settings import ServiceSettings
 
 Document = Mapping[str, Any]
 T = TypeVar("T")
@@ -42,13 +46,35 @@ OUTBOX_FIELD = "outbox"
 ATTEMPTS = 10
 
 
-def connect(url: str, *, server_selection_timeout_ms: int = 5_000) -> AsyncMongoClient[Document]:
-    """A client that returns timezone-aware datetimes (UTC) and fails fast when unreachable."""
+def connect(
+    url: str,
+    *,
+    server_selection_timeout_ms: int = 5_000,
+    ca_file: Path | None = None,
+    client_cert_file: Path | None = None,
+) -> AsyncMongoClient[Document]:
+    """A client that returns timezone-aware datetimes (UTC) and fails fast when unreachable.
+
+    TLS is on when the URL asks for it (``tls=true``, ``mongodb+srv://``) or
+    a file is given: ``ca_file`` is the CA of the server's certificate,
+    ``client_cert_file`` the client's certificate with its key in one PEM.
+    PyMongo verifies the certificate and the host name (ilmo_shared.tls).
+    """
     return AsyncMongoClient(
         url,
         tz_aware=True,
         serverSelectionTimeoutMS=server_selection_timeout_ms,
         appname="ilmo",
+        **mongodb_tls_options(url, ca_file, client_cert_file),
+    )
+
+
+def connect_with(settings: ServiceSettings) -> AsyncMongoClient[Document]:
+    """``connect`` with the database URL and TLS files of a service's settings."""
+    return connect(
+        str(settings.mongodb_url),
+        ca_file=settings.mongodb_ca_file,
+        client_cert_file=settings.mongodb_client_cert_file,
     )
 
 

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from ilmo_notification.settings import NotificationSettings
 from ilmo_notification.storage.mails import MAILS, replay_failed
 from ilmo_shared.settings import load_settings
-from ilmo_shared.storage import connect
+from ilmo_shared.storage import connect_with
 
 PROGRAM = "ilmo-notification-replay"
 
 
 async def replay(settings: NotificationSettings, mail_ids: Sequence[str] | None) -> list[str]:
     """Replay failed mails (all, or those named); returns the ids put back in line."""
-    client = connect(str(settings.mongodb_url))
+    client = connect_with(settings)
     try:
         return await replay_failed(client[settings.mongodb_database][MAILS], mail_ids)
     finally:

@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse
@@ -31,6 +32,7 @@ from ilmo_registration import CATALOGUE
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.http.problems import Problem
 from ilmo_shared.i18n import _
+from ilmo_shared.tls import client_context
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +89,17 @@ def _normalised(address: str | None) -> str | None:
     return str(ip)
 
 
+def redis_tls_options(settings: RegistrationSettings) -> dict[str, Any]:
+    """The TLS context for a rediss:// URL, verifying certificate and host name.
+
+    coredis's own context for rediss:// checks neither the host name nor,
+    without a CA, that the server has a certificate at all; ours does both.
+    """
+    if settings.redis_url is None or not settings.redis_url.startswith("rediss://"):
+        return {}
+    return {"ssl_context": client_context(settings.redis_ca_file)}
+
+
 def retry_after(reset_time: float, now: float) -> int:
     """Whole seconds until the window frees a slot, at least 1."""
     return max(1, math.ceil(reset_time - now))
@@ -118,6 +131,7 @@ class RateLimits:
                 key_prefix=settings.redis_key_prefix,
                 connect_timeout=REDIS_TIMEOUT,
                 stream_timeout=REDIS_TIMEOUT,
+                **redis_tls_options(settings),
             )
             self._limiter = MovingWindowRateLimiter(storage)
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from limits import parse
-from pydantic import AfterValidator, AnyHttpUrl, Field, SecretStr
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from ilmo_shared.settings import Origins, Port, Secret, ServiceSettings
+from ilmo_shared.tls import url_options
 
 
 def _rate_limit(value: str) -> str:
@@ -20,9 +30,19 @@ def _rate_limit(value: str) -> str:
     return value
 
 
+# Options of a rediss:// URL that would weaken the certificate checks: refused,
+# as the client's own TLS context (ilmo_shared.tls) always verifies.
+REDIS_UNVERIFIED_OPTIONS = frozenset({"ssl_cert_reqs", "ssl_check_hostname"})
+
+
 def _redis_url(value: str) -> str:
     if not value.startswith(("redis://", "rediss://")):
         raise ValueError("expected redis://host:port/db or rediss://host:port/db")
+    weakening = sorted(set(url_options(value)) & REDIS_UNVERIFIED_OPTIONS)
+    if weakening:
+        raise ValueError(
+            f"{', '.join(weakening)}: Ilmo always verifies the server's certificate and host name"
+        )
     return value
 
 
@@ -82,6 +102,8 @@ class RegistrationSettings(ServiceSettings):
     # "Rate limits"). Without redis_url they are off: the service warns once at
     # start. Counters live in Redis so that every replica shares them.
     redis_url: RedisUrl | None = None
+    # The CA of Redis's certificate with a rediss:// URL (default: the system's CAs).
+    redis_ca_file: FilePath | None = None
     redis_key_prefix: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     rate_limit_per_client: RateLimit = "20/minute"
     rate_limit_per_event: RateLimit = "600/minute"
@@ -105,6 +127,15 @@ class RegistrationSettings(ServiceSettings):
     # e.g. ILMO_CORS_ALLOWED_ORIGINS=https://app.example.fi,https://intra.example.fi. None
     # by default.
     cors_allowed_origins: Origins = ()
+
+    @field_validator("redis_ca_file")
+    @classmethod
+    def _only_over_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Refuse a CA with redis://: it would be ignored, and the connection stay plain."""
+        url = info.data.get("redis_url")
+        if value is not None and not (url or "").startswith("rediss://"):
+            raise ValueError("is set, but ILMO_REDIS_URL is not rediss://: use rediss://")
+        return value
 
     def public_url(self, path: str) -> str:
         return f"{str(self.public_base_url).rstrip('/')}{path}"

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -40,6 +41,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from faststream.rabbit import RabbitBroker
 
 from ilmo_shared.messaging.catch_up import CATCH_UP_STREAM_NAME
+from ilmo_shared.tls import client_context
 
 SERVICES = ("registration", "capacity", "notification", "streaming")
 
@@ -209,11 +211,19 @@ class BrokerAdmin:
     """Users and permissions through RabbitMQ's management HTTP API (stdlib only)."""
 
     def __init__(
-        self, management_url: str, user: str, password: str, *, timeout: float = 10
+        self,
+        management_url: str,
+        user: str,
+        password: str,
+        *,
+        timeout: float = 10,
+        context: ssl.SSLContext | None = None,
     ) -> None:
         if urlsplit(management_url).scheme not in ("http", "https"):
             raise ValueError(f"management API URL {management_url!r}: http or https only")
         self._base = management_url.rstrip("/")
+        # For https://: the broker's CA (ILMO_AMQP_CA_FILE) when it is a private one.
+        self._context = context
         token = b64encode(f"{user}:{password}".encode()).decode()
         self._authorization = f"Basic {token}"
         self._timeout = timeout
@@ -227,7 +237,9 @@ class BrokerAdmin:
             headers={"Authorization": self._authorization, "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout):  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=self._timeout, context=self._context
+            ):
                 pass
         except urllib.error.HTTPError as error:
             if method == "DELETE" and error.code == 404:
@@ -372,7 +384,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         or f"http://{split.hostname or '127.0.0.1'}:"
         f"{os.environ.get('ILMO_RABBITMQ_MANAGEMENT_PORT') or 15672}"
     )
-    admin = BrokerAdmin(management_url, user_of(first), unquote(split.password or DEFAULT_LOGIN))
+    ca_file = os.environ.get("ILMO_AMQP_CA_FILE")
+    context = client_context(Path(ca_file)) if ca_file else None
+    admin = BrokerAdmin(
+        management_url, user_of(first), unquote(split.password or DEFAULT_LOGIN), context=context
+    )
     vhost = vhost_of(first)
     try:
         if arguments.command == "integrator":
