@@ -10,12 +10,12 @@ PYTEST_ARGS ?=
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-chaos test-chaos-short contracts bench \
-        browser screenshots messages
+        browser screenshots messages alert-rules
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-run: setup infra ## Start RabbitMQ, FerretDB, Redis, the mail sink and the four services (supervised: restarted if they die); Ctrl-C stops all
+run: setup infra ## Start RabbitMQ, FerretDB, Redis, the mail sink, Prometheus and the four services (supervised: restarted if they die); Ctrl-C stops all
 	deploy/local/run.sh start
 
 stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started
@@ -31,7 +31,7 @@ setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
 	$(UV) sync --frozen --all-packages
 
-infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis and the SMTP sink
+infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis, the SMTP sink and Prometheus (with promtool)
 	deploy/local/infra.sh up
 
 browser: ## Install Debian's chromium if missing: the browser tests and `make screenshots` drive it
@@ -72,6 +72,10 @@ BENCH_ARGS ?= --mode closed --concurrency 32 --registrations 5000 --seats 300 --
 
 bench: setup infra ## Benchmark: the pipeline end to end vs the broker baseline (BENCH_ARGS=...; docs/performance.md)
 	$(UV) run --frozen python -m bench.run $(BENCH_ARGS)
+
+alert-rules: infra ## promtool: check the alert rules and run their unit tests (deploy/prometheus)
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
 	$(UV) run --frozen ilmo-contracts

@@ -27,6 +27,7 @@
 #   ILMO_DEV_PASSWORD             the development users' one password (default: generated
 #                                 once into .local/dev-password)
 #   ILMO_HYDRA_GOTOOLCHAIN        GOTOOLCHAIN value for building Hydra (default: the local go)
+#   ILMO_PROMETHEUS_ADDR          the local Prometheus's address (default 127.0.0.1:9090)
 #
 # A component whose address already answers in the expected protocol is
 # reused as it is, whoever runs it (if something else answers there, that is
@@ -93,6 +94,15 @@ DEV_LOGIN_SCRIPT=$SCRIPT_DIR/dev_login.py
 DEV_LOGIN_PIDFILE=$RUN_DIR/dev-login.pid
 DEV_LOGIN_URL=http://127.0.0.1:4446
 DEV_PASSWORD_FILE=$LOCAL_DIR/dev-password
+
+# Debian's prometheus package, run as our own process (its systemd unit is
+# neither used nor enabled); configuration from the template, state in
+# .local/prometheus, targets of the services in .local/prometheus/targets.
+PROMETHEUS_ADDR=${ILMO_PROMETHEUS_ADDR:-127.0.0.1:9090}
+PROMETHEUS_TEMPLATE=$REPO_ROOT/deploy/prometheus/prometheus.local.yml
+PROMETHEUS_STATE_DIR=$LOCAL_DIR/prometheus
+PROMETHEUS_CONFIG=$PROMETHEUS_STATE_DIR/prometheus.yml
+PROMETHEUS_PIDFILE=$RUN_DIR/prometheus.pid
 
 # ---------------------------------------------------------------- TLS material
 
@@ -904,6 +914,93 @@ identity_status() {
 	[[ $rc -eq 0 && $ok -eq 0 ]]
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+# prometheus_answers: 0 if a Prometheus answers at PROMETHEUS_ADDR, 1 if
+# nothing listens there, 2 if something else does.
+prometheus_answers() {
+	parse_url "http://$PROMETHEUS_ADDR" 9090
+	port_open "$URL_HOST" "$URL_PORT" || return 1
+	[[ $(curl -fsS --max-time 3 "http://$PROMETHEUS_ADDR/-/ready" 2>/dev/null) == *Prometheus* ]] || return 2
+}
+
+prometheus_owner() {
+	owner "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG"
+}
+
+# The configuration from the template, with this checkout's absolute paths.
+prometheus_config() {
+	local tmp=$PROMETHEUS_CONFIG.tmp
+	parse_url "$AMQP_URL" 5672
+	sed -e "s|@REPO_ROOT@|$REPO_ROOT|g" -e "s|@LOCAL_DIR@|$LOCAL_DIR|g" \
+		-e "s|@RABBITMQ_PROMETHEUS@|$(host_port "$URL_HOST" "$RABBITMQ_PROMETHEUS_PORT")|g" \
+		-e "s|@FERRETDB_DEBUG_ADDR@|$FERRETDB_DEBUG_ADDR|g" \
+		-e "s|@PROMETHEUS_ADDR@|$PROMETHEUS_ADDR|g" \
+		"$PROMETHEUS_TEMPLATE" >"$tmp"
+	if command -v promtool >/dev/null && ! promtool check config --syntax-only "$tmp" >>"$LOG_DIR/prometheus.log" 2>&1; then
+		die "prometheus: the configuration written from $(rel "$PROMETHEUS_TEMPLATE") is not valid; see $(rel "$LOG_DIR/prometheus.log")"
+	fi
+	mv -f "$tmp" "$PROMETHEUS_CONFIG"
+}
+
+prometheus_up() {
+	local rc=0 pid i log=$LOG_DIR/prometheus.log
+	mkdir -p "$PROMETHEUS_STATE_DIR/targets" "$PROMETHEUS_STATE_DIR/data"
+	prometheus_answers || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		pid=$(our_pid "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG")
+		if [[ -n $pid ]]; then
+			# Ours: take up the template's and the rules' changes.
+			prometheus_config
+			kill -HUP "$pid"
+		fi
+		report prometheus reused "http://$PROMETHEUS_ADDR ($(prometheus_owner))"
+		return 0
+	elif [[ $rc -eq 2 ]]; then
+		die "prometheus: something answers at $PROMETHEUS_ADDR (ILMO_PROMETHEUS_ADDR) but it is not Prometheus"
+	fi
+	parse_url "http://$PROMETHEUS_ADDR" 9090
+	is_loopback "$URL_HOST" ||
+		die "prometheus: nothing answers at $PROMETHEUS_ADDR (ILMO_PROMETHEUS_ADDR), which is not a loopback address, so it is not started here"
+	if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+		debian_install prometheus prometheus "$PROMETHEUS_ADDR" "set ILMO_PROMETHEUS_ADDR to a running Prometheus"
+		# Where systemd runs, the package's postinst enables and starts its own
+		# service with /etc/prometheus's configuration on our address: this
+		# script runs its own process instead, so that unit, just installed, goes.
+		if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+			systemctl disable --now prometheus >>"$LOG_DIR/prometheus-install.log" 2>&1 || true
+		fi
+	fi
+	prometheus_config
+	start_background prometheus "$PROMETHEUS_PIDFILE" "$log" \
+		prometheus --config.file="$PROMETHEUS_CONFIG" \
+		--storage.tsdb.path="$PROMETHEUS_STATE_DIR/data" --storage.tsdb.retention.time=7d \
+		--web.listen-address="$PROMETHEUS_ADDR" --web.enable-lifecycle
+	pid=$(read_pid "$PROMETHEUS_PIDFILE")
+	for ((i = 0; i < 120; i++)); do
+		prometheus_answers && break
+		kill -0 "$pid" 2>/dev/null || die "prometheus: exited at start; see $(rel "$log")"
+		sleep 0.25
+	done
+	prometheus_answers || die "prometheus: did not answer at $PROMETHEUS_ADDR within 30 s; see $(rel "$log")"
+	report prometheus started "http://$PROMETHEUS_ADDR (rules deploy/prometheus/rules, targets $(rel "$PROMETHEUS_STATE_DIR/targets"), pid $pid)"
+}
+
+prometheus_down() {
+	stop_pid prometheus "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG"
+}
+
+prometheus_status() {
+	local rc=0
+	prometheus_answers || rc=$?
+	case $rc in
+	0) report prometheus up "http://$PROMETHEUS_ADDR ($(prometheus_owner))" ;;
+	1) report prometheus down "http://$PROMETHEUS_ADDR does not answer" ;;
+	*) report prometheus wrong "http://$PROMETHEUS_ADDR answers, but not as Prometheus" ;;
+	esac
+	[[ $rc -eq 0 ]]
+}
+
 # ---------------------------------------------------------------- main
 
 usage() {
@@ -923,10 +1020,12 @@ main() {
 		redis_up
 		mail_sink_up
 		identity_up
+		prometheus_up
 		;;
 	down)
 		ensure_dirs
 		take_lock
+		prometheus_down
 		identity_down
 		mail_sink_down
 		redis_down
@@ -940,6 +1039,7 @@ main() {
 		redis_status || rc=1
 		mail_sink_status || rc=1
 		identity_status || rc=1
+		prometheus_status || rc=1
 		return "$rc"
 		;;
 	*) usage ;;

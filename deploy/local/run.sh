@@ -97,6 +97,10 @@ CONSOLE_CLIENT_SECRET_FILE=$LOCAL_DIR/oidc-client-secret
 DEV_PASSWORD_FILE=$LOCAL_DIR/dev-password
 # ---- end identity provider ----
 
+# Where the local Prometheus (infra.sh) finds the services: one file of targets.
+PROMETHEUS_URL=http://${ILMO_PROMETHEUS_ADDR:-127.0.0.1:9090}
+PROMETHEUS_TARGETS=$LOCAL_DIR/prometheus/targets/run.json
+
 SUPERVISOR_CONF=$RUN_DIR/supervisord.conf
 SUPERVISOR_SOCKET=$RUN_DIR/supervisord.sock
 SUPERVISOR_PIDFILE=$RUN_DIR/supervisord.pid
@@ -546,6 +550,24 @@ stop_unsupervised() {
 	done
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+# The four operations listeners as Prometheus file_sd targets, label service.
+write_prometheus_targets() {
+	local name tmp=$PROMETHEUS_TARGETS.tmp separator=''
+	mkdir -p "$(dirname -- "$PROMETHEUS_TARGETS")"
+	{
+		printf '['
+		for name in "${SERVICES[@]}"; do
+			printf '%s\n  {"targets": ["127.0.0.1:%s"], "labels": {"service": "%s"}}' \
+				"$separator" "$(operations_port_of "$name")" "$name"
+			separator=,
+		done
+		printf '\n]\n'
+	} >"$tmp"
+	mv -f "$tmp" "$PROMETHEUS_TARGETS"
+}
+
 # ---------------------------------------------------------------- make run
 
 create_sample_event() {
@@ -593,6 +615,7 @@ EOT
 	done
 	cat <<EOT
   RabbitMQ management      http://127.0.0.1:15672 (guest/guest)
+  Prometheus               $PROMETHEUS_URL (alerts: $PROMETHEUS_URL/alerts; targets from $(rel "$PROMETHEUS_TARGETS"))
   mail sent                ${ILMO_MAIL_SINK_DIR:-$LOCAL_DIR/mail}/*.eml
   logs                     $(rel "$LOG_DIR")/<service>.log
   restarts                 $(rel "$SUPERVISOR_LOG")
@@ -611,6 +634,7 @@ shutdown() {
 		kill "$FOLLOW_PID" 2>/dev/null || true
 	fi
 	printf '\nstopping ...\n'
+	rm -f "$PROMETHEUS_TARGETS"
 	stop_supervised
 	"$SCRIPT_DIR/infra.sh" down
 	exit "$rc"
@@ -639,6 +663,7 @@ up() {
 	supervisord_up
 	exec 9>&-
 	wait_services
+	write_prometheus_targets
 }
 
 main() {
@@ -673,6 +698,7 @@ main() {
 		;;
 	stop)
 		ensure_dirs
+		rm -f "$PROMETHEUS_TARGETS"
 		stop_supervised
 		stop_unsupervised
 		;;

@@ -7,6 +7,7 @@ databases, so it neither reuses nor disturbs a ``make run`` on this machine.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -184,6 +185,12 @@ def test_a_killed_service_is_restarted_and_stop_leaves_nothing_running(
     pids = {name: supervised.pid(name) for name in SERVICES}
     assert all(pids.values()), pids
     assert all(supervised.ready(name) for name in SERVICES)
+    # The local Prometheus (infra.sh) finds the four operations listeners here.
+    targets_file = supervised.local_dir / "prometheus" / "targets" / "run.json"
+    targets = json.loads(targets_file.read_text())
+    assert {t["labels"]["service"]: t["targets"] for t in targets} == {
+        name: [f"127.0.0.1:{supervised.operations_ports[name]}"] for name in SERVICES
+    }
     supervisord = psutil.Process(pids["capacity"]).ppid()
 
     os.kill(pids["capacity"], signal.SIGKILL)
@@ -209,6 +216,7 @@ def test_a_killed_service_is_restarted_and_stop_leaves_nothing_running(
     stopped = supervised.run_sh("stop", timeout=120)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert supervised.processes() == []
+    assert not targets_file.exists()
     for pid in (supervisord, new_pid, *pids.values()):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     status = supervised.run_sh("status", timeout=30)

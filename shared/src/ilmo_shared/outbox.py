@@ -44,6 +44,7 @@ from ilmo_event_contracts.integration import IntegrationEvent
 from ilmo_shared.logging import current_correlation_id
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.topology import EVENT_EXCHANGES, INTEGRATION_EXCHANGE, INTERNAL_EXCHANGE
+from ilmo_shared.outbox_backlog import OutboxBacklog
 from ilmo_shared.storage import OUTBOX_FIELD, DocumentLocks
 
 __all__ = [
@@ -200,6 +201,8 @@ class OutboxRelay:
         # Documents named by wake(), in the order they were written (a dict
         # is an ordered set).
         self._named: dict[str, dict[Any, None]] = {c.name: {} for c in self._collections}
+        # What each outbox holds as far as the passes have read it (the backlog gauges).
+        self._backlogs = {c.name: OutboxBacklog(c.name) for c in self._collections}
         self._sweep_due = True
         self._last_sweep = 0.0
 
@@ -211,6 +214,7 @@ class OutboxRelay:
         if collection.name not in self._named:
             self._collections.append(collection)
             self._named[collection.name] = {}
+            self._backlogs[collection.name] = OutboxBacklog(collection.name)
         return Outbox(collection.name, source, self)
 
     @property
@@ -264,7 +268,9 @@ class OutboxRelay:
                 documents = await asyncio.gather(
                     *(collection.find_one({"_id": i}, projection={OUTBOX_FIELD: 1}) for i in ids)
                 )
-                published += await self._relay(collection, [d for d in documents if d])
+                found = [d for d in documents if d]
+                self._backlogs[collection.name].seen(found)
+                published += await self._relay(collection, found)
         RELAY_LAST_BATCH.set(published)
         return published
 
@@ -297,6 +303,7 @@ class OutboxRelay:
         documents = [document async for document in pending]
         if len(documents) >= self._batch_size:
             self._sweep_due = True  # a full batch: there may be more behind it
+        self._backlogs[collection.name].seen(documents, whole=True)
         return await self._relay(collection, documents)
 
     async def _relay(
@@ -331,6 +338,7 @@ class OutboxRelay:
             d for d, r in zip(pending, results, strict=True) if not isinstance(r, BaseException)
         ]
         await asyncio.gather(*(self._remove(collection, document) for document in confirmed))
+        self._backlogs[collection.name].published(confirmed)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure

@@ -32,6 +32,7 @@ from ilmo_shared.http.body_limit import BodyLimitMiddleware
 from ilmo_shared.http.correlation import CorrelationIdMiddleware
 from ilmo_shared.http.cors import CrossOriginApi
 from ilmo_shared.http.health import health_router
+from ilmo_shared.http.metrics import HttpMetricsMiddleware
 from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
 from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
@@ -214,6 +215,9 @@ def create_app(infrastructure: Infrastructure, parts: ServiceParts) -> FastAPI:
     if parts.cors_origins:
         # Outermost: every answer of the API, errors included, carries the CORS headers.
         app.add_middleware(CrossOriginApi, origins=parts.cors_origins)
+    # Outermost of all: every answer is counted and timed, a 413 or a CORS refusal too.
+    # The public listener only: the operations one serves operators and Prometheus.
+    app.add_middleware(HttpMetricsMiddleware)
     install_problem_handlers(app, parts.pages, parts.catalogue)
     app.include_router(health_router(lifecycle.readiness))
     for router in parts.routers:

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from ilmo_capacity.api import seats_router
 from ilmo_capacity.handlers import seat_subscription
+from ilmo_capacity.seat_gauges import SeatGaugeKeeper
 from ilmo_capacity.settings import CapacitySettings
 from ilmo_capacity.storage import COLLECTION, SeatInventoryStore
 from ilmo_capacity.usecases import Seats
@@ -28,6 +29,7 @@ def build_app(settings: CapacitySettings, *, clock: Clock = utc_now) -> FastAPI:
         locks=infrastructure.locks,
     )
     seats = Seats(store, clock)
+    gauge_keeper = SeatGaugeKeeper(seats.gauges, store.latest_states)
     return create_app(
         infrastructure,
         ServiceParts(
@@ -40,5 +42,6 @@ def build_app(settings: CapacitySettings, *, clock: Clock = utc_now) -> FastAPI:
             # Seat counts are for operators; nothing of capacity is public.
             operator_routers=[seats_router(seats)],
             prepare_storage=store.create_indexes,
+            workers=[gauge_keeper],
         ),
     )

@@ -44,6 +44,7 @@ Rules (the invariants the property tests check):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -94,6 +95,22 @@ Decision = SeatReserved | SeatWaitlisted | SeatReleased | WaitlistLeft
 def needs_seat(attendance: Attendance) -> bool:
     """Only in-person registrations concern seats; remote ones (and their cancellations) do not."""
     return attendance is Attendance.IN_PERSON
+
+
+def seats_granted_beyond_capacity(holders_before: Collection[str], after: SeatInventory) -> int:
+    """Seats one operation granted beyond the capacity in force: the oversold seats.
+
+    The rule says a seat is granted only while fewer seats are held than the
+    capacity, so after an operation that granted seats, at most the capacity
+    is held (an operation that lowers the capacity grants none, one that
+    raises it grants only into the new seats). Holders beyond the capacity
+    after an operation that granted no seat are the lowering's, which leaves
+    everyone their seat: that is not overselling, and does not count. A
+    holder announced again (a repeated switch to in person) was granted
+    nothing new.
+    """
+    granted = len(set(after.holders).difference(holders_before))
+    return min(granted, after.over_capacity)
 
 
 def promotion_closes_at(starts_at: datetime, cutoff_minutes: int) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 SEAT_DECISIONS = Counter(
     "ilmo_capacity_seat_decisions_total",
@@ -17,4 +17,21 @@ WRITE_CONFLICTS = Counter(
 DUPLICATE_MESSAGES = Counter(
     "ilmo_capacity_duplicate_messages_total",
     "Messages whose envelope id had already been applied (redeliveries).",
+)
+SEAT_CAPACITY = Gauge(
+    "ilmo_event_seat_capacity",
+    "Seats of the event in force now, per event not yet over.",
+    ["event"],
+)
+SEATS_TAKEN = Gauge("ilmo_event_seats_taken", "Seats held, per event not yet over.", ["event"])
+WAITING_LIST = Gauge(
+    "ilmo_event_waiting_list",
+    "Registrations on the waiting list, per event not yet over.",
+    ["event"],
+)
+SEATS_OVERSOLD = Gauge(
+    "ilmo_event_seats_oversold",
+    "Seats granted beyond the capacity in force when they were granted, per event, since this "
+    "process started; must always be 0 (a capacity lowered later does not count).",
+    ["event"],
 )

@@ -62,7 +62,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilmo_capacity.domain import Decision, SeatInventory
+from ilmo_capacity.domain import Decision, SeatInventory, seats_granted_beyond_capacity
 from ilmo_capacity.metrics import WRITE_CONFLICTS
 from ilmo_capacity.publication import seat_events
 from ilmo_event_contracts.events import PROMOTION_CUTOFF_MINUTES
@@ -115,6 +115,8 @@ class Outcome:
     written: bool
     duplicate: bool = False
     conflicts: int = 0
+    # Seats this write granted beyond the capacity in force (domain rule; must be 0).
+    oversold: int = 0
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,26 @@ class SeatInventoryStore:
         self._remember(event_id, known)
         return known
 
+    async def latest_states(self) -> list[SeatInventory]:
+        """The latest stored state of every event whose capacity is known.
+
+        Reads every snapshot that still has its state (FerretDB v1 reads the
+        whole collection for this filter): for the seat gauges once at
+        start, never on the way of a decision.
+        """
+        latest: dict[str, Mapping[str, Any]] = {}
+        async for document in self.inventories.find(
+            {"superseded": {"$exists": False}},
+            projection={OUTBOX_FIELD: 0, "applied": 0, "cancelled": 0, "versions": 0},
+        ):
+            if "holders" not in document:
+                continue
+            current = latest.get(str(document["event_id"]))
+            if current is None or int(current["version"]) < int(document["version"]):
+                latest[str(document["event_id"])] = document
+        states = [from_document(document) for document in latest.values()]
+        return [state for state in states if state.capacity is not None]
+
     # ------------------------------------------------------------ deciding
 
     async def decide(
@@ -309,6 +331,7 @@ class SeatInventoryStore:
 
         inventory = from_document(to_document(stored.inventory))  # never mutate what is cached
         before = to_document(inventory)
+        holders_before = frozenset(inventory.holders)
         decisions = tuple(operation(inventory))
         state = to_document(inventory)
         if not decisions and state == before:
@@ -347,7 +370,13 @@ class SeatInventoryStore:
             self._outbox.written(document["_id"])
         result = StoredInventory(inventory, version, tuple(applied))
         self._remember(event_id, _Known(result, sent_at))
-        return Outcome(decisions, result, written=True, conflicts=attempt)
+        return Outcome(
+            decisions,
+            result,
+            written=True,
+            conflicts=attempt,
+            oversold=seats_granted_beyond_capacity(holders_before, inventory),
+        )
 
     # ------------------------------------------------------------ tidying
 

@@ -17,6 +17,7 @@ import structlog
 from ilmo_capacity.domain import EventTerms, SeatInventory, needs_seat
 from ilmo_capacity.metrics import DUPLICATE_MESSAGES, SEAT_DECISIONS
 from ilmo_capacity.publication import decision_kind
+from ilmo_capacity.seat_gauges import SeatGauges
 from ilmo_capacity.storage import Operation, Outcome, SeatInventoryStore
 from ilmo_event_contracts import Attendance
 from ilmo_shared.clock import Clock, utc_now
@@ -46,9 +47,17 @@ class Seats:
     is judged against.
     """
 
-    def __init__(self, store: SeatInventoryStore, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: SeatInventoryStore, clock: Clock = utc_now, gauges: SeatGauges | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._gauges = gauges if gauges is not None else SeatGauges(clock)
+
+    @property
+    def gauges(self) -> SeatGauges:
+        """The per-event gauges every stored decision updates."""
+        return self._gauges
 
     async def of_event(self, event_id: str) -> SeatInventory | None:
         """The seats of ``event_id`` as last stored; None until its capacity is known."""
@@ -168,6 +177,11 @@ class Seats:
             DUPLICATE_MESSAGES.inc()
         for decision in outcome.decisions:
             SEAT_DECISIONS.labels(decision_kind(decision)).inc()
+        if outcome.written:
+            self._gauges.show(outcome.stored.inventory, outcome.oversold)
+        if outcome.oversold:
+            # Must never happen: the domain's rule was broken. Ids and counts only.
+            log.error("seats_oversold", event_id=event_id, oversold=outcome.oversold)
         # Ids and counts only; per message, so below INFO.
         log.debug(
             "seat_decisions_stored" if outcome.written else "seat_message_changed_nothing",

@@ -23,6 +23,7 @@ from ilmo_notification.storage import (
     ScheduleStore,
 )
 from ilmo_notification.usecases import Broadcasts, Notifications
+from ilmo_notification.waiting import MailsWaitingSampler
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.dead_letters import ParkedErasure
 from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
@@ -85,6 +86,9 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         clock=clock,
     )
     broadcasts = Broadcasts(stores, scheduler.wake, clock)
+    waiting = MailsWaitingSampler(
+        stores.mails, interval=settings.mail_waiting_sample_seconds, clock=clock
+    )
     app = create_app(
         infrastructure,
         ServiceParts(
@@ -103,7 +107,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
                 broadcasts_router(broadcasts),
             ],
             prepare_storage=stores.create_indexes,
-            workers=[dispatcher, scheduler],
+            workers=[dispatcher, scheduler, waiting],
         ),
     )
     # For tests and tools that drive the service in-process.

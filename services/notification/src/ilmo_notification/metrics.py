@@ -59,3 +59,12 @@ SCHEDULE_LAG = Histogram(
     "How late a broadcast was expanded after its due time.",
     buckets=(0.1, 0.5, 1, 2, 5, 15, 30, 60, 300, 900, 3600),
 )
+MAILS_WAITING = Gauge(
+    "ilmo_mails_waiting",
+    "Mails asked for and not yet sent, failed or skipped (pending or sending), "
+    "as last counted (ILMO_MAIL_WAITING_SAMPLE_SECONDS).",
+)
+MAIL_OLDEST_WAITING_AGE = Gauge(
+    "ilmo_mail_oldest_waiting_age_seconds",
+    "Age of the oldest mail not yet sent, failed or skipped, as last counted; 0 when none waits.",
+)

@@ -71,6 +71,8 @@ class NotificationSettings(ServiceSettings):
     # The longest the broadcast scheduler sleeps between looks at its due list
     # (it wakes at the earliest due time, and when something is scheduled).
     schedule_poll_seconds: Seconds = 15.0
+    # How often the mails still waiting are counted for the metrics (one query each time).
+    mail_waiting_sample_seconds: Seconds = 30.0
 
     @field_validator("mail_from")
     @classmethod

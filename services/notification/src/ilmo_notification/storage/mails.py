@@ -283,6 +283,24 @@ class MailStore:
         due = document.get("next_attempt_at")
         return due if isinstance(due, datetime) else None
 
+    async def waiting(self) -> tuple[int, datetime | None]:
+        """How many mails are open (pending or sending), and when the oldest was asked for.
+
+        One query; on FerretDB v1 it reads the collection, so it is run every
+        so often for the metrics, never per mail.
+        """
+        count = 0
+        oldest: datetime | None = None
+        async for document in self.collection.find(
+            {"state": {"$in": [state.value for state in OPEN_STATES]}},
+            projection={"created_at": 1},
+        ):
+            count += 1
+            created = document.get("created_at")
+            if isinstance(created, datetime) and (oldest is None or created < oldest):
+                oldest = created
+        return count, oldest
+
     async def states(self, mail_ids: Iterable[str]) -> dict[str, MailState]:
         """The states of those of ``mail_ids`` that have been recorded."""
         found = await by_ids(self.collection, mail_ids, projection={"state": 1})
