@@ -965,14 +965,11 @@ prometheus_up() {
 	parse_url "http://$PROMETHEUS_ADDR" 9090
 	is_loopback "$URL_HOST" ||
 		die "prometheus: nothing answers at $PROMETHEUS_ADDR (ILMO_PROMETHEUS_ADDR), which is not a loopback address, so it is not started here"
-	if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-		debian_install prometheus prometheus "$PROMETHEUS_ADDR" "set ILMO_PROMETHEUS_ADDR to a running Prometheus"
-		# Where systemd runs, the package's postinst enables and starts its own
-		# service with /etc/prometheus's configuration on our address: this
-		# script runs its own process instead, so that unit, just installed, goes.
-		if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-			systemctl disable --now prometheus >>"$LOG_DIR/prometheus-install.log" 2>&1 || true
-		fi
+	# Debian's prometheus package, with promtool (the one install: promtool.sh).
+	if ! command -v prometheus >/dev/null; then
+		"$SCRIPT_DIR/promtool.sh" >>"$LOG_DIR/prometheus-install.log"
+		command -v prometheus >/dev/null ||
+			die "prometheus: no \`prometheus\` on PATH; set ILMO_PROMETHEUS_ADDR to a running Prometheus"
 	fi
 	prometheus_config
 	start_background prometheus "$PROMETHEUS_PIDFILE" "$log" \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # promtool, Prometheus's checker: the deployment tests (tests/deploy/) check
 # every PromQL query of the Grafana dashboards and the alert rules with it. It
-# comes with Debian's `prometheus` package; nothing of that package is
-# started here (deploy/local/infra.sh runs the local Prometheus).
+# comes with Debian's `prometheus` package, which is also the Prometheus that
+# deploy/local/infra.sh runs (and installs through this script); nothing of
+# the package is started here.
 #
 #   deploy/local/promtool.sh    install the package if promtool is missing; print where it is
 #
@@ -39,7 +40,10 @@ main() {
 	# enabled the package's own Prometheus, which nothing here uses.
 	debian_install promtool "$PACKAGE" "\`promtool\` on PATH" \
 		"set ILMO_PROMTOOL to a promtool executable"
-	if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+	# Where systemd runs, the package's postinst has just enabled and started
+	# its own Prometheus with /etc/prometheus's configuration on the port
+	# infra.sh uses: that unit goes; infra.sh runs its own process.
+	if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
 		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 	fi
 	found=$(promtool_found)

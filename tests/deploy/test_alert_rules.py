@@ -1,7 +1,6 @@
 """The alert rules are valid, and each alert fires when it should and only then.
 
-``promtool`` (Debian's prometheus package; ``deploy/local/infra.sh up``
-installs it with the local Prometheus) checks the rule files and runs their
+``promtool`` (Debian's prometheus package; ``make promtool``) checks the rule files and runs their
 unit tests in deploy/prometheus/tests, which feed each alert synthetic
 series that must fire it and series that must not.
 """
@@ -9,11 +8,11 @@ series that must fire it and series that must not.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.promtool import run_promtool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "deploy/prometheus/rules").glob("*.yml"))
@@ -21,27 +20,15 @@ RULE_TESTS = sorted((ROOT / "deploy/prometheus/tests").glob("*.yml"))
 OPERATIONS = ROOT / "docs/operations.md"
 
 
-def promtool(*arguments: str) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which("promtool")
-    if tool is None:
-        pytest.fail(
-            "promtool is missing: it comes with Debian's prometheus package, which "
-            "`deploy/local/infra.sh up` (make infra) installs; or apt-get install prometheus"
-        )
-    return subprocess.run(
-        [tool, *arguments], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
-    )
-
-
 def test_the_rule_files_are_valid() -> None:
     assert RULES, "no rule files in deploy/prometheus/rules"
-    checked = promtool("check", "rules", *map(str, RULES))
+    checked = run_promtool("check", "rules", *map(str, RULES))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_every_alert_behaves_as_its_unit_tests_say() -> None:
     assert RULE_TESTS, "no rule tests in deploy/prometheus/tests"
-    tested = promtool("test", "rules", *map(str, RULE_TESTS))
+    tested = run_promtool("test", "rules", *map(str, RULE_TESTS))
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 

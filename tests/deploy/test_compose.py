@@ -31,6 +31,7 @@ from ilmo_registration.settings import SECRETS as REGISTRATION_SECRETS
 from ilmo_registration.settings import RegistrationSettings
 from ilmo_shared.settings import ENV_PREFIX, ServiceSettings
 from ilmo_streaming.settings import StreamingSettings
+from tests.support.promtool import run_promtool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO_ROOT / "deploy" / "compose"
@@ -287,9 +288,6 @@ def test_promtool_accepts_the_prometheus_configuration(
     generated_secrets: Path, tmp_path: Path
 ) -> None:
     """promtool checks the configuration and the rule files it loads (deploy/prometheus/rules)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is missing: install Debian's prometheus package (the metrics setup)")
     # The paths as they are on this machine instead of in the container.
     text = (
         PROMETHEUS_CONFIG.read_text()
@@ -299,9 +297,7 @@ def test_promtool_accepts_the_prometheus_configuration(
     )
     config = tmp_path / "prometheus.yml"
     config.write_text(text)
-    result = subprocess.run(
-        [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
-    )
+    result = run_promtool("check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
