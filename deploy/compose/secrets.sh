@@ -81,12 +81,8 @@ certificate_authority() {
 	if [[ -s $SECRETS_DIR/ca.pem ]]; then
 		return 0
 	fi
-	openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		-keyout "$SECRETS_DIR/ca.key" -out "$SECRETS_DIR/ca.pem" -days "$CA_DAYS" \
-		-subj '/O=Ilmo development/CN=Ilmo compose development CA' \
-		-addext 'basicConstraints=critical,CA:TRUE,pathlen:0' \
-		-addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null ||
-		die "openssl could not create the development CA"
+	new_ca "$SECRETS_DIR/ca.key" "$SECRETS_DIR/ca.pem" "Ilmo compose development CA" "$CA_DAYS" \
+		2>/dev/null || die "openssl could not create the development CA"
 	# The CA's key signs nothing inside a container: only its owner reads it.
 	chmod 0600 "$SECRETS_DIR/ca.key"
 	chmod 0644 "$SECRETS_DIR/ca.pem"
@@ -97,32 +93,19 @@ certificate_authority() {
 # DNS name NAME (the compose service), localhost and 127.0.0.1; kept if it
 # exists and the CA in place still verifies it.
 server_certificate() {
-	local name=$1 extensions
+	local name=$1
 	if [[ -s $SECRETS_DIR/$name.pem && -s $SECRETS_DIR/$name.key ]] &&
 		openssl verify -CAfile "$SECRETS_DIR/ca.pem" "$SECRETS_DIR/$name.pem" >/dev/null 2>&1; then
 		return 0
 	fi
 	[[ -s $SECRETS_DIR/ca.key ]] ||
 		die "$(rel "$SECRETS_DIR/$name.pem") is missing or not signed by ca.pem, and there is no ca.key to sign one: put $name.pem and $name.key from your CA there"
-	extensions=$(mktemp)
 	# clientAuth too: mongod presents its own certificate when it connects to
 	# itself as a replica set member.
-	cat >"$extensions" <<EOT
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1
-EOT
-	if ! openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		-keyout "$SECRETS_DIR/$name.key" -out "$SECRETS_DIR/$name.csr" \
-		-subj "/O=Ilmo development/CN=$name" 2>/dev/null ||
-		! openssl x509 -req -in "$SECRETS_DIR/$name.csr" -CA "$SECRETS_DIR/ca.pem" \
-			-CAkey "$SECRETS_DIR/ca.key" -CAcreateserial -days "$CERTIFICATE_DAYS" \
-			-extfile "$extensions" -out "$SECRETS_DIR/$name.pem" 2>/dev/null; then
-		rm -f "$extensions" "$SECRETS_DIR/$name.csr"
+	new_server_certificate "$SECRETS_DIR/ca.pem" "$SECRETS_DIR/ca.key" \
+		"$SECRETS_DIR/$name.key" "$SECRETS_DIR/$name.pem" "$name" "$CERTIFICATE_DAYS" \
+		serverAuth,clientAuth "DNS:$name,DNS:localhost,IP:127.0.0.1" 2>/dev/null ||
 		die "openssl could not create the certificate of $name"
-	fi
-	rm -f "$extensions" "$SECRETS_DIR/$name.csr"
 	chmod 0644 "$SECRETS_DIR/$name.pem" "$SECRETS_DIR/$name.key"
 	GENERATED+=("$name.pem")
 }

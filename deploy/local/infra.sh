@@ -115,30 +115,20 @@ PROMETHEUS_PIDFILE=$RUN_DIR/prometheus.pid
 # key stays beside it, git-ignored like all of .local; nothing here is a
 # production secret.
 tls_material() {
-	local log=$LOG_DIR/tls.log extensions
+	local log=$LOG_DIR/tls.log
 	if [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server-key.pem ]]; then
 		return 0
 	fi
 	command -v openssl >/dev/null || die "tls: openssl is missing (apt-get install openssl)"
 	mkdir -p "$TLS_DIR"
 	chmod 755 "$TLS_DIR"
-	extensions=$TLS_DIR/server.ext
-	printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'extendedKeyUsage=serverAuth' \
-		'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$extensions"
 	{
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-days "$TLS_DAYS" -subj "/CN=Ilmo local development CA" \
-			-addext 'basicConstraints=critical,CA:TRUE,pathlen:0' \
-			-addext 'keyUsage=critical,keyCertSign,cRLSign' \
-			-keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" &&
-			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-				-subj "/CN=localhost" -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" &&
-			openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" \
-				-CAkey "$TLS_DIR/ca-key.pem" -CAcreateserial -days "$TLS_DAYS" \
-				-extfile "$extensions" -out "$TLS_DIR/server.pem"
-	} >>"$log" 2>&1 || die "tls: could not make the local CA and certificate; see $(rel "$log")"
+		new_ca "$TLS_DIR/ca-key.pem" "$TLS_DIR/ca.pem" "Ilmo local development CA" "$TLS_DAYS" &&
+			new_server_certificate "$TLS_DIR/ca.pem" "$TLS_DIR/ca-key.pem" \
+				"$TLS_DIR/server-key.pem" "$TLS_DIR/server.pem" localhost "$TLS_DAYS" \
+				serverAuth DNS:localhost,IP:127.0.0.1
+	} 2>>"$log" || die "tls: could not make the local CA and certificate; see $(rel "$log")"
 	chmod 600 "$TLS_DIR/ca-key.pem" "$TLS_DIR/server-key.pem"
-	rm -f "$TLS_DIR/server.csr" "$extensions"
 	report tls made "local CA $(rel "$TLS_DIR/ca.pem"), server certificate for localhost and 127.0.0.1"
 }
 

@@ -258,3 +258,37 @@ take_lock() {
 	flock -w 300 9 || die "another $PROG is still running (lock $(rel "$RUN_DIR/${PROG%.sh}.lock"))"
 }
 
+
+# ---------------------------------------------------------------- development certificates
+# One recipe for the private CAs of local development (infra.sh's .local/tls)
+# and of the compose stack (deploy/compose/secrets.sh): EC P-256 keys.
+
+# new_ca KEY PEM COMMON_NAME DAYS: a self-signed CA that may sign server
+# certificates and nothing below them. openssl's output goes to stderr.
+new_ca() {
+	local key=$1 pem=$2 name=$3 days=$4
+	openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-keyout "$key" -out "$pem" -days "$days" -subj "/O=Ilmo development/CN=$name" \
+		-addext 'basicConstraints=critical,CA:TRUE,pathlen:0' \
+		-addext 'keyUsage=critical,keyCertSign,cRLSign' >&2
+}
+
+# new_server_certificate CA_PEM CA_KEY KEY PEM COMMON_NAME DAYS USAGES NAMES:
+# a certificate signed by that CA, for the extended key USAGES
+# (e.g. serverAuth,clientAuth) and the subjectAltName NAMES
+# (e.g. DNS:localhost,IP:127.0.0.1). openssl's output goes to stderr.
+new_server_certificate() {
+	local ca_pem=$1 ca_key=$2 key=$3 pem=$4 name=$5 days=$6 usages=$7 names=$8 extensions rc=0
+	extensions=$(mktemp)
+	printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+		'keyUsage=critical,digitalSignature,keyEncipherment' \
+		"extendedKeyUsage=$usages" "subjectAltName=$names" >"$extensions"
+	{
+		openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout "$key" -out "$pem.csr" -subj "/O=Ilmo development/CN=$name" &&
+			openssl x509 -req -in "$pem.csr" -CA "$ca_pem" -CAkey "$ca_key" -CAcreateserial \
+				-days "$days" -extfile "$extensions" -out "$pem"
+	} >&2 || rc=$?
+	rm -f "$extensions" "$pem.csr"
+	return "$rc"
+}
