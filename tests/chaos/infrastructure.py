@@ -7,6 +7,11 @@ RabbitMQ node from the same Debian package (its own node name, ports and data
 directory) and a second FerretDB process from the binary ``make infra`` built
 (its own port and SQLite directory). Both keep their data across a kill, as a
 real restart does, and are removed when the run ends.
+
+With ``--cluster 3`` the broker is a three-node cluster of the run's own
+(``ChaosCluster``, made by ``deploy/local/cluster.sh`` as ``make run
+CLUSTER=3`` makes one): the services get all three URLs, and a broker fault
+kills one node at a time, never two.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from tests.support.cluster import LocalCluster
 from tests.support.infrastructure import IsolatedInfrastructure, provision_users
 from tests.support.processes import free_port
 
@@ -174,6 +180,69 @@ class ChaosBroker:
 
 
 @dataclass
+class ChaosCluster:
+    """A cluster of the run's own, with ``ChaosBroker``'s interface: a kill is one node's.
+
+    ``kill`` SIGKILLs one node, and ``start`` starts it again; a second
+    ``kill`` before that ``start`` is refused, so two nodes are never down at
+    once and the quorum queues (three members) keep their majority. The
+    nodes are killed in turn from node 1: the services connect to the first
+    node that answers, so each kill hits the node they use (and the next
+    the one they moved to), which makes them fail over every time.
+    """
+
+    directory: Path
+    nodes: int = 3
+    cluster: LocalCluster = field(init=False)
+    down: int | None = None  # the node killed and not started again yet
+    last_killed: int = 0
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        self.cluster = LocalCluster(
+            self.directory, self.nodes, name_prefix=f"ilmo-chaos-{uuid.uuid4().hex[:6]}-n"
+        )
+
+    @property
+    def url(self) -> str:
+        return self.cluster.urls
+
+    @property
+    def management_url(self) -> str:
+        # The run provisions its users once, at its start, when every node is up.
+        return self.cluster.management_url(1)
+
+    def prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self, timeout: float = 120.0) -> None:
+        del timeout  # cluster.sh has its own
+        if not self.started:
+            self.cluster.up()
+            self.started = True
+        elif self.down is not None:
+            self.cluster.start(self.down)
+            self.down = None
+
+    def kill(self) -> None:
+        if self.down is not None:
+            raise InfrastructureError(f"node {self.down} is still down: never two at once")
+        node = self.last_killed % self.nodes + 1
+        self.cluster.kill(node)
+        self.down = self.last_killed = node
+
+    def killed_node(self) -> str:
+        """The node name of the last kill, for the fault log."""
+        return self.cluster.node_name(self.last_killed)
+
+    def stop(self) -> None:
+        """SIGKILL every node: quick, and the run keeps or deletes the files after."""
+        for node in self.cluster.indexes:
+            if self.cluster.pid(node) is not None:
+                self.cluster.kill(node)
+
+
+@dataclass
 class ChaosDatabase:
     """A FerretDB process of the run's own, with SQLite files under ``directory``."""
 
@@ -248,18 +317,22 @@ class ChaosInfrastructure:
     """The broker and database one chaos run starts, kills and removes."""
 
     root: Path
-    broker: ChaosBroker
+    broker: ChaosBroker | ChaosCluster
     database: ChaosDatabase
     run_id: str
     users: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls) -> ChaosInfrastructure:
+    def create(cls, cluster: int = 0) -> ChaosInfrastructure:
+        """One broker node; with ``cluster`` = N a cluster of N."""
         root = Path(tempfile.mkdtemp(prefix="ilmo-chaos-"))
         root.chmod(0o755)  # the rabbitmq user must reach its directory below
+        broker: ChaosBroker | ChaosCluster = (
+            ChaosCluster(root / "rabbitmq", cluster) if cluster else ChaosBroker(root / "rabbitmq")
+        )
         return cls(
             root=root,
-            broker=ChaosBroker(root / "rabbitmq"),
+            broker=broker,
             database=ChaosDatabase(root / "ferretdb"),
             run_id=uuid.uuid4().hex[:10],
         )
