@@ -124,6 +124,13 @@ node_start() {
 	pid=$(node_pid "$i")
 	wait_answer amqp 127.0.0.1 "$(amqp_port "$i")" 60 "$pid" ||
 		die "node $i: up, but AMQP does not answer on 127.0.0.1:$(amqp_port "$i"); see $dir/log"
+	# The management API makes the users (run.sh, the tests): wait for it too.
+	local tries
+	for ((tries = 0; tries < 240; tries++)); do
+		port_open 127.0.0.1 "$(management_port "$i")" && return 0
+		sleep 0.25
+	done
+	die "node $i: up, but its management API does not listen on 127.0.0.1:$(management_port "$i"); see $dir/log"
 }
 
 # A node that has never been clustered joins node 1; one that has (its data

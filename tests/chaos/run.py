@@ -65,7 +65,7 @@ import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from examples.subscriber import Reading, Subscription
-from tests.chaos.infrastructure import ChaosCluster, ChaosInfrastructure
+from tests.chaos.infrastructure import ChaosInfrastructure
 from tests.chaos.life import CHAOS_REMINDERS, OCCASIONAL_KINDS, EventLife, check_life
 from tests.support.amqp import declare_integration_exchange
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
@@ -624,12 +624,12 @@ class FaultInjector:
 
     @property
     def clustered(self) -> bool:
-        return isinstance(self.infrastructure.broker, ChaosCluster)
+        return self.infrastructure.broker.nodes > 1
 
     def _broker_name(self) -> str:
         """``rabbitmq``, or in a cluster the node the last broker fault killed."""
         broker = self.infrastructure.broker
-        return f"{BROKER} {broker.killed_node()}" if isinstance(broker, ChaosCluster) else BROKER
+        return f"{BROKER} {broker.killed_node()}" if self.clustered else BROKER
 
     def _kill(self, target: str) -> None:
         self.killed[target] += 1
