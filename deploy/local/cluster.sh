@@ -158,8 +158,17 @@ cluster_up() {
 		die "the Debian broker can only be started by root or rabbitmq (try: sudo $0 up)"
 	exec 9>"$CLUSTER_DIR/cluster.lock"
 	flock -w 300 9 || die "another cluster.sh is working on $CLUSTER_DIR"
+	# The nodes boot at once (each takes 10-30 s), then join one after the other.
+	local starting=() failed=0
 	for ((i = 1; i <= NODES; i++)); do
-		node_start "$i"
+		node_start "$i" &
+		starting+=($!)
+	done
+	for i in "${starting[@]}"; do
+		wait "$i" || failed=1
+	done
+	[[ $failed -eq 0 ]] || die "not every node started; see the start.log and log/ of each under $CLUSTER_DIR"
+	for ((i = 1; i <= NODES; i++)); do
 		node_join "$i"
 	done
 	ctl 1 await_online_nodes "$NODES" --timeout $((START_TIMEOUT * 1000)) ||
