@@ -20,14 +20,14 @@
 #                       AMQP PORT+I-1, management PORT+10000+I-1, Prometheus
 #                       PORT+10100+I-1, Erlang distribution PORT+20000+I-1.
 #
-# Every node is started as ChaosBroker and infra.sh start theirs: the Debian
+# Every node is started as infra.sh starts the single node: the Debian
 # wrapper runs it as the rabbitmq user, whose ~/.erlang.cookie all of them
 # share (one cookie: the nodes and rabbitmqctl trust each other), with the
 # plugins the single node enables (management, for the broker users, and
-# prometheus). Quorum queues declared once the cluster is formed get a member
-# on every node (ilmo_shared.messaging.topology). Used by `make run CLUSTER=3`,
-# the chaos run (--cluster 3), bench.run --cluster 3 and the cluster's
-# integration test (tests/support/cluster.py).
+# prometheus). Quorum queues get a member on every node of the cluster
+# (ilmo_shared.messaging.topology). Used by `make run CLUSTER=3`, and through
+# tests/support/cluster.py by the chaos run (its broker: one node, or three
+# with --cluster 3), bench.run --cluster 3 and the cluster's integration test.
 
 set -euo pipefail
 
