@@ -8,8 +8,23 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
+# CLUSTER=3: the broker is a cluster of three local RabbitMQ nodes
+# (deploy/local/cluster.sh, ports 5681-5683, data in .local/cluster) instead
+# of the single node on 5672. `make run CLUSTER=3` gives the services all
+# three URLs; `make test-chaos CLUSTER=3` runs the chaos run on a cluster of its own.
+CLUSTER ?=
+ifneq ($(strip $(CLUSTER)),)
+ifneq ($(filter run infra stop status,$(MAKECMDGOALS)),)
+export ILMO_CLUSTER_NODES := $(CLUSTER)
+export ILMO_AMQP_URL := $(shell ILMO_CLUSTER_NODES=$(CLUSTER) deploy/local/cluster.sh urls)
+export ILMO_RABBITMQ_MANAGEMENT_URL := http://127.0.0.1:15681
+export ILMO_RABBITMQ_MANAGEMENT_PORT := 15681
+endif
+endif
+
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
-        test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short contracts \
+        test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short \
+        test-chaos-cluster-short contracts \
         bench browser promtool screenshots messages kubernetes-tools test-kubernetes containers \
         image audit alert-rules
 
@@ -19,20 +34,22 @@ help: ## List the targets
 run: setup infra ## Start RabbitMQ, FerretDB, Redis, the mail sink, Prometheus and the four services (supervised: restarted if they die); Ctrl-C stops all
 	deploy/local/run.sh start
 
-stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started
+stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started (CLUSTER=3: the cluster too)
 	deploy/local/run.sh stop
 	deploy/local/infra.sh down
+	$(if $(strip $(CLUSTER)),deploy/local/cluster.sh down)
 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
-	@rc=0; deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
+	@rc=0; $(if $(strip $(CLUSTER)),deploy/local/cluster.sh status || rc=1;) deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), a short chaos run
+test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short test-chaos-cluster-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), two short chaos runs (one node, three)
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
 	$(UV) sync --frozen --all-packages
 
-infra: ## Start (or reuse) RabbitMQ, FerretDB, Redis, the SMTP sink and Prometheus (with promtool)
+infra: ## Start (or reuse) RabbitMQ (CLUSTER=3: three clustered nodes), FerretDB, Redis, the SMTP sink and Prometheus (with promtool)
+	$(if $(strip $(CLUSTER)),deploy/local/cluster.sh up)
 	deploy/local/infra.sh up
 
 browser: ## Install Debian's chromium if missing: the browser tests and `make screenshots` drive it
@@ -84,11 +101,16 @@ test-deploy: setup promtool kubernetes-tools ## The deployment files checked by 
 CHAOS_ARGS ?= --seed 7 --registrations 2000 --concurrency 16 --faults 30
 CHAOS_SHORT_ARGS ?= --seed 11 --registrations 100 --concurrency 16 --faults 6
 
-test-chaos: setup infra ## Full chaos run: load while services, broker and database are killed (CHAOS_ARGS=...)
-	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_ARGS)
+CHAOS_CLUSTER = $(if $(strip $(CLUSTER)),--cluster $(CLUSTER))
+
+test-chaos: setup infra ## Full chaos run: load while services, broker and database are killed (CHAOS_ARGS=...; CLUSTER=3: on three broker nodes)
+	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_CLUSTER) $(CHAOS_ARGS)
 
 test-chaos-short: setup infra ## The short chaos run that `make test` includes (about 2 minutes)
-	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_SHORT_ARGS)
+	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_CLUSTER) $(CHAOS_SHORT_ARGS)
+
+test-chaos-cluster-short: setup infra ## The short chaos run on a three-node broker cluster of its own, one node killed at a time (`make test` includes it)
+	$(UV) run --frozen python -m tests.chaos.run --cluster 3 $(CHAOS_SHORT_ARGS)
 
 BENCH_ARGS ?= --mode closed --concurrency 32 --registrations 5000 --seats 300 --runs 3
 

@@ -68,9 +68,11 @@ from bench.profile import Recording, summarize
 from bench.resources import ResourceMonitor, listening_pid
 from bench.stats import distribution, middle_rate, rate
 from ilmo_shared.storage import connect
+from tests.support.cluster import LocalCluster
 from tests.support.infrastructure import (
     IsolatedInfrastructure,
     create_isolated_infrastructure,
+    first_node,
     remove_test_vhost,
 )
 from tests.support.processes import SERVICES, ServiceProcess, running_services
@@ -333,7 +335,7 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
     try:
         baseline = await asyncio.to_thread(
             run_baseline,
-            baseline_vhost.amqp_url,
+            first_node(baseline_vhost.amqp_url),
             messages=arguments.baseline_messages,
             window=arguments.baseline_window,
             prefetch=arguments.baseline_window,
@@ -351,7 +353,8 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
     smtp.up()
     confirmer.start()
     observer = EventObserver(tracker.on_message)
-    await observer.start(infrastructure.amqp_url)
+    # On a cluster the observer takes node 1, the services all nodes (node 1 first).
+    await observer.start(first_node(infrastructure.amqp_url))
     recordings: list[Recording] = []
     try:
         environment = {
@@ -371,8 +374,10 @@ async def one_run(arguments: argparse.Namespace, number: int, folder: Path) -> d
             event = bench_event(arguments.seats, confirming)
             await create_event(services, event)
             pids = {name: s.process.pid for name, s in services.items() if s.process is not None}
+            # A cluster's nodes are rabbitmq, rabbitmq-2, rabbitmq-3 (summed in ``measure``).
+            nodes = infrastructure.amqp_url.split(",")
             for name, url in (
-                ("rabbitmq", infrastructure.amqp_url),
+                *((f"rabbitmq-{i}" if i > 1 else "rabbitmq", n) for i, n in enumerate(nodes, 1)),
                 ("ferretdb", infrastructure.mongodb_url),
             ):
                 pid = listening_pid(urlsplit(url).port or 0)
@@ -525,6 +530,10 @@ def measure(
 
     names = [*SERVICES, "rabbitmq", "ferretdb"]
     cpu = {name: monitor.cpu(name) for name in names}
+    # A cluster's broker CPU is its nodes' together (bench --cluster).
+    other_nodes = [monitor.cpu(name) for name in monitor.pids if name.startswith("rabbitmq-")]
+    if cpu["rabbitmq"] is not None:
+        cpu["rabbitmq"] += sum(v for v in other_nodes if v is not None)
     cpu["services"] = sum(v for k, v in cpu.items() if k in SERVICES and v is not None)
     cpu["load_generator"] = float(meta["cpu_seconds"])
     cpu["bench"] = bench_cpu
@@ -612,6 +621,23 @@ def confirmation_figures(
 
 
 async def bench(arguments: argparse.Namespace, command: str) -> int:
+    """The runs, on the shared broker or (``--cluster N``) on a cluster of the bench's own."""
+    if not arguments.cluster:
+        return await bench_runs(arguments, command)
+    cluster = LocalCluster.in_temporary_folder("ilmo-bench-cluster-", arguments.cluster)
+    log(f"starting a {arguments.cluster}-node RabbitMQ cluster in {cluster.directory}")
+    try:
+        await asyncio.to_thread(cluster.up)
+        # What create_isolated_infrastructure reads: every vhost of the bench
+        # (the baseline's and each run's) is then made on the cluster.
+        os.environ["ILMO_AMQP_URL"] = cluster.urls
+        os.environ["ILMO_RABBITMQ_MANAGEMENT_URL"] = cluster.management_url(1)
+        return await bench_runs(arguments, command)
+    finally:
+        await asyncio.to_thread(cluster.remove)
+
+
+async def bench_runs(arguments: argparse.Namespace, command: str) -> int:
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     folder = arguments.output_dir / stamp
@@ -700,6 +726,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep each run's vhost and databases for inspection"
+    )
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        choices=(0, 3),
+        help="3: run against a three-node RabbitMQ cluster of the bench's own (cluster.sh)",
     )
     arguments = parser.parse_args(argv)
     command = "uv run python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else argv)

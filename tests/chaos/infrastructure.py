@@ -7,14 +7,16 @@ RabbitMQ node from the same Debian package (its own node name, ports and data
 directory) and a second FerretDB process from the binary ``make infra`` built
 (its own port and SQLite directory). Both keep their data across a kill, as a
 real restart does, and are removed when the run ends.
+
+With ``--cluster 3`` the broker is a three-node cluster of the run's own
+(made by ``deploy/local/cluster.sh``, as ``make run CLUSTER=3`` makes one):
+the services get all three URLs, and a broker fault kills one node at a
+time, never two.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -27,6 +29,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from tests.support.cluster import LocalCluster
 from tests.support.infrastructure import IsolatedInfrastructure, provision_users
 from tests.support.processes import free_port
 
@@ -51,126 +54,72 @@ def wait_for_port(port: int, timeout: float, alive: subprocess.Popen[bytes] | No
     raise InfrastructureError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
-def wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    raise InfrastructureError(f"pid {pid} still alive {timeout:.0f}s after SIGKILL")
-
-
 @dataclass
 class ChaosBroker:
-    """A RabbitMQ node of the run's own, started with ``rabbitmq-server -detached``.
+    """The run's own RabbitMQ: one node, or a cluster of ``nodes``; a kill is one node's.
 
-    The Debian scripts run the node as the ``rabbitmq`` user, so this needs
-    root (as ``make infra`` does to start the shared node).
+    The nodes come from ``deploy/local/cluster.sh`` (``tests.support.cluster``),
+    the recipe of ``make run CLUSTER=3`` too: from the same Debian package as
+    the shared node, as the ``rabbitmq`` user, so this needs root (as ``make
+    infra`` does to start the shared node).
+
+    ``kill`` SIGKILLs one node, and ``start`` starts it again; a second
+    ``kill`` before that ``start`` is refused, so two nodes are never down at
+    once and the quorum queues (three members) keep their majority. The
+    nodes are killed in turn from node 1: the services connect to the first
+    node that answers, so each kill hits the node they use (and the next
+    the one they moved to), which makes them fail over every time.
     """
 
     directory: Path
-    node: str = field(default_factory=lambda: f"ilmo-chaos-{uuid.uuid4().hex[:8]}@localhost")
-    port: int = field(default_factory=free_port)
-    distribution_port: int = field(default_factory=free_port)
-    management_port: int = field(default_factory=free_port)
+    nodes: int = 1
+    cluster: LocalCluster = field(init=False)
+    down: int | None = None  # the node killed and not started again yet
+    last_killed: int = 0
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        self.cluster = LocalCluster(
+            self.directory, self.nodes, name_prefix=f"ilmo-chaos-{uuid.uuid4().hex[:6]}-n"
+        )
 
     @property
     def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        return self.cluster.urls
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.management_port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.directory / "node.pid"
+        # The run provisions its users once, at its start, when every node is up.
+        return self.cluster.management_url(1)
 
     def prepare(self) -> None:
-        if shutil.which("rabbitmq-server") is None:
-            raise InfrastructureError("rabbitmq-server is not installed; run `make infra` first")
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
-            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
-        )
-        # The management API only: the run creates its broker users through it, as
-        # make run and the tests do (ilmo_shared.messaging.users).
-        (self.directory / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "rabbitmq", "rabbitmq")
-            for path in self.directory.iterdir():
-                shutil.chown(path, "rabbitmq", "rabbitmq")
-
-    def _environment(self) -> dict[str, str]:
-        environment = dict(os.environ)
-        environment.update(
-            {
-                "RABBITMQ_NODENAME": self.node,
-                "RABBITMQ_DIST_PORT": str(self.distribution_port),
-                "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf"),
-                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
-                "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
-                "RABBITMQ_LOG_BASE": str(self.directory / "log"),
-                "RABBITMQ_PID_FILE": str(self.pid_file),
-            }
-        )
-        return environment
 
     def start(self, timeout: float = 120.0) -> None:
-        self.pid_file.unlink(missing_ok=True)
-        subprocess.run(
-            ["rabbitmq-server", "-detached"],
-            env=self._environment(),
-            check=True,
-            capture_output=True,
-            cwd=tempfile.gettempdir(),
-        )
-        wait = ["wait", "--timeout", str(int(timeout)), str(self.pid_file)]
-        waited = subprocess.run(
-            ["rabbitmqctl", "-n", self.node, *wait],
-            env=self._environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if waited.returncode != 0:
-            raise InfrastructureError(
-                f"RabbitMQ node {self.node} did not start: {waited.stderr.strip()[-500:]} "
-                f"(logs in {self.directory / 'log'})"
-            )
-        wait_for_port(self.port, 30)
-        wait_for_port(self.management_port, 60)
-
-    def pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
+        del timeout  # cluster.sh has its own
+        if not self.started:
+            self.cluster.up()
+            self.started = True
+        elif self.down is not None:
+            self.cluster.start(self.down)
+            self.down = None
 
     def kill(self) -> None:
-        """SIGKILL the node: no clean shutdown, as when a machine loses power."""
-        pid = self.pid()
-        if pid is None:
-            raise InfrastructureError(f"no pid recorded for {self.node}")
-        os.kill(pid, signal.SIGKILL)
-        wait_gone(pid, 30)
+        if self.down is not None:
+            raise InfrastructureError(f"node {self.down} is still down: never two at once")
+        node = self.last_killed % self.nodes + 1
+        self.cluster.kill(node)
+        self.down = self.last_killed = node
+
+    def killed_node(self) -> str:
+        """The node name of the last kill, for the fault log."""
+        return self.cluster.node_name(self.last_killed)
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid is None:
-            return
-        subprocess.run(
-            ["rabbitmqctl", "-n", self.node, "stop", str(self.pid_file)],
-            env=self._environment(),
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        """SIGKILL every node: quick, and the run keeps or deletes the files after."""
+        for node in self.cluster.indexes:
+            if self.cluster.pid(node) is not None:
+                self.cluster.kill(node)
 
 
 @dataclass
@@ -254,12 +203,13 @@ class ChaosInfrastructure:
     users: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls) -> ChaosInfrastructure:
+    def create(cls, cluster: int = 0) -> ChaosInfrastructure:
+        """One broker node; with ``cluster`` = N a cluster of N."""
         root = Path(tempfile.mkdtemp(prefix="ilmo-chaos-"))
         root.chmod(0o755)  # the rabbitmq user must reach its directory below
         return cls(
             root=root,
-            broker=ChaosBroker(root / "rabbitmq"),
+            broker=ChaosBroker(root / "rabbitmq", cluster or 1),
             database=ChaosDatabase(root / "ferretdb"),
             run_id=uuid.uuid4().hex[:10],
         )

@@ -69,7 +69,7 @@ from tests.chaos.infrastructure import ChaosInfrastructure
 from tests.chaos.life import CHAOS_REMINDERS, OCCASIONAL_KINDS, EventLife, check_life
 from tests.support.amqp import declare_integration_exchange
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
-from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.infrastructure import IsolatedInfrastructure, first_node
 from tests.support.polling import eventually
 from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
@@ -128,7 +128,10 @@ async def subscribe(
     """
     # The operator declares the exchange (as the services do when they start); an
     # integrator may only look it up.
-    await declare_integration_exchange(infrastructure.amqp_url)
+    # One node of a cluster (the first): an outside system connects where it
+    # chooses; when that node is killed it reconnects once the node is back,
+    # and its quorum queue, replicated on the others, keeps what arrives meanwhile.
+    await declare_integration_exchange(first_node(infrastructure.amqp_url))
     queue_name = infrastructure.integrator_queue("chaos", "subscriber")
 
     async def declare(channel: AbstractChannel) -> Reading:
@@ -144,7 +147,8 @@ async def subscribe(
         subscriber.record(message)
         await message.ack()
 
-    subscription = Subscription(infrastructure.integrator("chaos"), declare, deliver, prefetch=100)
+    url = first_node(infrastructure.integrator("chaos"))
+    subscription = Subscription(url, declare, deliver, prefetch=100)
     subscriber.subscription = subscription
     task = asyncio.create_task(subscription.run())
 
@@ -563,10 +567,11 @@ class FaultInjector:
         graceful = target in SERVICES and self.rng.random() < 0.25
         signal_name = "SIGTERM" if graceful else "SIGKILL"
         await asyncio.to_thread(self._stop if graceful else self._kill, target)
+        hit = self._broker_name() if target == BROKER else target
         self.injected[f"{signal_name.lower()} {target}"] += 1
         await asyncio.sleep(down_for)
         await asyncio.to_thread(self._start, target)
-        return f"{signal_name} {target}"
+        return f"{signal_name} {hit}"
 
     async def _service_during_outage(self, service: str, server: str, down_for: float) -> str:
         """Kill a server, then a service; the service starts again while the server is down.
@@ -575,9 +580,22 @@ class FaultInjector:
         that it waits for that server; then the server comes back.
         """
         await asyncio.to_thread(self._kill, server)
+        hit = self._broker_name() if server == BROKER else server
         await asyncio.to_thread(self._kill, service)
         self.injected[f"{service} restarted while {server} down"] += 1
         await asyncio.to_thread(self._start, service)
+        if server == BROKER and self.clustered:
+            # Another node answers: the service must come up there while its
+            # node is still down, not wait for it.
+            ready = await asyncio.to_thread(self._await_ready, self.services[service])
+            if not ready:
+                self.problems.append(
+                    f"{service}, started while {hit} was down, did not become ready on "
+                    f"another node: {self.services[service].log()[-800:]}"
+                )
+            await asyncio.sleep(down_for)
+            await asyncio.to_thread(self._start, server)
+            return f"SIGKILL {hit} and {service}, {service} ready on another node meanwhile"
         waiting = await asyncio.to_thread(self._await_waiting, self.services[service], server)
         if not waiting:
             self.problems.append(
@@ -589,7 +607,10 @@ class FaultInjector:
         return f"SIGKILL {server} and {service}, {service} started during the outage"
 
     async def _everything(self, down_for: float) -> str:
-        """SIGKILL every service and both servers, then start all of them in a random order."""
+        """SIGKILL every service and both servers, then start all of them in a random order.
+
+        In a cluster "the broker" is one node: the others stay up (never two down at once).
+        """
         everyone = [*SERVICES, *SERVERS]
         for target in self.rng.sample(everyone, len(everyone)):
             await asyncio.to_thread(self._kill, target)
@@ -600,6 +621,15 @@ class FaultInjector:
             await asyncio.to_thread(self._start, target)
             await asyncio.sleep(self.rng.uniform(0.0, 0.5))
         return f"SIGKILL everything, restarted as {', '.join(order)}"
+
+    @property
+    def clustered(self) -> bool:
+        return self.infrastructure.broker.nodes > 1
+
+    def _broker_name(self) -> str:
+        """``rabbitmq``, or in a cluster the node the last broker fault killed."""
+        broker = self.infrastructure.broker
+        return f"{BROKER} {broker.killed_node()}" if self.clustered else BROKER
 
     def _kill(self, target: str) -> None:
         self.killed[target] += 1
@@ -632,6 +662,19 @@ class FaultInjector:
             self.answered_at[DATABASE] = time.monotonic()
         else:
             self.services[target].start()
+
+    @staticmethod
+    def _await_ready(service: ServiceProcess, timeout: float = 90.0) -> bool:
+        """Until ``service`` answers ready (200); False if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.process is None or service.process.poll() is not None:
+                return False
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if service.readiness()[0] == 200:
+                    return True
+            time.sleep(0.1)
+        return False
 
     @staticmethod
     def _await_waiting(service: ServiceProcess, server: str, timeout: float = 30.0) -> bool:
@@ -1303,8 +1346,11 @@ def chaos_event(capacity: int) -> dict[str, Any]:
 
 
 async def chaos(arguments: argparse.Namespace) -> int:
-    owned = ChaosInfrastructure.create()
-    print(f"starting a RabbitMQ node and a FerretDB server of this run's own in {owned.root}")
+    owned = ChaosInfrastructure.create(arguments.cluster)
+    broker = (
+        f"a {arguments.cluster}-node RabbitMQ cluster" if arguments.cluster else "a RabbitMQ node"
+    )
+    print(f"starting {broker} and a FerretDB server of this run's own in {owned.root}")
     try:
         await asyncio.to_thread(owned.start)
         return await chaos_on(owned, arguments)
@@ -1442,6 +1488,7 @@ def report(
     statuses = Counter(r["status"] for r in final.registrations)
     rows: list[tuple[str, Any]] = [
         ("run id / seed", f"{run_id} / {arguments.seed}"),
+        ("broker", f"{arguments.cluster}-node cluster" if arguments.cluster else "one node"),
         ("registrations attempted", arguments.registrations),
         ("  202 accepted", results["accepted"]),
         ("  confirmed from the mail", sum(o.confirmed for o in load.outcomes)),
@@ -1613,6 +1660,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the broker's and database's files afterwards"
+    )
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        choices=(0, 3),
+        help="3: the broker is a three-node cluster; a broker fault kills one node at a time",
     )
     return asyncio.run(chaos(parser.parse_args(argv)))
 

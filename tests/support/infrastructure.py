@@ -137,10 +137,13 @@ def remove_users(infrastructure: IsolatedInfrastructure) -> None:
 def create_isolated_infrastructure() -> IsolatedInfrastructure:
     """Create a fresh vhost for this session, with the broker user allowed everything in it."""
     run_id = uuid.uuid4().hex[:10]
-    base = urlsplit(os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL))
-    credentials = (base.username or "guest", base.password or "guest")
+    # ILMO_AMQP_URL may name a cluster's nodes, comma-separated (bench.run --cluster 3).
+    nodes = [
+        urlsplit(n.strip()) for n in os.environ.get("ILMO_AMQP_URL", DEFAULT_AMQP_URL).split(",")
+    ]
+    credentials = (nodes[0].username or "guest", nodes[0].password or "guest")
     vhost = f"ilmo-test-{run_id}"
-    amqp_url = urlunsplit(base._replace(path="/" + quote(vhost, safe="")))
+    amqp_url = in_vhost(",".join(urlunsplit(n) for n in nodes if n.netloc), vhost)
     infrastructure = IsolatedInfrastructure(
         run_id=run_id,
         amqp_url=amqp_url,
@@ -157,6 +160,20 @@ def create_isolated_infrastructure() -> IsolatedInfrastructure:
             json={"configure": ".*", "write": ".*", "read": ".*"},
         ).raise_for_status()
     return provision_users(infrastructure)
+
+
+def in_vhost(url: str, vhost: str) -> str:
+    """Each node URL of ``url`` (comma-separated) with ``vhost`` as its path."""
+    return ",".join(
+        urlunsplit(urlsplit(part.strip())._replace(path="/" + quote(vhost, safe="")))
+        for part in url.split(",")
+        if part.strip()
+    )
+
+
+def first_node(url: str) -> str:
+    """The first of comma-separated node URLs: for an observer that takes one."""
+    return url.split(",", 1)[0]
 
 
 def remove_test_vhost(infrastructure: IsolatedInfrastructure) -> None:

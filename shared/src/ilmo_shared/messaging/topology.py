@@ -5,6 +5,18 @@ at-least-once dead-letter policy, so a message that keeps failing ends up in
 its service's dead-letter queue for an operator instead of looping forever or
 being dropped. Queue arguments cannot change once a queue exists, so they are
 all defined here, in one place.
+
+Replication: on a cluster (``ILMO_AMQP_URL`` naming several nodes), every
+quorum queue here has a member on every node of the cluster, because no
+``x-quorum-initial-group-size`` is given and RabbitMQ 3.10 then places one
+on each cluster member, running or not (measured: tests/integration/
+test_rabbitmq_cluster.py; docs/reliability.md, "A three-node RabbitMQ
+cluster"). Setting the argument explicitly would gain nothing for three
+nodes and would break every existing queue: RabbitMQ compares it when a
+queue is declared again and refuses the declaration (PRECONDITION_FAILED)
+where it was not set before. For more than five nodes, or a queue declared
+before its cluster grew, an operator adds members with ``rabbitmq-queues
+grow`` (docs/operations.md).
 """
 
 from __future__ import annotations
