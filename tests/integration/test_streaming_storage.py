@@ -188,3 +188,59 @@ async def test_the_newest_revision_of_an_event_wins_whatever_the_order(stores: S
     current, changed = await stores.streams.apply(event_details(event_id, 1, revision=3), _now())
     assert (current.revision, changed) == (10, False)
     assert current == stored
+
+
+def _revision(stream: domain.EventStream | None) -> int | None:
+    return stream.revision if stream is not None else None
+
+
+class _Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_recent_details_come_from_memory_until_they_are_older_than_the_freshness(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> None:
+    database = mongo[infrastructure.database_name("streaming_recent")]
+    ticks = _Ticks()
+    ours = StreamEventStore(
+        database, locks=OutboxRelay(ConfirmingPublisher()).locks, monotonic=ticks
+    )
+    # Another replica: same database, its own memory.
+    theirs = StreamEventStore(database, locks=OutboxRelay(ConfirmingPublisher()).locks)
+    event_id = new_event_id()
+
+    assert await ours.recent(event_id) is None  # nothing stored: not remembered either
+    await theirs.apply(event_details(event_id, 1, revision=1), _now())
+    assert _revision(await ours.recent(event_id)) == 1  # a miss is never answered from memory
+
+    await theirs.apply(event_details(event_id, 1, revision=2), _now())
+    ticks.now += 0.5
+    assert _revision(await ours.recent(event_id)) == 1  # within the freshness: the copy
+    assert _revision(await ours.get(event_id)) == 2  # get always reads
+
+    await theirs.apply(event_details(event_id, 1, revision=3), _now())
+    ticks.now += 1.0
+    assert _revision(await ours.recent(event_id)) == 3  # older than the freshness: read again
+
+
+async def test_details_this_process_stores_replace_its_copy_at_once(
+    mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
+) -> None:
+    database = mongo[infrastructure.database_name("streaming_recent_own")]
+    store = StreamEventStore(
+        database, locks=OutboxRelay(ConfirmingPublisher()).locks, monotonic=_Ticks()
+    )
+    event_id = new_event_id()
+    await store.apply(event_details(event_id, 1, revision=1), _now())
+    await store.apply(event_details(event_id, 1, revision=2), _now())
+    assert _revision(await store.recent(event_id)) == 2
+    # An older revision arriving late changes neither the database nor the copy.
+    await store.apply(event_details(event_id, 1, revision=1), _now())
+    assert _revision(await store.recent(event_id)) == 2

@@ -87,7 +87,7 @@ class LinkKeeper:
         self, registration_id: UUID, event_id: str, attendance_version: int = 1
     ) -> None:
         """Give the registrant a link, now or as soon as the event's details are known."""
-        known = await self.streams.get(event_id)
+        known = await self.streams.recent(event_id)
         now = self.clock()
         await self._change(
             registration_id,
@@ -105,7 +105,7 @@ class LinkKeeper:
         attendance_version: int,
     ) -> None:
         """The registrant switched attendance: to remote, a link (new, or announced again)."""
-        known = await self.streams.get(event_id)
+        known = await self.streams.recent(event_id)
         now = self.clock()
         await self._change(
             registration_id,
