@@ -91,7 +91,9 @@ def mails(kind: NotificationKind, count: int, event: EventDetails) -> list[Mail]
         registration = accepted(
             event.event_id,
             language=LANGUAGES[index % len(LANGUAGES)],
-            attendance=Attendance.REMOTE if kind is NotificationKind.STREAM_LINK else Attendance.IN_PERSON,
+            attendance=Attendance.REMOTE
+            if kind is NotificationKind.STREAM_LINK
+            else Attendance.IN_PERSON,
             registration_id=uuid.UUID(int=index + 1),
             email=f"person.{index}@example.fi",
         )
@@ -131,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
         return
     kinds = list(BENCH_MIX) if options.kinds == "bench" else list(NotificationKind)
-    costs = {kind: cpu_per_mail(composer, mails(kind, options.mails, event), event) for kind in kinds}
+    costs = {
+        kind: cpu_per_mail(composer, mails(kind, options.mails, event), event) for kind in kinds
+    }
     print(f"{'kind':24} {'µs CPU/mail':>12} {'mails/CPU s':>12}")
     for kind, seconds in costs.items():
         print(f"{kind.value:24} {seconds * 1e6:12.0f} {1 / seconds:12.0f}")
