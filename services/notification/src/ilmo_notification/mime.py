@@ -171,15 +171,17 @@ def mailbox(name: str, addr_spec: str, *, utf8: bool = False) -> str:
 def fold(name: str, value: str) -> str:
     """``Name: value`` and its CRLF, folded at spaces so that lines keep within 78 characters.
 
-    Unfolding (removing each CRLF before a space) gives back the line; a
-    fold never leaves a line of only whitespace, and a word longer than a
-    line (a long Message-ID) gets a line of its own.
+    Unfolding (removing each CRLF before a space) gives back the line. A
+    fold comes only before a word (never leaving a line of white space) and
+    never straight after the name: a parser would keep the fold's space at
+    the start of the value. So a line is longer than 78 characters only to
+    hold one word that is (a long Message-ID, an encoded word after a long
+    name), well within the 998 that RFC 5322 allows.
     """
     words = value.split(" ")
     lines: list[str] = []
-    line = name + ":"
-    for word in words:
-        # Only before a word: a fold before an empty one would leave a line of white space.
+    line = f"{name}: {words[0]}"
+    for word in words[1:]:
         if word and len(line) + 1 + len(word) > LINE:
             lines.append(line)
             line = " " + word
