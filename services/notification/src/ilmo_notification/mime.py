@@ -26,7 +26,10 @@ are written here as bytes, with the same encodings ``EmailMessage`` under
 
 A client cannot tell the two writers apart: ``tests/unit/test_notification_mime.py``
 parses both with the stdlib parser and compares headers, structure,
-parameters, transfer encodings and decoded bodies.
+parameters, transfer encodings and decoded bodies. Where they differ this
+writer is the more literal: a name that looks like an encoded word is sent as
+written (the stdlib decoded it), and no header is folded straight after its
+name (see ``fold``).
 """
 
 from __future__ import annotations
