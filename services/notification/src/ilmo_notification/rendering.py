@@ -6,10 +6,11 @@ Every kind has one plain-text and one HTML template (``templates/<kind>.txt``,
 (``locale/<lang>/LC_MESSAGES/messages.po``, :mod:`ilmo_shared.i18n`), one
 Jinja2 environment per language. The text template also holds the subject
 (its ``subject`` block). HTML is autoescaped, so a name or a title is never
-markup. The message is an ``EmailMessage`` under
-``email.policy.SMTP`` (CRLF, RFC 2047 for names such as "Åsa Öhman"):
-multipart/alternative text and HTML, inside multipart/mixed when an ``.ics``
-(RFC 5545) is attached. The HTML of a mail with the check-in QR code is
+markup. The message is written to bytes by :mod:`ilmo_notification.mime`
+(CRLF, RFC 2047 for names such as "Åsa Öhman", the encodings
+``EmailMessage`` under ``email.policy.SMTP`` would choose, at a fraction of
+its CPU): multipart/alternative text and HTML, inside multipart/mixed when an
+``.ics`` (RFC 5545) is attached. The HTML of a mail with the check-in QR code is
 multipart/related: the code is an inline PNG (``cid:``), so that no client
 has to fetch an image from anywhere, with the code's text under it (and in
 the plain text) for whoever cannot show the image.
@@ -48,8 +49,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
@@ -58,7 +57,7 @@ from icalendar import Event as CalendarEvent
 from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
-from ilmo_notification import CATALOGUE, formatting
+from ilmo_notification import CATALOGUE, formatting, mime
 from ilmo_notification.domain import Contact, MailRequest, message_id
 from ilmo_shared.calendar import (
     CANCEL,
@@ -83,11 +82,6 @@ KIND_HEADER = "X-Ilmo-Kind"
 LANGUAGE_HEADER = "X-Ilmo-Language"
 REGISTRATION_HEADER = "X-Ilmo-Registration"
 EVENT_HEADER = "X-Ilmo-Event"
-# CRLF and RFC 2047 headers (``SMTP``), and 7-bit bodies (quoted-printable or
-# base64), so that no server's lack of 8BITMIME can mangle a message.
-WIRE = SMTP.clone(cte_type="7bit")
-# The same for a recipient whose local part is not ASCII: headers in UTF-8 (RFC 6532).
-WIRE_UTF8 = WIRE.clone(utf8=True)
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
 # The check-in QR: 8 pixels a module and the standard quiet zone of 4 modules,
 # about 360 px for a code of version 5 (37 modules), which a door scanner reads
@@ -102,9 +96,10 @@ CHANGES = ("time", "venue", "arrival_instructions", "stream_url")
 
 @dataclass(frozen=True)
 class Attachment:
+    """A text file attached to the mail (the calendar entry)."""
+
     filename: str
     content: str
-    maintype: str = "text"
     subtype: str = "calendar"
     params: Mapping[str, str] | None = None
 
@@ -184,7 +179,7 @@ class MailRenderer:
         self._manage_base = registration_public_url
         self._manage_secret = manage_link_secret
         self._templates: dict[Language, Environment] = {
-            language: environment(CATALOGUE, language) for language in Language
+            language: _environment(language) for language in Language
         }
 
     @property
@@ -283,10 +278,12 @@ class MailRenderer:
         }
         if self._carries_check_in(request, role):
             code = check_in_code(self._manage_secret, request.registration_id)
+            qr = check_in_qr(code)
             context["check_in"] = {
                 "code": code,
                 "cid": self._check_in_cid(),
-                "size": qr_pixels(code),
+                "size": qr.size,
+                "png": qr.png,
             }
         link = details.get("stream_link")
         if request.kind in LIFE_KINDS:
@@ -343,15 +340,14 @@ class MailRenderer:
         """
         try:
             recipient = recipient_address(contact.display_name, contact.email)
-            message = self._message(request, contact, event, recipient, now=now)
-            data = message.as_bytes()
+            data = self._wire(request, contact, event, recipient, now=now)
         except RenderError:
             raise
         except Exception as error:  # an address, MIME, a header: whatever it was
             raise RenderError(f"{request.kind.value}: {type(error).__name__}") from None
         return ComposedMail(recipient.addr_spec, self.message_id(request), data)
 
-    def _message(
+    def _wire(
         self,
         request: MailRequest,
         contact: Contact,
@@ -359,54 +355,39 @@ class MailRenderer:
         recipient: Address,
         *,
         now: datetime,
-    ) -> EmailMessage:
-        """The MIME message, under the policy ``recipient`` needs (see ``compose``)."""
+    ) -> bytes:
+        """The message's bytes; UTF-8 headers (RFC 6532) only for a recipient that needs them.
+
+        A recipient whose local part is not ASCII has no other form, so its
+        message is written for SMTPUTF8 (see ``compose``); every other
+        message is ASCII throughout.
+        """
         rendered = self.render(request, contact, event, now=now)
         utf8 = not recipient.addr_spec.isascii()
-        message = EmailMessage(policy=WIRE_UTF8 if utf8 else WIRE)
-        message["From"] = Address(
-            display_name=self._sender_name(event, contact.language),
-            username=self._from.username,
-            domain=self._from.domain,
-        )
-        message["To"] = recipient
-        reply_to = _reply_to(event, contact.language, utf8=utf8)
+        language = contact.language
+        sender = mime.mailbox(self._sender_name(event, language), self._from.addr_spec, utf8=utf8)
+        headers = [
+            ("From", sender),
+            ("To", mime.mailbox(recipient.display_name, recipient.addr_spec, utf8=utf8)),
+        ]
+        reply_to = _reply_to(event, language, utf8=utf8)
         if reply_to is not None:
-            message["Reply-To"] = reply_to
-        message["Subject"] = rendered.subject
-        message["Date"] = format_datetime(now)
-        message["Message-ID"] = self.message_id(request)
-        # RFC 3834: no vacation auto-replies to a machine.
-        message["Auto-Submitted"] = "auto-generated"
-        message[KIND_HEADER] = request.kind.value
-        message[LANGUAGE_HEADER] = contact.language.value
-        message[REGISTRATION_HEADER] = request.registration_id
-        message[EVENT_HEADER] = request.event_id
-        message.set_content(rendered.text, subtype="plain", charset="utf-8")
-        message.add_alternative(rendered.html, subtype="html", charset="utf-8")
-        if rendered.images:
-            html_part = message.get_body(("html",))
-            assert isinstance(html_part, EmailMessage)
-            for image in rendered.images:
-                # multipart/related around the HTML: the image is part of the page, not a file.
-                html_part.add_related(
-                    image.content,
-                    maintype="image",
-                    subtype=image.subtype,
-                    cid=f"<{image.cid}>",
-                    disposition="inline",
-                    filename=image.filename,
-                )
-        for attachment in rendered.attachments:
-            message.add_attachment(
-                attachment.content,
-                subtype=attachment.subtype,
-                filename=attachment.filename,
-                params=dict(attachment.params or {}),
+            headers.append(
+                ("Reply-To", mime.mailbox(reply_to.display_name, reply_to.addr_spec, utf8=utf8))
             )
-        # Last: set_content and the multipart conversions move Content-* headers.
-        message["Content-Language"] = contact.language.value
-        return message
+        headers += [
+            ("Subject", mime.unstructured(rendered.subject, utf8=utf8)),
+            ("Date", format_datetime(now)),
+            ("Message-ID", self.message_id(request)),
+            # RFC 3834: no vacation auto-replies to a machine.
+            ("Auto-Submitted", "auto-generated"),
+            (KIND_HEADER, request.kind.value),
+            (LANGUAGE_HEADER, language.value),
+            (REGISTRATION_HEADER, mime.unstructured(request.registration_id)),
+            (EVENT_HEADER, mime.unstructured(request.event_id, utf8=utf8)),
+            ("Content-Language", language.value),
+        ]
+        return mime.message(headers, _body(rendered), utf8=utf8)
 
     # ------------------------------------------------------------ iCalendar
 
@@ -542,6 +523,53 @@ class MailRenderer:
         )
 
 
+def _environment(language: Language) -> Environment:
+    """The templates in ``language``, never checked for changes on disk.
+
+    They are package data, the same for the life of the process; Jinja2's
+    default would look at each file's modification time on every lookup,
+    ``{% extends %}`` and ``{% include %}`` included.
+    """
+    env = environment(CATALOGUE, language)
+    env.auto_reload = False
+    return env
+
+
+def _body(rendered: RenderedMail) -> mime.Part | mime.Multipart:
+    """The MIME tree: text and HTML as alternatives, the QR beside the HTML, files after.
+
+    multipart/alternative (text, then HTML: a client shows the last it can);
+    the HTML inside multipart/related with its inline images (they are part
+    of the page, not files); all of it inside multipart/mixed when a file is
+    attached.
+    """
+    html: mime.Part | mime.Multipart = mime.text_part(rendered.html, "html")
+    if rendered.images:
+        html = mime.Multipart("related", (html, *map(_image_part, rendered.images)))
+    alternative = mime.Multipart("alternative", (mime.text_part(rendered.text, "plain"), html))
+    if not rendered.attachments:
+        return alternative
+    return mime.Multipart("mixed", (alternative, *map(_attachment_part, rendered.attachments)))
+
+
+def _image_part(image: InlineImage) -> mime.Part:
+    return mime.binary_part(
+        image.content,
+        "image",
+        image.subtype,
+        headers=(mime.disposition("inline", image.filename), ("Content-ID", f"<{image.cid}>")),
+    )
+
+
+def _attachment_part(attachment: Attachment) -> mime.Part:
+    return mime.text_part(
+        attachment.content,
+        attachment.subtype,
+        parameters=tuple((attachment.params or {}).items()),
+        headers=(mime.disposition("attachment", attachment.filename),),
+    )
+
+
 # The kinds about the event's life, whose stream window is the event's own.
 LIFE_KINDS = frozenset(
     {
@@ -602,27 +630,31 @@ def _in_language(texts: Any, language: Language) -> str:
     return str(texts.get(language.value) or texts.get("fi") or "")
 
 
-def _check_in_images(check_in: Mapping[str, str] | None) -> tuple[InlineImage, ...]:
+def _check_in_images(check_in: Mapping[str, Any] | None) -> tuple[InlineImage, ...]:
     """The check-in QR as an inline PNG, or nothing for a mail without one."""
     if check_in is None:
         return ()
-    return (
-        InlineImage(cid=check_in["cid"], content=qr_png(check_in["code"]), filename="check-in.png"),
-    )
+    return (InlineImage(cid=check_in["cid"], content=check_in["png"], filename="check-in.png"),)
 
 
-def qr_png(text: str) -> bytes:
-    """``text`` as a QR code in a PNG, black on white, sized for a scanner (``QR_SCALE``)."""
+@dataclass(frozen=True)
+class CheckInQr:
+    """The check-in QR as the mail shows it: its PNG and its side in pixels."""
+
+    png: bytes
+    size: int
+
+
+def check_in_qr(text: str) -> CheckInQr:
+    """``text`` as a QR code in a PNG, black on white, sized for a scanner (``QR_SCALE``).
+
+    Encoded once for both the image and its size: encoding (choosing the
+    mask) is most of a QR's cost.
+    """
+    code = segno.make(text, error=QR_ERROR, micro=False)
     buffer = io.BytesIO()
-    segno.make(text, error=QR_ERROR, micro=False).save(
-        buffer, kind="png", scale=QR_SCALE, border=QR_BORDER, dark="#000000", light="#ffffff"
-    )
-    return buffer.getvalue()
-
-
-def qr_pixels(text: str) -> int:
-    """The side of the QR image in pixels (the HTML shows it at exactly that size)."""
-    return int(segno.make(text, error=QR_ERROR, micro=False).symbol_size(QR_SCALE, QR_BORDER)[0])
+    code.save(buffer, kind="png", scale=QR_SCALE, border=QR_BORDER, dark="#000000", light="#ffffff")
+    return CheckInQr(png=buffer.getvalue(), size=int(code.symbol_size(QR_SCALE, QR_BORDER)[0]))
 
 
 def _reply_to(event: EventDetails, language: Language, *, utf8: bool) -> Address | None:
