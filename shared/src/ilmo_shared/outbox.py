@@ -12,8 +12,9 @@ consumers deduplicate: at-least-once delivery, exactly-once effects.
 A store gets an ``Outbox`` per collection from the relay
 (``relay.outbox(collection, source=...)``): it makes the entries the store
 writes, and once the write is done the store tells it which document now
-holds entries (``Outbox.written``), which wakes the relay. Callers of a store
-never deal with the relay.
+holds entries and hands it the entries it wrote (``Outbox.written``,
+``Outbox.inserted``), which wakes the relay: it publishes them without
+reading the document back. Callers of a store never deal with the relay.
 
 A fact usually has two forms, written together in that one write
 (``Outbox.entries``): the internal event, for Ilmo's services on
