@@ -8,7 +8,7 @@ named pass makes, which is what the handed entries save on FerretDB.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,6 +34,21 @@ class RecordingCollection:
         self.commands.append(("find", query["_id"]))
         entries = self.stored.get(query["_id"])
         return None if entries is None else {"_id": query["_id"], OUTBOX_FIELD: list(entries)}
+
+    def find(self, _query: Mapping[str, Any], **_: Any) -> AsyncIterator[dict[str, Any]]:
+        """A sweep's read; ``during_sweep`` runs as it reads (a write landing meanwhile)."""
+        self.commands.append(("sweep", "*"))
+        self.during_sweep()
+        found = [{"_id": i, OUTBOX_FIELD: list(e)} for i, e in self.stored.items() if e]
+
+        async def documents() -> AsyncIterator[dict[str, Any]]:
+            for document in found:
+                yield document
+
+        return documents()
+
+    def during_sweep(self) -> None:
+        return None
 
     async def update_one(self, query: Mapping[str, Any], update: Mapping[str, Any]) -> None:
         self.commands.append(("update", query["_id"]))
@@ -97,3 +112,23 @@ async def test_a_bare_name_reads_the_document_and_publishes_all_it_holds() -> No
     assert publisher.published[1:] == [earlier["envelope"]["id"], handed["envelope"]["id"]]
     assert sorted(collection.commands) == [("find", "a"), ("update", "a"), ("update", "b")]
     assert collection.stored == {"a": [], "b": []}
+
+
+async def test_entries_a_sweep_found_while_they_were_handed_are_published_once() -> None:
+    written, later = entry(), entry()
+    collection = RecordingCollection({})
+    relay, publisher = relay_over(collection)
+
+    def write_lands() -> None:
+        # Stored before the sweep's read, handed after it had begun.
+        collection.stored["a"] = [written]
+        relay.wake("things", "a", [written])
+
+    collection.during_sweep = write_lands  # type: ignore[method-assign]
+    assert await relay.publish_pending() == 1
+    relay.wake("things", "a", [later])  # a later write of the same document still goes out
+    collection.stored["a"].append(later)
+
+    assert await relay.publish_named() == 1
+    assert publisher.published == [written["envelope"]["id"], later["envelope"]["id"]]
+    assert collection.stored["a"] == []

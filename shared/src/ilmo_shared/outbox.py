@@ -371,8 +371,30 @@ class OutboxRelay:
         documents = [document async for document in pending]
         if len(documents) >= self._batch_size:
             self._sweep_due = True  # a full batch: there may be more behind it
+        self._leave_to_the_sweep(collection.name, documents)
         self._backlogs[collection.name].seen(documents, whole=True)
         return await self._relay(collection, documents)
+
+    def _leave_to_the_sweep(self, collection: str, documents: Sequence[Mapping[str, Any]]) -> None:
+        """Forget handed entries that a sweep has just read: they are the sweep's to publish.
+
+        A write that lands while a sweep reads (at start, or after a
+        failure) is both found and handed; without this the named pass
+        after the sweep would publish its entries a second time. (Were
+        the sweep's pass to fail, the next sweep finds them again.) A name
+        without entries is kept: its read comes after the sweep's removal.
+        """
+        named = self._named[collection]
+        for document in documents:
+            handed = named.get(document["_id"])
+            if not handed:
+                continue
+            found = document.get(OUTBOX_FIELD) or []
+            rest = [entry for entry in handed if entry not in found]
+            if rest:
+                named[document["_id"]] = rest
+            else:
+                del named[document["_id"]]
 
     async def _relay(
         self,
