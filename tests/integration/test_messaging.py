@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
+import anyio.to_thread
 import pytest
 from faststream.rabbit import RabbitBroker
 
@@ -274,3 +277,42 @@ async def test_a_handler_that_recovers_handles_the_event_once_and_parks_nothing(
         assert calls == 3
         dlq = await channel.declare_queue(f"{service}.dead-letter", passive=True)
         assert dlq.declaration_result.message_count == 0
+
+
+async def test_a_message_reaches_its_handler_without_a_hop_to_a_worker_thread(
+    infrastructure: IsolatedInfrastructure,
+    broker: RabbitBroker,
+    producer: EventPublisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FastStream resolves a handler's context parameters through fast_depends,
+    # which runs a synchronous resolver in anyio's thread pool: a round trip
+    # through a worker thread per message, for nothing but a lookup.
+    service = unique_service()
+    threads: list[int] = []
+    done = asyncio.Event()
+    events = [accepted() for _ in range(3)]
+
+    async def handle(_event: RegistrationAccepted, _envelope: Envelope) -> None:
+        threads.append(threading.get_ident())
+        if len(threads) == len(events):
+            done.set()
+
+    subscription = Subscription(service, "registrations").on(RegistrationAccepted, handle)
+    subscription.attach(broker, prefetch=10, owners=infrastructure.owners)
+    await broker.start()
+    await subscription.declare(broker)
+
+    hops: list[str] = []
+    to_worker_thread = anyio.to_thread.run_sync
+
+    async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(getattr(func, "func", func), "__qualname__", "?"))  # not its arguments
+        return await to_worker_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    for event in events:
+        await producer.publish(envelope_for(event), event.model_dump_json().encode())
+    await asyncio.wait_for(done.wait(), timeout=20)
+    assert threads == [threading.get_ident()] * len(events)
+    assert hops == []

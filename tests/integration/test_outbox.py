@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from faststream.rabbit import RabbitBroker, RabbitExchange
@@ -191,3 +194,166 @@ async def test_entries_go_to_the_exchange_they_name_and_older_entries_to_the_int
     assert {m.message_id for m in outside.messages} & ids == {public["envelope"]["id"]}
     [seen] = [m for m in outside.messages if m.message_id == public["envelope"]["id"]]
     assert "matti@example.fi" not in seen.body.decode()
+
+
+async def outbox_of(collection: AsyncCollection[Document], document_id: str) -> list[Any]:
+    document = await collection.find_one({"_id": document_id})
+    assert document is not None
+    return list(document[OUTBOX_FIELD])
+
+
+async def test_handed_entries_are_published_as_handed_and_exactly_they_are_removed(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    # "earlier" is in the document but not handed: publishing it would mean
+    # the relay read the document back.
+    earlier, first, second = (outbox_entry(accepted(), source="t") for _ in range(3))
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [earlier, first, second]})
+    relay = OutboxRelay(EventPublisher(broker), [collection])
+    relay.wake(collection.name, "a", [first])
+    relay.wake(collection.name, "a", [second])  # a second write before the pass
+    async with event_tap(infrastructure.amqp_url) as tap:
+        assert await relay.publish_named() == 2
+        seen = await tap.wait_for(2)
+    assert [m.message_id for m in seen] == [first["envelope"]["id"], second["envelope"]["id"]]
+    assert await outbox_of(collection, "a") == [earlier]
+
+
+async def test_a_document_named_without_entries_is_read_back_whatever_else_was_handed(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    earlier, handed = outbox_entry(accepted(), source="t"), outbox_entry(accepted(), source="t")
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [earlier, handed]})
+    relay = OutboxRelay(EventPublisher(broker), [collection])
+    relay.wake(collection.name, "a", [handed])
+    relay.wake(collection.name, "a")
+    async with event_tap(infrastructure.amqp_url) as tap:
+        assert await relay.publish_named() == 2
+        await tap.wait_for(2)
+    assert await outbox_of(collection, "a") == []
+
+
+async def test_handed_entries_whose_publishing_failed_go_out_with_the_sweep_after_it(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    entry = outbox_entry(accepted(), source="t")
+    publisher = EventPublisher(broker)
+    attempts: list[str] = []
+
+    class FailsOnce(EventPublisher):
+        async def publish(
+            self, envelope: Envelope, body: bytes, *, exchange: RabbitExchange = INTERNAL_EXCHANGE
+        ) -> None:
+            attempts.append(envelope.id)
+            if len(attempts) == 1:
+                raise ConnectionError("broker went away")
+            await publisher.publish(envelope, body, exchange=exchange)
+
+    # No periodic sweep in this test, and the start sweep is done before the write.
+    relay = OutboxRelay(FailsOnce(broker), [collection], sweep_interval=3600, poll_interval=0.05)
+    assert await relay.publish_pending() == 0
+    await collection.insert_one({"_id": "a", OUTBOX_FIELD: [entry]})
+    relay.wake(collection.name, "a", [entry])
+    async with event_tap(infrastructure.amqp_url) as tap:
+        relay.start()
+        try:
+            seen = await tap.wait_for(1)
+
+            async def emptied() -> bool:
+                return await outbox_of(collection, "a") == []
+
+            await eventually(emptied, what="the outbox emptied by the sweep")
+        finally:
+            await relay.stop()
+    # The named pass failed and forgot the name: only the sweep could find it again.
+    assert attempts == [entry["envelope"]["id"]] * 2
+    assert [m.message_id for m in seen] == [entry["envelope"]["id"]]
+
+
+# A writer in a process of its own: it stores a document with its entries,
+# hands them to its relay, and dies before the relay's first pass.
+_DYING_WRITER = """
+import asyncio, os, sys
+from datetime import UTC, datetime
+import uuid
+from faststream.rabbit import RabbitBroker
+from ilmo_event_contracts import Attendance, Language, RegistrationAccepted
+from ilmo_shared.messaging.publisher import EventPublisher
+from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay
+from ilmo_shared.storage import connect
+
+async def main() -> None:
+    url, database, name = sys.argv[1:4]
+    collection = connect(url)[database][name]
+    relay = OutboxRelay(EventPublisher(RabbitBroker(logger=None)))
+    outbox = relay.outbox(collection, source="ilmo/test")
+    event = RegistrationAccepted(
+        registration_id=uuid.uuid4(), event_id="seminar-2026", attendance=Attendance.REMOTE,
+        language=Language.FI, first_name="Maija", last_name="Meikäläinen",
+        email="maija@example.fi", registered_at=datetime.now(UTC),
+    )
+    document = {"_id": "written", OUTBOX_FIELD: outbox.entries(event, None)}
+    await collection.insert_one(document)
+    outbox.inserted(document)
+    print(document[OUTBOX_FIELD][0]["envelope"]["id"], flush=True)
+    os._exit(0)  # dies before the relay's pass: no stop(), no last sweep
+
+asyncio.run(main())
+"""
+
+
+async def test_nothing_is_lost_when_the_writers_process_dies_before_the_relay_pass(
+    infrastructure: IsolatedInfrastructure,
+    collection: AsyncCollection[Document],
+    broker: RabbitBroker,
+) -> None:
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _DYING_WRITER,
+        infrastructure.mongodb_url,
+        collection.database.name,
+        collection.name,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await writer.communicate()
+    assert writer.returncode == 0
+    envelope_id = out.decode().strip()
+    assert len(await outbox_of(collection, "written")) == 1
+
+    # The service's next process: its relay sweeps at start.
+    relay = OutboxRelay(EventPublisher(broker), [collection], sweep_interval=3600)
+    async with event_tap(infrastructure.amqp_url) as tap:
+        relay.start()
+        try:
+            seen = await tap.wait_for(1)
+        finally:
+            await relay.stop()
+    assert [m.message_id for m in seen] == [envelope_id]
+    assert await outbox_of(collection, "written") == []
+
+
+async def test_entries_nobody_named_are_found_by_the_periodic_sweep(
+    collection: AsyncCollection[Document], broker: RabbitBroker
+) -> None:
+    unnamed = outbox_entry(accepted(), source="t")
+    relay = OutboxRelay(
+        EventPublisher(broker), [collection], sweep_interval=0.5, poll_interval=0.05
+    )
+    assert await relay.publish_pending() == 0  # the start sweep, done before the write
+    await collection.insert_one({"_id": "left-by-another-replica", OUTBOX_FIELD: [unnamed]})
+    relay.start()
+    try:
+
+        async def emptied() -> bool:
+            return await outbox_of(collection, "left-by-another-replica") == []
+
+        await eventually(emptied, what="the periodic sweep")
+    finally:
+        await relay.stop()

@@ -12,8 +12,9 @@ consumers deduplicate: at-least-once delivery, exactly-once effects.
 A store gets an ``Outbox`` per collection from the relay
 (``relay.outbox(collection, source=...)``): it makes the entries the store
 writes, and once the write is done the store tells it which document now
-holds entries (``Outbox.written``), which wakes the relay. Callers of a store
-never deal with the relay.
+holds entries and hands it the entries it wrote (``Outbox.written``,
+``Outbox.inserted``), which wakes the relay: it publishes them without
+reading the document back. Callers of a store never deal with the relay.
 
 A fact usually has two forms, written together in that one write
 (``Outbox.entries``): the internal event, for Ilmo's services on
@@ -48,6 +49,7 @@ from ilmo_shared.outbox_backlog import OutboxBacklog
 from ilmo_shared.storage import OUTBOX_FIELD, DocumentLocks
 
 __all__ = [
+    "DEFAULT_SWEEP_INTERVAL",
     "EXCHANGE_FIELD",
     "OUTBOX_FIELD",
     "Outbox",
@@ -61,6 +63,10 @@ __all__ = [
 EXCHANGE_FIELD = "exchange"
 # Integration envelope ids are uuid5 of the internal envelope id in this namespace.
 _INTEGRATION_IDS = uuid.UUID("5d1c7f7e-8a4b-4f8e-b5a2-2f0c9e6d3a41")
+
+# How often the relay sweeps whole collections when nothing failed: the bound
+# on the delay of entries no running process named (a crashed replica's).
+DEFAULT_SWEEP_INTERVAL = 300.0
 
 RELAY_FAILURES = Counter(
     "ilmo_outbox_relay_failures_total", "Relay passes that stopped on an error and will retry."
@@ -155,25 +161,50 @@ class Outbox:
         """The entries of one fact in both forms, to be written with the state it describes."""
         return outbox_entries(event, integration, source=self.source, envelope_id=envelope_id)
 
-    def written(self, document_id: object = None) -> None:
+    def written(
+        self, document_id: object = None, entries: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
         """The document ``document_id`` now holds entries: publish them soon.
 
-        Without an id the relay sweeps the collection, which finds them too.
+        ``entries`` are the ones this write added, exactly as written: the
+        relay publishes them as handed, without reading the document back,
+        and removes exactly them. Without them the relay reads the document
+        by ``_id``; without an id it sweeps the collection. Either finds
+        them too.
         """
-        self._relay.wake(self.collection if document_id is not None else None, document_id)
+        if document_id is None:
+            self._relay.wake()
+        else:
+            self._relay.wake(self.collection, document_id, entries)
+
+    def inserted(self, document: Mapping[str, Any]) -> None:
+        """``document`` was just inserted as it is: publish its outbox as written (``written``)."""
+        self.written(document["_id"], document[OUTBOX_FIELD])
 
 
 class OutboxRelay:
     """Publishes pending outbox entries of some collections.
 
-    A service that has just stored an event names the document
-    (``wake(collection, document_id)``) and the next pass reads only that
-    document, by ``_id``. Sweeps over whole collections find everything else:
-    entries left behind by a crash, by a broker outage, or by another
-    replica. They run at start, after a failed pass, after a bare
-    ``wake()``, and every ``sweep_interval`` seconds. The split matters on
-    FerretDB v1, where a query on anything but ``_id`` reads every document
-    of the collection: one sweep per write made the relay the bottleneck.
+    A service that has just stored an event names the document and hands
+    the entries it wrote (``wake(collection, document_id, entries)``): the
+    next pass publishes those as handed and removes exactly them, with no
+    read at all. A document named without its entries is read by ``_id``.
+    Sweeps over whole collections find everything else, and on FerretDB v1
+    every sweep reads every document of a collection, so they run only when
+    something may have been missed:
+
+    - at start: entries a previous process of the service wrote and never
+      saw confirmed (it crashed, or the broker was away when it stopped);
+    - after a failed pass: entries whose publishing or removal failed, and
+      whatever was named and not done;
+    - after a bare ``wake()``: a writer that cannot say which document;
+    - every ``sweep_interval`` seconds (minutes by default): what no process
+      named, i.e. a crashed replica's entries, or a write that failed
+      ambiguously (it raised, but was stored). This interval is the bound
+      on their delay.
+
+    Named wakes cover everything a running process writes, so a sweep is not
+    needed per write; a sweep per write once made the relay the bottleneck.
     Several replicas may run relays over the same collection: they may both
     publish an entry, never lose one.
     """
@@ -185,7 +216,7 @@ class OutboxRelay:
         *,
         locks: DocumentLocks | None = None,
         poll_interval: float = 1.0,
-        sweep_interval: float = 10.0,
+        sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
         batch_size: int = 200,
     ) -> None:
         self._publisher = publisher
@@ -199,8 +230,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Documents named by wake(), in the order they were written (a dict
-        # is an ordered set).
-        self._named: dict[str, dict[Any, None]] = {c.name: {} for c in self._collections}
+        # keeps insertion order), each with the entries handed for it, or
+        # None: read the document back.
+        self._named: dict[str, dict[Any, list[Mapping[str, Any]] | None]] = {
+            c.name: {} for c in self._collections
+        }
         # What each outbox holds as far as the passes have read it (the backlog gauges).
         self._backlogs = {c.name: OutboxBacklog(c.name) for c in self._collections}
         self._sweep_due = True
@@ -222,12 +256,27 @@ class OutboxRelay:
         """The locks the relay takes per document; the stores of its process share them."""
         return self._locks
 
-    def wake(self, collection: str | None = None, document_id: Any = None) -> None:
-        """Ask for a pass now; naming the document written spares a sweep."""
+    def wake(
+        self,
+        collection: str | None = None,
+        document_id: Any = None,
+        entries: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Ask for a pass now; naming the document spares a sweep, handing its entries a read.
+
+        A document named twice before a pass has both writes' entries
+        published in the order written; if either write handed none, it is
+        read back, which finds them all.
+        """
         if collection is None or collection not in self._named:
             self._sweep_due = True
         else:
-            self._named[collection][document_id] = None
+            named = self._named[collection]
+            earlier = named.get(document_id, [])
+            if entries is None or earlier is None:
+                named[document_id] = None
+            else:
+                named[document_id] = [*earlier, *entries]
         self._wake.set()
 
     def start(self) -> None:
@@ -257,22 +306,41 @@ class OutboxRelay:
         return published
 
     async def publish_named(self) -> int:
-        """Publish what the documents named since the last pass hold."""
+        """Publish what was handed, and what the documents named without entries hold."""
         published = 0
         for collection in self._collections:
             named = self._named[collection.name]
             while named:
-                ids = list(named)[: self._batch_size]
-                for document_id in ids:
+                batch = list(named.items())[: self._batch_size]
+                for document_id, _ in batch:
                     del named[document_id]
-                documents = await asyncio.gather(
-                    *(collection.find_one({"_id": i}, projection={OUTBOX_FIELD: 1}) for i in ids)
-                )
-                found = [d for d in documents if d]
-                self._backlogs[collection.name].seen(found)
-                published += await self._relay(collection, found)
+                documents = await self._documents(collection, batch)
+                self._backlogs[collection.name].seen(documents)
+                published += await self._relay(collection, documents)
         RELAY_LAST_BATCH.set(published)
         return published
+
+    async def _documents(
+        self,
+        collection: AsyncCollection[Mapping[str, Any]],
+        batch: Sequence[tuple[Any, list[Mapping[str, Any]] | None]],
+    ) -> list[Mapping[str, Any]]:
+        """The named documents in the order named: as handed, or read by ``_id`` if still there."""
+        unread = [document_id for document_id, entries in batch if entries is None]
+        read = await asyncio.gather(
+            *(collection.find_one({"_id": i}, projection={OUTBOX_FIELD: 1}) for i in unread)
+        )
+        by_name = dict(zip(unread, read, strict=True))
+        documents: list[Mapping[str, Any]] = []
+        for document_id, entries in batch:
+            document = (
+                by_name[document_id]
+                if entries is None
+                else {"_id": document_id, OUTBOX_FIELD: entries}
+            )
+            if document:
+                documents.append(document)
+        return documents
 
     async def _run(self) -> None:
         while True:
@@ -303,8 +371,30 @@ class OutboxRelay:
         documents = [document async for document in pending]
         if len(documents) >= self._batch_size:
             self._sweep_due = True  # a full batch: there may be more behind it
+        self._leave_to_the_sweep(collection.name, documents)
         self._backlogs[collection.name].seen(documents, whole=True)
         return await self._relay(collection, documents)
+
+    def _leave_to_the_sweep(self, collection: str, documents: Sequence[Mapping[str, Any]]) -> None:
+        """Forget handed entries that a sweep has just read: they are the sweep's to publish.
+
+        A write that lands while a sweep reads (at start, or after a
+        failure) is both found and handed; without this the named pass
+        after the sweep would publish its entries a second time. (Were
+        the sweep's pass to fail, the next sweep finds them again.) A name
+        without entries is kept: its read comes after the sweep's removal.
+        """
+        named = self._named[collection]
+        for document in documents:
+            handed = named.get(document["_id"])
+            if not handed:
+                continue
+            found = document.get(OUTBOX_FIELD) or []
+            rest = [entry for entry in handed if entry not in found]
+            if rest:
+                named[document["_id"]] = rest
+            else:
+                del named[document["_id"]]
 
     async def _relay(
         self,

@@ -95,7 +95,9 @@ class Infrastructure:
             database=mongo[settings.mongodb_database],
             broker=broker,
             publisher=publisher,
-            relay=OutboxRelay(publisher, locks=DocumentLocks()),
+            relay=OutboxRelay(
+                publisher, locks=DocumentLocks(), sweep_interval=settings.outbox_sweep_seconds
+            ),
             authorization=Authorization.from_settings(settings),
         )
 

@@ -172,6 +172,11 @@ class ServiceSettings(BrokerSettings):
     operations_port: Port = 9080
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     prefetch: int = Field(default=32, ge=1, le=10_000)
+    # How often the outbox relay sweeps its collections when nothing failed:
+    # the bound on the delay of entries no running process named, e.g. a
+    # crashed replica's (ilmo_shared.outbox). Each sweep reads every document
+    # of the service's outbox collections on FerretDB v1.
+    outbox_sweep_seconds: float = Field(default=300.0, ge=1.0, le=24 * 3600.0)
     # HTTP limits and headers (docs/security.md, "HTTP limits and headers").
     # The largest request body. The largest event validation admits (every
     # list full, every text at its longest) is ~1.2 MB of JSON; a big real

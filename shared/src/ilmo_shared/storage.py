@@ -210,7 +210,7 @@ class VersionedDocuments:
             if not await self._write(document_id, document, step):
                 return LOST
             if step.events and self._outbox is not None:
-                self._outbox.written(document_id)
+                self._outbox.written(document_id, step.events)
             return step.result
 
         async def lost(_number: int) -> None:

@@ -367,7 +367,7 @@ class SeatInventoryStore:
             self._known.pop(event_id, None)
             raise
         if entries:
-            self._outbox.written(document["_id"])
+            self._outbox.written(document["_id"], entries)
         result = StoredInventory(inventory, version, tuple(applied))
         self._remember(event_id, _Known(result, sent_at))
         return Outcome(

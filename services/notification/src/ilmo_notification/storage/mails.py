@@ -478,7 +478,7 @@ class MailStore:
             only_if=only_if,
         )
         if written:
-            self._outbox.written(mail_id)
+            self._outbox.written(mail_id, entries)
         return written
 
     async def _update(

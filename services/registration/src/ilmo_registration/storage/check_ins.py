@@ -76,7 +76,7 @@ class CheckInStore:
             earlier = await self.get(check_in.registration_id)
             # Gone between the insert and the read only if erased by hand: still "earlier".
             return earlier or check_in
-        self._outbox.written(check_in.registration_id)
+        self._outbox.inserted(document)
         return None
 
     async def get(self, registration_id: str) -> CheckIn | None:

@@ -83,7 +83,7 @@ class EventStore:
             await self.events.insert_one(document)
         except DuplicateKeyError:
             raise EventExists(event_id) from None
-        self._outbox.written(event_id)
+        self._outbox.inserted(document)
         return StoredEvent(event_id, 1, spec, now, now)
 
     async def get(self, event_id: str) -> StoredEvent | None:

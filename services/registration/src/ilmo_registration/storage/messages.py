@@ -73,7 +73,7 @@ class MessageStore:
             if stored is None:  # pragma: no cover - a duplicate that is gone at once
                 raise
             return stored, False
-        self._outbox.written(message_id)
+        self._outbox.inserted(document)
         return _stored_message(document), True
 
     async def get(self, message_id: str) -> StoredMessage | None:

@@ -261,7 +261,7 @@ class RegistrationStore:
         except DuplicateKeyError:
             holder = await self.holder(fact.event_id, normalise_email(fact.email))
             return holder or Holder(registration_id, fact.event_id, Standing.EXPIRED, None, None)
-        self._outbox.written(registration_id)
+        self._outbox.inserted(document)
         await self._list(document)
         return None
 
@@ -391,7 +391,7 @@ class RegistrationStore:
         """One conditional write with outbox entries; True if it matched (the relay is woken)."""
         if not await self._update_listed({"_id": registration_id, **condition}, update):
             return False
-        self._outbox.written(registration_id)
+        self._outbox.written(registration_id, update["$push"][OUTBOX_FIELD]["$each"])
         return True
 
     async def _update_listed(self, condition: Document, update: Document) -> bool:
@@ -677,7 +677,7 @@ class RegistrationStore:
         }
         if not await self._update_listed(condition, update):
             return False
-        self._outbox.written(registration.id)
+        self._outbox.written(registration.id, entries)
         return True
 
     async def erase_needs(self, registration_id: str) -> bool:
