@@ -78,7 +78,7 @@ _CLOSED_VALUES = frozenset(state.value for state in CLOSED_STATES)
 # memory once read or written, up to this many mails: the dispatcher asks for
 # the same receipts pass after pass.
 _FINAL_STATES = frozenset({MailState.SENT, MailState.SKIPPED})
-_FINAL_STATES_KEPT = 20_000
+_FINAL_STATES_KEPT = 10_000
 # What an operator's client is told of a registration's mails: no address, no text.
 _LISTED = {
     "kind": 1,

@@ -43,8 +43,9 @@ from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
 ROSTER = "roster"
 # Reads and conditional writes of one member before giving up (the message is redelivered).
 _ATTEMPTS = 5
-# Members whose last write this process remembers (about 1 KiB each).
-_REMEMBERED = 20_000
+# Members whose last write this process remembers (about 1 KiB each): the window
+# between a registration's first step and its later ones, bounded so memory stays flat.
+_REMEMBERED = 5_000
 
 # What a transition makes of a member (None: the member is removed).
 Transition = Callable[[Member | None], Member | None]
