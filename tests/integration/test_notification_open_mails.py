@@ -90,6 +90,25 @@ async def test_an_intent_whose_copy_was_lost_in_a_crash_is_copied_again_at_start
     assert [mail.id for mail in await stores.mails.due(datetime.now(UTC), 10)] == [request.mail_id]
 
 
+async def test_an_intent_asked_for_again_gets_its_lost_copy_back_while_open(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """The copy's insert failed (the message is redelivered): the repeat writes it."""
+    database, stores, event_id, rid = await prepared(infrastructure, mongo)
+    request = MailRequest(rid, event_id, NotificationKind.REGISTRATION_RECEIVED, {})
+    assert await stores.mails.record_intent(request, cause="test")
+    await database[OPEN_MAILS].delete_many({})
+
+    assert not await stores.mails.record_intent(request, cause="test")
+
+    assert [mail.id for mail in await stores.mails.due(datetime.now(UTC), 10)] == [request.mail_id]
+    # Once the mail ended, a repeat copies nothing.
+    await database[MAILS].update_one({"_id": request.mail_id}, {"$set": {"state": "sent"}})
+    await database[OPEN_MAILS].delete_many({})
+    assert not await stores.mails.record_intent(request, cause="test")
+    assert await database[OPEN_MAILS].count_documents({}) == 0
+
+
 async def test_a_copy_left_behind_by_a_sent_mail_sends_nothing_and_goes(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:

@@ -201,11 +201,20 @@ class MailStore:
             OUTBOX_FIELD: [],
         }
         if not await insert_new(self.collection, document):
+            # A repeat, or the redelivery of a message whose handling failed
+            # between the two inserts: the mail, if still open, gets its copy.
+            await self._copy_if_open(request.mail_id)
             return False
         # A crash before this insert leaves the mail without its copy until
         # the next start (``restore_open``); a copy there already is kept.
         await insert_new(self.open, open_copy(document))
         return True
+
+    async def _copy_if_open(self, mail_id: str) -> None:
+        """Copy the mail into ``open_mails`` if it is open and has no copy yet."""
+        document = await self.collection.find_one({"_id": mail_id}, projection={OUTBOX_FIELD: 0})
+        if document is not None and document.get("state") not in _CLOSED_VALUES:
+            await insert_new(self.open, open_copy(document))
 
     async def of_registration(
         self, registration_id: str, attendance_version: int, also: Iterable[str] = ()
