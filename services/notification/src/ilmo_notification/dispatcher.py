@@ -415,6 +415,8 @@ class MailDispatcher:
             if tried == 0 and await self._mails.refresh(mail) != mail:
                 return None
             if claim is Claim.TAKEN:
+                # Looked at again once that attempt's lease is surely over.
+                await self._mails.postpone(mail.id, self._clock() + self._lease)
                 return None
             # Claimed by a dispatcher that died before marking it: that attempt
             # never reached the server; count it and take the next.

@@ -414,6 +414,15 @@ class MailStore:
                 await self.open.replace_one({"_id": mail.id}, open_copy(document), upsert=True)
         return fresh
 
+    async def postpone(self, mail_id: str, until: datetime) -> None:
+        """Due again at ``until`` as far as its copy goes: another dispatcher holds its attempt.
+
+        Only the copy is written (the mail is as it was); without it, every
+        pass of this dispatcher would try the taken attempt again.
+        """
+        async with self._locks.hold(MAILS, mail_id):
+            await self.open.update_one({"_id": mail_id}, {"$set": {"next_attempt_at": until}})
+
     async def drop_ended(self) -> None:
         """Remove the copies of the mails that ended: one command for all of them.
 
