@@ -106,7 +106,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
                 mails_router(stores.mails, infrastructure.authorization, broadcasts),
                 broadcasts_router(broadcasts),
             ],
-            prepare_storage=stores.create_indexes,
+            prepare_storage=stores.prepare,
             workers=[dispatcher, scheduler, waiting],
         ),
     )

@@ -41,6 +41,8 @@ from pymongo.errors import ConnectionFailure
 from ilmo_event_contracts import EventDetails, NotificationKind
 from ilmo_event_contracts.integration import MailFailure
 from ilmo_notification.domain import (
+    CLOSED_STATES,
+    FIRST_MAILS,
     Claim,
     Contact,
     FailureKind,
@@ -233,14 +235,29 @@ class MailDispatcher:
             for m in mails
         }
         superseding = {m.id: superseding_ids(m) for m in mails}
+        due_ids = {m.id for m in mails}
+        # Only a mail that may wait for the receipt (one not due in this very
+        # pass) asks about it, and about the confirmation only while the
+        # receipt is not done with: once it is, nothing waits whatever the
+        # confirmation's state (``waits_for_receipt``).
+        asking = {
+            m.registration_id
+            for m in mails
+            if m.kind not in FIRST_MAILS and receipts[m.registration_id] not in due_ids
+        }
         known = await self._mails.states(
             [
-                *receipts.values(),
-                *confirmations.values(),
+                *(receipts[registration_id] for registration_id in asking),
                 *(later for ids in superseding.values() for later in ids.values()),
             ]
         )
-        due_ids = {m.id for m in mails}
+        known.update(
+            await self._mails.states(
+                confirmations[registration_id]
+                for registration_id in asking
+                if known.get(receipts[registration_id]) not in CLOSED_STATES
+            )
+        )
 
         groups: dict[str, list[_Ready]] = {}
         for mail in sorted(mails, key=lambda m: (m.registration_id, kind_rank(m.kind))):
@@ -249,7 +266,8 @@ class MailDispatcher:
             }
             skipped_for = superseded_by(mail.kind, recorded_later, mail.state)
             if skipped_for is not None:
-                await self._mails.mark_skipped(mail, superseded_by=skipped_for)
+                if not await self._mails.mark_skipped(mail, superseded_by=skipped_for):
+                    continue  # not as its copy said: decided again next pass
                 MAILS_SKIPPED.labels(mail.kind.value).inc()
                 log.info(
                     "mail_skipped",
@@ -287,6 +305,7 @@ class MailDispatcher:
                     raise end
         if work.result.sent or (work.result.progressed and not work.result.unreachable):
             self._unreachable_in_a_row = 0
+        await self._mails.drop_ended()
         return work.result
 
     async def _wait(self, mail: Mail, waiting_for: str) -> None:
@@ -350,7 +369,9 @@ class MailDispatcher:
             bound.debug("mail_attempt_taken_elsewhere")
             return False
         possible_duplicate = mail.state is MailState.SENDING
-        await self._mails.mark_sending(mail, attempt, lease=self._lease)
+        if not await self._mails.mark_sending(mail, attempt, lease=self._lease):
+            bound.debug("mail_moved_on_since_read")
+            return False
         if possible_duplicate:
             POSSIBLE_DUPLICATES.labels(mail.kind.value).inc()
             bound.warning("mail_resent_after_unknown_outcome", attempt=attempt)
@@ -385,11 +406,17 @@ class MailDispatcher:
     async def _claim(self, mail: Mail) -> int | None:
         """The attempt number this process makes, or None if another dispatcher is on it."""
         attempt = mail.attempts + 1
-        for _ in range(5):
+        for tried in range(5):
             claim = await self._attempts.claim(mail, attempt, lease=self._lease)
             if claim is Claim.CLAIMED:
                 return attempt
+            # The mail was read from its copy in ``open_mails``: before
+            # deciding on someone else's claim, make sure it is still so.
+            if tried == 0 and await self._mails.refresh(mail) != mail:
+                return None
             if claim is Claim.TAKEN:
+                # Looked at again once that attempt's lease is surely over.
+                await self._mails.postpone(mail.id, self._clock() + self._lease)
                 return None
             # Claimed by a dispatcher that died before marking it: that attempt
             # never reached the server; count it and take the next.

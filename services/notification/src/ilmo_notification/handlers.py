@@ -110,10 +110,13 @@ def email_subscription(
         await broadcasts.event_cancelled(event)
 
     async def registration_accepted(event: RegistrationAccepted, envelope: Envelope) -> None:
-        # The roster first: a broadcast expanded meanwhile finds the member.
-        await broadcasts.registration_accepted(event)
+        # The contact first: kept just now, it is known not to be erased (no
+        # read of it per step). Then the roster, before the receipt: a
+        # broadcast expanded meanwhile finds the member.
+        kept = await notifications.keep_contact(event)
+        await broadcasts.registration_accepted(event, contact_kept=kept)
         await notifications.registration_accepted(
-            event, cause=envelope.id, correlation_id=envelope.correlationid
+            event, cause=envelope.id, correlation_id=envelope.correlationid, contact_kept=kept
         )
 
     async def registration_erased(event: RegistrationErased, _envelope: Envelope) -> None:

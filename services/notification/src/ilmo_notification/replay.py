@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from ilmo_notification.settings import NotificationSettings
-from ilmo_notification.storage.mails import MAILS, replay_failed
+from ilmo_notification.storage.mails import MAILS, OPEN_MAILS, replay_failed
 from ilmo_shared.settings import load_settings
 from ilmo_shared.storage import connect_with
 
@@ -30,7 +30,8 @@ async def replay(settings: NotificationSettings, mail_ids: Sequence[str] | None)
     """Replay failed mails (all, or those named); returns the ids put back in line."""
     client = connect_with(settings)
     try:
-        return await replay_failed(client[settings.mongodb_database][MAILS], mail_ids)
+        database = client[settings.mongodb_database]
+        return await replay_failed(database[MAILS], mail_ids, open_mails=database[OPEN_MAILS])
     finally:
         await client.close()
 

@@ -78,18 +78,38 @@ class Notifications:
             if await self._stores.mails.wake_for_event(details.event_id):
                 self._wake()
 
+    async def keep_contact(self, fact: RegistrationAccepted | RegistrationSubmitted) -> bool:
+        """Keep how to reach the registrant (this service's own copy); True if kept just now.
+
+        A contact kept just now was not erased: an erasure leaves a tombstone
+        under the same ``_id``, which the insert would have found. Callers
+        pass that on (``contact_kept``) and spare a read per mail asked for.
+        """
+        kept = await self._stores.contacts.remember(fact)
+        if kept:
+            log.info(
+                "contact_stored", registration_id=str(fact.registration_id), event_id=fact.event_id
+            )
+        return kept
+
     async def registration_accepted(
-        self, accepted: RegistrationAccepted, *, cause: str, correlation_id: str | None
+        self,
+        accepted: RegistrationAccepted,
+        *,
+        cause: str,
+        correlation_id: str | None,
+        contact_kept: bool | None = None,
     ) -> None:
-        """Keep the contact (this service's own copy), then ask for the confirmation of receipt.
+        """Keep the contact (unless the caller did), then ask for the confirmation of receipt.
 
         A registrant who confirmed their address gets no receipt: the
         "confirm your address" mail was their first, and the page they
-        confirmed on said the rest.
+        confirmed on said the rest. ``contact_kept``: what ``keep_contact``
+        answered, when the caller kept it first.
         """
         registration_id = str(accepted.registration_id)
-        if await self._stores.contacts.remember(accepted):
-            log.info("contact_stored", registration_id=registration_id, event_id=accepted.event_id)
+        if contact_kept is None:
+            contact_kept = await self.keep_contact(accepted)
         if not accepted.email_confirmed:
             receipt = MailRequest(
                 registration_id,
@@ -97,7 +117,9 @@ class Notifications:
                 NotificationKind.REGISTRATION_RECEIVED,
                 {"attendance": accepted.attendance.value},
             )
-            await self.ask_for(receipt, cause=cause, correlation_id=correlation_id)
+            await self.ask_for(
+                receipt, cause=cause, correlation_id=correlation_id, not_erased=contact_kept
+            )
         # Mails asked for before the contact arrived (a seat decided first).
         if await self._stores.mails.wake_for_registration(registration_id):
             self._wake()
@@ -106,16 +128,14 @@ class Notifications:
         self, submitted: RegistrationSubmitted, *, cause: str, correlation_id: str | None
     ) -> None:
         """Keep the contact, then ask for the "confirm your address" mail."""
-        registration_id = str(submitted.registration_id)
-        if await self._stores.contacts.remember(submitted):
-            log.info("contact_stored", registration_id=registration_id, event_id=submitted.event_id)
+        kept = await self.keep_contact(submitted)
         confirm = MailRequest(
-            registration_id,
+            str(submitted.registration_id),
             submitted.event_id,
             NotificationKind.CONFIRM_ADDRESS,
             {"expires_at": submitted.expires_at},
         )
-        await self.ask_for(confirm, cause=cause, correlation_id=correlation_id)
+        await self.ask_for(confirm, cause=cause, correlation_id=correlation_id, not_erased=kept)
 
     async def registration_repeated(
         self, repeated: RegistrationRepeated, *, cause: str, correlation_id: str | None
@@ -167,15 +187,21 @@ class Notifications:
         log.info("expired_registration_forgotten", registration_id=registration_id, mails=removed)
 
     async def ask_for(
-        self, request: MailRequest, *, cause: str, correlation_id: str | None
+        self,
+        request: MailRequest,
+        *,
+        cause: str,
+        correlation_id: str | None,
+        not_erased: bool = False,
     ) -> None:
         """Record that a mail is to be sent (once per registration and kind, whatever repeats).
 
         ``cause`` is the id of the message that asked for it; its
         ``correlation_id`` goes with the mail into its logs and its
-        ``notification.*`` event.
+        ``notification.*`` event. ``not_erased``: the caller has just kept
+        the registration's contact, so the check for its tombstone is spared.
         """
-        if await self._stores.contacts.is_erased(request.registration_id):
+        if not not_erased and await self._stores.contacts.is_erased(request.registration_id):
             # Asked for by a message that arrived after the erasure: never sent.
             log.debug(
                 "mail_for_erased_registration_dropped",
@@ -235,10 +261,16 @@ class Broadcasts:
 
     # ------------------------------------------------------------ the roster
 
-    async def registration_accepted(self, event: RegistrationAccepted) -> None:
-        """The member counts from now on, unless erased already (a late redelivery)."""
+    async def registration_accepted(
+        self, event: RegistrationAccepted, *, contact_kept: bool = False
+    ) -> None:
+        """The member counts from now on, unless erased already (a late redelivery).
+
+        ``contact_kept``: the contact was kept just now (``Notifications.keep_contact``),
+        so it has no tombstone and is not read again.
+        """
         rid = str(event.registration_id)
-        if await self._stores.contacts.is_erased(rid):
+        if not contact_kept and await self._stores.contacts.is_erased(rid):
             return
         await self._roster.change(
             event.event_id,

@@ -3,8 +3,9 @@
 ``ilmo_mails_waiting`` and ``ilmo_mail_oldest_waiting_age_seconds`` answer
 "is mail getting out?" even when nothing fails: a dispatcher stuck behind a
 slow server, or mails waiting for details that never come. Counting them
-takes a query that reads the mails collection on FerretDB v1 (it filters only
-``_id`` by index), so it runs on its own interval, not on the hot path.
+reads ``open_mails``, the copies of the open mails (a scan on FerretDB v1,
+which filters only ``_id`` by index, but of the backlog, not of every mail
+ever sent), on its own interval, not on the hot path.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ duplicated event finds its fact already there and changes nothing:
 - ``event_details`` (``EventDetailsStore``): one per (event, revision);
 - ``mails`` (``MailStore``): one per (registration, kind), the intent to
   send, then the mail's state with its ``notification.*`` event in its outbox;
+  ``open_mails``, a copy of each mail still open, is what the dispatcher reads;
 - ``mail_attempts`` (``MailAttemptStore``): one per (mail, attempt number),
   so that of several dispatchers only one makes each attempt;
 - ``roster`` (``RosterStore``): each event's registrants in 256 chunks, for
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from ilmo_notification.storage.contacts import CONTACTS, ContactStore
 from ilmo_notification.storage.event_details import EVENT_DETAILS, EventDetailsStore
 from ilmo_notification.storage.mail_attempts import ATTEMPTS, MailAttemptStore
-from ilmo_notification.storage.mails import MAILS, MailStore
+from ilmo_notification.storage.mails import MAILS, OPEN_MAILS, MailStore
 from ilmo_notification.storage.roster import ROSTER, RosterStore
 from ilmo_notification.storage.schedule import BROADCASTS, SCHEDULE, ScheduleStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "CONTACTS",
     "EVENT_DETAILS",
     "MAILS",
+    "OPEN_MAILS",
     "ROSTER",
     "SCHEDULE",
     "ContactStore",
@@ -64,3 +66,8 @@ class NotificationStores:
         await self.event_details.create_indexes()
         await self.mails.create_indexes()
         await self.schedule.create_indexes()
+
+    async def prepare(self) -> None:
+        """At start: the indexes, then the open mails copied afresh (``MailStore.restore_open``)."""
+        await self.create_indexes()
+        await self.mails.restore_open()

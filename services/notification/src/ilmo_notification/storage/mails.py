@@ -5,6 +5,18 @@ the mail's state as the dispatcher moves it along, with the
 ``notification.sent`` / ``notification.failed`` event in its outbox, written
 in the same update as the state it announces.
 
+``open_mails`` holds a copy of each mail still open (pending or sending),
+same ``_id``, without its outbox, and loses it once the mail ends. It is
+what the dispatcher's due query, its wait until the next due mail and the
+waiting gauge read: on FerretDB v1 a query on ``state`` or
+``next_attempt_at`` scans its collection, and this one is as large as the
+backlog of open work, where ``mails`` grows with every mail ever sent. The
+copy is a cache of the mail, never the truth: the dispatcher's writes are
+conditional on the state it read there, and one that finds the mail moved on
+refreshes the copy from ``mails`` (``refresh``) and decides nothing. A crash
+between writing a mail and its copy is repaired at start (``restore_open``),
+and a copy left behind by a mail that ended is dropped when it is next read.
+
 Updates of a mail document happen only in the dispatcher and in the outbox
 relay, which share this store's ``DocumentLocks``. They are single
 conditional updates, not a versioned read-decide-write: a write that finds
@@ -15,7 +27,7 @@ the mail moved on (sent, failed) is dropped, never decided again, so
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +46,7 @@ from ilmo_event_contracts import (
 )
 from ilmo_event_contracts.integration import MailFailure
 from ilmo_notification.domain import (
+    CLOSED_STATES,
     OPEN_STATES,
     VERSIONED_KINDS,
     Mail,
@@ -49,6 +62,7 @@ from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.storage import Document, DocumentLocks
 
 MAILS = "mails"
+OPEN_MAILS = "open_mails"
 # Confirmation mails go out before a registration is accepted (outside systems
 # learn of it only then), and "already registered" mails answer a repeat (which
 # nobody outside may learn of): their notification.* events stay internal.
@@ -59,6 +73,12 @@ INTERNAL_MAIL_KINDS = frozenset(
 # The condition of writes that end or reschedule an attempt: a late one (after a
 # fault) never reopens a mail already sent or failed, nor announces it twice.
 _STILL_OPEN: Mapping[str, Any] = {"state": {"$in": [state.value for state in OPEN_STATES]}}
+_CLOSED_VALUES = frozenset(state.value for state in CLOSED_STATES)
+# States no process ever changes again (a failed mail may be replayed), kept in
+# memory once read or written, up to this many mails: the dispatcher asks for
+# the same receipts pass after pass.
+_FINAL_STATES = frozenset({MailState.SENT, MailState.SKIPPED})
+_FINAL_STATES_KEPT = 10_000
 # What an operator's client is told of a registration's mails: no address, no text.
 _LISTED = {
     "kind": 1,
@@ -88,6 +108,21 @@ def mail_of(document: Mapping[str, Any]) -> Mail:
     )
 
 
+def open_copy(document: Mapping[str, Any]) -> Document:
+    """What ``open_mails`` keeps of an open mail: all of it but its outbox."""
+    return {key: value for key, value in document.items() if key != OUTBOX_FIELD}
+
+
+def _ends(update: Mapping[str, Any]) -> bool:
+    """Whether ``update`` closes the mail (sent, failed, skipped)."""
+    return (update.get("$set") or {}).get("state") in _CLOSED_VALUES
+
+
+def _copy_update(update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` as it applies to an open mail's copy, which keeps no outbox."""
+    return {operator: fields for operator, fields in update.items() if operator != "$push"}
+
+
 class MailStore:
     """The mails asked for, and where each is in its life."""
 
@@ -100,12 +135,18 @@ class MailStore:
         clock: Clock = utc_now,
     ) -> None:
         self.collection: AsyncCollection[Document] = database[MAILS]
+        self.open: AsyncCollection[Document] = database[OPEN_MAILS]
         self._outbox = outbox
         # Shared with the outbox relay of this process.
         self._locks = locks
         self._clock = clock
         # Registration id -> mails this process marked waiting (see wake_for_registration).
         self._waiting: dict[str, set[str]] = {}
+        # Mails that ended in this process whose copies in ``open_mails`` are
+        # still to go: removed together, once per dispatcher pass (``drop_ended``).
+        self._ended: set[str] = set()
+        # Mail id -> a state no process changes again (sent, skipped), most recent last.
+        self._final: OrderedDict[str, MailState] = OrderedDict()
 
     async def create_indexes(self) -> None:
         await self.collection.create_index(
@@ -113,6 +154,24 @@ class MailStore:
         )
         await self.collection.create_index("registration_id")
         await self.collection.create_index("event_id")
+        await self.open.create_index([("next_attempt_at", ASCENDING)], name="due")
+
+    async def restore_open(self) -> int:
+        """At start: copy every open mail into ``open_mails`` afresh; how many there are.
+
+        Repairs what a crash left between writing a mail and its copy (a
+        recorded intent without its copy, a copy older than its mail). It
+        reads the whole ``mails`` collection (a scan on FerretDB v1), once
+        per start, never per pass.
+        """
+        restored = 0
+        async for document in self.collection.find(
+            {"state": {"$in": [state.value for state in OPEN_STATES]}},
+            projection={OUTBOX_FIELD: 0},
+        ):
+            await self.open.replace_one({"_id": document["_id"]}, open_copy(document), upsert=True)
+            restored += 1
+        return restored
 
     # ------------------------------------------------------------ intents
 
@@ -125,25 +184,37 @@ class MailStore:
         duplicated, there is one mail per (registration, kind).
         """
         now = self._clock()
-        return await insert_new(
-            self.collection,
-            {
-                "_id": request.mail_id,
-                "registration_id": request.registration_id,
-                "event_id": request.event_id,
-                "kind": request.kind.value,
-                "occasion": request.occasion,
-                "details": dict(request.details),
-                "state": MailState.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "cause": cause,
-                # Carried into the mail's logs and its notification.* event.
-                "correlation_id": correlation_id,
-                OUTBOX_FIELD: [],
-            },
-        )
+        document: Document = {
+            "_id": request.mail_id,
+            "registration_id": request.registration_id,
+            "event_id": request.event_id,
+            "kind": request.kind.value,
+            "occasion": request.occasion,
+            "details": dict(request.details),
+            "state": MailState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "cause": cause,
+            # Carried into the mail's logs and its notification.* event.
+            "correlation_id": correlation_id,
+            OUTBOX_FIELD: [],
+        }
+        if not await insert_new(self.collection, document):
+            # A repeat, or the redelivery of a message whose handling failed
+            # between the two inserts: the mail, if still open, gets its copy.
+            await self._copy_if_open(request.mail_id)
+            return False
+        # A crash before this insert leaves the mail without its copy until
+        # the next start (``restore_open``); a copy there already is kept.
+        await insert_new(self.open, open_copy(document))
+        return True
+
+    async def _copy_if_open(self, mail_id: str) -> None:
+        """Copy the mail into ``open_mails`` if it is open and has no copy yet."""
+        document = await self.collection.find_one({"_id": mail_id}, projection={OUTBOX_FIELD: 0})
+        if document is not None and document.get("state") not in _CLOSED_VALUES:
+            await insert_new(self.open, open_copy(document))
 
     async def of_registration(
         self, registration_id: str, attendance_version: int, also: Iterable[str] = ()
@@ -212,6 +283,8 @@ class MailStore:
         """
         self._waiting.pop(registration_id, None)
         result = await self.collection.delete_many({"registration_id": registration_id})
+        # ``open_mails`` is as small as the backlog: a query on it is cheap.
+        await self.open.delete_many({"registration_id": registration_id})
         return int(result.deleted_count)
 
     async def wake_for_registration(self, registration_id: str) -> int:
@@ -234,8 +307,8 @@ class MailStore:
         )
 
     async def wake_for_event(self, event_id: str) -> int:
-        """Mails about an event that wait for its details: due now (rare: a scan is fine)."""
-        waiting = self.collection.find(
+        """Mails about an event that wait for its details: due now (a scan of the open ones)."""
+        waiting = self.open.find(
             {
                 "event_id": event_id,
                 "state": MailState.PENDING.value,
@@ -259,13 +332,13 @@ class MailStore:
     # ------------------------------------------------------------ what the dispatcher reads
 
     async def due(self, now: datetime, limit: int) -> list[Mail]:
-        """Open mails whose time has come, longest waiting first."""
-        cursor = self.collection.find(
-            {
-                "state": {"$in": [state.value for state in OPEN_STATES]},
-                "next_attempt_at": {"$lte": now},
-            },
-            projection={OUTBOX_FIELD: 0},
+        """Open mails whose time has come, longest waiting first, as their copies say.
+
+        A query on ``open_mails``, whose size is the backlog, not the history.
+        """
+        await self.drop_ended()
+        cursor = self.open.find(
+            {"next_attempt_at": {"$lte": now}},
             sort=[("next_attempt_at", ASCENDING)],
             limit=limit,
         )
@@ -273,8 +346,8 @@ class MailStore:
 
     async def next_due_at(self) -> datetime | None:
         """When the next open mail falls due (None: no open mail)."""
-        document = await self.collection.find_one(
-            {"state": {"$in": [state.value for state in OPEN_STATES]}},
+        document = await self.open.find_one(
+            {},
             projection={"next_attempt_at": 1},
             sort=[("next_attempt_at", ASCENDING)],
         )
@@ -286,15 +359,13 @@ class MailStore:
     async def waiting(self) -> tuple[int, datetime | None]:
         """How many mails are open (pending or sending), and when the oldest was asked for.
 
-        One query; on FerretDB v1 it reads the collection, so it is run every
-        so often for the metrics, never per mail.
+        One query on ``open_mails`` (a scan of the backlog on FerretDB v1),
+        run every so often for the metrics, never per mail.
         """
+        await self.drop_ended()
         count = 0
         oldest: datetime | None = None
-        async for document in self.collection.find(
-            {"state": {"$in": [state.value for state in OPEN_STATES]}},
-            projection={"created_at": 1},
-        ):
+        async for document in self.open.find({}, projection={"created_at": 1}):
             count += 1
             created = document.get("created_at")
             if isinstance(created, datetime) and (oldest is None or created < oldest):
@@ -302,11 +373,67 @@ class MailStore:
         return count, oldest
 
     async def states(self, mail_ids: Iterable[str]) -> dict[str, MailState]:
-        """The states of those of ``mail_ids`` that have been recorded."""
-        found = await by_ids(self.collection, mail_ids, projection={"state": 1})
-        return {
-            document_id: MailState(document["state"]) for document_id, document in found.items()
-        }
+        """The states of those of ``mail_ids`` that have been recorded.
+
+        A state no process changes again (sent, skipped) is remembered, so
+        the receipts the dispatcher asks about pass after pass are read once.
+        """
+        wanted = set(mail_ids)
+        known = {i: self._final[i] for i in wanted if i in self._final}
+        found = await by_ids(self.collection, wanted - known.keys(), projection={"state": 1})
+        for document_id, document in found.items():
+            known[document_id] = MailState(document["state"])
+            self._remember_final(document_id, known[document_id])
+        return known
+
+    def _remember_final(self, mail_id: str, state: MailState) -> None:
+        if state not in _FINAL_STATES:
+            return
+        self._final[mail_id] = state
+        self._final.move_to_end(mail_id)
+        while len(self._final) > _FINAL_STATES_KEPT:
+            self._final.popitem(last=False)
+
+    async def refresh(self, mail: Mail) -> Mail | None:
+        """The mail as ``mails`` has it now, its copy brought up to date; None once it ended.
+
+        For a write that found the mail other than its copy said (a crash
+        between two writes, another replica): the copy is rewritten only if
+        it differs, and the caller decides nothing this pass.
+        """
+        async with self._locks.hold(MAILS, mail.id):
+            document = await self.collection.find_one(
+                {"_id": mail.id}, projection={OUTBOX_FIELD: 0}
+            )
+            if document is None or document.get("state") in _CLOSED_VALUES:
+                self._ended.add(mail.id)
+                await self.drop_ended()
+                return None
+            fresh = mail_of(document)
+            if fresh != mail:
+                await self.open.replace_one({"_id": mail.id}, open_copy(document), upsert=True)
+        return fresh
+
+    async def postpone(self, mail_id: str, until: datetime) -> None:
+        """Due again at ``until`` as far as its copy goes: another dispatcher holds its attempt.
+
+        Only the copy is written (the mail is as it was); without it, every
+        pass of this dispatcher would try the taken attempt again.
+        """
+        async with self._locks.hold(MAILS, mail_id):
+            await self.open.update_one({"_id": mail_id}, {"$set": {"next_attempt_at": until}})
+
+    async def drop_ended(self) -> None:
+        """Remove the copies of the mails that ended: one command for all of them.
+
+        An ``$in`` on ``_id`` reads the whole of ``open_mails`` on FerretDB
+        v1, which is the backlog; one delete per mail would cost a command each.
+        """
+        if not self._ended:
+            return
+        ended = sorted(self._ended)
+        await self.open.delete_many({"_id": {"$in": ended}})
+        self._ended.difference_update(ended)
 
     async def document(self, mail_id: str) -> Mapping[str, Any] | None:
         """The mail's document as stored (for tools and tests)."""
@@ -314,10 +441,15 @@ class MailStore:
 
     # ------------------------------------------------------------ the dispatcher's writes
 
-    async def mark_sending(self, mail: Mail, attempt: int, *, lease: timedelta) -> None:
-        """Before the SMTP transaction: from now on the mail may have been delivered."""
+    async def mark_sending(self, mail: Mail, attempt: int, *, lease: timedelta) -> bool:
+        """Before the SMTP transaction: from now on the mail may have been delivered.
+
+        Only from the state the dispatcher read in the mail's copy; False
+        (and the copy refreshed) when the mail moved on. The copy is not
+        written: the attempt ends the mail or reschedules it, which writes it.
+        """
         now = self._clock()
-        await self._update(
+        return await self._update(
             mail.id,
             {
                 "$set": {
@@ -328,6 +460,8 @@ class MailStore:
                 },
                 "$unset": {"waiting_for": ""},
             },
+            as_read=mail,
+            copy=False,
         )
 
     async def mark_attempt_lost(self, mail: Mail, attempt: int) -> None:
@@ -427,8 +561,9 @@ class MailStore:
             only_if=_STILL_OPEN,
         )
 
-    async def mark_skipped(self, mail: Mail, *, superseded_by: NotificationKind) -> None:
-        await self._update(
+    async def mark_skipped(self, mail: Mail, *, superseded_by: NotificationKind) -> bool:
+        """Not sent: a later mail made it pointless. False if the mail was not as read."""
+        return await self._update(
             mail.id,
             {
                 "$set": {
@@ -438,12 +573,16 @@ class MailStore:
                 },
                 "$unset": {"next_attempt_at": "", "waiting_for": ""},
             },
+            as_read=mail,
         )
 
-    async def mark_waiting(self, mail: Mail, *, waiting_for: str, delay: float) -> None:
-        """Not sendable yet (its contact or event details have not arrived): look again later."""
+    async def mark_waiting(self, mail: Mail, *, waiting_for: str, delay: float) -> bool:
+        """Not sendable yet (its contact or event details have not arrived): look again later.
+
+        False if the mail was not as read (its copy is refreshed).
+        """
         self._waiting.setdefault(mail.registration_id, set()).add(mail.id)
-        await self._update(
+        return await self._update(
             mail.id,
             {
                 "$set": {
@@ -452,6 +591,7 @@ class MailStore:
                     "next_attempt_at": self._clock() + timedelta(seconds=delay),
                 }
             },
+            as_read=mail,
         )
 
     async def _announce(
@@ -487,15 +627,34 @@ class MailStore:
         update: Mapping[str, Any],
         *,
         only_if: Mapping[str, Any] | None = None,
+        as_read: Mail | None = None,
+        copy: bool = True,
     ) -> bool:
-        """Update one mail; ``only_if`` conditions are checked under the document lock.
+        """Update one mail and its copy; ``only_if`` conditions are checked under the document lock.
 
         On FerretDB v1 the condition is checked on the read that precedes the
         write, so it holds only because this process's writers of the mail
         take the same lock (one replica there); on MongoDB it is atomic.
+
+        ``as_read``: the mail as the dispatcher read it from its copy; the
+        write happens only if the mail is still in that state, else the copy
+        is refreshed and False returned. An update that ends the mail queues
+        its copy for removal (``drop_ended``); one that leaves it open is
+        applied to the copy too, unless ``copy`` is False.
         """
+        condition = dict(only_if or {})
+        if as_read is not None:
+            condition["state"] = as_read.state.value
         async with self._locks.hold(MAILS, mail_id):
-            result = await self.collection.update_one({"_id": mail_id, **(only_if or {})}, update)
+            result = await self.collection.update_one({"_id": mail_id, **condition}, update)
+            if result.matched_count == 1:
+                if _ends(update):
+                    self._ended.add(mail_id)
+                    self._remember_final(mail_id, MailState(update["$set"]["state"]))
+                elif copy:
+                    await self.open.update_one({"_id": mail_id}, _copy_update(update))
+        if result.matched_count != 1 and as_read is not None:
+            await self.refresh(as_read)
         return result.matched_count == 1
 
     # ------------------------------------------------------------ erasure
@@ -530,8 +689,10 @@ class MailStore:
             await self._update(
                 document_id,
                 {"$set": {"details": {}, "erased_at": now}, "$unset": {"last_error": ""}},
+                copy=False,
             )
         self._waiting.pop(registration_id, None)
+        await self.drop_ended()
         return len(found)
 
     # ------------------------------------------------------------ operators
@@ -560,6 +721,7 @@ async def replay_failed(
     mails: AsyncCollection[Document],
     mail_ids: Iterable[str] | None = None,
     *,
+    open_mails: AsyncCollection[Document] | None = None,
     clock: Clock = utc_now,
 ) -> list[str]:
     """An operator's replay: ``failed`` mails (all, or those named) get a fresh budget.
@@ -567,8 +729,12 @@ async def replay_failed(
     Returns the ids replayed. It runs in a process of its own (the replay
     command), so no lock of the service's can cover it; it needs none: the
     dispatcher never writes a failed mail, so this read-then-write does not
-    race it.
+    race it. Each replayed mail is copied into ``open_mails`` (by default
+    the collection of that name beside ``mails``), where the dispatcher
+    finds it.
     """
+    if open_mails is None:
+        open_mails = mails.database[OPEN_MAILS]
     selector: dict[str, Any] = {"state": MailState.FAILED.value}
     if mail_ids is not None:
         selector["_id"] = {"$in": sorted(set(mail_ids))}
@@ -587,5 +753,8 @@ async def replay_failed(
                 "$unset": {"failed_at": ""},
             },
         )
+        reopened = await mails.find_one({"_id": identifier}, projection={OUTBOX_FIELD: 0})
+        if reopened is not None:
+            await open_mails.replace_one({"_id": identifier}, open_copy(reopened), upsert=True)
         replayed.append(identifier)
     return replayed

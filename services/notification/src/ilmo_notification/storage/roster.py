@@ -13,11 +13,22 @@ and writes back the whole document, so two *processes* updating one chunk at
 once could lose one's write: on FerretDB notification runs as one replica.
 Each write is conditional on the member being as it was read, so on
 MongoDB replicas that decide at once retry rather than lose a change.
+
+What this process last wrote of a member is kept in memory (the most
+recent members, a bounded number) and stands in for the read: a
+registration's later steps (its seat, its stream link) cost one write each
+instead of a read and a write. It is only a guess: the write is still
+conditional on it, and a member changed elsewhere (another replica) fails
+that condition, is dropped from memory and read again.
+
+Each chunk holds about N/256 members, so its writes grow with the event
+(FerretDB v1 rewrites the whole document): see docs/performance.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +43,9 @@ from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
 ROSTER = "roster"
 # Reads and conditional writes of one member before giving up (the message is redelivered).
 _ATTEMPTS = 5
+# Members whose last write this process remembers (about 1 KiB each): the window
+# between a registration's first step and its later ones, bounded so memory stays flat.
+_REMEMBERED = 5_000
 
 # What a transition makes of a member (None: the member is removed).
 Transition = Callable[[Member | None], Member | None]
@@ -75,6 +89,8 @@ class RosterStore:
     def __init__(self, database: AsyncDatabase[Document], *, locks: DocumentLocks) -> None:
         self.collection: AsyncCollection[Document] = database[ROSTER]
         self._locks = locks
+        # Registration id -> the member as this process last wrote it, most recent last.
+        self._written: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def change(self, event_id: str, registration_id: str, transition: Transition) -> None:
         """Apply ``transition`` to one member: read it, decide, write its field only.
@@ -89,19 +105,32 @@ class RosterStore:
         field = f"members.{registration_id}"
         async with self._locks.hold(ROSTER, chunk):
             for _ in range(_ATTEMPTS):
-                document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
-                kept = ((document or {}).get("members") or {}).get(registration_id)
+                kept = self._written.pop(registration_id, None)
+                new_document = False
+                if kept is None:
+                    document = await self.collection.find_one({"_id": chunk}, projection={field: 1})
+                    kept = ((document or {}).get("members") or {}).get(registration_id)
+                    new_document = document is None
                 before = None if kept is None else _member_of(registration_id, kept)
                 after = transition(before)
                 if after == before:
+                    if kept is not None:
+                        self._remember(registration_id, dict(kept))
                     return
                 as_read: dict[str, Any] = {
                     "_id": chunk,
                     field: kept if kept else {"$exists": False},
                 }
-                if await self._write(as_read, field, event_id, after, document is None):
+                if await self._write(as_read, field, event_id, after, new_document):
+                    if after is not None:
+                        self._remember(registration_id, _document_of(after))
                     return
         raise ConcurrentChangeError(f"roster {chunk} kept changing")
+
+    def _remember(self, registration_id: str, kept: dict[str, Any]) -> None:
+        self._written[registration_id] = kept
+        while len(self._written) > _REMEMBERED:
+            self._written.popitem(last=False)
 
     async def _write(
         self,
