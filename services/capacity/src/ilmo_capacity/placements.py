@@ -31,7 +31,7 @@ decisions that need a position inside the line or all pending requests do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, MutableSet
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, MutableSet
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -99,6 +99,27 @@ class Counts:
 
     def next(self, queue: Place) -> int:
         return self.line_next if queue is Place.LINE else self.pending_next
+
+
+def whole(inventory: SeatInventory, latest: Iterable[Placement]) -> SeatInventory:
+    """``inventory`` (terms only) with every list filled from each registration's latest placement.
+
+    Holders in the order they were seated, queues in ticket order: the lists
+    the rules would have kept.
+    """
+    placements = list(latest)
+    seated = sorted(placements, key=lambda p: p.stored_by)
+    by_ticket = sorted(placements, key=lambda p: p.ticket or 0)
+    inventory.holders = [p.registration_id for p in seated if p.place is Place.SEAT]
+    inventory.waiting = [p.registration_id for p in by_ticket if p.place is Place.LINE]
+    inventory.pending = [p.registration_id for p in by_ticket if p.place is Place.PENDING]
+    inventory.cancelled = {p.registration_id for p in placements if p.place is Place.CANCELLED}
+    inventory.versions = {
+        p.registration_id: p.attendance_version
+        for p in placements
+        if p.attendance_version is not None
+    }
+    return inventory
 
 
 class Unloaded(Exception):  # noqa: N818 (a request to read, not an error of the caller)

@@ -93,7 +93,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ilmo_capacity.domain import Decision, SeatInventory, granted_beyond_capacity
 from ilmo_capacity.metrics import WRITE_CONFLICTS
-from ilmo_capacity.placements import Ledger, Place, Placement, Ticket, TicketKey, Unloaded
+from ilmo_capacity.placements import Ledger, Placement, Ticket, TicketKey, Unloaded, whole
 from ilmo_capacity.publication import seat_events
 from ilmo_capacity.seat_documents import (
     Head,
@@ -263,16 +263,7 @@ class SeatInventoryStore:
             current = latest.get(placement.registration_id)
             if current is None or current.number < placement.number:
                 latest[placement.registration_id] = placement
-        inventory = head.terms()
-        placed = sorted(latest.values(), key=lambda p: (p.stored_by, p.ticket or 0))
-        inventory.holders = [p.registration_id for p in placed if p.place is Place.SEAT]
-        by_ticket = sorted(latest.values(), key=lambda p: p.ticket or 0)
-        inventory.waiting = [p.registration_id for p in by_ticket if p.place is Place.LINE]
-        inventory.pending = [p.registration_id for p in by_ticket if p.place is Place.PENDING]
-        inventory.cancelled = {r for r, p in latest.items() if p.place is Place.CANCELLED}
-        inventory.versions = {
-            r: p.attendance_version for r, p in latest.items() if p.attendance_version is not None
-        }
+        inventory = whole(head.terms(), latest.values())
         return StoredInventory(inventory, head.version, head.applied)
 
     def _fresh(self, event_id: str) -> _Known | None:
