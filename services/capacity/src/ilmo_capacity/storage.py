@@ -80,7 +80,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any, Literal
@@ -176,20 +176,33 @@ class Outcome:
     oversold: int = 0
 
 
+@dataclass
+class _Read:
+    """Records read or written at the known head (None: looked for, not stored).
+
+    They are the latest as of that head, so they serve every decision taken
+    from it: a later writer elsewhere makes this process lose its next insert
+    and forget them with the head.
+    """
+
+    placements: dict[str, Placement] = field(default_factory=dict)
+    tickets: dict[TicketKey, Ticket | None] = field(default_factory=dict)
+
+    def add(self, placements: list[Placement], tickets: list[Ticket], limit: int) -> None:
+        if len(self.placements) + len(self.tickets) > limit:
+            self.placements.clear()  # a bound on memory; records are read again when needed
+            self.tickets.clear()
+        self.placements.update((p.registration_id, p) for p in placements)
+        self.tickets.update(((t.queue, t.number), t) for t in tickets)
+
+
 @dataclass(frozen=True)
 class _Known:
-    """A stored head and the (monotonic) time it was last known to be the latest."""
+    """A stored head, the (monotonic) time it was last known to be the latest, its records."""
 
     head: Head
     confirmed_at: float
-
-
-@dataclass
-class _Read:
-    """The records one decision has read so far (None: looked for, not stored)."""
-
-    placements: dict[str, Placement]
-    tickets: dict[TicketKey, Ticket | None]
+    read: _Read = field(default_factory=_Read)
 
 
 def _counts_only(head: Head) -> StoredInventory:
@@ -214,6 +227,7 @@ class SeatInventoryStore:
         retention: timedelta = timedelta(seconds=60),
         prune_every: int = 64,
         cached_events: int = 1000,
+        cached_records: int = 4096,
     ) -> None:
         if retention.total_seconds() < 4 * freshness:
             raise ValueError("retention must be well above freshness, or versions could fork")
@@ -228,6 +242,7 @@ class SeatInventoryStore:
         self._retention = retention
         self._prune_every = prune_every
         self._cached_events = cached_events
+        self._cached_records = cached_records  # per event
         self._known: OrderedDict[str, _Known] = OrderedDict()
         # Shared with the outbox relay of this process: one lock per event for decisions.
         self._locks = locks
@@ -379,7 +394,7 @@ class SeatInventoryStore:
         if message_id is not None and message_id in head.applied:
             return Outcome((), _counts_only(head), written=False, duplicate=True, conflicts=attempt)
 
-        inventory, decisions, ledger = await self._run(head, operation)
+        inventory, decisions, ledger = await self._run(head, operation, known.read)
         applied = head.applied
         if message_id is not None:
             applied = (*applied, message_id)[-self._remembered_messages :]
@@ -416,7 +431,8 @@ class SeatInventoryStore:
             raise
         if entries:
             self._outbox.written(document["_id"])
-        await self._store_changes_of(event_id, stored, changes, sent_at)
+        known.read.add(placements, tickets, self._cached_records)
+        await self._store_changes_of(event_id, _Known(stored, sent_at, known.read), changes)
         return Outcome(
             decisions,
             StoredInventory(inventory, stored.version, applied),
@@ -426,7 +442,7 @@ class SeatInventoryStore:
         )
 
     async def _store_changes_of(
-        self, event_id: str, head: Head, changes: list[dict[str, Any]], sent_at: float
+        self, event_id: str, known: _Known, changes: list[dict[str, Any]]
     ) -> None:
         """The records of a stored decision; the head is remembered only once they are stored.
 
@@ -440,7 +456,7 @@ class SeatInventoryStore:
             self._known.pop(event_id, None)
             log.warning("seat_records_not_stored_yet", event_id=event_id, exc_info=True)
             return
-        self._remember(event_id, _Known(head, sent_at))
+        self._remember(event_id, known)
 
     async def _store_records(self, records: list[dict[str, Any]]) -> None:
         """Insert ``records``; those already stored (duplicate ids) are the same and stay."""
@@ -454,10 +470,9 @@ class SeatInventoryStore:
                 raise
 
     async def _run(
-        self, head: Head, operation: Operation
+        self, head: Head, operation: Operation, read: _Read
     ) -> tuple[SeatInventory, tuple[Decision, ...], Ledger]:
         """Run ``operation`` on the head, reading the records it asks for until it has them all."""
-        read = _Read({}, {})
         for _ in range(MAX_READS):
             ledger = Ledger(head.counts, read.placements, read.tickets)
             inventory = ledger.inventory(head.terms())
