@@ -244,6 +244,10 @@ class SeatInventoryStore:
         self._cached_events = cached_events
         self._cached_records = cached_records  # per event
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        # Heads whose records this process knows to be stored: not stored again
+        # on every read (the first read of a large snapshot from before heads
+        # stores thousands of records, longer than ``freshness``).
+        self._completed: OrderedDict[str, None] = OrderedDict()
         # Shared with the outbox relay of this process: one lock per event for decisions.
         self._locks = locks
 
@@ -313,7 +317,9 @@ class SeatInventoryStore:
             head, changes = head_from_document(document), list(document.get(CHANGES_FIELD, []))
         else:
             raise CorruptInventoryError(f"latest snapshot {document['_id']} has no seat state")
-        await self._store_records(changes)
+        if document["_id"] not in self._completed:
+            await self._store_records(changes)
+            self._complete(str(document["_id"]))
         known = _Known(head, asked_at)
         self._remember(event_id, known)
         return known
@@ -456,7 +462,14 @@ class SeatInventoryStore:
             self._known.pop(event_id, None)
             log.warning("seat_records_not_stored_yet", event_id=event_id, exc_info=True)
             return
+        self._complete(snapshot_id(event_id, known.head.version))
         self._remember(event_id, known)
+
+    def _complete(self, head_id: str) -> None:
+        """The head's records are stored: records are never deleted, so they stay stored."""
+        self._completed[head_id] = None
+        while len(self._completed) > self._cached_events:
+            self._completed.popitem(last=False)
 
     async def _store_records(self, records: list[dict[str, Any]]) -> None:
         """Insert ``records``; those already stored (duplicate ids) are the same and stay."""
