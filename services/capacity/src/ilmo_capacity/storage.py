@@ -24,8 +24,10 @@ What a decision reads and writes does not grow with the event:
 
 A decision reads the head (kept in memory while fresh), the placement of the
 registration it is about (one ``_id`` lookup per stored number, usually one
-or two) and, to promote, a few tickets; ``placements.Ledger`` says which. It
-writes the head and then, in one ``insert_many``, its changed records.
+or two) and, to promote, a few tickets; ``placements.Ledger`` says which.
+The records read or written are kept in memory with the head, for the next
+decisions from it. It writes the head and then, in one ``insert_many``, its
+changed records.
 
 Crash windows. The head is the decision: once it is stored the decision and
 its events are durable, and its ``changes`` say exactly which records it
