@@ -9,13 +9,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 import pytest
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, BulkWriteError
 
-from ilmo_capacity.domain import SeatReserved, SeatWaitlisted
-from ilmo_capacity.storage import COLLECTION, Operation, SeatInventoryStore
+from ilmo_capacity.domain import SeatInventory, SeatReleased, SeatReserved, SeatWaitlisted
+from ilmo_capacity.storage import (
+    COLLECTION,
+    Operation,
+    SeatInventoryStore,
+    snapshot_id,
+    to_document,
+)
 from ilmo_event_contracts import Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
@@ -266,7 +274,7 @@ async def test_concurrent_requests_never_oversell(
     assert stored.version == 31
     assert len(stored.inventory.holders) == 5
     assert len(stored.inventory.waiting) == 25
-    assert sorted(stored.inventory.holders + stored.inventory.waiting) == sorted(people)
+    assert sorted([*stored.inventory.holders, *stored.inventory.waiting]) == sorted(people)
     # What was announced agrees with what was stored.
     announced = await outbox_events(stores[0], "seminar")
     assert sorted(
@@ -285,11 +293,8 @@ async def test_concurrent_requests_never_oversell(
 async def test_the_relay_never_undoes_a_decision(
     database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
-    """Relay passes running between decisions (the race that in-place updates lose on FerretDB).
-
-    Shrinking at once here, so that it meets the relay as often as it can.
-    """
-    store, relay = replica(database, publisher, shrink_after=0.0)
+    """Relay passes running between decisions (the race that in-place updates lose on FerretDB)."""
+    store, relay = replica(database, publisher)
     await store.create_indexes()
     await store.decide("seminar", lambda seats: seats.set_capacity(10))
     people = [new_id() for _ in range(40)]
@@ -326,13 +331,13 @@ async def test_the_relay_never_undoes_a_decision(
         "seat.released": 15,
         "waitlist.left": 5,
     }
-    # Shrinking takes the relay's document lock, so nothing came back to be published twice.
+    # Nothing came back to be published twice.
     assert len(published_ids) == len(set(published_ids)) == 75
     assert await store.inventories.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0
-    # Superseded snapshots keep only their id, version and (empty) outbox.
+    # A head holds counts, never the holders.
     superseded = await store.inventories.find_one({"_id": "seminar@000000000010"})
     assert superseded is not None
-    assert superseded["superseded"] is True
+    assert (superseded["reserved"], superseded["waiting"]) == (9, 0)
     assert "holders" not in superseded
 
 
@@ -346,11 +351,11 @@ class Wall:
         return self.now
 
 
-async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_old(
+async def test_superseded_heads_are_deleted_once_published_and_old(
     database: AsyncDatabase[Document], publisher: RecordingPublisher
 ) -> None:
     wall = Wall()
-    store, relay = replica(database, publisher, clock=wall, prune_every=8, shrink_after=0.0)
+    store, relay = replica(database, publisher, clock=wall, prune_every=8)
     await store.create_indexes()
     await store.decide("seminar", lambda seats: seats.set_capacity(100))
     for _ in range(6):
@@ -361,11 +366,10 @@ async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_ol
     assert await store.inventories.count_documents({"event_id": "seminar"}) == 8
     latest = await store.inventories.find_one({"_id": "seminar@000000000008"})
     assert latest is not None
-    assert "superseded" not in latest
-    assert young in latest["holders"]
-    shrunk = await store.inventories.find_one({"_id": "seminar@000000000007"})
-    assert shrunk is not None
-    assert set(shrunk) == {"_id", "event_id", "version", "decided_at", "superseded", OUTBOX_FIELD}
+    assert latest["reserved"] == 7
+    # The head names the record it added: the newcomer's seat.
+    [placement] = latest["changes"]
+    assert (placement["registration_id"], placement["place"]) == (young, "seat")
 
     for _ in range(7):
         await store.decide("seminar", request(new_id()))  # versions 9..15, not published
@@ -383,9 +387,137 @@ async def test_superseded_snapshots_are_shrunk_and_deleted_once_published_and_ol
 async def test_unpublished_snapshots_are_never_pruned(store: SeatInventoryStore) -> None:
     await store.decide("seminar", lambda seats: seats.set_capacity(100))
     for _ in range(20):
-        await store.decide("seminar", lambda seats: seats.request_seat(new_id()))
+        await store.decide("seminar", request(new_id()))
     # No relay ran: every seat's event is still waiting, so each of those snapshots stays
     # (only the first, which announced nothing, could be pruned).
     waiting = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
     assert await store.inventories.count_documents({"event_id": "seminar", **waiting}) == 20
     assert len(await outbox_events(store, "seminar")) == 20
+
+
+# ---------------------------------------------------------------- records by _id
+
+
+async def seed_whole_snapshot(
+    store: SeatInventoryStore, event_id: str, holders: list[str], waiting: list[str]
+) -> None:
+    """An event as a snapshot from before heads: the whole state in one document."""
+    seats = SeatInventory(event_id, capacity=len(holders), revision=1)
+    seats.holders, seats.waiting = list(holders), list(waiting)
+    await store.inventories.insert_one(
+        {
+            "_id": snapshot_id(event_id, 1),
+            **to_document(seats),
+            "version": 1,
+            "applied": [],
+            "decided_at": datetime.now(UTC),
+            OUTBOX_FIELD: [],
+        }
+    )
+
+
+async def bytes_written(store: SeatInventoryStore, event_id: str, version: int) -> int:
+    """The head a decision inserted, outbox included, plus the records it inserted."""
+    head = await store.inventories.find_one({"_id": snapshot_id(event_id, version)})
+    assert head is not None
+    return len(bson.encode(head)) + sum(len(bson.encode(r)) for r in head["changes"])
+
+
+async def test_what_a_decision_writes_does_not_grow_with_the_registrants(
+    store: SeatInventoryStore,
+) -> None:
+    """The same decisions in an event of 50 in-person registrants and in one of 2000."""
+    written: dict[int, list[int]] = {}
+    for registrants, event_id in ((50, "small"), (2000, "large")):
+        people = [new_id() for _ in range(registrants)]
+        await seed_whole_snapshot(store, event_id, people[:30], people[30:])
+        newcomer = new_id()
+        outcomes = [
+            await store.decide(event_id, request(newcomer)),  # waitlisted at the end
+            await store.decide(event_id, cancel(people[0])),  # a seat freed, the first promoted
+            await store.decide(event_id, cancel(people[-1])),  # the last in line leaves
+            await store.decide(event_id, cancel(newcomer)),
+        ]
+        assert [len(o.decisions) for o in outcomes] == [1, 2, 1, 1]
+        written[registrants] = [await bytes_written(store, event_id, v) for v in range(2, 6)]
+        whole = await store.inventories.find_one({"_id": snapshot_id(event_id, 1)})
+        assert whole is not None
+        written[-registrants] = [len(bson.encode(whole))]
+    # The same but for the digits of a place in line, which the events carry as JSON text.
+    for small, large in zip(written[50], written[2000], strict=True):
+        assert small <= large <= small + 16
+    assert max(written[2000]) < 4_000
+    # What one decision wrote before heads: the whole state, over 25 times larger here.
+    assert written[-2000][0] > 25 * max(written[2000])
+
+
+async def test_a_snapshot_from_before_heads_is_decided_on_as_it_was(
+    store: SeatInventoryStore,
+) -> None:
+    people = [new_id() for _ in range(6)]
+    await seed_whole_snapshot(store, "seminar", people[:2], people[2:])
+    outcome = await store.decide("seminar", cancel(people[0]))
+    assert outcome.decisions == (SeatReleased(people[0]), SeatReserved(people[2], True))
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert (stored.inventory.holders, stored.inventory.waiting) == (
+        [people[1], people[2]],
+        people[3:],
+    )
+    assert stored.inventory.cancelled == {people[0]}
+
+
+async def test_a_decision_whose_records_were_not_stored_is_completed_before_the_next(
+    store: SeatInventoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash window between a head and its records: the next decision stores them first."""
+    seated, waiting = new_id(), new_id()
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))
+    insert_many = store.records.insert_many
+
+    async def lost_connection(*_args: Any, **_kwargs: Any) -> Any:
+        raise AutoReconnect("connection lost after the head was stored")
+
+    monkeypatch.setattr(store.records, "insert_many", lost_connection)
+    outcome = await store.decide("seminar", request(seated))
+    assert outcome.written  # the head is the decision: stored, with its event
+    assert await store.records.count_documents({}) == 0
+    monkeypatch.setattr(store.records, "insert_many", insert_many)
+
+    await store.decide("seminar", request(waiting))
+    # Without the seated one's placement this would record an unknown cancellation.
+    outcome = await store.decide("seminar", cancel(seated))
+    assert outcome.decisions == (SeatReleased(seated), SeatReserved(waiting, True))
+
+
+async def test_records_written_late_by_a_paused_writer_change_nothing(
+    store: SeatInventoryStore,
+) -> None:
+    someone, other = new_id(), new_id()
+    await store.decide("seminar", lambda seats: seats.set_capacity(1))
+    await store.decide("seminar", request(someone))
+    await store.decide("seminar", request(other))
+    await store.decide("seminar", cancel(someone))  # a new placement of each of them
+    early = await store.inventories.find_one({"_id": snapshot_id("seminar", 2)})
+    assert early is not None
+    with pytest.raises(BulkWriteError):  # a writer paused since version 2 goes on
+        await store.records.insert_many(early["changes"], ordered=False)
+    stored = await store.load("seminar")
+    assert stored is not None
+    assert (stored.inventory.holders, stored.inventory.cancelled) == ([other], {someone})
+
+
+async def test_latest_states_reads_the_counts_of_each_events_latest_head(
+    store: SeatInventoryStore,
+) -> None:
+    await store.decide("seminar", lambda seats: seats.set_capacity(2))
+    for _ in range(3):
+        await store.decide("seminar", request(new_id()))
+    await store.decide("early", request(new_id()))  # capacity not known: no gauge yet
+    [state] = await store.latest_states()
+    assert (state.event_id, state.capacity, state.reserved, state.waitlisted) == (
+        "seminar",
+        2,
+        2,
+        1,
+    )

@@ -62,7 +62,7 @@ def test_a_seat_freed_just_before_the_cutoff_goes_to_the_first_in_line() -> None
 def test_a_seat_freed_at_the_cutoff_stays_free_and_the_line_keeps_waiting() -> None:
     seats, [holder], line = full_with_a_line()
     assert seats.cancel(holder, now=CUTOFF) == [SeatReleased(holder)]
-    assert (seats.holders, seats.waiting, seats.free) == ([], line, 1)
+    assert (list(seats.holders), seats.waiting, seats.free) == ([], line, 1)
     # A later request does not jump the line for the free seat: it queues.
     [late] = ids(1)
     assert seats.request_seat(late) == [SeatWaitlisted(late, 3)]
@@ -149,7 +149,7 @@ def test_requests_waiting_for_the_capacity_are_not_decided_once_the_event_is_can
     [early] = ids(1)
     assert seats.request_seat(early) == []
     assert seats.apply_terms(EventTerms(10, 1, STARTS_AT, cancelled=True), BEFORE) == []
-    assert (seats.holders, seats.waiting) == ([], [])
+    assert (list(seats.holders), list(seats.waiting)) == ([], [])
 
 
 def test_a_capacity_decrease_takes_no_seat_and_shows_how_many_are_over() -> None:

@@ -44,9 +44,10 @@ Rules (the invariants the property tests check):
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ilmo_event_contracts import FIRST_ATTENDANCE_VERSION, Attendance
 from ilmo_event_contracts.events import PROMOTION_CUTOFF_MINUTES
@@ -97,6 +98,26 @@ def needs_seat(attendance: Attendance) -> bool:
     return attendance is Attendance.IN_PERSON
 
 
+class RegistrationList(Protocol):
+    """An ordered list of registration ids as the rules use it (a ``list`` is one).
+
+    Only these operations, so that a store can answer them from a few
+    records of one event instead of holding every seat holder
+    (``ilmo_capacity.placements``).
+    """
+
+    def __contains__(self, registration_id: object, /) -> bool: ...
+    # Compared with lists (tests, ``to_document``'s round trip): equality is the list's.
+    def __eq__(self, other: object, /) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def append(self, registration_id: str, /) -> None: ...
+    def remove(self, registration_id: str, /) -> None: ...
+    def pop(self, index: int, /) -> str: ...
+    def index(self, registration_id: str, /) -> int: ...
+    def clear(self) -> None: ...
+
+
 def seats_granted_beyond_capacity(holders_before: Collection[str], after: SeatInventory) -> int:
     """Seats one operation granted beyond the capacity in force: the oversold seats.
 
@@ -109,7 +130,11 @@ def seats_granted_beyond_capacity(holders_before: Collection[str], after: SeatIn
     holder announced again (a repeated switch to in person) was granted
     nothing new.
     """
-    granted = len(set(after.holders).difference(holders_before))
+    return granted_beyond_capacity(len(set(after.holders).difference(holders_before)), after)
+
+
+def granted_beyond_capacity(granted: int, after: SeatInventory) -> int:
+    """``seats_granted_beyond_capacity`` from the number of registrations newly seated."""
     return min(granted, after.over_capacity)
 
 
@@ -152,11 +177,11 @@ class SeatInventory:
     event_id: str
     capacity: int | None = None
     revision: int = 0
-    holders: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    cancelled: set[str] = field(default_factory=set)
-    versions: dict[str, int] = field(default_factory=dict)
+    holders: RegistrationList = field(default_factory=list[str])
+    waiting: RegistrationList = field(default_factory=list[str])
+    pending: RegistrationList = field(default_factory=list[str])
+    cancelled: MutableSet[str] = field(default_factory=set[str])
+    versions: MutableMapping[str, int] = field(default_factory=dict[str, int])
     starts_at: datetime | None = None
     promotion_cutoff_minutes: int = PROMOTION_CUTOFF_MINUTES
     event_cancelled: bool = False
@@ -317,7 +342,8 @@ class SeatInventory:
         decisions = self._promote(now)
         if self.event_cancelled:
             return decisions
-        pending, self.pending = self.pending, []
+        pending = list(self.pending)
+        self.pending.clear()
         decisions.extend(self._seat_or_line(registration_id) for registration_id in pending)
         return decisions
 

@@ -60,8 +60,11 @@ class Seats:
         return self._gauges
 
     async def of_event(self, event_id: str) -> SeatInventory | None:
-        """The seats of ``event_id`` as last stored; None until its capacity is known."""
-        stored = await self._store.load(event_id)
+        """The seats of ``event_id`` as last stored; None until its capacity is known.
+
+        Counts and terms only: its holders and waiting list are not read.
+        """
+        stored = await self._store.latest(event_id)
         if stored is None or stored.inventory.capacity is None:
             return None
         return stored.inventory
