@@ -4,8 +4,9 @@ Issue 18 took reads off it (docs/performance.md, "Issue 18: the registration
 service"): the event and its privacy notice are answered from a recent read,
 which a change made here forgets at once and a change made by another
 replica reaches within its bound; a write's listing row is made from the
-write, not from reading the registration again. These tests count the
-commands and check that the rows still say what the registrations say.
+write, not from reading the registration again, and written on the chunk
+this process kept. These tests count the commands and check that the rows
+still say what the registrations say.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ilmo_event_contracts import Attendance, Language, SeatReserved, StreamLinkProvisioned
 from ilmo_registration.catalogue import EventSpec
-from ilmo_registration.domain import accept, submit
+from ilmo_registration.domain import Status, accept, submit
+from ilmo_registration.listing import ListingRow
 from ilmo_registration.privacy import DEFAULT_NOTICE, notice
 from ilmo_registration.storage import (
     EVENT_COLLECTION,
@@ -31,7 +33,7 @@ from ilmo_registration.storage import (
     RegistrationStore,
     ReportOutcome,
 )
-from ilmo_registration.storage.listing import RegistrationListing
+from ilmo_registration.storage.listing import LISTING_COLLECTION, RegistrationListing, chunk_id
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks
 from tests.integration.test_registration_listing import NO_NEEDS, assert_listing_agrees, person
@@ -179,3 +181,53 @@ async def test_confirming_and_reports_read_the_registration_no_more_than_once(
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+async def test_a_row_is_written_on_the_chunk_this_process_kept_and_replicas_lose_no_row(
+    database: AsyncDatabase[Document], commands: Commands
+) -> None:
+    here, other = RegistrationListing(database), RegistrationListing(database)
+    event_id = f"recent-{uuid.uuid4().hex[:8]}"
+    await here.rebuild(event_id, [])
+    at = now()
+    rows = [
+        ListingRow(
+            registration_id=str(registration_id),
+            first_name=f"Person{n}",
+            last_name="Virtanen",
+            email=f"person{n}@example.fi",
+            organisation=None,
+            language=Language.FI,
+            attendance=Attendance.REMOTE,
+            status=Status.ACCEPTED,
+            registered_at=at,
+            revision=1,
+        )
+        for n, registration_id in enumerate(same_chunk(event_id, 6))
+    ]
+    await here.put(event_id, rows[0])  # reads the chunk, then keeps it
+    commands.sent.clear()
+    await here.put(event_id, rows[1])
+    assert commands.sent == Counter({("update", LISTING_COLLECTION): 1})
+
+    # Another replica writes the same chunk: this one's copy is stale, its
+    # conditional write fails, and it reads the chunk and writes again.
+    for mine, theirs in zip(rows[2::2], rows[3::2], strict=True):
+        await other.put(event_id, theirs)
+        await here.put(event_id, mine)
+    listed = await here.rows(event_id)
+    assert listed is not None
+    assert sorted(row.registration_id for row in listed) == sorted(
+        row.registration_id for row in rows
+    )
+
+
+def same_chunk(event_id: str, count: int) -> list[uuid.UUID]:
+    """``count`` registration ids whose rows share one chunk of the event's listing."""
+    found: list[uuid.UUID] = []
+    first = chunk_id(event_id, str(uuid.uuid4()))
+    while len(found) < count:
+        candidate = uuid.uuid4()
+        if chunk_id(event_id, str(candidate)) == first:
+            found.append(candidate)
+    return found
