@@ -282,8 +282,8 @@ class RegistrationStore:
     ) -> tuple[Holder, StoredRegistration | None] | None:
         """Where a registration stands, with the registration unless it expired; one read.
 
-        For the confirmation, which needs both (``standing`` then ``get``
-        were two reads of the same document).
+        For the confirmation, which needs both (they were two reads of the
+        same document). An expired one has no personal data left.
         """
         document = await self.registrations.find_one(
             {"_id": registration_id}, projection={OUTBOX_FIELD: 0}
@@ -294,14 +294,6 @@ class RegistrationStore:
         if holder.standing is Standing.EXPIRED:
             return holder, None
         return holder, _stored_registration(document)
-
-    async def standing(self, registration_id: str) -> Holder | None:
-        """Where a registration stands, expired ones too (they have no personal data left)."""
-        document = await self.registrations.find_one(
-            {"_id": registration_id},
-            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
-        )
-        return _holder(document) if document is not None else None
 
     async def confirm(self, accepted: RegistrationAccepted) -> bool:
         """Accept a pending registration as of ``accepted.registered_at``; False if not pending.
