@@ -118,6 +118,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         infrastructure.database,
         outbox=infrastructure.outbox(EVENT_COLLECTION),
         locks=infrastructure.locks,
+        recent_seconds=settings.event_cache_seconds,
     )
     registrations = RegistrationStore(
         infrastructure.database,
@@ -125,7 +126,9 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         locks=infrastructure.locks,
         listing=RegistrationListing(infrastructure.database, infrastructure.locks),
     )
-    notices = PrivacyNoticeStore(infrastructure.database)
+    notices = PrivacyNoticeStore(
+        infrastructure.database, recent_seconds=settings.event_cache_seconds
+    )
     messages = MessageStore(
         infrastructure.database, outbox=infrastructure.outbox(MESSAGE_COLLECTION)
     )

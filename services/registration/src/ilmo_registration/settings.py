@@ -122,6 +122,11 @@ class RegistrationSettings(ServiceSettings):
     confirmation_expiry_minutes: float = Field(default=24 * 60, gt=0, le=30 * 24 * 60)
     confirmation_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+    # How long registering, confirming and the public pages answer from an
+    # event (and its privacy notice) read before (docs/performance.md, "Issue
+    # 18: the registration service"): a change made by another replica applies
+    # here at most this much later. 0 reads every time.
+    event_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     # The sites whose scripts may call the JSON API from a browser (CORS; docs/integrating.md),
     # e.g. ILMO_CORS_ALLOWED_ORIGINS=https://app.example.fi,https://intra.example.fi. None

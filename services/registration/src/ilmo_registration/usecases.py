@@ -328,8 +328,14 @@ class UseCases:
         return await self.events.all(published_only=not admin)
 
     async def show_event(self, event_id: str, *, admin: bool) -> StoredEvent:
-        """A published event; an administrator may see unpublished ones too."""
-        stored = await self.events.get(event_id) if is_event_id(event_id) else None
+        """A published event; an administrator may see unpublished ones too.
+
+        The public is answered from a recent read (``EventStore.recent``), an
+        administrator from the database.
+        """
+        if not is_event_id(event_id):
+            raise NotFound
+        stored = await (self.events.get(event_id) if admin else self.events.recent(event_id))
         if stored is None or not (stored.spec.published or admin):
             raise NotFound
         return stored
@@ -361,7 +367,9 @@ class UseCases:
     async def privacy_notice(self, event_id: str, *, admin: bool) -> PrivacyNotice:
         """The notice in force for a published event (any event for an administrator)."""
         await self.show_event(event_id, admin=admin)
-        return await self.notices.for_event(event_id)
+        if admin:
+            return await self.notices.for_event(event_id)
+        return await self.notices.recent(event_id)
 
     async def put_privacy_notice(self, event_id: str, text: dict[Language, str]) -> PrivacyNotice:
         """Put a new notice in force for the event; ValueError for a missing language.
@@ -461,8 +469,14 @@ class UseCases:
         addresses), or accepted at once with ``registration.accepted``. One
         per address and event: a repeat stores nothing and answers the same
         as a new registration (``repeated``).
+
+        The event and the notice are recent reads (``EventStore.recent``): a
+        change made by another replica applies here within their bound. The
+        window is checked against the clock, so registration closes on time
+        whatever was read; a deadline moved, or a cancellation made, on
+        another replica is seen at most that much later.
         """
-        event = await self.events.get(event_id) if is_event_id(event_id) else None
+        event = await self.events.recent(event_id) if is_event_id(event_id) else None
         if event is None or not event.spec.published:
             raise NotFound
         if is_cancelled(event.spec):
@@ -470,7 +484,7 @@ class UseCases:
             raise EventIsCancelled
         now = self.now()
         _require_open(event.spec, now)
-        current = await self.notices.for_event(event_id)
+        current = await self.notices.recent(event_id)
         require_current(notice_version, current)
         confirming = event.spec.email_confirmation
         status = Status.PENDING_CONFIRMATION if confirming else Status.ACCEPTED
@@ -559,11 +573,16 @@ class UseCases:
     async def _confirmation(
         self, registration_id: str
     ) -> tuple[Confirmation, StoredRegistration | None]:
-        """What confirming does now, with the pending registration it would accept."""
-        holder = await self.registrations.standing(registration_id)
-        event = await self.events.get(holder.event_id) if holder is not None else None
-        if holder is None or event is None:
+        """What confirming does now, with the pending registration it would accept.
+
+        One read of the registration (where it stands and what it is), and a
+        recent read of its event (``EventStore.recent``, as for registering).
+        """
+        found = await self.registrations.standing_of(registration_id)
+        event = await self.events.recent(found[0].event_id) if found is not None else None
+        if found is None or event is None:
             raise NotFound
+        holder, registration = found
         now = self.now()
         closes_at = registration_closes(event.spec)
         decision = decide_confirmation(holder.standing, holder.expires_at, closes_at, now)
@@ -577,7 +596,6 @@ class UseCases:
             raise RegistrationClosed(closed_at=_in_zone(closes_at, event.spec))
         if decision is Confirmation.DONE:
             return decision, None
-        registration = await self.registrations.get(registration_id)
         if registration is None:
             raise NotFound
         return decision, registration
@@ -706,9 +724,9 @@ class UseCases:
 
     async def follow_link(self, registration_id: str, token: str) -> LinkedRegistration:
         """What the manage page shows: the linked registration, its event, and what
-        cancelling would do now."""
+        cancelling would do now (the event a recent read: cancelling decides again)."""
         registration = await self.linked(registration_id, token)
-        event = await self.events.get(registration.event_id)
+        event = await self.events.recent(registration.event_id)
         if event is None:
             raise NotFound
         now = self.now()

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -25,8 +26,16 @@ from ilmo_registration.domain import (
     EventExists,
     decide_event_cancellation,
 )
+from ilmo_registration.storage.recent_reads import RecentReads
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
-from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
+from ilmo_shared.storage import (
+    Decide,
+    Document,
+    DocumentLocks,
+    Keep,
+    VersionedDocuments,
+    Write,
+)
 
 EVENT_COLLECTION = "events"
 # Conditional updates that lost to another process are decided again this often.
@@ -37,6 +46,7 @@ _CANCELLATION_IDS = uuid.UUID("0b6c1f52-5a7e-4f0e-9d43-7a2f1c8e6b19")
 # Marks on an event document: what the retention sweep has erased, and when.
 NEEDS_ERASED = "needs_erased_at"
 PERSONAL_DATA_ERASED = "personal_data_erased_at"
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------- catalogue
@@ -52,14 +62,27 @@ class StoredEvent:
 
 
 class EventStore:
-    """The event catalogue, each event with its pending ``event.*`` facts."""
+    """The event catalogue, each event with its pending ``event.*`` facts.
+
+    ``recent`` answers the registrants' paths (registering, confirming, the
+    public pages) from events read less than ``recent_seconds`` ago
+    (``storage.recent_reads``); every write here forgets the event first,
+    so this process never answers from before its own change. ``get`` always
+    reads: the organisers' paths and every read-decide-write use it.
+    """
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, outbox: Outbox, locks: DocumentLocks
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        outbox: Outbox,
+        locks: DocumentLocks,
+        recent_seconds: float = 0.0,
     ) -> None:
         self.events: AsyncCollection[Document] = database[EVENT_COLLECTION]
         self._outbox = outbox
         self._locks = locks
+        self._recent: RecentReads[str, StoredEvent | None] = RecentReads(recent_seconds)
         self._documents = VersionedDocuments(
             self.events, locks=locks, outbox=outbox, version_field="revision", attempts=ATTEMPTS
         )
@@ -83,12 +106,18 @@ class EventStore:
             await self.events.insert_one(document)
         except DuplicateKeyError:
             raise EventExists(event_id) from None
+        finally:
+            self._recent.forget(event_id)  # "no such event" may have been read
         self._outbox.inserted(document)
         return StoredEvent(event_id, 1, spec, now, now)
 
     async def get(self, event_id: str) -> StoredEvent | None:
         document = await self.events.find_one({"_id": event_id}, projection={OUTBOX_FIELD: 0})
         return _stored_event(document) if document is not None else None
+
+    async def recent(self, event_id: str) -> StoredEvent | None:
+        """``get``, or what it answered less than ``recent_seconds`` ago (see the class)."""
+        return await self._recent.get(event_id, lambda: self.get(event_id))
 
     async def all(self, *, published_only: bool) -> list[StoredEvent]:
         query = {"published": True} if published_only else {}
@@ -126,7 +155,7 @@ class EventStore:
                 events=self._outbox.entries(updated, announcement(current.spec, updated)),
             )
 
-        return await self._documents.change(event_id, decide)
+        return await self._changed(event_id, decide)
 
     async def cancel(
         self, event_id: str, note: LocalizedText | None, now: datetime
@@ -168,7 +197,14 @@ class EventStore:
                 ),
             )
 
-        return await self._documents.change(event_id, decide)
+        return await self._changed(event_id, decide)
+
+    async def _changed(self, event_id: str, decide: Decide[T]) -> T:
+        """``VersionedDocuments.change``, forgetting the event's recent reads (even on failure)."""
+        try:
+            return await self._documents.change(event_id, decide)
+        finally:
+            self._recent.forget(event_id)
 
     # The retention sweep's view of the catalogue, and its marks on events.
     # The catalogue is small (events, not registrations), so the sweep reads

@@ -18,7 +18,13 @@ changes what is listed (registering, confirming, expiring, cancelling,
 switching, correcting, erasing, a seat or link report, a check-in at the
 door, a first watch of the stream): the chunk is read,
 changed and written back conditionally on its version (and serialized
-within the process), so concurrent writers never lose a row. A row carries
+within the process), so concurrent writers never lose a row. The process
+keeps the chunks it last read or wrote (their version and packed rows, at
+most ``KEPT_CHUNKS``) and writes the next row on top of its copy without
+reading the chunk first: half of the listing's commands (docs/performance.md,
+"Issue 18: the registration service"). A copy that another process made
+stale fails the write's condition on ``v``; the chunk is then read and the
+row written again, as before. A row carries
 the registration document's revision and only a newer one replaces it, so
 rows written out of order settle on the newest. The row is a second write,
 after the registration's own: should the process die in between, that one
@@ -34,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -51,6 +58,9 @@ LISTING_COLLECTION = "registration_listing"
 # 10,000 registrations make chunks of about 310 rows (~20 kB compressed).
 CHUNKS = 32
 _ATTEMPTS = 10
+# Chunks kept in memory (version and packed rows): all of four events'.
+# 10,000 registrations make ~20 kB per chunk, so at most a few MB.
+KEPT_CHUNKS = 4 * CHUNKS
 
 
 def chunk_id(event_id: str, registration_id: str) -> str:
@@ -67,6 +77,9 @@ class RegistrationListing:
     def __init__(self, database: AsyncDatabase[Document], locks: DocumentLocks | None = None):
         self.collection = database[LISTING_COLLECTION]
         self._locks = locks or DocumentLocks()
+        # chunk id → (v, packed rows) as this process last read or wrote it;
+        # the order is the age (least recently used first).
+        self._kept: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
 
     async def put(self, event_id: str, row: ListingRow) -> None:
         """Store ``row`` unless a row of a newer revision is there already."""
@@ -78,23 +91,45 @@ class RegistrationListing:
         raise ConcurrentChangeError(f"{LISTING_COLLECTION}/{key}")
 
     async def _put_once(self, key: str, row: ListingRow) -> bool:
-        """One read and conditional write of the chunk; False if another writer came between."""
-        chunk = await self.collection.find_one({"_id": key})
-        rows = _unpacked(chunk)
+        """One conditional write of the chunk (read first unless kept); False if it lost.
+
+        The kept copy is taken out while it is used: a write that fails or
+        raises leaves none, so the next attempt reads the chunk.
+        """
+        kept = self._kept.pop(key, None)
+        if kept is None:
+            chunk = await self.collection.find_one({"_id": key})
+            kept = (int(chunk["v"]), bytes(chunk.get("rows") or _packed({}))) if chunk else None
+        rows = _unpacked(kept[1]) if kept is not None else {}
         stored = rows.get(row.registration_id)
         if stored is not None and stored[-1] > row.revision:
+            self._keep(key, kept)
             return True
         rows[row.registration_id] = _row_document(row)
-        if chunk is None:
+        packed = _packed(rows)
+        if kept is None:
             try:
-                await self.collection.insert_one({"_id": key, "v": 1, "rows": _packed(rows)})
+                await self.collection.insert_one({"_id": key, "v": 1, "rows": packed})
             except DuplicateKeyError:
                 return False
+            self._keep(key, (1, bytes(packed)))
             return True
+        version = kept[0]
         result = await self.collection.update_one(
-            {"_id": key, "v": chunk["v"]}, {"$set": {"rows": _packed(rows)}, "$inc": {"v": 1}}
+            {"_id": key, "v": version}, {"$set": {"rows": packed}, "$inc": {"v": 1}}
         )
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            return False
+        self._keep(key, (version + 1, bytes(packed)))
+        return True
+
+    def _keep(self, key: str, kept: tuple[int, bytes] | None) -> None:
+        if kept is None:
+            return
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        while len(self._kept) > KEPT_CHUNKS:
+            self._kept.popitem(last=False)
 
     async def rows(self, event_id: str) -> list[ListingRow] | None:
         """Every row of the event, in no order; None if its listing was never built."""
@@ -107,7 +142,8 @@ class RegistrationListing:
         return [
             _row(registration_id, stored)
             for chunk in found[1:]
-            for registration_id, stored in _unpacked(chunk).items()
+            if chunk is not None and "rows" in chunk
+            for registration_id, stored in _unpacked(chunk["rows"]).items()
         ]
 
     async def forget(self, event_id: str) -> None:
@@ -123,6 +159,7 @@ class RegistrationListing:
             )
         for key, chunk_rows in chunks.items():
             async with self._locks.hold(LISTING_COLLECTION, key):
+                self._kept.pop(key, None)
                 await self.collection.update_one(
                     {"_id": key},
                     {"$set": {"rows": _packed(chunk_rows)}, "$inc": {"v": 1}},
@@ -137,10 +174,8 @@ def _packed(rows: dict[str, list[Any]]) -> Binary:
     return Binary(zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1))
 
 
-def _unpacked(chunk: Document | None) -> dict[str, list[Any]]:
-    if chunk is None or "rows" not in chunk:
-        return {}
-    rows: dict[str, list[Any]] = json.loads(zlib.decompress(chunk["rows"]))
+def _unpacked(packed: bytes) -> dict[str, list[Any]]:
+    rows: dict[str, list[Any]] = json.loads(zlib.decompress(packed))
     return rows
 
 

@@ -14,6 +14,7 @@ from ilmo_registration.privacy import (
     DEFAULT_NOTICE,
     PrivacyNotice,
 )
+from ilmo_registration.storage.recent_reads import RecentReads
 from ilmo_shared.storage import Document
 
 NOTICE_COLLECTION = "privacy_notices"
@@ -30,11 +31,16 @@ class PrivacyNoticeStore:
     changed or removed, so a version recorded with a registration always
     names its texts. ``event_privacy_notices``: ``_id`` = event id, the
     version in force; an event without one uses ``DEFAULT_NOTICE``.
+
+    ``recent`` answers from what ``for_event`` read less than
+    ``recent_seconds`` ago (``storage.recent_reads``), as the event itself is
+    on the registration path; ``put_in_force`` forgets it.
     """
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], *, recent_seconds: float = 0.0) -> None:
         self.notices: AsyncCollection[Document] = database[NOTICE_COLLECTION]
         self.in_force: AsyncCollection[Document] = database[EVENT_NOTICE_COLLECTION]
+        self._recent: RecentReads[str, PrivacyNotice] = RecentReads(recent_seconds)
 
     async def keep_default(self, now: datetime) -> None:
         """Keep the built-in notice's version too: registrations record it."""
@@ -52,9 +58,16 @@ class PrivacyNoticeStore:
     async def put_in_force(self, event_id: str, notice: PrivacyNotice, now: datetime) -> None:
         """Make ``notice`` the event's notice from now on (kept first, so it is never dangling)."""
         await self.keep(notice, now)
-        await self.in_force.update_one(
-            {"_id": event_id}, {"$set": {"version": notice.version, "since": now}}, upsert=True
-        )
+        try:
+            await self.in_force.update_one(
+                {"_id": event_id}, {"$set": {"version": notice.version, "since": now}}, upsert=True
+            )
+        finally:
+            self._recent.forget(event_id)
+
+    async def recent(self, event_id: str) -> PrivacyNotice:
+        """``for_event``, or what it answered less than ``recent_seconds`` ago (see the class)."""
+        return await self._recent.get(event_id, lambda: self.for_event(event_id))
 
     async def for_event(self, event_id: str) -> PrivacyNotice:
         """The notice in force for the event."""

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -277,13 +277,23 @@ class RegistrationStore:
         )
         return _holder(document) if document is not None else None
 
-    async def standing(self, registration_id: str) -> Holder | None:
-        """Where a registration stands, expired ones too (they have no personal data left)."""
+    async def standing_of(
+        self, registration_id: str
+    ) -> tuple[Holder, StoredRegistration | None] | None:
+        """Where a registration stands, with the registration unless it expired; one read.
+
+        For the confirmation, which needs both (they were two reads of the
+        same document). An expired one has no personal data left.
+        """
         document = await self.registrations.find_one(
-            {"_id": registration_id},
-            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+            {"_id": registration_id}, projection={OUTBOX_FIELD: 0}
         )
-        return _holder(document) if document is not None else None
+        if document is None:
+            return None
+        holder = _holder(document)
+        if holder.standing is Standing.EXPIRED:
+            return holder, None
+        return holder, _stored_registration(document)
 
     async def confirm(self, accepted: RegistrationAccepted) -> bool:
         """Accept a pending registration as of ``accepted.registered_at``; False if not pending.
@@ -395,14 +405,26 @@ class RegistrationStore:
         return True
 
     async def _update_listed(self, condition: Document, update: Document) -> bool:
-        """One update of a registration, then its listing row; False if nothing matched."""
-        # Not ``find_one_and_update``: FerretDB v1 has no projection for it, and
-        # the whole document (its outbox too) would come back.
+        """One update of a registration, then its listing row; False if nothing matched.
+
+        The row is made from the document as the update left it, which
+        ``find_one_and_update`` answers in the same command: reading the
+        registration again afterwards was one more command per write. FerretDB
+        v1 takes no projection with it (``fields`` is not implemented), so
+        the whole document comes back, outbox and all; that still costs it
+        less than a second command, which would read and decode the document
+        from SQLite again.
+        """
         async with self._locks.hold(self.registrations.name, condition["_id"]):
-            result = await self.registrations.update_one(condition, update)
-        if result.matched_count != 1:
+            if self.listing is None:
+                result = await self.registrations.update_one(condition, update)
+                return result.matched_count == 1
+            written = await self.registrations.find_one_and_update(
+                condition, update, return_document=ReturnDocument.AFTER
+            )
+        if written is None:
             return False
-        await self._list_by_id(condition["_id"])
+        await self._list(written)
         return True
 
     async def _list(self, document: Document) -> None:
@@ -425,15 +447,6 @@ class RegistrationStore:
             )
             with contextlib.suppress(PyMongoError):
                 await self.listing.forget(event_id)
-
-    async def _list_by_id(self, registration_id: str) -> None:
-        if self.listing is None:
-            return
-        document = await self.registrations.find_one(
-            {"_id": registration_id}, projection=_LISTED_FIELDS
-        )
-        if document is not None:
-            await self._list(document)
 
     async def listing_rows(self, event_id: str) -> list[ListingRow]:
         """The rows of the event's registrations read from the registrations themselves.
@@ -718,7 +731,12 @@ class RegistrationStore:
         A cancelled or erased registration is never written again, even if it
         was cancelled or erased between the read and the write (a late
         ``stream.link.provisioned`` must not bring a link's URL back).
+
+        The listing row is made from the document read and the fields
+        written: the write was conditional on the revision read, so that is
+        exactly what the registration became (no second read of it).
         """
+        written: list[Document] = []
 
         def decide(document: Document | None) -> Keep[ReportOutcome] | Write[ReportOutcome]:
             if document is None:
@@ -733,6 +751,8 @@ class RegistrationStore:
                 fields["seat"] = _seat_document(changed.seat)
             if changed.link != state.link:
                 fields["stream_link"] = _link_document(changed.link)
+            # VersionedDocuments increments the revision it read.
+            written[:] = [{**document, **fields, "revision": int(document["revision"]) + 1}]
             return Write(
                 ReportOutcome.APPLIED,
                 fields=fields,
@@ -741,7 +761,7 @@ class RegistrationStore:
 
         outcome = await self._documents.change(registration_id, decide)
         if outcome is ReportOutcome.APPLIED:
-            await self._list_by_id(registration_id)
+            await self._list(written[-1])
         return outcome
 
 
