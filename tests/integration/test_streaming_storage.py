@@ -216,18 +216,19 @@ async def test_recent_details_come_from_memory_until_they_are_older_than_the_fre
     theirs = StreamEventStore(database, locks=OutboxRelay(ConfirmingPublisher()).locks)
     event_id = new_event_id()
 
-    assert await ours.recent(event_id) is None  # nothing stored: not remembered either
+    assert await ours.recent(event_id) is None  # nothing stored yet
     await theirs.apply(event_details(event_id, 1, revision=1), _now())
-    assert _revision(await ours.recent(event_id)) == 1  # a miss is never answered from memory
+    ticks.now = 1.0
+    assert _revision(await ours.recent(event_id)) == 1  # the "none" ran out: read again
 
     await theirs.apply(event_details(event_id, 1, revision=2), _now())
-    ticks.now += 0.5
-    assert _revision(await ours.recent(event_id)) == 1  # within the freshness: the copy
+    ticks.now = 1.5
+    assert _revision(await ours.recent(event_id)) == 1  # within the second: the same answer
     assert _revision(await ours.get(event_id)) == 2  # get always reads
 
     await theirs.apply(event_details(event_id, 1, revision=3), _now())
-    ticks.now += 1.0
-    assert _revision(await ours.recent(event_id)) == 3  # older than the freshness: read again
+    ticks.now = 2.5
+    assert _revision(await ours.recent(event_id)) == 3  # older than a second: read again
 
 
 async def test_details_this_process_stores_replace_its_copy_at_once(

@@ -24,7 +24,9 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
     base_url = settings.watch_base_url
     # One set of locks for every writer of a document in this process, the relay included.
     locks = infrastructure.locks
-    streams = StreamEventStore(infrastructure.database, locks=locks)
+    streams = StreamEventStore(
+        infrastructure.database, locks=locks, recent_seconds=settings.event_cache_seconds
+    )
     links = StreamLinkStore(
         infrastructure.database,
         outbox=infrastructure.outbox(LINKS),

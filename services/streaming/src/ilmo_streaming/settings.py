@@ -26,6 +26,10 @@ class StreamingSettings(ServiceSettings):
     mongodb_database: str = "ilmo_streaming"
     stream_link_secret: Secret = None
     public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8084"))
+    # How long granting a link answers from its event's stream details read
+    # before (``StreamEventStore``): another replica's change applies here at
+    # most this much later. 0 reads every time.
+    event_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @property
     def watch_base_url(self) -> str:

@@ -45,6 +45,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ilmo_event_contracts import EventDetails, LocalizedText
 from ilmo_shared.clock import to_millisecond
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.recent_reads import RecentReads
 from ilmo_shared.storage import Document, DocumentLocks, Keep, VersionedDocuments, Write
 from ilmo_streaming.domain import Change, EventStream, Joined, LinkState, StreamLink
 from ilmo_streaming.metrics import WRITE_CONFLICTS
@@ -101,19 +102,14 @@ def _stream(document: Mapping[str, Any]) -> EventStream:
 class StreamEventStore:
     """The stream details of each event, at the newest revision seen.
 
-    Granting a link reads its event's details, once per registration: a
-    popular event's details were read thousands of times a minute, one
-    database command per remote registrant. ``recent`` answers from the
-    details this process read or wrote less than ``freshness`` seconds ago.
-    Details this process stores replace its copy at once; details another
-    replica stores reach it within ``freshness``. What a copy that old can
-    change is when a link just provisioned says the stream opens and
-    closes, exactly as if the link had been provisioned that moment before
-    the change, and the change's own notice follows either way. The link's
-    window itself is judged on every join from ``get``, never from a copy.
-    Only details that exist are kept: a read that found none is never
-    answered from memory (``grant`` relies on seeing details stored by
-    ``apply`` after its own write).
+    Granting a link reads its event's details, once per remote registrant.
+    ``recent`` answers from a read made less than ``recent_seconds`` ago
+    (``ilmo_shared.recent_reads``): details this process stores are seen at
+    once, another replica's within that bound. What a read that old can
+    change is the window a link just provisioned announces, exactly as if the
+    link had been provisioned that moment before the change; the change's own
+    notice follows either way. A join judges the window from ``get``, never
+    from a recent read.
     """
 
     def __init__(
@@ -121,7 +117,7 @@ class StreamEventStore:
         database: AsyncDatabase[Document],
         *,
         locks: DocumentLocks,
-        freshness: float = 1.0,
+        recent_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.events: AsyncCollection[Document] = database[EVENTS]
@@ -129,31 +125,18 @@ class StreamEventStore:
         self._documents = VersionedDocuments(
             self.events, locks=locks, version_field="revision", on_conflict=WRITE_CONFLICTS.inc
         )
-        self._freshness = freshness
-        self._monotonic = monotonic
-        # event id -> (details, when they were read or written)
-        self._copies: dict[str, tuple[EventStream, float]] = {}
+        self._recent: RecentReads[str, EventStream | None] = RecentReads(
+            recent_seconds, clock=monotonic
+        )
 
     async def get(self, event_id: str) -> EventStream | None:
         """The details as stored now (one read by ``_id``)."""
         document = await self.events.find_one({"_id": event_id})
-        if document is None:
-            return None
-        stream = _stream(document)
-        self._keep(stream)
-        return stream
+        return _stream(document) if document is not None else None
 
     async def recent(self, event_id: str) -> EventStream | None:
-        """The details as stored at most ``freshness`` seconds ago."""
-        copy = self._copies.get(event_id)
-        if copy is not None and self._monotonic() - copy[1] < self._freshness:
-            return copy[0]
-        return await self.get(event_id)
-
-    def _keep(self, stream: EventStream) -> None:
-        kept = self._copies.get(stream.event_id)
-        if kept is None or not kept[0].supersedes(stream):
-            self._copies[stream.event_id] = (stream, self._monotonic())
+        """``get``, or what it answered less than ``recent_seconds`` ago."""
+        return await self._recent.get(event_id, lambda: self.get(event_id))
 
     async def apply(self, details: EventDetails, now: datetime) -> Applied:
         """Keep ``details`` unless a newer revision is stored: the current details, and if new."""
@@ -167,9 +150,10 @@ class StreamEventStore:
             stored_form = _stream({"_id": offered.event_id, **fields})
             return Write((stored_form, True), {**fields, "updated_at": now})
 
-        applied = await self._documents.change(offered.event_id, decide)
-        self._keep(applied[0])
-        return applied
+        try:
+            return await self._documents.change(offered.event_id, decide)
+        finally:
+            self._recent.forget(offered.event_id)
 
 
 # ------------------------------------------------------------------- links

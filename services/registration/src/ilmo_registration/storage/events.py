@@ -26,8 +26,8 @@ from ilmo_registration.domain import (
     EventExists,
     decide_event_cancellation,
 )
-from ilmo_registration.storage.recent_reads import RecentReads
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
+from ilmo_shared.recent_reads import RecentReads
 from ilmo_shared.storage import (
     Decide,
     Document,

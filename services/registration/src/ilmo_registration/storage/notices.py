@@ -14,7 +14,7 @@ from ilmo_registration.privacy import (
     DEFAULT_NOTICE,
     PrivacyNotice,
 )
-from ilmo_registration.storage.recent_reads import RecentReads
+from ilmo_shared.recent_reads import RecentReads
 from ilmo_shared.storage import Document
 
 NOTICE_COLLECTION = "privacy_notices"

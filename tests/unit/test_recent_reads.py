@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ilmo_registration.storage.recent_reads import RecentReads
+from ilmo_shared.recent_reads import RecentReads
 
 
 class Clock:

@@ -1,10 +1,10 @@
-"""Reads answered again for a short while: the event and its privacy notice for registering.
+"""Reads answered again for a short while: documents that change a handful of times in their life.
 
-Every registration (the POST) read its event and the privacy notice in
-force by ``_id``, and every confirmation its event: two of the service's
-database commands per registration (docs/performance.md, "Issue 18: the
-registration service"), each about 2 ms of FerretDB's CPU, for documents
-that change a handful of times in an event's life.
+Every registration read its event and the privacy notice in force by
+``_id`` (the registration service), and every granted stream link its
+event's stream details (streaming): about three database commands per
+registration, each about 2 ms of FerretDB's CPU (docs/performance.md,
+"Issue 18: the registration service").
 
 ``RecentReads`` answers a read it made less than ``seconds`` ago again
 (counted from when that read started). What bounds the staleness:
