@@ -179,7 +179,7 @@ async def test_a_patch_changes_the_given_fields_and_announces_the_new_state(
             headers=ADMIN,
         )
         assert response.status_code == 200, response.text
-        [seen] = [m for m in await tap.wait_for(1) if m.data["event_id"] == event_id]
+        seen = await tap.first_where(lambda m: m.data["event_id"] == event_id, what="its event")
     changed = response.json()
     assert changed["revision"] == 2
     assert changed["in_person_capacity"] == 55
@@ -307,7 +307,9 @@ async def test_an_event_created_without_a_stream_window_has_the_defaults(
             f"/api/v1/events/{created['id']}", json={"in_person_capacity": 41}, headers=ADMIN
         )
         assert response.status_code == 200, response.text
-        [seen] = [m for m in await tap.wait_for(1) if m.data["event_id"] == created["id"]]
+        seen = await tap.first_where(
+            lambda m: m.data["event_id"] == created["id"], what="its event"
+        )
     assert (seen.data["stream_opens_minutes_before"], seen.data["stream_closes_minutes_after"]) == (
         30,
         120,

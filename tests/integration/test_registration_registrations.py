@@ -53,7 +53,9 @@ async def test_a_registration_is_stored_with_its_event_and_answered_with_a_manag
         )
         assert response.status_code == 202, response.text
         receipt = response.json()
-        [seen] = [m for m in await tap.wait_for(1) if m.data["registration_id"] == receipt["id"]]
+        seen = await tap.first_where(
+            lambda m: m.data["registration_id"] == receipt["id"], what="its registration.accepted"
+        )
 
     assert set(receipt) == {"id", "status", "manage_token"}
     assert receipt["status"] == "accepted"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +80,23 @@ class EventTap:
             detail=lambda: f"saw {len(matching())} of {count}",
         )
         return matching()
+
+    async def first_where(
+        self, wanted: Callable[[ObservedMessage], bool], *, what: str, timeout: float = 20.0
+    ) -> ObservedMessage:
+        """The first message ``wanted`` accepts, however many others arrive before it.
+
+        The vhost is shared within a test session, so a process of an
+        earlier test may still publish while this tap listens.
+        """
+
+        async def found() -> ObservedMessage | None:
+            while True:
+                match = next((m for m in self.messages if wanted(m)), None)
+                if match is not None or not await self._take_one():
+                    return match
+
+        return await eventually(found, what=what, timeout=timeout, interval=0.05)
 
     async def take_arrived(self) -> None:
         """Record every message that has arrived so far, without waiting for more."""
