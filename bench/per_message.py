@@ -22,14 +22,13 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import anyio.to_thread
 
-from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope, RegistrationAccepted
 from ilmo_shared.outbox import outbox_entry
+from tests.support.capacity import accepted
 
 
 def cpu_microseconds(step: Callable[[], object], repeats: int) -> float:
@@ -53,16 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20_000)
     repeats = parser.parse_args().repeats
-    event = RegistrationAccepted(
-        registration_id=uuid.uuid4(),
-        event_id="seminar-2026",
-        attendance=Attendance.REMOTE,
-        language=Language.FI,
-        first_name="Matti",
-        last_name="Meikäläinen",
-        email="matti@example.fi",
-        registered_at=datetime.now(UTC),
-    )
+    event = accepted("seminar-2026", attendance=Attendance.REMOTE)
     entry = outbox_entry(event, source="ilmo/registration")
     body = str(entry["data"]).encode()
     headers = Envelope.model_validate(entry["envelope"]).to_headers()

@@ -7,18 +7,17 @@ named pass makes, which is what the handed entries save on FerretDB.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ilmo_event_contracts import Attendance, Envelope, Language, RegistrationAccepted
+from ilmo_event_contracts import Attendance, Envelope
 from ilmo_shared.messaging.publisher import EventPublisher
 from ilmo_shared.messaging.topology import INTERNAL_EXCHANGE
 from ilmo_shared.outbox import OUTBOX_FIELD, OutboxRelay, outbox_entry
+from tests.support.capacity import accepted
 
 
 class RecordingCollection:
@@ -68,17 +67,7 @@ class RecordingPublisher(EventPublisher):
 
 
 def entry() -> dict[str, Any]:
-    event = RegistrationAccepted(
-        registration_id=uuid.uuid4(),
-        event_id="seminar-2026",
-        attendance=Attendance.REMOTE,
-        language=Language.FI,
-        first_name="Matti",
-        last_name="Meikäläinen",
-        email="matti@example.fi",
-        registered_at=datetime.now(UTC),
-    )
-    return outbox_entry(event, source="ilmo/test")
+    return outbox_entry(accepted("seminar-2026", attendance=Attendance.REMOTE), source="ilmo/test")
 
 
 def relay_over(collection: RecordingCollection) -> tuple[OutboxRelay, RecordingPublisher]:
