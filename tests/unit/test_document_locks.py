@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from ilmo_shared.storage import DocumentLocks
 
@@ -29,3 +31,27 @@ async def test_holders_of_one_key_take_turns_and_other_keys_do_not_wait() -> Non
     await asyncio.gather(first, second, other)
     assert trace[3:] == ["a out", "b in", "b out"]
     assert len(locks) == 0  # forgotten once nobody holds or waits
+
+
+class RecordingLeases:
+    """Stands in for ``DocumentLeases``: records the leases held, in order."""
+
+    def __init__(self) -> None:
+        self.held_keys: list[str] = []
+
+    @asynccontextmanager
+    async def held(self, key: str) -> AsyncIterator[None]:
+        self.held_keys.append(key)
+        yield
+
+
+async def test_with_leases_a_holder_takes_the_documents_lease_unless_told_otherwise() -> None:
+    leases = RecordingLeases()
+    locks = DocumentLocks(leases)  # type: ignore[arg-type]  # the part of DocumentLeases used
+
+    async with locks.hold("mails", "m-1"):
+        pass
+    async with locks.hold("seat_inventories", "event-1", between_replicas=False):
+        pass
+
+    assert leases.held_keys == ["mails/m-1"]

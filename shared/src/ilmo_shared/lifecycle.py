@@ -298,6 +298,7 @@ class Lifecycle:
         while True:
             try:
                 await self._infrastructure.database.command("ping")
+                await self._give_back_previous_leases()
                 if prepare is not None:
                     await prepare()
             except Exception as error:
@@ -310,6 +311,14 @@ class Lifecycle:
                 self._mark(Dependency.DATABASE, True)
                 return
             await asyncio.sleep(backoff.next_delay())
+
+    async def _give_back_previous_leases(self) -> None:
+        """A named replica's previous run may have died holding leases: give them back."""
+        leases = self._infrastructure.locks.leases
+        if leases is None or not self._infrastructure.settings.replica_name:
+            return
+        if given_back := await leases.give_back_previous():
+            log.info("leases.given_back_at_start", leases=given_back)
 
     async def _until_broker(self) -> None:
         """Connect to the first node that answers; a whole round of refusals waits a backoff."""

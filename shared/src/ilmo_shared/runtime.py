@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -37,6 +38,7 @@ from ilmo_shared.http.operations import DOCS_PATHS, create_operations_app
 from ilmo_shared.http.problems import SHARED_CATALOGUE, PageErrors, install_problem_handlers
 from ilmo_shared.http.security_headers import SecurityHeadersMiddleware
 from ilmo_shared.identity import Authorization, name_permissions
+from ilmo_shared.leases import LEASES, DocumentLeases
 from ilmo_shared.lifecycle import Lifecycle
 from ilmo_shared.listeners import Listener, Listeners, ListenerUnavailableError
 from ilmo_shared.logging import configure_logging
@@ -88,15 +90,18 @@ class Infrastructure:
             reconnect_interval=2.0,
         )
         publisher = EventPublisher(broker)
+        database = mongo[settings.mongodb_database]
         return cls(
             service=service,
             settings=settings,
             mongo=mongo,
-            database=mongo[settings.mongodb_database],
+            database=database,
             broker=broker,
             publisher=publisher,
             relay=OutboxRelay(
-                publisher, locks=DocumentLocks(), sweep_interval=settings.outbox_sweep_seconds
+                publisher,
+                locks=DocumentLocks(replica_leases(settings, database)),
+                sweep_interval=settings.outbox_sweep_seconds,
             ),
             authorization=Authorization.from_settings(settings),
         )
@@ -114,6 +119,19 @@ class Infrastructure:
     def outbox(self, collection_name: str) -> Outbox:
         """The outbox of one of the service's collections; the relay publishes what it holds."""
         return self.relay.outbox(self.database[collection_name], source=self.source)
+
+
+def replica_leases(
+    settings: ServiceSettings, database: AsyncDatabase[Document]
+) -> DocumentLeases | None:
+    """The leases replicas take turns by, when ``ILMO_REPLICA_LEASES`` is on."""
+    if not settings.replica_leases:
+        return None
+    return DocumentLeases(
+        database[LEASES],
+        holder=settings.replica_name,
+        lifetime=timedelta(seconds=settings.lease_seconds),
+    )
 
 
 def broker_security(settings: ServiceSettings) -> BaseSecurity | None:

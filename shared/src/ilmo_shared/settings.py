@@ -177,6 +177,16 @@ class ServiceSettings(BrokerSettings):
     # crashed replica's (ilmo_shared.outbox). Each sweep reads every document
     # of the service's outbox collections on FerretDB v1.
     outbox_sweep_seconds: float = Field(default=300.0, ge=1.0, le=24 * 3600.0)
+    # Replicas sharing a FerretDB database take a lease per document written
+    # (ilmo_shared.leases; docs/architecture.md, "Replicas"). Off for one
+    # replica, and on MongoDB, whose conditional updates are atomic.
+    replica_leases: bool = False
+    # A name unique among the service's replicas and stable across restarts
+    # (a StatefulSet's pod name); with it a replica gives back at start the
+    # leases its previous run left, instead of letting them expire.
+    replica_name: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,63}$")
+    # How long a lease lasts if its holder dies; much longer than one write.
+    lease_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
     # HTTP limits and headers (docs/security.md, "HTTP limits and headers").
     # The largest request body. The largest event validation admits (every
     # list full, every text at its longest) is ~1.2 MB of JSON; a big real

@@ -35,6 +35,7 @@ from pymongo.errors import DuplicateKeyError
 from ilmo_shared.tls import mongodb_tls_options
 
 if TYPE_CHECKING:
+    from ilmo_shared.leases import DocumentLeases
     from ilmo_shared.outbox import Outbox
     from ilmo_shared.settings import ServiceSettings
 
@@ -79,20 +80,37 @@ def connect_with(settings: ServiceSettings) -> AsyncMongoClient[Document]:
 
 
 class DocumentLocks:
-    """One asyncio lock per (collection, document id), forgotten when nobody holds or awaits it."""
+    """One asyncio lock per (collection, document id), forgotten when nobody holds or awaits it.
 
-    def __init__(self) -> None:
+    With ``leases`` (replicas sharing a FerretDB database, ilmo_shared.leases)
+    a holder also takes the document's lease, so that the replicas take turns
+    as well as the tasks of each.
+    """
+
+    def __init__(self, leases: DocumentLeases | None = None) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self.leases = leases
 
     @asynccontextmanager
-    async def hold(self, collection: str, document_id: object) -> AsyncIterator[None]:
-        """Serialize the writes to one document within this process."""
+    async def hold(
+        self, collection: str, document_id: object, *, between_replicas: bool = True
+    ) -> AsyncIterator[None]:
+        """Serialize the writes to one document within this process, and between replicas.
+
+        ``between_replicas=False`` for a writer whose writes decide between
+        replicas themselves (inserts against a unique key): the lock only
+        spares this process's tasks the lost races.
+        """
         key = (collection, str(document_id))
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                if self.leases is None or not between_replicas:
+                    yield
+                else:
+                    async with self.leases.held(f"{collection}/{document_id}"):
+                        yield
         finally:
             lock, users = self._locks[key]
             if users == 1:

@@ -367,7 +367,9 @@ class SeatInventoryStore:
         also run again after each read of the records it asked for, so it
         must decide the same from the same state (every use case does).
         """
-        async with self._locks.hold(DECISIONS, event_id):
+        # The head's unique insert decides between replicas; the lock spares
+        # this process's own decisions the lost inserts.
+        async with self._locks.hold(DECISIONS, event_id, between_replicas=False):
             outcome = await self._decide_serialized(event_id, operation, message_id)
         if outcome.written:
             await self._prune(event_id, outcome.stored.version)
