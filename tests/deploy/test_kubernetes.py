@@ -188,13 +188,22 @@ def test_kubeconform_refuses_a_misspelt_field(tmp_path: Path) -> None:
     assert "readinessProbes" in result.stdout
 
 
-def test_values_schema_refuses_a_second_replica() -> None:
+@pytest.mark.parametrize("replicas", [-1, 21])
+def test_values_schema_refuses_a_nonsensical_replica_count(replicas: int) -> None:
+    result = helm(
+        "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION,
+        "--set", f"services.capacity.replicas={replicas}",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "/services/capacity/replicas" in result.stderr
+
+
+def test_values_schema_accepts_two_replicas() -> None:
     result = helm(
         "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION,
         "--set", "services.capacity.replicas=2",
     )  # fmt: skip
-    assert result.returncode != 0
-    assert "/services/capacity/replicas" in result.stderr
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_vendored_schemas_are_what_the_generator_makes(tmp_path: Path) -> None:
@@ -250,10 +259,47 @@ def test_every_deployment_has_probes_resources_and_a_locked_down_security_contex
         assert "emptyDir" in volume
 
 
-def test_every_service_runs_one_replica_unless_autoscaled(manifests: list[Manifest]) -> None:
+def chart_values() -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return values
+
+
+def test_every_service_runs_the_replicas_of_values_yaml_unless_autoscaled(
+    manifests: list[Manifest],
+) -> None:
+    services = chart_values()["services"]
     assert of_kind(manifests, "ScaledObject") == []
     for deployment in of_kind(manifests, "Deployment"):
-        assert deployment["spec"]["replicas"] == 1, component(deployment)
+        service = component(deployment)
+        assert services[service]["replicas"] == 2, service
+        assert deployment["spec"]["replicas"] == services[service]["replicas"], service
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_runs_the_replicas_it_is_given(service: str) -> None:
+    manifests = documents(render("--set", f"services.{service}.replicas=3"))
+    for deployment in of_kind(manifests, "Deployment"):
+        expected = 3 if component(deployment) == service else 2
+        assert deployment["spec"]["replicas"] == expected, component(deployment)
+
+
+def test_every_service_rolls_one_pod_at_a_time(manifests: list[Manifest]) -> None:
+    """Notification too: overlapping pods write conditionally and claim each mail."""
+    for deployment in of_kind(manifests, "Deployment"):
+        assert deployment["spec"]["strategy"] == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        }, component(deployment)
+
+
+def test_disruption_budgets_keep_a_pod_of_every_service_serving(
+    manifests: list[Manifest],
+) -> None:
+    budgets = {component(b): b for b in of_kind(manifests, "PodDisruptionBudget")}
+    assert sorted(budgets) == sorted(SERVICES)
+    for deployment in of_kind(manifests, "Deployment"):
+        budget = budgets[component(deployment)]
+        assert budget["spec"]["maxUnavailable"] < deployment["spec"]["replicas"]
 
 
 def test_autoscaling_hands_the_replicas_to_keda() -> None:
@@ -266,6 +312,15 @@ def test_autoscaling_hands_the_replicas_to_keda() -> None:
     assert trigger["type"] == "rabbitmq"
     assert trigger["metadata"]["queueName"] == "streaming.stream-links"
     assert len(of_kind(manifests, "ScaledObject")) == 1
+
+
+def test_autoscaling_bounds_are_sensible() -> None:
+    """Capacity's queues have a single active consumer: more than two would only stand by."""
+    for service, spec in chart_values()["services"].items():
+        autoscaling = spec["autoscaling"]
+        assert autoscaling["enabled"] is False, service  # it needs KEDA in the cluster
+        assert 2 <= autoscaling["minReplicas"] <= autoscaling["maxReplicas"], service
+    assert chart_values()["services"]["capacity"]["autoscaling"]["maxReplicas"] == 2
 
 
 def test_settings_are_settings_the_services_read(manifests: list[Manifest]) -> None:
