@@ -42,7 +42,7 @@ stop: ## Stop the services, their supervisord and whatever infrastructure `make 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
 	@rc=0; $(if $(strip $(CLUSTER)),deploy/local/cluster.sh status || rc=1;) deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short test-chaos-cluster-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), two short chaos runs (one node, three)
+test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short test-chaos-cluster-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), two short chaos runs (one node; three nodes with two replicas of each service)
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -103,14 +103,14 @@ CHAOS_SHORT_ARGS ?= --seed 11 --registrations 100 --concurrency 16 --faults 6
 
 CHAOS_CLUSTER = $(if $(strip $(CLUSTER)),--cluster $(CLUSTER))
 
-test-chaos: setup infra ## Full chaos run: load while services, broker and database are killed (CHAOS_ARGS=...; CLUSTER=3: on three broker nodes)
+test-chaos: setup infra ## Full chaos run: load while services, broker and database are killed (CHAOS_ARGS=...; CLUSTER=3: on three broker nodes; CHAOS_ARGS="... --replicas 2": two of each service)
 	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_CLUSTER) $(CHAOS_ARGS)
 
 test-chaos-short: setup infra ## The short chaos run that `make test` includes (about 2 minutes)
 	$(UV) run --frozen python -m tests.chaos.run $(CHAOS_CLUSTER) $(CHAOS_SHORT_ARGS)
 
-test-chaos-cluster-short: setup infra ## The short chaos run on a three-node broker cluster of its own, one node killed at a time (`make test` includes it)
-	$(UV) run --frozen python -m tests.chaos.run --cluster 3 $(CHAOS_SHORT_ARGS)
+test-chaos-cluster-short: setup infra ## The short chaos run on a three-node broker cluster of its own and two replicas of every service, one node or one replica killed at a time (`make test` includes it)
+	$(UV) run --frozen python -m tests.chaos.run --cluster 3 --replicas 2 $(CHAOS_SHORT_ARGS)
 
 BENCH_ARGS ?= --mode closed --concurrency 32 --registrations 5000 --seats 300 --runs 3
 

@@ -31,6 +31,10 @@ What it does:
    the FerretDB server, and restarts it after 1-3 s; or restarts a service
    while the broker or the database is down (it must wait for it, not exit);
    or kills every process and starts them all again in a random order.
+   With ``--replicas 2`` every service runs as two processes on one
+   database and vhost (leases on, ``ILMO_REPLICA_LEASES``), the load and the
+   people's links go to either registration replica, and a service fault
+   hits one replica while the other goes on.
    After each fault it waits until every service is ready and records how
    long that took and what the slowest service waited for last.
 4. Waits until the observable outcomes stop changing with no work
@@ -71,7 +75,7 @@ from tests.support.amqp import declare_integration_exchange
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure, first_node
 from tests.support.polling import eventually
-from tests.support.processes import SERVICES, ServiceProcess, running_services
+from tests.support.processes import ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
 
@@ -214,7 +218,8 @@ def attendance_at(initial: str, version: int) -> str:
 
 @dataclass
 class Load:
-    registration_url: str
+    # Each request goes to one of these, at random: replicas behind a load balancer.
+    registration_urls: tuple[str, ...]
     event_id: str
     concurrency: int
     jitter: random.Random
@@ -229,9 +234,15 @@ class Load:
     ) -> tuple[httpx.Response | None, bool]:
         """One attempt: (response, ambiguous); ambiguous means "may have been stored"."""
         try:
-            return await client.request(method, path, **kwargs), False
+            return await client.request(method, self.replica_url(path), **kwargs), False
         except httpx.HTTPError:
             return None, True
+
+    def replica_url(self, url: str) -> str:
+        """``url`` (a path, or a link to the first replica) at a registration replica."""
+        first, *others = self.registration_urls
+        chosen = self.jitter.choice(self.registration_urls) if others else first
+        return chosen + url.removeprefix(first)
 
     async def backoff(self, attempt: int) -> None:
         self.retries += 1
@@ -239,7 +250,7 @@ class Load:
 
     async def privacy_notice_version(self) -> str:
         """The version of the event's privacy notice, which every person is shown first."""
-        async with httpx.AsyncClient(base_url=self.registration_url, timeout=15) as client:
+        async with httpx.AsyncClient(timeout=15) as client:
             for attempt in range(10):
                 answer, _ = await self._send(
                     client, "GET", f"/api/v1/events/{self.event_id}/privacy-notice"
@@ -307,7 +318,7 @@ class Load:
         started = time.monotonic()
         for attempt in range(40):
             try:
-                answer = await follow_confirmation(client, link)
+                answer = await follow_confirmation(client, self.replica_url(link))
             except (httpx.HTTPError, AssertionError) as error:  # a service down, a 503 page
                 outcome.confirm_detail = f"confirm: {type(error).__name__}"
                 await self.backoff(attempt)
@@ -390,7 +401,7 @@ class Load:
             self.outcomes.append(Outcome(email=body["email"], attendance=attendance))
             people.append(body)
         gate = asyncio.Semaphore(self.concurrency)
-        async with httpx.AsyncClient(base_url=self.registration_url, timeout=15) as client:
+        async with httpx.AsyncClient(timeout=15) as client:
 
             async def one(outcome: Outcome, body: dict[str, Any], at: float) -> None:
                 await asyncio.sleep(at)
@@ -458,17 +469,20 @@ class Fault:
         return str(self.service or self.server)
 
 
-def fault_plan(rng: random.Random, faults: int) -> list[Fault]:
-    """Which fault comes when: every kind at least once, then at random."""
+def fault_plan(rng: random.Random, faults: int, processes: Sequence[str]) -> list[Fault]:
+    """Which fault comes when: every kind at least once, then at random.
+
+    ``processes`` are the service processes a service fault may hit.
+    """
 
     def service() -> Fault:
-        return Fault("service", service=rng.choice(SERVICES))
+        return Fault("service", service=rng.choice(processes))
 
     def server(name: str) -> Fault:
         return Fault("server", server=name)
 
     def during_outage(name: str) -> Fault:
-        return Fault(SERVICE_DURING_OUTAGE, service=rng.choice(SERVICES), server=name)
+        return Fault(SERVICE_DURING_OUTAGE, service=rng.choice(processes), server=name)
 
     def everything() -> Fault:
         return Fault(EVERYTHING)
@@ -538,7 +552,7 @@ class FaultInjector:
     answered_at: dict[str, float] = field(default_factory=dict)
 
     async def run(self, started: float) -> None:
-        for fault in fault_plan(self.rng, self.faults):
+        for fault in fault_plan(self.rng, self.faults, list(self.services)):
             await asyncio.sleep(self.rng.uniform(0.3, 1.5))
             down_for = self.rng.uniform(1.0, 3.0)
             hit_at = time.monotonic()
@@ -564,7 +578,7 @@ class FaultInjector:
         assert target is not None
         # A quarter of the service faults are a graceful stop (SIGTERM), as
         # in a rolling deployment: in-flight work must be finished or redelivered.
-        graceful = target in SERVICES and self.rng.random() < 0.25
+        graceful = target in self.services and self.rng.random() < 0.25
         signal_name = "SIGTERM" if graceful else "SIGKILL"
         await asyncio.to_thread(self._stop if graceful else self._kill, target)
         hit = self._broker_name() if target == BROKER else target
@@ -611,7 +625,7 @@ class FaultInjector:
 
         In a cluster "the broker" is one node: the others stay up (never two down at once).
         """
-        everyone = [*SERVICES, *SERVERS]
+        everyone = [*self.services, *SERVERS]
         for target in self.rng.sample(everyone, len(everyone)):
             await asyncio.to_thread(self._kill, target)
         self.injected["everything killed and restarted"] += 1
@@ -1378,6 +1392,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
                 "ILMO_SMTP_PORT": str(smtp.port),
                 "ILMO_SMTP_TLS": "none",  # the test server is plain SMTP
             },
+            replicas=arguments.replicas,
         ) as services:
             event = chaos_event(capacity)
             async with httpx.AsyncClient(base_url=services["registration"].url, timeout=30) as api:
@@ -1385,9 +1400,8 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
                 if created.status_code != 201:
                     print(f"could not create the event: {created.status_code} {created.text}")
                     return 2
-            load = Load(
-                services["registration"].url, event["id"], arguments.concurrency, jitter, smtp
-            )
+            registration = tuple(s.url for s in services.values() if s.name == "registration")
+            load = Load(registration, event["id"], arguments.concurrency, jitter, smtp)
             injector = FaultInjector(services, owned, faults_rng, arguments.faults)
             started = time.monotonic()
             # Registrations are paced so that the faults fall into the load, not after it:
@@ -1425,7 +1439,9 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
                 )
                 settle_seconds += more
             await life.observe()
-            crashes = injector.killed["notification"]
+            crashes = sum(
+                injector.killed[key] for key, s in services.items() if s.name == "notification"
+            )
             figures, violations = check(
                 load, final, smtp, subscriber, capacity, allowed_resends=MAIL_CONCURRENCY * crashes
             )
@@ -1489,6 +1505,7 @@ def report(
     rows: list[tuple[str, Any]] = [
         ("run id / seed", f"{run_id} / {arguments.seed}"),
         ("broker", f"{arguments.cluster}-node cluster" if arguments.cluster else "one node"),
+        ("replicas of each service", arguments.replicas),
         ("registrations attempted", arguments.registrations),
         ("  202 accepted", results["accepted"]),
         ("  confirmed from the mail", sum(o.confirmed for o in load.outcomes)),
@@ -1667,6 +1684,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         choices=(0, 3),
         help="3: the broker is a three-node cluster; a broker fault kills one node at a time",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="2: two processes of every service on one database, with leases; faults hit one",
     )
     return asyncio.run(chaos(parser.parse_args(argv)))
 

@@ -48,6 +48,11 @@ def free_ports(count: int) -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
+def replica_key(service: str, replica: int) -> str:
+    """How ``running_services`` names a process: the service, then ``-2``, ``-3``… for more."""
+    return service if replica == 1 else f"{service}-{replica}"
+
+
 @dataclass
 class ServiceProcess:
     """One running service."""
@@ -58,6 +63,13 @@ class ServiceProcess:
     environment: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # 1, 2, … among the processes of one service (``running_services(replicas=…)``).
+    replica: int = 1
+
+    @property
+    def key(self) -> str:
+        """``registration`` for the first replica, ``registration-2`` for the second, …"""
+        return replica_key(self.name, self.replica)
 
     @property
     def url(self) -> str:
@@ -124,13 +136,17 @@ def running_services(
     *,
     wait_ready: bool = True,
     process_type: type[ServiceProcess] = ServiceProcess,
+    replicas: int = 1,
 ) -> Iterator[dict[str, ServiceProcess]]:
     """Start ``names`` as processes, wait until each is ready, stop them all afterwards.
 
     ``wait_ready=False`` returns once they are started, for tests of a start
     while the broker or the database is away. ``process_type`` starts each
     otherwise than from the venv's console command (tests.support.containers:
-    from the container image), with the same settings.
+    from the container image), with the same settings. ``replicas`` > 1
+    starts that many processes of each service on one database and vhost,
+    with leases on (``ILMO_REPLICA_LEASES``), keyed ``registration``,
+    ``registration-2``, …; links in mails point at the first.
     """
     log_dir = Path(tempfile.mkdtemp(prefix="ilmo-e2e-"))
     base = {k: v for k, v in os.environ.items() if not k.startswith("ILMO_")}
@@ -153,7 +169,7 @@ def running_services(
             "ILMO_RATE_LIMIT_PER_EVENT": HARNESS_RATE_LIMIT,
         }
     )
-    chosen = iter(free_ports(2 * len(SERVICES)))
+    chosen = iter(free_ports(2 * len(SERVICES) * replicas))
     ports = {name: next(chosen) for name in SERVICES}
     operations_ports = {name: next(chosen) for name in SERVICES}
     # Where people reach each service: links in emails point at these.
@@ -166,17 +182,30 @@ def running_services(
     services: dict[str, ServiceProcess] = {}
     try:
         for name in names:
-            environment = dict(base)
-            environment.update(infrastructure.broker_environment(name))
-            environment.update(extra_environment or {})
-            environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
-            environment["ILMO_HTTP_PORT"] = str(ports[name])
-            environment["ILMO_OPERATIONS_PORT"] = str(operations_ports[name])
-            environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports[name]}"
-            services[name] = process_type(
-                name, ports[name], operations_ports[name], environment, log_dir / f"{name}.log"
-            )
-            services[name].start()
+            for replica in range(1, replicas + 1):
+                port = ports[name] if replica == 1 else next(chosen)
+                operations_port = operations_ports[name] if replica == 1 else next(chosen)
+                environment = dict(base)
+                environment.update(infrastructure.broker_environment(name))
+                environment.update(extra_environment or {})
+                environment["ILMO_MONGODB_DATABASE"] = infrastructure.database_name(name)
+                environment["ILMO_HTTP_PORT"] = str(port)
+                environment["ILMO_OPERATIONS_PORT"] = str(operations_port)
+                environment["ILMO_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+                if replicas > 1:
+                    environment["ILMO_REPLICA_LEASES"] = "true"
+                    environment["ILMO_REPLICA_NAME"] = f"{name}-{replica}"
+                key = replica_key(name, replica)
+                service = process_type(
+                    name,
+                    port,
+                    operations_port,
+                    environment,
+                    log_dir / f"{key}.log",
+                    replica=replica,
+                )
+                services[service.key] = service
+                service.start()
         for service in services.values():
             if wait_ready:
                 service.wait_ready()

@@ -22,7 +22,7 @@ from tests.chaos.run import (
     check_switches,
     fault_plan,
 )
-from tests.support.processes import SERVICES
+from tests.support.processes import SERVICES, replica_key
 
 
 def subscriber_with(*messages: tuple[str, str, dict[str, Any]]) -> Subscriber:
@@ -51,7 +51,7 @@ COMPLETE = (
 
 
 def test_every_kind_of_fault_comes_at_least_once_and_the_plan_is_seeded() -> None:
-    plan = fault_plan(random.Random(5), 6)
+    plan = fault_plan(random.Random(5), 6, SERVICES)
     assert len(plan) == 6
     assert Fault("server", server=BROKER) in plan
     assert Fault("server", server=DATABASE) in plan
@@ -59,8 +59,16 @@ def test_every_kind_of_fault_comes_at_least_once_and_the_plan_is_seeded() -> Non
     outages = {f.server for f in plan if f.kind == SERVICE_DURING_OUTAGE}
     assert outages == {BROKER, DATABASE}
     assert Fault(EVERYTHING) in plan
-    assert plan == fault_plan(random.Random(5), 6)
-    assert len(fault_plan(random.Random(5), 30)) == 30
+    assert plan == fault_plan(random.Random(5), 6, SERVICES)
+    assert len(fault_plan(random.Random(5), 30, SERVICES)) == 30
+
+
+def test_with_replicas_a_service_fault_hits_one_replica_and_replicas_are_hit_too() -> None:
+    processes = [replica_key(s, n) for s in SERVICES for n in (1, 2)]
+    plan = fault_plan(random.Random(5), 40, processes)
+    hit = {f.service for f in plan if f.service is not None}
+    assert hit <= set(processes)
+    assert hit & {"registration-2", "capacity-2", "notification-2", "streaming-2"}
 
 
 def test_a_complete_history_passes_and_redeliveries_are_allowed() -> None:
