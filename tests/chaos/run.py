@@ -67,6 +67,7 @@ from typing import Any, Protocol
 
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from prometheus_client.parser import text_string_to_metric_families
 
 from examples.subscriber import Reading, Subscription
 from tests.chaos.infrastructure import ChaosInfrastructure
@@ -1305,6 +1306,22 @@ def check_subscriber(
     figures["logical events expected"] = len(expected)
 
 
+async def lease_figures(services: dict[str, ServiceProcess], figures: dict[str, int]) -> None:
+    """Lease waits and take-overs, summed over every process since its last start."""
+    names = {"ilmo_lease_waits": "lease waits", "ilmo_leases_taken_over": "leases taken over"}
+    async with httpx.AsyncClient(timeout=15) as client:
+        for service in services.values():
+            answer = await client.get(f"{service.operations_url}/metrics", headers=ADMIN)
+            answer.raise_for_status()
+            for family in text_string_to_metric_families(answer.text):
+                if family.name in names:
+                    figure = names[family.name]
+                    # A counter's family has `_total` and `_created` (a timestamp) samples.
+                    totals = [x.value for x in family.samples if x.name.endswith("_total")]
+                    count = int(sum(totals))
+                    figures[figure] = figures.get(figure, 0) + count
+
+
 async def probe_links(
     final: Snapshot, smtp: SmtpTestServer, figures: dict[str, int], violations: list[str]
 ) -> None:
@@ -1450,6 +1467,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             figures.update(life_figures)
             violations += injector.problems
             await probe_links(final, smtp, figures, violations)
+            await lease_figures(services, figures)
             if not settled:
                 violations.append(
                     f"stalled: no progress for {arguments.stall:.0f}s with "
@@ -1506,6 +1524,10 @@ def report(
         ("run id / seed", f"{run_id} / {arguments.seed}"),
         ("broker", f"{arguments.cluster}-node cluster" if arguments.cluster else "one node"),
         ("replicas of each service", arguments.replicas),
+        (
+            "  lease waits / expired leases taken over (since each process started)",
+            f"{figures.get('lease waits', 0)} / {figures.get('leases taken over', 0)}",
+        ),
         ("registrations attempted", arguments.registrations),
         ("  202 accepted", results["accepted"]),
         ("  confirmed from the mail", sum(o.confirmed for o in load.outcomes)),

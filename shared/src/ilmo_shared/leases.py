@@ -36,6 +36,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import structlog
+from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -43,6 +44,15 @@ from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.storage import ConcurrentChangeError, Document
 
 log = structlog.get_logger(__name__)
+
+LEASE_WAITS = Counter(
+    "ilmo_lease_waits_total",
+    "Writes that found their document's lease held by another replica and waited.",
+)
+LEASES_TAKEN_OVER = Counter(
+    "ilmo_leases_taken_over_total",
+    "Expired leases of another (dead) replica deleted and taken.",
+)
 
 LEASES = "leases"
 # A held lease is asked for again after this, doubling up to the longest wait.
@@ -89,6 +99,7 @@ class DocumentLeases:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self._patience
         wait = FIRST_WAIT_SECONDS
+        waited = False
         while True:
             lease = {
                 "_id": key,
@@ -106,6 +117,9 @@ class DocumentLeases:
                 continue
             if time.monotonic() >= deadline:
                 raise ConcurrentChangeError(f"the lease on {key} stayed with another replica")
+            if not waited:
+                LEASE_WAITS.inc()
+                waited = True
             # Spread so that waiting replicas do not ask in step.
             await asyncio.sleep(wait * random.uniform(0.5, 1.5))  # noqa: S311 - not a secret
             wait = min(2 * wait, LONGEST_WAIT_SECONDS)
@@ -118,6 +132,7 @@ class DocumentLeases:
         if current["expires_at"] > self._clock():
             return False
         await self.collection.delete_one({"_id": key, "token": current["token"]})
+        LEASES_TAKEN_OVER.inc()
         log.warning("lease.expired_taken_over", lease=key, holder=current["holder"])
         return True
 
