@@ -11,7 +11,9 @@ document can lose one of them (seen here: of ten concurrent conditional
 ``$push`` updates of one document, several reported a modification and one
 survived). Every writer of a document inside one process, the outbox relay
 included, therefore takes that document's ``DocumentLocks`` lock; conditional
-updates guard against other processes where updates are atomic (MongoDB).
+updates guard against other processes where updates are atomic (MongoDB),
+and on FerretDB the same lock takes a lease between replicas
+(``ilmo_shared.leases``).
 
 ``VersionedDocuments`` is that pattern, written once: read a document,
 decide, write conditionally on the version that was read, and decide again
