@@ -97,8 +97,9 @@ def email_subscription(
 
     Mail intents and kept facts are inserts on unique keys, right under any
     interleaving. The roster (``broadcasts``) is a read-then-write per member
-    under the process's locks: on FerretDB v1 one replica (see
-    ``storage.roster``); on MongoDB each write is one atomic ``$set``.
+    under the process's locks, which take a lease between replicas on
+    FerretDB v1 (see ``storage.roster``); on MongoDB each write is one
+    atomic ``$set``.
     """
 
     async def event_details_changed(event: EventDetails, _envelope: Envelope) -> None:

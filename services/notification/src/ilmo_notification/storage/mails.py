@@ -633,8 +633,8 @@ class MailStore:
         """Update one mail and its copy; ``only_if`` conditions are checked under the document lock.
 
         On FerretDB v1 the condition is checked on the read that precedes the
-        write, so it holds only because this process's writers of the mail
-        take the same lock (one replica there); on MongoDB it is atomic.
+        write, so it holds only because the writers of the mail take the same
+        lock (and, between replicas, its lease); on MongoDB it is atomic.
 
         ``as_read``: the mail as the dispatcher read it from its copy; the
         write happens only if the mail is still in that state, else the copy

@@ -10,7 +10,8 @@ reading it, under this store's ``DocumentLocks``: the read-decide-write is
 serialized within the process. On MongoDB a ``$set`` of one field is atomic
 and leaves the chunk's other members alone; on FerretDB v1 an update reads
 and writes back the whole document, so two *processes* updating one chunk at
-once could lose one's write: on FerretDB notification runs as one replica.
+once could lose one's write: on FerretDB replicas take the chunk's lease
+first (``ilmo_shared.leases``).
 Each write is conditional on the member being as it was read, so on
 MongoDB replicas that decide at once retry rather than lose a change.
 
@@ -99,7 +100,7 @@ class RosterStore:
         two replicas deciding at once cannot lose one's change: the loser
         reads and decides again. (On FerretDB v1 the condition is checked and
         the document written back in two steps; the process's lock covers
-        that within one replica.)
+        that, and between replicas its lease.)
         """
         chunk = f"{event_id}:{roster_chunk(registration_id)}"
         field = f"members.{registration_id}"
