@@ -38,6 +38,7 @@ from ilmo_event_contracts import (
     StreamLinkProvisioned,
 )
 from ilmo_notification.app import build_app
+from ilmo_notification.broadcasting import BroadcastState
 from ilmo_notification.domain import CLOSED_STATES, MailRequest, mail_id
 from ilmo_notification.scheduler import BroadcastScheduler
 from ilmo_notification.storage import MailStore
@@ -537,6 +538,31 @@ async def test_a_broadcast_interrupted_midway_is_finished_by_the_next_pass_once_
     assert done["state"] == "done"
     assert sorted(str(d["registration_id"]) for d in reminders) == sorted(ids(people))
     assert await database["schedule"].find_one({"_id": key}) is None
+
+
+async def test_two_expansions_of_one_broadcast_record_everyone_either_one_mailed(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    """Two replicas (or a repeat after a crash) read the roster at different moments."""
+    clock = MovableClock(BEFORE)
+    database = mongo[new_database(infrastructure)]
+    stores = notification_stores(database, clock=clock)
+    await stores.create_indexes()
+    event = seminar()
+    await stores.event_details.remember(event)
+    await Broadcasts(stores, lambda: None, clock).event_details_changed(event)
+    key = f"{event.event_id}:reminder:m1440"
+    broadcast = await stores.schedule.entry(key)
+    assert broadcast is not None
+    await stores.schedule.begin(broadcast)
+
+    await stores.schedule.finish(broadcast, BroadcastState.DONE, ["a", "b"])
+    await stores.schedule.finish(broadcast, BroadcastState.DONE, ["b", "c"])
+
+    done = await database["broadcasts"].find_one({"_id": key})
+    assert done is not None
+    assert sorted(done["recipients"]) == ["a", "b", "c"]
+    assert done["recipient_count"] == 3
 
 
 async def test_an_erased_registration_leaves_every_audience_for_good(

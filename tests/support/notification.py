@@ -191,5 +191,5 @@ def notification_stores(
         mails=MailStore(database, outbox=outbox, locks=relay.locks, clock=clock),
         attempts=MailAttemptStore(database, clock=clock),
         roster=RosterStore(database, locks=relay.locks),
-        schedule=ScheduleStore(database, clock=clock),
+        schedule=ScheduleStore(database, locks=relay.locks, clock=clock),
     )

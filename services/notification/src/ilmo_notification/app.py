@@ -44,7 +44,7 @@ def build_app(settings: NotificationSettings, *, clock: Clock = utc_now) -> Fast
         ),
         attempts=MailAttemptStore(database, clock=clock),
         roster=RosterStore(database, locks=infrastructure.locks),
-        schedule=ScheduleStore(database, clock=clock),
+        schedule=ScheduleStore(database, locks=infrastructure.locks, clock=clock),
     )
     renderer = MailRenderer(
         mail_from=settings.mail_from,

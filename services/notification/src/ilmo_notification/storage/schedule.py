@@ -13,7 +13,10 @@ entries per upcoming event).
 ``broadcasts`` records a broadcast as ``expanding`` before any of its mails
 is recorded and ``done`` (with its recipients) after the last, so a pass
 that died midway is finished by the next; the mails' own unique ids make the
-repeat harmless.
+repeat harmless. Two expansions of one broadcast (a repeat after a crash, or
+two replicas at once) may read the roster at different moments; each mail
+either recorded is sent, so ``done`` keeps the union of their recipients,
+written under the record's lock (and lease between replicas).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ilmo_event_contracts import Audience, NotificationKind
 from ilmo_notification.broadcasting import Broadcast, BroadcastState
 from ilmo_notification.storage.documents import insert_new
 from ilmo_shared.clock import Clock, utc_now
-from ilmo_shared.storage import Document
+from ilmo_shared.storage import Document, DocumentLocks
 
 SCHEDULE = "schedule"
 BROADCASTS = "broadcasts"
@@ -61,9 +64,16 @@ def _document_of(broadcast: Broadcast) -> dict[str, Any]:
 class ScheduleStore:
     """The due list and the record of what each broadcast became."""
 
-    def __init__(self, database: AsyncDatabase[Document], *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        locks: DocumentLocks | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self.entries: AsyncCollection[Document] = database[SCHEDULE]
         self.records: AsyncCollection[Document] = database[BROADCASTS]
+        self._locks = locks if locks is not None else DocumentLocks()
         self._clock = clock
 
     async def create_indexes(self) -> None:
@@ -153,18 +163,36 @@ class ScheduleStore:
         state: BroadcastState,
         recipients: Sequence[str] = (),
     ) -> None:
-        """Record the outcome, then take the broadcast off the schedule (in that order)."""
-        await self.records.update_one(
-            {"_id": broadcast.key},
-            {
-                "$set": {
-                    **_document_of(broadcast),
-                    "state": state.value,
-                    "recipients": list(recipients),
-                    "recipient_count": len(recipients),
-                    "finished_at": self._clock(),
-                }
-            },
-            upsert=True,
-        )
+        """Record the outcome, then take the broadcast off the schedule (in that order).
+
+        ``done`` after an expansion that already finished keeps both's
+        recipients (the module's docstring says why).
+        """
+        async with self._locks.hold(BROADCASTS, broadcast.key):
+            if state is BroadcastState.DONE:
+                recipients = await self._with_earlier_recipients(broadcast.key, recipients)
+            await self.records.update_one(
+                {"_id": broadcast.key},
+                {
+                    "$set": {
+                        **_document_of(broadcast),
+                        "state": state.value,
+                        "recipients": list(recipients),
+                        "recipient_count": len(recipients),
+                        "finished_at": self._clock(),
+                    }
+                },
+                upsert=True,
+            )
         await self.remove(broadcast.key)
+
+    async def _with_earlier_recipients(self, key: str, recipients: Sequence[str]) -> list[str]:
+        """``recipients`` and those of an expansion of ``key`` recorded ``done`` before."""
+        done = await self.records.find_one(
+            {"_id": key, "state": BroadcastState.DONE.value}, projection={"recipients": 1}
+        )
+        if done is None:
+            return list(recipients)
+        fresh = set(recipients)
+        earlier = [str(r) for r in done.get("recipients", []) if r not in fresh]
+        return [*recipients, *earlier]
