@@ -21,26 +21,11 @@ import time
 import uuid
 
 from ilmo_shared.leases import LEASES, DocumentLeases
-from ilmo_shared.storage import (
-    Decide,
-    Document,
-    DocumentLocks,
-    Keep,
-    VersionedDocuments,
-    Write,
-    connect,
-)
+from ilmo_shared.storage import DocumentLocks, VersionedDocuments, connect
 from tests.support.infrastructure import DEFAULT_MONGODB_URL
+from tests.support.versioned import appending
 
 REPLICAS = ("a", "b")
-
-
-def append(item: str) -> Decide[int]:
-    def decide(document: Document | None) -> Keep[int] | Write[int]:
-        items = [*(document or {}).get("items", []), item]
-        return Write(len(items), {"items": items})
-
-    return decide
 
 
 async def replica(url: str, database: str, label: str, changes: int, leases: bool) -> int:
@@ -51,7 +36,7 @@ async def replica(url: str, database: str, label: str, changes: int, leases: boo
         locks = DocumentLocks(DocumentLeases(db[LEASES], holder=label) if leases else None)
         documents = VersionedDocuments(db["documents"], locks=locks)
         answers = await asyncio.gather(
-            *(documents.change("shared", append(f"{label}{n}")) for n in range(changes)),
+            *(documents.change("shared", appending(f"{label}{n}")) for n in range(changes)),
             return_exceptions=True,
         )
         return sum(isinstance(answer, Exception) for answer in answers)

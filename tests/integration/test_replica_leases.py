@@ -20,15 +20,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ilmo_shared.leases import LEASES, DocumentLeases
 from ilmo_shared.storage import (
     ConcurrentChangeError,
-    Decide,
     Document,
     DocumentLocks,
-    Keep,
     VersionedDocuments,
-    Write,
     connect,
 )
 from tests.support.infrastructure import IsolatedInfrastructure
+from tests.support.versioned import appending
 
 CHANGES_PER_REPLICA = 15
 
@@ -48,14 +46,6 @@ def _database_name(infrastructure: IsolatedInfrastructure) -> str:
     return f"test_{infrastructure.run_id}_leases_{uuid.uuid4().hex[:6]}"
 
 
-def _append(item: str) -> Decide[int]:
-    def decide(document: Document | None) -> Keep[int] | Write[int]:
-        items = [*(document or {}).get("items", []), item]
-        return Write(len(items), {"items": items})
-
-    return decide
-
-
 async def test_two_replicas_appending_to_one_document_lose_nothing(
     mongo: AsyncMongoClient[Document], infrastructure: IsolatedInfrastructure
 ) -> None:
@@ -69,7 +59,7 @@ async def test_two_replicas_appending_to_one_document_lose_nothing(
             )
             await asyncio.gather(
                 *(
-                    documents.change("shared", _append(f"{label}-{n}"))
+                    documents.change("shared", appending(f"{label}-{n}"))
                     for n in range(CHANGES_PER_REPLICA)
                 )
             )
