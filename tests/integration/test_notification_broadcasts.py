@@ -41,7 +41,7 @@ from ilmo_notification.app import build_app
 from ilmo_notification.broadcasting import BroadcastState
 from ilmo_notification.domain import CLOSED_STATES, MailRequest, mail_id
 from ilmo_notification.scheduler import BroadcastScheduler
-from ilmo_notification.storage import MailStore
+from ilmo_notification.storage import MailStore, NotificationStores
 from ilmo_notification.usecases import Broadcasts
 from ilmo_shared.storage import Document
 from tests.integration.test_notification_service import (
@@ -488,13 +488,21 @@ class CrashingMails(MailStore):
         return await super().record_intent(request, cause=cause, correlation_id=correlation_id)
 
 
+async def stores_in_a_new_database(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document], clock: MovableClock
+) -> tuple[AsyncDatabase[Document], NotificationStores]:
+    """Notification's stores, with their indexes, on a database of this test's own."""
+    database = mongo[new_database(infrastructure)]
+    stores = notification_stores(database, clock=clock)
+    await stores.create_indexes()
+    return database, stores
+
+
 async def test_a_broadcast_interrupted_midway_is_finished_by_the_next_pass_once_per_person(
     infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
 ) -> None:
     clock = MovableClock(BEFORE)
-    database = mongo[new_database(infrastructure)]
-    stores = notification_stores(database, clock=clock)
-    await stores.create_indexes()
+    database, stores = await stores_in_a_new_database(infrastructure, mongo, clock)
     broadcasts = Broadcasts(stores, lambda: None, clock)
     event = seminar()
     people = [
@@ -545,9 +553,7 @@ async def test_two_expansions_of_one_broadcast_record_everyone_either_one_mailed
 ) -> None:
     """Two replicas (or a repeat after a crash) read the roster at different moments."""
     clock = MovableClock(BEFORE)
-    database = mongo[new_database(infrastructure)]
-    stores = notification_stores(database, clock=clock)
-    await stores.create_indexes()
+    database, stores = await stores_in_a_new_database(infrastructure, mongo, clock)
     event = seminar()
     await stores.event_details.remember(event)
     await Broadcasts(stores, lambda: None, clock).event_details_changed(event)
