@@ -28,7 +28,6 @@ docs/architecture.md, "Replicas".
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -40,6 +39,7 @@ from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from ilmo_shared.backoff import Backoff
 from ilmo_shared.clock import Clock, utc_now
 from ilmo_shared.storage import ConcurrentChangeError, Document
 
@@ -98,7 +98,8 @@ class DocumentLeases:
         """
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self._patience
-        wait = FIRST_WAIT_SECONDS
+        # Jittered, so that waiting replicas do not ask in step.
+        backoff = Backoff(initial=FIRST_WAIT_SECONDS, cap=LONGEST_WAIT_SECONDS)
         waited = False
         while True:
             lease = {
@@ -120,9 +121,7 @@ class DocumentLeases:
             if not waited:
                 LEASE_WAITS.inc()
                 waited = True
-            # Spread so that waiting replicas do not ask in step.
-            await asyncio.sleep(wait * random.uniform(0.5, 1.5))  # noqa: S311 - not a secret
-            wait = min(2 * wait, LONGEST_WAIT_SECONDS)
+            await asyncio.sleep(backoff.next_delay())
 
     async def _expired_one_deleted(self, key: str) -> bool:
         """Delete the lease on ``key`` if it has expired (or is gone); True if it may be taken."""
