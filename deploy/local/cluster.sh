@@ -19,6 +19,7 @@
 #   ILMO_CLUSTER_PORT   AMQP port of node 1 (default 5681); node I listens on
 #                       AMQP PORT+I-1, management PORT+10000+I-1, Prometheus
 #                       PORT+10100+I-1, Erlang distribution PORT+20000+I-1.
+#   ILMO_CLUSTER_START_TIMEOUT  seconds a node may take to boot (default 300)
 #
 # Every node is started as infra.sh starts the single node: the Debian
 # wrapper runs it as the rabbitmq user, whose ~/.erlang.cookie all of them
@@ -38,9 +39,13 @@ NODES=${ILMO_CLUSTER_NODES:-3}
 CLUSTER_DIR=${ILMO_CLUSTER_DIR:-$LOCAL_DIR/cluster}
 NAME_PREFIX=${ILMO_CLUSTER_NAME:-ilmo-c}
 BASE_PORT=${ILMO_CLUSTER_PORT:-5681}
-START_TIMEOUT=120
+# A restarting node waits for its peers' tables up to 10 x 30 s (RabbitMQ's
+# mnesia_table_loading_retry_limit and _timeout): wait as long as it does.
+START_TIMEOUT=${ILMO_CLUSTER_START_TIMEOUT:-300}
+START_ATTEMPTS=3
 
 [[ $NODES =~ ^[1-9]$ ]] || die "ILMO_CLUSTER_NODES must be 1 to 9, not '$NODES'"
+[[ $START_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "ILMO_CLUSTER_START_TIMEOUT must be a number of seconds, not '$START_TIMEOUT'"
 [[ $BASE_PORT =~ ^[0-9]+$ ]] || die "ILMO_CLUSTER_PORT must be a port number, not '$BASE_PORT'"
 
 node_name() { printf '%s%s@localhost' "$NAME_PREFIX" "$1"; }
@@ -115,12 +120,18 @@ node_start() {
 			die "node $i: port $port is taken by another program; choose another ILMO_CLUSTER_PORT"
 	done
 	node_prepare "$i"
-	rm -f "$dir/node.pid"
-	printf '\n==== %s: starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(node_name "$i")" >>"$log"
-	(cd /tmp && node_env "$i" rabbitmq-server -detached) >>"$log" 2>&1 9>&- ||
-		die "node $i: rabbitmq-server -detached failed; see $log"
-	ctl "$i" wait --timeout "$START_TIMEOUT" "$dir/node.pid" >>"$log" 2>&1 ||
-		die "node $i: $(node_name "$i") did not start within $START_TIMEOUT s; see $dir/log"
+	local attempt
+	for ((attempt = 1; ; attempt++)); do
+		node_boot "$i" && break
+		# A beam still booting is waiting for something (its peers' tables):
+		# starting another would not help. One that died during its boot (its
+		# name still held in epmd by the killed one, say) is started again.
+		if [[ -n $(node_pid "$i") || $attempt -ge $START_ATTEMPTS ]]; then
+			die "node $i: $(node_name "$i") did not start within $START_TIMEOUT s (attempt $attempt); see $dir/log. The end of its log:
+$(node_log_tail "$i")"
+		fi
+		printf '==== %s: the node died during its boot; starting it again\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+	done
 	pid=$(node_pid "$i")
 	wait_answer amqp 127.0.0.1 "$(amqp_port "$i")" 60 "$pid" ||
 		die "node $i: up, but AMQP does not answer on 127.0.0.1:$(amqp_port "$i"); see $dir/log"
@@ -131,6 +142,28 @@ node_start() {
 		sleep 0.25
 	done
 	die "node $i: up, but its management API does not listen on 127.0.0.1:$(management_port "$i"); see $dir/log"
+}
+
+# One boot of node I: the detached server, then rabbitmqctl's wait for it
+# (the pid file, then the rabbit application); fails if either does.
+node_boot() {
+	local i=$1 dir log
+	dir=$(node_dir "$i")
+	log=$dir/start.log
+	rm -f "$dir/node.pid"
+	printf '\n==== %s: starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(node_name "$i")" >>"$log"
+	(cd /tmp && node_env "$i" rabbitmq-server -detached) >>"$log" 2>&1 9>&- ||
+		die "node $i: rabbitmq-server -detached failed; see $log"
+	ctl "$i" wait --timeout "$START_TIMEOUT" "$dir/node.pid" >>"$log" 2>&1
+}
+
+# The last lines of node I's start log and server log: a failed start says
+# why where it is reported (a CI log), not only in files that may be gone.
+node_log_tail() {
+	local i=$1 dir
+	dir=$(node_dir "$i")
+	tail -n 5 "$dir/start.log" 2>/dev/null || true
+	tail -n 25 "$dir/log/$(node_name "$i").log" 2>/dev/null | cut -c1-240 || true
 }
 
 # A node that has never been clustered joins node 1; one that has (its data

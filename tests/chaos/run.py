@@ -1382,12 +1382,16 @@ async def chaos(arguments: argparse.Namespace) -> int:
         f"a {arguments.cluster}-node RabbitMQ cluster" if arguments.cluster else "a RabbitMQ node"
     )
     print(f"starting {broker} and a FerretDB server of this run's own in {owned.root}")
+    keep = arguments.keep
     try:
         await asyncio.to_thread(owned.start)
         return await chaos_on(owned, arguments)
+    except BaseException:
+        keep = True  # a run that broke keeps its logs, for whoever reads the error
+        raise
     finally:
-        await asyncio.to_thread(owned.remove, arguments.keep)
-        if arguments.keep:
+        await asyncio.to_thread(owned.remove, keep)
+        if keep:
             print(f"kept the broker's and database's files in {owned.root}")
 
 

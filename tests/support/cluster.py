@@ -133,7 +133,7 @@ class LocalCluster:
 
     # ------------------------------------------------------------ cluster.sh
 
-    def _script(self, *arguments: str, timeout: float = 600.0) -> str:
+    def _script(self, *arguments: str, timeout: float = 1200.0) -> str:
         environment = dict(os.environ)
         environment.update(
             {
@@ -153,7 +153,7 @@ class LocalCluster:
         )
         if done.returncode != 0:
             raise ClusterError(
-                f"cluster.sh {' '.join(arguments)}: {done.stderr.strip()[-800:]} "
+                f"cluster.sh {' '.join(arguments)}: {done.stderr.strip()[-6000:]} "
                 f"(logs under {self.directory})"
             )
         return done.stdout
