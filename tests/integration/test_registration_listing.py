@@ -33,6 +33,7 @@ from ilmo_registration.history import Change, entries_of
 from ilmo_registration.listing import ListingQuery, Sort, SortKey, select
 from ilmo_registration.privacy import DEFAULT_NOTICE, NoticeShown
 from ilmo_registration.storage import REGISTRATION_COLLECTION, RegistrationStore
+from ilmo_registration.storage import listing as listing_module
 from ilmo_registration.storage.listing import RegistrationListing, chunk_id
 from ilmo_shared.outbox import OutboxRelay
 from ilmo_shared.storage import Document, DocumentLocks
@@ -208,7 +209,7 @@ async def test_an_event_listed_before_the_read_model_is_built_from_its_registrat
     event_id = f"listing-{uuid.uuid4().hex[:8]}"
     await store.add(accept(event_id, person("Lauri", "Lindqvist"), datetime.now(UTC)), **NO_NEEDS)
     assert await store.listing.rows(event_id) is None
-    await store.listing.rebuild(event_id, await store.listing_rows(event_id))
+    await store.rebuild_listing(event_id)
     await assert_listing_agrees(store, event_id)
 
 
@@ -229,3 +230,113 @@ async def test_a_row_that_cannot_be_written_fails_nothing_and_the_listing_is_bui
 
     assert await store.listing.rows(event_id) is None  # to be built again on its next reading
     assert await store.get(str(fact.registration_id)) is not None
+
+
+async def chunk_sizes(store: RegistrationStore, event_id: str) -> dict[str, int]:
+    """Each chunk of the event's listing that holds rows, and how many."""
+    assert store.listing is not None
+    sizes: dict[str, int] = {}
+    async for chunk in store.listing.collection.find({"v": {"$exists": True}}):
+        rows = len(json.loads(zlib.decompress(chunk["rows"])))
+        if str(chunk["_id"]).startswith(f"{event_id}/") and rows:
+            sizes[str(chunk["_id"])] = rows
+    return sizes
+
+
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generations of 2 chunks of 4 rows: a few dozen registrations make several."""
+    monkeypatch.setattr(listing_module, "CHUNKS", 2)
+    monkeypatch.setattr(listing_module, "CHUNK_ROWS", 4)
+
+
+async def test_no_chunk_grows_with_the_event_and_each_row_stays_in_its_recorded_chunk(
+    store: RegistrationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.listing is not None
+    small_chunks(monkeypatch)
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    now = datetime.now(UTC).replace(microsecond=0)
+    facts = [accept(event_id, person(f"Person{n:02}", "Virtanen"), now) for n in range(40)]
+    for fact in facts:
+        await store.add(fact, **NO_NEEDS)
+
+    sizes = await chunk_sizes(store, event_id)
+    assert sum(sizes.values()) == 40
+    assert max(sizes.values()) <= 4  # one writer: a chunk never passes CHUNK_ROWS
+    assert len(sizes) >= 10  # so the rows went to later generations
+    recorded = {
+        str(document["_id"]): str(document["listing_chunk"])
+        async for document in store.registrations.find({"event_id": event_id})
+    }
+    assert set(recorded.values()) == set(sizes)
+
+    # A later change of an early registration goes to its own chunk, not the newest.
+    first = await store.get(str(facts[0].registration_id))
+    assert first is not None
+    assert await store.cancel(first, now)
+    assert await chunk_sizes(store, event_id) == sizes
+    await assert_listing_agrees(store, event_id)
+
+    # Built again from the registrations, every row is where it was.
+    await store.listing.forget(event_id)
+    assert await store.listing.rows(event_id) is None
+    await store.rebuild_listing(event_id)
+    assert await chunk_sizes(store, event_id) == sizes
+    await assert_listing_agrees(store, event_id)
+
+
+async def test_a_process_behind_on_the_generation_catches_up_on_its_first_full_chunk(
+    mongo: AsyncMongoClient[Document],
+    infrastructure: IsolatedInfrastructure,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    small_chunks(monkeypatch)
+    database = mongo[infrastructure.database_name("registration")]
+
+    def process() -> RegistrationStore:
+        relay = OutboxRelay(PUBLISHER, locks=DocumentLocks())
+        outbox = relay.outbox(database[REGISTRATION_COLLECTION], source="ilmo/test")
+        locks = DocumentLocks()
+        return RegistrationStore(
+            database, outbox=outbox, locks=locks, listing=RegistrationListing(database, locks)
+        )
+
+    one, other = process(), process()
+    assert one.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await one.listing.rebuild(event_id, [])
+    now = datetime.now(UTC).replace(microsecond=0)
+    await other.add(accept(event_id, person("Eka", "Toinen"), now), **NO_NEEDS)
+    for n in range(24):  # the other process still takes generation 0 for current
+        await one.add(accept(event_id, person(f"Yksi{n:02}", "Virtanen"), now), **NO_NEEDS)
+    for n in range(8):
+        await other.add(accept(event_id, person(f"Toinen{n:02}", "Virtanen"), now), **NO_NEEDS)
+
+    sizes = await chunk_sizes(one, event_id)
+    assert sum(sizes.values()) == 33
+    assert max(sizes.values()) <= 5  # at most one row past CHUNK_ROWS
+    await assert_listing_agrees(one, event_id)
+
+
+async def test_registrations_stored_before_generations_are_listed_in_the_first(
+    store: RegistrationStore,
+) -> None:
+    assert store.listing is not None
+    event_id = f"listing-{uuid.uuid4().hex[:8]}"
+    await store.listing.rebuild(event_id, [])
+    fact = accept(event_id, person("Vanha", "Rivi"), datetime.now(UTC))
+    await store.add(fact, **NO_NEEDS)
+    registration_id = str(fact.registration_id)
+    await store.registrations.update_one(
+        {"_id": registration_id}, {"$unset": {"listing_chunk": ""}}
+    )
+
+    stored = await store.get(registration_id)
+    assert stored is not None
+    assert await store.cancel(stored, datetime.now(UTC))
+    assert await chunk_sizes(store, event_id) == {chunk_id(event_id, registration_id): 1}
+    await store.rebuild_listing(event_id)
+    assert await chunk_sizes(store, event_id) == {chunk_id(event_id, registration_id): 1}
+    (row,) = await store.listing.rows(event_id) or []
+    assert row.status is Status.CANCELLED

@@ -424,8 +424,7 @@ class UseCases:
             return await self.registrations.listing_rows(event_id)
         rows = await listing.rows(event_id)
         if rows is None:
-            rows = await self.registrations.listing_rows(event_id)
-            await listing.rebuild(event_id, rows)
+            rows = await self.registrations.rebuild_listing(event_id)
         return rows
 
     async def _event(self, event_id: str) -> StoredEvent:

@@ -1,17 +1,36 @@
-"""The listing read model: an event's registrations in ``CHUNKS`` documents read by ``_id``.
+"""The listing read model: an event's registrations in chunks of bounded size, read by ``_id``.
 
 FerretDB v1 (SQLite) answers only an exact ``_id`` with its index; a query
 on ``event_id`` reads and decodes every registration of every event
 (docs/performance.md: 10.6 s for 10,000 of one event among 20,000). So the
 console's list of an event's registrations is kept apart, in
-``registration_listing``: the event's rows are spread over ``CHUNKS``
-documents, ``_id`` = ``<event id>/<n>``, where ``n`` is the registration id
-modulo ``CHUNKS`` (no counter to keep, no single hot document). A chunk
-holds its rows as one zlib-compressed JSON value (``rows``: registration id
-→ compact row) and a version ``v``: FerretDB decodes one binary value
-quickly, while the same rows as nested documents cost it about 50 ms per
-chunk. A listing reads the ``CHUNKS`` documents by ``_id``, concurrently,
-and ``listing.select`` searches, sorts and pages them in memory.
+``registration_listing``, spread over chunk documents read by ``_id``. A
+chunk holds its rows as one zlib-compressed JSON value (``rows``:
+registration id → compact row) and a version ``v``: FerretDB decodes one
+binary value quickly, while the same rows as nested documents cost it
+about 50 ms per chunk. A listing reads every chunk of the event,
+concurrently, and ``listing.select`` searches, sorts and pages them in
+memory.
+
+Chunks come in generations of ``CHUNKS``: a new registration's row goes to
+chunk ``registration id mod CHUNKS`` of the event's current generation,
+and that chunk's ``_id`` is recorded in the registration itself
+(``listing_chunk``, chosen by ``place`` before the registration is
+stored), so every later row of it goes to the same chunk. Generation 0's
+chunks are ``<event id>/<n>`` (the only ones before generations existed,
+and still where a registration without ``listing_chunk`` is listed);
+generation g's are ``<event id>/<g>/<n>``. A write that leaves a chunk of
+the current generation with ``CHUNK_ROWS`` rows or more starts the next
+generation (``<event id>/generations`` counts them, changed only under
+the document's lock and lease). So no chunk grows with the event:
+every write reads and writes at most about ``CHUNK_ROWS`` rows whether the
+event has 2,000 registrations or 50,000. With one fixed set of chunks,
+a row's write cost 2.2 ms of FerretDB and client CPU at 2,000
+registrations and 4.6 ms at 20,000 (docs/performance.md, "Cost that does
+not grow with the event"). A process remembers each event's current
+generation; one that another process has moved past notices when its own
+write lands in a full chunk and reads the count again, so a chunk
+overfills by at most a few rows.
 
 ``RegistrationStore`` puts a registration's row after every write that
 changes what is listed (registering, confirming, expiring, cancelling,
@@ -41,7 +60,7 @@ import asyncio
 import json
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,20 +74,38 @@ from ilmo_registration.listing import ListingRow
 from ilmo_shared.storage import ConcurrentChangeError, Document, DocumentLocks
 
 LISTING_COLLECTION = "registration_listing"
-# 10,000 registrations make chunks of about 310 rows (~20 kB compressed).
+# Chunks of one generation: a listing of an event reads CHUNKS per generation.
 CHUNKS = 32
+# A chunk this full starts its event's next generation: the rows a write reads
+# and writes back (about 4 kB compressed), whatever the size of the event.
+CHUNK_ROWS = 64
 _ATTEMPTS = 10
-# Chunks kept in memory (version and packed rows): all of four events'.
-# 10,000 registrations make ~20 kB per chunk, so at most a few MB.
+# Chunks kept in memory (version and packed rows): a few MB at most.
 KEPT_CHUNKS = 4 * CHUNKS
+# Events whose current generation this process remembers.
+_REMEMBERED_EVENTS = 256
 
 
-def chunk_id(event_id: str, registration_id: str) -> str:
-    return f"{event_id}/{int(registration_id.replace('-', ''), 16) % CHUNKS}"
+def chunk_id(event_id: str, registration_id: str, generation: int = 0) -> str:
+    """The chunk of ``generation`` that a registration's row goes to."""
+    return _chunk_key(event_id, generation, int(registration_id.replace("-", ""), 16) % CHUNKS)
+
+
+def _chunk_key(event_id: str, generation: int, n: int) -> str:
+    return f"{event_id}/{n}" if generation == 0 else f"{event_id}/{generation}/{n}"
+
+
+def _generation_of(event_id: str, key: str) -> int:
+    parts = key[len(event_id) + 1 :].split("/")
+    return int(parts[0]) if len(parts) == 2 else 0
 
 
 def _built_id(event_id: str) -> str:
     return f"{event_id}/built"
+
+
+def _generations_id(event_id: str) -> str:
+    return f"{event_id}/generations"
 
 
 class RegistrationListing:
@@ -80,18 +117,38 @@ class RegistrationListing:
         # chunk id → (v, packed rows) as this process last read or wrote it;
         # the order is the age (least recently used first).
         self._kept: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        # event id → its current generation, as this process last saw it.
+        self._current: OrderedDict[str, int] = OrderedDict()
 
-    async def put(self, event_id: str, row: ListingRow) -> None:
-        """Store ``row`` unless a row of a newer revision is there already."""
-        key = chunk_id(event_id, row.registration_id)
+    async def place(self, event_id: str, registration_id: str) -> str:
+        """The chunk for a new registration's rows, to be recorded with it (``listing_chunk``)."""
+        generation = self._current.get(event_id)
+        if generation is None:
+            generation = await self._read_current(event_id)
+        return chunk_id(event_id, registration_id, generation)
+
+    async def put(self, event_id: str, row: ListingRow, chunk: str | None = None) -> None:
+        """Store ``row`` in ``chunk`` unless a row of a newer revision is there already.
+
+        ``chunk`` is the one recorded with the registration (``place``);
+        without one, the row is in generation 0.
+        """
+        key = chunk or chunk_id(event_id, row.registration_id)
         async with self._locks.hold(LISTING_COLLECTION, key):
             for _ in range(_ATTEMPTS):
-                if await self._put_once(key, row):
-                    return
-        raise ConcurrentChangeError(f"{LISTING_COLLECTION}/{key}")
+                rows = await self._put_once(key, row)
+                if rows is not None:
+                    break
+            else:
+                raise ConcurrentChangeError(f"{LISTING_COLLECTION}/{key}")
+        generation = _generation_of(event_id, key)
+        # A full chunk of an older generation than the one this process
+        # knows is current is just full; of the current one, it starts the next.
+        if rows >= CHUNK_ROWS and generation >= self._current.get(event_id, 0):
+            await self._start_next_generation(event_id, generation)
 
-    async def _put_once(self, key: str, row: ListingRow) -> bool:
-        """One conditional write of the chunk (read first unless kept); False if it lost.
+    async def _put_once(self, key: str, row: ListingRow) -> int | None:
+        """One conditional write of the chunk (read first unless kept): its rows, None if it lost.
 
         The kept copy is taken out while it is used: a write that fails or
         raises leaves none, so the next attempt reads the chunk.
@@ -104,24 +161,24 @@ class RegistrationListing:
         stored = rows.get(row.registration_id)
         if stored is not None and stored[-1] > row.revision:
             self._keep(key, kept)
-            return True
+            return len(rows)
         rows[row.registration_id] = _row_document(row)
         packed = _packed(rows)
         if kept is None:
             try:
                 await self.collection.insert_one({"_id": key, "v": 1, "rows": packed})
             except DuplicateKeyError:
-                return False
+                return None
             self._keep(key, (1, bytes(packed)))
-            return True
+            return len(rows)
         version = kept[0]
         result = await self.collection.update_one(
             {"_id": key, "v": version}, {"$set": {"rows": packed}, "$inc": {"v": 1}}
         )
         if result.matched_count != 1:
-            return False
+            return None
         self._keep(key, (version + 1, bytes(packed)))
-        return True
+        return len(rows)
 
     def _keep(self, key: str, kept: tuple[int, bytes] | None) -> None:
         if kept is None:
@@ -131,17 +188,50 @@ class RegistrationListing:
         while len(self._kept) > KEPT_CHUNKS:
             self._kept.popitem(last=False)
 
+    async def _read_current(self, event_id: str) -> int:
+        counted = await self.collection.find_one({"_id": _generations_id(event_id)})
+        generation = int(counted["current"]) if counted else 0
+        self._remember(event_id, generation)
+        return generation
+
+    def _remember(self, event_id: str, generation: int) -> None:
+        self._current[event_id] = generation
+        self._current.move_to_end(event_id)
+        while len(self._current) > _REMEMBERED_EVENTS:
+            self._current.popitem(last=False)
+
+    async def _start_next_generation(self, event_id: str, full: int) -> None:
+        """Make the generation after ``full`` the event's current one, unless one is already.
+
+        Under the count's lock and lease: on FerretDB v1 a conditional update
+        is a read and then a write, and a count written back smaller would
+        hide a generation's rows from the listing.
+        """
+        key = _generations_id(event_id)
+        async with self._locks.hold(LISTING_COLLECTION, key):
+            current = await self._read_current(event_id)
+            if current > full:
+                return
+            await self.collection.update_one(
+                {"_id": key}, {"$set": {"current": full + 1}}, upsert=True
+            )
+        self._remember(event_id, full + 1)
+
     async def rows(self, event_id: str) -> list[ListingRow] | None:
         """Every row of the event, in no order; None if its listing was never built."""
-        found = await asyncio.gather(
+        built, counted = await asyncio.gather(
             self.collection.find_one({"_id": _built_id(event_id)}),
-            *(self.collection.find_one({"_id": f"{event_id}/{n}"}) for n in range(CHUNKS)),
+            self.collection.find_one({"_id": _generations_id(event_id)}),
         )
-        if found[0] is None:
+        if built is None:
             return None
+        current = int(counted["current"]) if counted else 0
+        found = await asyncio.gather(
+            *(self.collection.find_one({"_id": key}) for key in _chunks(event_id, current))
+        )
         return [
             _row(registration_id, stored)
-            for chunk in found[1:]
+            for chunk in found
             if chunk is not None and "rows" in chunk
             for registration_id, stored in _unpacked(chunk["rows"]).items()
         ]
@@ -150,24 +240,50 @@ class RegistrationListing:
         """Mark the event's listing unbuilt: its next reading builds it from the registrations."""
         await self.collection.delete_one({"_id": _built_id(event_id)})
 
-    async def rebuild(self, event_id: str, rows: Sequence[ListingRow]) -> None:
-        """Replace the event's listing with ``rows`` (every registration of the event)."""
-        chunks: dict[str, dict[str, list[Any]]] = {f"{event_id}/{n}": {} for n in range(CHUNKS)}
+    async def rebuild(
+        self,
+        event_id: str,
+        rows: Sequence[ListingRow],
+        chunks: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the event's listing with ``rows`` (every registration of the event).
+
+        ``chunks`` maps a registration id to the chunk recorded with it;
+        a registration without one is in generation 0.
+        """
+        recorded = chunks or {}
+        placed: dict[str, dict[str, list[Any]]] = {}
         for row in rows:
-            chunks[chunk_id(event_id, row.registration_id)][row.registration_id] = _row_document(
-                row
+            key = recorded.get(row.registration_id) or chunk_id(event_id, row.registration_id)
+            placed.setdefault(key, {})[row.registration_id] = _row_document(row)
+        newest = max((_generation_of(event_id, key) for key in placed), default=0)
+        async with self._locks.hold(LISTING_COLLECTION, _generations_id(event_id)):
+            current = max(await self._read_current(event_id), newest)
+            await self.collection.update_one(
+                {"_id": _generations_id(event_id)}, {"$set": {"current": current}}, upsert=True
             )
-        for key, chunk_rows in chunks.items():
+        self._remember(event_id, current)
+        # Every chunk of every generation, so that none keeps a row of before.
+        for key in _chunks(event_id, current):
             async with self._locks.hold(LISTING_COLLECTION, key):
                 self._kept.pop(key, None)
                 await self.collection.update_one(
                     {"_id": key},
-                    {"$set": {"rows": _packed(chunk_rows)}, "$inc": {"v": 1}},
+                    {"$set": {"rows": _packed(placed.get(key, {}))}, "$inc": {"v": 1}},
                     upsert=True,
                 )
         await self.collection.replace_one(
             {"_id": _built_id(event_id)}, {"built": True}, upsert=True
         )
+
+
+def _chunks(event_id: str, current: int) -> list[str]:
+    """The ids of every chunk of the event's generations up to ``current``."""
+    return [
+        _chunk_key(event_id, generation, n)
+        for generation in range(current + 1)
+        for n in range(CHUNKS)
+    ]
 
 
 def _packed(rows: dict[str, list[Any]]) -> Binary:

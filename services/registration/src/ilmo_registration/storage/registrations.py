@@ -117,6 +117,7 @@ _LISTED_FIELDS = {
         "stream_link",
         "checked_in_at",
         "watched_at",
+        "listing_chunk",
     )
 }
 
@@ -256,6 +257,8 @@ class RegistrationStore:
             "history": [entry_document(taken_at, Change.SUBMITTED if pending else Change.ACCEPTED)],
             OUTBOX_FIELD: self._outbox.entries(fact, None if pending else integration_form(fact)),
         }
+        if self.listing is not None:
+            document["listing_chunk"] = await self.listing.place(fact.event_id, registration_id)
         try:
             await self.registrations.insert_one(document)
         except DuplicateKeyError:
@@ -438,7 +441,9 @@ class RegistrationStore:
             return
         event_id = str(document["event_id"])
         try:
-            await self.listing.put(event_id, listing_row_of(document))
+            await self.listing.put(
+                event_id, listing_row_of(document), document.get("listing_chunk")
+            )
         except (PyMongoError, ConcurrentChangeError) as error:
             log.warning(
                 "listing_row_not_written",
@@ -456,6 +461,24 @@ class RegistrationStore:
         """
         cursor = self.registrations.find({"event_id": event_id}, projection=_LISTED_FIELDS)
         return [listing_row_of(document) async for document in cursor]
+
+    async def rebuild_listing(self, event_id: str) -> list[ListingRow]:
+        """Build the event's listing from its registrations (a scan: see ``listing_rows``).
+
+        Each row goes to the chunk recorded with its registration, where its
+        later writes will go too.
+        """
+        if self.listing is None:
+            raise RuntimeError("this store keeps no listing")
+        rows: list[ListingRow] = []
+        chunks: dict[str, str] = {}
+        cursor = self.registrations.find({"event_id": event_id}, projection=_LISTED_FIELDS)
+        async for document in cursor:
+            rows.append(listing_row_of(document))
+            if document.get("listing_chunk"):
+                chunks[str(document["_id"])] = str(document["listing_chunk"])
+        await self.listing.rebuild(event_id, rows, chunks)
+        return rows
 
     async def get(self, registration_id: str) -> StoredRegistration | None:
         """The registration, unless there is none or it expired (nothing is left of it)."""
