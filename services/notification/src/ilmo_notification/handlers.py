@@ -99,7 +99,7 @@ def email_subscription(
     interleaving. The roster (``broadcasts``) is a read-then-write per member
     under the process's locks, which take a lease between replicas on
     FerretDB v1 (see ``storage.roster``); on MongoDB each write is one
-    atomic ``$set``.
+    atomic write of the member's own document, conditional on it as read.
     """
 
     async def event_details_changed(event: EventDetails, _envelope: Envelope) -> None:

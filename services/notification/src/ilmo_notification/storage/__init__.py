@@ -13,8 +13,8 @@ duplicated event finds its fact already there and changes nothing:
   ``open_mails``, a copy of each mail still open, is what the dispatcher reads;
 - ``mail_attempts`` (``MailAttemptStore``): one per (mail, attempt number),
   so that of several dispatchers only one makes each attempt;
-- ``roster`` (``RosterStore``): each event's registrants in 256 chunks, for
-  audiences;
+- ``roster`` (``RosterStore``): each event's registrants, for audiences, one
+  document per member and an index of their ids (1024 per event);
 - ``schedule`` and ``broadcasts`` (``ScheduleStore``): the broadcasts still
   to happen, and what became of each.
 """
