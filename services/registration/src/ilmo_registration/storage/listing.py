@@ -216,10 +216,24 @@ class RegistrationListing:
             current = await self._read_current(event_id)
             if current > full:
                 return
-            await self.collection.update_one(
-                {"_id": key}, {"$set": {"current": full + 1}}, upsert=True
-            )
+            await self._count(event_id, full + 1)
         self._remember(event_id, full + 1)
+
+    async def _count(self, event_id: str, current: int) -> None:
+        """Raise the event's current generation to ``current`` (the caller holds its lock).
+
+        ``$max``, never ``$set``: a count lowered by a writer that read it
+        earlier would hide a generation's rows (on MongoDB, without leases,
+        two processes' counts may cross).
+        """
+        key = {"_id": _generations_id(event_id)}
+        update = {"$max": {"current": current}}
+        try:
+            await self.collection.update_one(key, update, upsert=True)
+        except DuplicateKeyError:
+            # Another process created the count between this upsert's look and
+            # its insert (MongoDB without leases): it is there now.
+            await self.collection.update_one(key, update)
 
     async def rows(self, event_id: str) -> list[ListingRow] | None:
         """Every row of the event, in no order; None if its listing was never built."""
@@ -263,9 +277,7 @@ class RegistrationListing:
         newest = max((_generation_of(event_id, key) for key in placed), default=0)
         async with self._locks.hold(LISTING_COLLECTION, _generations_id(event_id)):
             current = max(await self._read_current(event_id), newest)
-            await self.collection.update_one(
-                {"_id": _generations_id(event_id)}, {"$set": {"current": current}}, upsert=True
-            )
+            await self._count(event_id, current)
         self._remember(event_id, current)
         # Every chunk of every generation, so that none keeps a row of before.
         for key in _chunks(event_id, current):
