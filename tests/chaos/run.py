@@ -40,8 +40,12 @@ What it does:
 4. Waits until the observable outcomes stop changing with no work
    outstanding (a run fails only when nothing progresses for ``--stall``
    seconds while work is outstanding), then checks invariants from outside
-   only (HTTP, AMQP, SMTP), prints a summary and exits non-zero on any
-   violation.
+   (HTTP, AMQP, SMTP), prints a summary and exits non-zero on any
+   violation. One thing it reads behind the services' backs: the events
+   they stored and have not published yet (``Outboxes``). Such an event
+   is invisible from outside until it goes out, so a run must not settle
+   while one waits, and one left at the end is a violation of its own,
+   not a mail or a status its consumers seem to have missed.
 """
 
 from __future__ import annotations
@@ -68,15 +72,17 @@ from typing import Any, Protocol
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
 
 from examples.subscriber import Reading, Subscription
+from ilmo_shared.storage import OUTBOX_FIELD, Document
 from tests.chaos.infrastructure import ChaosInfrastructure
 from tests.chaos.life import CHAOS_REMINDERS, OCCASIONAL_KINDS, EventLife, check_life
 from tests.support.amqp import declare_integration_exchange
 from tests.support.confirmation import confirmation_link_in, follow_confirmation
 from tests.support.infrastructure import IsolatedInfrastructure, first_node
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, running_services
+from tests.support.processes import SERVICES, ServiceProcess, running_services
 from tests.support.registration import ADMIN, event_payload
 from tests.support.smtp import SmtpTestServer
 
@@ -758,6 +764,40 @@ async def get_json(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
 
 
 @dataclass
+class Outboxes:
+    """The events the services stored and have not published yet, read from their databases.
+
+    Every collection of a service's database is looked at, so a new outbox
+    needs no change here; on FerretDB each count reads its collection, which
+    a run of this size does not notice.
+    """
+
+    client: AsyncMongoClient[Document]
+    databases: tuple[str, ...]
+
+    @classmethod
+    def of(cls, infrastructure: IsolatedInfrastructure) -> Outboxes:
+        return cls(
+            AsyncMongoClient(infrastructure.mongodb_url),
+            tuple(infrastructure.database_name(name) for name in SERVICES),
+        )
+
+    async def unpublished(self) -> int:
+        """Documents holding outbox entries, over every service."""
+        holding = 0
+        for name in self.databases:
+            database = self.client[name]
+            for collection in await database.list_collection_names():
+                holding += await database[collection].count_documents(
+                    {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+                )
+        return holding
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass
 class Snapshot:
     registrations: list[dict[str, Any]]
     seats: dict[str, Any]
@@ -765,6 +805,8 @@ class Snapshot:
     mails: int
     messages: int
     mail_states: dict[str, int]
+    # Documents with events stored and not published yet (``Outboxes``).
+    unpublished: int = 0
 
     @property
     def mails_in_flight(self) -> int:
@@ -773,9 +815,10 @@ class Snapshot:
 
     @property
     def outstanding(self) -> int:
-        """Work the system still has to do: registrations not final, mails, links."""
+        """Work the system still has to do: registrations not final, mails, links, events."""
         undecided = sum(r["status"] not in (*FINAL, PENDING) for r in self.registrations)
-        return undecided + self.mails_in_flight + int(self.links.get("pending", 0))
+        links = int(self.links.get("pending", 0))
+        return undecided + self.mails_in_flight + links + self.unpublished
 
     def key(self) -> Any:
         return (
@@ -789,11 +832,16 @@ class Snapshot:
             self.mails,
             self.messages,
             json.dumps(self.mail_states, sort_keys=True),
+            self.unpublished,
         )
 
 
 async def snapshot(
-    services: dict[str, ServiceProcess], event_id: str, smtp: SmtpTestServer, subscriber: Subscriber
+    services: dict[str, ServiceProcess],
+    event_id: str,
+    smtp: SmtpTestServer,
+    subscriber: Subscriber,
+    outboxes: Outboxes,
 ) -> Snapshot:
     async with httpx.AsyncClient(timeout=15) as client:
         registrations = await get_json(
@@ -826,6 +874,7 @@ async def snapshot(
         len(smtp.received),
         len(subscriber.messages),
         dict(mail_states),
+        await outboxes.unpublished(),
     )
 
 
@@ -834,6 +883,7 @@ async def settle(
     event_id: str,
     smtp: SmtpTestServer,
     subscriber: Subscriber,
+    outboxes: Outboxes,
     quiet: float,
     stall: float,
 ) -> tuple[Snapshot, float, bool]:
@@ -847,11 +897,11 @@ async def settle(
     system (the last retry delay of a failed handler, 5 minutes).
     """
     started = time.monotonic()
-    last = await snapshot(services, event_id, smtp, subscriber)
+    last = await snapshot(services, event_id, smtp, subscriber, outboxes)
     changed_at = time.monotonic()
     while True:
         await asyncio.sleep(1.0)
-        now = await snapshot(services, event_id, smtp, subscriber)
+        now = await snapshot(services, event_id, smtp, subscriber, outboxes)
         if now.key() != last.key():
             last, changed_at = now, time.monotonic()
             continue
@@ -1405,6 +1455,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
     smtp.up()
     subscriber = Subscriber()
     subscribing = await subscribe(infrastructure, subscriber)
+    outboxes = Outboxes.of(infrastructure)
     try:
         with running_services(
             infrastructure,
@@ -1450,13 +1501,19 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             await asyncio.gather(load_run(), injector.run(started), life.during(half_confirmed))
             load_seconds = time.monotonic() - started
             final, settle_seconds, settled = await settle(
-                services, event["id"], smtp, subscriber, arguments.quiet, arguments.stall
+                services, event["id"], smtp, subscriber, outboxes, arguments.quiet, arguments.stall
             )
             if settled:
                 # The second message, to a set of active registrants known from outside.
                 await life.after()
                 final, more, settled = await settle(
-                    services, event["id"], smtp, subscriber, arguments.quiet, arguments.stall
+                    services,
+                    event["id"],
+                    smtp,
+                    subscriber,
+                    outboxes,
+                    arguments.quiet,
+                    arguments.stall,
                 )
                 settle_seconds += more
             await life.observe()
@@ -1472,6 +1529,12 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             violations += injector.problems
             await probe_links(final, smtp, figures, violations)
             await lease_figures(services, figures)
+            figures["events stored and not published"] = final.unpublished
+            if final.unpublished:
+                violations.append(
+                    f"{final.unpublished} documents still hold events never published "
+                    "(outboxes): their consumers cannot have seen them"
+                )
             if not settled:
                 violations.append(
                     f"stalled: no progress for {arguments.stall:.0f}s with "
@@ -1498,6 +1561,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
         subscribing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await subscribing
+        await outboxes.close()
         smtp.down()
 
 
@@ -1629,6 +1693,7 @@ def report(
             f"{figures.get('logical events seen', 0)}",
         ),
         ("events unseen by subscriber", figures.get("events unseen", 0)),
+        ("events stored and never published", figures.get("events stored and not published", 0)),
         ("events published twice under different ids", figures.get("events duplicated", 0)),
         (
             "integration events with personal data",

@@ -357,3 +357,28 @@ async def test_entries_nobody_named_are_found_by_the_periodic_sweep(
         await eventually(emptied, what="the periodic sweep")
     finally:
         await relay.stop()
+
+
+async def test_a_write_applied_after_the_start_sweep_is_found_by_the_follow_up_sweep(
+    collection: AsyncCollection[Document], broker: RabbitBroker
+) -> None:
+    """A killed process's write, applied by the database after its successor swept.
+
+    Nobody names it and the periodic sweep is an hour away: the sweep once
+    more after start publishes it.
+    """
+    relay = OutboxRelay(
+        EventPublisher(broker), [collection], sweep_interval=3600, follow_up=1.0, poll_interval=0.05
+    )
+    assert await relay.publish_pending() == 0  # the start sweep, done before the write landed
+    late = outbox_entry(accepted(), source="t")
+    await collection.insert_one({"_id": "applied-late", OUTBOX_FIELD: [late]})
+    relay.start()
+    try:
+
+        async def emptied() -> bool:
+            return await outbox_of(collection, "applied-late") == []
+
+        await eventually(emptied, what="the follow-up sweep")
+    finally:
+        await relay.stop()

@@ -49,6 +49,7 @@ from ilmo_shared.outbox_backlog import OutboxBacklog
 from ilmo_shared.storage import OUTBOX_FIELD, DocumentLocks
 
 __all__ = [
+    "DEFAULT_FOLLOW_UP",
     "DEFAULT_SWEEP_INTERVAL",
     "EXCHANGE_FIELD",
     "OUTBOX_FIELD",
@@ -67,6 +68,9 @@ _INTEGRATION_IDS = uuid.UUID("5d1c7f7e-8a4b-4f8e-b5a2-2f0c9e6d3a41")
 # How often the relay sweeps whole collections when nothing failed: the bound
 # on the delay of entries no running process named (a crashed replica's).
 DEFAULT_SWEEP_INTERVAL = 300.0
+# How long after its start the relay sweeps once more: the bound on the delay
+# of entries a killed predecessor sent and the database applied late.
+DEFAULT_FOLLOW_UP = 30.0
 
 RELAY_FAILURES = Counter(
     "ilmo_outbox_relay_failures_total", "Relay passes that stopped on an error and will retry."
@@ -195,6 +199,11 @@ class OutboxRelay:
 
     - at start: entries a previous process of the service wrote and never
       saw confirmed (it crashed, or the broker was away when it stopped);
+    - once more ``follow_up`` seconds after start: a write that a killed
+      process had sent may be applied by the database after the start
+      sweep read the collection (it waited for a lock, or in a queue), and
+      nobody names it. The database finishes a command whose client died;
+      ``follow_up`` bounds how late that may be;
     - after a failed pass: entries whose publishing or removal failed, and
       whatever was named and not done;
     - after a bare ``wake()``: a writer that cannot say which document;
@@ -217,6 +226,7 @@ class OutboxRelay:
         locks: DocumentLocks | None = None,
         poll_interval: float = 1.0,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
+        follow_up: float = DEFAULT_FOLLOW_UP,
         batch_size: int = 200,
     ) -> None:
         self._publisher = publisher
@@ -239,6 +249,9 @@ class OutboxRelay:
         self._backlogs = {c.name: OutboxBacklog(c.name) for c in self._collections}
         self._sweep_due = True
         self._last_sweep = 0.0
+        self._follow_up = follow_up
+        # When the sweep after start is due; None once a sweep started after it.
+        self._follow_up_at: float | None = None
 
     def outbox(self, collection: AsyncCollection[Mapping[str, Any]], *, source: str) -> Outbox:
         """Relay ``collection`` too, and give its store the ``Outbox`` it writes through.
@@ -280,6 +293,7 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
+        self._follow_up_at = time.monotonic() + self._follow_up
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
@@ -297,6 +311,8 @@ class OutboxRelay:
         """One sweep over every collection; returns how many events were published."""
         self._sweep_due = False
         self._last_sweep = time.monotonic()
+        if self._follow_up_at is not None and self._last_sweep >= self._follow_up_at:
+            self._follow_up_at = None
         for named in self._named.values():
             named.clear()  # the sweep finds them too
         published = 0
@@ -345,7 +361,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             try:
-                if self._sweep_due or time.monotonic() - self._last_sweep >= self._sweep_interval:
+                if self._sweep_is_due():
                     published = await self.publish_pending()
                 else:
                     published = await self.publish_named()
@@ -361,6 +377,14 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
             self._wake.clear()
+
+    def _sweep_is_due(self) -> bool:
+        now = time.monotonic()
+        return (
+            self._sweep_due
+            or now - self._last_sweep >= self._sweep_interval
+            or (self._follow_up_at is not None and now >= self._follow_up_at)
+        )
 
     async def _sweep(self, collection: AsyncCollection[Mapping[str, Any]]) -> int:
         pending = collection.find(

@@ -102,6 +102,7 @@ class Infrastructure:
                 publisher,
                 locks=DocumentLocks(replica_leases(settings, database)),
                 sweep_interval=settings.outbox_sweep_seconds,
+                follow_up=settings.outbox_follow_up_seconds,
             ),
             authorization=Authorization.from_settings(settings),
         )

@@ -177,6 +177,10 @@ class ServiceSettings(BrokerSettings):
     # crashed replica's (ilmo_shared.outbox). Each sweep reads every document
     # of the service's outbox collections on FerretDB v1.
     outbox_sweep_seconds: float = Field(default=300.0, ge=1.0, le=24 * 3600.0)
+    # The relay sweeps once more this long after it started: the bound on the
+    # delay of entries a killed predecessor's write left that the database
+    # applied after the start sweep (ilmo_shared.outbox).
+    outbox_follow_up_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
     # Replicas sharing a FerretDB database take a lease per document written
     # (ilmo_shared.leases; docs/architecture.md, "Replicas"). Off for one
     # replica, and on MongoDB, whose conditional updates are atomic.
