@@ -45,6 +45,12 @@ from ilmo_registration.domain import (
     Switch,
 )
 from ilmo_registration.export import registrations_csv
+from ilmo_registration.idempotency import (
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    RequestInProgress,
+)
+from ilmo_registration.keyed_registration import KeyedRegistration
 from ilmo_registration.listing import ListingParameters
 from ilmo_registration.privacy import PrivacyNoticeChanged
 from ilmo_registration.rate_limits import RateLimits
@@ -87,6 +93,26 @@ _SUMMARIES = TypeAdapter(list[RegistrationSummary])
 def problem_for(refusal: Refused | ConcurrentChangeError) -> Problem:
     """The problem details that answer what a use case refused."""
     match refusal:
+        case InvalidIdempotencyKey():  # the header's schema refuses it first; kept total
+            return invalid(
+                [Violation("Idempotency-Key", "16 to 255 visible ASCII characters, e.g. a UUID")]
+            )
+        case IdempotencyKeyReused():
+            return _problem(
+                422,
+                "idempotency-key-reused",
+                _("Idempotency-Key used for another request"),
+                _("This key was sent with a different request body. Use a new key."),
+            )
+        case RequestInProgress(retry_after=seconds):
+            return Problem(
+                409,
+                "request-in-progress",
+                _("Request in progress"),
+                _("A request with this Idempotency-Key is still being processed. Try again."),
+                headers={"Retry-After": str(seconds)},
+                catalogue=CATALOGUE,
+            )
         case InvalidEvent():
             return invalid(refusal.violations, CATALOGUE)
         case EventExists():
@@ -553,8 +579,26 @@ def _patching(body: EventPatch) -> Callable[[EventSpec], EventSpec]:
 # --------------------------------------------------------------- registrations
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes the request safe to retry: a repeat with the same key and body "
+        "gets the first answer again, with the same `id` and `manage_token`. 16 to 255 "
+        "visible ASCII characters; a fresh UUID per registration will do. Kept for "
+        "`ILMO_IDEMPOTENCY_KEY_HOURS` (24 h by default).",
+        min_length=16,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+    ),
+]
+
+
 def registration_router(
-    usecases: UseCases, settings: RegistrationSettings, rate_limits: RateLimits
+    usecases: UseCases,
+    settings: RegistrationSettings,
+    rate_limits: RateLimits,
+    keyed: KeyedRegistration,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["registrations"], route_class=UseCaseRoute)
 
@@ -570,23 +614,37 @@ def registration_router(
         "shown only once. An address already registered or pending for the event gets the "
         "same answer (with an id and token that lead nowhere) and a mail instead: nothing "
         "tells anyone who registered. `privacy_notice_version` must be the version of the "
-        "event's privacy notice in force.",
+        "event's privacy notice in force. With an `Idempotency-Key` the request can be "
+        "retried safely: the same key and body get the same answer, the token included.",
         responses=problem_responses(
             404,
-            422,
             _409="Registration is closed (`/problems/registration-closed`), the event is "
-            "cancelled (`/problems/event-cancelled`), or the privacy notice shown is no "
-            "longer the one in force (`/problems/privacy-notice-changed`).",
+            "cancelled (`/problems/event-cancelled`), the privacy notice shown is no "
+            "longer the one in force (`/problems/privacy-notice-changed`), or a request "
+            "with the same Idempotency-Key is still being processed "
+            "(`/problems/request-in-progress`, with `Retry-After`).",
+            _422="The body or the Idempotency-Key is invalid (`/problems/validation`), or "
+            "the key was sent with another body (`/problems/idempotency-key-reused`).",
             _429="Too many registrations from this client address or for this event "
             "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait.",
         ),
     )
     async def register(
-        event_id: str, body: RegistrationRequest, request: Request, response: Response
+        event_id: str,
+        body: RegistrationRequest,
+        request: Request,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
     ) -> RegistrationReceipt:
         # Counted before any database work, so a refused request costs nothing more.
         await rate_limits.check_registration(request, event_id)
-        receipt = await usecases.register(event_id, body.registrant(), body.privacy_notice_version)
+        registrant, version = body.registrant(), body.privacy_notice_version
+        if idempotency_key is None:
+            receipt = await usecases.register(event_id, registrant, version)
+        else:
+            receipt = await keyed.register(
+                event_id, registrant, version, idempotency_key, body.model_dump(mode="json")
+            )
         response.headers.update(NO_STORE)
         response.headers["Location"] = settings.public_url(
             f"/api/v1/registrations/{receipt.registration_id}"

@@ -34,12 +34,13 @@ from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import ConfirmationPolicy
 from ilmo_registration.door import Door
-from ilmo_registration.expiry import expiry_sweeper
+from ilmo_registration.expiry import claim_sweeper, expiry_sweeper
 from ilmo_registration.handlers import (
     attendance_subscription,
     erasure_subscription,
     status_subscription,
 )
+from ilmo_registration.keyed_registration import KeyedRegistration
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.manage_details import details_router
@@ -62,6 +63,7 @@ from ilmo_registration.storage import (
 from ilmo_registration.storage.audit import AuditStore
 from ilmo_registration.storage.check_ins import CHECK_IN_COLLECTION, CheckInStore
 from ilmo_registration.storage.console_sessions import ConsoleSessionStore
+from ilmo_registration.storage.idempotency import IdempotencyStore
 from ilmo_registration.storage.listing import RegistrationListing
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.clock import Clock, utc_now
@@ -138,8 +140,22 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
         expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
     )
+    claims = IdempotencyStore(infrastructure.database)
     usecases = UseCases(
-        events, registrations, notices, manage_links, clock, confirmations, messages
+        events,
+        registrations,
+        notices,
+        manage_links,
+        clock,
+        confirmations,
+        messages,
+        idempotency=claims,
+    )
+    keyed = KeyedRegistration(
+        usecases,
+        claims,
+        secret(settings, "manage_link_secret").get_secret_value().encode(),
+        lifetime=timedelta(hours=settings.idempotency_key_hours),
     )
     door = Door(
         usecases,
@@ -180,7 +196,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
             ],
             routers=[
                 catalogue_router(usecases, authorization, audit, settings),
-                registration_router(usecases, settings, rate_limits),
+                registration_router(usecases, settings, rate_limits, keyed),
                 manage_router(usecases),
                 attendance_router(usecases),
                 details_router(usecases),
@@ -216,6 +232,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     usecases, interval_seconds=settings.retention_sweep_interval_seconds
                 ),
                 expiry_sweeper(usecases, settings.confirmation_sweep_seconds),
+                claim_sweeper(keyed, settings.idempotency_sweep_seconds),
             ],
             pages=Pages(PAGE_PREFIXES, render=error_page_response),
             # The events' publisher keeps the week of them that integrators catch up from.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import structlog
 
+from ilmo_registration.keyed_registration import KeyedRegistration
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.periodic import Periodic
 
@@ -28,3 +29,17 @@ def expiry_sweeper(usecases: UseCases, interval: float) -> Periodic:
             log.info("expired_registrations_removed", count=removed)
 
     return Periodic("expiry_sweep", sweep, interval=interval, first_delay=0)
+
+
+def claim_sweeper(keyed: KeyedRegistration, interval: float) -> Periodic:
+    """The worker that removes the claims of expired Idempotency-Keys every ``interval`` s.
+
+    Their sealed manage tokens go with them: a key past its time gives nothing back.
+    """
+
+    async def sweep() -> None:
+        removed = await keyed.remove_expired()
+        if removed:
+            log.info("expired_idempotency_keys_removed", count=removed)
+
+    return Periodic("idempotency_key_sweep", sweep, interval=interval, first_delay=interval)

@@ -121,6 +121,11 @@ class RegistrationSettings(ServiceSettings):
     # address at most once per repeat interval.
     confirmation_expiry_minutes: float = Field(default=24 * 60, gt=0, le=30 * 24 * 60)
     confirmation_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How long an Idempotency-Key gives its registration's first answer back
+    # (keyed_registration), and how often the claims of expired keys, with
+    # the manage tokens they keep sealed, are removed.
+    idempotency_key_hours: float = Field(default=24.0, gt=0, le=7 * 24)
+    idempotency_sweep_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
     repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
     # How long registering, confirming and the public pages answer from an
     # event (and its privacy notice) read before (docs/performance.md, "Issue

@@ -84,7 +84,12 @@ from ilmo_registration.privacy import (
     require_current,
     shown,
 )
-from ilmo_registration.security import ManageLinks, manage_token_matches, new_manage_token
+from ilmo_registration.security import (
+    ManageLinks,
+    manage_token_matches,
+    new_manage_token,
+    token_digest,
+)
 from ilmo_registration.storage import (
     ATTEMPTS,
     NEEDS_ERASED,
@@ -98,6 +103,7 @@ from ilmo_registration.storage import (
     StoredMessage,
     StoredRegistration,
 )
+from ilmo_registration.storage.idempotency import IdempotencyStore
 from ilmo_shared.clock import Clock, to_millisecond, utc_now
 from ilmo_shared.storage import ConcurrentChangeError
 
@@ -156,6 +162,14 @@ ERASURE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
+class Identity:
+    """The id and manage token a registration must get: fixed before it is stored."""
+
+    registration_id: str
+    manage_token: str
+
+
+@dataclass(frozen=True)
 class Receipt:
     """A registration just taken, and the manage token that is shown only this once.
 
@@ -210,6 +224,8 @@ class UseCases:
     clock: Clock = utc_now
     confirmations: ConfirmationPolicy = field(default_factory=ConfirmationPolicy)
     messages: MessageStore | None = None
+    # Claims of Idempotency-Keys, which an erasure removes (``keyed_registration``).
+    idempotency: IdempotencyStore | None = None
 
     def now(self) -> datetime:
         """The time, as precise as it is stored."""
@@ -458,7 +474,14 @@ class UseCases:
 
     # ----------------------------------------------------------- registrations
 
-    async def register(self, event_id: str, registrant: Registrant, notice_version: str) -> Receipt:
+    async def register(
+        self,
+        event_id: str,
+        registrant: Registrant,
+        notice_version: str,
+        *,
+        identity: Identity | None = None,
+    ) -> Receipt:
         """Take a registration for a published event whose registration is open.
 
         ``notice_version`` is the privacy notice the registrant was shown: it
@@ -468,6 +491,12 @@ class UseCases:
         addresses), or accepted at once with ``registration.accepted``. One
         per address and event: a repeat stores nothing and answers the same
         as a new registration (``repeated``).
+
+        With an ``identity`` (an Idempotency-Key's claim fixed it) the
+        registration gets that id and token, and every answer carries them,
+        a repeat's too. Finding the address held by that very id means an
+        earlier attempt under the key stored it: that is the answer, and
+        nobody is told about a repeat.
 
         The event and the notice are recent reads (``EventStore.recent``): a
         change made by another replica applies here within their bound. The
@@ -487,13 +516,17 @@ class UseCases:
         require_current(notice_version, current)
         confirming = event.spec.email_confirmation
         status = Status.PENDING_CONFIRMATION if confirming else Status.ACCEPTED
-        registration_id = uuid.uuid4()
+        if identity is None:
+            token, digest = new_manage_token()
+            registration_id = uuid.uuid4()
+        else:
+            token, digest = identity.manage_token, token_digest(identity.manage_token)
+            registration_id = uuid.UUID(identity.registration_id)
         fact = (
             submit(event_id, registrant, now, self.confirmations.expires_at(now), registration_id)
             if confirming
             else accept(event_id, registrant, now, registration_id)
         )
-        token, digest = new_manage_token()
         for _ in range(ATTEMPTS):
             holder = await self.registrations.add(
                 fact,
@@ -507,7 +540,11 @@ class UseCases:
                     registrant.attendance.value
                 ).inc()
                 return Receipt(str(registration_id), token, status)
+            if identity is not None and holder.id == identity.registration_id:
+                return Receipt(identity.registration_id, token, status)  # stored by an earlier try
             if await self.repeated(holder, now):
+                if identity is not None:
+                    return Receipt(identity.registration_id, token, status)
                 return Receipt(str(uuid.uuid4()), new_manage_token()[0], status)
         raise ConcurrentChangeError
 
@@ -872,6 +909,9 @@ class UseCases:
                 return False
             cancel = decision is Erasure.CANCEL_AND_ERASE
             if await self.registrations.erase(registration, now, reason, cancel=cancel):
+                if self.idempotency is not None:
+                    # Nobody gets the erased registration's token again, key or not.
+                    await self.idempotency.forget(registration.id)
                 ERASURES.labels(reason.value).inc()
                 if cancel:
                     CANCELLATIONS.inc()

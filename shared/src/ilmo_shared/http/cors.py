@@ -17,7 +17,8 @@ all (the browser then keeps the answer from its script).
 Starlette's ``CORSMiddleware`` does the protocol; this module says what the
 API needs: its methods, the request headers clients send (``Content-Type``,
 ``Accept-Language`` for the language of problem details, ``Authorization``,
-``X-Correlation-ID``), and the answer headers they may read (``Location``
+``X-Correlation-ID``, and ``Idempotency-Key``, which makes a registration
+safe to retry), and the answer headers they may read (``Location``
 of a new registration, ``Retry-After`` of a 429 or 503, ``Content-Language``
 and ``X-Correlation-ID``).
 """
@@ -32,7 +33,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_PATHS = ("/api/",)
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-ALLOWED_HEADERS = ("Content-Type", "Accept-Language", "Authorization", "X-Correlation-ID")
+ALLOWED_HEADERS = (
+    "Content-Type",
+    "Accept-Language",
+    "Authorization",
+    "X-Correlation-ID",
+    "Idempotency-Key",
+)
 EXPOSED_HEADERS = ("Location", "Retry-After", "Content-Language", "X-Correlation-ID")
 # How long a browser may reuse a preflight's answer (Chromium caps it at 2 hours).
 PREFLIGHT_MAX_AGE_SECONDS = 600
