@@ -22,10 +22,12 @@ What it does:
    (the manage link that leads to is the person's from then on); then about
    a fifth of the confirmed switch attendance once or twice (on site <->
    remote, each switch answered before the next), and then about 10 % of the
-   confirmed ones cancel. A retry after an ambiguous
-   failure gets a 202 like any other (with an id that leads nowhere if the
-   first attempt was stored), so a person is identified by their address:
-   exactly one registration is stored per address.
+   confirmed ones cancel. Every attempt of a person's POST carries the
+   same ``Idempotency-Key``, so a retry after an ambiguous failure gets the
+   first answer back: the 202's id must be the stored registration's, and
+   its token must open it ("token unknown" is a violation). A person is
+   still identified by their address: exactly one registration is stored
+   per address.
 3. Meanwhile a seeded fault injector, one fault at a time, SIGKILLs (or, one
    time in four, SIGTERMs) a random service, or SIGKILLs the RabbitMQ node or
    the FerretDB server, and restarts it after 1-3 s; or restarts a service
@@ -193,6 +195,11 @@ class Outcome:
     attendance: str
     registration_id: str | None = None
     token: str | None = None
+    # Sent with every attempt of the POST, so a retry gets the first answer back.
+    idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # What the 202 answered: the registration's own id and token, retries or not.
+    receipt_id: str | None = None
+    receipt_token: str | None = None
     result: str = "pending"  # accepted (a 202) | gave-up | rejected
     attempts: int = 0
     detail: str = ""
@@ -211,6 +218,15 @@ class Outcome:
     def current_attendance(self) -> str:
         """The attendance after the switches that were answered."""
         return attendance_at(self.attendance, 1 + len(self.switched_versions))
+
+
+def _in_progress(answer: httpx.Response) -> bool:
+    """A 409 saying a request under the same Idempotency-Key is still being processed."""
+    if answer.status_code != 409:
+        return False
+    with contextlib.suppress(ValueError):
+        return bool(answer.json().get("type") == "/problems/request-in-progress")
+    return False
 
 
 def attendance_at(initial: str, version: int) -> str:
@@ -273,19 +289,28 @@ class Load:
         for attempt in range(40):
             outcome.attempts += 1
             answer, _ = await self._send(
-                client, "POST", f"/api/v1/events/{self.event_id}/registrations", json=body
+                client,
+                "POST",
+                f"/api/v1/events/{self.event_id}/registrations",
+                json=body,
+                headers={"Idempotency-Key": outcome.idempotency_key},
             )
+            if answer is not None and _in_progress(answer):
+                # An earlier attempt under the key still runs (or died): wait, ask again.
+                await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 3.0))
+                self.retries += 1
+                continue
             if answer is None or answer.status_code in RETRYABLE or answer.status_code >= 500:
                 if answer is not None and answer.status_code >= 500:
                     outcome.detail = f"last {answer.status_code}"
                 await self.backoff(attempt)
                 continue
             if answer.status_code == 202:
-                # After an ambiguous attempt this may be a repeat's id, leading nowhere:
-                # the confirmation mail tells the person's real one.
+                # The same key on every attempt: after an ambiguous one, the answer
+                # is still the registration's own id and token (checked in check()).
                 receipt = answer.json()
-                outcome.registration_id = str(receipt["id"])
-                outcome.token = str(receipt["manage_token"])
+                outcome.registration_id = outcome.receipt_id = str(receipt["id"])
+                outcome.token = outcome.receipt_token = str(receipt["manage_token"])
                 outcome.result = "accepted"
                 return
             outcome.result = "rejected"
@@ -972,6 +997,12 @@ def check(
             continue
         row = rows[0]
         stored.append((outcome, row))
+        if outcome.receipt_id != row["id"]:
+            figures["token unknown"] += 1
+            violations.append(
+                f"token unknown: the 202 for {row['id']} answered another id, "
+                "although every attempt carried the same Idempotency-Key"
+            )
         if not outcome.confirmed:
             figures["not confirmed"] += 1
             violations.append(f"not confirmed: {row['id']} ({outcome.confirm_detail})")
@@ -1372,6 +1403,27 @@ async def lease_figures(services: dict[str, ServiceProcess], figures: dict[str, 
                     figures[figure] = figures.get(figure, 0) + count
 
 
+async def probe_receipts(
+    load: Load, final: Snapshot, figures: dict[str, int], violations: list[str]
+) -> None:
+    """Every 202's manage token opens its registration: the client kept a working token."""
+    live = {r["id"] for r in final.registrations}
+    async with httpx.AsyncClient(timeout=15) as client:
+        for outcome in load.outcomes:
+            if outcome.receipt_id not in live or outcome.receipt_token is None:
+                continue
+            answer = await client.get(
+                load.replica_url(f"/api/v1/registrations/{outcome.receipt_id}"),
+                headers={"Authorization": f"Bearer {outcome.receipt_token}"},
+            )
+            probed = f"receipt tokens probed {answer.status_code}"
+            figures[probed] = figures.get(probed, 0) + 1
+            if answer.status_code != 200:
+                violations.append(
+                    f"the 202's token for {outcome.receipt_id} answers {answer.status_code}"
+                )
+
+
 async def probe_links(
     final: Snapshot, smtp: SmtpTestServer, figures: dict[str, int], violations: list[str]
 ) -> None:
@@ -1528,6 +1580,7 @@ async def chaos_on(owned: ChaosInfrastructure, arguments: argparse.Namespace) ->
             figures.update(life_figures)
             violations += injector.problems
             await probe_links(final, smtp, figures, violations)
+            await probe_receipts(load, final, figures, violations)
             await lease_figures(services, figures)
             figures["events stored and not published"] = final.unpublished
             if final.unpublished:
@@ -1705,6 +1758,8 @@ def report(
             f"{figures.get('subscriber connections lost', 0)} / "
             f"{figures.get('subscriber subscribed again', 0)}",
         ),
+        ("202s whose token is unknown (another id)", figures.get("token unknown", 0)),
+        ("202 tokens that open their registration", figures.get("receipt tokens probed 200", 0)),
         ("stored without a 202 (ok)", figures.get("stored without 202", 0)),
         ("  of which left unconfirmed (ok)", figures.get("left unconfirmed without 202", 0)),
         ("load duration", f"{load_seconds:.1f}s"),
