@@ -24,7 +24,7 @@ endif
 
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short \
-        test-chaos-cluster-short contracts \
+        test-chaos-cluster-short contracts openapi client client-check \
         bench browser promtool screenshots messages kubernetes-tools test-kubernetes containers \
         image audit alert-rules
 
@@ -42,7 +42,7 @@ stop: ## Stop the services, their supervisord and whatever infrastructure `make 
 status: ## The infrastructure, and each service as supervisord sees it (RUNNING, BACKOFF, FATAL, ...)
 	@rc=0; $(if $(strip $(CLUSTER)),deploy/local/cluster.sh status || rc=1;) deploy/local/infra.sh status || rc=1; deploy/local/run.sh status || rc=1; exit $$rc
 
-test: setup infra browser containers image audit kubernetes-tools lint typecheck pytest test-chaos-short test-chaos-cluster-short ## The whole suite: ruff, mypy, pytest (unit, integration, e2e), two short chaos runs (one node; three nodes with two replicas of each service)
+test: setup infra browser containers image audit kubernetes-tools client lint typecheck client-check pytest test-chaos-short test-chaos-cluster-short ## The whole suite: ruff, mypy, the TypeScript client's tsc and drift check, pytest (unit, integration, e2e), two short chaos runs (one node; three nodes with two replicas of each service)
 
 setup: ## Install uv if missing and the locked Python dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
@@ -83,7 +83,7 @@ typecheck: ## mypy --strict over services, shared and tests
 promtool: ## Install Debian's prometheus package if promtool is missing: the deployment tests check PromQL with it
 	deploy/local/promtool.sh
 
-pytest: browser containers kubernetes-tools promtool ## pytest over every layer (needs `make infra`)
+pytest: browser containers kubernetes-tools promtool client ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
@@ -92,7 +92,7 @@ test-unit: setup ## Fast unit tests, no infrastructure
 test-integration: setup infra ## Integration tests against real RabbitMQ and FerretDB
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: setup infra browser containers ## End-to-end tests: the services as processes
+test-e2e: setup infra browser containers client ## End-to-end tests: the services as processes
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
 
 test-deploy: setup promtool kubernetes-tools ## The deployment files checked by their own tools (dashboards, alert rules); no infrastructure
@@ -123,6 +123,27 @@ alert-rules: infra ## promtool: check the alert rules and run their unit tests (
 
 contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
 	$(UV) run --frozen ilmo-contracts
+
+# The TypeScript client of the registration API (clients/typescript): its npm
+# packages exactly as its package-lock.json pins them. npm ci runs again only
+# when the lock or package.json changed (the stamp is inside node_modules,
+# which npm ci removes first).
+CLIENT_DIR = clients/typescript
+CLIENT_INSTALLED = $(CLIENT_DIR)/node_modules/.installed
+
+client: $(CLIENT_INSTALLED) ## Install the TypeScript client's locked npm packages (npm ci; needs Node.js >= 20.11 and npm)
+
+$(CLIENT_INSTALLED): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20.11 or later with npm" >&2; exit 1; }
+	cd $(CLIENT_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+client-check: client ## The TypeScript client: tsc (strict) and its generated types equal to a fresh generation from contracts/openapi.json
+	cd $(CLIENT_DIR) && npm run check
+
+openapi: setup client ## Regenerate contracts/openapi.json from the registration service's app, and the TypeScript client's types from it
+	$(UV) run --frozen python clients/openapi_document.py
+	cd $(CLIENT_DIR) && npm run generate
 
 screenshots: setup infra browser ## PNGs of every page at 375 and 1280 px in fi/sv/en, under .local/screenshots/
 	$(UV) run --frozen python -m tests.screenshots
