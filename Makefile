@@ -25,8 +25,8 @@ endif
 .PHONY: help run stop status test setup infra infra-down lint typecheck pytest \
         test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short \
         test-chaos-cluster-short contracts openapi client client-check \
-        bench browser promtool screenshots messages kubernetes-tools test-kubernetes containers \
-        image audit alert-rules
+        bench browser promtool hls-tools hls-origin screenshots messages kubernetes-tools \
+        test-kubernetes containers image audit alert-rules
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,8 +34,9 @@ help: ## List the targets
 run: setup infra ## Start RabbitMQ, FerretDB, Redis, the mail sink, Prometheus and the four services (supervised: restarted if they die); Ctrl-C stops all
 	deploy/local/run.sh start
 
-stop: ## Stop the services, their supervisord and whatever infrastructure `make run` started (CLUSTER=3: the cluster too)
+stop: ## Stop the services, their supervisord and whatever infrastructure `make run` (or `make hls-origin`) started (CLUSTER=3: the cluster too)
 	deploy/local/run.sh stop
+	deploy/local/hls-origin.sh down
 	deploy/local/infra.sh down
 	$(if $(strip $(CLUSTER)),deploy/local/cluster.sh down)
 
@@ -83,13 +84,19 @@ typecheck: ## mypy --strict over services, shared and tests
 promtool: ## Install Debian's prometheus package if promtool is missing: the deployment tests check PromQL with it
 	deploy/local/promtool.sh
 
-pytest: browser containers kubernetes-tools promtool client ## pytest over every layer (needs `make infra`)
+hls-tools: ## Install Debian's nginx (with secure_link) and ffmpeg if missing: the HLS origin's tests run them
+	deploy/local/hls-tools.sh
+
+hls-origin: ## Start (or reuse) the local HLS origin for signed playback on 127.0.0.1:8090, serving .local/hls/streams (docs/operations.md)
+	deploy/local/hls-origin.sh up
+
+pytest: browser containers kubernetes-tools promtool client hls-tools ## pytest over every layer (needs `make infra`)
 	$(UV) run --frozen pytest tests $(PYTEST_ARGS)
 
 test-unit: setup ## Fast unit tests, no infrastructure
 	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: setup infra ## Integration tests against real RabbitMQ and FerretDB
+test-integration: setup infra hls-tools ## Integration tests against real RabbitMQ and FerretDB (and the HLS origin: nginx, ffmpeg)
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
 test-e2e: setup infra browser containers client ## End-to-end tests: the services as processes

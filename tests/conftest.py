@@ -15,8 +15,9 @@ from tests.support.infrastructure import (
     remove_test_vhost,
 )
 
-# The real browser (``browser``, ``page_at``) for every layer that shows pages to people.
-pytest_plugins = ["tests.support.browser"]
+# The real browser (``browser``, ``page_at``) for every layer that shows pages to people, and
+# the HLS origin with a live stream (``hls_origin``, ``hls_stream``) for signed playback.
+pytest_plugins = ["tests.support.browser", "tests.support.hls"]
 
 
 @pytest.fixture(scope="session")

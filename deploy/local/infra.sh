@@ -727,11 +727,6 @@ dev_login_answers() {
 	[[ $(curl -fsS --max-time 3 "$DEV_LOGIN_URL/health" 2>/dev/null) == ok ]] || return 2
 }
 
-# A random secret of 64 hex digits (32 bytes), or of $1 bytes.
-random_hex() {
-	head -c "${1:-32}" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
-}
-
 # Hydra's system and cookie secrets, generated once: a second configuration
 # file beside hydra.yml, readable by its owner only. Hydra encrypts what it
 # stores with the system secret, so the secrets live and go with the database.

@@ -247,6 +247,21 @@ stop_pid() {
 	report "$name" stopped "pid $pid"
 }
 
+# A random secret of 64 hex digits (32 bytes), or of $1 bytes.
+random_hex() {
+	head -c "${1:-32}" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
+}
+
+# system_command NAME: NAME's path on PATH, or in /usr/sbin (Debian puts
+# servers there, and a user's PATH often lacks it); nothing if neither.
+system_command() {
+	if command -v "$1" 2>/dev/null; then
+		return 0
+	fi
+	[[ -x /usr/sbin/$1 ]] && printf '/usr/sbin/%s\n' "$1"
+	return 0
+}
+
 ensure_dirs() {
 	mkdir -p "$RUN_DIR" "$LOG_DIR"
 }
