@@ -67,14 +67,19 @@ def manage_link_api_router(usecases: UseCases, rate_limits: RateLimits) -> APIRo
         "to the address. A registration's link is mailed at most once per "
         "`ILMO_MANAGE_LINK_MAIL_INTERVAL_MINUTES` (5), however often it is asked for. "
         "Rate limited per client address and per email address.",
-        responses=problem_responses(
-            404,
-            422,
-            _404="No such published event (`/problems/not-found`).",
-            _429="Too many requests from this client address, or for this email address "
-            "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait. "
-            "Answered alike whether or not the address is registered.",
-        ),
+        responses={
+            202: {
+                "description": "Asked: the same answer, body and headers, whether or not the "
+                "address is registered for the event."
+            },
+            **problem_responses(
+                422,
+                _404="No such published event (`/problems/not-found`).",
+                _429="Too many requests from this client address, or for this email address "
+                "(`/problems/too-many-requests`); `Retry-After` gives the seconds to wait. "
+                "Answered alike whether or not the address is registered.",
+            ),
+        },
     )
     async def request_manage_link(
         event_id: str, body: ManageLinkRequest, request: Request, response: Response

@@ -72,15 +72,15 @@ class LinkForm:
     refusal: str | None = None
 
 
-def email_error(value: str) -> FieldError | None:
-    """What is wrong with the address typed, as the API's own model judges it; None: nothing."""
+def read_address(value: str) -> str | FieldError:
+    """The address typed as the API's own model reads it (so as registering stored it),
+    or what is wrong with it."""
     if not value.strip():
         return FieldError(EMAIL, MISSING)
     try:
-        ManageLinkRequest.model_validate({EMAIL: value})
+        return str(ManageLinkRequest.model_validate({EMAIL: value}).email)
     except ValidationError:
         return FieldError(EMAIL, INVALID)
-    return None
 
 
 def manage_link_pages_router(
@@ -131,14 +131,14 @@ def manage_link_pages_router(
             event = event_page(await usecases.event_outlook(event_id), shown.language)
         except NotFound:
             return _not_found(request, shown)
-        email = fields.get(EMAIL, "")
-        error = email_error(email)
-        if error is not None:
-            return _form_page(request, shown, tokens, event, LinkForm(email, error), 422)
+        typed = fields.get(EMAIL, "")
+        email = read_address(typed)
+        if isinstance(email, FieldError):
+            return _form_page(request, shown, tokens, event, LinkForm(typed, email), 422)
         try:
             await rate_limits.check_manage_link_request(request, email)
         except Problem as refused:
-            state = LinkForm(email, refusal=TOO_MANY)
+            state = LinkForm(typed, refusal=TOO_MANY)
             return _form_page(request, shown, tokens, event, state, refused.status, refused.headers)
         await usecases.request_manage_link(event_id, email, shown.language)
         return redirect(f"manage-link/sent{shown.query()}")
