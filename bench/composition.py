@@ -37,6 +37,7 @@ LANGUAGES = (Language.FI, Language.SV, Language.EN)
 DETAILS: dict[NotificationKind, dict[str, Any]] = {
     NotificationKind.CONFIRM_ADDRESS: {"expires_at": NOW + timedelta(hours=24)},
     NotificationKind.ALREADY_REGISTERED: {},
+    NotificationKind.MANAGE_LINK: {"awaiting_confirmation": False},
     NotificationKind.REGISTRATION_RECEIVED: {"attendance": "in_person"},
     NotificationKind.SEAT_CONFIRMED: {"promoted": False},
     NotificationKind.WAITLISTED: {"position": 3},

@@ -94,7 +94,7 @@ class Seeded:
 
 
 async def send_empty_form(page: Page) -> None:
-    """The registration form sent empty: every error at once."""
+    """A public form (registration, asking for the link) sent empty: every error at once."""
     await page.get_by_role("button").last.click()
     await page.wait_for_load_state()
 
@@ -185,6 +185,13 @@ PAGES = (
     ),
     Shot("registration-form-closed", lambda s, _: s.event("closed", "/registration")),
     Shot("registration-sent", lambda s, _: s.event("open", "/registration/sent")),
+    Shot("manage-link-request", lambda s, _: s.event("open", "/manage-link")),
+    Shot(
+        "manage-link-request-errors",
+        lambda s, _: s.event("open", "/manage-link"),
+        then=send_empty_form,
+    ),
+    Shot("manage-link-sent", lambda s, _: s.event("open", "/manage-link/sent")),
     Shot(
         "manage-cancel-step",
         lambda s, language: s.manage["seated", language].replace("?token=", "/cancel?token="),

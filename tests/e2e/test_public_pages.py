@@ -159,6 +159,50 @@ async def test_registering_an_address_again_shows_the_very_same_page(
     assert seen[0] == seen[1]
 
 
+async def test_a_person_who_lost_their_link_asks_for_it_on_the_page_and_gets_it(
+    running: Running, page_at: PageOpener
+) -> None:
+    event = await new_event(running)
+    email = f"kadonnut.{uuid.uuid4().hex[:8]}@example.fi"
+    async with httpx.AsyncClient(base_url=running.url, timeout=30) as api:
+        receipt = await register(api, event["id"], email=email, language="fi")
+    await mail_to(running.smtp, email, "confirm_address")  # lost, as the story goes
+
+    page = await page_at(f"{running.url}/events/{event['id']}", language="sv")
+    await page.get_by_role("link", name="Få länken på nytt").click()
+    await expect(
+        page.get_by_role("heading", level=1, name="Få länken till din anmälan")
+    ).to_be_visible()
+    await assert_accessible(page, "ask for the link (sv)")
+    await page.get_by_role("button", name="Skicka länken").click()
+    summary = page.get_by_role("alert").filter(has_text="Formuläret behöver rättas")
+    await expect(summary).to_be_focused()
+    await expect(summary.get_by_role("link", name="Skriv din e-postadress.")).to_be_visible()
+    field = page.get_by_label("E-postadress")
+    await expect(field).to_have_attribute("autocomplete", "email")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await assert_accessible(page, "ask for the link, with errors (sv)")
+
+    await field.fill(email)
+    await page.get_by_role("button", name="Skicka länken").click()
+    await expect(
+        page.get_by_role("heading", level=1, name="Kontrollera din e-post")
+    ).to_be_visible()
+    await expect(
+        page.get_by_text("Om du är anmäld till det här evenemanget med adressen du angav")
+    ).to_be_visible()
+    await assert_accessible(page, "link asked for (sv)")
+
+    # In the page's language; still pending, so the mail asks to confirm as well.
+    mail = await mail_to(running.smtp, email, "manage_link")
+    assert mail.registration_id == receipt["id"]
+    assert mail.language == "sv"
+    assert confirmation_link_in(mail.text()) is not None
+    await page.goto(manage_link_in(mail))
+    # The manage page speaks the registration's own language.
+    await expect(page.get_by_role("heading", level=1, name="Ilmoittautumisesi")).to_be_visible()
+
+
 # ------------------------------------------------------------------ form errors
 
 
@@ -266,6 +310,8 @@ async def test_every_page_in_every_language_and_state_has_no_serious_barrier(
             ("event, registration closed", f"/events/{closed['id']}"),
             ("form, registration closed", f"/events/{closed['id']}/registration"),
             ("check your email", f"/events/{full['id']}/registration/sent"),
+            ("ask for the link again", f"/events/{full['id']}/manage-link"),
+            ("link asked for", f"/events/{full['id']}/manage-link/sent"),
             ("event not found", "/events/no-such-event"),
         ):
             page = await page_at(running.url + path, language=language, width=1280)
@@ -278,6 +324,10 @@ async def test_every_page_in_every_language_and_state_has_no_serious_barrier(
         await page.get_by_role("button").last.click()
         await expect(page.get_by_role("alert").first).to_be_visible()
         await assert_accessible(page, f"form with errors ({language})")
+        page = await page_at(f"{running.url}/events/{full['id']}/manage-link", language=language)
+        await page.get_by_role("button").last.click()
+        await expect(page.get_by_role("alert").first).to_be_visible()
+        await assert_accessible(page, f"link form with errors ({language})")
         page = await page_at(f"{waitlisted_page}&lang={language}", language=language)
         await assert_accessible(page, f"manage page, waiting list ({language})")
         correction = waitlisted_page.replace("?token=", "/details?token=")

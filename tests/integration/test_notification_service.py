@@ -36,6 +36,7 @@ from ilmo_event_contracts import (
     NotificationKind,
     RegistrationAccepted,
     RegistrationExpired,
+    RegistrationManageLinkRequested,
     RegistrationRepeated,
     RegistrationSubmitted,
     StreamLinkProvisioned,
@@ -1158,6 +1159,73 @@ async def test_a_confirmed_registrant_gets_the_confirmation_then_the_seat_and_re
     assert first.message["Subject"].startswith("Vahvista ilmoittautumisesi")
     assert manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid) in mails[3].text()
     assert len(service.announced(rid, "notification.sent")) == 4
+
+
+def link_requested(
+    registration: RegistrationAccepted,
+    *,
+    at: datetime,
+    pending: bool = False,
+    language: Language | None = None,
+) -> RegistrationManageLinkRequested:
+    return RegistrationManageLinkRequested(
+        registration_id=registration.registration_id,
+        event_id=registration.event_id,
+        awaiting_confirmation=pending,
+        expires_at=registration.registered_at + timedelta(hours=23) if pending else None,
+        language=language,
+        requested_at=at,
+    )
+
+
+async def test_each_requested_manage_link_is_mailed_once_however_often_it_is_delivered(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id, language=Language.SV)
+            rid = str(registration.registration_id)
+            await service.send(event, registration)
+            await smtp.wait_for(1, registration_id=rid, kind="registration_received")
+            now = datetime.now(UTC)
+            # A request delivered twice, then another one asked in English.
+            await publish(service.publisher, link_requested(registration, at=now), times=2)
+            await smtp.wait_for(1, registration_id=rid, kind="manage_link")
+            later = now + timedelta(minutes=6)
+            await service.send(link_requested(registration, at=later, language=Language.EN))
+            await smtp.wait_for(2, registration_id=rid, kind="manage_link")
+            await service.settle()
+            sent = service.announced(rid, "notification.sent")
+
+    first, second = smtp.matching(registration_id=rid, kind="manage_link")
+    link = manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid)
+    assert link in first.text()
+    assert link in second.text()
+    assert (first.language, second.language) == ("sv", "en")
+    assert first.message["Subject"].startswith("Länken till din anmälan")
+    assert first.message_id != second.message_id
+    assert confirmation_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid) not in first.text()
+    # The receipt and the two links, each announced once.
+    assert len(sent) == 3
+    assert {m.data["kind"] for m in sent} == {"registration_received", "manage_link"}
+
+
+async def test_a_requested_link_of_a_pending_registration_also_asks_to_confirm(
+    infrastructure: IsolatedInfrastructure, mongo: AsyncMongoClient[Document]
+) -> None:
+    with smtp_server() as smtp:
+        async with running_notification(infrastructure, mongo, smtp) as service:
+            event = seminar()
+            registration = accepted(event.event_id, language=Language.FI)
+            rid = str(registration.registration_id)
+            await service.send(event, submitted_from(registration))
+            await smtp.wait_for(1, registration_id=rid, kind="confirm_address")
+            await service.send(link_requested(registration, at=datetime.now(UTC), pending=True))
+            [mail] = await smtp.wait_for(1, registration_id=rid, kind="manage_link")
+    assert confirmation_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid) in mail.text()
+    assert manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, rid) in mail.text()
+    assert "Sähköpostiosoitettasi ei ole vielä vahvistettu" in mail.text()
 
 
 async def test_an_expired_registration_is_forgotten_with_its_mails(

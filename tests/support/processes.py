@@ -167,6 +167,9 @@ def running_services(
             "ILMO_REDIS_KEY_PREFIX": infrastructure.redis_key_prefix,
             "ILMO_RATE_LIMIT_PER_CLIENT": HARNESS_RATE_LIMIT,
             "ILMO_RATE_LIMIT_PER_EVENT": HARNESS_RATE_LIMIT,
+            # Requests for a manage link: the client's limit out of the way, the
+            # address's left as configured (each test asks about addresses of its own).
+            "ILMO_RATE_LIMIT_MANAGE_LINK_PER_CLIENT": HARNESS_RATE_LIMIT,
         }
     )
     chosen = iter(free_ports(2 * len(SERVICES) * replicas))

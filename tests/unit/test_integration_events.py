@@ -125,12 +125,13 @@ def test_integration_events_are_their_own_contracts() -> None:
 
 def test_every_internal_event_type_has_an_integration_form() -> None:
     # Same routing key for the same fact; event.withdrawn is only for outside systems,
-    # unconfirmed, repeated and expired registrations and corrected details (personal
-    # data) only for Ilmo's services.
+    # unconfirmed, repeated and expired registrations, requests for a manage link and
+    # corrected details (personal data) only for Ilmo's services.
     internal_only = {cls.event_type for cls in INTERNAL_ONLY}
     assert internal_only == {
         "registration.submitted",
         "registration.repeated",
+        "registration.manage_link_requested",
         "registration.expired",
         "registration.details_changed",
         "message.requested",

@@ -17,16 +17,24 @@ from aiosmtplib import (
 )
 from pydantic import ValidationError
 
-from ilmo_event_contracts import Language, NotificationKind, SeatReserved, StreamLinkProvisioned
+from ilmo_event_contracts import (
+    Attendance,
+    Language,
+    NotificationKind,
+    SeatReserved,
+    StreamLinkProvisioned,
+)
 from ilmo_notification import formatting
 from ilmo_notification.domain import (
     KIND_ORDER,
+    Contact,
     FailureKind,
     MailRequest,
     MailRetryPolicy,
     MailState,
     Park,
     RetryAt,
+    addressed,
     after_failure,
     cause_of_version,
     mail_id,
@@ -98,6 +106,7 @@ def test_first_mails_never_wait_and_a_confirmed_registration_waits_for_no_receip
         NotificationKind.CONFIRM_ADDRESS,
         NotificationKind.REGISTRATION_RECEIVED,
         NotificationKind.ALREADY_REGISTERED,
+        NotificationKind.MANAGE_LINK,
     ):
         assert not waits_for_receipt(kind, None)
     seat = NotificationKind.SEAT_CONFIRMED
@@ -119,6 +128,21 @@ def test_each_repeat_mail_has_an_id_of_its_own_and_the_same_on_every_delivery() 
     assert message_id("r", kind, "x.fi", occasion) != message_id("r", kind, "x.fi")
     assert KIND_ORDER[0] is NotificationKind.CONFIRM_ADDRESS
     assert set(KIND_ORDER) == set(NotificationKind)
+
+
+def test_each_requested_link_is_a_mail_of_its_own_in_the_language_asked_for() -> None:
+    kind = NotificationKind.MANAGE_LINK
+    first = occasion_of(datetime(2026, 9, 1, 8, 0, tzinfo=UTC))
+    second = occasion_of(datetime(2026, 9, 1, 8, 6, tzinfo=UTC))
+    assert (
+        MailRequest("r", "e", kind, {}, first).mail_id
+        != MailRequest("r", "e", kind, {}, second).mail_id
+    )
+    assert mail_id("r", kind, first) == f"r:manage_link:{first}"
+    contact = Contact("r", "e", "a@example.fi", "Åsa", "Öhman", Language.FI, Attendance.REMOTE)
+    asked = MailRequest("r", "e", kind, {"language": "sv"}, first)
+    assert addressed(contact, asked).language is Language.SV
+    assert addressed(contact, MailRequest("r", "e", kind, {}, first)) is contact
 
 
 def test_waiting_mails_look_again_sooner_first_then_less_often() -> None:

@@ -59,6 +59,11 @@ SUBJECTS = {
         Language.SV: "Du är redan anmäld",
         Language.EN: "You are already registered",
     },
+    NotificationKind.MANAGE_LINK: {
+        Language.FI: "Linkki ilmoittautumiseesi",
+        Language.SV: "Länken till din anmälan",
+        Language.EN: "The link to your registration",
+    },
     NotificationKind.REGISTRATION_RECEIVED: {
         Language.FI: "Ilmoittautumisesi on vastaanotettu",
         Language.SV: "Din anmälan har tagits emot",
@@ -154,6 +159,7 @@ def details_for(kind: NotificationKind, **changes: Any) -> dict[str, Any]:
     templates: dict[NotificationKind, dict[str, Any]] = {
         NotificationKind.CONFIRM_ADDRESS: {"expires_at": EXPIRES_AT},
         NotificationKind.ALREADY_REGISTERED: {},
+        NotificationKind.MANAGE_LINK: {"awaiting_confirmation": False},
         NotificationKind.REGISTRATION_RECEIVED: {"attendance": "in_person"},
         NotificationKind.SEAT_CONFIRMED: {"promoted": False},
         NotificationKind.WAITLISTED: {"position": 3},
@@ -328,6 +334,56 @@ def test_the_confirmation_mail_has_the_confirmation_link_and_says_when_it_expire
         assert link in part
         assert expires in part
         assert ignored in part
+
+
+@pytest.mark.parametrize(
+    ("language", "expires", "ignored"),
+    [
+        (Language.FI, "ke 2.12.2026 klo 12.00", "voit jättää tämän viestin huomiotta"),
+        (Language.SV, "ons 2.12.2026 kl. 12.00", "kan du bortse från det här meddelandet"),
+        (Language.EN, "Wed 2 December 2026, 12:00", "you can ignore this message"),
+    ],
+)
+def test_a_requested_link_mail_has_the_manage_link_and_while_pending_the_confirmation_link(
+    language: Language, expires: str, ignored: str
+) -> None:
+    accepted_mail, registration_id = compose(NotificationKind.MANAGE_LINK, language)
+    pending_mail, _ = compose(
+        NotificationKind.MANAGE_LINK,
+        language,
+        awaiting_confirmation=True,
+        expires_at=EXPIRES_AT,
+    )
+    manage = manage_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
+    confirm = confirmation_link(REGISTRATION_URL, MANAGE_LINK_SECRET, registration_id)
+    for message in (accepted_mail, pending_mail):
+        received = parsed(message)
+        for part in (body(received, "plain"), body(received, "html")):
+            assert manage in part or manage.replace("&", "&amp;") in part
+            assert ignored in part
+    accepted_text = body(parsed(accepted_mail), "plain")
+    assert confirm not in accepted_text
+    assert expires not in accepted_text
+    received = parsed(pending_mail)
+    for part in (body(received, "plain"), body(received, "html")):
+        assert confirm in part or confirm.replace("&", "&amp;") in part
+        assert expires in part
+
+
+def test_a_requested_link_mail_speaks_the_language_it_was_asked_in() -> None:
+    """Asked for from a Swedish page, the mail is Swedish whatever the registration's language."""
+    event = seminar("ministry-seminar")
+    registration = accepted(event.event_id, language=Language.FI, first_name="Åsa")
+    contact = contact_of(registration)
+    kind = NotificationKind.MANAGE_LINK
+    rid = str(registration.registration_id)
+    asked = MailRequest(rid, event.event_id, kind, details_for(kind, language="sv"))
+    received = parsed(renderer().compose(asked, contact, event, now=NOW))
+    assert received["Subject"] == subject_of(kind, Language.SV)
+    assert received["Content-Language"] == "sv"
+    assert GREETING[Language.SV] in body(received, "plain")
+    unasked = MailRequest(rid, event.event_id, kind, details_for(kind))
+    assert parsed(renderer().compose(unasked, contact, event, now=NOW))["Content-Language"] == "fi"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -139,6 +139,30 @@ class RegistrationRepeated(RegistrationEvent):
     repeated_at: datetime
 
 
+class RegistrationManageLinkRequested(RegistrationEvent):
+    """Someone asked for the manage link of the registration holding an address for the event.
+
+    ``registration_id`` is that registration, pending confirmation or
+    accepted: the notification service mails its manage link to its address
+    (with the confirmation link while ``awaiting_confirmation``), in
+    ``language`` when the asker chose one, else in the registration's own.
+    The one who asked got the same answer whether or not the address is
+    registered, so nobody learns who registered. At most one per
+    registration per interval (``docs/security.md``). Carries no personal
+    data, but is internal only: it would tell that the address is registered.
+    """
+
+    event_type: ClassVar[str] = "registration.manage_link_requested"
+
+    awaiting_confirmation: bool
+    expires_at: datetime | None = None
+    language: Language | None = Field(
+        default=None,
+        description="The language the asker chose for the mail; none: the registration's own.",
+    )
+    requested_at: datetime
+
+
 class RegistrationExpired(RegistrationEvent):
     """A registration nobody confirmed in time was removed with its personal data.
 
@@ -641,6 +665,7 @@ class NotificationKind(StrEnum):
     CONFIRM_ADDRESS = "confirm_address"
     REGISTRATION_RECEIVED = "registration_received"
     ALREADY_REGISTERED = "already_registered"
+    MANAGE_LINK = "manage_link"
     SEAT_CONFIRMED = "seat_confirmed"
     WAITLISTED = "waitlisted"
     STREAM_LINK = "stream_link"
@@ -695,6 +720,7 @@ EVENT_TYPES: dict[str, type[InternalEvent]] = {
         StreamJoined,
         RegistrationSubmitted,
         RegistrationRepeated,
+        RegistrationManageLinkRequested,
         RegistrationExpired,
         RegistrationDetailsChanged,
         RegistrationAccepted,

@@ -363,13 +363,16 @@ BUILT_BY_PRODUCER: frozenset[type[InternalEvent]] = frozenset(
 
 # Internal events with no integration form at all. Outside systems learn of a
 # registration when it is accepted: one waiting for its address to be
-# confirmed, one that expired unconfirmed, or a repeat registration of an
-# address (which would tell who registered twice) is nothing they act on. A
-# registrant's corrected details are personal data, and nothing else changed.
+# confirmed, one that expired unconfirmed, a repeat registration of an
+# address (which would tell who registered twice) or a request for a manage
+# link (which would tell that an address is registered) is nothing they act
+# on. A registrant's corrected details are personal data, and nothing else
+# changed.
 INTERNAL_ONLY: frozenset[type[InternalEvent]] = frozenset(
     {
         events.RegistrationSubmitted,
         events.RegistrationRepeated,
+        events.RegistrationManageLinkRequested,
         events.RegistrationExpired,
         events.RegistrationDetailsChanged,
         # The organiser's text goes to registrants by mail; outside systems act on none of it.

@@ -9,6 +9,7 @@ about, for kinds that can happen more than once:
 - a repeat registration's mails (the confirmation again, "already
   registered"): the time of the repeat (``occasion_of``), and the
   registration service lets at most one repeat per interval through;
+- a requested manage link's mail: the time of the request, in the same way;
 - seat, waiting-list and stream-link mails: the attendance version they
   answer (``cause_of_version``), since every switch of attendance asks
   capacity and streaming again. Version 1, the acceptance, is the empty
@@ -43,7 +44,7 @@ them depends on another for it.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -118,6 +119,20 @@ class MailRequest:
         return mail_id(self.registration_id, self.kind, self.occasion)
 
 
+def addressed(contact: Contact, request: MailRequest) -> Contact:
+    """The contact as ``request``'s mail speaks to them: in the language it asks for, if any.
+
+    A manage link asked for from a page read in Swedish is read by whoever
+    asked, in Swedish, whatever language the registration was made in (the
+    request's ``details["language"]``); every other mail speaks the
+    registrant's own language.
+    """
+    language = request.details.get("language")
+    if not language:
+        return contact
+    return replace(contact, language=Language(language))
+
+
 @dataclass(frozen=True)
 class Mail:
     """A recorded mail: what to send and where it is in its life."""
@@ -160,6 +175,7 @@ KIND_ORDER: tuple[NotificationKind, ...] = (
     NotificationKind.CONFIRM_ADDRESS,
     NotificationKind.REGISTRATION_RECEIVED,
     NotificationKind.ALREADY_REGISTERED,
+    NotificationKind.MANAGE_LINK,
     NotificationKind.WAITLISTED,
     NotificationKind.SEAT_CONFIRMED,
     NotificationKind.STREAM_LINK,
@@ -272,12 +288,14 @@ def superseded_by(
 
 
 # Mails that never wait for the receipt: the first mails themselves, and the
-# "already registered" mail, which answers a repeat long after the receipt.
+# "already registered" and manage link mails, which answer a repeat or a
+# request long after the receipt.
 FIRST_MAILS = frozenset(
     {
         NotificationKind.CONFIRM_ADDRESS,
         NotificationKind.REGISTRATION_RECEIVED,
         NotificationKind.ALREADY_REGISTERED,
+        NotificationKind.MANAGE_LINK,
     }
 )
 

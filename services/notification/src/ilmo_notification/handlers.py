@@ -24,6 +24,7 @@ from ilmo_event_contracts import (
     RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
+    RegistrationManageLinkRequested,
     RegistrationRepeated,
     RegistrationSubmitted,
     SeatReleased,
@@ -173,6 +174,13 @@ def email_subscription(
             event, cause=envelope.id, correlation_id=envelope.correlationid
         )
 
+    async def manage_link_requested(
+        event: RegistrationManageLinkRequested, envelope: Envelope
+    ) -> None:
+        await notifications.manage_link_requested(
+            event, cause=envelope.id, correlation_id=envelope.correlationid
+        )
+
     async def registration_details_changed(
         event: RegistrationDetailsChanged, _envelope: Envelope
     ) -> None:
@@ -188,6 +196,7 @@ def email_subscription(
         .on(EventUpdated, event_details_changed)
         .on(RegistrationSubmitted, registration_submitted)
         .on(RegistrationRepeated, registration_repeated)
+        .on(RegistrationManageLinkRequested, manage_link_requested)
         .on(RegistrationExpired, registration_expired)
         .on(RegistrationDetailsChanged, registration_details_changed)
         .on(RegistrationAccepted, registration_accepted)

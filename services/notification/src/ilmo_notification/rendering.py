@@ -58,7 +58,7 @@ from jinja2 import Environment, Template
 
 from ilmo_event_contracts import Attendance, EventDetails, Language, NotificationKind, Speaker
 from ilmo_notification import CATALOGUE, formatting, mime
-from ilmo_notification.domain import Contact, MailRequest, message_id
+from ilmo_notification.domain import Contact, MailRequest, addressed, message_id
 from ilmo_shared.calendar import (
     CANCEL,
     REQUEST,
@@ -238,6 +238,7 @@ class MailRenderer:
             ),
             "expires": "",
             "repeat": bool(details.get("repeat", False)),
+            "confirming": bool(details.get("awaiting_confirmation", False)),
             "promoted": bool(details.get("promoted", False)),
             "position": details.get("position"),
             "stream_url": details.get("url", ""),
@@ -245,7 +246,7 @@ class MailRenderer:
             "stream_closes": "",
         }
         context.update(self._life_context(request, contact, event))
-        if request.kind is NotificationKind.CONFIRM_ADDRESS and details.get("expires_at"):
+        if request.kind in EXPIRING_KINDS and details.get("expires_at"):
             context["expires"] = formatting.format_datetime(
                 _moment(details["expires_at"]), tz, language
             )
@@ -311,6 +312,7 @@ class MailRenderer:
         self, request: MailRequest, contact: Contact, event: EventDetails, *, now: datetime
     ) -> RenderedMail:
         """Subject, text and HTML in the contact's language, and the attachments of the kind."""
+        contact = addressed(contact, request)
         try:
             context = self.context(request, contact, event)
             templates = self._templates[contact.language]
@@ -338,6 +340,7 @@ class MailRenderer:
         Raises ``RenderError`` for any fault, so that one mail that cannot be
         written is failed on its own and never stops the others.
         """
+        contact = addressed(contact, request)
         try:
             recipient = recipient_address(contact.display_name, contact.email)
             data = self._wire(request, contact, event, recipient, now=now)
@@ -570,6 +573,8 @@ def _attachment_part(attachment: Attachment) -> mime.Part:
     )
 
 
+# The kinds that may say when an unconfirmed registration expires (``details["expires_at"]``).
+EXPIRING_KINDS = frozenset({NotificationKind.CONFIRM_ADDRESS, NotificationKind.MANAGE_LINK})
 # The kinds about the event's life, whose stream window is the event's own.
 LIFE_KINDS = frozenset(
     {

@@ -27,6 +27,7 @@ from ilmo_event_contracts import (
     RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
+    RegistrationManageLinkRequested,
     RegistrationRepeated,
     RegistrationSubmitted,
     SeatReleased,
@@ -157,6 +158,29 @@ class Notifications:
             kind,
             details,
             occasion_of(repeated.repeated_at),
+        )
+        await self.ask_for(request, cause=cause, correlation_id=correlation_id)
+
+    async def manage_link_requested(
+        self, requested: RegistrationManageLinkRequested, *, cause: str, correlation_id: str | None
+    ) -> None:
+        """Mail the registration's manage link (and its confirmation link while pending).
+
+        One mail per request (its ``occasion``, the request's time), so a
+        redelivered request sends nothing more; the registration service lets
+        at most one request per registration and interval through.
+        """
+        details: dict[str, Any] = {"awaiting_confirmation": requested.awaiting_confirmation}
+        if requested.awaiting_confirmation:
+            details["expires_at"] = requested.expires_at
+        if requested.language is not None:
+            details["language"] = requested.language.value
+        request = MailRequest(
+            str(requested.registration_id),
+            requested.event_id,
+            NotificationKind.MANAGE_LINK,
+            details,
+            occasion_of(requested.requested_at),
         )
         await self.ask_for(request, cause=cause, correlation_id=correlation_id)
 

@@ -44,6 +44,8 @@ from ilmo_registration.keyed_registration import KeyedRegistration
 from ilmo_registration.manage import manage_router
 from ilmo_registration.manage_attendance import attendance_router
 from ilmo_registration.manage_details import details_router
+from ilmo_registration.manage_link_api import manage_link_api_router
+from ilmo_registration.manage_link_pages import manage_link_pages_router
 from ilmo_registration.message_api import message_api_router
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
@@ -139,6 +141,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     confirmations = ConfirmationPolicy(
         expires_after=timedelta(minutes=settings.confirmation_expiry_minutes),
         repeat_interval=timedelta(minutes=settings.repeat_mail_interval_minutes),
+        link_interval=timedelta(minutes=settings.manage_link_mail_interval_minutes),
     )
     claims = IdempotencyStore(infrastructure.database)
     usecases = UseCases(
@@ -175,6 +178,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     services = OtherServices.from_settings(settings)
     rate_limits = RateLimits(settings)
     rate_limits.warn_if_off()
+    form_tokens = FormTokens.from_secret(secret(settings, "manage_link_secret"))
 
     async def prepare_storage() -> None:
         await events.create_indexes()
@@ -208,9 +212,11 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                 public_router(
                     usecases,
                     rate_limits,
-                    FormTokens.from_secret(secret(settings, "manage_link_secret")),
+                    form_tokens,
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
+                manage_link_api_router(usecases, rate_limits),
+                manage_link_pages_router(usecases, rate_limits, form_tokens),
                 sign_in_router(
                     sessions,
                     console_provider(settings),

@@ -13,6 +13,11 @@
   instead, at most once per ``ConfirmationPolicy.repeat_interval``
   (``decide_repeat``), so that nobody learns who registered and nobody can
   bomb an address with mails.
+- Someone who lost their manage link may ask for it again by address: the
+  registration that holds the address (pending or accepted) gets its link
+  by mail, at most once per ``ConfirmationPolicy.link_interval``
+  (``decide_link_request``), and the asker is answered the same whether or
+  not there is one, so that nobody learns who registered.
 - Cancelling is possible until the event starts, also after registration
   has closed; cancelling twice changes nothing.
 - An accepted registration may switch attendance, as often as the registrant
@@ -333,15 +338,18 @@ class Standing(StrEnum):
 
 @dataclass(frozen=True)
 class ConfirmationPolicy:
-    """How long an address may stay unconfirmed, and how often a repeat is told.
+    """How long an address may stay unconfirmed, and how often it is written to on request.
 
     A service setting rather than a per-event one: a day fits every event
     whose registration runs longer than a day, and one value is easier to
-    explain in the mail and in the privacy notice.
+    explain in the mail and in the privacy notice. A repeat registration
+    tells the address at most once per ``repeat_interval``, a request for
+    the manage link mails it at most once per ``link_interval``.
     """
 
     expires_after: timedelta = timedelta(hours=24)
     repeat_interval: timedelta = timedelta(minutes=15)
+    link_interval: timedelta = timedelta(minutes=5)
 
     def expires_at(self, submitted_at: datetime) -> datetime:
         return submitted_at + self.expires_after
@@ -426,6 +434,40 @@ def decide_repeat(
     if last_notified_at is not None and now < last_notified_at + interval:
         return Repeat.QUIET
     return Repeat.NOTIFY
+
+
+class LinkRequest(StrEnum):
+    """What a request for the manage link of an address's registration leads to."""
+
+    # A pending or accepted registration holds the address: its link is mailed.
+    SEND = "send"
+    # Its link was asked for (and mailed) within the link interval: nothing more.
+    QUIET = "quiet"
+    # No registration holds the address (or it was cancelled or expired): nothing to send.
+    NONE = "none"
+
+
+def decide_link_request(
+    standing: Standing,
+    expires_at: datetime | None,
+    last_requested_at: datetime | None,
+    now: datetime,
+    interval: timedelta,
+) -> LinkRequest:
+    """Decide on a request for the manage link; the asker is answered the same whatever it says.
+
+    ``standing`` is that of the registration holding the address for the
+    event (with none, there is nothing to send); ``last_requested_at`` when
+    its link was last mailed on request. Only a live registration has a link
+    worth sending: a cancelled one gave the address up, and one whose
+    confirmation time ran out is gone with its personal data. The interval
+    bounds how often one address can be written to, however many ask.
+    """
+    if standing in (Standing.CANCELLED, Standing.EXPIRED) or is_expired(standing, expires_at, now):
+        return LinkRequest.NONE
+    if last_requested_at is not None and now < last_requested_at + interval:
+        return LinkRequest.QUIET
+    return LinkRequest.SEND
 
 
 # ------------------------------------------------------------------ cancelling

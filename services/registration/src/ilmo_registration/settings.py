@@ -107,6 +107,11 @@ class RegistrationSettings(ServiceSettings):
     redis_key_prefix: str = Field(default="ilmo", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     rate_limit_per_client: RateLimit = "20/minute"
     rate_limit_per_event: RateLimit = "600/minute"
+    # Rate limits on asking for one's manage link again (POST
+    # /api/v1/events/{id}/manage-link-requests and its page): per client, and
+    # per address (counted under a keyed hash of the address, never the address).
+    rate_limit_manage_link_per_client: RateLimit = "10/minute"
+    rate_limit_manage_link_per_address: RateLimit = "3/hour"
     # e.g. X-Forwarded-For; only when every request comes through a proxy that
     # appends the peer it saw. Off: the TCP peer is the client.
     trusted_proxy_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
@@ -127,6 +132,8 @@ class RegistrationSettings(ServiceSettings):
     idempotency_key_hours: float = Field(default=24.0, gt=0, le=7 * 24)
     idempotency_sweep_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
     repeat_mail_interval_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+    # A registration's manage link is mailed on request at most once per this.
+    manage_link_mail_interval_minutes: float = Field(default=5.0, ge=0, le=24 * 60)
     # How long registering, confirming and the public pages answer from an
     # event (and its privacy notice) read before (docs/performance.md, "Issue
     # 18: the registration service"): a change made by another replica applies

@@ -26,6 +26,7 @@ from ilmo_event_contracts import (
     LocalizedText,
     MessageRequested,
     RegistrationAttendanceChanged,
+    RegistrationManageLinkRequested,
 )
 from ilmo_registration.catalogue import (
     EventSpec,
@@ -51,6 +52,7 @@ from ilmo_registration.domain import (
     EventNotPublished,
     EventStarted,
     InvalidEvent,
+    LinkRequest,
     NoFreeEventId,
     NotFound,
     NotSwitchable,
@@ -68,9 +70,11 @@ from ilmo_registration.domain import (
     decide_confirmation,
     decide_correction,
     decide_erasure,
+    decide_link_request,
     decide_repeat,
     decide_switch,
     is_registration_id,
+    normalise_email,
     registration_window,
     retention_due,
     seat_outlook,
@@ -122,6 +126,12 @@ REPEATS = Counter(
     "ilmo_registrations_repeated_total",
     "Registrations of an address already registered or pending, by what they led to "
     "(notify: the address is written to; quiet: it was, within the repeat interval).",
+    ["decision"],
+)
+LINK_REQUESTS = Counter(
+    "ilmo_manage_link_requests_total",
+    "Requests for a registration's manage link, by what they led to (send: mailed; quiet: "
+    "mailed within the link interval already; none: no live registration of the address).",
     ["decision"],
 )
 EXPIRIES = Counter(
@@ -838,6 +848,42 @@ class UseCases:
         if decision is Cancellation.CANCEL and await self.registrations.cancel(registration, now):
             CANCELLATIONS.inc()
 
+    # --------------------------------------------------------------- lost links
+
+    async def request_manage_link(
+        self, event_id: str, email: str, language: Language | None = None
+    ) -> None:
+        """Mail the manage link of the registration ``email`` holds for the event, if any.
+
+        The answer is the same whether or not there is one, and so is the
+        work up to the decision: the event, then the holder of the address
+        (``domain.decide_link_request``). A live registration gets
+        ``registration.manage_link_requested`` in one conditional write, at
+        most once per link interval; notification mails the link (in
+        ``language``, if given). NotFound only for an event that is not
+        published, which the public may know anyway.
+        """
+        event = await self.events.recent(event_id) if is_event_id(event_id) else None
+        if event is None or not event.spec.published:
+            raise NotFound
+        now = self.now()
+        holder = await self.registrations.holder_of_address(event_id, normalise_email(email))
+        if holder is None:
+            LINK_REQUESTS.labels(LinkRequest.NONE.value).inc()
+            return
+        decision = decide_link_request(
+            holder.standing,
+            holder.expires_at,
+            holder.link_requested_at,
+            now,
+            self.confirmations.link_interval,
+        )
+        if decision is LinkRequest.SEND:
+            requested = link_requested(holder, language, now)
+            if not await self.registrations.record_link_request(holder, requested):
+                decision = LinkRequest.QUIET  # a concurrent request asked first
+        LINK_REQUESTS.labels(decision.value).inc()
+
     # ----------------------------------------------------------------- erasure
 
     async def erase(
@@ -931,6 +977,21 @@ def stored_details(registrant: Registrant) -> Details:
         organisation=registrant.organisation,
         language=registrant.language,
         needs=registrant.needs,
+    )
+
+
+def link_requested(
+    holder: Holder, language: Language | None, now: datetime
+) -> RegistrationManageLinkRequested:
+    """The event that asks notification to mail the holder's manage link."""
+    pending = holder.standing is Standing.PENDING
+    return RegistrationManageLinkRequested(
+        registration_id=uuid.UUID(holder.id),
+        event_id=holder.event_id,
+        awaiting_confirmation=pending,
+        expires_at=holder.expires_at if pending else None,
+        language=language,
+        requested_at=now,
     )
 
 

@@ -64,10 +64,15 @@ from ilmo_shared.storage import Document, DocumentLocks
 MAILS = "mails"
 OPEN_MAILS = "open_mails"
 # Confirmation mails go out before a registration is accepted (outside systems
-# learn of it only then), and "already registered" mails answer a repeat (which
-# nobody outside may learn of): their notification.* events stay internal.
+# learn of it only then), "already registered" mails answer a repeat and manage
+# link mails a request for the link (which nobody outside may learn of): their
+# notification.* events stay internal.
 INTERNAL_MAIL_KINDS = frozenset(
-    {NotificationKind.CONFIRM_ADDRESS, NotificationKind.ALREADY_REGISTERED}
+    {
+        NotificationKind.CONFIRM_ADDRESS,
+        NotificationKind.ALREADY_REGISTERED,
+        NotificationKind.MANAGE_LINK,
+    }
 )
 
 # The condition of writes that end or reschedule an attempt: a late one (after a

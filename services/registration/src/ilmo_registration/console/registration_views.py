@@ -68,6 +68,7 @@ MAIL_KINDS: Mapping[str, str] = {
     "confirm_address": _("Confirm your address"),
     "registration_received": _("Registration received"),
     "already_registered": _("Already registered"),
+    "manage_link": _("Link asked for again"),
     "seat_confirmed": _("Seat confirmed"),
     "waitlisted": _("On the waiting list"),
     "stream_link": _("Stream link"),

@@ -25,6 +25,7 @@ from ilmo_event_contracts import (
     RegistrationDetailsChanged,
     RegistrationErased,
     RegistrationExpired,
+    RegistrationManageLinkRequested,
     RegistrationRepeated,
     RegistrationSubmitted,
 )
@@ -71,6 +72,8 @@ from ilmo_shared.storage import (
 
 REGISTRATION_COLLECTION = "registrations"
 log = structlog.get_logger(__name__)
+# When a registration's manage link was last mailed on request.
+LINK_REQUESTED = "link_requested_at"
 CANCELLED = Standing.CANCELLED.value
 ACTIVE = Standing.ACTIVE.value
 PENDING = Standing.PENDING.value
@@ -97,6 +100,10 @@ PERSONAL_FIELDS = (
     "needs",
     "manage_token_sha256",
 )
+# What a ``Holder`` is made of.
+_HOLDER_FIELDS = {
+    field: 1 for field in ("status", "event_id", "expires_at", "repeat_notified_at", LINK_REQUESTED)
+}
 # What the listing read model's row is made of (``listing_row_of``).
 _LISTED_FIELDS = {
     field: 1
@@ -169,6 +176,8 @@ class Holder:
     standing: Standing
     expires_at: datetime | None
     repeat_notified_at: datetime | None
+    # When its manage link was last mailed on request (``record_link_request``).
+    link_requested_at: datetime | None = None
 
 
 class ReportOutcome(StrEnum):
@@ -276,9 +285,24 @@ class RegistrationStore:
         """
         document = await self.registrations.find_one(
             {"event_id": event_id, "email_key": email_key},
-            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+            projection=_HOLDER_FIELDS,
         )
         return _holder(document) if document is not None else None
+
+    async def holder_of_address(self, event_id: str, email_key: str) -> Holder | None:
+        """As ``holder``, with the same work whether or not a registration holds the address.
+
+        For an answer that must not tell which (a request for a manage link):
+        the read asks for a second match, which the unique index never has,
+        so it does not stop at the first one. MongoDB answers both from the
+        index; FerretDB v1, which uses none, reads the whole collection for
+        both rather than stopping early when the address is found.
+        """
+        cursor = self.registrations.find(
+            {"event_id": event_id, "email_key": email_key}, projection=_HOLDER_FIELDS, limit=2
+        )
+        found = [_holder(document) async for document in cursor]
+        return found[0] if found else None
 
     async def standing_of(
         self, registration_id: str
@@ -368,7 +392,7 @@ class RegistrationStore:
         """Pending registrations whose time ran out, at most ``limit`` (for the sweep)."""
         cursor = self.registrations.find(
             {"status": PENDING, "expires_at": {"$lte": now}},
-            projection={"status": 1, "event_id": 1, "expires_at": 1, "repeat_notified_at": 1},
+            projection=_HOLDER_FIELDS,
             limit=limit,
         )
         return [_holder(document) async for document in cursor]
@@ -395,6 +419,25 @@ class RegistrationStore:
                 "$set": {"repeat_notified_at": now},
                 "$inc": {"revision": 1},
                 "$push": {OUTBOX_FIELD: {"$each": self._outbox.entries(repeated, None)}},
+            },
+        )
+
+    async def record_link_request(
+        self, holder: Holder, requested: RegistrationManageLinkRequested
+    ) -> bool:
+        """Record ``registration.manage_link_requested``; False if another request did first.
+
+        Conditional on the holder being as read (its status and when its link
+        was last asked for), so concurrent requests record one event and the
+        link interval holds across replicas.
+        """
+        return await self._conditional(
+            holder.id,
+            {"status": holder.standing.value, LINK_REQUESTED: holder.link_requested_at},
+            {
+                "$set": {LINK_REQUESTED: requested.requested_at},
+                "$inc": {"revision": 1},
+                "$push": {OUTBOX_FIELD: {"$each": self._outbox.entries(requested, None)}},
             },
         )
 
@@ -891,6 +934,7 @@ def _holder(document: Document) -> Holder:
         standing=Standing(document.get("status", ACTIVE)),
         expires_at=document.get("expires_at"),
         repeat_notified_at=document.get("repeat_notified_at"),
+        link_requested_at=document.get(LINK_REQUESTED),
     )
 
 
