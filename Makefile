@@ -121,8 +121,9 @@ alert-rules: infra ## promtool: check the alert rules and run their unit tests (
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 
-contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
+contracts: setup ## Regenerate the JSON Schemas, the AsyncAPI document and the registration API's OpenAPI document in contracts
 	$(UV) run --frozen ilmo-contracts
+	$(UV) run --frozen python -m ilmo_registration.openapi
 
 screenshots: setup infra browser ## PNGs of every page at 375 and 1280 px in fi/sv/en, under .local/screenshots/
 	$(UV) run --frozen python -m tests.screenshots
