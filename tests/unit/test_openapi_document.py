@@ -15,9 +15,12 @@ import re
 from typing import Any
 
 import pytest
+import schemathesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.result import Ok
 
 from ilmo_registration import openapi
 from ilmo_registration.catalogue import TIMEZONE_NAME, is_https_url
@@ -165,6 +168,18 @@ def test_every_link_leads_to_an_operation_with_the_parameters_it_fills(
                     names = {parameter["name"] for parameter in target.get("parameters", [])}
                     assert set(link["parameters"]) <= names, name
     assert declared == len(LINKS)
+
+
+def test_schemathesis_reads_every_operation_and_follows_every_link(
+    document: dict[str, Any],
+) -> None:
+    # As the end-to-end run reads it: the document's own links only.
+    config = SchemathesisConfig.from_dict(
+        {"cache": {"enabled": False}, "phases": {"stateful": {"inference": {"algorithms": []}}}}
+    )
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    assert all(isinstance(result, Ok) for result in schema.get_all_operations())
+    assert schema.statistic.transitions.total == len(LINKS)
 
 
 def test_public_operations_say_that_a_token_is_optional(document: dict[str, Any]) -> None:
