@@ -128,8 +128,9 @@ alert-rules: infra ## promtool: check the alert rules and run their unit tests (
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 
-contracts: setup ## Regenerate the JSON Schemas and the AsyncAPI document in contracts
+contracts: setup ## Regenerate the JSON Schemas, the AsyncAPI document and the registration API's OpenAPI document in contracts
 	$(UV) run --frozen ilmo-contracts
+	$(UV) run --frozen python -m ilmo_registration.openapi
 
 # The TypeScript client of the registration API (clients/typescript): its npm
 # packages exactly as its package-lock.json pins them. npm ci runs again only
@@ -149,7 +150,7 @@ client-check: client ## The TypeScript client: tsc (strict) and its generated ty
 	cd $(CLIENT_DIR) && npm run check
 
 openapi: setup client ## Regenerate contracts/openapi.json from the registration service's app, and the TypeScript client's types from it
-	$(UV) run --frozen python clients/openapi_document.py
+	$(UV) run --frozen python -m ilmo_registration.openapi
 	cd $(CLIENT_DIR) && npm run generate
 
 screenshots: setup infra browser ## PNGs of every page at 375 and 1280 px in fi/sv/en, under .local/screenshots/

@@ -376,7 +376,7 @@ async def test_the_openapi_document_shows_the_problem_responses(
     async with registration_operations(infrastructure) as operations:
         document = (await operations.get("/openapi.json")).json()
     register = document["paths"]["/api/v1/events/{event_id}/registrations"]["post"]
-    assert set(register["responses"]) == {"202", "404", "409", "422", "429"}
+    assert set(register["responses"]) == {"202", "400", "404", "409", "413", "422", "429", "503"}
     assert "application/problem+json" in register["responses"]["409"]["content"]
     assert "ProblemDetails" in document["components"]["schemas"]
     assert "HTTPValidationError" not in json.dumps(document)

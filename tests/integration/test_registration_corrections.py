@@ -178,6 +178,9 @@ async def test_cancelled_erased_and_ended_registrations_are_refused_and_unchange
     assert_problem(wrong, 404, "/problems/not-found")
     unauthorised = await client.patch(path(cancelled["id"]), json={"first_name": "Mats"})
     assert_problem(unauthorised, 401, "/problems/unauthorized")
+    # Without a token, that is the answer, whatever is wrong with the body too.
+    unreadable = await client.patch(path(cancelled["id"]), json={"language": None, "x": 1})
+    assert_problem(unreadable, 401, "/problems/unauthorized")
 
     ended = await register(client, event["id"])
     clock.now = clock.now + timedelta(days=30)

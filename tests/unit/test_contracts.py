@@ -7,6 +7,7 @@ import json
 from ilmo_event_contracts import EVENT_TYPES
 from ilmo_event_contracts.integration import INTEGRATION_EVENT_TYPES
 from ilmo_event_contracts.publication import asyncapi_document, rendered_files
+from ilmo_registration import openapi
 
 
 def test_published_contract_files_are_up_to_date() -> None:
@@ -16,6 +17,23 @@ def test_published_contract_files_are_up_to_date() -> None:
         if not path.exists() or path.read_text(encoding="utf-8") != content
     ]
     assert stale == [], "run `uv run ilmo-contracts` and commit the result"
+
+
+def test_the_checked_in_openapi_document_is_the_one_the_registration_service_serves() -> None:
+    checked_in = openapi.CHECKED_IN.read_text(encoding="utf-8").splitlines()
+    served = openapi.rendered().splitlines()
+    # The first line that differs, rather than both documents, says where to look.
+    differing = [
+        number
+        for number, (old, new) in enumerate(zip(checked_in, served, strict=False), 1)
+        if old != new
+    ]
+    if not differing and len(checked_in) != len(served):
+        differing = [min(len(checked_in), len(served)) + 1]
+    assert not differing, (
+        f"contracts/openapi.json differs from the code from line {differing[0]}: "
+        f"run `{openapi.REGENERATE}` (or `make contracts`) and commit the result"
+    )
 
 
 def test_every_event_type_is_a_past_tense_routing_key_with_a_channel_on_its_exchange() -> None:

@@ -181,6 +181,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{event_id}/manage-link-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the link to one's registration again
+         * @description For a registrant who lost the mails with their manage link (the link to see, change or cancel their registration). If the address has a registration for this event that is pending confirmation or accepted, the link is mailed to that address (while pending, with the confirmation link too), in `language` if given, else in the registration's language. The answer is the same `202` whether or not the address is registered, so it tells nobody who registered; the link goes only to the address. A registration's link is mailed at most once per `ILMO_MANAGE_LINK_MAIL_INTERVAL_MINUTES` (5), however often it is asked for. Rate limited per client address and per email address.
+         */
+        post: operations["request_manage_link_api_v1_events__event_id__manage_link_requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{event_id}/messages/{message_id}": {
         parameters: {
             query?: never;
@@ -831,6 +851,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events/{event_id}/manage-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ask for the link to one's registration again (HTML form)
+         * @description One field, the email address registered with; also after registration has closed.
+         */
+        get: operations["show_form_events__event_id__manage_link_get"];
+        put?: never;
+        /**
+         * Send the link to one's registration again (HTML form)
+         * @description As `POST /api/v1/events/{id}/manage-link-requests` (the same rate limits, the same answer whether or not the address is registered), with the page's language as the mail's; then redirects to the page that says the link was sent if the address is registered.
+         */
+        post: operations["request_from_form_events__event_id__manage_link_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/{event_id}/manage-link/sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * After asking for the link: if you are registered, it was sent (HTML)
+         * @description The same page whether or not the address is registered.
+         */
+        get: operations["link_sent_events__event_id__manage_link_sent_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events/{event_id}/registration": {
         parameters: {
             query?: never;
@@ -1271,10 +1335,10 @@ export interface components {
          */
         DetailsChangeRequest: {
             /** First Name */
-            first_name?: string | null;
-            language?: components["schemas"]["Language"] | null;
+            first_name?: string;
+            language?: components["schemas"]["Language"];
             /** Last Name */
-            last_name?: string | null;
+            last_name?: string;
             /**
              * Needs
              * @description New needs (at most 500 characters) need `needs_consent: true`, as at registration; `null` erases them and withdraws the consent.
@@ -1384,7 +1448,7 @@ export interface components {
              */
             stream_url: string;
             /** Target Groups */
-            target_groups?: components["schemas"]["TitleIn"][];
+            target_groups?: (components["schemas"]["TitleIn"] | string)[];
             /**
              * Thank You Minutes After
              * @description The thank-you mail goes this long after the end (0 to 43200 minutes); null: no thank-you mail.
@@ -1407,47 +1471,59 @@ export interface components {
          */
         EventPatch: {
             /** Agenda */
-            agenda?: components["schemas"]["AgendaItemIn"][] | null;
+            agenda?: components["schemas"]["AgendaItemIn"][];
             description?: components["schemas"]["DescriptionIn"] | null;
             /** Email Confirmation */
-            email_confirmation?: boolean | null;
-            /** Ends At */
-            ends_at?: string | null;
+            email_confirmation?: boolean;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at?: string;
             /** Feedback Url */
             feedback_url?: string | null;
             /** In Person Capacity */
-            in_person_capacity?: number | null;
-            organiser?: components["schemas"]["OrganiserIn"] | null;
+            in_person_capacity?: number;
+            organiser?: components["schemas"]["OrganiserIn"];
             /** Promotion Cutoff Minutes */
-            promotion_cutoff_minutes?: number | null;
+            promotion_cutoff_minutes?: number;
             /** Published */
-            published?: boolean | null;
+            published?: boolean;
             /** Recording Url */
             recording_url?: string | null;
-            /** Registration Closes At */
-            registration_closes_at?: string | null;
-            /** Registration Opens At */
-            registration_opens_at?: string | null;
+            /**
+             * Registration Closes At
+             * Format: date-time
+             */
+            registration_closes_at?: string;
+            /**
+             * Registration Opens At
+             * Format: date-time
+             */
+            registration_opens_at?: string;
             /** Reminders */
-            reminders?: components["schemas"]["ReminderIn"][] | null;
+            reminders?: components["schemas"]["ReminderIn"][];
             /** Retention Days */
-            retention_days?: number | null;
-            /** Starts At */
-            starts_at?: string | null;
+            retention_days?: number;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at?: string;
             /** Stream Closes Minutes After */
-            stream_closes_minutes_after?: number | null;
+            stream_closes_minutes_after?: number;
             /** Stream Opens Minutes Before */
-            stream_opens_minutes_before?: number | null;
+            stream_opens_minutes_before?: number;
             /** Stream Url */
-            stream_url?: string | null;
+            stream_url?: string;
             /** Target Groups */
-            target_groups?: components["schemas"]["TitleIn"][] | null;
+            target_groups?: (components["schemas"]["TitleIn"] | string)[];
             /** Thank You Minutes After */
             thank_you_minutes_after?: number | null;
             /** Timezone */
-            timezone?: string | null;
-            title?: components["schemas"]["TitleIn"] | null;
-            venue?: components["schemas"]["VenueIn"] | null;
+            timezone?: string;
+            title?: components["schemas"]["TitleIn"];
+            venue?: components["schemas"]["VenueIn"];
         };
         /**
          * EventView
@@ -1641,13 +1717,41 @@ export interface components {
             sv?: string | null;
         };
         /**
+         * ManageLinkRequest
+         * @description Whose link to send again: the address registered with, and the mail's language.
+         */
+        ManageLinkRequest: {
+            /**
+             * Email
+             * Format: email
+             * @description The address the registration was made with.
+             */
+            email: string;
+            /** @description The language of the mail (the page the person uses); by default the language of the registration. */
+            language?: components["schemas"]["Language"] | null;
+        };
+        /**
+         * ManageLinkRequestAnswer
+         * @description The one answer to a request for a manage link: it says nothing about the address.
+         */
+        ManageLinkRequestAnswer: {
+            /**
+             * Detail
+             * @description The same text for every request; a client shows its own words, e.g. 'If you are registered, we sent the link to that address.'
+             */
+            detail: string;
+            /** Event Id */
+            event_id: string;
+        };
+        /**
          * MessageIn
          * @description A message to an event's registrants: title (the mail's subject) and body, fi required.
          *
          *     Swedish and English readers get the Finnish text where theirs is missing.
          */
         MessageIn: {
-            audience: components["schemas"]["Audience"];
+            /** @enum {string} */
+            audience: "all" | "on_site" | "remote" | "waiting_list";
             body: components["schemas"]["DescriptionIn"];
             title: components["schemas"]["TitleIn"];
         };
@@ -1699,7 +1803,7 @@ export interface components {
              */
             email: string;
             /** @description Per language, e.g. {"fi": "Valtiovarainministeriö", ...}. */
-            name: components["schemas"]["TitleIn"];
+            name: components["schemas"]["TitleIn"] | string;
             /** Phone */
             phone?: string | null;
         };
@@ -2047,8 +2151,8 @@ export interface components {
         SpeakerIn: {
             /** Name */
             name: string;
-            organisation?: components["schemas"]["TitleIn"] | null;
-            title?: components["schemas"]["TitleIn"] | null;
+            organisation?: components["schemas"]["TitleIn"] | string | null;
+            title?: components["schemas"]["TitleIn"] | string | null;
         };
         /**
          * Status
@@ -2127,7 +2231,7 @@ export interface components {
             address: string;
             arrival_instructions?: components["schemas"]["InstructionsIn"] | null;
             /** @description Per language: "Valtiovarainministeriö" (fi), "Finansministeriet" (sv); a plain string is the Finnish name. */
-            name: components["schemas"]["TitleIn"];
+            name: components["schemas"]["TitleIn"] | string;
         };
     };
     responses: never;
@@ -2214,6 +2318,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     sweep_retention_api_v1_admin_retention_sweep_post: {
@@ -2246,6 +2361,17 @@ export interface operations {
             /** @description The token's roles do not permit this (`/problems/forbidden`). */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2306,6 +2432,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     export_audit_api_v1_audit_csv_get: {
@@ -2358,6 +2495,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     list_events_api_v1_events_get: {
@@ -2396,6 +2544,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     create_event_api_v1_events_post: {
@@ -2418,6 +2577,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -2447,9 +2615,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2514,6 +2702,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     change_event_api_v1_events__event_id__patch: {
@@ -2538,6 +2737,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -2576,9 +2784,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2609,6 +2837,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -2647,9 +2884,111 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    request_manage_link_api_v1_events__event_id__manage_link_requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManageLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Asked: the same answer, body and headers, whether or not the address is registered for the event. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManageLinkRequestAnswer"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such published event (`/problems/not-found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many requests from this client address, or for this email address (`/problems/too-many-requests`); `Retry-After` gives the seconds to wait. Answered alike whether or not the address is registered. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2692,6 +3031,15 @@ export interface operations {
                     "application/json": components["schemas"]["MessageView"];
                 };
             };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
             401: {
                 headers: {
@@ -2719,9 +3067,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2786,6 +3154,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     put_privacy_notice_api_v1_events__event_id__privacy_notice_put: {
@@ -2810,6 +3189,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PrivacyNoticeView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -2839,9 +3227,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2916,6 +3324,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     register_api_v1_events__event_id__registrations_post: {
@@ -2945,6 +3364,15 @@ export interface operations {
                     "application/json": components["schemas"]["RegistrationReceipt"];
                 };
             };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Not found (`/problems/not-found`). */
             404: {
                 headers: {
@@ -2956,6 +3384,15 @@ export interface operations {
             };
             /** @description Registration is closed (`/problems/registration-closed`), the event is cancelled (`/problems/event-cancelled`), the privacy notice shown is no longer the one in force (`/problems/privacy-notice-changed`), or a request with the same Idempotency-Key is still being processed (`/problems/request-in-progress`, with `Retry-After`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2975,6 +3412,17 @@ export interface operations {
             /** @description Too many registrations from this client address or for this event (`/problems/too-many-requests`); `Retry-After` gives the seconds to wait. */
             429: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3033,6 +3481,17 @@ export interface operations {
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3106,6 +3565,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     update_details_api_v1_registrations__registration_id__patch: {
@@ -3130,6 +3600,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -3168,9 +3647,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3201,6 +3700,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationView"];
+                };
+            };
+            /** @description The body could not be read as JSON text (`/problems/bad-request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description No valid bearer token: missing, invalid or expired (`/problems/unauthorized`). */
@@ -3239,9 +3747,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The body is larger than the service takes (`/problems/content-too-large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3300,6 +3828,17 @@ export interface operations {
             /** @description Invalid input; `errors` names each field at fault (`/problems/validation`). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The service cannot reach its storage; nothing was saved. `Retry-After` gives the seconds to wait (`/problems/unavailable`). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3415,6 +3954,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     audit_trail_console_audit_get: {
@@ -3433,6 +3988,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3464,6 +4035,22 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     events_console_check_in_get: {
@@ -3484,6 +4071,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     new_event_console_events_new_get: {
@@ -3497,6 +4100,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3571,6 +4190,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     ask_console_events__event_id__cancel_get: {
@@ -3586,6 +4221,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3664,6 +4315,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     check_in_console_events__event_id__check_in_post: {
@@ -3686,6 +4353,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     dashboard_console_events__event_id__dashboard_get: {
@@ -3701,6 +4384,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3770,6 +4469,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3849,6 +4564,22 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     list_messages_console_events__event_id__messages_get: {
@@ -3864,6 +4595,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3893,6 +4640,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     change_message_console_events__event_id__messages_new_post: {
@@ -3915,6 +4678,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     preview_message_console_events__event_id__messages_preview_post: {
@@ -3930,6 +4709,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4007,6 +4802,31 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such event, or no such message of it. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     ask_console_events__event_id__publish_get: {
@@ -4022,6 +4842,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4105,6 +4941,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     ask_console_events__event_id__unpublish_get: {
@@ -4120,6 +4972,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4198,6 +5066,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     confirm_action_console_registrations__registration_id___action__get: {
@@ -4216,6 +5100,22 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4252,6 +5152,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Signed in without the permission, or a form (POST) whose CSRF token is not the session's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
             };
         };
     };
@@ -4306,6 +5215,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The provider did not answer. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No identity provider is set up (`ILMO_OIDC_*`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
             };
         };
     };
@@ -4388,6 +5315,15 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description No identity provider is set up (`ILMO_OIDC_*`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
     signed_out_console_signed_out_get: {
@@ -4411,6 +5347,124 @@ export interface operations {
         };
     };
     show_event_page_events__event_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such published event. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    show_form_events__event_id__manage_link_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such published event. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    request_from_form_events__event_id__manage_link_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    email?: string;
+                    form_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Asked; to the 'if you are registered, we sent it' page. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The form's CSRF token did not match its cookie. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such published event. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Asked too often; `Retry-After` says how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    link_sent_events__event_id__manage_link_sent_get: {
         parameters: {
             query?: never;
             header?: never;

@@ -445,7 +445,12 @@ def _requirement(dependant: Dependant) -> tuple[Permission | None, bool]:
 
 
 def name_permissions(app: FastAPI) -> None:
-    """Name in each protected operation's OpenAPI description its permission and who has it."""
+    """Name in each protected operation's OpenAPI description its permission and who has it.
+
+    A public operation that shows more to some callers (``Authorization.optional``)
+    is documented with an empty security requirement beside the bearer one:
+    a client may call it without a token, as FastAPI alone would not say.
+    """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -455,11 +460,15 @@ def name_permissions(app: FastAPI) -> None:
         paths = schema.get("paths", {})
         for route in guarded_routes(app):
             operation = paths.get(route.path, {}).get(route.method.lower())
-            if operation is not None and route.permission is not None:
+            if operation is None:
+                continue
+            if route.permission is not None:
                 note = _permission_note(route.permission)
                 operation["description"] = "\n\n".join(
                     filter(None, (operation.get("description"), note))
                 )
+            elif route.optional:
+                operation["security"] = [{}, *operation.get("security", [])]
         app.openapi_schema = schema
         return schema
 

@@ -80,7 +80,6 @@ from ilmo_shared.http.problems import (
     invalid,
     not_found,
     problem_responses,
-    unauthorized,
 )
 from ilmo_shared.i18n import _
 from ilmo_shared.identity import Authorization, forbidden
@@ -666,8 +665,6 @@ def registration_router(
     async def show_registration(
         registration_id: str, credentials: ManageCredentials, response: Response
     ) -> RegistrationView:
-        if credentials is None:
-            raise unauthorized()
         registration = await usecases.own(registration_id, credentials.credentials)
         response.headers.update(NO_STORE)
         return RegistrationView.of(registration)
@@ -689,8 +686,6 @@ def registration_router(
     async def cancel_registration(
         registration_id: str, credentials: ManageCredentials, response: Response
     ) -> RegistrationView:
-        if credentials is None:
-            raise unauthorized()
         registration = await usecases.cancel_own(registration_id, credentials.credentials)
         response.headers.update(NO_STORE)
         return RegistrationView.of(registration)
@@ -723,8 +718,6 @@ def registration_router(
         credentials: ManageCredentials,
         response: Response,
     ) -> RegistrationView:
-        if credentials is None:
-            raise unauthorized()
         registration = await usecases.switch_attendance(
             registration_id, credentials.credentials, body.attendance
         )
@@ -757,8 +750,6 @@ def registration_router(
         credentials: ManageCredentials,
         response: Response,
     ) -> RegistrationView:
-        if credentials is None:
-            raise unauthorized()
         registration = await usecases.update_details(
             registration_id, credentials.credentials, body.changes()
         )
@@ -778,8 +769,6 @@ def registration_router(
     async def withdraw_needs_consent(
         registration_id: str, credentials: ManageCredentials, response: Response
     ) -> RegistrationView:
-        if credentials is None:
-            raise unauthorized()
         registration = await usecases.own(registration_id, credentials.credentials)
         withdrawn = await usecases.withdraw_needs_consent(registration)
         response.headers.update(NO_STORE)

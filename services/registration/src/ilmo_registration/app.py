@@ -29,6 +29,7 @@ from ilmo_registration.console.session import (
     ConsoleSessions,
     SessionPolicy,
     answer,
+    document_refusals,
 )
 from ilmo_registration.console.sign_in import sign_in_router
 from ilmo_registration.csrf import FormTokens
@@ -47,6 +48,7 @@ from ilmo_registration.manage_details import details_router
 from ilmo_registration.manage_link_api import manage_link_api_router
 from ilmo_registration.manage_link_pages import manage_link_pages_router
 from ilmo_registration.message_api import message_api_router
+from ilmo_registration.openapi_links import document_links
 from ilmo_registration.pages import error_page_response
 from ilmo_registration.public import public_router
 from ilmo_registration.rate_limits import RateLimits
@@ -247,6 +249,9 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
     )
     # A console dependency's own answer (a redirect to sign in, a refusal page).
     app.add_exception_handler(ConsoleAnswer, answer)
+    # How the console refuses, and which answer feeds which request, in the document.
+    document_refusals(app)
+    document_links(app)
     # Where the sign-out form's redirect leads (console.pages.content_security_policy).
     app.state.console_provider_origin = provider_origin(settings)
     return app

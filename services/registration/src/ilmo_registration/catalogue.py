@@ -33,7 +33,8 @@ _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 # IANA names are letters, digits and a few marks in /-separated parts
 # ("Europe/Helsinki", "America/Port-au-Prince", "Etc/GMT+2"); anything else
 # (paths, dots) never reaches the time zone database.
-_TIMEZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+TIMEZONE_NAME = r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*"
+_TIMEZONE_NAME = re.compile(TIMEZONE_NAME)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def violations(spec: EventSpec) -> list[Violation]:
         )
     for name in ("stream_url", "feedback_url", "recording_url"):
         value = getattr(spec, name)
-        if value is not None and not _is_https_url(value):
+        if value is not None and not is_https_url(value):
             found.append(Violation(name, _("must be an https URL")))
     for name in ("stream_opens_minutes_before", "stream_closes_minutes_after"):
         if not 0 <= getattr(spec, name) <= MAX_STREAM_WINDOW_MINUTES:
@@ -93,8 +94,12 @@ def violations(spec: EventSpec) -> list[Violation]:
     return found
 
 
-def _is_https_url(value: str) -> bool:
-    url = urlsplit(value)
+def is_https_url(value: str) -> bool:
+    """True for an address a browser opens over https: the scheme, and a host name."""
+    try:
+        url = urlsplit(value)
+    except ValueError:  # "https://[x": brackets that hold no IPv6 address
+        return False
     return url.scheme == "https" and bool(url.hostname)
 
 

@@ -3,7 +3,11 @@
 Input models reject unknown fields, trim strings and limit their length;
 single-line texts may not contain control characters. What the catalogue
 rules say about a whole event (times in order, agenda inside the event…) is
-checked by ``catalogue.violations`` on the validated input. An event's input
+checked by ``catalogue.violations`` on the validated input. What each
+validator checks is stated in the JSON Schema too (``text_patterns``,
+``WithJsonSchema``), so that input valid under the OpenAPI document is
+accepted; only the catalogue's rules that relate an event's fields to each
+other cannot be, and the descriptions say them. An event's input
 has the same field names as the ``EventSpec`` it becomes, so each converts
 to the other by ``model_dump``/``model_validate``; output models are built
 from what the use cases answer (``EventView.of``, ``RegistrationView.of``…).
@@ -26,6 +30,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -68,6 +73,17 @@ from ilmo_registration.privacy import (
     NoticeShown,
     PrivacyNotice,
 )
+from ilmo_registration.text_patterns import (
+    BLANK,
+    EMAIL_SCHEMA,
+    HTTPS_URL_PATTERN,
+    OPTIONAL_HTTPS_URL_PATTERN,
+    PARAGRAPHS_FORBIDDEN,
+    SINGLE_LINE_FORBIDDEN,
+    TIMEZONE_PATTERN,
+    optional_text_schema,
+    text_schema,
+)
 from ilmo_shared.access import Kind
 from ilmo_shared.i18n import _
 
@@ -97,58 +113,114 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+def _written_out(value: object) -> object:
+    """A time comes as text (RFC 3339), as the document says: a number is not seconds since 1970."""
+    if isinstance(value, int | float):
+        raise ValueError(_("must be a date and time as text, e.g. 2026-09-11T09:00:00+03:00"))
+    return value
+
+
+# Each text type states in the JSON Schema what its validators check
+# (``text_patterns``), so that input valid under the document is accepted.
+_LINE = SINGLE_LINE_FORBIDDEN
+_PARAGRAPHS = PARAGRAPHS_FORBIDDEN
 Line100 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_single_line),
+    WithJsonSchema(text_schema(100, _LINE)),
 ]
 Line200 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_single_line),
+    WithJsonSchema(text_schema(200, _LINE)),
 ]
 Line300 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
     AfterValidator(_single_line),
+    WithJsonSchema(text_schema(300, _LINE)),
 ]
 Text500 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
     AfterValidator(_paragraphs),
+    WithJsonSchema(text_schema(500, _PARAGRAPHS)),
 ]
 Text2000 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
     AfterValidator(_paragraphs),
+    WithJsonSchema(text_schema(2000, _PARAGRAPHS)),
 ]
 Text5000 = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
     AfterValidator(_paragraphs),
+    WithJsonSchema(text_schema(5000, _PARAGRAPHS)),
 ]
-OptionalLine200 = Annotated[Line200 | None, BeforeValidator(_blank_is_none)]
-OptionalText500 = Annotated[Text500 | None, BeforeValidator(_blank_is_none)]
-OptionalText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_is_none)]
-OptionalText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_is_none)]
+OptionalLine200 = Annotated[
+    Line200 | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(optional_text_schema(200, _LINE)),
+]
+OptionalText500 = Annotated[
+    Text500 | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(optional_text_schema(500, _PARAGRAPHS)),
+]
+OptionalText2000 = Annotated[
+    Text2000 | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(optional_text_schema(2000, _PARAGRAPHS)),
+]
+OptionalText5000 = Annotated[
+    Text5000 | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(optional_text_schema(5000, _PARAGRAPHS)),
+]
 NoticeText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTICE_CHARACTERS),
     AfterValidator(_paragraphs),
+    WithJsonSchema(text_schema(MAX_NOTICE_CHARACTERS, _PARAGRAPHS)),
 ]
 NoticeVersion = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
-Email = Annotated[EmailStr, BeforeValidator(_strip)]
+Email = Annotated[EmailStr, BeforeValidator(_strip), WithJsonSchema(EMAIL_SCHEMA)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_out)]
 Capacity = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 StreamMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_STREAM_WINDOW_MINUTES)]
 RetentionDays = Annotated[int, Field(strict=True, ge=0, le=MAX_RETENTION_DAYS)]
-Timezone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Timezone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TIMEZONE_PATTERN}
+    ),
+]
+# An https URL: the catalogue checks the scheme and the host (``catalogue.is_https_url``).
 StreamUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
     AfterValidator(_single_line),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": HTTPS_URL_PATTERN}
+    ),
 ]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-OptionalUrl = Annotated[StreamUrl | None, BeforeValidator(_blank_is_none)]
+OptionalUrl = Annotated[
+    StreamUrl | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 2000, "pattern": OPTIONAL_HTTPS_URL_PATTERN},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 ReminderMinutes = Annotated[int, Field(strict=True, ge=1, le=MAX_REMINDER_MINUTES_BEFORE)]
 CutoffMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_PROMOTION_CUTOFF_MINUTES)]
 ThankYouMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_THANK_YOU_MINUTES_AFTER)]
@@ -157,6 +229,37 @@ ThankYouMinutes = Annotated[int, Field(strict=True, ge=0, le=MAX_THANK_YOU_MINUT
 CANCELLATION_FIELDS = frozenset({"cancelled_at", "cancellation_note"})
 
 _INPUT = ConfigDict(extra="forbid")
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    """The schema of a field that may be left out but never sent as ``null``.
+
+    A partial update's fields default to None, which only means "not
+    given"; a field that cannot be cleared refuses an explicit ``null``, so
+    the document leaves null (and that default) out.
+    """
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    schema.pop("default", None)
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+def _omittable(**options: Any) -> Any:
+    """``Field``: may be left out (None: not given), never ``null`` (``_not_null``)."""
+    return Field(default=None, json_schema_extra=_not_null, **options)
+
+
+# New needs need the consent to process them (GDPR Art. 9(2)(a)): a rule of two
+# fields, stated for JSON Schema too. Blank needs are no needs.
+_NEEDS_NEED_CONSENT: dict[str, Any] = {
+    "if": {
+        "properties": {"needs": {"type": "string", "pattern": f"[^{BLANK}]"}},
+        "required": ["needs"],
+    },
+    "then": {"properties": {"needs_consent": {"const": True}}, "required": ["needs_consent"]},
+}
 
 
 # ----------------------------------------------------------------- event input
@@ -171,8 +274,11 @@ class TitleIn(BaseModel):
     en: OptionalLine200 = None
 
 
-# A name per language ({"fi": ..., "sv": ...}); a plain string is the Finnish name.
-NameIn = Annotated[TitleIn, BeforeValidator(finnish_if_plain)]
+# A name per language ({"fi": ..., "sv": ...}); a plain string is the Finnish name,
+# and the document says that a client may send either.
+NameIn = Annotated[
+    TitleIn, BeforeValidator(finnish_if_plain, json_schema_input_type=TitleIn | Line200)
+]
 
 
 class DescriptionIn(BaseModel):
@@ -218,8 +324,8 @@ class AgendaItemIn(BaseModel):
     """A block of the agenda: its own speakers (a host, say) and the talks within it."""
 
     model_config = _INPUT
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Moment
+    ends_at: Moment
     title: TitleIn
     speakers: list[SpeakerIn] = Field(default_factory=list, max_length=20)
     talks: list[TalkIn] = Field(default_factory=list, max_length=20)
@@ -255,13 +361,13 @@ class EventFields(BaseModel):
 
     title: TitleIn
     description: DescriptionIn | None = None
-    starts_at: AwareDatetime = Field(examples=["2026-09-11T09:00:00+03:00"])
-    ends_at: AwareDatetime = Field(examples=["2026-09-11T12:00:00+03:00"])
+    starts_at: Moment = Field(examples=["2026-09-11T09:00:00+03:00"])
+    ends_at: Moment = Field(examples=["2026-09-11T12:00:00+03:00"])
     timezone: Timezone = Field(default=DEFAULT_TIMEZONE, description="IANA time zone name.")
     venue: VenueIn
     in_person_capacity: Capacity
-    registration_opens_at: AwareDatetime
-    registration_closes_at: AwareDatetime
+    registration_opens_at: Moment
+    registration_closes_at: Moment
     stream_url: StreamUrl = Field(description="https URL of the stream.")
     stream_opens_minutes_before: StreamMinutes = Field(
         default=STREAM_OPENS_MINUTES_BEFORE,
@@ -333,26 +439,27 @@ class EventPatch(BaseModel):
 
     model_config = _INPUT
 
-    title: TitleIn | None = None
+    # Fields an event cannot be without are left out to keep them, never null.
+    title: TitleIn | None = _omittable()
     description: DescriptionIn | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    timezone: Timezone | None = None
-    venue: VenueIn | None = None
-    in_person_capacity: Capacity | None = None
-    registration_opens_at: AwareDatetime | None = None
-    registration_closes_at: AwareDatetime | None = None
-    stream_url: StreamUrl | None = None
-    stream_opens_minutes_before: StreamMinutes | None = None
-    stream_closes_minutes_after: StreamMinutes | None = None
-    agenda: list[AgendaItemIn] | None = Field(default=None, max_length=100)
-    target_groups: list[NameIn] | None = Field(default=None, max_length=30)
-    published: bool | None = Field(default=None, strict=True)
-    organiser: OrganiserIn | None = None
-    retention_days: RetentionDays | None = None
-    email_confirmation: bool | None = Field(default=None, strict=True)
-    reminders: list[ReminderIn] | None = Field(default=None, max_length=MAX_REMINDERS)
-    promotion_cutoff_minutes: CutoffMinutes | None = None
+    starts_at: Moment | None = _omittable()
+    ends_at: Moment | None = _omittable()
+    timezone: Timezone | None = _omittable()
+    venue: VenueIn | None = _omittable()
+    in_person_capacity: Capacity | None = _omittable()
+    registration_opens_at: Moment | None = _omittable()
+    registration_closes_at: Moment | None = _omittable()
+    stream_url: StreamUrl | None = _omittable()
+    stream_opens_minutes_before: StreamMinutes | None = _omittable()
+    stream_closes_minutes_after: StreamMinutes | None = _omittable()
+    agenda: list[AgendaItemIn] | None = _omittable(max_length=100)
+    target_groups: list[NameIn] | None = _omittable(max_length=30)
+    published: bool | None = _omittable(strict=True)
+    organiser: OrganiserIn | None = _omittable()
+    retention_days: RetentionDays | None = _omittable()
+    email_confirmation: bool | None = _omittable(strict=True)
+    reminders: list[ReminderIn] | None = _omittable(max_length=MAX_REMINDERS)
+    promotion_cutoff_minutes: CutoffMinutes | None = _omittable()
     thank_you_minutes_after: ThankYouMinutes | None = None
     feedback_url: OptionalUrl = None
     recording_url: OptionalUrl = None
@@ -401,7 +508,10 @@ class MessageIn(BaseModel):
 
     model_config = _INPUT
 
-    audience: Audience
+    audience: Annotated[
+        Audience,
+        WithJsonSchema({"type": "string", "enum": [a.value for a in MESSAGE_AUDIENCES]}),
+    ]
     title: TitleIn
     body: DescriptionIn
 
@@ -465,7 +575,7 @@ class EventView(EventContent):
 class RegistrationRequest(BaseModel):
     """What a client posts to register someone."""
 
-    model_config = _INPUT
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_NEEDS_NEED_CONSENT)
 
     first_name: Line100
     last_name: Line100
@@ -531,12 +641,12 @@ class DetailsChangeRequest(BaseModel):
     was confirmed from a mail, and a new address means a new registration.
     """
 
-    model_config = _INPUT
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_NEEDS_NEED_CONSENT)
 
-    first_name: Line100 | None = None
-    last_name: Line100 | None = None
+    first_name: Line100 | None = _omittable()
+    last_name: Line100 | None = _omittable()
     organisation: OptionalLine200 = None
-    language: Language | None = None
+    language: Language | None = _omittable()
     needs: OptionalText500 = Field(
         default=None,
         description="New needs (at most 500 characters) need `needs_consent: true`, as at "

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from ilmo_shared.check_in import registration_of
+from ilmo_shared.http.problems import unauthorized
 from ilmo_shared.manage_links import (
     is_confirmation_link_token,
     is_manage_link_token,
@@ -37,7 +38,22 @@ manage_bearer = HTTPBearer(
     "token of the manage link in the registrant's emails.",
 )
 
-ManageCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(manage_bearer)]
+
+async def _presented_credentials(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(manage_bearer)],
+) -> HTTPAuthorizationCredentials:
+    """The registrant's bearer token; 401 without one, before the body is even validated.
+
+    Checked as a dependency rather than in each route, so that a request
+    without a token is told it needs one whatever else is wrong with it.
+    Whether the token fits the registration is the use case's question.
+    """
+    if credentials is None:
+        raise unauthorized()
+    return credentials
+
+
+ManageCredentials = Annotated[HTTPAuthorizationCredentials, Depends(_presented_credentials)]
 
 
 def new_manage_token() -> tuple[str, str]:

@@ -32,10 +32,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field, PrivateAttr
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ilmo_event_contracts import Language
 from ilmo_shared.i18n import _, negotiate, translations
@@ -296,6 +297,7 @@ async def _validation_failed(request: Request, error: Exception) -> Response:
 
 
 _HTTP_SLUGS = {
+    400: "bad-request",
     401: "unauthorized",
     403: "forbidden",
     404: "not-found",
@@ -321,15 +323,34 @@ _HTTP_TITLES = {
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
+    headers = dict(error.headers or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     pages = _page_errors(request)
     if pages is not None:
-        return pages.render(status, error.headers)
+        return pages.render(status, headers)
     detail = error.detail if isinstance(error.detail, str) else None
     # An exception of Ilmo's own (``ContentTooLarge``) carries its detail's message id.
     source = getattr(error, "message", detail)
     values = getattr(error, "values", None)
-    answer = http_problem(status, source, error.headers, values=values)
+    answer = http_problem(status, source, headers, values=values)
     return answer.response(request_language(request))
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405: every method some route of the app serves at the request's path.
+
+    Starlette's router names only the methods of the first route whose path
+    matched, but a path is often served by several routes (GET and DELETE of
+    one registration are two functions), and RFC 9110 wants all of them: a
+    client, or a generated one, learns from it what it may do there.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _child = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def http_problem(
@@ -453,11 +474,17 @@ def install_problem_handlers(
 
 
 _DESCRIPTIONS = {
+    400: "The body could not be read as JSON text (`/problems/bad-request`).",
     401: "No valid bearer token: missing, invalid or expired (`/problems/unauthorized`).",
     403: "The token's roles do not permit this (`/problems/forbidden`).",
     404: "Not found (`/problems/not-found`).",
+    413: "The body is larger than the service takes (`/problems/content-too-large`).",
     422: "Invalid input; `errors` names each field at fault (`/problems/validation`).",
+    503: "The service cannot reach its storage; nothing was saved. `Retry-After` gives the "
+    "seconds to wait (`/problems/unavailable`).",
 }
+# Where a service's JSON API is: its answers are problem details, never pages.
+API_PREFIX = "/api/"
 
 
 def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
@@ -500,9 +527,31 @@ def _document_problem_schema(app: FastAPI, page_prefixes: tuple[str, ...]) -> No
                     del responses["422"]
                 elif "422" in responses:
                     responses["422"] = problem_responses(422)[422]
+                if path.startswith(API_PREFIX):
+                    _document_plumbing_answers(operation)
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_plumbing_answers(operation: dict[str, Any]) -> None:
+    """Add to a JSON API operation the problems the shared plumbing answers, not its route.
+
+    Whatever a route declares, a body that is not JSON text (bytes that do
+    not decode: FastAPI's 400) or past the cap (``BodyLimitMiddleware``'s
+    413) is refused before the route runs, and storage out of reach is a 503
+    (``_failure``). A generated client then has a type for each of them.
+    """
+    statuses = (400, 413, 503) if "requestBody" in operation else (503,)
+    responses = operation.setdefault("responses", {})
+    for status, answer in problem_responses(*statuses).items():
+        responses.setdefault(str(status), answer)
+    responses["503"]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer"},
+        }
+    }

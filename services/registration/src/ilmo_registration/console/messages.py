@@ -242,16 +242,22 @@ def messages_router(
         return redirect(f"/console/events/{event_id}/messages/{sent.id}")
 
     @router.get(
-        "/events/{event_id}/messages/{message_id}",
+        # A UUID in the address, so that ``messages/new``, ``preview`` and ``send`` are
+        # not taken for ids: a 405 there names the methods that address really has.
+        "/events/{event_id}/messages/{message_id:uuid}",
         response_class=HTMLResponse,
         summary="A message and its delivery so far (HTML)",
+        responses={404: {"description": "No such event, or no such message of it.", **HTML}},
     )
     async def show_message(
-        event_id: str, message_id: str, request: Request, principal: Annotated[Principal, reader]
+        event_id: str,
+        message_id: uuid.UUID,
+        request: Request,
+        principal: Annotated[Principal, reader],
     ) -> Response:
         try:
             stored = await usecases.show_event(event_id, admin=True)
-            sent = await usecases.message(event_id, message_id)
+            sent = await usecases.message(event_id, str(message_id))
         except NotFound:
             return not_found(request)
         language = language_of(request)

@@ -266,12 +266,51 @@ def console_requirements(app: FastAPI) -> dict[tuple[str, str], Permission | Non
     found: dict[tuple[str, str], Permission | None] = {}
     for context in iter_route_contexts(app.routes):
         dependant: Dependant | None = getattr(context, "dependant", None)
-        if dependant is None or context.path is None or not context.path.startswith(PATH):
+        # The path as documented: ``{message_id}``, not the route's ``{message_id:uuid}``.
+        path = context.path_format
+        if dependant is None or path is None or not path.startswith(PATH):
             continue
         permission = _requirement(dependant)
         for method in sorted((context.methods or set()) - {"HEAD"}):
-            found[(method, context.path)] = permission
+            found[(method, path)] = permission
     return found
+
+
+# How ``requires`` answers for a route that does not run (its docstring).
+REFUSALS: dict[str, dict[str, Any]] = {
+    "303": {
+        "description": "Not signed in: to the sign-in page, `/console/sign-in?next=<this page>`."
+    },
+    "403": {
+        "description": "Signed in without the permission, or a form (POST) whose CSRF token is "
+        "not the session's.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
+def document_refusals(app: FastAPI) -> None:
+    """Document on every console route that ``requires`` a permission how it refuses.
+
+    One dependency answers for all of them, so the document says it in one
+    place too; a route's own description of a 303 or a 403 (where it has
+    more to say) stays.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for (method, path), permission in console_requirements(app).items():
+            operation = schema["paths"].get(path, {}).get(method.lower())
+            if operation is not None and permission is not None:
+                for status, answer in REFUSALS.items():
+                    operation["responses"].setdefault(status, answer)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _requirement(dependant: Dependant) -> Permission | None:

@@ -100,7 +100,11 @@ def sign_in_router(
     @router.get(
         "/sign-in",
         summary="Sign in to the console (to the identity provider)",
-        responses={303: {"description": "To the provider, or on if signed in already."}},
+        responses={
+            303: {"description": "To the provider, or on if signed in already."},
+            502: {"description": "The provider did not answer.", **HTML},
+            503: {"description": "No identity provider is set up (`ILMO_OIDC_*`).", **HTML},
+        },
     )
     async def sign_in(request: Request, next: str | None = None) -> Response:
         target = local_target(next)
@@ -146,6 +150,7 @@ def sign_in_router(
             400: {"description": "Cancelled, stale or forged answer.", **HTML},
             403: {"description": "Signed in, but with none of Ilmo's roles.", **HTML},
             502: {"description": "The provider did not answer.", **HTML},
+            503: {"description": "No identity provider is set up (`ILMO_OIDC_*`).", **HTML},
         },
     )
     async def signed_in(request: Request) -> Response:
