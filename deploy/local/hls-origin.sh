@@ -15,6 +15,10 @@
 #   ILMO_HLS_ORIGIN_ADDR   where nginx listens (default 127.0.0.1:8090; loopback only)
 #   ILMO_PLAYBACK_SECRET   the signing secret, at least 32 characters of [A-Za-z0-9_-]
 #                          (default: 64 hex digits generated once into .local/hls/secret)
+#   ILMO_PLAYBACK_KEY_ID   the id the secret is known by in signed URLs (default 1)
+#   ILMO_PLAYBACK_PREVIOUS_KEY_ID, ILMO_PLAYBACK_PREVIOUS_SECRET
+#                          during a key rotation, the previous key, still accepted
+#                          (docs/operations.md, "Rotating the playback key")
 #   ILMO_LOCAL_DIR         the local state folder (default .local; tests use their own)
 #
 # The configuration is written from deploy/local/hls-origin.nginx.conf into
@@ -40,6 +44,8 @@ PIDFILE=$RUN_DIR/hls-origin.pid
 LOG=$LOG_DIR/hls-origin.log
 # The same patterns as ilmo_streaming.playback (SECRET, STREAM_NAME).
 SECRET_PATTERN='^[A-Za-z0-9_-]{32,}$'
+KEY_ID_PATTERN='^[A-Za-z0-9_-]{1,16}$'
+KEY_ID=${ILMO_PLAYBACK_KEY_ID:-1}
 STREAM_PATTERN='^[A-Za-z0-9_-]+$'
 # Where the workers run as nobody (started by root), the group they get.
 WORKER_USER='nobody nogroup'
@@ -88,8 +94,17 @@ playback_secret() {
 
 # The configuration from the template, checked by `nginx -t` before it replaces the old one.
 write_config() {
-	local nginx=$1 secret tmp=$CONFIG.tmp user_directive=
+	local nginx=$1 secret tmp=$CONFIG.tmp user_directive= previous=
 	secret=$(playback_secret make)
+	[[ $KEY_ID =~ $KEY_ID_PATTERN ]] ||
+		die "hls-origin: ILMO_PLAYBACK_KEY_ID must be 1 to 16 characters of [A-Za-z0-9_-]"
+	if [[ -n ${ILMO_PLAYBACK_PREVIOUS_KEY_ID:-} ]]; then
+		[[ $ILMO_PLAYBACK_PREVIOUS_KEY_ID =~ $KEY_ID_PATTERN && $ILMO_PLAYBACK_PREVIOUS_KEY_ID != "$KEY_ID" ]] ||
+			die "hls-origin: ILMO_PLAYBACK_PREVIOUS_KEY_ID must be 1 to 16 characters of [A-Za-z0-9_-], not the current key's id"
+		[[ ${ILMO_PLAYBACK_PREVIOUS_SECRET:-} =~ $SECRET_PATTERN ]] ||
+			die "hls-origin: ILMO_PLAYBACK_PREVIOUS_SECRET must be at least 32 characters of [A-Za-z0-9_-]"
+		previous="        \"$ILMO_PLAYBACK_PREVIOUS_KEY_ID\" \"$ILMO_PLAYBACK_PREVIOUS_SECRET\";"
+	fi
 	# nginx makes its temporary folders itself, but not the one above them.
 	mkdir -p "$STATE_DIR/temp"
 	if [[ $(id -u) -eq 0 ]]; then
@@ -100,6 +115,7 @@ write_config() {
 		sed -e "s|@USER_DIRECTIVE@|$user_directive|" -e "s|@STATE_DIR@|$STATE_DIR|g" \
 			-e "s|@LOG_DIR@|$LOG_DIR|g" -e "s|@STREAMS_DIR@|$STREAMS_DIR|g" \
 			-e "s|@LISTEN@|$ORIGIN_ADDR|g" -e "s|@SECRET@|$secret|g" \
+			-e "s|@KEY_ID@|$KEY_ID|g" -e "s|^@PREVIOUS_KEY@\$|$previous|" \
 			"$CONFIG_TEMPLATE" >"$tmp"
 	)
 	if ! "$nginx" -t -q -e "$LOG" -c "$tmp" >>"$LOG" 2>&1; then
@@ -176,14 +192,14 @@ origin_status() {
 # base64url without padding); the service signs with ilmo_streaming.playback,
 # and the integration test checks that both are accepted.
 signed_url() {
-	local stream=$1 seconds=${2:-3600} secret expires md5
+	local stream=$1 seconds=${2:-3600} holder=local secret expires md5
 	[[ $stream =~ $STREAM_PATTERN ]] || die "hls-origin: a stream name is [A-Za-z0-9_-]+, not '$stream'"
 	[[ $seconds =~ ^[1-9][0-9]*$ ]] || die "hls-origin: SECONDS must be a positive whole number, not '$seconds'"
 	command -v openssl >/dev/null || die "hls-origin: openssl is missing (apt-get install openssl)"
 	secret=$(playback_secret)
 	expires=$(($(date +%s) + seconds))
-	md5=$(printf '%s' "$expires/$stream $secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
-	printf '%s/hls/%s/%s/%s/index.m3u8\n' "$(origin_url)" "$md5" "$expires" "$stream"
+	md5=$(printf '%s' "$expires/$holder/$stream $secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
+	printf '%s/hls/%s/%s/%s/%s/%s/index.m3u8\n' "$(origin_url)" "$KEY_ID" "$md5" "$expires" "$holder" "$stream"
 }
 
 usage() {

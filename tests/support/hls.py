@@ -61,6 +61,9 @@ class HlsOrigin:
     port: int
     secret: str
     local_dir: Path
+    key_id: str = "1"
+    # During a key rotation: the previous key's id and secret, still accepted.
+    previous_key: tuple[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -76,7 +79,7 @@ class HlsOrigin:
         return self.local_dir / "hls" / "streams"
 
     def signer(self) -> SecureLinkSigner:
-        return SecureLinkSigner(self.base_url, self.secret)
+        return SecureLinkSigner(self.base_url, self.secret, self.key_id)
 
     def environment(self) -> dict[str, str]:
         """The variables that point the scripts at this origin."""
@@ -85,6 +88,15 @@ class HlsOrigin:
             "ILMO_LOCAL_DIR": str(self.local_dir),
             "ILMO_HLS_ORIGIN_ADDR": f"127.0.0.1:{self.port}",
             "ILMO_PLAYBACK_SECRET": self.secret,
+            "ILMO_PLAYBACK_KEY_ID": self.key_id,
+            **(
+                {
+                    "ILMO_PLAYBACK_PREVIOUS_KEY_ID": self.previous_key[0],
+                    "ILMO_PLAYBACK_PREVIOUS_SECRET": self.previous_key[1],
+                }
+                if self.previous_key
+                else {}
+            ),
         }
 
     def script(self, *arguments: str) -> str:
@@ -106,12 +118,20 @@ class HlsOrigin:
 
 
 @contextmanager
-def running_origin() -> Iterator[HlsOrigin]:
+def running_origin(
+    *, key_id: str = "1", previous_key: tuple[str, str] | None = None
+) -> Iterator[HlsOrigin]:
     """nginx with secure_link on a free port, serving a new temporary folder; stopped after."""
     local_dir = Path(tempfile.mkdtemp(prefix="ilmo-hls-"))
     # Root's nginx serves the files as nobody, who must reach them.
     local_dir.chmod(0o755)
-    origin = HlsOrigin(port=free_port(), secret=secrets.token_hex(32), local_dir=local_dir)
+    origin = HlsOrigin(
+        port=free_port(),
+        secret=secrets.token_hex(32),
+        local_dir=local_dir,
+        key_id=key_id,
+        previous_key=previous_key,
+    )
     try:
         origin.script("up")
         try:

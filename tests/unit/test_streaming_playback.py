@@ -19,6 +19,7 @@ SECRET = "k" * 8 + "0123456789abcdef0123456789abcdef"
 BASE = "https://stream.example.fi/hls"
 EXPIRES_AT = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 EXPIRES = 1772791200  # EXPIRES_AT in seconds since the epoch
+H = "h0lder"  # a personal link's opaque label
 
 
 def nginx_hash(text: str) -> str:
@@ -33,58 +34,59 @@ def test_the_reference_hash_is_the_one_of_nginx_documentation() -> None:
     assert nginx_hash("2147483647/s/link127.0.0.1 secret") == "_e4Nc3iduzkWRm01TBBNYw"
 
 
-def test_a_playlist_url_carries_the_hash_of_expiry_stream_and_secret_in_its_path() -> None:
-    signer: PlaybackSigner = SecureLinkSigner(BASE, SECRET)
-    url = signer.sign("seminar-2026/index.m3u8", EXPIRES_AT)
+def test_a_playlist_url_carries_key_id_and_the_hash_of_expiry_holder_stream_and_secret() -> None:
+    signer: PlaybackSigner = SecureLinkSigner(BASE, SECRET, key_id="k2")
+    url = signer.sign(H, "seminar-2026/index.m3u8", EXPIRES_AT)
     assert EXPIRES_AT.timestamp() == EXPIRES
-    md5 = nginx_hash(f"{EXPIRES}/seminar-2026 {SECRET}")
-    assert url == f"{BASE}/{md5}/{EXPIRES}/seminar-2026/index.m3u8"
+    md5 = nginx_hash(f"{EXPIRES}/{H}/seminar-2026 {SECRET}")
+    assert url == f"{BASE}/k2/{md5}/{EXPIRES}/{H}/seminar-2026/index.m3u8"
     assert len(md5) == 22
 
 
 def test_a_trailing_slash_of_the_base_url_makes_no_difference() -> None:
-    assert SecureLinkSigner(f"{BASE}/", SECRET).sign("s/index.m3u8", EXPIRES_AT) == (
-        SecureLinkSigner(BASE, SECRET).sign("s/index.m3u8", EXPIRES_AT)
+    assert SecureLinkSigner(f"{BASE}/", SECRET).sign(H, "s/index.m3u8", EXPIRES_AT) == (
+        SecureLinkSigner(BASE, SECRET).sign(H, "s/index.m3u8", EXPIRES_AT)
     )
 
 
 def test_segments_and_variant_playlists_resolve_inside_the_signed_prefix() -> None:
-    playlist = SecureLinkSigner(BASE, SECRET).sign("seminar/index.m3u8", EXPIRES_AT)
+    playlist = SecureLinkSigner(BASE, SECRET).sign(H, "seminar/index.m3u8", EXPIRES_AT)
     prefix = playlist.removesuffix("index.m3u8")
     assert urljoin(playlist, "index3.ts") == f"{prefix}index3.ts"
     assert urljoin(playlist, "720p/index.m3u8") == f"{prefix}720p/index.m3u8"
     # Every file of the stream has the same signature: the hash covers the folder.
-    assert SecureLinkSigner(BASE, SECRET).sign("seminar/index3.ts", EXPIRES_AT) == (
+    assert SecureLinkSigner(BASE, SECRET).sign(H, "seminar/index3.ts", EXPIRES_AT) == (
         f"{prefix}index3.ts"
     )
 
 
 def test_the_expiry_is_whole_seconds_never_later_than_asked() -> None:
     signer = SecureLinkSigner(BASE, SECRET)
-    url = signer.sign("s/index.m3u8", EXPIRES_AT + timedelta(milliseconds=999))
-    assert url == signer.sign("s/index.m3u8", EXPIRES_AT)
-    assert urlsplit(url).path.split("/")[3] == str(EXPIRES)
+    url = signer.sign(H, "s/index.m3u8", EXPIRES_AT + timedelta(milliseconds=999))
+    assert url == signer.sign(H, "s/index.m3u8", EXPIRES_AT)
+    assert urlsplit(url).path.split("/")[4] == str(EXPIRES)
 
 
 def test_the_same_instant_in_another_time_zone_signs_the_same() -> None:
     helsinki_winter = timezone(timedelta(hours=2))
     signer = SecureLinkSigner(BASE, SECRET)
-    assert signer.sign("s/index.m3u8", EXPIRES_AT.astimezone(helsinki_winter)) == (
-        signer.sign("s/index.m3u8", EXPIRES_AT)
+    assert signer.sign(H, "s/index.m3u8", EXPIRES_AT.astimezone(helsinki_winter)) == (
+        signer.sign(H, "s/index.m3u8", EXPIRES_AT)
     )
 
 
-def test_another_expiry_stream_or_secret_gives_another_hash() -> None:
+def test_another_expiry_holder_stream_or_secret_gives_another_hash() -> None:
     def md5_of(url: str) -> str:
-        return urlsplit(url).path.split("/")[2]
+        return urlsplit(url).path.split("/")[3]
 
     signer = SecureLinkSigner(BASE, SECRET)
-    first = md5_of(signer.sign("seminar/index.m3u8", EXPIRES_AT))
-    assert md5_of(signer.sign("seminar/index.m3u8", EXPIRES_AT + timedelta(seconds=1))) != first
-    assert md5_of(signer.sign("seminaR/index.m3u8", EXPIRES_AT)) != first
-    assert md5_of(SecureLinkSigner(BASE, SECRET + "x").sign("seminar/index.m3u8", EXPIRES_AT)) != (
-        first
-    )
+    first = md5_of(signer.sign(H, "seminar/index.m3u8", EXPIRES_AT))
+    assert md5_of(signer.sign(H, "seminar/index.m3u8", EXPIRES_AT + timedelta(seconds=1))) != first
+    assert md5_of(signer.sign(H, "seminaR/index.m3u8", EXPIRES_AT)) != first
+    assert md5_of(signer.sign("other", "seminar/index.m3u8", EXPIRES_AT)) != first
+    assert md5_of(
+        SecureLinkSigner(BASE, SECRET + "x").sign(H, "seminar/index.m3u8", EXPIRES_AT)
+    ) != (first)
 
 
 @pytest.mark.parametrize(
@@ -105,15 +107,15 @@ def test_another_expiry_stream_or_secret_gives_another_hash() -> None:
 )
 def test_paths_the_origin_would_not_serve_are_refused(path: str) -> None:
     with pytest.raises(ValueError, match="stream"):
-        SecureLinkSigner(BASE, SECRET).sign(path, EXPIRES_AT)
+        SecureLinkSigner(BASE, SECRET).sign(H, path, EXPIRES_AT)
 
 
 def test_a_time_without_zone_or_before_the_epoch_is_refused() -> None:
     signer = SecureLinkSigner(BASE, SECRET)
     with pytest.raises(ValueError, match="timezone-aware"):
-        signer.sign("s/index.m3u8", EXPIRES_AT.replace(tzinfo=None))
+        signer.sign(H, "s/index.m3u8", EXPIRES_AT.replace(tzinfo=None))
     with pytest.raises(ValueError, match="epoch"):
-        signer.sign("s/index.m3u8", datetime(1970, 1, 1, tzinfo=UTC))
+        signer.sign(H, "s/index.m3u8", datetime(1970, 1, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -130,3 +132,15 @@ def test_a_short_secret_or_one_nginx_could_not_quote_is_refused(secret: str) -> 
 def test_an_origin_that_is_no_http_url_is_refused(base: str) -> None:
     with pytest.raises(ValueError, match="base URL"):
         SecureLinkSigner(base, SECRET)
+
+
+@pytest.mark.parametrize("holder", ["", "a/b", "a b", "ä", "x" * 65, ".."])
+def test_a_holder_that_is_no_opaque_label_is_refused(holder: str) -> None:
+    with pytest.raises(ValueError, match="holder"):
+        SecureLinkSigner(BASE, SECRET).sign(holder, "s/index.m3u8", EXPIRES_AT)
+
+
+@pytest.mark.parametrize("key_id", ["", "a/b", "x" * 17, "ä"])
+def test_a_key_id_the_origin_could_not_match_is_refused(key_id: str) -> None:
+    with pytest.raises(ValueError, match="key id"):
+        SecureLinkSigner(BASE, SECRET, key_id)
