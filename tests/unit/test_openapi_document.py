@@ -107,6 +107,27 @@ def test_the_url_pattern_admits_what_the_catalogue_accepts(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "taken"),
+    [
+        ("http://127.0.0.1:8090/hls/briefing/index.m3u8", True),
+        ("HTTP://LOCALHOST/x", True),
+        ("http://localhost", True),
+        (" http://user@127.0.0.1:8090/x ", True),
+        ("http://127.0.0.1:8090@evil.example/x", False),
+        ("http://127.0.0.1.evil.example/x", False),
+        ("http://[::1]/x", False),
+        ("http://stream.example.fi/x", False),
+        ("https://stream.example.fi/x", True),
+    ],
+)
+def test_plain_http_is_taken_to_this_machine_only(value: str, taken: bool) -> None:
+    for kind in (StreamUrl, OptionalUrl):
+        parsed = TypeAdapter(kind).validate_python(value)
+        assert is_https_url(parsed) is taken, value
+        assert bool(_pattern(kind).fullmatch(value)) is taken, (kind, value)
+
+
+@pytest.mark.parametrize(
     ("address", "taken"),
     [("maija@example.fi", True), ("maija@kunta.TEST", False), ("maija@host.local", False)],
 )

@@ -1443,8 +1443,13 @@ export interface components {
              */
             stream_opens_minutes_before?: number;
             /**
+             * @description How personal stream links lead to the stream: `redirect` sends viewers to stream_url (a public stream); `signed_hls` gives each link short-lived signed URLs of it, so that a cancelled registrant loses the video too (a closed stream).
+             * @default redirect
+             */
+            stream_playback?: components["schemas"]["StreamPlayback"];
+            /**
              * Stream Url
-             * @description https URL of the stream.
+             * @description https URL of the stream; with `signed_hls`, the stream's HLS playlist at the deployment's signing origin (`{origin}/{stream}/index.m3u8`).
              */
             stream_url: string;
             /** Target Groups */
@@ -1514,6 +1519,7 @@ export interface components {
             stream_closes_minutes_after?: number;
             /** Stream Opens Minutes Before */
             stream_opens_minutes_before?: number;
+            stream_playback?: components["schemas"]["StreamPlayback"];
             /** Stream Url */
             stream_url?: string;
             /** Target Groups */
@@ -1643,6 +1649,11 @@ export interface components {
              * @default 30
              */
             stream_opens_minutes_before: number;
+            /**
+             * @description How personal stream links lead to the stream: `redirect` to stream_url, or `signed_hls`: short-lived signed URLs of stream_url (an HLS playlist at the signing origin).
+             * @default redirect
+             */
+            stream_playback: components["schemas"]["StreamPlayback"];
             /**
              * Stream Url
              * @description Shown to administrators only (null in public answers): registrants get personal stream links.
@@ -2160,6 +2171,18 @@ export interface components {
          * @enum {string}
          */
         Status: "pending_confirmation" | "accepted" | "seat_reserved" | "waitlisted" | "remote" | "cancelled";
+        /**
+         * StreamPlayback
+         * @description How a personal stream link leads to the video (issue 20, docs/security.md).
+         *
+         *     ``redirect`` sends the viewer to the event's ``stream_url`` itself: for a
+         *     public stream, where whoever has the URL may watch. ``signed_hls`` is for
+         *     a closed one: ``stream_url`` is the stream's HLS playlist at the
+         *     deployment's signing origin, and the link hands out short-lived URLs of
+         *     it signed for that one link, so a revoked link loses the video too.
+         * @enum {string}
+         */
+        StreamPlayback: "redirect" | "signed_hls";
         /**
          * SweepSummary
          * @description What one retention sweep erased.

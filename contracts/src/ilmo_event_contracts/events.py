@@ -306,6 +306,20 @@ THANK_YOU_MINUTES_AFTER = 120
 MAX_THANK_YOU_MINUTES_AFTER = 30 * 24 * 60
 
 
+class StreamPlayback(StrEnum):
+    """How a personal stream link leads to the video (issue 20, docs/security.md).
+
+    ``redirect`` sends the viewer to the event's ``stream_url`` itself: for a
+    public stream, where whoever has the URL may watch. ``signed_hls`` is for
+    a closed one: ``stream_url`` is the stream's HLS playlist at the
+    deployment's signing origin, and the link hands out short-lived URLs of
+    it signed for that one link, so a revoked link loses the video too.
+    """
+
+    REDIRECT = "redirect"
+    SIGNED_HLS = "signed_hls"
+
+
 class Audience(StrEnum):
     """Whom a message about an event goes to, among its active (not cancelled) registrants."""
 
@@ -361,6 +375,13 @@ class EventContent(BaseModel):
     registration_opens_at: datetime
     registration_closes_at: datetime
     stream_url: str
+    # With a default, so that events stored before the field existed still read.
+    stream_playback: StreamPlayback = Field(
+        default=StreamPlayback.REDIRECT,
+        description="How personal stream links lead to the stream: `redirect` to stream_url, "
+        "or `signed_hls`: short-lived signed URLs of stream_url (an HLS playlist at the "
+        "signing origin).",
+    )
     stream_opens_minutes_before: int = Field(
         default=STREAM_OPENS_MINUTES_BEFORE,
         ge=0,

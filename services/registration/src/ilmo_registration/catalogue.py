@@ -94,12 +94,19 @@ def violations(spec: EventSpec) -> list[Violation]:
     return found
 
 
+# Plain http is taken only to this machine itself, which browsers treat as a
+# secure context: a developer's or a test's local origin, never a viewer's network.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
 def is_https_url(value: str) -> bool:
-    """True for an address a browser opens over https: the scheme, and a host name."""
+    """True for an address a browser opens securely: https and a host name, or loopback http."""
     try:
         url = urlsplit(value)
     except ValueError:  # "https://[x": brackets that hold no IPv6 address
         return False
+    if url.scheme == "http":
+        return url.hostname in LOOPBACK_HOSTS
     return url.scheme == "https" and bool(url.hostname)
 
 

@@ -51,6 +51,7 @@ from ilmo_event_contracts.events import (
     Audience,
     EventContent,
     LocalizedText,
+    StreamPlayback,
     finnish_if_plain,
 )
 from ilmo_registration.audit import Action, AuditEntry, AuditPage
@@ -368,7 +369,16 @@ class EventFields(BaseModel):
     in_person_capacity: Capacity
     registration_opens_at: Moment
     registration_closes_at: Moment
-    stream_url: StreamUrl = Field(description="https URL of the stream.")
+    stream_url: StreamUrl = Field(
+        description="https URL of the stream; with `signed_hls`, the stream's HLS playlist at "
+        "the deployment's signing origin (`{origin}/{stream}/index.m3u8`)."
+    )
+    stream_playback: StreamPlayback = Field(
+        default=StreamPlayback.REDIRECT,
+        description="How personal stream links lead to the stream: `redirect` sends viewers "
+        "to stream_url (a public stream); `signed_hls` gives each link short-lived signed URLs "
+        "of it, so that a cancelled registrant loses the video too (a closed stream).",
+    )
     stream_opens_minutes_before: StreamMinutes = Field(
         default=STREAM_OPENS_MINUTES_BEFORE,
         description="Personal stream links open this many minutes before the event starts "
@@ -450,6 +460,7 @@ class EventPatch(BaseModel):
     registration_opens_at: Moment | None = _omittable()
     registration_closes_at: Moment | None = _omittable()
     stream_url: StreamUrl | None = _omittable()
+    stream_playback: StreamPlayback | None = _omittable()
     stream_opens_minutes_before: StreamMinutes | None = _omittable()
     stream_closes_minutes_after: StreamMinutes | None = _omittable()
     agenda: list[AgendaItemIn] | None = _omittable(max_length=100)

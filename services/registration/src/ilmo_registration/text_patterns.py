@@ -80,9 +80,14 @@ def optional_text_schema(max_length: int, forbidden: str) -> dict[str, Any]:
 # address) is not described: the document is stricter there than the service.
 _HOST = f"[^/?#@:\\[\\]{SINGLE_LINE_FORBIDDEN}]"
 _VISIBLE_HOST = f"[^/?#@:\\[\\]{SINGLE_LINE_FORBIDDEN}{TRIMMED}]"
+# Or plain http to this machine itself (127.0.0.1 or localhost, any port), which
+# browsers treat as secure: a developer's local origin (deploy/local/hls-origin.sh).
+_LOOPBACK = "(?:127\\.0\\.0\\.1|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt])"
 HTTPS_URL_PATTERN = (
-    f"^[{TRIMMED}]*[Hh][Tt][Tt][Pp][Ss]://(?:[^/?#{SINGLE_LINE_FORBIDDEN}]*@)?"
+    f"^[{TRIMMED}]*(?:[Hh][Tt][Tt][Pp][Ss]://(?:[^/?#{SINGLE_LINE_FORBIDDEN}]*@)?"
     f"(?:{_HOST}+[:/?#][^{SINGLE_LINE_FORBIDDEN}]*|{_HOST}*{_VISIBLE_HOST}{_HOST}*)"
+    f"|[Hh][Tt][Tt][Pp]://(?:[^/?#{SINGLE_LINE_FORBIDDEN}]*@)?{_LOOPBACK}(?::[0-9]*)?"
+    f"(?:[/?#][^{SINGLE_LINE_FORBIDDEN}]*)?)"
     f"[{TRIMMED}]*$"
 )
 # Blank (no address), or an https URL.

@@ -2,7 +2,10 @@
 
 ``GET /watch/{token}`` answers a viewer's browser:
 
-- 302 to the event's stream while the link's window is open;
+- 302 to the event's stream while the link's window is open; for a closed
+  stream (``stream_playback: signed_hls``), to a playlist URL signed for
+  this link that expires after ``ILMO_PLAYBACK_URL_SECONDS`` (never after
+  the window), or 503 if this service cannot sign it;
 - 403 with a short page saying when it opens (and ``Retry-After``), or that
   it has ended;
 - 410 for a link of a cancelled event (a page saying the event was
@@ -12,6 +15,14 @@
 
 A redirect is a join: the link's first and last join are recorded, the
 first announced as ``stream.joined`` (``LinkQueries.join``).
+
+A closed stream's player keeps its signed URL fresh (docs/security.md,
+"Revocation reaches the video"): ``GET /watch/{token}/playback`` answers JSON,
+a new signed URL while the link works (200), and the same statuses as the
+link otherwise. A cancelled registrant's renewal gets 410, so their player
+stops when the URL it holds expires. ``GET /watch/{token}/playlist.m3u8``
+redirects to a fresh signed playlist, for players of one's own (they do not
+renew: they are sent back to the link when the URL expires).
 
 Every answer is ``Cache-Control: no-store`` (a cached redirect would outlive
 a revocation) and ``Referrer-Policy: no-referrer``, and every attempt is
@@ -31,7 +42,7 @@ from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 
@@ -43,12 +54,14 @@ from ilmo_streaming.domain import (
     Ended,
     Gone,
     JoinDecision,
+    JoinOutcome,
     NotOpenYet,
+    Play,
     Redirect,
     Unknown,
 )
 from ilmo_streaming.metrics import JOINS, joins_of
-from ilmo_streaming.usecases import LinkQueries
+from ilmo_streaming.usecases import LinkQueries, PlaybackUnavailableError, SignedPlayback
 
 UNAVAILABLE_RETRY_SECONDS = 5
 # For the metric's event label when the link tells no event.
@@ -80,11 +93,17 @@ def error_page(status: int, headers: Mapping[str, str] | None = None) -> HTMLRes
 WATCH_PAGES = PageErrors(("/watch/",), render=error_page)
 
 
-def join_response(decision: JoinDecision) -> Response:
-    """The HTTP answer to a join decision."""
+def join_response(decision: JoinDecision, playback: SignedPlayback | None = None) -> Response:
+    """The HTTP answer to a join decision (``playback``: the URL signed for a ``Play``)."""
     match decision:
         case Redirect():
             return RedirectResponse(decision.url, status_code=302, headers=SECURITY_HEADERS)
+        case Play():
+            if playback is None:
+                return _unavailable()
+            return RedirectResponse(
+                playback.playlist_url, status_code=302, headers=SECURITY_HEADERS
+            )
         case NotOpenYet():
             return _page(
                 pages.not_open_yet(decision.stream),
@@ -101,9 +120,47 @@ def join_response(decision: JoinDecision) -> Response:
             return _page(pages.not_found(), 404)
 
 
+def _unavailable() -> HTMLResponse:
+    return _page(pages.unavailable(), 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
+
+
+# The JSON answers of a renewal that gets no URL: the link's own status, and a word for the player.
+_RENEWAL_REFUSED: Mapping[JoinOutcome, int] = {
+    JoinOutcome.NOT_OPEN_YET: 403,
+    JoinOutcome.ENDED: 403,
+    JoinOutcome.CANCELLED: 410,
+    JoinOutcome.REVOKED: 410,
+    JoinOutcome.UNKNOWN: 404,
+    # An open link of a public stream has no signed URL to renew.
+    JoinOutcome.REDIRECTED: 404,
+}
+
+
+def renewal_response(decision: JoinDecision, playback: SignedPlayback | None) -> JSONResponse:
+    """The JSON answer to a player renewing its signed URL."""
+    if isinstance(decision, Play) and playback is not None:
+        return JSONResponse(
+            {
+                "playlist_url": playback.playlist_url,
+                "expires_at": playback.expires_at.isoformat(),
+                "renew_after_seconds": playback.renew_after_seconds,
+            },
+            headers=SECURITY_HEADERS,
+        )
+    if isinstance(decision, Play):
+        return _renewal_refused("unavailable", 503, UNAVAILABLE_RETRY_SECONDS)
+    retry = decision.retry_after_seconds if isinstance(decision, NotOpenYet) else None
+    return _renewal_refused(decision.outcome.value, _RENEWAL_REFUSED[decision.outcome], retry)
+
+
+def _renewal_refused(outcome: str, status: int, retry_after: int | None = None) -> JSONResponse:
+    headers = {**SECURITY_HEADERS, **({"Retry-After": str(retry_after)} if retry_after else {})}
+    return JSONResponse({"outcome": outcome}, status_code=status, headers=headers)
+
+
 def _event_label(decision: JoinDecision) -> str:
     match decision:
-        case Redirect() | NotOpenYet() | Ended() | Cancelled():
+        case Redirect() | Play() | NotOpenYet() | Ended() | Cancelled():
             return decision.stream.event_id
         case Gone():
             return decision.event_id
@@ -128,16 +185,72 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         },
     )
     async def watch(token: str) -> Response:
-        try:
-            decision = await queries.join(token)
-        except PyMongoError as error:
-            log.warning("stream_link_lookup_failed", error=type(error).__name__)
-            JOINS.labels("unavailable", NO_EVENT).inc()
-            return _page(pages.unavailable(), 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
+        decision = await _decide(queries, token)
+        if decision is None:
+            return _unavailable()
         JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
-        return join_response(decision)
+        return join_response(decision, _signed(queries, decision))
+
+    @router.get(
+        "/watch/{token}/playlist.m3u8",
+        response_class=HTMLResponse,
+        status_code=302,
+        summary="Open a personal stream link in a player of one's own",
+        responses={
+            302: {"description": "To the stream: a signed playlist URL for a closed stream."},
+            403: {"description": "Not open yet (with Retry-After) or already ended."},
+            404: {"description": "No such link."},
+            410: {"description": "The event was cancelled, or the link was revoked."},
+            503: {"description": "Temporarily unavailable; try again after Retry-After."},
+        },
+    )
+    async def playlist(token: str) -> Response:
+        return await watch(token)
+
+    @router.get(
+        "/watch/{token}/playback",
+        summary="Renew a closed stream's signed playback URL (the player page asks)",
+        responses={
+            200: {"description": "A new signed playlist URL, its expiry, when to renew."},
+            403: {"description": "Not open yet (with Retry-After) or already ended."},
+            404: {"description": "No such link, or the stream is not a closed one."},
+            410: {"description": "The event was cancelled, or the link was revoked."},
+            503: {"description": "Temporarily unavailable; try again after Retry-After."},
+        },
+    )
+    async def renew(token: str) -> JSONResponse:
+        decision = await _decide(queries, token)
+        if decision is None:
+            return _renewal_refused("unavailable", 503, UNAVAILABLE_RETRY_SECONDS)
+        outcome = JoinOutcome.RENEWED if isinstance(decision, Play) else decision.outcome
+        JOINS.labels(outcome.value, _event_label(decision)).inc()
+        return renewal_response(decision, _signed(queries, decision))
 
     return router
+
+
+async def _decide(queries: LinkQueries, token: str) -> JoinDecision | None:
+    """What the link gets now; None while the database does not answer."""
+    try:
+        return await queries.join(token)
+    except PyMongoError as error:
+        log.warning("stream_link_lookup_failed", error=type(error).__name__)
+        JOINS.labels("unavailable", NO_EVENT).inc()
+        return None
+
+
+def _signed(queries: LinkQueries, decision: JoinDecision) -> SignedPlayback | None:
+    """The signed URL a ``Play`` leads to; None (logged as an error) if it cannot be signed."""
+    if not isinstance(decision, Play):
+        return None
+    try:
+        return queries.sign(decision)
+    except PlaybackUnavailableError as error:
+        # The operators' or the organiser's to fix: every viewer of the event gets 503.
+        log.error(
+            "signed_playback_unavailable", event_id=decision.stream.event_id, reason=str(error)
+        )
+        return None
 
 
 class LinkCounts(BaseModel):
@@ -161,7 +274,7 @@ class LinkCounts(BaseModel):
         default=0,
         ge=0,
         description="Attempts to open a link of the event that got the stream, counted by this "
-        "process since it started (the metric ilmo_streaming_joins_total{outcome=redirected}).",
+        "process since it started (ilmo_streaming_joins_total, outcomes redirected and signed).",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from ilmo_shared.clock import Clock, utc_now
@@ -10,6 +12,7 @@ from ilmo_shared.runtime import Infrastructure, ServiceParts, create_app
 from ilmo_shared.settings import secret
 from ilmo_streaming.api import WATCH_PAGES, operator_router, watch_router
 from ilmo_streaming.handlers import link_subscription
+from ilmo_streaming.playback import PlaybackSigner, SecureLinkSigner
 from ilmo_streaming.settings import StreamingSettings
 from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore
 from ilmo_streaming.tokens import LinkTokens, watch_url
@@ -34,7 +37,14 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
         locks=locks,
     )
     keeper = LinkKeeper(links=links, streams=streams, clock=clock)
-    queries = LinkQueries(tokens=tokens, links=links, streams=streams, clock=clock)
+    queries = LinkQueries(
+        tokens=tokens,
+        links=links,
+        streams=streams,
+        clock=clock,
+        signer=playback_signer(settings),
+        playback_lifetime=timedelta(seconds=settings.playback_url_seconds),
+    )
     return create_app(
         infrastructure,
         ServiceParts(
@@ -49,4 +59,15 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
             prepare_storage=links.create_indexes,
             pages=WATCH_PAGES,
         ),
+    )
+
+
+def playback_signer(settings: StreamingSettings) -> PlaybackSigner | None:
+    """The signer of closed streams' playback URLs, if a playback key is configured."""
+    if settings.playback_origin_url is None or settings.playback_secret is None:
+        return None
+    return SecureLinkSigner(
+        str(settings.playback_origin_url),
+        settings.playback_secret.get_secret_value(),
+        settings.playback_key_id,
     )

@@ -30,6 +30,12 @@ waits as ``PENDING``. Every operation is a transition of one registration's
 when it changes nothing, so redelivered messages and retried writes have no
 second effect.
 
+How a working link leads to the video is the event's choice
+(``stream_playback``): to its ``stream_url`` itself (``Redirect``), or, for
+a closed stream, through short-lived URLs signed for this one link
+(``Play``, signed by ``ilmo_streaming.playback``), so that revoking the
+link reaches the video within one URL lifetime.
+
 When a link works is not fixed at provisioning: a join attempt is judged
 against the event's details as they are then (``EventStream``), so an event
 moved or given another window takes its links along.
@@ -53,7 +59,13 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from ilmo_event_contracts import FIRST_ATTENDANCE_VERSION, Attendance, EventDetails, LocalizedText
+from ilmo_event_contracts import (
+    FIRST_ATTENDANCE_VERSION,
+    Attendance,
+    EventDetails,
+    LocalizedText,
+    StreamPlayback,
+)
 
 # The last join is recorded again only when it is this much newer than the one stored.
 LAST_JOIN_RESOLUTION = timedelta(minutes=1)
@@ -81,6 +93,7 @@ class EventStream:
     opens_minutes_before: int = 30
     closes_minutes_after: int = 120
     cancelled: bool = False
+    playback: StreamPlayback = StreamPlayback.REDIRECT
 
     @classmethod
     def from_details(cls, details: EventDetails) -> EventStream:
@@ -95,6 +108,7 @@ class EventStream:
             opens_minutes_before=details.stream_opens_minutes_before,
             closes_minutes_after=details.stream_closes_minutes_after,
             cancelled=details.cancelled_at is not None,
+            playback=details.stream_playback,
         )
 
     @property
@@ -334,6 +348,10 @@ class JoinOutcome(StrEnum):
     """What a join attempt got; also the label of the joins metric."""
 
     REDIRECTED = "redirected"
+    # Got the stream as a signed playback URL (a closed stream).
+    SIGNED = "signed"
+    # A player renewed its signed playback URL (not a join of its own).
+    RENEWED = "renewed"
     CANCELLED = "cancelled"
     REVOKED = "revoked"
     UNKNOWN = "unknown"
@@ -351,6 +369,15 @@ class Redirect:
     @property
     def url(self) -> str:
         return self.stream.stream_url
+
+
+@dataclass(frozen=True)
+class Play:
+    """The link works now and the stream is closed: the viewer gets URLs signed for the link."""
+
+    stream: EventStream
+    registration_id: UUID
+    outcome: JoinOutcome = JoinOutcome.SIGNED
 
 
 @dataclass(frozen=True)
@@ -399,7 +426,7 @@ class Ended:
     outcome: JoinOutcome = JoinOutcome.ENDED
 
 
-JoinDecision = Redirect | Cancelled | Gone | Unknown | NotOpenYet | Ended
+JoinDecision = Redirect | Play | Cancelled | Gone | Unknown | NotOpenYet | Ended
 
 
 def decide_join(link: StreamLink | None, stream: EventStream | None, now: datetime) -> JoinDecision:
@@ -423,6 +450,8 @@ def decide_join(link: StreamLink | None, stream: EventStream | None, now: dateti
         return NotOpenYet(stream, stream.opens_at - now)
     if now >= stream.closes_at:
         return Ended(stream)
+    if stream.playback is StreamPlayback.SIGNED_HLS:
+        return Play(stream, link.registration_id)
     return Redirect(stream)
 
 

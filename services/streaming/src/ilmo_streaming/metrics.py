@@ -10,9 +10,9 @@ from prometheus_client import Counter
 
 JOINS = Counter(
     "ilmo_streaming_joins_total",
-    "Attempts to open a personal stream link, by outcome (redirected, cancelled, revoked, "
-    "unknown, not_open_yet, ended, unavailable) and event ('unknown' when the link tells no "
-    "event).",
+    "Attempts to open a personal stream link, by outcome (redirected, signed, renewed, "
+    "cancelled, revoked, unknown, not_open_yet, ended, unavailable) and event ('unknown' when "
+    "the link tells no event).",
     ["outcome", "event_id"],
 )
 LINK_CHANGES = Counter(
@@ -32,7 +32,11 @@ WRITE_CONFLICTS = Counter(
 
 
 def joins_of(event_id: str) -> int:
-    """How many attempts to open a link of the event got the stream (this process's count)."""
+    """How many attempts to open a link of the event got the stream (this process's count).
+
+    Both ways count: a redirect to a public stream, and a signed URL of a
+    closed one; a player's renewals do not.
+    """
     return int(
         sum(
             sample.value
@@ -40,6 +44,6 @@ def joins_of(event_id: str) -> int:
             for sample in metric.samples
             if sample.name.endswith("_total")
             and sample.labels.get("event_id") == event_id
-            and sample.labels.get("outcome") == "redirected"
+            and sample.labels.get("outcome") in ("redirected", "signed")
         )
     )

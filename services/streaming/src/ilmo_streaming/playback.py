@@ -68,7 +68,7 @@ import base64
 import hashlib
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -82,6 +82,11 @@ HOLDER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 class PlaybackSigner(Protocol):
     """Makes a playback URL for a file of a stream that works until ``expires_at``."""
+
+    @property
+    def base_url(self) -> str:
+        """Where the origin serves signed files: the prefix of every URL this signs."""
+        ...
 
     def sign(self, holder: str, path: str, expires_at: datetime) -> str:
         """The URL of ``path`` (``{stream}/{file}``, e.g. ``seminar/index.m3u8``) at the origin.
@@ -145,3 +150,28 @@ class SecureLinkSigner:
         # MD5 is nginx's secure_link scheme, not a choice made here (docs/security.md).
         digest = hashlib.md5(signed).digest()  # noqa: S324
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def path_at_origin(stream_url: str, origin_base_url: str) -> str | None:
+    """``stream_url``'s ``{stream}/{file}`` under the origin's base URL, or None if elsewhere.
+
+    An event with signed playback names its stream by the playlist's plain
+    address at the origin (``{origin_base_url}/{stream}/index.m3u8``), so the
+    organiser writes one address they can check, and the service signs only
+    what is at the origin it holds the key of.
+    """
+    base = origin_base_url.rstrip("/") + "/"
+    if not stream_url.startswith(base):
+        return None
+    path = stream_url.removeprefix(base)
+    stream, separator, file = path.partition("/")
+    if STREAM_NAME.fullmatch(stream) is None or not separator:
+        return None
+    if FILE_PATH.fullmatch(file) is None:
+        return None
+    return path
+
+
+def signed_until(now: datetime, closes_at: datetime, lifetime: timedelta) -> datetime:
+    """When a URL signed at ``now`` expires: after ``lifetime``, never after the link's window."""
+    return min(now + lifetime, closes_at)

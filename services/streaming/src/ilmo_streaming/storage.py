@@ -42,7 +42,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilmo_event_contracts import EventDetails, LocalizedText
+from ilmo_event_contracts import EventDetails, LocalizedText, StreamPlayback
 from ilmo_shared.clock import to_millisecond
 from ilmo_shared.outbox import OUTBOX_FIELD, Outbox
 from ilmo_shared.recent_reads import RecentReads
@@ -78,6 +78,7 @@ def _stream_document(stream: EventStream) -> dict[str, Any]:
         "opens_minutes_before": stream.opens_minutes_before,
         "closes_minutes_after": stream.closes_minutes_after,
         "cancelled": stream.cancelled,
+        "playback": stream.playback.value,
         # For people reading the database; links are judged from the fields above.
         "opens_at": _millis(stream.opens_at),
         "closes_at": _millis(stream.closes_at),
@@ -96,6 +97,8 @@ def _stream(document: Mapping[str, Any]) -> EventStream:
         opens_minutes_before=int(document["opens_minutes_before"]),
         closes_minutes_after=int(document["closes_minutes_after"]),
         cancelled=bool(document.get("cancelled", False)),
+        # Details stored before signed playback existed were all redirects.
+        playback=StreamPlayback(document.get("playback", StreamPlayback.REDIRECT)),
     )
 
 

@@ -25,6 +25,8 @@ import re
 from uuid import UUID
 
 CONTEXT = b"ilmo/stream-link/v1:"
+HOLDER_CONTEXT = b"ilmo/stream-link/holder/v1:"
+HOLDER_BYTES = 12  # 16 characters of base64url
 TAG_BYTES = 16
 TOKEN_LENGTH = 43  # base64url of 32 bytes, unpadded
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
@@ -45,6 +47,20 @@ class LinkTokens:
     def token_for(self, registration_id: UUID) -> str:
         raw = registration_id.bytes + self._tag(registration_id)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def holder_of(self, registration_id: UUID) -> str:
+        """The link's opaque label in signed playback URLs (``ilmo_streaming.playback``).
+
+        Keyed and one-way, under its own context: it is neither the token
+        (which opens the link) nor the registration id, so a playback URL
+        seen in an origin's log or forwarded grants nothing beyond its own
+        expiry and tells nobody whose it is, while the one who holds the
+        secret can find the link it came from.
+        """
+        digest = hmac.new(
+            self._key, HOLDER_CONTEXT + registration_id.bytes, hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest[:HOLDER_BYTES]).decode("ascii")
 
     def registration_of(self, token: str) -> UUID | None:
         """The registration a token was made for, or None if this service did not make it."""

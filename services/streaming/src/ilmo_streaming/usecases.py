@@ -23,7 +23,7 @@ concurrently and out of order; the transitions make that harmless:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -33,8 +33,16 @@ from ilmo_event_contracts import Attendance, EventDetails
 from ilmo_shared.clock import Clock
 from ilmo_shared.storage import ConcurrentChangeError
 from ilmo_streaming import domain
-from ilmo_streaming.domain import Change, EventStream, JoinDecision, Redirect, decide_join
+from ilmo_streaming.domain import (
+    Change,
+    EventStream,
+    JoinDecision,
+    Play,
+    Redirect,
+    decide_join,
+)
 from ilmo_streaming.metrics import JOINS_NOT_RECORDED, LINK_CHANGES
+from ilmo_streaming.playback import PlaybackSigner, path_at_origin, signed_until
 from ilmo_streaming.storage import LinkCounts, StreamEventStore, StreamLinkStore, Transition
 from ilmo_streaming.tokens import TOKEN_LENGTH, LinkTokens
 
@@ -162,14 +170,43 @@ class LinkOverview:
     stream: EventStream | None
 
 
+# A signed playback URL is this long-lived unless the service is told otherwise.
+PLAYBACK_LIFETIME = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SignedPlayback:
+    """A playback URL signed for one link, and when its player should ask for the next."""
+
+    playlist_url: str
+    expires_at: datetime
+    renew_after_seconds: int
+
+
+class PlaybackUnavailableError(Exception):
+    """The event's stream is closed, but this service cannot sign URLs of it.
+
+    No playback key is configured, or the event's ``stream_url`` is not at
+    the origin the key is for: a deployment's or an organiser's mistake, so
+    the viewer gets 503 and the operators an error in the log.
+    """
+
+
 @dataclass(frozen=True)
 class LinkQueries:
-    """What the HTTP side asks about links; built in ``app``. Reads only."""
+    """What the HTTP side asks about links; built in ``app``. Reads only.
+
+    ``signer`` signs playback URLs of closed streams (None: no playback key
+    configured), each valid for ``playback_lifetime`` and never beyond the
+    link's window.
+    """
 
     tokens: LinkTokens
     links: StreamLinkStore
     streams: StreamEventStore
     clock: Clock
+    signer: PlaybackSigner | None = None
+    playback_lifetime: timedelta = PLAYBACK_LIFETIME
 
     async def join(self, token: str) -> JoinDecision:
         """What a viewer opening the link ``token`` gets now; a join to the stream is recorded.
@@ -184,9 +221,30 @@ class LinkQueries:
         stream = await self.streams.get(link.event_id) if link and link.issued else None
         now = self.clock()
         decision = decide_join(link, stream, now)
-        if isinstance(decision, Redirect) and registration_id is not None:
+        if isinstance(decision, Redirect | Play) and registration_id is not None:
             await self._record_join(registration_id, now)
         return decision
+
+    def sign(self, play: Play) -> SignedPlayback:
+        """A playlist URL of the closed stream, signed for this link until it must be renewed.
+
+        The player is asked to renew at half the URL's life, so that one
+        failed renewal still leaves time for another before the URL expires.
+        PlaybackUnavailableError when it cannot be signed.
+        """
+        if self.signer is None:
+            raise PlaybackUnavailableError("no playback key is configured (ILMO_PLAYBACK_SECRET)")
+        path = path_at_origin(play.stream.stream_url, self.signer.base_url)
+        if path is None:
+            raise PlaybackUnavailableError("the event's stream_url is not at the playback origin")
+        now = self.clock()
+        expires_at = signed_until(now, play.stream.closes_at, self.playback_lifetime)
+        holder = self.tokens.holder_of(play.registration_id)
+        return SignedPlayback(
+            playlist_url=self.signer.sign(holder, path, expires_at),
+            expires_at=expires_at,
+            renew_after_seconds=max(1, int((expires_at - now).total_seconds() / 2)),
+        )
 
     async def _record_join(self, registration_id: UUID, now: datetime) -> None:
         """Record the join (the first one with ``stream.joined``), without failing the viewer.

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ilmo_event_contracts import Language
+from ilmo_event_contracts import Language, StreamPlayback
 from ilmo_event_contracts.events import (
     DEFAULT_REMINDERS,
     PROMOTION_CUTOFF_MINUTES,
@@ -165,6 +165,8 @@ class EventForm:
     registration_opens_at: str = ""
     registration_closes_at: str = ""
     stream_url: str = ""
+    # Checked: signed HLS playback (``stream_playback: signed_hls``), for a closed stream.
+    closed_stream: bool = False
     stream_opens_minutes_before: str = str(STREAM_OPENS_MINUTES_BEFORE)
     stream_closes_minutes_after: str = str(STREAM_CLOSES_MINUTES_AFTER)
     agenda: list[BlockForm] = field(default_factory=list)
@@ -212,7 +214,7 @@ NUMBERS = (
     "retention_days",
     "promotion_cutoff_minutes",
 )
-CHECKBOXES = ("published", "email_confirmation", "thank_you")
+CHECKBOXES = ("published", "email_confirmation", "thank_you", "closed_stream")
 # Ids that would be the console's own addresses (/console/events/new).
 RESERVED_IDS = frozenset({"new"})
 ENTER_TIME = _("enter a date and time")
@@ -430,6 +432,9 @@ def payload(form: EventForm, errors: list[FormError]) -> dict[str, Any]:
             "arrival_instructions": form.arrival_instructions.optional(),
         },
         "stream_url": form.stream_url,
+        "stream_playback": (
+            StreamPlayback.SIGNED_HLS if form.closed_stream else StreamPlayback.REDIRECT
+        ).value,
         "agenda": [_block_payload(f"agenda.{i}", b, time) for i, b in enumerate(form.agenda)],
         "target_groups": [group.value() for group in form.target_groups],
         "published": form.published,
@@ -571,6 +576,7 @@ PAGE_ORDER = (
     "venue",
     "in_person_capacity",
     "stream_url",
+    "stream_playback",
     "stream_opens_minutes_before",
     "stream_closes_minutes_after",
     "agenda",
@@ -646,6 +652,7 @@ def of_spec(spec: EventSpec, event_id: str = "", notice: PrivacyNotice | None = 
         registration_opens_at=local(spec.registration_opens_at),
         registration_closes_at=local(spec.registration_closes_at),
         stream_url=spec.stream_url,
+        closed_stream=spec.stream_playback is StreamPlayback.SIGNED_HLS,
         stream_opens_minutes_before=str(spec.stream_opens_minutes_before),
         stream_closes_minutes_after=str(spec.stream_closes_minutes_after),
         agenda=[
@@ -747,6 +754,7 @@ LABELS: Mapping[str, str] = {
     "registration_opens_at": _("Registration opens"),
     "registration_closes_at": _("Registration closes"),
     "stream_url": _("Address of the stream"),
+    "stream_playback": _("Only registrants may watch"),
     "stream_opens_minutes_before": _("Stream links open, minutes before the start"),
     "stream_closes_minutes_after": _("Stream links close, minutes after the end"),
     "published": _("Published"),
