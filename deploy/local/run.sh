@@ -44,7 +44,11 @@
 # .local/development-token; never in production), the key of the manage links in
 # emails shared by registration and notification (ILMO_MANAGE_LINK_SECRET,
 # .local/manage-link-secret) and the key of personal stream links
-# (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret).
+# (ILMO_STREAM_LINK_SECRET, .local/stream-link-secret). Streaming signs closed
+# streams' playback URLs for the local HLS origin (`make hls-origin`) with the
+# secret that origin checks (ILMO_PLAYBACK_SECRET, .local/hls/secret, shared
+# with deploy/local/hls-origin.sh) at ILMO_PLAYBACK_ORIGIN_URL (default
+# http://127.0.0.1:8090/hls).
 #
 # Sign-in (docs/operations.md, "The development identity provider"): every
 # service trusts the issuer infra.sh starts (ILMO_OIDC_ISSUER), the console's
@@ -84,6 +88,7 @@ DEVELOPMENT_TOKEN_FILE=$LOCAL_DIR/development-token
 BROKER_PASSWORDS_DIR=$LOCAL_DIR/broker-users
 MANAGE_LINK_SECRET_FILE=$LOCAL_DIR/manage-link-secret
 STREAM_LINK_SECRET_FILE=$LOCAL_DIR/stream-link-secret
+PLAYBACK_SECRET_FILE=$LOCAL_DIR/hls/secret
 SAMPLE_EVENT=$SCRIPT_DIR/sample-event.json
 SAMPLE_EVENT_ID=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$SAMPLE_EVENT")
 
@@ -175,6 +180,8 @@ load_secrets() {
 	DEVELOPMENT_TOKEN=$(local_secret ILMO_DEVELOPMENT_TOKEN "$DEVELOPMENT_TOKEN_FILE")
 	MANAGE_LINK_SECRET=$(local_secret ILMO_MANAGE_LINK_SECRET "$MANAGE_LINK_SECRET_FILE")
 	STREAM_LINK_SECRET=$(local_secret ILMO_STREAM_LINK_SECRET "$STREAM_LINK_SECRET_FILE")
+	mkdir -p "$(dirname "$PLAYBACK_SECRET_FILE")"
+	PLAYBACK_SECRET=$(local_secret ILMO_PLAYBACK_SECRET "$PLAYBACK_SECRET_FILE")
 }
 
 # ---- identity provider (issue 15) ----
@@ -294,6 +301,11 @@ program_environment() {
 		# under the databases' prefix so that a test's run counts apart.
 		entries+=("$(env_entry ILMO_REDIS_URL "${ILMO_REDIS_URL:-redis://127.0.0.1:6379/0}")")
 		entries+=("$(env_entry ILMO_REDIS_KEY_PREFIX "${ILMO_REDIS_KEY_PREFIX:-$DATABASE_PREFIX}")")
+	fi
+	if [[ $name == streaming ]]; then
+		entries+=("$(env_entry ILMO_PLAYBACK_ORIGIN_URL "${ILMO_PLAYBACK_ORIGIN_URL:-http://${ILMO_HLS_ORIGIN_ADDR:-127.0.0.1:8090}/hls}")")
+		entries+=("$(env_entry ILMO_PLAYBACK_SECRET "$PLAYBACK_SECRET")")
+		entries+=("$(env_entry ILMO_PLAYBACK_KEY_ID "${ILMO_PLAYBACK_KEY_ID:-1}")")
 	fi
 	if [[ $name == notification ]]; then
 		# The local sink speaks plain SMTP; the service's default is STARTTLS.
