@@ -15,7 +15,6 @@ and its registration form link here ("Lost the link to your registration?").
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -27,11 +26,11 @@ from ilmo_registration.domain import NotFound
 from ilmo_registration.event_views import EventPage, event_page
 from ilmo_registration.forms import FORM, form_fields
 from ilmo_registration.manage_link_api import ManageLinkRequest
-from ilmo_registration.page_language import PageLanguage, of_request, switcher
-from ilmo_registration.pages import Chrome, Link, message_page
+from ilmo_registration.page_language import PageLanguage, of_request
+from ilmo_registration.public_page import event_not_found, form_expired, render_page, secure
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.registration_form import FieldError
-from ilmo_registration.rendering import page_response, redirect, render
+from ilmo_registration.rendering import page_response, redirect
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.http.problems import Problem, ProblemRoute
 from ilmo_shared.i18n import _, translate
@@ -55,11 +54,6 @@ INVALID = _("Enter the email address in the form name@example.fi.")
 TOO_MANY = _(
     "The link has been asked for too often for this address or from your network just now. "
     "Nothing was sent: wait a while and try again."
-)
-FORM_EXPIRED = _("Your form could not be checked")
-FORM_EXPIRED_TEXT = _(
-    "This happens when the form was open for a long time or your browser does not accept "
-    "cookies from this service. Nothing was sent. Open the form again and send it."
 )
 
 
@@ -101,7 +95,7 @@ def manage_link_pages_router(
         try:
             event = event_page(await usecases.event_outlook(event_id), shown.language)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         return _form_page(request, shown, tokens, event, LinkForm(), 200)
 
     @router.post(
@@ -126,11 +120,11 @@ def manage_link_pages_router(
         shown = of_request(request)
         fields = await form_fields(request)
         if fields is None or not tokens.accepts(request, fields.get(csrf.FIELD)):
-            return _form_expired(request, shown)
+            return form_expired(request, shown, "manage-link")
         try:
             event = event_page(await usecases.event_outlook(event_id), shown.language)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         typed = fields.get(EMAIL, "")
         email = read_address(typed)
         if isinstance(email, FieldError):
@@ -155,50 +149,20 @@ def manage_link_pages_router(
         try:
             event = event_page(await usecases.event_outlook(event_id), shown.language)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         organiser = event.organiser
-        html = _render(
+        html = render_page(
             request,
             shown,
             "manage_link_sent.html",
             title=translate(CATALOGUE, shown.language, _("Check your email")),
+            personal=True,
             event=event,
             organiser_email=organiser.email if organiser is not None else None,
         )
-        return shown.remember(page_response(200, html), secure=_secure(request))
+        return shown.remember(page_response(200, html), secure=secure(request))
 
     return router
-
-
-def _secure(request: Request) -> bool:
-    """Cookies are sent back only over HTTPS when the page came over HTTPS."""
-    return request.url.scheme == "https"
-
-
-def _chrome(request: Request, shown: PageLanguage) -> Chrome:
-    depth = max(request.url.path.count("/") - 1, 0)
-    return Chrome(root="../" * depth or "./", switcher=switcher(request, shown.language))
-
-
-def _render(
-    request: Request,
-    shown: PageLanguage,
-    template: str,
-    *,
-    title: str,
-    errors: list[FieldError] | None = None,
-    **values: Any,
-) -> str:
-    return render(
-        template,
-        shown.language,
-        chrome=_chrome(request, shown),
-        personal=True,
-        errors=errors or [],
-        title=title,
-        query=shown.query(),
-        **values,
-    )
 
 
 def _form_page(
@@ -213,11 +177,12 @@ def _form_page(
     """The form with what was typed and what is wrong with it, or why nothing was sent."""
     token, new_cookie = tokens.issue(request)
     language = shown.language
-    html = _render(
+    html = render_page(
         request,
         shown,
         "manage_link.html",
         title=translate(CATALOGUE, language, _("Get the link to your registration")),
+        personal=True,
         errors=[state.error] if state.error is not None else [],
         event=event,
         email=state.email,
@@ -226,28 +191,5 @@ def _form_page(
         form_token=token,
     )
     response = page_response(status, html, headers)
-    csrf.set_cookie(response, new_cookie, secure=_secure(request))
-    return shown.remember(response, secure=_secure(request))
-
-
-def _not_found(request: Request, shown: PageLanguage) -> Response:
-    chrome = _chrome(request, shown)
-    html = message_page(
-        shown.language,
-        _("Event not found"),
-        [_("There is no such event, or it is not public. Check the address.")],
-        Link(chrome.root + shown.query(), _("All upcoming events")),
-        chrome,
-    )
-    return page_response(404, html)
-
-
-def _form_expired(request: Request, shown: PageLanguage) -> Response:
-    html = message_page(
-        shown.language,
-        FORM_EXPIRED,
-        [FORM_EXPIRED_TEXT],
-        Link(f"manage-link{shown.query()}", _("Open the form again")),
-        _chrome(request, shown),
-    )
-    return page_response(403, html)
+    csrf.set_cookie(response, new_cookie, secure=secure(request))
+    return shown.remember(response, secure=secure(request))

@@ -19,20 +19,19 @@ that needs no script.
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from ilmo_event_contracts import Language
 from ilmo_registration import CATALOGUE, csrf
 from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import EventIsCancelled, NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
 from ilmo_registration.forms import FORM, form_fields
-from ilmo_registration.page_language import PageLanguage, of_request, switcher
-from ilmo_registration.pages import LANGUAGE_CHOICES, Chrome, Link, message_page
+from ilmo_registration.page_language import PageLanguage, of_request
+from ilmo_registration.pages import LANGUAGE_CHOICES
 from ilmo_registration.privacy import PrivacyNotice, PrivacyNoticeChanged
+from ilmo_registration.public_page import event_not_found, form_expired, render_page, secure
 from ilmo_registration.rate_limits import RateLimits
 from ilmo_registration.registration_form import FIELDS, NOTICE, FieldError, FormInput, read
 from ilmo_registration.rendering import (
@@ -40,7 +39,6 @@ from ilmo_registration.rendering import (
     page_response,
     public_response,
     redirect,
-    render,
     stylesheet,
 )
 from ilmo_registration.usecases import UseCases
@@ -65,11 +63,6 @@ NOT_YET_OPEN = _("Registration for this event has not opened yet, so the form wa
 NOTICE_CHANGED = _(
     "The privacy notice changed while you were filling in the form. Read the new notice "
     "below and send the form again."
-)
-FORM_EXPIRED = _("Your form could not be checked")
-FORM_EXPIRED_TEXT = _(
-    "This happens when the form was open for a long time or your browser does not accept "
-    "cookies from this service. Nothing was sent. Open the form again and send it."
 )
 TOO_MANY = _(
     "Too many registrations have been sent from your network just now. Nothing was sent: "
@@ -108,7 +101,7 @@ def public_router(
         events = [
             summary(stored, now, shown.language) for stored in await usecases.upcoming_events()
         ]
-        html = _render(
+        html = render_page(
             request,
             shown,
             "event_list.html",
@@ -128,8 +121,8 @@ def public_router(
         try:
             event = event_page(await usecases.event_outlook(event_id), shown.language)
         except NotFound:
-            return _not_found(request, shown)
-        html = _render(request, shown, "event.html", title=event.title, event=event)
+            return event_not_found(request, shown)
+        html = render_page(request, shown, "event.html", title=event.title, event=event)
         return _public(request, shown, html)
 
     @router.get(
@@ -145,7 +138,7 @@ def public_router(
             event = event_page(await usecases.event_outlook(event_id), shown.language)
             notice = await usecases.privacy_notice(event_id, admin=False)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         refusal = None if event.open else _closed_message(event)
         state = FormState(FormInput({"language": shown.language.value}), [], refusal)
         return _form_page(request, shown, tokens, event, notice, state, 200)
@@ -172,12 +165,12 @@ def public_router(
         shown = of_request(request)
         fields = await form_fields(request)
         if fields is None or not tokens.accepts(request, fields.get(csrf.FIELD)):
-            return _form_expired(request, shown)
+            return form_expired(request, shown, "registration")
         try:
             event = event_page(await usecases.event_outlook(event_id), shown.language)
             notice = await usecases.privacy_notice(event_id, admin=False)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         submission = read(fields)
 
         def again(
@@ -221,10 +214,10 @@ def public_router(
         try:
             outlook = await usecases.event_outlook(event_id)
         except NotFound:
-            return _not_found(request, shown)
+            return event_not_found(request, shown)
         event = event_page(outlook, shown.language)
         organiser = event.organiser
-        html = _render(
+        html = render_page(
             request,
             shown,
             "registration_sent.html",
@@ -241,7 +234,7 @@ def public_router(
             expiry_hours=expiry_hours,
             organiser_email=organiser.email if organiser is not None else None,
         )
-        return shown.remember(page_response(200, html), secure=_secure(request))
+        return shown.remember(page_response(200, html), secure=secure(request))
 
     @router.get(
         f"/static/{STYLESHEET}",
@@ -258,41 +251,8 @@ def public_router(
 # ---------------------------------------------------------------------- helpers
 
 
-def _secure(request: Request) -> bool:
-    """Cookies are sent back only over HTTPS when the page came over HTTPS."""
-    return request.url.scheme == "https"
-
-
-def _chrome(request: Request, language: Language) -> Chrome:
-    depth = max(request.url.path.count("/") - 1, 0)
-    return Chrome(root="../" * depth or "./", switcher=switcher(request, language))
-
-
-def _render(
-    request: Request,
-    shown: PageLanguage,
-    template: str,
-    *,
-    title: str,
-    personal: bool = False,
-    errors: list[FieldError] | None = None,
-    **values: Any,
-) -> str:
-    language = shown.language
-    return render(
-        template,
-        language,
-        chrome=_chrome(request, language),
-        personal=personal,
-        errors=errors or [],
-        title=title,
-        query=shown.query(),
-        **values,
-    )
-
-
 def _public(request: Request, shown: PageLanguage, html: str) -> Response:
-    return shown.remember(public_response(html), secure=_secure(request))
+    return shown.remember(public_response(html), secure=secure(request))
 
 
 def _form_page(
@@ -308,7 +268,7 @@ def _form_page(
     """The form with what was typed and what is wrong; no form once registration is closed."""
     token, new_cookie = tokens.issue(request)
     language = shown.language
-    html = _render(
+    html = render_page(
         request,
         shown,
         "registration.html",
@@ -325,8 +285,8 @@ def _form_page(
         languages=[(code.value, name) for code, name in LANGUAGE_CHOICES.items()],
     )
     response = page_response(status, html, headers)
-    csrf.set_cookie(response, new_cookie, secure=_secure(request))
-    return shown.remember(response, secure=_secure(request))
+    csrf.set_cookie(response, new_cookie, secure=secure(request))
+    return shown.remember(response, secure=secure(request))
 
 
 def _closed_message(event: EventPage) -> str:
@@ -335,25 +295,3 @@ def _closed_message(event: EventPage) -> str:
     if event.over:
         return _("This event is over.")
     return NOT_YET_OPEN if event.window.value == "not_yet_open" else CLOSED
-
-
-def _not_found(request: Request, shown: PageLanguage) -> Response:
-    html = message_page(
-        shown.language,
-        _("Event not found"),
-        [_("There is no such event, or it is not public. Check the address.")],
-        Link(_chrome(request, shown.language).root + shown.query(), _("All upcoming events")),
-        _chrome(request, shown.language),
-    )
-    return page_response(404, html)
-
-
-def _form_expired(request: Request, shown: PageLanguage) -> Response:
-    html = message_page(
-        shown.language,
-        FORM_EXPIRED,
-        [FORM_EXPIRED_TEXT],
-        Link(f"registration{shown.query()}", _("Open the form again")),
-        _chrome(request, shown.language),
-    )
-    return page_response(403, html)
