@@ -42,6 +42,7 @@ def every_field() -> dict[str, Any]:
         stream_opens_minutes_before=15,
         stream_closes_minutes_after=45,
         in_person_capacity=0,
+        stream_playback="signed_hls",
     )
     body["organiser"]["phone"] = "+358 29 516 001"
     body["agenda"][0]["talks"] = [
