@@ -55,6 +55,11 @@ ACCESS_ENDED = {
     "sv": "Din rätt att se den här sändningen har upphört.",
     "en": "Your access to this stream has ended.",
 }
+NOT_VALID_NOW = {
+    "fi": "Tällä linkillä ei voi katsoa lähetystä nyt.",
+    "sv": "Med den här länken kan du inte se sändningen nu.",
+    "en": "This link cannot be used to watch the stream now.",
+}
 NOT_STARTED = {
     "fi": "Lähetys ei ole vielä alkanut. Sivu yrittää uudelleen muutaman sekunnin välein.",
     "sv": "Sändningen har inte börjat ännu. Sidan försöker igen med några sekunders mellanrum.",
@@ -262,7 +267,7 @@ async def test_the_video_plays_on_past_the_first_urls_expiry_and_stops_for_a_rev
     assert not [e for e in traffic.errors if "Content Security Policy" in e], traffic.errors
 
 
-async def test_a_stream_that_has_not_started_is_tried_again_until_it_plays(
+async def test_a_stream_not_started_is_tried_again_until_it_plays_and_a_refused_link_is_told(
     page_at: PageOpener, hls_origin: HlsOrigin
 ) -> None:
     link = WatchLink(hls_origin, "starts-later")
@@ -285,4 +290,11 @@ async def test_a_stream_that_has_not_started_is_tried_again_until_it_plays(
             await start_playing(page)
             await page.wait_for_function(PLAYING % 1, timeout=PLAYBACK_TIMEOUT * 1000)
             assert await status_texts(page) == {}
+            # The watch link is not valid now (403): the page says so and asks no more.
+            link.renewal_status = 403
+            await eventually(
+                lambda: shows(page, NOT_VALID_NOW),
+                what="the not-valid-now message in fi/sv/en",
+                timeout=RENEW_AFTER_SECONDS * 4,
+            )
     assert not [e for e in traffic.errors if "Content Security Policy" in e], traffic.errors

@@ -52,7 +52,8 @@
     playlistUrl: video.dataset.playlistUrl,
     // Every signed base this page was given, oldest first; the last one is the newest.
     bases: [],
-    accessEnded: false,
+    // The watch link answered 410 (access ended) or 403/404 (not valid now): no fresh URL comes.
+    linkClosed: false,
     streamEnded: false,
     renewalTimer: undefined,
     renewalFailures: 0,
@@ -123,7 +124,7 @@
 
   function scheduleRenewal(seconds) {
     stopRenewing();
-    if (!state.accessEnded && !state.streamEnded && Number.isFinite(seconds)) {
+    if (!state.linkClosed && !state.streamEnded && Number.isFinite(seconds)) {
       state.renewalTimer = setTimeout(renew, Math.max(1, seconds) * 1000);
     }
   }
@@ -137,11 +138,11 @@
     scheduleRenewal(Math.min(seconds, renewAfterSeconds || seconds));
   }
 
-  function endAccess() {
-    state.accessEnded = true;
+  function closeLink(message) {
+    state.linkClosed = true;
     stopRenewing();
     clearTimeout(state.retryTimer);
-    show("access-ended");
+    show(message);
   }
 
   function endStream() {
@@ -153,7 +154,7 @@
 
   /** Asks the watch link for a fresh signed URL; what it answers decides what happens next. */
   async function renew() {
-    if (state.accessEnded || state.streamEnded) {
+    if (state.linkClosed || state.streamEnded) {
       return;
     }
     let response;
@@ -173,13 +174,11 @@
       return;
     }
     if (response.status === 410) {
-      endAccess();
+      closeLink("access-ended");
       return;
     }
     if (response.status === 403 || response.status === 404) {
-      state.accessEnded = true;
-      stopRenewing();
-      show("not-valid-now");
+      closeLink("not-valid-now");
       return;
     }
     if (!response.ok || !answer || typeof answer.playlist_url !== "string") {
@@ -195,7 +194,7 @@
   function loadLater(hls) {
     clearTimeout(state.retryTimer);
     state.retryTimer = setTimeout(function () {
-      if (!state.accessEnded && !state.streamEnded) {
+      if (!state.linkClosed && !state.streamEnded) {
         hls.loadSource(state.playlistUrl);
       }
     }, NOT_STARTED_RETRY_SECONDS * 1000);
@@ -210,7 +209,7 @@
     if (!data.fatal) {
       return;
     }
-    if (state.accessEnded || state.streamEnded) {
+    if (state.linkClosed || state.streamEnded) {
       // The last URL ran out after a 410 (as intended), or the stream is over: say nothing new.
       hls.stopLoad();
       return;
@@ -266,7 +265,7 @@
     // the video stops with an error; the renewal endpoint is still asked, so
     // that a viewer whose access ended is told.
     video.addEventListener("error", function () {
-      if (state.accessEnded || state.streamEnded) {
+      if (state.linkClosed || state.streamEnded) {
         return;
       }
       show("not-started");
