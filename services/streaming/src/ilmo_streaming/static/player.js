@@ -166,11 +166,17 @@
         credentials: "omit",
         headers: { Accept: "application/json" },
       });
-      if (response.ok) {
-        answer = await response.json();
-      }
+      // A refusal may say why as {"outcome": …}; anything else is no answer.
+      answer = await response.json().catch(function () {
+        return undefined;
+      });
     } catch (error) {
       retryRenewal();
+      return;
+    }
+    if (!response.ok && answer && answer.outcome === "ended") {
+      // The link's window is over (403 with that outcome): the stream has ended, not the access.
+      endStream();
       return;
     }
     if (response.status === 410) {
