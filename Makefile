@@ -26,6 +26,7 @@ endif
         test-unit test-integration test-e2e test-deploy test-chaos test-chaos-short \
         test-chaos-cluster-short contracts openapi client client-check \
         bench browser promtool hls-tools hls-origin screenshots messages kubernetes-tools \
+        player-vendor \
         test-kubernetes containers image audit alert-rules
 
 help: ## List the targets
@@ -148,6 +149,20 @@ $(CLIENT_INSTALLED): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
 
 client-check: client ## The TypeScript client: tsc (strict) and its generated types equal to a fresh generation from contracts/openapi.json
 	cd $(CLIENT_DIR) && npm run check
+
+# The streaming service's player page plays HLS with hls.js, vendored from npm
+# exactly as services/streaming/player/package-lock.json pins it. The copies
+# are committed, so only refreshing them needs npm: change the version in
+# package.json, `npm install --package-lock-only` there, then this target, and
+# the version in the vendored README.md.
+PLAYER_DIR = services/streaming/player
+PLAYER_VENDOR = services/streaming/src/ilmo_streaming/static/vendor/hls.js
+
+player-vendor: ## Refresh the player page's vendored hls.js (npm ci in services/streaming/player, then copy hls.min.js and LICENSE)
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20.11 or later with npm" >&2; exit 1; }
+	cd $(PLAYER_DIR) && npm ci --no-audit --no-fund
+	cp $(PLAYER_DIR)/node_modules/hls.js/dist/hls.min.js $(PLAYER_DIR)/node_modules/hls.js/LICENSE $(PLAYER_VENDOR)/
+	@echo "hls.js $$(cd $(PLAYER_DIR) && node -p 'require("./node_modules/hls.js/package.json").version') copied into $(PLAYER_VENDOR)"
 
 openapi: setup client ## Regenerate contracts/openapi.json from the registration service's app, and the TypeScript client's types from it
 	$(UV) run --frozen python -m ilmo_registration.openapi
