@@ -3,14 +3,16 @@
 Real parts only: the four services as processes with a playback key, a test
 SMTP server, and the HLS origin of the project's own scripts (Debian's nginx
 with ``secure_link``) serving a live ffmpeg stream. A remote registrant
-follows the link in their mail and gets the playlist and a segment through
-nginx; then they cancel. From then on their link and its renewal answer
+follows the link in their mail to the player page and gets the playlist and
+a segment through nginx; then they cancel. From then on their link and its renewal answer
 410, and the URL they were given stops working at its expiry, which nginx
 enforces with 403, as it does for a tampered URL.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -18,6 +20,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from ilmo_shared.storage import Document
+from tests.support.browser import PageOpener, assert_accessible
 from tests.support.hls import HlsOrigin
 from tests.support.infrastructure import IsolatedInfrastructure
 from tests.support.mail_links import watch_link_in
@@ -27,6 +30,10 @@ from tests.support.smtp import services_with_mail
 
 # Short, so that the test sees a URL issued before the cancellation expire.
 URL_SECONDS = 10
+# Generous: the machine may be busy; the waits end as soon as the thing holds.
+PLAYBACK_TIMEOUT = 60
+PLAYING = "() => document.getElementById('player').currentTime > 1"
+ACCESS_ENDED = "() => document.getElementById('player-status').dataset.message === 'access-ended'"
 
 
 def playback_environment(origin: HlsOrigin) -> dict[str, str]:
@@ -46,6 +53,13 @@ def newest_segment(playlist_url: str, playlist: str) -> str:
     return urljoin(playlist_url, segments[-1])
 
 
+def playlist_on(page: str) -> str:
+    """The signed playlist URL the player page gives its script."""
+    found = re.search(r'data-playlist-url="([^"]+)"', page)
+    assert found is not None, page
+    return html.unescape(found.group(1))
+
+
 def tampered(url: str) -> str:
     """``url`` with one character of its signature changed."""
     parts = urlsplit(url)
@@ -60,6 +74,7 @@ async def test_a_cancelled_registrant_loses_the_video_itself(
     mongo: AsyncMongoClient[Document],
     hls_origin: HlsOrigin,
     hls_stream: str,
+    page_at: PageOpener,
 ) -> None:
     playlist_at_origin = f"{hls_origin.base_url}/{hls_stream}/index.m3u8"
     event = {
@@ -93,10 +108,13 @@ async def test_a_cancelled_registrant_loses_the_video_itself(
             link = watch_link_in(mail)
 
             async with httpx.AsyncClient(timeout=10) as viewer:
-                # The emailed link leads to a URL signed for this link, at the origin.
+                # The emailed link opens the player page, which plays a URL signed for this
+                # link at the origin (the page itself in a browser: test_player_in_browser.py).
                 opened = await viewer.get(link)
-                assert opened.status_code == 302, opened.text
-                signed = opened.headers["location"]
+                assert opened.status_code == 200, opened.text
+                assert opened.headers["cache-control"] == "no-store"
+                assert hls_origin.url in opened.headers["content-security-policy"]
+                signed = playlist_on(opened.text)
                 assert signed.startswith(f"{hls_origin.base_url}/{hls_origin.key_id}/")
                 assert signed.endswith(f"/{hls_stream}/index.m3u8")
                 assert signed != playlist_at_origin
@@ -106,6 +124,11 @@ async def test_a_cancelled_registrant_loses_the_video_itself(
                 segment = await viewer.get(newest_segment(signed, playlist.text))
                 assert segment.status_code == 200
                 assert segment.content
+
+                # In a browser the page plays the stream from the origin.
+                page = await page_at(link, width=375)
+                await page.wait_for_function(PLAYING, timeout=PLAYBACK_TIMEOUT * 1000)
+                await assert_accessible(page, "the player page of a closed stream, playing")
 
                 # A player renews through the link, and a player of one's own is redirected.
                 renewed = await viewer.get(f"{link}/playback")
@@ -132,6 +155,8 @@ async def test_a_cancelled_registrant_loses_the_video_itself(
                 await eventually(link_revoked, what="the cancelled link answering 410")
                 for asked in (f"{link}/playback", f"{link}/playlist.m3u8"):
                     assert (await viewer.get(asked)).status_code == 410, asked
+                # The open page's next renewal gets 410, and it tells the viewer.
+                await page.wait_for_function(ACCESS_ENDED, timeout=URL_SECONDS * 3 * 1000)
 
                 # What was handed out before the cancellation runs out on its own.
                 async def expired() -> bool:

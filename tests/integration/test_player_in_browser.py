@@ -69,7 +69,7 @@ NOT_STARTED = {
 
 def signed_playlist(origin: HlsOrigin, stream: str, expires_at: datetime) -> str:
     """A signed URL of ``stream``'s playlist; the one place that knows the signer's arguments."""
-    return origin.signer().sign(f"{stream}/index.m3u8", expires_at)
+    return origin.signer().sign("viewer", f"{stream}/index.m3u8", expires_at)
 
 
 def base_of(url: str) -> str:

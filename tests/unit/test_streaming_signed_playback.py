@@ -184,3 +184,17 @@ def test_a_renewal_that_gets_no_url_says_why_in_the_links_own_status(
     assert json.loads(bytes(response.body)) == {"outcome": outcome.value}
     if isinstance(decision, NotOpenYet):
         assert response.headers["retry-after"] == "90"
+
+
+def test_the_emailed_link_of_a_closed_stream_opens_the_player_page_under_its_own_policy() -> None:
+    signed = SignedPlayback("https://stream.example.fi/hls/k1/x/1/h/b/index.m3u8", STARTS, 30)
+    page = join_response(Play(CLOSED, RID), signed, "t0ken/playback")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "https://stream.example.fi" in policy
+    body = bytes(page.body).decode()
+    assert 'data-renewal-url="t0ken/playback"' in body
+    assert "Suljettu tiedotustilaisuus" in body

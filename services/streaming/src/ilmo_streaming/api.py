@@ -3,9 +3,10 @@
 ``GET /watch/{token}`` answers a viewer's browser:
 
 - 302 to the event's stream while the link's window is open; for a closed
-  stream (``stream_playback: signed_hls``), to a playlist URL signed for
-  this link that expires after ``ILMO_PLAYBACK_URL_SECONDS`` (never after
-  the window), or 503 if this service cannot sign it;
+  stream (``stream_playback: signed_hls``), 200 with the player page
+  (``player``), which plays a playlist URL signed for this link that
+  expires after ``ILMO_PLAYBACK_URL_SECONDS`` (never after the window) and
+  renews it, or 503 if this service cannot sign it;
 - 403 with a short page saying when it opens (and ``Retry-After``), or that
   it has ended;
 - 410 for a link of a cancelled event (a page saying the event was
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Response
@@ -61,6 +63,8 @@ from ilmo_streaming.domain import (
     Unknown,
 )
 from ilmo_streaming.metrics import JOINS, joins_of
+from ilmo_streaming.player import PlayerView, content_security_policy
+from ilmo_streaming.player import render as render_player
 from ilmo_streaming.usecases import LinkQueries, PlaybackUnavailableError, SignedPlayback
 
 UNAVAILABLE_RETRY_SECONDS = 5
@@ -93,17 +97,26 @@ def error_page(status: int, headers: Mapping[str, str] | None = None) -> HTMLRes
 WATCH_PAGES = PageErrors(("/watch/",), render=error_page)
 
 
-def join_response(decision: JoinDecision, playback: SignedPlayback | None = None) -> Response:
-    """The HTTP answer to a join decision (``playback``: the URL signed for a ``Play``)."""
+def join_response(
+    decision: JoinDecision, playback: SignedPlayback | None = None, renewal_url: str | None = None
+) -> Response:
+    """The HTTP answer to a join decision.
+
+    For a ``Play``: ``playback`` is the URL signed for it; with
+    ``renewal_url`` the answer is the player page that renews it there,
+    without, a redirect to it (a player of one's own).
+    """
     match decision:
         case Redirect():
             return RedirectResponse(decision.url, status_code=302, headers=SECURITY_HEADERS)
         case Play():
             if playback is None:
                 return _unavailable()
-            return RedirectResponse(
-                playback.playlist_url, status_code=302, headers=SECURITY_HEADERS
-            )
+            if renewal_url is None:
+                return RedirectResponse(
+                    playback.playlist_url, status_code=302, headers=SECURITY_HEADERS
+                )
+            return _player_page(decision, playback, renewal_url)
         case NotOpenYet():
             return _page(
                 pages.not_open_yet(decision.stream),
@@ -118,6 +131,20 @@ def join_response(decision: JoinDecision, playback: SignedPlayback | None = None
             return _page(pages.revoked(), 410)
         case Unknown():
             return _page(pages.not_found(), 404)
+
+
+def _player_page(play: Play, playback: SignedPlayback, renewal_url: str) -> HTMLResponse:
+    view = PlayerView(
+        title=play.stream.title,
+        playlist_url=playback.playlist_url,
+        renewal_url=renewal_url,
+        renew_after_seconds=playback.renew_after_seconds,
+    )
+    # The player's own policy: its scripts, its stylesheet's hash, the origin's video.
+    policy = content_security_policy(playback.playlist_url)
+    return HTMLResponse(
+        render_player(view), headers={**SECURITY_HEADERS, "Content-Security-Policy": policy}
+    )
 
 
 def _unavailable() -> HTMLResponse:
@@ -177,7 +204,8 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         status_code=302,
         summary="Open a personal stream link",
         responses={
-            302: {"description": "The link is valid and open: to the event's stream."},
+            200: {"description": "A closed stream's player page (signed HLS playback)."},
+            302: {"description": "The link is valid and open: to the event's public stream."},
             403: {"description": "Not open yet (with Retry-After) or already ended."},
             404: {"description": "No such link."},
             410: {"description": "The event was cancelled, or the link was revoked."},
@@ -189,7 +217,9 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         if decision is None:
             return _unavailable()
         JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
-        return join_response(decision, _signed(queries, decision))
+        # Relative to /watch/{token}: the page works behind any prefix.
+        renewal = f"{quote(token, safe='')}/playback"
+        return join_response(decision, _signed(queries, decision), renewal)
 
     @router.get(
         "/watch/{token}/playlist.m3u8",
@@ -205,7 +235,11 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         },
     )
     async def playlist(token: str) -> Response:
-        return await watch(token)
+        decision = await _decide(queries, token)
+        if decision is None:
+            return _unavailable()
+        JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
+        return join_response(decision, _signed(queries, decision))
 
     @router.get(
         "/watch/{token}/playback",

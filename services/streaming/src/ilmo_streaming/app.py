@@ -13,6 +13,7 @@ from ilmo_shared.settings import secret
 from ilmo_streaming.api import WATCH_PAGES, operator_router, watch_router
 from ilmo_streaming.handlers import link_subscription
 from ilmo_streaming.playback import PlaybackSigner, SecureLinkSigner
+from ilmo_streaming.player_assets import player_assets
 from ilmo_streaming.settings import StreamingSettings
 from ilmo_streaming.storage import LINKS, StreamEventStore, StreamLinkStore
 from ilmo_streaming.tokens import LinkTokens, watch_url
@@ -54,7 +55,7 @@ def build_app(settings: StreamingSettings, *, clock: Clock = utc_now) -> FastAPI
                     SERVICE, keeper, ParkedErasure(infrastructure.broker, SERVICE).erase
                 )
             ],
-            routers=[watch_router(queries)],
+            routers=[watch_router(queries), player_assets()],
             operator_routers=[operator_router(queries)],
             prepare_storage=links.create_indexes,
             pages=WATCH_PAGES,
