@@ -466,6 +466,7 @@ def test_the_ingress_routes_only_public_ports_of_registration_and_streaming(
     assert routes == {
         "/": (f"{RELEASE}-registration", {"name": "public"}),
         "/watch/": (f"{RELEASE}-streaming", {"name": "public"}),
+        "/player/": (f"{RELEASE}-streaming", {"name": "public"}),
     }
     (tls,) = ingress["spec"]["tls"]
     certificate = one(manifests, "Certificate", f"{RELEASE}-ingress")
