@@ -19,7 +19,7 @@ from ilmo_registration.privacy import DEFAULT_NOTICE
 from ilmo_shared.storage import Document
 from tests.support.amqp import event_tap
 from tests.support.infrastructure import IsolatedInfrastructure
-from tests.support.pages import open_form, page_of, register_on_page
+from tests.support.pages import FORM_FIELDS, open_form, page_of, register_on_page
 from tests.support.registration import (
     ADMIN,
     MovableClock,
@@ -297,6 +297,36 @@ async def test_a_second_registration_of_an_address_looks_exactly_like_the_first(
     pages = [await client.get(path + r.headers["Location"]) for r in (first, second)]
     assert pages[0].text == pages[1].text
     assert await registrations.count_documents({"event_id": confirming["id"]}) == 1
+
+
+async def test_the_same_form_sent_twice_registers_once_and_mails_nothing_more(
+    infrastructure: IsolatedInfrastructure,
+    client: httpx.AsyncClient,
+    registrations: AsyncCollection[Document],
+    confirming: dict[str, Any],
+) -> None:
+    """A double click sends one rendered form twice: its submission key makes it one."""
+    email = f"kahdesti.{uuid.uuid4().hex[:8]}@example.fi"
+    page = await open_form(client, confirming["id"])
+    form = page.form("registration")
+    assert len(form.fields["submission"]) == 32
+    values = {**form.fields, **FORM_FIELDS, "email": email}
+    path = f"/events/{confirming['id']}/registration"
+    async with event_tap(infrastructure.amqp_url, "registration.repeated") as tap:
+        first = await client.post(path, data=values)
+        again = await client.post(path, data=values)
+        assert first.status_code == again.status_code == 303, again.text
+        assert first.headers["Location"] == again.headers["Location"] == "registration/sent"
+        assert await registrations.count_documents({"event_id": confirming["id"]}) == 1
+        # A new form for the same address is a repeat, told by mail as before; the
+        # relay publishes in the order of the writes, so a repeat from the double
+        # click would have come first.
+        third = await register_on_page(client, confirming["id"], email=email)
+        assert third.status_code == 303
+        await tap.wait_for(1)
+        await tap.take_arrived()
+    repeats = [m for m in tap.messages if m.data["event_id"] == confirming["id"]]
+    assert len(repeats) == 1
 
 
 @pytest.mark.parametrize(

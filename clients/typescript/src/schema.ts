@@ -5571,6 +5571,7 @@ export interface operations {
                     needs_consent?: string;
                     organisation?: string;
                     privacy_notice_version?: string;
+                    submission?: string;
                 };
             };
         };

@@ -215,6 +215,7 @@ def build_app(settings: RegistrationSettings, *, clock: Clock = utc_now) -> Fast
                     usecases,
                     rate_limits,
                     form_tokens,
+                    keyed,
                     expiry_hours=max(1, round(settings.confirmation_expiry_minutes / 60)),
                 ),
                 manage_link_api_router(usecases, rate_limits),

@@ -17,6 +17,8 @@ that needs no script.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route signatures.
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +30,8 @@ from ilmo_registration.csrf import FormTokens
 from ilmo_registration.domain import EventIsCancelled, NotFound, RegistrationClosed
 from ilmo_registration.event_views import EventPage, event_page, paragraphs, summary
 from ilmo_registration.forms import FORM, form_fields
+from ilmo_registration.idempotency import IdempotencyKeyReused, RequestInProgress
+from ilmo_registration.keyed_registration import KeyedRegistration
 from ilmo_registration.page_language import PageLanguage, of_request
 from ilmo_registration.pages import LANGUAGE_CHOICES
 from ilmo_registration.privacy import PrivacyNotice, PrivacyNoticeChanged
@@ -41,10 +45,15 @@ from ilmo_registration.rendering import (
     redirect,
     stylesheet,
 )
+from ilmo_registration.schemas import RegistrationRequest
 from ilmo_registration.usecases import UseCases
 from ilmo_shared.http.problems import Problem, ProblemRoute
 from ilmo_shared.i18n import _, translate
 
+# The hidden field that makes one rendered form one registration (``_register_once``).
+SUBMISSION = "submission"
+SUBMISSION_BYTES = 24
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 FORM_BODY = {
     "required": True,
@@ -52,7 +61,9 @@ FORM_BODY = {
         FORM: {
             "schema": {
                 "type": "object",
-                "properties": {name: {"type": "string"} for name in (csrf.FIELD, NOTICE, *FIELDS)},
+                "properties": {
+                    name: {"type": "string"} for name in (csrf.FIELD, SUBMISSION, NOTICE, *FIELDS)
+                },
             }
         }
     },
@@ -85,7 +96,12 @@ class FormState:
 
 
 def public_router(
-    usecases: UseCases, rate_limits: RateLimits, tokens: FormTokens, *, expiry_hours: int
+    usecases: UseCases,
+    rate_limits: RateLimits,
+    tokens: FormTokens,
+    keyed: KeyedRegistration,
+    *,
+    expiry_hours: int,
 ) -> APIRouter:
     router = APIRouter(tags=["public pages"], route_class=ProblemRoute)
 
@@ -192,7 +208,10 @@ def public_router(
             return again(refused.status, [], TOO_MANY, refused.headers)
         body = submission.request
         try:
-            await usecases.register(event_id, body.registrant(), body.privacy_notice_version)
+            await _register_once(keyed, usecases, event_id, body, fields.get(SUBMISSION))
+        except RequestInProgress:
+            # The same form sent twice (a double click): the first is being taken.
+            return redirect(f"registration/sent{shown.query()}")
         except RegistrationClosed:
             return again(409, [], CLOSED)
         except EventIsCancelled:
@@ -280,6 +299,7 @@ def _form_page(
         errors_by_field={error.field: error for error in state.errors},
         refusal=translate(CATALOGUE, language, state.refusal) if state.refusal else None,
         form_token=token,
+        submission=secrets.token_urlsafe(SUBMISSION_BYTES),
         notice_version=notice.version,
         notice=paragraphs(notice.in_language(language)),
         languages=[(code.value, name) for code, name in LANGUAGE_CHOICES.items()],
@@ -287,6 +307,35 @@ def _form_page(
     response = page_response(status, html, headers)
     csrf.set_cookie(response, new_cookie, secure=secure(request))
     return shown.remember(response, secure=secure(request))
+
+
+async def _register_once(
+    keyed: KeyedRegistration,
+    usecases: UseCases,
+    event_id: str,
+    body: RegistrationRequest,
+    submission: str | None,
+) -> None:
+    """Register the form's person, once per rendered form.
+
+    Every rendering of the form carries its own random ``submission`` key,
+    used as an Idempotency-Key: the same form sent again (a double click, a
+    reload of the answer) is answered as the first was, without a second
+    "already registered" mail. A form sent back changed under the same key
+    (the browser's back button) is a new registration attempt, as one
+    without a key is.
+    """
+    registrant, version = body.registrant(), body.privacy_notice_version
+    if submission is not None and SUBMISSION_KEY.fullmatch(submission):
+        try:
+            await keyed.register(
+                event_id, registrant, version, submission, body.model_dump(mode="json")
+            )
+        except IdempotencyKeyReused:
+            pass
+        else:
+            return
+    await usecases.register(event_id, registrant, version)
 
 
 def _closed_message(event: EventPage) -> str:
