@@ -195,6 +195,15 @@ def _event_label(decision: JoinDecision) -> str:
             return decision.event_id or NO_EVENT
 
 
+# What opening a link answers when it does not lead to the stream (documented per route).
+LINK_REFUSALS: dict[int | str, dict[str, str]] = {
+    403: {"description": "Not open yet (with Retry-After) or already ended."},
+    404: {"description": "No such link."},
+    410: {"description": "The event was cancelled, or the link was revoked."},
+    503: {"description": "Temporarily unavailable; try again after Retry-After."},
+}
+
+
 def watch_router(queries: LinkQueries) -> APIRouter:
     router = APIRouter(tags=["viewers"], route_class=ProblemRoute)
 
@@ -206,10 +215,7 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         responses={
             200: {"description": "A closed stream's player page (signed HLS playback)."},
             302: {"description": "The link is valid and open: to the event's public stream."},
-            403: {"description": "Not open yet (with Retry-After) or already ended."},
-            404: {"description": "No such link."},
-            410: {"description": "The event was cancelled, or the link was revoked."},
-            503: {"description": "Temporarily unavailable; try again after Retry-After."},
+            **LINK_REFUSALS,
         },
     )
     async def watch(token: str) -> Response:
@@ -228,10 +234,7 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         summary="Open a personal stream link in a player of one's own",
         responses={
             302: {"description": "To the stream: a signed playlist URL for a closed stream."},
-            403: {"description": "Not open yet (with Retry-After) or already ended."},
-            404: {"description": "No such link."},
-            410: {"description": "The event was cancelled, or the link was revoked."},
-            503: {"description": "Temporarily unavailable; try again after Retry-After."},
+            **LINK_REFUSALS,
         },
     )
     async def playlist(token: str) -> Response:
@@ -246,10 +249,8 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         summary="Renew a closed stream's signed playback URL (the player page asks)",
         responses={
             200: {"description": "A new signed playlist URL, its expiry, when to renew."},
-            403: {"description": "Not open yet (with Retry-After) or already ended."},
+            **LINK_REFUSALS,
             404: {"description": "No such link, or the stream is not a closed one."},
-            410: {"description": "The event was cancelled, or the link was revoked."},
-            503: {"description": "Temporarily unavailable; try again after Retry-After."},
         },
     )
     async def renew(token: str) -> JSONResponse:
