@@ -219,13 +219,8 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         },
     )
     async def watch(token: str) -> Response:
-        decision = await _decide(queries, token)
-        if decision is None:
-            return _unavailable()
-        JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
         # Relative to /watch/{token}: the page works behind any prefix.
-        renewal = f"{quote(token, safe='')}/playback"
-        return join_response(decision, _signed(queries, decision), renewal)
+        return await _open(queries, token, renewal_url=f"{quote(token, safe='')}/playback")
 
     @router.get(
         "/watch/{token}/playlist.m3u8",
@@ -238,11 +233,7 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         },
     )
     async def playlist(token: str) -> Response:
-        decision = await _decide(queries, token)
-        if decision is None:
-            return _unavailable()
-        JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
-        return join_response(decision, _signed(queries, decision))
+        return await _open(queries, token)
 
     @router.get(
         "/watch/{token}/playback",
@@ -262,6 +253,15 @@ def watch_router(queries: LinkQueries) -> APIRouter:
         return renewal_response(decision, _signed(queries, decision))
 
     return router
+
+
+async def _open(queries: LinkQueries, token: str, renewal_url: str | None = None) -> Response:
+    """A viewer opens the link: counted by outcome, answered as ``join_response`` says."""
+    decision = await _decide(queries, token)
+    if decision is None:
+        return _unavailable()
+    JOINS.labels(decision.outcome.value, _event_label(decision)).inc()
+    return join_response(decision, _signed(queries, decision), renewal_url)
 
 
 async def _decide(queries: LinkQueries, token: str) -> JoinDecision | None:
