@@ -132,17 +132,15 @@ class SecureLinkSigner:
         """
         if HOLDER.fullmatch(holder) is None:
             raise ValueError("a holder is 1 to 64 characters of [A-Za-z0-9_-]")
-        stream, separator, file = path.partition("/")
-        if STREAM_NAME.fullmatch(stream) is None or not separator:
-            raise ValueError(f"not a stream's file: {path!r} (expected {{stream}}/{{file}})")
-        if FILE_PATH.fullmatch(file) is None:
-            raise ValueError(f"not a file name the origin serves in a stream: {file!r}")
+        problem = stream_file_problem(path)
+        if problem is not None:
+            raise ValueError(problem)
         if expires_at.tzinfo is None or expires_at.utcoffset() is None:
             raise ValueError("expires_at must be timezone-aware")
         expires = math.floor(expires_at.timestamp())
         if expires <= 0:
             raise ValueError("expires_at must be after the Unix epoch")
-        signature = self._hash(expires, holder, stream)
+        signature = self._hash(expires, holder, path.partition("/")[0])
         return f"{self._base_url}/{self._key_id}/{signature}/{expires}/{holder}/{path}"
 
     def _hash(self, expires: int, holder: str, stream: str) -> str:
@@ -164,12 +162,17 @@ def path_at_origin(stream_url: str, origin_base_url: str) -> str | None:
     if not stream_url.startswith(base):
         return None
     path = stream_url.removeprefix(base)
+    return path if stream_file_problem(path) is None else None
+
+
+def stream_file_problem(path: str) -> str | None:
+    """What keeps ``path`` from being ``{stream}/{file}`` as the origin serves it; None if it is."""
     stream, separator, file = path.partition("/")
     if STREAM_NAME.fullmatch(stream) is None or not separator:
-        return None
+        return f"not a stream's file: {path!r} (expected {{stream}}/{{file}})"
     if FILE_PATH.fullmatch(file) is None:
-        return None
-    return path
+        return f"not a file name the origin serves in a stream: {file!r}"
+    return None
 
 
 def signed_until(now: datetime, closes_at: datetime, lifetime: timedelta) -> datetime:

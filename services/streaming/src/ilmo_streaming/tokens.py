@@ -40,9 +40,11 @@ class LinkTokens:
             raise ValueError("a stream link secret is required")
         self._key = secret.encode()
 
+    def _mac(self, context: bytes, registration_id: UUID) -> bytes:
+        return hmac.new(self._key, context + registration_id.bytes, hashlib.sha256).digest()
+
     def _tag(self, registration_id: UUID) -> bytes:
-        digest = hmac.new(self._key, CONTEXT + registration_id.bytes, hashlib.sha256).digest()
-        return digest[:TAG_BYTES]
+        return self._mac(CONTEXT, registration_id)[:TAG_BYTES]
 
     def token_for(self, registration_id: UUID) -> str:
         raw = registration_id.bytes + self._tag(registration_id)
@@ -57,9 +59,7 @@ class LinkTokens:
         expiry and tells nobody whose it is, while the one who holds the
         secret can find the link it came from.
         """
-        digest = hmac.new(
-            self._key, HOLDER_CONTEXT + registration_id.bytes, hashlib.sha256
-        ).digest()
+        digest = self._mac(HOLDER_CONTEXT, registration_id)
         return base64.urlsafe_b64encode(digest[:HOLDER_BYTES]).decode("ascii")
 
     def registration_of(self, token: str) -> UUID | None:
